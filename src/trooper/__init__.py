@@ -1,0 +1,2 @@
+"""Trooper: a local-first LLM gateway."""
+__version__ = "0.1.0"

@@ -1,0 +1,291 @@
+"""The ASGI app. The proxy routes are raw ASGI (the hot path); everything else
+(health, model list, and later the dashboard and admin pages) is a Starlette router.
+
+Routing, in order:
+  POST /v1/messages                                -> pipeline, Anthropic format
+  POST /v1/chat/completions, /chat/completions     -> pipeline, OpenAI format
+  GET  /health, GET /v1/models                     -> Starlette
+  any other /v1/...                                -> passed through to the matching vendor
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+import structlog
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, Router
+
+from trooper import __version__
+from trooper.conversation import ApiError
+from trooper.formats import codec
+from trooper.pipeline import Exchange, Stage, run_stages
+from trooper.providers.base import Provider, client_key, key_vendor
+from trooper.runtime import Runtime
+from trooper.send import send_error, send_reply, send_stream
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+log = structlog.get_logger("trooper")
+
+PIPELINE_ROUTES = {
+    "/v1/messages": "anthropic",
+    "/v1/chat/completions": "openai",
+    "/chat/completions": "openai",
+}
+
+# Client request headers that never go upstream on a pass-through.
+_HOP_HEADERS = frozenset(
+    {"host", "content-length", "connection", "keep-alive", "transfer-encoding", "upgrade", "accept-encoding",
+     "x-api-key", "authorization", "te", "trailer", "proxy-authorization", "proxy-connection"}
+)
+_HOP_RESPONSE_HEADERS = frozenset(
+    {"content-length", "connection", "keep-alive", "transfer-encoding", "content-encoding", "server", "date",
+     "set-cookie"}
+)
+
+
+class ClientGone(Exception):
+    """The client closed the connection before its answer was complete."""
+
+
+class TrooperApp:
+    def __init__(self, runtime: Runtime, stages: list[Stage]) -> None:
+        self.runtime = runtime
+        self.stages = stages
+        self.max_body = runtime.settings.server.max_body_mb * 1024 * 1024
+        self.admin = Router(
+            routes=[
+                Route("/health", self.health, methods=["GET"]),
+                Route("/v1/models", self.models, methods=["GET"]),
+            ]
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            path = scope["path"]
+            client_format = PIPELINE_ROUTES.get(path)
+            if client_format is not None and scope["method"] == "POST":
+                await self._guarded(self.proxy, scope, receive, send, client_format)
+            elif path.startswith("/v1/") and not (path == "/v1/models" and scope["method"] == "GET"):
+                await self._guarded(self.passthrough, scope, receive, send, _vendor_of(scope))
+            else:
+                await self.admin(scope, receive, send)
+        elif kind == "lifespan":
+            await self.lifespan(receive, send)
+
+    # --- lifespan ---
+
+    async def lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as exc:
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def startup(self) -> None:
+        for stage in self.stages:
+            hook = getattr(stage, "startup", None)
+            if hook is not None:
+                await hook()
+
+    async def shutdown(self) -> None:
+        for stage in reversed(self.stages):
+            hook = getattr(stage, "shutdown", None)
+            if hook is not None:
+                with contextlib.suppress(Exception):
+                    await hook()
+        await self.runtime.close()
+
+    # --- the guard every proxied request runs under ---
+
+    async def _guarded(self, handler, scope: Scope, receive: Receive, send: Send, client_format: str) -> None:  # type: ignore[no-untyped-def]
+        """Run `handler` so that a client that goes away cancels the work at once (and with
+        it the upstream request), and an unexpected bug is a clean 500, never a traceback."""
+        try:
+            body = await _read_body(receive, self.max_body)
+        except _TooLarge:
+            error = ApiError(413, "request_too_large", f"request body exceeds {self.max_body // 1048576} MB")
+            await send_error(send, codec(client_format), error)
+            return
+        except ClientGone:
+            return
+        task = asyncio.current_task()
+        assert task is not None
+        gone = False
+
+        async def watch() -> None:
+            nonlocal gone
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            gone = True
+            task.cancel()
+
+        watcher = asyncio.create_task(watch())
+        try:
+            await handler(scope, send, client_format, body)
+        except asyncio.CancelledError:
+            if not gone:
+                raise
+            # Swallow only the cancellation we caused; uncancel so the server's task is clean.
+            task.uncancel()
+        except Exception:
+            log.exception("unhandled_error", path=scope["path"])
+            with contextlib.suppress(Exception):
+                await send_error(send, codec(client_format), ApiError(500, "api_error", "internal error in Trooper; see its log"))
+        finally:
+            watcher.cancel()
+
+    # --- the pipeline ---
+
+    async def proxy(self, scope: Scope, send: Send, client_format: str, body: bytes) -> None:
+        exchange = Exchange(
+            method=scope["method"],
+            path=scope["path"],
+            query=scope["query_string"].decode("latin-1"),
+            headers=_lower_headers(scope),
+            client_format=client_format,
+            body=body,
+            client_addr=(scope.get("client") or ("", 0))[0],
+        )
+        error: BaseException | None = None
+        try:
+            await run_stages(self.stages, exchange)
+            if exchange.reply is None:
+                exchange.reply = _no_reply()
+            await send_reply(send, exchange, exchange.reply)
+        except BaseException as exc:
+            error = ClientGone("client disconnected") if isinstance(exc, asyncio.CancelledError) else exc
+            raise
+        finally:
+            await asyncio.shield(exchange.finish(error))
+
+    # --- pass-through of other /v1/... calls ---
+
+    async def passthrough(self, scope: Scope, send: Send, vendor: str, body: bytes) -> None:
+        headers = _lower_headers(scope)
+        provider = self.runtime.first_of_kind(vendor)
+        client = codec(vendor)
+        if provider is None:
+            await send_error(send, client, ApiError(404, "not_found", f"no {vendor} provider is configured for {scope['path']}"))
+            return
+        key = provider.key or _client_key_for(provider, headers, vendor)
+        if not key:
+            message = f"no key for {provider.name}: set {provider.key_env} or send your own key"
+            await send_error(send, client, ApiError(401, "authentication", message))
+            return
+        forwarded = {k: v for k, v in headers.items() if k not in _HOP_HEADERS}
+        forwarded.update(provider.auth_headers(key))
+        url = provider.passthrough_url(scope["path"], scope["query_string"].decode("latin-1"))
+        try:
+            upstream = await self.runtime.http.request(
+                scope["method"], url, data=body or None, headers=forwarded, timeout=provider.timeout
+            )
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            error = ApiError(502, "api_error", f"{provider.name} unreachable for {scope['path']}: {type(exc).__name__}")
+            await send_error(send, client, error)
+            return
+        response_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_RESPONSE_HEADERS}
+        response_headers.pop("Content-Type", None)
+        response_headers["x-trooper-provider"] = provider.name
+        await send_stream(
+            send, upstream.status, upstream.headers.get("Content-Type", "application/json"),
+            _body_chunks(upstream), response_headers, {}, client,
+        )
+
+    # --- Starlette routes ---
+
+    async def health(self, request: Request) -> Response:
+        providers = [
+            {"name": p.name, "kind": p.kind, "url": p.base_url, "model": p.model, "local": p.local, "key_configured": bool(p.key)}
+            for p in self.runtime.providers
+        ]
+        stages = [s.name for s in self.stages]
+        return JSONResponse({"status": "ok", "version": __version__, "providers": providers, "pipeline": stages})
+
+    async def models(self, request: Request) -> Response:
+        """The models Trooper can answer with, in the asking SDK's list shape."""
+        seen: list[tuple[str, Provider]] = []
+        for provider in self.runtime.providers:
+            if provider.model and all(model != provider.model for model, _ in seen):
+                seen.append((provider.model, provider))
+        if "anthropic-version" in request.headers:
+            data = [
+                {"type": "model", "id": m, "display_name": f"{m} via {p.name}", "created_at": "2025-01-01T00:00:00Z"}
+                for m, p in seen
+            ]
+            return JSONResponse(
+                {"data": data, "has_more": False, "first_id": data[0]["id"] if data else None,
+                 "last_id": data[-1]["id"] if data else None}
+            )
+        data = [{"id": m, "object": "model", "created": 0, "owned_by": p.name} for m, p in seen]
+        return JSONResponse({"object": "list", "data": data})
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone("client disconnected while sending")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def _body_chunks(upstream: aiohttp.ClientResponse):  # type: ignore[no-untyped-def]
+    try:
+        async for chunk in upstream.content.iter_any():
+            yield chunk
+    finally:
+        upstream.release()
+
+
+def _lower_headers(scope: Scope) -> dict[str, str]:
+    return {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
+
+
+def _vendor_of(scope: Scope) -> str:
+    """Which vendor a pass-through call is for: Anthropic's SDKs always send anthropic-version."""
+    if scope["path"].startswith("/v1/messages"):
+        return "anthropic"
+    for name, _ in scope["headers"]:
+        if name.lower() == b"anthropic-version":
+            return "anthropic"
+    return "openai"
+
+
+def _client_key_for(provider: Provider, headers: dict[str, str], client_format: str) -> str:
+    key = client_key(headers)
+    return key if key and key_vendor(key, client_format) == provider.kind else ""
+
+
+def _no_reply():  # type: ignore[no-untyped-def]
+    from trooper.pipeline import ErrorReply
+
+    return ErrorReply(ApiError(500, "api_error", "the pipeline produced no reply: is the failover stage in [pipeline] stages?"))

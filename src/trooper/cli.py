@@ -1,0 +1,151 @@
+"""The `trooper` command: `serve`, `stages`, `check`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Sequence
+
+from trooper import __version__
+from trooper.config import ConfigError, Settings, load
+from trooper.pipeline import build_stages, installed_stages, stage_package
+
+EXIT_CONFIG = 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return EXIT_CONFIG
+    try:
+        return args.run(args)
+    except ConfigError as exc:
+        print(f"trooper: error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="trooper", description="A local-first LLM gateway.")
+    parser.add_argument("--version", action="version", version=f"trooper {__version__}")
+    commands = parser.add_subparsers(dest="command")
+
+    serve = commands.add_parser("serve", help="run the proxy")
+    serve.add_argument("--pipeline", help="pipeline.toml: stages, their options, providers")
+    serve.add_argument("--bind", help="address to listen on (default 127.0.0.1; env TROOPER_BIND)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 3000; env TROOPER_PORT)")
+    serve.set_defaults(run=cmd_serve)
+
+    stages = commands.add_parser("stages", help="list installed pipeline stages and their packages")
+    stages.set_defaults(run=cmd_stages)
+
+    check = commands.add_parser("check", help="validate the configuration and print the provider chain")
+    check.add_argument("--pipeline", help="pipeline.toml to check")
+    check.set_defaults(run=cmd_check)
+    return parser
+
+
+def cmd_stages(args: argparse.Namespace) -> int:
+    installed = installed_stages()
+    width = max((len(name) for name in installed), default=0)
+    for name in sorted(installed):
+        entry = installed[name]
+        print(f"{name:<{width}}  {stage_package(entry):<24}  {entry.value}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from trooper.runtime import Runtime
+
+    settings = load(args.pipeline)
+    runtime = Runtime(settings)
+    build_stages(settings.stages, settings.stage_options, runtime)
+    print(f"pipeline: {' → '.join(settings.stages)}")
+    print(f"chain:    {chain_description(runtime)}")
+    return 0
+
+
+def chain_description(runtime) -> str:  # type: ignore[no-untyped-def]
+    parts = []
+    for p in runtime.providers:
+        key = "local" if not p.key_env else ("key set" if p.key else f"no key: {p.key_env} unset, client keys only")
+        parts.append(f"{p.name} [{p.model}, {key}]")
+    return " → ".join(parts)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from trooper import logs
+    from trooper.app import TrooperApp
+    from trooper.runtime import Runtime
+
+    settings = load(args.pipeline, bind=args.bind, port=args.port)
+    logs.configure(settings.server.log_format, settings.server.log_level)
+    runtime = Runtime(settings)
+    stages = build_stages(settings.stages, settings.stage_options, runtime)
+    app = TrooperApp(runtime, stages)
+    _announce(settings, runtime)
+    try:
+        _run(app, settings)
+    except OSError as exc:
+        print(
+            f"trooper: error: cannot listen on {settings.server.bind}:{settings.server.port}: {exc.strerror or exc}"
+            " (set --port or TROOPER_PORT)",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _announce(settings: Settings, runtime) -> None:  # type: ignore[no-untyped-def]
+    import structlog
+
+    log = structlog.get_logger("trooper")
+    server = settings.server
+    log.info("starting", url=f"http://{_host(server.bind)}:{server.port}", pipeline=" → ".join(settings.stages))
+    log.info("chain", providers=chain_description(runtime))
+    if not any(p.key for p in runtime.providers if p.key_env):
+        log.warning(
+            "no_cloud_key",
+            hint="set CLAUDE_API_KEY and/or OPENAI_API_KEY; until then cloud calls use the key each client sends",
+        )
+    if server.bind not in ("127.0.0.1", "::1", "localhost"):
+        log.warning("listening_beyond_loopback", bind=server.bind)
+
+
+def _host(bind: str) -> str:
+    return f"[{bind}]" if ":" in bind else bind
+
+
+def _run(app, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    from hypercorn.asyncio import serve
+    from hypercorn.config import Config
+
+    config = Config()
+    config.bind = [f"{_host(settings.server.bind)}:{settings.server.port}"]
+    config.accesslog = None
+    config.errorlog = None
+    config.keep_alive_timeout = 75  # SDKs pool connections; don't drop them between turns
+    config.graceful_timeout = 5
+
+    async def serve_until_signal() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+
+    try:
+        import uvloop
+
+        uvloop.run(serve_until_signal())
+    except ImportError:
+        asyncio.run(serve_until_signal())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,244 @@
+"""Settings: pipeline.toml and environment variables, turned into typed structs.
+
+Precedence, lowest to highest: built-in defaults, pipeline.toml, environment variables,
+command-line flags. Every mistake is a `ConfigError` whose message is one line naming
+the bad key; the CLI prints it and exits 2.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import msgspec
+
+ProviderKind = Literal["anthropic", "openai", "ollama"]
+
+DEFAULT_STAGES = ["normalize", "route", "failover", "headers", "observe"]
+
+
+class ConfigError(Exception):
+    """A configuration mistake, phrased for the user in one line."""
+
+
+class ServerSettings(msgspec.Struct, forbid_unknown_fields=True):
+    bind: str = "127.0.0.1"
+    port: int = 3000
+    log_format: Literal["console", "json"] = "console"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    max_body_mb: int = 32
+
+
+class PipelineSection(msgspec.Struct, forbid_unknown_fields=True):
+    stages: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_STAGES))
+
+
+class ProviderSettings(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    kind: ProviderKind
+    url: str
+    key_env: str = ""
+    model: str = ""
+    local: bool | None = None  # default: true for ollama
+
+    @property
+    def is_local(self) -> bool:
+        return self.kind == "ollama" if self.local is None else self.local
+
+
+class PipelineFile(msgspec.Struct, forbid_unknown_fields=True):
+    """The shape of pipeline.toml."""
+
+    server: ServerSettings = msgspec.field(default_factory=ServerSettings)
+    pipeline: PipelineSection = msgspec.field(default_factory=PipelineSection)
+    stages: dict[str, dict[str, Any]] = {}
+    providers: list[ProviderSettings] = []
+    quota_status_codes: list[int] | None = None
+
+
+class Settings(msgspec.Struct):
+    server: ServerSettings
+    stages: list[str]
+    stage_options: dict[str, dict[str, Any]]
+    providers: list[ProviderSettings]
+    quota_status_codes: frozenset[int]
+    source: str  # where the pipeline came from, for messages
+
+
+DEFAULT_QUOTA_STATUS_CODES = frozenset({429, 402, 529, 400})
+
+
+def load(path: str | os.PathLike[str] | None, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Read pipeline.toml (if given), apply env vars and CLI overrides, check the result."""
+    env = os.environ if env is None else env
+    file = _read_file(path) if path else PipelineFile()
+    source = str(path) if path else "defaults"
+
+    server = _server_from_env(file.server, env)
+    for key, value in overrides.items():
+        if value is not None:
+            server = msgspec.structs.replace(server, **{key: value})
+
+    providers = file.providers or env_chain(env)
+    quota = _quota_codes(file.quota_status_codes, env)
+    settings = Settings(
+        server=server,
+        stages=file.pipeline.stages,
+        stage_options=file.stages,
+        providers=providers,
+        quota_status_codes=quota,
+        source=source,
+    )
+    check(settings)
+    return settings
+
+
+def _read_file(path: str | os.PathLike[str]) -> PipelineFile:
+    try:
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        return msgspec.convert(raw, PipelineFile)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"{path}: {describe_validation_error(exc)}") from None
+
+
+def describe_validation_error(exc: msgspec.ValidationError, prefix: str = "") -> str:
+    """Turn msgspec's `Object contains unknown field `x` - at `$.a`` into `unknown key 'a.x'`."""
+    text = str(exc)
+    message, _, where = text.partition(" - at `")
+    where = where.rstrip("`").removeprefix("$").lstrip(".")
+    location = ".".join(p for p in (prefix, where) if p)
+    if message.startswith("Object contains unknown field `"):
+        field = message.split("`")[1]
+        full = ".".join(p for p in (location, field) if p)
+        return f"unknown key '{full}'"
+    if message.startswith("Object missing required field `"):
+        field = message.split("`")[1]
+        full = ".".join(p for p in (location, field) if p)
+        return f"missing required key '{full}'"
+    if location:
+        return f"'{location}': {message[0].lower()}{message[1:]}"
+    return message
+
+
+def _server_from_env(server: ServerSettings, env: Mapping[str, str]) -> ServerSettings:
+    changes: dict[str, Any] = {}
+    if env.get("TROOPER_BIND"):
+        changes["bind"] = env["TROOPER_BIND"]
+    if env.get("TROOPER_PORT"):
+        changes["port"] = _int_env(env, "TROOPER_PORT")
+    if env.get("TROOPER_LOG_FORMAT"):
+        value = env["TROOPER_LOG_FORMAT"].lower()
+        if value not in ("console", "json"):
+            raise ConfigError(f"TROOPER_LOG_FORMAT={value!r}: expected 'console' or 'json'")
+        changes["log_format"] = value
+    if env.get("TROOPER_LOG_LEVEL"):
+        value = env["TROOPER_LOG_LEVEL"].lower()
+        if value not in ("debug", "info", "warning", "error"):
+            raise ConfigError(f"TROOPER_LOG_LEVEL={value!r}: expected debug, info, warning or error")
+        changes["log_level"] = value
+    return msgspec.structs.replace(server, **changes) if changes else server
+
+
+def _int_env(env: Mapping[str, str], name: str) -> int:
+    try:
+        return int(env[name])
+    except ValueError:
+        raise ConfigError(f"{name}={env[name]!r}: expected a whole number") from None
+
+
+def _quota_codes(from_file: list[int] | None, env: Mapping[str, str]) -> frozenset[int]:
+    raw = env.get("QUOTA_STATUS_CODES")
+    if raw:
+        try:
+            return frozenset(int(part) for part in raw.split(",") if part.strip())
+        except ValueError:
+            raise ConfigError(f"QUOTA_STATUS_CODES={raw!r}: expected comma-separated status codes like 429,402,529,400") from None
+    if from_file is not None:
+        return frozenset(from_file)
+    return DEFAULT_QUOTA_STATUS_CODES
+
+
+def env_chain(env: Mapping[str, str]) -> list[ProviderSettings]:
+    """The provider chain built from env vars, as the seed product does: Claude, then
+    OpenAI, then Ollama, always last.
+
+    A cloud provider is in the chain even without its key, because a client may bring
+    its own key for that vendor; with neither, it is skipped per request with a message
+    naming the env var to set.
+    """
+    return [
+        ProviderSettings(
+            name="claude",
+            kind="anthropic",
+            url=env.get("CLAUDE_URL") or "https://api.anthropic.com",
+            key_env="CLAUDE_API_KEY",
+            model=env.get("CLAUDE_MODEL") or "claude-haiku-4-5",
+        ),
+        ProviderSettings(
+            name="openai",
+            kind="openai",
+            url=env.get("OPENAI_URL") or "https://api.openai.com/v1",
+            key_env="OPENAI_API_KEY",
+            model=env.get("OPENAI_MODEL") or "gpt-4o-mini",
+        ),
+        ProviderSettings(
+            name="ollama",
+            kind="ollama",
+            url=env.get("FALLBACK_URL") or "http://localhost:11434/api/chat",
+            model=env.get("OLLAMA_MODEL") or "qwen2.5:3b",
+        ),
+    ]
+
+
+def check(settings: Settings) -> None:
+    server = settings.server
+    if not 0 < server.port < 65536:
+        raise ConfigError(f"port {server.port}: expected 1-65535")
+    names = [p.name for p in settings.providers]
+    for name in names:
+        if names.count(name) > 1:
+            raise ConfigError(f"providers: the name '{name}' is used twice")
+    for provider in settings.providers:
+        parts = urlsplit(provider.url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"provider '{provider.name}': url {provider.url!r} is not an http(s) URL")
+        if points_at(provider.url, server.bind, server.port):
+            raise ConfigError(
+                f"provider '{provider.name}': url {provider.url} is Trooper's own address; "
+                "set the upstream URL (e.g. CLAUDE_URL), not ANTHROPIC_BASE_URL/OPENAI_BASE_URL"
+            )
+
+
+_LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
+
+
+def points_at(url: str, bind: str, port: int) -> bool:
+    """Whether `url` would reach the server listening on bind:port."""
+    parts = urlsplit(url)
+    default_port = 443 if parts.scheme == "https" else 80
+    if (parts.port or default_port) != port:
+        return False
+    host = (parts.hostname or "").lower()
+    if host == bind.lower():
+        return True
+    return _is_local_host(host) and (bind in ("0.0.0.0", "::") or _is_local_host(bind))
+
+
+def _is_local_host(host: str) -> bool:
+    if host in _LOOPBACK_NAMES:
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified

@@ -1,0 +1,67 @@
+"""Wire formats: one module per format, each a codec at the edges of the pipeline.
+
+Every codec module exposes the same names (see `Codec` below), so the app and the
+providers pick one by name and never special-case a format:
+
+- client side: `decode_request` (bytes -> Conversation), `encode_response`,
+  `StreamEncoder` (canonical events -> the client's stream bytes), `encode_error`;
+- provider side: `encode_request` (Conversation -> bytes for that upstream),
+  `decode_response`, `StreamDecoder` (upstream bytes, cut anywhere -> canonical events),
+  `decode_error`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from types import ModuleType
+from typing import Protocol
+
+from trooper.conversation import ApiError, Conversation, Response, StreamEvent
+
+
+class StreamDecoder(Protocol):
+    def feed(self, chunk: bytes) -> list[StreamEvent]:
+        """Events completed by this chunk. Raises UpstreamError on an error event."""
+
+    def close(self) -> list[StreamEvent]:
+        """Called at end of body. Raises UpstreamError if the stream was cut short."""
+
+
+class StreamEncoder(Protocol):
+    content_type: str
+
+    def encode(self, event: StreamEvent) -> bytes:
+        """The client's wire bytes for one canonical event (may be b"")."""
+
+    def trailer(self) -> bytes:
+        """Bytes after the last event (e.g. OpenAI's `data: [DONE]`)."""
+
+    def comment(self, text: str) -> bytes:
+        """An in-stream comment that SDKs ignore (SSE `: text`)."""
+
+
+class Codec(Protocol):
+    NAME: str
+    CONTENT_TYPE: str
+
+    def decode_request(self, body: bytes) -> Conversation: ...
+    def encode_request(self, conversation: Conversation, model: str) -> bytes: ...
+    def decode_response(self, body: bytes) -> Response: ...
+    def encode_response(self, response: Response) -> bytes: ...
+    def decode_error(self, status: int, body: bytes) -> ApiError: ...
+    def encode_error(self, error: ApiError) -> bytes: ...
+
+    def StreamDecoder(self) -> StreamDecoder: ...  # noqa: N802 - a class in each module
+    def StreamEncoder(self, request: Conversation) -> StreamEncoder: ...  # noqa: N802
+
+
+def codec(name: str) -> Codec:
+    """The codec module for a format name: anthropic, openai, ollama."""
+    from trooper.formats import anthropic, ollama, openai
+
+    modules: dict[str, ModuleType] = {"anthropic": anthropic, "openai": openai, "ollama": ollama}
+    return modules[name]  # type: ignore[return-value]
+
+
+def names() -> Iterable[str]:
+    return ("anthropic", "openai", "ollama")

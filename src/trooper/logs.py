@@ -1,0 +1,48 @@
+"""structlog set-up: one event a line, key=value in a terminal, JSON with
+TROOPER_LOG_FORMAT=json. A last processor scrubs anything shaped like an API key, so a
+key can't reach a log line even by accident."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from typing import Any
+
+import structlog
+
+_KEY_PATTERN = re.compile(r"(sk-ant-[A-Za-z0-9_\-]{8,}|sk-[A-Za-z0-9_\-]{16,}|AIza[A-Za-z0-9_\-]{20,}|gsk_[A-Za-z0-9]{16,})")
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str) and ("sk-" in value or "AIza" in value or "gsk_" in value):
+        return _KEY_PATTERN.sub("[redacted-key]", value)
+    return value
+
+
+def scrub_keys(logger: Any, method: str, event: dict[str, Any]) -> dict[str, Any]:
+    return {name: _scrub(value) for name, value in event.items()}
+
+
+def configure(log_format: str = "console", level: str = "info") -> None:
+    numeric = getattr(logging, level.upper(), logging.INFO)
+    renderer: Any
+    if log_format == "json":
+        renderer = structlog.processors.JSONRenderer()
+    else:
+        renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty(), pad_event_to=18)
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info if log_format == "json" else structlog.dev.set_exc_info,
+            scrub_keys,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+    # hypercorn's own messages go through stdlib logging; keep them on stderr, terse.
+    logging.basicConfig(level=max(numeric, logging.INFO), stream=sys.stderr, format="%(message)s")

@@ -1,0 +1,24 @@
+"""Providers: one module per upstream kind, built from settings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from trooper.config import ProviderSettings
+from trooper.providers.anthropic import AnthropicProvider
+from trooper.providers.base import Provider
+from trooper.providers.ollama import OllamaProvider
+from trooper.providers.openai import OpenAIProvider
+
+KINDS: dict[str, type[Provider]] = {
+    "anthropic": AnthropicProvider,
+    "openai": OpenAIProvider,
+    "ollama": OllamaProvider,
+}
+
+
+def build(settings: list[ProviderSettings], env: Mapping[str, str]) -> list[Provider]:
+    return [KINDS[s.kind](s, env) for s in settings]
+
+
+__all__ = ["KINDS", "Provider", "build"]

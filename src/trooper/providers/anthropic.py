@@ -1,0 +1,35 @@
+"""Anthropic's Messages API."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from trooper.providers.base import Provider
+
+DEFAULT_VERSION = "2023-06-01"
+
+
+class AnthropicProvider(Provider):
+    kind = "anthropic"
+    endpoint_suffixes = ("/v1/messages", "/messages", "/v1")
+
+    def owns_model(self, model: str) -> bool:
+        return model.startswith("claude")
+
+    def endpoint(self, model: str, stream: bool) -> str:
+        return self.base_url + "/v1/messages"
+
+    def auth_headers(self, key: str) -> dict[str, str]:
+        return {"x-api-key": key}
+
+    def request_headers(self, key: str, client_headers: Mapping[str, str] | None) -> dict[str, str]:
+        headers = super().request_headers(key, client_headers)
+        headers.setdefault("anthropic-version", DEFAULT_VERSION)
+        return headers
+
+    def forwarded_headers(self, client_headers: Mapping[str, str]) -> dict[str, str]:
+        # anthropic-version, every anthropic-beta, and the rest of the vendor's own headers.
+        return {name: value for name, value in client_headers.items() if name.startswith("anthropic-")}
+
+    def health_url(self) -> str:
+        return self.base_url + "/v1/models"

@@ -1,0 +1,98 @@
+"""A provider owns one upstream: where it is, how to authenticate, which model to ask
+for, and how to open a request to it. Subclasses differ only in those details."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import ClassVar
+
+import aiohttp
+
+from trooper.config import ProviderSettings
+from trooper.formats import Codec, codec
+
+
+class Provider:
+    kind: ClassVar[str] = ""
+    # Path suffixes users may have pasted into a URL setting, stripped to get the base.
+    endpoint_suffixes: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, settings: ProviderSettings, env: Mapping[str, str]) -> None:
+        self.name = settings.name
+        self.model = settings.model
+        self.local = settings.is_local
+        self.key_env = settings.key_env
+        self.key = env.get(settings.key_env, "") if settings.key_env else ""
+        self.base_url = self._base(settings.url)
+        self.codec: Codec = codec(self.kind)
+        self.timeout = aiohttp.ClientTimeout(total=None, connect=10, sock_connect=10, sock_read=30)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name} {self.base_url}>"
+
+    @classmethod
+    def _base(cls, url: str) -> str:
+        url = url.rstrip("/")
+        for suffix in cls.endpoint_suffixes:
+            if url.endswith(suffix):
+                return url[: -len(suffix)]
+        return url
+
+    # --- what to send ---
+
+    def owns_model(self, model: str) -> bool:
+        """Whether `model` names one of this vendor's models."""
+        return False
+
+    def model_for(self, requested: str) -> str:
+        """The client's model when it is this vendor's, else the configured one."""
+        if requested and self.owns_model(requested):
+            return requested
+        return self.model or requested
+
+    def endpoint(self, model: str, stream: bool) -> str:
+        raise NotImplementedError
+
+    def passthrough_url(self, path: str, query: str) -> str:
+        """Where a client's other `/v1/...` call goes on this upstream."""
+        url = self.base_url + path
+        return f"{url}?{query}" if query else url
+
+    def auth_headers(self, key: str) -> dict[str, str]:
+        return {}
+
+    def forwarded_headers(self, client_headers: Mapping[str, str]) -> dict[str, str]:
+        """Client headers this vendor understands (only ever from a client of the same vendor)."""
+        return {}
+
+    def request_headers(self, key: str, client_headers: Mapping[str, str] | None) -> dict[str, str]:
+        headers = {"Content-Type": "application/json"}
+        if client_headers is not None:
+            headers.update(self.forwarded_headers(client_headers))
+        headers.update(self.auth_headers(key))
+        return headers
+
+    def health_url(self) -> str:
+        """A free endpoint that answers when the upstream is up (never an inference call)."""
+        raise NotImplementedError
+
+
+def client_key(headers: Mapping[str, str]) -> str:
+    """The API key a client sent, as `x-api-key` or `Authorization: Bearer`."""
+    key = headers.get("x-api-key", "")
+    if key:
+        return key
+    auth = headers.get("authorization", "")
+    if auth[:7].lower() == "bearer ":
+        return auth[7:].strip()
+    return ""
+
+
+def key_vendor(key: str, client_format: str) -> str:
+    """Which vendor a client's key belongs to: by its well-known prefix when it has one,
+    else the vendor whose wire format the client speaks. A key only ever goes to its vendor."""
+    if key.startswith("sk-ant-"):
+        return "anthropic"
+    if key.startswith("AIza"):
+        return "gemini"
+    return client_format

@@ -1,0 +1,36 @@
+"""OpenAI Chat Completions, and every server that speaks it (Groq, Mistral, Together,
+vLLM, llama.cpp, LM Studio): they differ only by URL."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from trooper.providers.base import Provider
+
+_OPENAI_MODEL_PREFIXES = ("gpt-", "o1", "o3", "o4", "chatgpt-", "ft:gpt-")
+
+
+class OpenAIProvider(Provider):
+    kind = "openai"
+    endpoint_suffixes = ("/chat/completions",)
+
+    def owns_model(self, model: str) -> bool:
+        return model.startswith(_OPENAI_MODEL_PREFIXES)
+
+    def endpoint(self, model: str, stream: bool) -> str:
+        return self.base_url + "/chat/completions"
+
+    def passthrough_url(self, path: str, query: str) -> str:
+        # The base already ends in /v1 (https://api.openai.com/v1); the client's path starts with it.
+        if self.base_url.endswith("/v1") and path.startswith("/v1/"):
+            path = path[3:]
+        return super().passthrough_url(path, query)
+
+    def auth_headers(self, key: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key}"} if key else {}
+
+    def forwarded_headers(self, client_headers: Mapping[str, str]) -> dict[str, str]:
+        return {name: value for name, value in client_headers.items() if name.startswith("openai-")}
+
+    def health_url(self) -> str:
+        return self.base_url + "/models"

@@ -1,0 +1,46 @@
+"""What an upstream's failure status means: fall over to the next provider, or give the
+answer back to the client. Reasons are short, stable tokens used in headers and logs."""
+
+from __future__ import annotations
+
+import msgspec
+
+# 400 bodies that mean "this account can't pay / this key is unusable", not "your request is wrong".
+_CREDIT_MARKERS = ("credit balance", "billing", "insufficient_quota", "exceeded your current quota", "payment")
+_INVALID_KEY_MARKERS = ("invalid x-api-key", "invalid api key", "invalid_api_key", "incorrect api key", "api key not valid")
+
+_SERVER_ERRORS = frozenset({500, 502, 504})
+_OVERLOADED = frozenset({503, 529})
+
+
+class Verdict(msgspec.Struct, frozen=True):
+    fall_over: bool
+    reason: str
+
+
+def judge(status: int, body: bytes, quota_codes: frozenset[int]) -> Verdict:
+    """The status table. 401/403 are never masked; a 400 falls over only when its body
+    says billing or an unusable key, since any other 400 is the request's own fault."""
+    if status in (401, 403):
+        return Verdict(False, "auth")
+    text = body[:4096].decode("utf-8", "replace").lower()
+    if status == 400:
+        if 400 in quota_codes:
+            if any(marker in text for marker in _CREDIT_MARKERS):
+                return Verdict(True, "credit_balance")
+            if any(marker in text for marker in _INVALID_KEY_MARKERS):
+                return Verdict(True, "invalid_key")
+        return Verdict(False, "bad_request")
+    if status == 429:
+        # OpenAI says "out of money" with a 429; waiting won't help, so name it for what it is.
+        reason = "credit_balance" if "insufficient_quota" in text else "rate_limit"
+        return Verdict(429 in quota_codes, reason)
+    if status == 402:
+        return Verdict(402 in quota_codes, "credit_balance")
+    if status in _OVERLOADED:
+        return Verdict(status != 529 or 529 in quota_codes, "overloaded")
+    if status in _SERVER_ERRORS:
+        return Verdict(True, "server_error")
+    if status in quota_codes:
+        return Verdict(True, f"status_{status}")
+    return Verdict(False, "client_error")

@@ -1,0 +1,39 @@
+"""What lives for the whole process and stages share: settings, providers, the HTTP
+session. Created once at start-up; the session opens in the ASGI lifespan."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import aiohttp
+
+from trooper import providers
+from trooper.config import Settings
+from trooper.providers.base import Provider
+from trooper.providers.http import make_session
+
+
+class Runtime:
+    def __init__(self, settings: Settings, env: Mapping[str, str] | None = None) -> None:
+        self.settings = settings
+        self.env = os.environ if env is None else env
+        self.providers: list[Provider] = providers.build(settings.providers, self.env)
+        self._http: aiohttp.ClientSession | None = None
+
+    @property
+    def http(self) -> aiohttp.ClientSession:
+        if self._http is None or self._http.closed:
+            self._http = make_session()
+        return self._http
+
+    def provider(self, name: str) -> Provider | None:
+        return next((p for p in self.providers if p.name == name), None)
+
+    def first_of_kind(self, kind: str) -> Provider | None:
+        return next((p for p in self.providers if p.kind == kind), None)
+
+    async def close(self) -> None:
+        if self._http is not None and not self._http.closed:
+            await self._http.close()
+        self._http = None

@@ -1,0 +1,102 @@
+"""Write a Reply to the client over ASGI, in the client's own wire format."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import aclosing
+
+import msgspec
+import structlog
+
+from trooper.conversation import ApiError, UpstreamError
+from trooper.formats import Codec, codec
+from trooper.pipeline import ErrorReply, Exchange, RawReply, Reply, StreamReply, WholeReply
+
+log = structlog.get_logger("trooper")
+
+JSON = "application/json"
+SSE = "text/event-stream; charset=utf-8"
+
+
+async def send_reply(send, exchange: Exchange, reply: Reply) -> None:  # type: ignore[no-untyped-def]
+    client = codec(exchange.client_format)
+    extra = exchange.response_headers
+    if isinstance(reply, RawReply):
+        if isinstance(reply.body, bytes):
+            await send_bytes(send, reply.status, reply.content_type, reply.body, reply.headers, extra)
+        else:
+            await send_stream(send, reply.status, reply.content_type, reply.body, reply.headers, extra, client)
+    elif isinstance(reply, WholeReply):
+        await send_bytes(send, reply.status, JSON, client.encode_response(reply.response), {}, extra)
+    elif isinstance(reply, StreamReply):
+        assert exchange.conversation is not None
+        encoder = client.StreamEncoder(exchange.conversation)
+        await send_stream(send, reply.status, encoder.content_type, _encoded(reply.events, encoder), {}, extra, client)
+    else:
+        await send_error(send, client, reply.error, {**reply.headers, **extra})
+
+
+async def send_error(send, client: Codec, error: ApiError, headers: Mapping[str, str] | None = None) -> None:  # type: ignore[no-untyped-def]
+    await send_bytes(send, error.status, JSON, client.encode_error(error), headers or {}, {})
+
+
+async def send_bytes(  # type: ignore[no-untyped-def]
+    send, status: int, content_type: str, body: bytes, headers: Mapping[str, str], extra: Mapping[str, str]
+) -> None:
+    raw = _headers(content_type, headers, extra)
+    raw.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def send_stream(  # type: ignore[no-untyped-def]
+    send,
+    status: int,
+    content_type: str,
+    chunks: AsyncIterator[bytes],
+    headers: Mapping[str, str],
+    extra: Mapping[str, str],
+    client: Codec,
+) -> None:
+    raw = _headers(content_type, headers, extra)
+    raw.append((b"cache-control", b"no-cache"))
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    # aclosing: a client that goes away mid-stream must close the upstream at once.
+    async with aclosing(chunks):
+        try:
+            async for chunk in chunks:
+                if chunk:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        except UpstreamError as exc:
+            # The upstream broke after the client got bytes. End the stream with an error
+            # event the client's SDK raises on, never a silently truncated "success".
+            log.warning("stream_broken", reason=exc.reason, detail=exc.detail)
+            error = ApiError(502, "api_error", f"upstream stream broke: {exc.reason}: {exc.detail}"[:300])
+            await send({"type": "http.response.body", "body": stream_error(client, error), "more_body": True})
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _encoded(events, encoder) -> AsyncIterator[bytes]:  # type: ignore[no-untyped-def]
+    async with aclosing(events):
+        async for event in events:
+            yield encoder.encode(event)
+    yield encoder.trailer()
+
+
+def stream_error(client: Codec, error: ApiError) -> bytes:
+    """An error as one SSE event in the client's format (Anthropic names the event)."""
+    data = client.encode_error(error)
+    if client.NAME == "anthropic":
+        return b"event: error\ndata: " + data + b"\n\n"
+    return b"data: " + data + b"\n\n"
+
+
+def _headers(content_type: str, headers: Mapping[str, str], extra: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
+    raw = [(b"content-type", content_type.encode("latin-1"))]
+    raw.extend((name.lower().encode("latin-1"), value.encode()) for name, value in headers.items())
+    raw.extend((name.lower().encode("latin-1"), value.encode()) for name, value in extra.items())
+    return raw
+
+
+def json_bytes(value: object) -> bytes:
+    return msgspec.json.encode(value)

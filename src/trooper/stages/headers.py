@@ -1,0 +1,52 @@
+"""headers: say what Trooper did, in `X-Trooper-*` response headers, before the first
+byte of the answer (so streams carry them too)."""
+
+from __future__ import annotations
+
+import msgspec
+
+from trooper.pipeline import SKIP_REASONS, Exchange, StageBase
+
+
+class Headers(StageBase):
+    name = "headers"
+    phase = "response"
+
+    class Options(msgspec.Struct, forbid_unknown_fields=True):
+        # Add X-Trooper-Summary (the one-line story of the request).
+        summary: bool = True
+
+    async def run(self, exchange: Exchange) -> None:
+        headers = exchange.response_headers
+        if exchange.session_id:
+            headers["x-trooper-session"] = exchange.session_id
+        failures = [a for a in exchange.attempts if not a.ok and a.reason not in SKIP_REASONS]
+        headers["x-trooper-fallback-count"] = str(len(failures))
+        provider = exchange.provider
+        if provider is None:
+            return
+        headers["x-trooper-provider"] = provider.name
+        headers["x-trooper-decision"] = decision(exchange.decision, provider.name, [a.reason for a in failures])
+        if failures:
+            headers["x-trooper-fallback"] = exchange.model
+        if self.options.summary:
+            tried = [a.provider for a in failures]
+            headers["x-trooper-summary"] = summary(exchange.decision, tried, provider.name, [a.reason for a in failures])
+
+
+def decision(how: str, provider: str, reasons: list[str]) -> str:
+    """`ollama (fallback: credit_balance)`, `claude (direct)`, `ollama (forced_local)`."""
+    if reasons:
+        return f"{provider} (fallback: {reasons[-1]})"
+    return f"{provider} ({how or 'direct'})"
+
+
+def summary(how: str, tried: list[str], provider: str, reasons: list[str]) -> str:
+    """`claude (direct) ✓` or `claude → ollama (credit_balance) | context ✓`.
+
+    "context ✓": the provider that answered was given the whole conversation. (When a
+    compaction stage runs, it keeps this true by keeping anchor, SITREP and tail.)"""
+    if not tried:
+        return f"{provider} ({how or 'direct'}) ✓"
+    path = " → ".join([*tried, provider])
+    return f"{path} ({', '.join(reasons)}) | context ✓"
