@@ -31,6 +31,7 @@ def test_env_chain_defaults() -> None:
     settings = load(None, env={"CLAUDE_API_KEY": "k"})
     assert [(p.name, p.kind, p.model) for p in settings.providers] == [
         ("claude", "anthropic", "claude-haiku-4-5"),
+        ("gemini", "gemini", "gemini-2.0-flash"),
         ("openai", "openai", "gpt-4o-mini"),
         ("ollama", "ollama", "qwen2.5:3b"),
     ]
@@ -46,7 +47,7 @@ def test_env_overrides_and_full_endpoint_urls() -> None:
     }
     settings = load(None, env=env)
     runtime = Runtime(settings, env=env)
-    claude, openai_, ollama = runtime.providers
+    claude, gemini, openai_, ollama = runtime.providers
     assert claude.endpoint("m", False) == "https://proxy.example/v1/messages"
     assert openai_.endpoint("m", False) == "https://api.groq.com/openai/v1/chat/completions"
     assert ollama.model == "llama3.1:8b" and claude.model == "claude-sonnet-4-5"
@@ -56,12 +57,17 @@ def test_env_overrides_and_full_endpoint_urls() -> None:
 
 def test_model_choice_per_provider() -> None:
     runtime = Runtime(load(None, env={}), env={})
-    claude, openai_, ollama = runtime.providers
+    claude, gemini, openai_, ollama = runtime.providers
     assert claude.model_for("claude-opus-4-1") == "claude-opus-4-1"
     assert claude.model_for("gpt-4o") == "claude-haiku-4-5"
     assert openai_.model_for("gpt-4.1") == "gpt-4.1"
     assert openai_.model_for("claude-haiku-4-5") == "gpt-4o-mini"
     assert ollama.model_for("claude-haiku-4-5") == "qwen2.5:3b"
+    assert gemini.model_for("gemini-2.5-pro") == "gemini-2.5-pro"
+    assert gemini.model_for("gpt-4o") == "gemini-2.0-flash"
+    assert gemini.endpoint("gemini-2.0-flash", True) == (
+        "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.0-flash:streamGenerateContent?alt=sse"
+    )
 
 
 def test_refuses_to_proxy_to_itself() -> None:
@@ -95,7 +101,7 @@ model = "qwen2.5:3b"
     ("toml", "message"),
     [
         ('[pipeline]\nstages = ["normalize", "teleport", "failover"]', "unknown stage 'teleport'"),
-        ('[stages.failover]\nquota_status_kodes = [429]', "[stages.failover] unknown option 'quota_status_kodes' (options: quota_status_codes)"),
+        ('[stages.failover]\nquota_status_kodes = [429]', "[stages.failover] unknown option 'quota_status_kodes' (options: quota_status_codes, timeouts, breaker"),
         ('[stages.normalize]\nderive_session = "yes"', "[stages.normalize] 'derive_session': expected `bool`, got `str`"),
         ('[stages.route]\n', None),
         ('[pipeline]\nstages = ["normalize", "failover"]\n[stages.observe]\nlog_attempts = true', "[stages.observe] configures a stage that is not in [pipeline] stages"),

@@ -20,6 +20,11 @@ HISTORY = [
 ]
 
 
+def quota_exhausted() -> tuple[Error, Error]:
+    """A 429 that stays a 429 when retried (the retry honours retry-after: 0)."""
+    return Error(429, headers={"retry-after": "0"}), Error(429, headers={"retry-after": "0"})
+
+
 def anthropic_client(url: str, **kw) -> anthropic.AsyncAnthropic:
     return anthropic.AsyncAnthropic(base_url=url, api_key=kw.pop("api_key", "client-key"), max_retries=0, **kw)
 
@@ -110,7 +115,7 @@ async def test_fast_path_is_byte_exact(claude: FakeUpstream) -> None:
 
 
 async def test_claude_429_falls_back_to_ollama_whole(claude: FakeUpstream, ollama: FakeUpstream) -> None:
-    claude.script(Error(429))
+    claude.script(*quota_exhausted())
     ollama.script(Text("Your project is Bluebird."))
     async with run_trooper(chain_env(claude=claude, ollama=ollama)) as trooper:
         client = anthropic_client(trooper.url)
@@ -131,7 +136,7 @@ async def test_claude_429_falls_back_to_ollama_whole(claude: FakeUpstream, ollam
 
 
 async def test_claude_429_falls_back_to_ollama_stream(claude: FakeUpstream, ollama: FakeUpstream) -> None:
-    claude.script(Error(429))
+    claude.script(*quota_exhausted())
     ollama.script(Text("Your project is Bluebird.", chunks=4))
     async with run_trooper(chain_env(claude=claude, ollama=ollama)) as trooper:
         client = anthropic_client(trooper.url)
@@ -261,7 +266,7 @@ async def test_new_user_without_keys_or_ollama_gets_guidance() -> None:
 
 async def test_client_key_goes_to_its_own_vendor_only(claude: FakeUpstream, openai_fake: FakeUpstream, ollama: FakeUpstream) -> None:
     env = {"CLAUDE_URL": claude.url, "OPENAI_URL": openai_fake.url + "/v1", "FALLBACK_URL": ollama.url + "/api/chat"}
-    claude.script(Error(429))
+    claude.script(*quota_exhausted())
     async with run_trooper(env) as trooper:
         client = anthropic_client(trooper.url, api_key="sk-ant-client-own-key-123456")
         raw = await client.messages.with_raw_response.create(model="claude-haiku-4-5", max_tokens=10, messages=HISTORY)
@@ -317,7 +322,7 @@ async def test_health_and_models(claude: FakeUpstream) -> None:
         models = await openai_client(trooper.url).models.list()
         anthropic_models = await anthropic_client(trooper.url).models.list()
     assert health["status"] == "ok"
-    assert [p["name"] for p in health["providers"]] == ["claude", "openai", "ollama"]
+    assert [p["name"] for p in health["providers"]] == ["claude", "gemini", "openai", "ollama"]
     assert "sk-ant" not in json.dumps(health)
     assert {m.id for m in models.data} >= {"claude-haiku-4-5", "gpt-4o-mini", "qwen2.5:3b"}
     assert anthropic_models.data[0].id == "claude-haiku-4-5"

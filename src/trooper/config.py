@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-ProviderKind = Literal["anthropic", "openai", "ollama"]
+ProviderKind = Literal["anthropic", "gemini", "openai", "ollama"]
 
 DEFAULT_STAGES = ["normalize", "route", "failover", "headers", "observe"]
 
@@ -38,6 +38,17 @@ class PipelineSection(msgspec.Struct, forbid_unknown_fields=True):
     stages: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_STAGES))
 
 
+class Timeouts(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Seconds. `first_byte` covers the wait for the upstream's headers and its first
+    event; `idle` the longest gap between stream chunks; `total` the whole answer, so a
+    long stream that keeps flowing is never cut by a first-byte budget."""
+
+    connect: float = 5.0
+    first_byte: float = 30.0
+    idle: float = 30.0
+    total: float = 300.0
+
+
 class ProviderSettings(msgspec.Struct, forbid_unknown_fields=True):
     name: str
     kind: ProviderKind
@@ -45,6 +56,10 @@ class ProviderSettings(msgspec.Struct, forbid_unknown_fields=True):
     key_env: str = ""
     model: str = ""
     local: bool | None = None  # default: true for ollama
+    timeouts: Timeouts | None = None  # default: [stages.failover] timeouts
+    # Whether the model continues a trailing assistant message (used to resume a cut
+    # stream). Default: true for anthropic, false otherwise.
+    prefill: bool | None = None
 
     @property
     def is_local(self) -> bool:
@@ -68,6 +83,7 @@ class Settings(msgspec.Struct):
     providers: list[ProviderSettings]
     quota_status_codes: frozenset[int]
     source: str  # where the pipeline came from, for messages
+    auto_recovery: bool = False
 
 
 DEFAULT_QUOTA_STATUS_CODES = frozenset({429, 402, 529, 400})
@@ -93,6 +109,7 @@ def load(path: str | os.PathLike[str] | None, env: Mapping[str, str] | None = No
         providers=providers,
         quota_status_codes=quota,
         source=source,
+        auto_recovery=_bool_env(env, "AUTO_RECOVERY"),
     )
     check(settings)
     return settings
@@ -156,6 +173,15 @@ def _int_env(env: Mapping[str, str], name: str) -> int:
         raise ConfigError(f"{name}={env[name]!r}: expected a whole number") from None
 
 
+def _bool_env(env: Mapping[str, str], name: str) -> bool:
+    value = env.get(name, "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name}={env[name]!r}: expected true or false")
+
+
 def _quota_codes(from_file: list[int] | None, env: Mapping[str, str]) -> frozenset[int]:
     raw = env.get("QUOTA_STATUS_CODES")
     if raw:
@@ -170,7 +196,7 @@ def _quota_codes(from_file: list[int] | None, env: Mapping[str, str]) -> frozens
 
 def env_chain(env: Mapping[str, str]) -> list[ProviderSettings]:
     """The provider chain built from env vars, as the seed product does: Claude, then
-    OpenAI, then Ollama, always last.
+    Gemini, then OpenAI, then Ollama, always last.
 
     A cloud provider is in the chain even without its key, because a client may bring
     its own key for that vendor; with neither, it is skipped per request with a message
@@ -183,6 +209,13 @@ def env_chain(env: Mapping[str, str]) -> list[ProviderSettings]:
             url=env.get("CLAUDE_URL") or "https://api.anthropic.com",
             key_env="CLAUDE_API_KEY",
             model=env.get("CLAUDE_MODEL") or "claude-haiku-4-5",
+        ),
+        ProviderSettings(
+            name="gemini",
+            kind="gemini",
+            url=env.get("GEMINI_URL") or "https://generativelanguage.googleapis.com",
+            key_env="GEMINI_API_KEY",
+            model=env.get("GEMINI_MODEL") or "gemini-2.0-flash",
         ),
         ProviderSettings(
             name="openai",

@@ -163,7 +163,14 @@ class StreamEnd(msgspec.Struct, frozen=True, tag="end"):
     usage: Usage = Usage()
 
 
-StreamEvent = StreamStart | BlockStart | TextDelta | ThinkingDelta | ToolInputDelta | BlockStop | StreamEnd
+class StreamNote(msgspec.Struct, frozen=True, tag="note"):
+    """Not content: a remark for people reading the raw stream (an SSE comment, which
+    SDKs ignore), e.g. that the answer moved to another provider mid-stream."""
+
+    text: str
+
+
+StreamEvent = StreamStart | BlockStart | TextDelta | ThinkingDelta | ToolInputDelta | BlockStop | StreamEnd | StreamNote
 
 
 class UpstreamError(Exception):

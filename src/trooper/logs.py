@@ -24,7 +24,8 @@ def scrub_keys(logger: Any, method: str, event: dict[str, Any]) -> dict[str, Any
     return {name: _scrub(value) for name, value in event.items()}
 
 
-def configure(log_format: str = "console", level: str = "info") -> None:
+def configure(log_format: str = "console", level: str = "info", *, cache: bool = True) -> None:
+    """`cache=False` keeps loggers reconfigurable (tests capture log events)."""
     numeric = getattr(logging, level.upper(), logging.INFO)
     renderer: Any
     if log_format == "json":
@@ -42,7 +43,7 @@ def configure(log_format: str = "console", level: str = "info") -> None:
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=True,
+        cache_logger_on_first_use=cache,
     )
     # hypercorn's own messages go through stdlib logging; keep them on stderr, terse.
     logging.basicConfig(level=max(numeric, logging.INFO), stream=sys.stderr, format="%(message)s")

@@ -149,10 +149,21 @@ class Exchange:
         """No stage replaced the conversation and the body still matches it."""
         return self.body is not None and self.conversation is self.decoded
 
+    def fallen_past(self) -> list[tuple[str, str]]:
+        """(provider, reason) for each provider given up on, in order, once each: the
+        last reason counts (a 429 retried and failed again is one provider fallen past).
+        Skips that were never candidates (no key) and the answering provider are left out."""
+        answered = self.provider.name if self.provider is not None else None
+        reasons: dict[str, str] = {}
+        for attempt in self.attempts:
+            if not attempt.ok and attempt.reason not in SKIP_REASONS and attempt.provider != answered:
+                reasons.pop(attempt.provider, None)
+                reasons[attempt.provider] = attempt.reason
+        return list(reasons.items())
+
     @property
     def fallbacks(self) -> int:
-        """Providers tried and failed before the one that answered (skips not counted)."""
-        return sum(1 for a in self.attempts if not a.ok and a.reason not in SKIP_REASONS)
+        return len(self.fallen_past())
 
     def on_finish(self, callback: Callable[[Exchange, BaseException | None], Awaitable[None] | None]) -> None:
         """Run `callback(exchange, error)` once the response has been fully sent (or failed)."""

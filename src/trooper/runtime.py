@@ -4,7 +4,8 @@ session. Created once at start-up; the session opens in the ASGI lifespan."""
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 
 import aiohttp
 
@@ -15,9 +16,12 @@ from trooper.providers.http import make_session
 
 
 class Runtime:
-    def __init__(self, settings: Settings, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, settings: Settings, env: Mapping[str, str] | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.settings = settings
         self.env = os.environ if env is None else env
+        self.clock = clock  # for circuit breakers; tests inject their own
         self.providers: list[Provider] = providers.build(settings.providers, self.env)
         self._http: aiohttp.ClientSession | None = None
 

@@ -8,7 +8,7 @@ from contextlib import aclosing
 import msgspec
 import structlog
 
-from trooper.conversation import ApiError, UpstreamError
+from trooper.conversation import ApiError, StreamNote, UpstreamError
 from trooper.formats import Codec, codec
 from trooper.pipeline import ErrorReply, Exchange, RawReply, Reply, StreamReply, WholeReply
 
@@ -79,7 +79,7 @@ async def send_stream(  # type: ignore[no-untyped-def]
 async def _encoded(events, encoder) -> AsyncIterator[bytes]:  # type: ignore[no-untyped-def]
     async with aclosing(events):
         async for event in events:
-            yield encoder.encode(event)
+            yield encoder.comment(event.text) if type(event) is StreamNote else encoder.encode(event)
     yield encoder.trailer()
 
 

@@ -56,12 +56,12 @@ class Codec(Protocol):
 
 
 def codec(name: str) -> Codec:
-    """The codec module for a format name: anthropic, openai, ollama."""
-    from trooper.formats import anthropic, ollama, openai
+    """The codec module for a format name: anthropic, gemini, openai, ollama."""
+    from trooper.formats import anthropic, gemini, ollama, openai
 
-    modules: dict[str, ModuleType] = {"anthropic": anthropic, "openai": openai, "ollama": ollama}
+    modules: dict[str, ModuleType] = {"anthropic": anthropic, "gemini": gemini, "openai": openai, "ollama": ollama}
     return modules[name]  # type: ignore[return-value]
 
 
 def names() -> Iterable[str]:
-    return ("anthropic", "openai", "ollama")
+    return ("anthropic", "gemini", "openai", "ollama")

@@ -146,6 +146,18 @@ class MessageList:
         return tuple(Message(role, tuple(content)) for role, content in zip(self._roles, self._contents))
 
 
+def claim_call(pending: list[ToolUseBlock], call_id: str, name: str) -> tuple[str, str]:
+    """The (id, name) of the earlier call a tool result answers, for formats whose results
+    name their tool rather than carry an id (Ollama, Gemini): the call with that id, else
+    the first still unanswered call of that name (or any, when the result names none).
+    A result that answers nothing gets a fresh id."""
+    for position, call in enumerate(pending):
+        if call.id == call_id or (not call_id and (call.name == name or not name)):
+            del pending[position]
+            return call.id, call.name
+    return call_id or new_id("call_"), name
+
+
 # --- images ---
 
 
@@ -283,6 +295,33 @@ def body_text(status: int, body: bytes) -> str:
 
 
 # --- streams ---
+
+
+class WholeToolCalls:
+    """For stream encoders whose format sends each tool call whole (Ollama, Gemini): keeps
+    each call's streamed input until its block stops, then gives the call back complete."""
+
+    __slots__ = ("_calls", "_target")
+
+    def __init__(self, target: str) -> None:
+        self._calls: dict[int, tuple[ToolUseBlock, list[str]]] = {}
+        self._target = target
+
+    def start(self, event: BlockStart) -> None:
+        if type(event.block) is ToolUseBlock:
+            self._calls[event.index] = (event.block, [])
+
+    def add(self, index: int, partial_json: str) -> None:
+        call = self._calls.get(index)
+        if call is not None:
+            call[1].append(partial_json)
+
+    def stop(self, index: int) -> tuple[ToolUseBlock, dict[str, Any]] | None:
+        """The call whose block stopped, with its arguments; None for any other block."""
+        call = self._calls.pop(index, None)
+        if call is None:
+            return None
+        return call[0], lenient_tool_arguments("".join(call[1]), self._target)
 
 
 class BlockSequencer:

@@ -40,12 +40,13 @@ from trooper.formats.common import (
     RAW_OBJECT,
     BlockSequencer,
     MessageList,
+    WholeToolCalls,
     bad_request_from,
     body_text,
+    claim_call,
     decode_extra,
     image_base64,
     kind_from_status,
-    lenient_tool_arguments,
     log,
     log_dropped_extra,
     new_id,
@@ -197,15 +198,9 @@ def _assistant_blocks_in(message: ChatMessage) -> list[Block]:
 
 
 def _tool_result_in(message: ChatMessage, pending_calls: list[ToolUseBlock]) -> ToolResultBlock:
-    name = message.tool_name or ""
-    call_id = message.tool_call_id or ""
-    for position, call in enumerate(pending_calls):
-        if call.id == call_id or (not call_id and (call.name == name or not name)):
-            del pending_calls[position]
-            call_id, name = call.id, call.name
-            break
+    call_id, name = claim_call(pending_calls, message.tool_call_id or "", message.tool_name or "")
     content = (TextBlock(message.content),) if message.content else ()
-    return ToolResultBlock(call_id or new_id("call_"), content, name=name)  # type: ignore[arg-type]
+    return ToolResultBlock(call_id, content, name=name)
 
 
 def _format_in(format: str | dict[str, Any] | None) -> Literal["json"] | dict[str, Any] | None:
@@ -468,7 +463,7 @@ class StreamEncoder:
 
     def __init__(self, request: Conversation) -> None:
         self._model = request.model
-        self._calls: dict[int, tuple[ToolUseBlock, list[str]]] = {}
+        self._calls = WholeToolCalls(NAME)
 
     def encode(self, event: StreamEvent) -> bytes:
         kind = type(event)
@@ -477,13 +472,10 @@ class StreamEncoder:
         if kind is ThinkingDelta:
             return self._line(ChatMessage("assistant", "", thinking=event.text))
         if kind is ToolInputDelta:
-            call = self._calls.get(event.index)
-            if call is not None:
-                call[1].append(event.partial_json)
+            self._calls.add(event.index, event.partial_json)
             return b""
         if kind is BlockStart:
-            if type(event.block) is ToolUseBlock:
-                self._calls[event.index] = (event.block, [])
+            self._calls.start(event)
             return b""
         if kind is BlockStop:
             return self._tool_call(event.index)
@@ -502,11 +494,10 @@ class StreamEncoder:
         return b""  # NDJSON has no comments, and Ollama clients parse every line
 
     def _tool_call(self, index: int) -> bytes:
-        call = self._calls.pop(index, None)
+        call = self._calls.stop(index)
         if call is None:
             return b""
-        block, pieces = call
-        arguments = lenient_tool_arguments("".join(pieces), NAME)
+        block, arguments = call
         return self._line(ChatMessage("assistant", "", tool_calls=[ToolCall(FunctionCall(block.name, arguments), block.id)]))
 
     def _line(self, message: ChatMessage) -> bytes:

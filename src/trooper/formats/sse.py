@@ -84,3 +84,40 @@ def sse_event(data: bytes, event: bytes = b"") -> bytes:
 def sse_comment(text: str) -> bytes:
     """An SSE comment, which every client ignores (also used as a keep-alive)."""
     return b": " + text.replace("\r", "").replace("\n", "\n: ").encode() + b"\n\n"
+
+
+class Framer:
+    """Cuts a byte stream into whole frames (SSE events ending in a blank line, or NDJSON
+    lines), so that a stream is only ever forwarded or decoded at frame boundaries."""
+
+    __slots__ = ("_rest", "_ndjson")
+
+    def __init__(self, ndjson: bool = False) -> None:
+        self._rest = b""
+        self._ndjson = ndjson
+
+    def split(self, chunk: bytes) -> list[bytes]:
+        buffer = self._rest + chunk if self._rest else chunk
+        end = self._last_boundary(buffer)
+        if end == 0:
+            self._rest = buffer
+            return []
+        self._rest = buffer[end:]
+        return self._frames(buffer[:end])
+
+    def rest(self) -> bytes:
+        """What is left when the stream ends: an unfinished frame, or b""."""
+        rest, self._rest = self._rest, b""
+        return rest
+
+    def _last_boundary(self, buffer: bytes) -> int:
+        """Offset just past the last complete frame, 0 when there is none."""
+        if self._ndjson:
+            return buffer.rfind(b"\n") + 1
+        lf, crlf = buffer.rfind(b"\n\n"), buffer.rfind(b"\r\n\r\n")
+        return max(lf + 2 if lf >= 0 else 0, crlf + 4 if crlf >= 0 else 0)
+
+    def _frames(self, complete: bytes) -> list[bytes]:
+        separator = b"\n" if self._ndjson else (b"\r\n\r\n" if b"\r\n\r\n" in complete else b"\n\n")
+        parts = complete.split(separator)
+        return [part + separator for part in parts if part]

@@ -7,11 +7,13 @@ from collections.abc import Mapping
 from trooper.config import ProviderSettings
 from trooper.providers.anthropic import AnthropicProvider
 from trooper.providers.base import Provider
+from trooper.providers.gemini import GeminiProvider
 from trooper.providers.ollama import OllamaProvider
 from trooper.providers.openai import OpenAIProvider
 
 KINDS: dict[str, type[Provider]] = {
     "anthropic": AnthropicProvider,
+    "gemini": GeminiProvider,
     "openai": OpenAIProvider,
     "ollama": OllamaProvider,
 }

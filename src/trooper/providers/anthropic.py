@@ -12,6 +12,7 @@ DEFAULT_VERSION = "2023-06-01"
 class AnthropicProvider(Provider):
     kind = "anthropic"
     endpoint_suffixes = ("/v1/messages", "/messages", "/v1")
+    prefill_by_default = True
 
     def owns_model(self, model: str) -> bool:
         return model.startswith("claude")

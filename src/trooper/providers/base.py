@@ -8,14 +8,17 @@ from typing import ClassVar
 
 import aiohttp
 
-from trooper.config import ProviderSettings
+from trooper.config import ProviderSettings, Timeouts
 from trooper.formats import Codec, codec
+from trooper.providers.breaker import CircuitBreaker
 
 
 class Provider:
     kind: ClassVar[str] = ""
     # Path suffixes users may have pasted into a URL setting, stripped to get the base.
     endpoint_suffixes: ClassVar[tuple[str, ...]] = ()
+    # Does this vendor's API continue a trailing assistant message ("prefill")?
+    prefill_by_default: ClassVar[bool] = False
 
     def __init__(self, settings: ProviderSettings, env: Mapping[str, str]) -> None:
         self.name = settings.name
@@ -25,7 +28,23 @@ class Provider:
         self.key = env.get(settings.key_env, "") if settings.key_env else ""
         self.base_url = self._base(settings.url)
         self.codec: Codec = codec(self.kind)
-        self.timeout = aiohttp.ClientTimeout(total=None, connect=10, sock_connect=10, sock_read=30)
+        self.prefill = self.prefill_by_default if settings.prefill is None else settings.prefill
+        self.configured_timeouts = settings.timeouts
+        self.timeouts = settings.timeouts or Timeouts()
+        # Replaced by the failover stage with its configured breaker and the runtime's clock.
+        self.breaker = CircuitBreaker()
+
+    def use_default_timeouts(self, timeouts: Timeouts) -> None:
+        """Apply the pipeline-wide timeouts unless this provider set its own."""
+        if self.configured_timeouts is None:
+            self.timeouts = timeouts
+
+    @property
+    def timeout(self) -> aiohttp.ClientTimeout:
+        """aiohttp's part of the timeouts: connecting. First byte, idle and total are
+        enforced around the reads, where a stream's pace is known."""
+        t = self.timeouts
+        return aiohttp.ClientTimeout(total=None, connect=t.connect, sock_connect=t.connect)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name} {self.base_url}>"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import msgspec
 
-from trooper.pipeline import SKIP_REASONS, Exchange, StageBase
+from trooper.pipeline import Exchange, StageBase
 
 
 class Headers(StageBase):
@@ -20,18 +20,19 @@ class Headers(StageBase):
         headers = exchange.response_headers
         if exchange.session_id:
             headers["x-trooper-session"] = exchange.session_id
-        failures = [a for a in exchange.attempts if not a.ok and a.reason not in SKIP_REASONS]
-        headers["x-trooper-fallback-count"] = str(len(failures))
+        fallen = exchange.fallen_past()
+        headers["x-trooper-fallback-count"] = str(len(fallen))
         provider = exchange.provider
         if provider is None:
             return
+        reasons = [reason for _, reason in fallen]
         headers["x-trooper-provider"] = provider.name
-        headers["x-trooper-decision"] = decision(exchange.decision, provider.name, [a.reason for a in failures])
-        if failures:
+        headers["x-trooper-decision"] = decision(exchange.decision, provider.name, reasons)
+        if fallen:
             headers["x-trooper-fallback"] = exchange.model
         if self.options.summary:
-            tried = [a.provider for a in failures]
-            headers["x-trooper-summary"] = summary(exchange.decision, tried, provider.name, [a.reason for a in failures])
+            tried = [name for name, _ in fallen]
+            headers["x-trooper-summary"] = summary(exchange.decision, tried, provider.name, reasons)
 
 
 def decision(how: str, provider: str, reasons: list[str]) -> str:
