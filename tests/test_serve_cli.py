@@ -4,6 +4,7 @@ a fake Claude answering 429 is answered by the fake Ollama, and the headers say 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import socket
@@ -24,9 +25,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-async def test_trooper_serve_falls_back_on_429(claude: FakeUpstream, ollama: FakeUpstream) -> None:
+@pytest.mark.parametrize("log_format", ["console", "json"])
+async def test_trooper_serve_falls_back_on_429(claude: FakeUpstream, ollama: FakeUpstream, log_format: str) -> None:
     port = free_port()
     env = {
+        "TROOPER_LOG_FORMAT": log_format,
         "PATH": os.environ.get("PATH", ""),
         "CLAUDE_API_KEY": "sk-ant-secret-key-do-not-log-1234567890",
         "CLAUDE_URL": claude.url,
@@ -56,6 +59,11 @@ async def test_trooper_serve_falls_back_on_429(claude: FakeUpstream, ollama: Fak
     log = stderr.decode()
     assert "request" in log and "provider_failed" in log
     assert "sk-ant-secret" not in log  # keys never reach a log line
+    if log_format == "json":
+        events = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+        request = next(e for e in events if e["event"] == "request")
+        assert request["provider"] == "ollama" and request["status"] == 200 and request["fallbacks"] == 1
+        assert request["session"].startswith("auto-") and request["ms"] > 0
     assert proc.returncode == 0  # SIGTERM is a clean shutdown
 
 

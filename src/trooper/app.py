@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -22,9 +22,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
 
 from trooper import __version__
-from trooper.conversation import ApiError
+from trooper.conversation import ApiError, UpstreamError
 from trooper.formats import codec
-from trooper.pipeline import Exchange, Stage, run_stages
+from trooper.pipeline import ErrorReply, Exchange, Stage, run_stages
 from trooper.providers.base import Provider, client_key, key_vendor
 from trooper.runtime import Runtime
 from trooper.send import send_error, send_reply, send_stream
@@ -258,10 +258,12 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-async def _body_chunks(upstream: aiohttp.ClientResponse):  # type: ignore[no-untyped-def]
+async def _body_chunks(upstream: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
     try:
         async for chunk in upstream.content.iter_any():
             yield chunk
+    except (aiohttp.ClientError, OSError) as exc:
+        raise UpstreamError("network", f"{type(exc).__name__}: {exc}"[:200]) from None
     finally:
         upstream.release()
 
@@ -285,7 +287,5 @@ def _client_key_for(provider: Provider, headers: dict[str, str], client_format: 
     return key if key and key_vendor(key, client_format) == provider.kind else ""
 
 
-def _no_reply():  # type: ignore[no-untyped-def]
-    from trooper.pipeline import ErrorReply
-
+def _no_reply() -> ErrorReply:
     return ErrorReply(ApiError(500, "api_error", "the pipeline produced no reply: is the failover stage in [pipeline] stages?"))
