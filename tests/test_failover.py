@@ -415,13 +415,14 @@ async def test_client_disconnect_closes_the_upstream_at_once(claude: FakeUpstrea
 
 async def test_200_concurrent_requests_while_the_primary_flaps(claude: FakeUpstream, ollama: FakeUpstream) -> None:
     ollama.default = Text("local answer", chunks=3)
+    healthy = Text("cloud answer", chunks=3)
+    claude.default = healthy
 
     async def flap() -> None:
+        # The primary flips between failing and healthy on a timer and per request.
         while True:
-            claude.default = Error(529)
-            await asyncio.sleep(0.02)
-            claude.default = Text("cloud answer", chunks=3)
-            await asyncio.sleep(0.02)
+            claude.script(Error(529), healthy, Error(503), healthy)
+            await asyncio.sleep(0.01)
 
     before = asyncio.all_tasks()
     flapper = asyncio.create_task(flap())
