@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,11 +45,14 @@ CLIENT_MODELS = {"anthropic": "claude-haiku-4-5", "openai": "gpt-4o-mini"}
 
 
 def pipeline(directory: Path, chain: list[tuple[str, FakeUpstream]], quota_status_codes: list[int] | None = None) -> tuple[Path, dict[str, str]]:
-    """A pipeline.toml naming exactly `chain` (provider name, its fake), and the env holding their keys."""
+    """A pipeline.toml naming exactly `chain` (provider name, its fake), and the env holding
+    their keys. The circuit breakers never open: these Troopers serve many tests, each of
+    which must find every provider as it scripted it."""
     lines: list[str] = []
     env: dict[str, str] = {}
     if quota_status_codes is not None:
         lines += ["quota_status_codes = " + json.dumps(quota_status_codes), ""]
+    lines += ["[stages.failover.breaker]", "threshold = 1000000", ""]
     for name, fake in chain:
         spec = PROVIDERS[name]
         lines += ["[[providers]]", f'name = "{name}"', f'kind = "{spec.kind}"', f'url = "{fake.url}{spec.path}"', f'model = "{spec.model}"']
@@ -68,6 +71,20 @@ async def trooper_for(directory: Path, chain: list[tuple[str, FakeUpstream]], qu
     path, env = pipeline(directory, chain, quota_status_codes)
     async with run_trooper(env, path) as trooper:
         yield trooper.url
+
+
+Stacks = dict[str, tuple[FakeUpstream, str]]  # provider name -> (its fake, the URL of a Trooper serving it alone)
+
+
+@asynccontextmanager
+async def single_provider_troopers(directory: Path, quota_status_codes: list[int] | None = None) -> AsyncIterator[Stacks]:
+    """For each provider kind, a fake upstream and a Trooper with that provider alone."""
+    async with AsyncExitStack() as stack:
+        opened: Stacks = {}
+        for name in PROVIDERS:
+            fake = await stack.enter_async_context(FakeUpstream())
+            opened[name] = (fake, await stack.enter_async_context(trooper_for(directory, [(name, fake)], quota_status_codes)))
+        yield opened
 
 
 # --- clients ---
@@ -166,7 +183,10 @@ async def _openai_stream(sdk: openai.AsyncOpenAI, kwargs: dict[str, Any]) -> Out
                     for call in choice.delta.tool_calls or ():
                         if call.id:
                             streamed_ids.setdefault(call.index, set()).add(call.id)
-        completion = await stream.get_final_completion()
+        try:
+            completion = await stream.get_final_completion()
+        except openai.LengthFinishReasonError as cut_off:  # the helper refuses to parse a cut-off answer
+            completion = cut_off.completion
     outcome = _openai_outcome(completion)
     outcome.arg_deltas = {outcome.calls[index][0]: count for index, count in by_index.items()}
     outcome.streamed_ids = streamed_ids

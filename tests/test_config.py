@@ -168,4 +168,4 @@ def test_shipped_pipeline_toml_is_valid() -> None:
     path = Path(__file__).parent.parent / "pipeline.toml"
     settings = load(path, env={})
     stages = build_stages(settings.stages, settings.stage_options, Runtime(settings, env={}))
-    assert [s.name for s in stages] == ["normalize", "route", "failover", "headers", "observe"]
+    assert [s.name for s in stages] == ["normalize", "classify", "compact", "route", "failover", "headers", "observe"]

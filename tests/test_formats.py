@@ -426,6 +426,27 @@ def test_openai_encode_request_tool_only_assistant_and_formats() -> None:
     assert sent["response_format"] == {"type": "json_schema", "json_schema": {"name": "response", "schema": {"type": "object"}}}
 
 
+@pytest.mark.parametrize(("model", "field"), [("gpt-4o-mini", "max_tokens"), ("o3-mini", "max_completion_tokens"), ("gpt-5", "max_completion_tokens")])
+def test_openai_reasoning_models_get_max_completion_tokens(model: str, field: str) -> None:
+    """OpenAI's reasoning models refuse max_tokens; everything else (and most compatible servers) takes it."""
+    sent = json.loads(openai.encode_request(Conversation("m", CONVERSATION.messages, sampling=Sampling(max_tokens=64)), model))
+    assert sent[field] == 64
+    other = ({"max_tokens", "max_completion_tokens"} - {field}).pop()
+    assert other not in sent
+
+
+def test_anthropic_structured_output_both_ways() -> None:
+    schema = {"type": "object", "properties": {"a": {"type": "string"}}, "additionalProperties": False}
+    sent = json.loads(anthropic.encode_request(Conversation("m", CONVERSATION.messages, sampling=Sampling(response_format=schema)), "m"))
+    assert sent["output_config"] == {"format": {"type": "json_schema", "schema": schema}}
+    request = {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}],
+               "output_config": {"format": {"type": "json_schema", "schema": schema}, "effort": "low"}}
+    assert anthropic.decode_request(body(request)).sampling.response_format == schema
+    # Plain JSON mode has no Anthropic field: not sent (and logged).
+    json_mode = Conversation("m", CONVERSATION.messages, sampling=Sampling(response_format="json"))
+    assert "output_config" not in json.loads(anthropic.encode_request(json_mode, "m"))
+
+
 # ---------------------------------------------------------------- Ollama requests
 
 

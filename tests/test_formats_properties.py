@@ -138,7 +138,10 @@ def expected_anthropic(conversation: Conversation, model: str) -> Conversation:
         messages=with_tool_names(messages),
         tools=tuple(Tool(t.name, t.description, t.input_schema) for t in conversation.tools),
         tool_choice=choice,
-        sampling=Sampling(sampling.max_tokens or 4096, sampling.temperature, sampling.top_p, sampling.top_k, sampling.stop),
+        sampling=Sampling(
+            sampling.max_tokens or 4096, sampling.temperature, sampling.top_p, sampling.top_k, sampling.stop,
+            response_format=sampling.response_format if isinstance(sampling.response_format, dict) else None,
+        ),
     )
 
 

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import base64
 from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from tests.fakes.upstream import Behaviour, FakeUpstream, Text, ToolCall
-from tests.stacks import CLIENTS, PROVIDERS, Outcome, Seen, ask, seen, trooper_for
+from tests.conftest import chain_env, run_trooper
+from tests.fakes.upstream import Behaviour, Error, FakeUpstream, Text, ToolCall
+from tests.stacks import CLIENTS, PROVIDERS, Outcome, Seen, Stacks, anthropic_client, ask, seen, single_provider_troopers
 
 # --- the conversation pieces the scenarios share ---
 
@@ -90,6 +90,7 @@ def check_tool_call(outcome: Outcome, received: Seen, client: str, provider: str
 def check_tool_result(outcome: Outcome, received: Seen, client: str, provider: str, streamed: bool) -> None:
     assert outcome.text == "It is 18°C and sunny in Paris."
     assert outcome.stop == "end_turn"
+    assert outcome.usage == (40, 9)
     assert received.calls == [("get_weather", {"city": "Paris"})]
     address = "get_weather" if provider in ("gemini", "ollama") else CALL_IDS[client]
     assert received.results == [(address, "18°C and sunny")]
@@ -97,6 +98,7 @@ def check_tool_result(outcome: Outcome, received: Seen, client: str, provider: s
 
 def check_image(outcome: Outcome, received: Seen, client: str, provider: str, streamed: bool) -> None:
     assert outcome.text == "A cat on a red square."
+    assert (outcome.stop, outcome.usage) == ("end_turn", (1500, 7))
     if provider == "ollama":
         # Ollama takes base64 images only: the URL one becomes a note, never a silent drop.
         assert received.images == [("inline", PNG)]
@@ -112,6 +114,14 @@ def check_cut_off(outcome: Outcome, received: Seen, client: str, provider: str, 
     assert outcome.text == "The answer is a long"
     assert outcome.stop == "max_tokens"
     assert outcome.usage == (9, 5)
+
+
+def check_stop_sequence(outcome: Outcome, received: Seen, client: str, provider: str, streamed: bool) -> None:
+    assert outcome.text == "One, two"
+    assert outcome.usage == (8, 2)
+    # Only Anthropic says which stop sequence ended the answer; the others say "stop",
+    # which reads as a natural end.
+    assert outcome.stop == ("stop_sequence" if (client, provider) == ("anthropic", "claude") else "end_turn")
 
 
 SCENARIOS = [
@@ -135,7 +145,7 @@ SCENARIOS = [
     ),
     Scenario(
         "tool_result",
-        Text("It is 18°C and sunny in Paris."),
+        Text("It is 18°C and sunny in Paris.", input_tokens=40, output_tokens=9),
         {
             "anthropic": {
                 "tools": TOOLS["anthropic"],
@@ -160,7 +170,7 @@ SCENARIOS = [
     ),
     Scenario(
         "image",
-        Text("A cat on a red square."),
+        Text("A cat on a red square.", input_tokens=1500, output_tokens=7),
         {
             "anthropic": {"messages": [{"role": "user", "content": [
                 {"type": "text", "text": "What is in these pictures?"},
@@ -184,6 +194,15 @@ SCENARIOS = [
         },
         check_cut_off,
     ),
+    Scenario(
+        "stop_sequence",
+        Text("One, two", stop="stop_sequence", input_tokens=8, output_tokens=2),
+        {
+            "anthropic": {"stop_sequences": ["three"], "messages": [user("Count to five.")]},
+            "openai": {"stop": ["three"], "messages": [user("Count to five.")]},
+        },
+        check_stop_sequence,
+    ),
 ]
 
 
@@ -191,13 +210,8 @@ SCENARIOS = [
 
 
 @pytest.fixture(scope="module")
-async def stacks(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict[str, tuple[FakeUpstream, str]]]:
-    directory = tmp_path_factory.mktemp("matrix")
-    async with AsyncExitStack() as stack:
-        opened = {}
-        for name in PROVIDERS:
-            fake = await stack.enter_async_context(FakeUpstream())
-            opened[name] = (fake, await stack.enter_async_context(trooper_for(directory, [(name, fake)])))
+async def stacks(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stacks]:
+    async with single_provider_troopers(tmp_path_factory.mktemp("matrix")) as opened:
         yield opened
 
 
@@ -205,7 +219,7 @@ async def stacks(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict
 @pytest.mark.parametrize("provider", list(PROVIDERS))
 @pytest.mark.parametrize("client", CLIENTS)
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
-async def test_cell(stacks: dict[str, tuple[FakeUpstream, str]], scenario: Scenario, client: str, provider: str, streamed: bool) -> None:
+async def test_cell(stacks: Stacks, scenario: Scenario, client: str, provider: str, streamed: bool) -> None:
     fake, url = stacks[provider]
     fake.reset()
     fake.script(scenario.upstream)
@@ -214,3 +228,22 @@ async def test_cell(stacks: dict[str, tuple[FakeUpstream, str]], scenario: Scena
     assert request.stream is streamed
     scenario.check(outcome, seen(provider, request), client, provider, streamed)
 
+
+async def test_env_chain_goes_claude_gemini_openai_ollama() -> None:
+    """The chain from env vars: Claude, then Gemini, then OpenAI, then Ollama, each
+    falling over to the next, and the answer in the client's own shape."""
+    async with FakeUpstream() as claude, FakeUpstream() as gemini, FakeUpstream() as openai_fake, FakeUpstream() as ollama:
+        claude.script(Error(529))
+        gemini.script(Error(503))
+        openai_fake.script(Error(529))
+        ollama.script(Text("Local answer."))
+        env = chain_env(claude=claude, gemini=gemini, openai=openai_fake, ollama=ollama)
+        async with run_trooper(env) as trooper, anthropic_client(trooper.url) as client:
+            raw = await client.messages.with_raw_response.create(model="claude-haiku-4-5", max_tokens=50, messages=[user("Why did the deploy fail?")])
+            message = await raw.parse()
+    assert message.content[0].text == "Local answer."  # type: ignore[union-attr]
+    assert raw.headers["x-trooper-provider"] == "ollama"
+    assert [f.requests[-1].path for f in (claude, gemini, openai_fake)] == [
+        "/v1/messages", "/v1beta/models/gemini-2.0-flash:generateContent", "/v1/chat/completions"
+    ]
+    assert gemini.requests[-1].headers["x-goog-api-key"] == "AIza-test-gemini-key-0123456789"

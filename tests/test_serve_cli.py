@@ -45,7 +45,7 @@ async def test_trooper_serve_falls_back_on_429(claude: FakeUpstream, ollama: Fak
     try:
         await _wait_healthy(port, proc)
         body = ('{"model": "claude-haiku-4-5", "max_tokens": 64, '
-                '"messages": [{"role": "user", "content": "Hello!"}]}')
+                '"messages": [{"role": "user", "content": "Why does my deploy keep failing?"}]}')
         status, headers, text = await _post(port, body)
     finally:
         proc.terminate()

@@ -5,6 +5,7 @@ Routing, in order:
   POST /v1/messages                                -> pipeline, Anthropic format
   POST /v1/chat/completions, /chat/completions     -> pipeline, OpenAI format
   GET  /health, GET /v1/models                     -> Starlette
+  sessions, recovery, events, dashboard, metrics   -> Starlette (trooper.admin)
   any other /v1/...                                -> passed through to the matching vendor
 """
 
@@ -22,6 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
 
 from trooper import __version__
+from trooper.admin import Admin, warn_if_exposed
 from trooper.conversation import ApiError, UpstreamError
 from trooper.formats import codec
 from trooper.pipeline import ErrorReply, Exchange, Stage, run_stages
@@ -65,6 +67,7 @@ class TrooperApp:
             routes=[
                 Route("/health", self.health, methods=["GET"]),
                 Route("/v1/models", self.models, methods=["GET"]),
+                *Admin(runtime).routes(),
             ]
         )
 
@@ -100,6 +103,8 @@ class TrooperApp:
                 return
 
     async def startup(self) -> None:
+        await self.runtime.store.start()
+        warn_if_exposed(self.runtime.settings)
         for stage in self.stages:
             hook = getattr(stage, "startup", None)
             if hook is not None:
@@ -111,6 +116,7 @@ class TrooperApp:
             if hook is not None:
                 with contextlib.suppress(Exception):
                     await hook()
+        await self.runtime.store.close()
         await self.runtime.close()
 
     # --- the guard every proxied request runs under ---

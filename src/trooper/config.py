@@ -19,7 +19,7 @@ import msgspec
 
 ProviderKind = Literal["anthropic", "gemini", "openai", "ollama"]
 
-DEFAULT_STAGES = ["normalize", "route", "failover", "headers", "observe"]
+DEFAULT_STAGES = ["normalize", "classify", "compact", "route", "failover", "headers", "observe"]
 
 
 class ConfigError(Exception):
@@ -60,10 +60,25 @@ class ProviderSettings(msgspec.Struct, forbid_unknown_fields=True):
     # Whether the model continues a trailing assistant message (used to resume a cut
     # stream). Default: true for anthropic, false otherwise.
     prefill: bool | None = None
+    # Tokens the model takes in (prompt and answer). Longer conversations are compacted
+    # for it. Default: CONTEXT_WINDOW (6144) for local providers, none for cloud ones.
+    context_window: int | None = None
 
     @property
     def is_local(self) -> bool:
         return self.kind == "ollama" if self.local is None else self.local
+
+
+class StoreSettings(msgspec.Struct, forbid_unknown_fields=True):
+    """Where sessions are kept and for how long. `path`: a SQLite file (env TROOPER_DB;
+    default under the user's data directory), or ":memory:" to keep nothing on disk.
+    Retention: sessions idle longer than `max_age_days`, and the oldest beyond
+    `max_sessions`, are deleted (0 turns a limit off)."""
+
+    path: str = ""
+    max_age_days: float = 30.0
+    max_sessions: int = 10_000
+    flush_interval: float = 0.5  # seconds between batched writes; at most 1
 
 
 class PipelineFile(msgspec.Struct, forbid_unknown_fields=True):
@@ -74,6 +89,7 @@ class PipelineFile(msgspec.Struct, forbid_unknown_fields=True):
     stages: dict[str, dict[str, Any]] = {}
     providers: list[ProviderSettings] = []
     quota_status_codes: list[int] | None = None
+    store: StoreSettings = msgspec.field(default_factory=StoreSettings)
 
 
 class Settings(msgspec.Struct):
@@ -84,6 +100,10 @@ class Settings(msgspec.Struct):
     quota_status_codes: frozenset[int]
     source: str  # where the pipeline came from, for messages
     auto_recovery: bool = False
+    context_window: int = 6144  # CONTEXT_WINDOW: the local model's window
+    store: StoreSettings = msgspec.field(default_factory=StoreSettings)
+    # Lets non-loopback callers see session data (bearer or login cookie). Never logged.
+    admin_token: str = ""
 
 
 DEFAULT_QUOTA_STATUS_CODES = frozenset({429, 402, 529, 400})
@@ -110,6 +130,9 @@ def load(path: str | os.PathLike[str] | None, env: Mapping[str, str] | None = No
         quota_status_codes=quota,
         source=source,
         auto_recovery=_bool_env(env, "AUTO_RECOVERY"),
+        context_window=_int_env(env, "CONTEXT_WINDOW") if env.get("CONTEXT_WINDOW") else 6144,
+        store=_store_from_env(file.store, env),
+        admin_token=env.get("TROOPER_ADMIN_TOKEN", "").strip(),
     )
     check(settings)
     return settings
@@ -164,6 +187,41 @@ def _server_from_env(server: ServerSettings, env: Mapping[str, str]) -> ServerSe
             raise ConfigError(f"TROOPER_LOG_LEVEL={value!r}: expected debug, info, warning or error")
         changes["log_level"] = value
     return msgspec.structs.replace(server, **changes) if changes else server
+
+
+def _store_from_env(store: StoreSettings, env: Mapping[str, str]) -> StoreSettings:
+    changes: dict[str, Any] = {}
+    if env.get("TROOPER_DB"):
+        changes["path"] = env["TROOPER_DB"]
+    elif not store.path:
+        changes["path"] = default_db_path(env)
+    if env.get("TROOPER_RETENTION_DAYS"):
+        changes["max_age_days"] = _float_env(env, "TROOPER_RETENTION_DAYS")
+    if env.get("TROOPER_MAX_SESSIONS"):
+        changes["max_sessions"] = _int_env(env, "TROOPER_MAX_SESSIONS")
+    store = msgspec.structs.replace(store, **changes)
+    if store.max_age_days < 0 or store.max_sessions < 0:
+        raise ConfigError("[store] max_age_days and max_sessions must be 0 (no limit) or more")
+    if not 0 < store.flush_interval <= 1:
+        raise ConfigError(f"[store] flush_interval {store.flush_interval:g}: expected more than 0 and at most 1 second")
+    return store
+
+
+def default_db_path(env: Mapping[str, str]) -> str:
+    """$XDG_DATA_HOME/trooper/trooper.db, else ~/.local/share/trooper/trooper.db. With
+    neither variable set there is no user data directory to write to: memory only."""
+    if env.get("XDG_DATA_HOME"):
+        return str(Path(env["XDG_DATA_HOME"]) / "trooper" / "trooper.db")
+    if env.get("HOME"):
+        return str(Path(env["HOME"]) / ".local" / "share" / "trooper" / "trooper.db")
+    return ":memory:"
+
+
+def _float_env(env: Mapping[str, str], name: str) -> float:
+    try:
+        return float(env[name])
+    except ValueError:
+        raise ConfigError(f"{name}={env[name]!r}: expected a number") from None
 
 
 def _int_env(env: Mapping[str, str], name: str) -> int:

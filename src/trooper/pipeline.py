@@ -16,6 +16,8 @@ from trooper.conversation import ApiError, Conversation, Response, ResponseBuild
 
 if TYPE_CHECKING:
     from trooper.providers.base import Provider
+    from trooper.signals.classify import Decision
+    from trooper.stages.compact import Compactor
     from trooper.runtime import Runtime
 
 STAGE_GROUP = "trooper.stages"
@@ -93,6 +95,8 @@ class Exchange:
         "forced_local",
         "plan",
         "decision",
+        "classification",
+        "compactor",
         "attempts",
         "provider",
         "model",
@@ -131,6 +135,8 @@ class Exchange:
         self.forced_local = False
         self.plan: list[Provider] = []
         self.decision = ""  # why this plan: "direct", "forced_local", "simple turn", ...
+        self.classification: Decision | None = None  # simple or complex, and why
+        self.compactor: Compactor | None = None  # fits the conversation into small windows
         self.attempts: list[Attempt] = []
         self.provider: Provider | None = None  # who answered
         self.model = ""  # the model that answered
@@ -143,6 +149,16 @@ class Exchange:
         self.log = structlog.get_logger("trooper")
         self.notes: dict[str, Any] = {}  # free space for plugin stages
         self._on_finish: list[Callable[[Exchange, BaseException | None], Awaitable[None] | None]] = []
+
+    def conversation_for(self, provider: Provider, conversation: Conversation | None = None) -> Conversation:
+        """The conversation as `provider` should see it: compacted when its context
+        window is smaller than the conversation, else as it is."""
+        conversation = conversation or self.conversation
+        assert conversation is not None
+        window = provider.context_window
+        if window is None or self.compactor is None:
+            return conversation
+        return self.compactor.fit(conversation, window)
 
     @property
     def unchanged(self) -> bool:

@@ -11,8 +11,11 @@ import aiohttp
 
 from trooper import providers
 from trooper.config import Settings
+from trooper.metrics import Metrics
 from trooper.providers.base import Provider
 from trooper.providers.http import make_session
+from trooper.store import Store, open_store
+from trooper.savings import SavingsLedger
 
 
 class Runtime:
@@ -22,7 +25,10 @@ class Runtime:
         self.settings = settings
         self.env = os.environ if env is None else env
         self.clock = clock  # for circuit breakers; tests inject their own
-        self.providers: list[Provider] = providers.build(settings.providers, self.env)
+        self.providers: list[Provider] = providers.build(settings.providers, self.env, settings.context_window)
+        self.savings = SavingsLedger()
+        self.store: Store = open_store(settings.store)  # started and closed by the app's lifespan
+        self.metrics = Metrics()
         self._http: aiohttp.ClientSession | None = None
 
     @property

@@ -123,7 +123,7 @@ class GeminiTool(msgspec.Struct, omit_defaults=True, gc=False):
 
 
 class FunctionCallingConfig(msgspec.Struct, omit_defaults=True, gc=False):
-    mode: str = "AUTO"
+    mode: str = ""  # absent: Gemini's default, AUTO
     allowedFunctionNames: list[str] = []
 
 

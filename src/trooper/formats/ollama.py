@@ -97,6 +97,7 @@ class Options(msgspec.Struct, omit_defaults=True, gc=False):
     top_p: float | None = None
     top_k: int | None = None
     num_predict: int | None = None
+    num_ctx: int | None = None
     stop: list[str] | None = None
     seed: int | None = None
 
@@ -212,7 +213,9 @@ def _format_in(format: str | dict[str, Any] | None) -> Literal["json"] | dict[st
 # --- encode a request for an Ollama upstream ---
 
 
-def encode_request(conversation: Conversation, model: str) -> bytes:
+def encode_request(conversation: Conversation, model: str, context_window: int | None = None) -> bytes:
+    """`context_window` becomes `num_ctx`: Ollama otherwise uses its own small default and
+    silently drops the start of a long prompt."""
     log_dropped_extra(conversation.extra, NAME)
     messages = [ChatMessage("system", conversation.system)] if conversation.system else []
     tool_names = {b.id: b.name for m in conversation.messages for b in m.content if type(b) is ToolUseBlock}
@@ -226,7 +229,7 @@ def encode_request(conversation: Conversation, model: str) -> bytes:
         messages=messages,
         stream=conversation.stream,
         tools=_tools_out(conversation.tools, conversation.tool_choice),
-        options=_options_out(conversation.sampling),
+        options=_options_out(conversation.sampling, context_window),
         format=conversation.sampling.response_format,
     )
     return JSON_ENCODER.encode(request)
@@ -284,7 +287,7 @@ def _tools_out(tools: tuple[Tool, ...], choice: ToolChoice | None) -> list[ToolD
     return [ToolDef(function=FunctionDef(t.name, t.description, t.input_schema)) for t in tools]
 
 
-def _options_out(sampling: Sampling) -> Options | None:
+def _options_out(sampling: Sampling, context_window: int | None = None) -> Options | None:
     options = Options(
         temperature=sampling.temperature,
         top_p=sampling.top_p,
@@ -292,6 +295,7 @@ def _options_out(sampling: Sampling) -> Options | None:
         num_predict=sampling.max_tokens,
         stop=list(sampling.stop) or None,
         seed=sampling.seed,
+        num_ctx=context_window,
     )
     return None if options == _NO_OPTIONS else options
 

@@ -251,6 +251,7 @@ _KNOWN_FIELDS = frozenset(ChatRequest.__struct_fields__) - {"stream_options"}
 _RESPONSE = msgspec.json.Decoder(ChatCompletion)
 _ERROR = msgspec.json.Decoder(ErrorBody)
 _TOOL_CHOICE_MODES: dict[str, Literal["auto", "any", "none"]] = {"auto": "auto", "required": "any", "none": "none"}
+_REASONING_MODEL_PREFIXES = ("o1", "o3", "o4", "gpt-5")
 
 # --- decode a client's request ---
 
@@ -378,10 +379,14 @@ def encode_request(conversation: Conversation, model: str) -> bytes:
             messages.append(_assistant_out(message))
     tools = [ToolDef("function", FunctionDef(t.name, t.description, t.input_schema)) for t in conversation.tools]
     choice = conversation.tool_choice
+    reasoning = model.startswith(_REASONING_MODEL_PREFIXES)
     request = ChatRequest(
         model=model,
         messages=messages,  # type: ignore[arg-type]
-        max_tokens=sampling.max_tokens,  # not max_completion_tokens: more servers take it
+        # max_tokens where the model takes it (more compatible servers do); OpenAI's
+        # reasoning models refuse it and take only max_completion_tokens.
+        max_tokens=None if reasoning else sampling.max_tokens,
+        max_completion_tokens=sampling.max_tokens if reasoning else None,
         temperature=sampling.temperature,
         top_p=sampling.top_p,
         stop=list(sampling.stop) or None,

@@ -19,8 +19,8 @@ KINDS: dict[str, type[Provider]] = {
 }
 
 
-def build(settings: list[ProviderSettings], env: Mapping[str, str]) -> list[Provider]:
-    return [KINDS[s.kind](s, env) for s in settings]
+def build(settings: list[ProviderSettings], env: Mapping[str, str], default_window: int = 6144) -> list[Provider]:
+    return [KINDS[s.kind](s, env, default_window) for s in settings]
 
 
 __all__ = ["KINDS", "Provider", "build"]

@@ -9,6 +9,7 @@ from typing import ClassVar
 import aiohttp
 
 from trooper.config import ProviderSettings, Timeouts
+from trooper.conversation import Conversation
 from trooper.formats import Codec, codec
 from trooper.providers.breaker import CircuitBreaker
 
@@ -20,7 +21,7 @@ class Provider:
     # Does this vendor's API continue a trailing assistant message ("prefill")?
     prefill_by_default: ClassVar[bool] = False
 
-    def __init__(self, settings: ProviderSettings, env: Mapping[str, str]) -> None:
+    def __init__(self, settings: ProviderSettings, env: Mapping[str, str], default_window: int = 6144) -> None:
         self.name = settings.name
         self.model = settings.model
         self.local = settings.is_local
@@ -29,6 +30,7 @@ class Provider:
         self.base_url = self._base(settings.url)
         self.codec: Codec = codec(self.kind)
         self.prefill = self.prefill_by_default if settings.prefill is None else settings.prefill
+        self.context_window = settings.context_window or (default_window if self.local else None)
         self.configured_timeouts = settings.timeouts
         self.timeouts = settings.timeouts or Timeouts()
         # Replaced by the failover stage with its configured breaker and the runtime's clock.
@@ -71,6 +73,9 @@ class Provider:
 
     def endpoint(self, model: str, stream: bool) -> str:
         raise NotImplementedError
+
+    def encode_request(self, conversation: Conversation, model: str) -> bytes:
+        return self.codec.encode_request(conversation, model)
 
     def passthrough_url(self, path: str, query: str) -> str:
         """Where a client's other `/v1/...` call goes on this upstream."""

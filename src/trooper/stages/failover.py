@@ -25,6 +25,7 @@ from trooper.config import Timeouts
 from trooper.continuation import Splice, continuation, has_tool_calls
 from trooper.conversation import (
     ApiError,
+    ErrorKind,
     BlockStart,
     BlockStop,
     Conversation,
@@ -219,10 +220,12 @@ class Failover(StageBase):
     async def _try(
         self, provider: Provider, key: str, exchange: Exchange, conversation: Conversation, raw_ok: bool
     ) -> UpstreamStream | Response | Reply:
+        fitted = exchange.conversation_for(provider, conversation)
         model = provider.model_for(conversation.model)
         same_format = provider.kind == exchange.client_format
-        fast = raw_ok and same_format and model == conversation.model and exchange.body is not None
-        body = exchange.body if fast else provider.codec.encode_request(conversation, model)
+        fast = raw_ok and same_format and fitted is conversation and model == conversation.model and exchange.body is not None
+        conversation = fitted
+        body = exchange.body if fast else provider.encode_request(conversation, model)
         headers = provider.request_headers(key, exchange.headers if same_format else None)
         url = provider.endpoint(model, conversation.stream)
         timeouts = provider.timeouts
@@ -509,12 +512,22 @@ def _tool_open_after(pieces: list[Piece]) -> bool:
     return open_tool
 
 
+# When every provider that was tried failed the same way, the client hears that (an SDK
+# raises RateLimitError for a 429, and backs off); otherwise a 503.
+_SHARED_FAILURE: dict[str, tuple[int, ErrorKind]] = {"rate_limit": (429, "rate_limit"), "overloaded": (529, "overloaded")}
+
+
 def all_failed(attempts: list[Attempt]) -> ErrorReply:
-    """503 in the client's shape, naming every attempt and what to do about it."""
+    """The client's error shape, naming every attempt and what to do about it."""
     parts = [describe(a) for a in attempts] or ["no provider is configured"]
     message = "All providers failed: " + "; ".join(parts)
     header = ", ".join(f"{a.provider}={a.status or a.reason}" for a in attempts)
-    return ErrorReply(ApiError(503, "api_error", message), headers={"x-trooper-attempts": header})
+    tried = [a for a in attempts if a.reason not in ("no_key", "circuit_open")]
+    reasons = {a.reason for a in tried}
+    status, kind = (503, "api_error")
+    if len(reasons) == 1 and (shared := _SHARED_FAILURE.get(reasons.pop())) is not None:
+        status, kind = tried[-1].status or shared[0], shared[1]  # the upstream's own status, e.g. 503 or 529
+    return ErrorReply(ApiError(status, kind, message), headers={"x-trooper-attempts": header})
 
 
 def describe(attempt: Attempt) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import msgspec
 
 from trooper.pipeline import Exchange, StageBase
+from trooper.savings import billable_tokens
 
 
 class Headers(StageBase):
@@ -28,6 +29,8 @@ class Headers(StageBase):
         reasons = [reason for _, reason in fallen]
         headers["x-trooper-provider"] = provider.name
         headers["x-trooper-decision"] = decision(exchange.decision, provider.name, reasons)
+        if provider.local and exchange.conversation is not None and exchange.session_id:
+            self._count_savings(exchange, headers)
         if fallen:
             headers["x-trooper-fallback"] = exchange.model
         if self.options.summary:
@@ -35,10 +38,30 @@ class Headers(StageBase):
             headers["x-trooper-summary"] = summary(exchange.decision, tried, provider.name, reasons)
 
 
+    def _count_savings(self, exchange: Exchange, headers: dict[str, str]) -> None:
+        """A local model answered: the session saved what the cloud would have billed.
+        The header shows the total so far; the ledger is credited when the answer is
+        complete (a stream's output is only known then)."""
+        conversation = exchange.conversation
+        assert conversation is not None
+        ledger = self.runtime.savings
+        shown = ledger.total(exchange.session_id) + billable_tokens(conversation, exchange.answer)
+        headers["x-trooper-session-saved"] = f"{shown} tokens"
+
+        def credit(done: Exchange, error: BaseException | None) -> None:
+            if error is None:
+                ledger.add(done.session_id, billable_tokens(conversation, done.answer))
+
+        exchange.on_finish(credit)
+
+
 def decision(how: str, provider: str, reasons: list[str]) -> str:
-    """`ollama (fallback: credit_balance)`, `claude (direct)`, `ollama (forced_local)`."""
+    """`ollama (fallback: credit_balance)`, `claude (direct)`, `ollama (forced_local)`,
+    `ollama (simple turn) | cloud skipped`."""
     if reasons:
         return f"{provider} (fallback: {reasons[-1]})"
+    if how == "simple turn":
+        return f"{provider} (simple turn) | cloud skipped"
     return f"{provider} ({how or 'direct'})"
 
 

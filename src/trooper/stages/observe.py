@@ -1,12 +1,27 @@
-"""observe: one structured log event per request, written when its answer has been
-fully sent (streams included), with what happened and how long it took."""
+"""observe: watch every request with no help from the client. One structured log event
+per request, the request's metrics, and two observations for the session store: one
+when the request is under way (its new turns show at once), one when its answer has
+been fully sent (streams included) or abandoned.
+
+Nothing here waits on the store: observations are queued and applied off the request
+path. A stream is never buffered for this: the failover stage fills a ResponseBuilder
+as the client's stream flows, and it is read once the stream is over.
+"""
 
 from __future__ import annotations
+
+import itertools
+import time
 
 import msgspec
 
 from trooper.conversation import Response, ResponseBuilder
 from trooper.pipeline import ErrorReply, Exchange, RawReply, StageBase, StreamReply, WholeReply
+from trooper.savings import billable_tokens
+from trooper.stages.headers import decision
+from trooper.store.records import AttemptRecord, Fallback, Observation, RequestRecord
+
+_refs = itertools.count(1)
 
 
 class Observe(StageBase):
@@ -16,33 +31,89 @@ class Observe(StageBase):
     class Options(msgspec.Struct, forbid_unknown_fields=True):
         # Also log the attempts that failed before the answer (one field, compact).
         log_attempts: bool = True
+        # Keep each session's transcript, requests and signals in the session store.
+        record: bool = True
 
     async def run(self, exchange: Exchange) -> None:
-        exchange.on_finish(self._log)
+        ref = 0
+        if self.options.record and exchange.session_id and exchange.decoded is not None:
+            ref = next(_refs)
+            started = time.time() - exchange.elapsed_ms() / 1000
+            self.runtime.store.observe(Observation(ref, exchange.session_id, "request", started, exchange.decoded))
 
-    def _log(self, exchange: Exchange, error: BaseException | None) -> None:
+        def finish(done: Exchange, error: BaseException | None) -> None:
+            self._finish(done, error, ref)
+
+        exchange.on_finish(finish)
+
+    def _finish(self, exchange: Exchange, error: BaseException | None, ref: int) -> None:
         answer = exchange.answer
         response = answer.response() if isinstance(answer, ResponseBuilder) else answer
+        record = request_record(exchange, response, error)
+        self._log(exchange, record, error)
+        self.runtime.metrics.record(record)
+        if ref and exchange.decoded is not None:
+            partial = error is not None or (isinstance(answer, ResponseBuilder) and not answer.done)
+            self.runtime.store.observe(
+                Observation(ref, exchange.session_id, "answer", time.time(), exchange.decoded, response, record, partial)
+            )
+
+    def _log(self, exchange: Exchange, record: RequestRecord, error: BaseException | None) -> None:
         fields = {
             "session": exchange.session_id,
             "client": exchange.client_format,
-            "provider": exchange.provider.name if exchange.provider else None,
-            "model": exchange.model or None,
+            "provider": record.provider or None,
+            "model": record.answered_model or None,
             "decision": exchange.decision or None,
-            "status": reply_status(exchange),
-            "stream": bool(exchange.conversation and exchange.conversation.stream),
-            "fallbacks": exchange.fallbacks,
-            "ms": round(exchange.elapsed_ms(), 1),
+            "status": record.status,
+            "stream": record.stream,
+            "fallbacks": len(record.fallbacks),
+            "ms": record.ms,
         }
-        if isinstance(response, Response):
-            fields["tokens_in"] = response.usage.input_tokens
-            fields["tokens_out"] = response.usage.output_tokens
+        if exchange.answer is not None:
+            fields["tokens_in"] = record.tokens_in
+            fields["tokens_out"] = record.tokens_out
         if self.options.log_attempts and len(exchange.attempts) > 1:
             fields["attempts"] = " ".join(f"{a.provider}:{a.reason or a.status}" for a in exchange.attempts)
         if error is not None:
-            exchange.log.warning("request", error=f"{type(error).__name__}: {error}", **fields)
+            exchange.log.warning("request", error=record.error, **fields)
         else:
             exchange.log.info("request", **fields)
+
+
+def request_record(exchange: Exchange, response: Response | None, error: BaseException | None) -> RequestRecord:
+    """What happened to one request, as the session store and the metrics keep it.
+    `seq` is the store's to fill in."""
+    conversation = exchange.decoded
+    provider = exchange.provider
+    fallen = exchange.fallen_past()
+    usage = response.usage if response is not None else None
+    saved = 0
+    if provider is not None and provider.local and error is None and exchange.conversation is not None:
+        saved = billable_tokens(exchange.conversation, exchange.answer)
+    return RequestRecord(
+        seq=0,
+        at=time.time() - exchange.elapsed_ms() / 1000,
+        client_format=exchange.client_format,
+        model=conversation.model if conversation is not None else "",
+        stream=bool(conversation and conversation.stream),
+        route=exchange.decision or "direct",
+        decision=decision(exchange.decision, provider.name, [r for _, r in fallen]) if provider else "",
+        provider=provider.name if provider else "",
+        answered_model=exchange.model,
+        fallbacks=[Fallback(name, reason) for name, reason in fallen],
+        attempts=[AttemptRecord(a.provider, a.status, a.reason, round(a.ms, 1), a.ok) for a in exchange.attempts],
+        status=reply_status(exchange),
+        ms=round(exchange.elapsed_ms(), 1),
+        tokens_in=usage.input_tokens if usage else 0,
+        tokens_out=usage.output_tokens if usage else 0,
+        tokens_saved=saved,
+        error=f"{type(error).__name__}: {error}"[:300] if error is not None else _error_message(exchange),
+    )
+
+
+def _error_message(exchange: Exchange) -> str:
+    return exchange.reply.error.message[:300] if isinstance(exchange.reply, ErrorReply) else ""
 
 
 def reply_status(exchange: Exchange) -> int | None:

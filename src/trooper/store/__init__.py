@@ -1,0 +1,22 @@
+"""Session stores: one interface (`Store`), the embedded default (memory + SQLite)."""
+
+from __future__ import annotations
+
+from trooper.config import ConfigError, StoreSettings
+from trooper.store.base import Store, StoreStats
+from trooper.store.embedded import EmbeddedStore
+from trooper.store.records import Entry, Observation, RequestRecord, SessionDetail, SessionSummary, Update
+
+
+def open_store(settings: StoreSettings) -> Store:
+    """The store the settings name: a file path or ":memory:" is the embedded store.
+    (A URL will select a shared store; none is built in yet.)"""
+    if "://" in settings.path:
+        raise ConfigError(f"TROOPER_DB={settings.path!r}: only a file path or ':memory:' is supported")
+    return EmbeddedStore(settings)
+
+
+__all__ = [
+    "EmbeddedStore", "Entry", "Observation", "RequestRecord", "SessionDetail", "SessionSummary", "Store",
+    "StoreStats", "Update", "open_store",
+]

@@ -1,0 +1,48 @@
+"""The session store interface. The embedded store (memory + SQLite file) implements it
+for one process; a shared store (Redis) implements the same methods for a fleet.
+
+Writes arrive as `Observation`s through `observe`, which never blocks and never raises:
+the request path hands them over and moves on. Everything else is for readers: the admin
+routes, the dashboard's event stream, the metrics.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import msgspec
+
+from trooper.signals.extract import Signals
+from trooper.store.events import Subscription
+from trooper.store.records import Observation, SessionDetail, SessionSummary
+
+
+class StoreStats(msgspec.Struct):
+    sessions: int = 0
+    queued: int = 0  # observations not yet applied
+    dropped: int = 0  # observations given up because the queue was full
+    write_errors: int = 0
+
+
+class Store(Protocol):
+    location: str  # where sessions live, for logs: a file, ":memory:", a URL
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None:
+        """Apply what is queued, write it out, end every subscription."""
+
+    def observe(self, observation: Observation) -> None:
+        """Take an observation for later; never blocks, never raises."""
+
+    async def sessions(self, limit: int = 100, offset: int = 0) -> tuple[list[SessionSummary], int]:
+        """Summaries, most recently active first, and how many sessions there are."""
+
+    async def session(self, session_id: str) -> SessionDetail | None: ...
+
+    async def signals(self, session_id: str) -> tuple[SessionSummary, Signals] | None: ...
+
+    def subscribe(self) -> Subscription:
+        """A live feed of SSE-encoded updates (`session` and `removed` events)."""
+
+    def stats(self) -> StoreStats: ...

@@ -1,0 +1,337 @@
+"""The embedded store: sessions live in memory for reading and in a SQLite file for
+keeping, and nothing needs installing.
+
+Off the request path: `observe` only queues. One consumer task applies observations in
+order (transcript growth, signal extraction on a worker thread, summary counts) and
+queues rows; a flusher writes them out in one transaction at least every
+`flush_interval` (≤ 1 s), on the store's own database thread. A crash loses at most
+that interval. Retention runs once a minute.
+
+In memory per session: its summary, its signals and one short key per transcript
+message (loaded on first use after a restart); transcripts and request records are
+read from the file when asked for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import msgspec
+import structlog
+
+from trooper.config import StoreSettings
+from trooper.conversation import Message
+from trooper.signals.extract import Signals, extract
+from trooper.store.base import StoreStats
+from trooper.store.events import Broadcaster, Subscription, sse
+from trooper.store.records import Entry, Observation, Removed, RequestRecord, SessionDetail, SessionSummary, Update
+from trooper.store.sqlite import Batch, Database
+from trooper.store.transcript import ANSWER_KEY, message_key, new_from, stored_content
+
+log = structlog.get_logger("trooper.store")
+
+T = TypeVar("T")
+
+QUEUE_SIZE = 10_000
+RETENTION_EVERY = 60.0  # seconds
+READ_WAIT = 2.0  # how long a read waits for observations queued before it
+MAX_RETRY_ROWS = 200_000  # a failing disk must not grow memory without bound
+
+_encode = msgspec.json.encode
+_summary = msgspec.json.Decoder(SessionSummary).decode
+_signals = msgspec.json.Decoder(Signals).decode
+
+
+class StoreError(Exception):
+    """The store can't be used; the message says which file and why."""
+
+
+class SessionState:
+    __slots__ = ("summary", "signals", "system", "keys")
+
+    def __init__(self, summary: SessionSummary, signals: Signals, system: str, keys: list[bytes] | None) -> None:
+        self.summary = summary
+        self.signals = signals
+        self.system = system
+        self.keys = keys  # None until loaded from the file
+
+
+class EmbeddedStore:
+    def __init__(self, settings: StoreSettings, clock: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self.location = settings.path
+        self.clock = clock
+        self._db = Database(settings.path)
+        self._thread: ThreadPoolExecutor | None = None
+        self._sessions: dict[str, SessionState] = {}
+        self._pending: dict[int, int] = {}  # observation ref -> request seq
+        self._queue: asyncio.Queue[Observation] | None = None
+        self._batch = Batch()
+        self._events = Broadcaster()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._flush_lock = asyncio.Lock()
+        self._mutate = asyncio.Lock()
+        self._applied = asyncio.Condition()
+        self._enqueued = 0
+        self._done = 0
+        self._dropped = 0
+        self._write_errors = 0
+
+    # --- life cycle ---
+
+    async def start(self) -> None:
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trooper-store")
+        try:
+            rows = await self._run(self._db.open)
+        except (OSError, sqlite3.Error) as exc:
+            self._thread.shutdown()
+            self._thread = None
+            raise StoreError(f"cannot open the session store {self.location} (TROOPER_DB): {exc}") from None
+        for session_id, _first, _last, system, summary, signals in rows:
+            state = SessionState(_summary(summary), _signals(signals), system, None)
+            state.summary.in_flight = 0  # whatever was under way died with the last process
+            self._sessions[session_id] = state
+        self._queue = asyncio.Queue(QUEUE_SIZE)
+        self._tasks = [
+            asyncio.create_task(self._consume(), name="trooper-store-consume"),
+            asyncio.create_task(self._flush_forever(), name="trooper-store-flush"),
+            asyncio.create_task(self._retain_forever(), name="trooper-store-retain"),
+        ]
+        log.info("store_open", path=self.location, sessions=len(self._sessions))
+
+    async def close(self) -> None:
+        if self._thread is None:
+            return
+        self._events.close()
+        if self._queue is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._queue.join(), 5)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        await self.flush()
+        await self._run(self._db.close)
+        self._thread.shutdown(wait=True)
+        self._thread = None
+        self._queue = None
+
+    # --- writing ---
+
+    def observe(self, observation: Observation) -> None:
+        if self._queue is None:
+            return
+        try:
+            self._queue.put_nowait(observation)
+        except asyncio.QueueFull:
+            self._dropped += 1
+            if self._dropped % 100 == 1:
+                log.warning("store_queue_full", dropped=self._dropped, session=observation.session_id)
+            return
+        self._enqueued += 1
+
+    async def _consume(self) -> None:
+        assert self._queue is not None
+        while True:
+            observation = await self._queue.get()
+            try:
+                async with self._mutate:
+                    await self._apply(observation)
+            except Exception:
+                log.exception("store_observe_failed", session=observation.session_id)
+            finally:
+                self._queue.task_done()
+                self._done += 1
+                async with self._applied:
+                    self._applied.notify_all()
+
+    async def _apply(self, observation: Observation) -> None:
+        state = await self._state(observation)
+        assert state.keys is not None
+        conversation = observation.conversation
+        summary = state.summary
+        if observation.phase == "request":
+            summary.requests += 1
+            request = summary.requests
+            self._pending[observation.ref] = request
+            summary.in_flight += 1
+            start, keys, signals = await asyncio.to_thread(_analyse, list(state.keys), conversation.messages, conversation.system)
+            entries = [
+                Entry(len(state.keys) + 1 + i, m.role, stored_content(m.content), observation.at, request)
+                for i, m in enumerate(conversation.messages[start:])
+            ]
+            rows = keys[start:]
+            record = None
+            if conversation.system:
+                state.system = conversation.system
+        else:
+            record = observation.record
+            assert record is not None
+            request = self._pending.pop(observation.ref, 0)
+            if request:
+                summary.in_flight = max(0, summary.in_flight - 1)
+            else:  # its request observation was never applied
+                summary.requests += 1
+                request = summary.requests
+            record = msgspec.structs.replace(record, seq=request)
+            entries, rows, signals = [], [], None
+            answer = observation.answer
+            if answer is not None and answer.content:
+                entries = [Entry(len(state.keys) + 1, "assistant", stored_content(answer.content), observation.at,
+                                 request, record.provider, record.answered_model, observation.partial)]
+                rows = [ANSWER_KEY]
+                messages = (*conversation.messages, Message("assistant", answer.content))
+                signals = await asyncio.to_thread(extract, messages, conversation.system)
+            _count(summary, record)
+            self._batch.requests.append((summary.id, request, _encode(record)))
+        for entry, key in zip(entries, rows, strict=True):
+            state.keys.append(key)
+            self._batch.messages.append((summary.id, entry.seq, key, _encode(entry)))
+        if signals is not None:
+            state.signals = signals
+        summary.last_seen = max(summary.last_seen, observation.at)
+        summary.messages = len(state.keys)
+        _summarise(summary, state.signals)
+        self._batch.sessions[summary.id] = (
+            summary.id, summary.first_seen, summary.last_seen, state.system, _encode(summary), _encode(state.signals)
+        )
+        if self._events:
+            self._events.publish(sse("session", Update(summary, state.signals, entries, record)))
+
+    async def _state(self, observation: Observation) -> SessionState:
+        state = self._sessions.get(observation.session_id)
+        if state is None:
+            summary = SessionSummary(observation.session_id, observation.at, observation.at)
+            state = SessionState(summary, Signals(), observation.conversation.system, [])
+            self._sessions[observation.session_id] = state
+        elif state.keys is None:
+            state.keys = await self._run(self._db.keys, observation.session_id)
+        return state
+
+    async def flush(self) -> None:
+        async with self._flush_lock:
+            batch, self._batch = self._batch, Batch()
+            if not batch:
+                return
+            try:
+                await self._run(self._db.write, batch)
+            except Exception as exc:
+                self._write_errors += 1
+                log.error("store_write_failed", path=self.location, error=f"{type(exc).__name__}: {exc}", rows=len(batch))
+                if len(batch) + len(self._batch) <= MAX_RETRY_ROWS:
+                    self._batch = batch.then(self._batch)  # try again with the next flush
+
+    async def _flush_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.flush_interval)
+            await self.flush()
+
+    # --- retention ---
+
+    async def retain(self) -> list[str]:
+        """Delete sessions idle past max_age_days and the oldest beyond max_sessions."""
+        async with self._mutate:
+            now = self.clock()
+            idle = [s for s in self._sessions.values() if s.summary.in_flight == 0]
+            doomed: list[str] = []
+            if self.settings.max_age_days:
+                horizon = now - self.settings.max_age_days * 86400
+                doomed = [s.summary.id for s in idle if s.summary.last_seen < horizon]
+            excess = len(self._sessions) - len(doomed) - self.settings.max_sessions
+            if self.settings.max_sessions and excess > 0:
+                gone = set(doomed)
+                oldest = sorted((s for s in idle if s.summary.id not in gone), key=lambda s: s.summary.last_seen)
+                doomed += [s.summary.id for s in oldest[:excess]]
+            for session_id in doomed:
+                del self._sessions[session_id]
+                self._batch.forget(session_id)
+        if doomed:
+            log.info("sessions_expired", count=len(doomed), left=len(self._sessions))
+            if self._events:
+                self._events.publish(sse("removed", Removed(doomed)))
+        return doomed
+
+    async def _retain_forever(self) -> None:
+        while True:
+            try:
+                await self.retain()
+            except Exception:
+                log.exception("store_retention_failed")
+            await asyncio.sleep(RETENTION_EVERY)
+
+    # --- reading ---
+
+    async def sessions(self, limit: int = 100, offset: int = 0) -> tuple[list[SessionSummary], int]:
+        await self._settled()
+        ordered = sorted(self._sessions.values(), key=lambda s: s.summary.last_seen, reverse=True)
+        return [s.summary for s in ordered[offset : offset + limit]], len(ordered)
+
+    async def session(self, session_id: str) -> SessionDetail | None:
+        await self._settled()
+        state = self._sessions.get(session_id)
+        if state is None:
+            return None
+        await self.flush()
+        transcript = await self._run(self._db.transcript, session_id)
+        requests = await self._run(self._db.requests, session_id)
+        return SessionDetail(
+            state.summary, state.system, state.signals,
+            [msgspec.Raw(r) for r in requests], [msgspec.Raw(e) for e in transcript],
+        )
+
+    async def signals(self, session_id: str) -> tuple[SessionSummary, Signals] | None:
+        await self._settled()
+        state = self._sessions.get(session_id)
+        return None if state is None else (state.summary, state.signals)
+
+    def subscribe(self) -> Subscription:
+        return self._events.subscribe()
+
+    def stats(self) -> StoreStats:
+        queued = self._queue.qsize() if self._queue is not None else 0
+        return StoreStats(len(self._sessions), queued, self._dropped, self._write_errors)
+
+    async def _settled(self) -> None:
+        """Wait (briefly) until observations queued before this read are applied, so a
+        client that reads right after its answer sees its own turn."""
+        target = self._enqueued
+        if self._done >= target or not self._tasks:
+            return
+        async with self._applied:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._applied.wait_for(lambda: self._done >= target), READ_WAIT)
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
+
+
+def _analyse(stored: list[bytes], messages: tuple[Message, ...], system: str) -> tuple[int, list[bytes], Signals | None]:
+    """On a worker thread: which messages are new, their keys, and the signals if the
+    transcript grew."""
+    keys = [message_key(m) for m in messages]
+    start = new_from(stored, keys, [m.role for m in messages])
+    return start, keys, extract(messages, system) if start < len(messages) else None
+
+
+def _count(summary: SessionSummary, record: RequestRecord) -> None:
+    if record.provider and record.provider not in summary.providers:
+        summary.providers.append(record.provider)
+    summary.tokens_in += record.tokens_in
+    summary.tokens_out += record.tokens_out
+    summary.tokens_saved += record.tokens_saved
+    summary.fallbacks += len(record.fallbacks)
+    if record.error or (record.status or 0) >= 400:
+        summary.errors += 1
+
+
+def _summarise(summary: SessionSummary, signals: Signals) -> None:
+    summary.intent = signals.intent
+    summary.stage = signals.stage
+    summary.open_loops = len(signals.open_loops)
+    summary.completed_steps = len(signals.completed_steps)
