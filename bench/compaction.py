@@ -20,7 +20,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from trooper.compaction import compact  # noqa: E402
-from trooper.conversation import Conversation  # noqa: E402
+import msgspec  # noqa: E402
+
+from trooper.conversation import Conversation, Message, TextBlock, ToolResultBlock  # noqa: E402
 from trooper.formats import anthropic, openai  # noqa: E402
 from trooper.signals import extract as extract_module  # noqa: E402
 from trooper.signals.tokens import estimate_conversation  # noqa: E402
@@ -72,11 +74,12 @@ def quality(share: float) -> dict:
 
 
 def long_conversation(turns: int = 200) -> Conversation:
-    """A 200-turn, ~100k-token conversation built from the labelled ones, end to end."""
+    """A 200-turn, ~100k-token conversation built from the labelled ones, end to end, with
+    tool outputs eight times as long (as file reads and logs are in real agent sessions)."""
     messages = []
     for path in sorted(DATA.glob("*.json")):
         conversation, _ = load(path)
-        messages.extend(conversation.messages)
+        messages.extend(_longer_tool_output(m) for m in conversation.messages)
     while len(messages) < turns * 2:
         messages.extend(messages)
     first, _ = load(sorted(DATA.glob("*.json"))[0])
@@ -84,6 +87,17 @@ def long_conversation(turns: int = 200) -> Conversation:
     if messages[0].role != "user":
         messages = messages[1:]
     return Conversation(model="m", messages=tuple(messages), system=first.system, tools=first.tools)
+
+
+def _longer_tool_output(message: Message) -> Message:
+    blocks = []
+    for block in message.content:
+        if type(block) is ToolResultBlock:
+            block = msgspec.structs.replace(
+                block, content=tuple(TextBlock((b.text + "\n") * 8) if type(b) is TextBlock else b for b in block.content)
+            )
+        blocks.append(block)
+    return Message(message.role, tuple(blocks))
 
 
 def timing(budget: int = 6144) -> dict:

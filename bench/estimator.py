@@ -3,7 +3,7 @@ per kind of text: mean relative error, worst underestimate, worst overestimate.
 
     pip install tokenizers faker && python bench/estimator.py
 
-Samples: prose (package descriptions installed on this machine, this README), code (the
+Samples: prose (the design notes and seed READMEs in ../shared, this README), code (the
 standard library's asyncio sources), JSON (the labelled agent conversations), and
 non-Latin scripts (Faker's Chinese, Japanese, Russian and Arabic word lists, plus the
 labelled non-English turns, which include Hindi and Korean).
@@ -12,7 +12,6 @@ labelled non-English turns, which include Hindi and Korean).
 from __future__ import annotations
 
 import asyncio
-import importlib.metadata
 import json
 import random
 import statistics
@@ -42,12 +41,10 @@ def _chunks(text: str, rng: random.Random, count: int) -> list[str]:
 
 def corpora(seed: int = 7) -> dict[str, list[str]]:
     rng = random.Random(seed)
-    prose = "\n\n".join(
-        (d.metadata.get_payload() if hasattr(d.metadata, "get_payload") else "") or ""
-        for d in importlib.metadata.distributions()
-    )
-    prose = "\n".join(line for line in prose.splitlines() if line and not line.startswith(("    ", "```", "|", "$ ", ">>>")))
-    prose += "\n" + (ROOT / "README.md").read_text(encoding="utf-8")
+    shared = ROOT.parent / "shared"
+    documents = [*sorted(shared.glob("*.md")), *sorted((shared / "seeds").glob("*.txt")), ROOT / "README.md"]
+    prose = "\n".join(p.read_text(encoding="utf-8") for p in documents if p.exists())
+    prose = "\n".join(line for line in prose.splitlines() if line and not line.startswith(("    ", "```", "|", "$ ", "#")))
     code = "\n".join(p.read_text(encoding="utf-8") for p in sorted(Path(asyncio.__file__).parent.glob("*.py")))
     conversations = sorted((ROOT / "tests" / "data" / "agent_conversations").glob("*.json"))
     data = "\n".join(json.dumps(json.loads(p.read_text(encoding="utf-8"))["messages"], ensure_ascii=False) for p in conversations)

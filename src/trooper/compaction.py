@@ -49,20 +49,18 @@ class Compacted(msgspec.Struct, frozen=True):
 
 def compact(conversation: Conversation, budget: int) -> Compacted:
     """`conversation` within `budget` tokens (input only; the caller keeps room for the answer)."""
-    before = estimate_conversation(conversation)
-    if before <= budget:
-        return Compacted(conversation, before, before, budget)
     messages = conversation.messages
     sizes = [estimate_message(m) for m in messages]
-    fixed = before - sum(sizes)  # system prompt and tools: always kept
+    fixed = estimate_conversation(msgspec.structs.replace(conversation, messages=()))  # system and tools: always kept
+    before = fixed + sum(sizes)
+    if before <= budget:
+        return Compacted(conversation, before, before, budget)
     room = budget - fixed
     if room < PER_MESSAGE * 4:
         conversation, fixed = _shrink_system(conversation, budget)
         room = budget - fixed
 
-    anchor_end = _anchor_end(messages)
-    if anchor_end >= len(messages) - 1:
-        anchor_end = 0  # too short to have a middle: it's all tail
+    anchor_end = min(_anchor_end(messages), len(messages) - 1)  # the last turn is always the tail's
     anchor = list(messages[:anchor_end])
     anchor_tokens = sum(sizes[:anchor_end])
     if anchor_tokens > room * 0.4:  # an anchor that alone eats the window is shortened, not dropped
@@ -70,11 +68,12 @@ def compact(conversation: Conversation, budget: int) -> Compacted:
         anchor_tokens = sum(estimate_message(m) for m in anchor)
 
     # The SITREP takes ~20% of the budget, more (up to 35%) when the middle has more to
-    # say; the tail gets the rest. Sized from a first cut of the tail, then fixed.
-    tail_start = _tail_start(messages, sizes, anchor_end, room - anchor_tokens - int(budget * SITREP_SHARE))
-    sitrep_text = _sitrep(conversation, messages, anchor_end, tail_start, int(budget * SITREP_MAX_SHARE))
+    # say; the tail gets the rest. The first cut leaves the SITREP its most; once its size
+    # is known the tail may reach further back (the SITREP then covers a little of it too).
+    first_cut = _tail_start(messages, sizes, anchor_end, room - anchor_tokens - int(budget * SITREP_MAX_SHARE))
+    sitrep_text = _sitrep(conversation, messages, anchor_end, first_cut, int(budget * SITREP_MAX_SHARE))
     sitrep_room = max(int(budget * SITREP_SHARE), estimate_text(sitrep_text))
-    tail_start = _tail_start(messages, sizes, anchor_end, room - anchor_tokens - sitrep_room)
+    tail_start = min(first_cut, _tail_start(messages, sizes, anchor_end, room - anchor_tokens - sitrep_room))
     truncated = 0
     if tail_start >= len(messages):
         # Not even the last turn fits: keep the shortest clean tail (a tool result needs
@@ -83,10 +82,12 @@ def compact(conversation: Conversation, budget: int) -> Compacted:
     tail = list(messages[tail_start:])
 
     middle = messages[anchor_end:tail_start]
-    sitrep_text = _sitrep(conversation, messages, anchor_end, tail_start, sitrep_room)
+    if not middle:
+        sitrep_text = ""
     assembled = _assemble(anchor, sitrep_text, tail)
     result = msgspec.structs.replace(conversation, messages=tuple(assembled))
-    after = estimate_conversation(result)
+    known = {id(m): size for m, size in zip(messages, sizes)}
+    after = fixed + sum(known.get(id(m)) or estimate_message(m) for m in assembled)
 
     # Still over (estimates of joined parts, a huge last turn): shorten the largest blocks.
     while after > budget:
@@ -191,7 +192,8 @@ def render_sitrep(signals: Signals, room: int, notes: list[str] | None = None) -
     """The SITREP as the seed product wrote it, plus the user's own words from the left-out
     turns, trimmed to `room` tokens: the least essential lists give way first; intent,
     constraints and open loops last of all."""
-    carried = {*signals.constraints, *signals.open_loops, *signals.facts, signals.intent}
+    # Only fields that give way after the notes may stand in for them.
+    carried = {*signals.constraints, *signals.open_loops, signals.intent}
     notes = [note for note in (_uncarried(n, carried) for n in notes or ()) if note]
     fields = {
         "intent": signals.intent,
@@ -208,16 +210,21 @@ def render_sitrep(signals: Signals, room: int, notes: list[str] | None = None) -
     }
     give_way = ["recent_actions", "active_entities", "resolved_loops", "completed_steps", "facts", "user_notes",
                 "open_loops", "constraints"]
+    # Size each item once and drop by arithmetic; one real estimate confirms (and the loop
+    # repeats in the rare case quoting made the JSON larger than its parts).
+    sizes = {name: [estimate_text(item) + 2 for item in fields[name]] for name in give_way}  # type: ignore[union-attr]
+    target = room
     while True:
-        text = SITREP_LEAD + SITREP_OPEN + msgspec.json.encode(fields).decode() + SITREP_CLOSE
-        if estimate_text(text) <= room:
-            return text
+        total = estimate_text(SITREP_LEAD + signals.intent) + 40 + sum(sum(v) for v in sizes.values())
         for name in give_way:
-            if fields[name]:
-                fields[name].pop(0)  # oldest first
-                break
-        else:
-            return text[: max(room, 0) * 2]
+            while total > target and fields[name]:
+                fields[name].pop(0)  # type: ignore[union-attr]  # oldest first
+                total -= sizes[name].pop(0)
+        text = SITREP_LEAD + SITREP_OPEN + msgspec.json.encode(fields).decode() + SITREP_CLOSE
+        rendered = estimate_text(text)
+        if rendered <= room or not any(fields[name] for name in give_way):
+            return text
+        target -= max(rendered - room, 4)  # the JSON around the items cost more than guessed
 
 
 def _uncarried(note: str, carried: set[str]) -> str:

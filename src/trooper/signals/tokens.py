@@ -11,8 +11,12 @@ Tokens come from four kinds of character, each at its own density:
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections import OrderedDict
 from collections.abc import Iterable
+
+import msgspec
 
 from trooper.conversation import Block, Conversation, ImageBlock, Message, TextBlock, ThinkingBlock, ToolResultBlock, ToolUseBlock
 
@@ -56,8 +60,10 @@ def estimate_text(text: str) -> int:
         letters = len(text) - punctuation - newlines - spaces
         return int(tokens + letters * ASCII_WORD_CHAR + spaces * 0.02) + 1
     two_byte, wide = _non_ascii_counts(text, size)
-    dense = len(_DENSE_TWO_BYTE.findall(text)) if two_byte else 0
-    han = len(_HAN.findall(text)) if wide else 0
+    # Which script decides the density; scanning for it only pays when there is much of it.
+    rare = len(text) // 50
+    dense = len(_DENSE_TWO_BYTE.findall(text)) if two_byte > rare else 0
+    han = len(_HAN.findall(text)) if wide > rare else wide
     ascii_letters = len(text) - two_byte - wide - punctuation - newlines - spaces
     tokens += (
         max(ascii_letters, 0) * ASCII_WORD_CHAR
@@ -93,8 +99,28 @@ def estimate_block(block: Block) -> int:
     return 0
 
 
+_CACHE: OrderedDict[bytes, int] = OrderedDict()
+_CACHE_SIZE = 50_000
+
+
 def estimate_message(message: Message) -> int:
-    return PER_MESSAGE + sum(estimate_block(b) for b in message.content)
+    """Cached by content: an agent resends every earlier message on every turn."""
+    key = message_key(message)
+    tokens = _CACHE.get(key)
+    if tokens is None:
+        tokens = PER_MESSAGE + sum(estimate_block(b) for b in message.content)
+        _CACHE[key] = tokens
+        if len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return tokens
+
+
+_ENCODE = msgspec.json.Encoder().encode
+
+
+def message_key(message: Message) -> bytes:
+    """A short key for a message's role and content (16-byte BLAKE2b of its JSON)."""
+    return message.role.encode() + hashlib.blake2b(_ENCODE(message.content), digest_size=16).digest()
 
 
 def estimate_messages(messages: Iterable[Message]) -> int:

@@ -1,0 +1,353 @@
+"""Loads and validates the labelled data sets in tests/data/ (issue 5).
+
+- classifier_turns.jsonl: labelled turns for the simple/complex classifier;
+- agent_conversations/*.json: long agent sessions (Anthropic and OpenAI wire formats)
+  labelled with what a SITREP must keep.
+
+These tests check the data itself (shape, counts, internal consistency), not any
+classifier or compactor, so that measurements made on the sets can be trusted.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+TURNS_FILE = DATA / "classifier_turns.jsonl"
+CONV_DIR = DATA / "agent_conversations"
+
+LABELS = {"simple", "complex"}
+SIMPLE_ONLY = {"factual", "definition", "formatting", "conversion", "greeting_meta"}
+COMPLEX_ONLY = {
+    "reasoning", "judgment", "explain_why", "multi_step", "code_in_message", "code_requested",
+    "stack_trace", "long_over_20_words", "context_dependent", "context_summary", "tools_defined",
+}
+MIXED = {"short_summary_given_text", "url", "non_english", "boundary_20_words", "near_miss"}
+CATEGORIES = SIMPLE_ONLY | COMPLEX_ONLY | MIXED
+MIN_PER_CATEGORY = {c: 8 for c in CATEGORIES} | {"non_english": 30, "boundary_20_words": 20, "near_miss": 40}
+
+
+def words(text: str) -> int:
+    """The issue's word count: whitespace-separated tokens."""
+    return len(text.split())
+
+
+# ----------------------------------------------------------------------------- classifier
+
+
+def load_turns() -> list[dict]:
+    turns = []
+    with TURNS_FILE.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            assert line.strip(), f"blank line {n}"
+            turns.append(json.loads(line))
+    return turns
+
+
+TURNS = load_turns()
+
+
+def last_user(turn: dict) -> str:
+    return turn["messages"][-1]["content"]
+
+
+def test_turn_count_and_ids():
+    assert len(TURNS) >= 300
+    ids = [t["id"] for t in TURNS]
+    assert len(ids) == len(set(ids))
+    assert all(re.fullmatch(r"c\d{3,}", i) for i in ids)
+
+
+@pytest.mark.parametrize("turn", TURNS, ids=lambda t: t["id"])
+def test_turn_shape(turn):
+    assert set(turn) <= {"id", "messages", "label", "category", "note", "tools", "lang"}
+    assert turn["label"] in LABELS
+    assert turn["category"] in CATEGORIES
+    assert isinstance(turn["note"], str) and turn["note"].strip()
+    msgs = turn["messages"]
+    assert msgs and msgs[-1]["role"] == "user"
+    for i, m in enumerate(msgs):
+        assert set(m) == {"role", "content"}
+        assert isinstance(m["content"], str) and m["content"].strip()
+        # alternate, ending with the user turn being classified
+        assert m["role"] == ("user" if (len(msgs) - 1 - i) % 2 == 0 else "assistant")
+    if "tools" in turn:
+        assert turn["tools"] is True
+
+
+@pytest.mark.parametrize("turn", TURNS, ids=lambda t: t["id"])
+def test_turn_label_consistent_with_hard_rules(turn):
+    """The rules the issue states as 'always complex' must agree with the labels."""
+    n = words(last_user(turn))
+    if turn["label"] == "simple":
+        assert n <= 20, "a simple turn cannot have more than 20 words"
+        assert not turn.get("tools"), "a request that defines tools is always complex"
+        assert turn["category"] not in COMPLEX_ONLY
+    else:
+        assert turn["category"] not in SIMPLE_ONLY
+    if turn.get("tools"):
+        assert turn["label"] == "complex"
+    if turn["category"] == "long_over_20_words":
+        assert n > 20
+    if turn["category"] in {"context_dependent", "context_summary"}:
+        assert len(turn["messages"]) > 1, "context-dependent turns need earlier turns"
+
+
+def test_category_counts_and_both_labels():
+    by_cat = Counter(t["category"] for t in TURNS)
+    for cat, minimum in MIN_PER_CATEGORY.items():
+        assert by_cat[cat] >= minimum, (cat, by_cat[cat])
+    for cat in MIXED:
+        labels = {t["label"] for t in TURNS if t["category"] == cat}
+        assert labels == LABELS, (cat, labels)
+    for cat in SIMPLE_ONLY:
+        assert {t["label"] for t in TURNS if t["category"] == cat} == {"simple"}
+    for cat in COMPLEX_ONLY:
+        assert {t["label"] for t in TURNS if t["category"] == cat} == {"complex"}
+
+
+def test_balance_and_multi_turn():
+    simple = sum(t["label"] == "simple" for t in TURNS)
+    assert 0.30 <= simple / len(TURNS) <= 0.50  # roughly 40% simple, 60% complex
+    assert sum(len(t["messages"]) > 1 for t in TURNS) >= 40
+    assert sum(1 for t in TURNS if t.get("tools")) >= 8
+
+
+def test_non_english():
+    ne = [t for t in TURNS if t["category"] == "non_english"]
+    assert len(ne) >= 30
+    assert all(isinstance(t.get("lang"), str) and t["lang"] != "en" for t in ne)
+    langs = Counter(t["lang"] for t in ne)
+    assert len(langs) >= 6
+    for required in ("zh", "ja", "ru", "ar", "hi", "es", "fr", "de", "pt"):
+        assert langs[required] >= 1, required
+    # both labels across the non-English set, and lang only where it means something
+    assert {t["label"] for t in ne} == LABELS
+    assert all("lang" not in t for t in TURNS if t["category"] != "non_english")
+
+
+def test_boundary_word_counts_match_notes():
+    boundary = [t for t in TURNS if t["category"] == "boundary_20_words"]
+    assert len(boundary) >= 20
+    seen = Counter()
+    for t in boundary:
+        m = re.match(r"(\d+) words\b", t["note"])
+        assert m, f"{t['id']}: note must start with the word count"
+        stated = int(m.group(1))
+        assert stated == words(last_user(t)), t["id"]
+        seen[stated] += 1
+        if stated > 20:
+            assert t["label"] == "complex", t["id"]
+    for n in (19, 20, 21, 22):
+        assert seen[n] >= 3, (n, seen)
+
+
+def test_stated_word_counts_elsewhere_are_right():
+    """Notes outside the boundary set that state a count ('14 words', '13-word') must be right too."""
+    for t in TURNS:
+        if t["category"] == "boundary_20_words":
+            continue
+        for m in re.finditer(r"(over |than |the )?\b(\d+)(?: |-)(English )?words?\b", t["note"]):
+            if m.group(1) or m.group(3) or m.group(2) == "20":
+                continue  # "over 20 words", "the 20-word limit": the rule, not a count
+            assert int(m.group(2)) == words(last_user(t)), (t["id"], m.group(0), words(last_user(t)))
+
+
+# ----------------------------------------------------------------------------- conversations
+
+
+def load_convs() -> list[dict]:
+    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(CONV_DIR.glob("*.json"))]
+
+
+CONVS = load_convs()
+
+
+def non_system(conv: dict) -> list[dict]:
+    return [m for m in conv["messages"] if m["role"] != "system"]
+
+
+def message_text(m: dict) -> str:
+    parts: list[str] = []
+    c = m.get("content")
+    if isinstance(c, str):
+        parts.append(c)
+    elif isinstance(c, list):
+        for b in c:
+            if b["type"] == "text":
+                parts.append(b["text"])
+            elif b["type"] == "tool_use":
+                parts.append(json.dumps(b["input"], ensure_ascii=False))
+            elif b["type"] == "tool_result":
+                bc = b["content"]
+                parts.append(bc if isinstance(bc, str) else " ".join(x.get("text", "") for x in bc))
+    for tc in m.get("tool_calls") or []:
+        parts.append(tc["function"]["arguments"])
+    return "\n".join(parts)
+
+
+def system_text(conv: dict) -> str:
+    if conv["format"] == "anthropic":
+        return conv["system"]
+    return conv["messages"][0]["content"]
+
+
+def in_middle(i: int, n: int) -> bool:
+    """Middle third by message index (system message excluded): n/3 <= i < 2n/3."""
+    return 3 * i >= n and 3 * i < 2 * n
+
+
+def test_conversation_set():
+    assert len(CONVS) >= 20
+    ids = [c["id"] for c in CONVS]
+    assert len(ids) == len(set(ids))
+    formats = Counter(c["format"] for c in CONVS)
+    assert formats["openai"] >= 6 and formats["anthropic"] >= 6
+    numbered = [c for c in CONVS if c["labels"]["resume_from"] is not None]
+    assert len(numbered) >= 10
+
+
+@pytest.mark.parametrize("conv", CONVS, ids=lambda c: c["id"])
+def test_conversation_shape(conv):
+    assert conv["format"] in {"anthropic", "openai"}
+    assert len(non_system(conv)) >= 40
+    assert conv["tools"]
+    if conv["format"] == "anthropic":
+        check_anthropic(conv)
+    else:
+        check_openai(conv)
+
+
+def check_anthropic(conv: dict) -> None:
+    assert isinstance(conv["system"], str) and conv["system"]
+    names = {t["name"] for t in conv["tools"]}
+    for t in conv["tools"]:
+        assert set(t) == {"name", "description", "input_schema"}
+        assert t["input_schema"]["type"] == "object"
+    msgs = conv["messages"]
+    assert msgs[0]["role"] == "user" and msgs[-1]["role"] == "user"
+    seen_ids: set[str] = set()
+    n_uses = n_errors = 0
+    for i, m in enumerate(msgs):
+        assert m["role"] == ("user" if i % 2 == 0 else "assistant"), (conv["id"], i)
+        c = m["content"]
+        assert isinstance(c, (str, list)) and c
+        uses = [b for b in c if b["type"] == "tool_use"] if isinstance(c, list) else []
+        results = [b for b in c if b["type"] == "tool_result"] if isinstance(c, list) else []
+        if m["role"] == "assistant":
+            assert not results
+            for b in uses:
+                assert b["name"] in names and isinstance(b["input"], dict)
+                assert re.fullmatch(r"toolu_[A-Za-z0-9]+", b["id"]) and b["id"] not in seen_ids
+                seen_ids.add(b["id"])
+            n_uses += len(uses)
+            # every tool_use has exactly one tool_result in the next (user) message, and vice versa
+            nxt = msgs[i + 1]["content"] if i + 1 < len(msgs) else []
+            nxt_results = [b for b in nxt if b["type"] == "tool_result"] if isinstance(nxt, list) else []
+            assert sorted(b["tool_use_id"] for b in nxt_results) == sorted(b["id"] for b in uses), (conv["id"], i)
+        else:
+            assert not uses
+            prev = msgs[i - 1]["content"] if i > 0 else []
+            prev_ids = {b["id"] for b in prev if b["type"] == "tool_use"} if isinstance(prev, list) else set()
+            assert {b["tool_use_id"] for b in results} == prev_ids
+            if isinstance(c, list) and results:
+                # tool_result blocks come first in the user message
+                kinds = [b["type"] for b in c]
+                assert kinds[: len(results)] == ["tool_result"] * len(results)
+            for b in results:
+                assert isinstance(b["content"], (str, list))
+                n_errors += bool(b.get("is_error"))
+    assert n_uses >= 10
+
+
+def check_openai(conv: dict) -> None:
+    assert "system" not in conv
+    for t in conv["tools"]:
+        assert t["type"] == "function" and {"name", "description", "parameters"} <= set(t["function"])
+    names = {t["function"]["name"] for t in conv["tools"]}
+    msgs = conv["messages"]
+    assert msgs[0]["role"] == "system" and all(m["role"] != "system" for m in msgs[1:])
+    assert msgs[1]["role"] == "user" and msgs[-1]["role"] in {"user", "tool"}
+    pending: list[str] = []
+    seen: set[str] = set()
+    n_calls = 0
+    prev_role = "system"
+    for i, m in enumerate(msgs[1:], 1):
+        role = m["role"]
+        assert role in {"user", "assistant", "tool"}
+        if role == "tool":
+            assert pending and m["tool_call_id"] == pending.pop(0), (conv["id"], i)
+            assert isinstance(m["content"], str)
+        else:
+            assert not pending, f"{conv['id']}: tool calls left unanswered before message {i}"
+            if role == "assistant":
+                assert prev_role in {"user", "tool"}, (conv["id"], i)
+                calls = m.get("tool_calls") or []
+                assert calls or m.get("content")
+                for tc in calls:
+                    assert tc["type"] == "function" and tc["function"]["name"] in names
+                    assert isinstance(json.loads(tc["function"]["arguments"]), dict)
+                    assert tc["id"] not in seen and tc["id"].startswith("call_")
+                    seen.add(tc["id"])
+                    pending.append(tc["id"])
+                n_calls += len(calls)
+            else:
+                assert isinstance(m["content"], str) and m["content"]
+                assert prev_role in {"system", "assistant", "tool"}, (conv["id"], i)
+        prev_role = role
+    assert not pending
+    assert n_calls >= 10
+
+
+@pytest.mark.parametrize("conv", CONVS, ids=lambda c: c["id"])
+def test_conversation_labels(conv):
+    L = conv["labels"]
+    assert set(L) == {"intent", "intent_keywords", "facts", "constraints", "open_loops",
+                      "resolved_loops", "completed_steps", "resume_from", "total_steps"}
+    assert isinstance(L["intent"], str) and L["intent"]
+    assert 2 <= len(L["intent_keywords"]) <= 4
+    assert 2 <= len(L["facts"]) <= 4
+    assert 1 <= len(L["constraints"]) <= 3
+    assert 1 <= len(L["open_loops"]) <= 3
+    assert len(L["resolved_loops"]) >= 1
+    assert len(L["completed_steps"]) >= 1
+    if L["resume_from"] is None:
+        assert L["total_steps"] is None
+    else:
+        assert isinstance(L["resume_from"], int) and isinstance(L["total_steps"], int)
+        assert 1 < L["resume_from"] <= L["total_steps"]
+
+    msgs = non_system(conv)
+    texts = [message_text(m).lower() for m in msgs]
+    n = len(texts)
+    system = system_text(conv).lower()
+
+    def where(s: str) -> list[int]:
+        return [i for i, t in enumerate(texts) if s.lower() in t]
+
+    strings = [L["intent"], *L["intent_keywords"], *L["facts"], *L["constraints"],
+               *L["open_loops"], *L["resolved_loops"], *L["completed_steps"]]
+    for s in strings:
+        assert where(s), f"{conv['id']}: label string not in the conversation: {s!r}"
+
+    # planted facts, constraints and still-open loops live only in the middle third
+    # (not the anchor, not the tail), and nowhere in the system prompt
+    for s in [*L["facts"], *L["constraints"], *L["open_loops"]]:
+        idx = where(s)
+        assert all(in_middle(i, n) for i in idx), f"{conv['id']}: {s!r} at {idx}, n={n}"
+        assert s.lower() not in system
+        assert all(i < n - 10 for i in idx)
+
+    # resolved loops are opened before the end; completed steps appear in order
+    for s in L["resolved_loops"]:
+        assert where(s)[0] < n - 2
+    firsts = [where(s)[0] for s in L["completed_steps"]]
+    assert firsts == sorted(firsts), f"{conv['id']}: completed steps out of order {firsts}"
+    # completed steps are stated by the agent
+    for s in L["completed_steps"]:
+        assert any(msgs[i]["role"] == "assistant" for i in where(s)), s
