@@ -76,6 +76,7 @@ def test_status_table() -> None:
         (400, b'{"error":{"message":"Your credit balance is too low"}}'): (True, "credit_balance"),
         (400, b'{"error":{"message":"invalid x-api-key"}}'): (True, "invalid_key"),
         (400, b'{"error":{"message":"messages: roles must alternate"}}'): (False, "bad_request"),
+        (400, b'{"error":{"code":400,"message":"User location is not supported for the API use.","status":"FAILED_PRECONDITION"}}'): (True, "unavailable"),
         (401, b""): (False, "auth"),
         (403, b""): (False, "auth"),
         (529, b""): (True, "overloaded"),

@@ -8,6 +8,8 @@ import msgspec
 # 400 bodies that mean "this account can't pay / this key is unusable", not "your request is wrong".
 _CREDIT_MARKERS = ("credit balance", "billing", "insufficient_quota", "exceeded your current quota", "payment")
 _INVALID_KEY_MARKERS = ("invalid x-api-key", "invalid api key", "invalid_api_key", "incorrect api key", "api key not valid")
+# The provider won't serve this account from here at all (Gemini's FAILED_PRECONDITION).
+_UNAVAILABLE_MARKERS = ("user location is not supported", "failed_precondition")
 
 _SERVER_ERRORS = frozenset({500, 502, 504})
 _OVERLOADED = frozenset({503, 529})
@@ -30,6 +32,8 @@ def judge(status: int, body: bytes, quota_codes: frozenset[int]) -> Verdict:
                 return Verdict(True, "credit_balance")
             if any(marker in text for marker in _INVALID_KEY_MARKERS):
                 return Verdict(True, "invalid_key")
+            if any(marker in text for marker in _UNAVAILABLE_MARKERS):
+                return Verdict(True, "unavailable")
         return Verdict(False, "bad_request")
     if status == 429:
         # OpenAI says "out of money" with a 429; waiting won't help, so name it for what it is.
