@@ -20,12 +20,17 @@ def tokenizer():  # type: ignore[no-untyped-def]
     return load()
 
 
-@pytest.mark.parametrize("kind", list(corpora()))
+# Several independent draws of samples, so that a passing figure is not one lucky draw.
+DRAWS = [corpora(seed) for seed in range(4)]
+
+
+@pytest.mark.parametrize("kind", list(DRAWS[0]))
 def test_mean_error_within_10_percent_and_never_far_under(tokenizer, kind: str) -> None:  # type: ignore[no-untyped-def]
-    figures = measure(tokenizer, corpora()[kind])
-    assert figures["samples"] >= 5
-    assert figures["mean_abs"] <= 0.10, figures
-    assert figures["worst_under"] >= -0.15, figures
+    for draw in DRAWS:
+        figures = measure(tokenizer, draw[kind])
+        assert figures["samples"] >= 5
+        assert figures["mean_abs"] <= 0.10, figures
+        assert figures["worst_under"] >= -0.15, figures
 
 
 def test_empty_and_tiny() -> None:

@@ -83,7 +83,8 @@ def conversations(draw: st.DrawFn) -> Conversation:
             if draw(st.booleans()):
                 blocks.append(ThinkingBlock(draw(texts), draw(ids)))
             blocks += draw(st.lists(texts.map(TextBlock), max_size=2))
-            pending = [ToolUseBlock(f"{draw(ids)}_{n}", draw(names), draw(json_objects)) for n in range(draw(st.integers(0, 2)))]
+            # Ids are unique within a conversation, as every vendor makes them.
+            pending = [ToolUseBlock(f"{draw(ids)}_{len(messages)}_{n}", draw(names), draw(json_objects)) for n in range(draw(st.integers(0, 2)))]
             messages.append(Message("assistant", tuple(blocks + pending)))
     tools = tuple(draw(st.lists(st.builds(Tool, names, st.text(max_size=20), json_objects.filter(bool)), max_size=2)))
     choice = draw(st.none() | st.builds(ToolChoice, st.sampled_from(["auto", "any", "tool", "none"]), names, st.booleans()))

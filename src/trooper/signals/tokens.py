@@ -24,11 +24,12 @@ _PUNCTUATION = b"{}[]()<>:;,.\"'`=+-*/\\|&^%$#@!?~_"
 
 # Tokens per character of each kind, and per message (role markers, separators).
 ASCII_WORD_CHAR = 0.25
-DIGIT_EXTRA = 0.3  # digit runs and random ids split into many short tokens
+DIGIT_RUN = 1.0  # a run of digits starts a token of its own ("qwen2.5:3b", "1.9GB", ids)
+DIGIT_EXTRA = 0.1  # and long runs split further
 CAPITAL_EXTRA = 0.2  # mixed-case identifiers too
 PUNCTUATION_CHAR = 0.66
 NEWLINE = 0.5
-INDENT_PAIR = 0.08
+INDENT_PAIR = 0.06
 TWO_BYTE_CHAR = 0.58  # Cyrillic, Greek, accented Latin
 DENSE_TWO_BYTE_CHAR = 1.0  # Arabic, Hebrew: about a token a letter
 HAN_CHAR = 0.95
@@ -38,6 +39,8 @@ PER_IMAGE = 800  # a typical small image; vendors bill by pixels
 PER_TOOL = 12
 
 _DIGITS = b"0123456789"
+# Digits to "0", everything else to "a": a run of digits starts wherever "a0" appears.
+_DIGIT_SHAPE = bytes(0x30 if 0x30 <= b <= 0x39 else 0x61 for b in range(256))
 _CAPITALS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _DENSE_TWO_BYTE = re.compile("[\u0590-\u06ff\u0750-\u077f]")
 _HAN = re.compile("[\u3400-\u9fff\uf900-\ufaff]")
@@ -55,7 +58,14 @@ def estimate_text(text: str) -> int:
     spaces = data.count(b" ")
     # Escaped newlines (JSON strings) and indentation runs split like real line breaks.
     layout = data.count(b"\\n") * NEWLINE + data.count(b"  ") * INDENT_PAIR
-    tokens = digits * DIGIT_EXTRA + capitals * CAPITAL_EXTRA + punctuation * PUNCTUATION_CHAR + newlines * NEWLINE + layout
+    runs = 0
+    if digits:
+        shape = data.translate(_DIGIT_SHAPE)
+        runs = shape.count(b"a0") + (shape[:1] == b"0")
+    tokens = (
+        runs * DIGIT_RUN + digits * DIGIT_EXTRA + capitals * CAPITAL_EXTRA + punctuation * PUNCTUATION_CHAR
+        + newlines * NEWLINE + layout
+    )
     if size == len(text):  # ASCII
         letters = len(text) - punctuation - newlines - spaces
         return int(tokens + letters * ASCII_WORD_CHAR + spaces * 0.02) + 1
