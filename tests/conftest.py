@@ -69,7 +69,11 @@ async def run_trooper(
     config.errorlog = None
     config.graceful_timeout = 1
     stop = asyncio.Event()
-    task = asyncio.create_task(serve(app, config, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
+    async def stop_requested() -> None:
+        await stop.wait()
+        app.stopping()
+
+    task = asyncio.create_task(serve(app, config, shutdown_trigger=stop_requested))  # type: ignore[arg-type]
     try:
         await _wait_listening(port)
         yield TrooperServer(app, f"http://127.0.0.1:{port}", runtime)
@@ -97,8 +101,9 @@ CLOSED = "http://127.0.0.1:9"  # the discard port: nothing listens there
 def chain_env(claude: FakeUpstream | None = None, openai: FakeUpstream | None = None,
               ollama: FakeUpstream | None = None, gemini: FakeUpstream | None = None, **more: str) -> dict[str, str]:
     """Env vars for a Claude → Gemini → OpenAI → Ollama chain pointed at fakes. A provider
-    without a fake points at a closed loopback port: tests never reach for the internet."""
-    env: dict[str, str] = {"CLAUDE_URL": CLOSED, "GEMINI_URL": CLOSED, "OPENAI_URL": CLOSED + "/v1"}
+    without a fake points at a closed loopback port: tests never reach for the internet.
+    The embedded model stays out unless a test asks for it (LOCAL_EMBEDDED="auto")."""
+    env: dict[str, str] = {"CLAUDE_URL": CLOSED, "GEMINI_URL": CLOSED, "OPENAI_URL": CLOSED + "/v1", "LOCAL_EMBEDDED": "off"}
     if claude is not None:
         env |= {"CLAUDE_URL": claude.url, "CLAUDE_API_KEY": "sk-ant-test-claude-key-0123456789"}
     if gemini is not None:

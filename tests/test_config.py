@@ -28,7 +28,7 @@ def serve(*args: str, env: dict[str, str] | None = None) -> subprocess.Completed
 
 
 def test_env_chain_defaults() -> None:
-    settings = load(None, env={"CLAUDE_API_KEY": "k"})
+    settings = load(None, env={"CLAUDE_API_KEY": "k", "LOCAL_EMBEDDED": "off"})  # tests/test_local_config.py has it
     assert [(p.name, p.kind, p.model) for p in settings.providers] == [
         ("claude", "anthropic", "claude-haiku-4-5"),
         ("gemini", "gemini", "gemini-2.0-flash"),
@@ -43,7 +43,7 @@ def test_env_overrides_and_full_endpoint_urls() -> None:
     env = {
         "CLAUDE_URL": "https://proxy.example/v1/messages", "OPENAI_URL": "https://api.groq.com/openai/v1/chat/completions",
         "CLAUDE_MODEL": "claude-sonnet-4-5", "OLLAMA_MODEL": "llama3.1:8b", "TROOPER_PORT": "4000",
-        "QUOTA_STATUS_CODES": "429, 529",
+        "QUOTA_STATUS_CODES": "429, 529", "LOCAL_EMBEDDED": "off",
     }
     settings = load(None, env=env)
     runtime = Runtime(settings, env=env)
@@ -56,7 +56,8 @@ def test_env_overrides_and_full_endpoint_urls() -> None:
 
 
 def test_model_choice_per_provider() -> None:
-    runtime = Runtime(load(None, env={}), env={})
+    env = {"LOCAL_EMBEDDED": "off"}
+    runtime = Runtime(load(None, env=env), env=env)
     claude, gemini, openai_, ollama = runtime.providers
     assert claude.model_for("claude-opus-4-1") == "claude-opus-4-1"
     assert claude.model_for("gpt-4o") == "claude-haiku-4-5"

@@ -252,7 +252,8 @@ async def test_no_provider_reachable_is_a_503_listing_attempts(claude: FakeUpstr
 
 
 async def test_new_user_without_keys_or_ollama_gets_guidance() -> None:
-    async with run_trooper({"FALLBACK_URL": "http://127.0.0.1:9/api/chat"}) as trooper, aiohttp.ClientSession() as http:
+    env = {"FALLBACK_URL": "http://127.0.0.1:9/api/chat", "LOCAL_EMBEDDED": "off"}  # and no embedded model
+    async with run_trooper(env) as trooper, aiohttp.ClientSession() as http:
         async with http.post(trooper.url + "/v1/messages", json={"model": "claude-haiku-4-5", "max_tokens": 5,
                                                                    "messages": [{"role": "user", "content": "hi"}]}) as resp:
             payload = await resp.json()

@@ -110,6 +110,11 @@ class TrooperApp:
             if hook is not None:
                 await hook()
 
+    def stopping(self) -> None:
+        """The server has begun to stop: end the live event streams (/events), which would
+        otherwise hold up its graceful shutdown for the whole timeout."""
+        self.runtime.store.end_subscriptions()
+
     async def shutdown(self) -> None:
         for stage in reversed(self.stages):
             hook = getattr(stage, "shutdown", None)

@@ -1,4 +1,4 @@
-"""The `trooper` command: `serve`, `stages`, `check`."""
+"""The `trooper` command: `serve`, `stages`, `check`, `doctor`."""
 
 from __future__ import annotations
 
@@ -39,6 +39,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--pipeline", help="pipeline.toml: stages, their options, providers")
     serve.add_argument("--bind", help="address to listen on (default 127.0.0.1; env TROOPER_BIND)")
     serve.add_argument("--port", type=int, help="port to listen on (default 3000; env TROOPER_PORT)")
+    serve.add_argument("--workers", type=int, default=1,
+                       help="worker processes (default 1; more than 1 needs the Redis store, TROOPER_STORE)")
     serve.set_defaults(run=cmd_serve)
 
     stages = commands.add_parser("stages", help="list installed pipeline stages and their packages")
@@ -47,6 +49,10 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="validate the configuration and print the provider chain")
     check.add_argument("--pipeline", help="pipeline.toml to check")
     check.set_defaults(run=cmd_check)
+
+    doctor = commands.add_parser("doctor", help="check the providers, the local model, the store and the port")
+    doctor.add_argument("--pipeline", help="pipeline.toml to check")
+    doctor.set_defaults(run=cmd_doctor)
     return parser
 
 
@@ -70,6 +76,18 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from trooper import logs
+    from trooper.doctor import diagnose, report
+    from trooper.runtime import Runtime
+
+    settings = load(args.pipeline)
+    logs.configure(settings.server.log_format, "error")
+    text, code = report(asyncio.run(diagnose(Runtime(settings))))
+    print(text)
+    return code
+
+
 def chain_description(runtime) -> str:  # type: ignore[no-untyped-def]
     parts = []
     for p in runtime.providers:
@@ -85,10 +103,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = load(args.pipeline, bind=args.bind, port=args.port)
     logs.configure(settings.server.log_format, settings.server.log_level)
+    workers = getattr(args, "workers", 1) or 1
+    if workers > 1:
+        if not settings.store.url:
+            print("trooper: error: --workers needs the shared store: worker processes can't share one SQLite "
+                  "file. Set TROOPER_STORE=redis://host:port/db (README: Deployment), or run one worker.",
+                  file=sys.stderr)
+            return 2
+        from trooper.workers import serve_workers
+
+        return serve_workers(args.pipeline, settings, workers)
     runtime = Runtime(settings)
     stages = build_stages(settings.stages, settings.stage_options, runtime)
     app = TrooperApp(runtime, stages)
     _announce(settings, runtime)
+    for provider in runtime.providers:
+        prepare = getattr(provider, "prepare", None)  # read Ollama's window, start the embedded model
+        if prepare is not None:
+            prepare()
     try:
         _run(app, settings)
     except OSError as exc:
@@ -137,7 +169,11 @@ def _run(app, settings: Settings) -> None:  # type: ignore[no-untyped-def]
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+        async def stop_requested() -> None:
+            await stop.wait()
+            app.stopping()  # end live /events streams, which would hold up a graceful stop
+
+        await serve(app, config, shutdown_trigger=stop_requested)  # type: ignore[arg-type]
 
     try:
         import uvloop

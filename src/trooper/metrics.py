@@ -39,8 +39,7 @@ class Counter:
         self.values[labels] = self.values.get(labels, 0) + by
 
     def render(self) -> list[str]:
-        base = self.name.removesuffix("_total")
-        lines = [f"# HELP {base} {self.help}", f"# TYPE {base} counter"]
+        lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} counter"]
         if not self.values and not self.label_names:
             lines.append(f"{self.name} 0")
         for labels, value in sorted(self.values.items()):
@@ -78,10 +77,8 @@ class Histogram:
 
 
 def _family(kind: str, name: str, help: str, samples: Iterable[tuple[str, float]]) -> list[str]:
-    """A metric whose values are read at scrape time. `name` is the family name; a
-    counter's samples get the `_total` suffix."""
-    sample = f"{name}_total" if kind == "counter" else name
-    return [f"# HELP {name} {help}", f"# TYPE {name} {kind}", *(f"{sample}{labels} {_number(v)}" for labels, v in samples)]
+    """A metric whose values are read at scrape time (a counter's name ends in _total)."""
+    return [f"# HELP {name} {help}", f"# TYPE {name} {kind}", *(f"{name}{labels} {_number(v)}" for labels, v in samples)]
 
 
 class Metrics:
@@ -132,9 +129,9 @@ class Metrics:
             *_family("gauge", "trooper_sessions", "Sessions held by the store.", [("", store.sessions)]),
             *_family("gauge", "trooper_store_queued", "Observations waiting to be applied by the store.",
                      [("", store.queued)]),
-            *_family("counter", "trooper_store_dropped", "Observations dropped because the store's queue was full.",
+            *_family("counter", "trooper_store_dropped_total", "Observations dropped because the store's queue was full.",
                      [("", store.dropped)]),
-            *_family("counter", "trooper_store_write_errors", "Batched writes that failed (retried at the next flush).",
+            *_family("counter", "trooper_store_write_errors_total", "Batched writes that failed (retried at the next flush).",
                      [("", store.write_errors)]),
         ]
         return "\n".join(lines) + "\n"

@@ -28,6 +28,8 @@ class Runtime:
         self.providers: list[Provider] = providers.build(settings.providers, self.env, settings.context_window)
         self.savings = SavingsLedger()
         self.store: Store = open_store(settings.store)  # started and closed by the app's lifespan
+        if hasattr(self.store, "attach"):  # a shared store also shares provider health (at its start)
+            self.store.attach(self)
         self.metrics = Metrics()
         self._http: aiohttp.ClientSession | None = None
 

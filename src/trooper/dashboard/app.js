@@ -298,9 +298,10 @@ function renderTimeline() {
   if (!requests.length) list.append(el("li", { class: "muted" }, "no completed request yet"));
   for (const r of requests) {
     const chain = [];
-    r.attempts.forEach(([provider, status, reason, took, ok], i) => {
+    // Providers without a key were never candidates: leave them out of the story.
+    r.attempts.filter(([, , reason]) => reason !== "no_key").forEach(([provider, status, reason, took, ok], i) => {
       if (i) chain.push(el("span", { class: "arrow" }, "→"));
-      const skipped = !ok && status === null && (reason === "no_key" || reason === "circuit_open");
+      const skipped = !ok && status === null && reason === "circuit_open";
       const label = ok ? `${provider} ✓ ${ms(took)}` : `${provider} ✗ ${[status, reason].filter((x) => x !== null && x !== "").join(" ")}`;
       chain.push(el("span", { class: `attempt ${ok ? "ok" : skipped ? "skipped" : "failed"}`, title: `${ms(took)}` }, label));
     });

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import urllib.request
+
 import msgspec
 
 from trooper.conversation import Conversation
@@ -29,3 +31,31 @@ class OllamaProvider(Provider):
 
     def health_url(self) -> str:
         return self.base_url + "/api/tags"
+
+    def prepare(self) -> None:
+        """At start-up (`trooper serve`): cap the window at the model's own context length.
+        The cap is all it takes from the model: CONTEXT_WINDOW stays the budget, because
+        num_ctx sizes Ollama's memory and many models claim 128k. Ollama not running
+        leaves the window as it is."""
+        length = self.model_context_length()
+        if length is not None and self.context_window is not None and length < self.context_window:
+            self.context_window = length
+
+    def model_context_length(self, timeout: float = 2.0) -> int | None:
+        """`model_info`'s `<architecture>.context_length` from POST /api/show, if Ollama says."""
+        request = urllib.request.Request(
+            self.base_url + "/api/show", data=msgspec.json.encode({"model": self.model}),
+            headers={"Content-Type": "application/json"}, method="POST",
+        )
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # as the aiohttp session: no *_proxy
+        try:
+            with opener.open(request, timeout=timeout) as response:
+                shown = msgspec.json.decode(response.read(), type=_Show)
+        except (OSError, ValueError, msgspec.DecodeError):
+            return None
+        lengths = [v for k, v in shown.model_info.items() if k.endswith(".context_length") and isinstance(v, int)]
+        return lengths[0] if lengths else None
+
+
+class _Show(msgspec.Struct):
+    model_info: dict[str, object] = {}

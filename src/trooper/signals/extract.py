@@ -23,8 +23,11 @@ How each signal is read (measured on labelled transcripts by bench/signals.py):
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections import OrderedDict
 from collections.abc import Iterable
+from typing import Literal
 
 import msgspec
 
@@ -55,9 +58,9 @@ MAX_STEPS = 50
 _SENTENCE = re.compile(r"(?:[^.!?\n]|[.!?]+(?=[^\s.!?]))+[.!?]*")
 _BULLET = re.compile(r"^(?:[-*•>]+\s+|#+\s+)+")
 _CLAUSE_BREAK = re.compile(r";\s+|,\s+(?=(?:so|but|and then|which means|while|though)\b)|\s+[—–]\s+")
-_MARKUP = str.maketrans("", "", "*_`")
+_MARKUP = str.maketrans("’‘", "''", "*_`")
 
-# --- what the rules look for ---
+# --- what the rules look for (in lower-cased text, which Python's re matches much faster) ---
 
 _DONE_VERBS = (
     r"added|applied|archived|assigned|backed up|booked|built|bumped|cancell?ed|cleaned up|closed|committed|completed|"
@@ -67,43 +70,52 @@ _DONE_VERBS = (
     r"reserved|resolved|restarted|restored|reverted|revoked|rolled back|rolled out|rotated|saved|scheduled|sent|set up|"
     r"shipped|signed|submitted|tagged|updated|upgraded|uploaded|wrote|written"
 )
+_NUMBERED_DONE = (
+    r"(?:steps?|prs?|pull requests?|tasks?|phases?|parts?|stages?|items?|milestones?)\s*#?\s*\d+"
+    r"(?:\s*(?:-|–|to|and)\s*\d+)?\s*(?:\([^)]*\)\s*)?(?:is\s+|are\s+|has been\s+|now\s+)?"
+    r"(?:done|complete|completed|finished|merged|deployed|shipped)\b"
+)
 _MARKER = re.compile(
     r"^(?:✅|☑|✔️?|\[x\]|(?:done|complete|completed|finished|success(?:ful(?:ly)?)?)\b(?!\s+(?:by|when|before|if|once))|"
-    r"(?:steps?|prs?|pull requests?|tasks?|phases?|parts?|stages?|items?|milestones?)\s*#?\s*\d+(?:\s*(?:-|–|to|and)\s*\d+)?"
-    r"\s*(?:\([^)]*\)\s*)?(?:is\s+|are\s+|has been\s+|now\s+)?(?:done|complete|completed|finished|merged|deployed|shipped)\b)",
-    re.IGNORECASE,
+    + _NUMBERED_DONE + ")",
 )
-_PAST_FIRST = re.compile(rf"^(?:(?:i|we)(?:'ve| have)\s+|just\s+)?(?:{_DONE_VERBS})\b", re.IGNORECASE)
-# "The build is uploaded", "8 groups added", "ws fixed": a short subject, then a participle.
-_SUBJECT_DONE = re.compile(
-    rf"^(?!(?:i|we|you|it|this|that|there|if|when|once|after|before|until|what|which|who|how|why|should|will|can)\b)"
-    rf"(?:[\w`'#./()-]+\s+){{1,5}}?(?:(?:is|are|has been|have been|were|all|both|now)\s+)?(?:{_DONE_VERBS})\b",
-    re.IGNORECASE,
-)
-_NEGATED = re.compile(r"\b(?:not|never|no longer|n't|cannot|yet to|still|until|unless|once|if|whether|would|will|should)\b",
-                      re.IGNORECASE)
 # Tool output is data, not a report: only an explicit completion counts there.
-_TOOL_DONE = re.compile(
-    r"^(?:✅|done\b|completed?\b|success(?:fully)?\b|succeeded\b|deployed\b|merged\b|published\b|released\b|shipped\b|"
-    r"submitted\b|sent\b)",
-    re.IGNORECASE,
+_TOOL_MARKER = re.compile(r"^(?:✅|☑|✔️?|\[x\]|(?:done|completed?|finished)\s*:\s*\w|" + _NUMBERED_DONE + ")")
+_PAST_FIRST = re.compile(rf"^(?:(?:i|we)(?:'ve| have)\s+|just\s+)?(?:{_DONE_VERBS})\b")
+# "The build is uploaded", "8 groups added", "ws fixed": a short subject, then a participle
+# that ends the clause or leads into a preposition (so "use removed names" is not one).
+_SUBJECT_START = (
+    r"^(?!(?:i|we|you|it|this|that|there|if|when|once|after|before|until|what|which|who|how|why|should|will|can|"
+    r"most|some|here)\b)(?!(?!(?:every|no|any|some)thing\b)[a-z]+ing\b)"
 )
-
+_SUBJECT_WORD = (
+    r"(?!(?:is|are|was|were|be|been|has|have|had|do|does|did|can|will|would|should|could|may|might|must|what|whether|"
+    r"which|how|who|where|when|if|that|only|use|uses|used|not)\b)[\w`'#./()-]+\s+"
+)
+_PARTICIPLE_END = (
+    r"(?=\s*(?:$|[,.;:!(]|(?:as|to|in|on|for|with|and|at|from|into|under|via|by|successfully|too|again|now)\b))"
+)
+_SUBJECT_DONE = re.compile(
+    rf"{_SUBJECT_START}(?:(?:{_SUBJECT_WORD}){{1,5}}?(?:is|are|has been|have been)\s+(?:now\s+|all\s+|successfully\s+)?"
+    rf"|(?:{_SUBJECT_WORD}){{1,3}}?(?:all\s+|both\s+|now\s+)?)(?:{_DONE_VERBS}){_PARTICIPLE_END}",
+)
+_NEGATED = re.compile(
+    r"\b(?:not|never|no longer|cannot|yet to|still|until|unless|once|if|whether|would|will|should|nobody|no one|none)\b"
+    r"|n't\b",
+)
 _OPEN = re.compile(
-    r"\b(?:todo|to-do|fixme|tbd|blocked|blocker|blocking|stuck|on hold|waiting (?:on|for)|still waiting|awaiting|"
+    r"\b(?:todo|to-do|fixme|tbd|blocked|blocker|blocking|stuck|on hold|(?<!without )waiting (?:on|for)|still waiting|awaiting|"
     r"still (?:need|needs|has to|have to|missing|pending|open|reviewing|deciding|checking|working on)|"
     r"(?:has|have)n't (?:been \w+|\w+ed)|(?:has|have) not (?:been \w+|\w+ed)|not yet|yet to|pending|outstanding|"
     r"needs? (?:approval|access|sign-?off|a decision|confirmation|review|to be (?:approved|confirmed|signed|reviewed|decided))|"
-    r"need (?:access|approval|sign-?off|to (?:confirm|check|decide|find out|figure out|get|ask|wait|hear))|"
+    r"need (?:access|approval|sign-?off|to (?:confirm|check|decide|find out|figure out|ask|wait|hear))|"
     r"open question|unresolved|nobody has|no one has|until (?:\w+ ){0,3}(?:signs?|approves?|confirms?|repl(?:y|ies)|decides?|sends?)|"
     r"by (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|tomorrow|tonight|eod|end of (?:the )?(?:day|week|month)|next week))\b",
-    re.IGNORECASE,
 )
 _RESOLVED = re.compile(
     r"\b(?:resolved|fixed|sorted|solved|unblocked|approved|signed off|arrived|came in|is in|are in|landed|received|"
     r"merged|(?:is|are) gone|works now|working now|pass(?:es)? now|passing now|is back|are back|no longer|"
     r"confirmed|decided|repl(?:ied)|answered|granted|available now|(?:is|are) (?:done|upgraded|updated|ready))\b",
-    re.IGNORECASE,
 )
 _INTENT = re.compile(
     r"\b(?:(?:i|we)(?:'d| would)? (?:want|need|would like|like|have|hope|plan) to|"
@@ -122,58 +134,197 @@ _IMPERATIVE = re.compile(
 _CONSTRAINT = re.compile(
     r"\b(must(?:n't| not)?|never|always|do not|don't|only|should(?:n't| not)?|without|cannot|can't|keep (?:it|the|us)|"
     r"stay on|no more than|at most|at least|make sure|required?|has to|have to|no new|not during|before the)\b",
-    re.IGNORECASE,
 )
 _NUMBERED = re.compile(
     r"\b(?P<unit>steps?|prs?|pull requests?|tasks?|phases?|parts?|stages?|items?|milestones?)\s*#?\s*"
     r"(?P<n>\d{1,3})(?:\s*(?:-|–|to|and)\s*(?P<m>\d{1,3}))?(?!\s*[,.]\d)(?:\s*(?:of|/)\s*(?P<total>\d{1,3}))?\b",
-    re.IGNORECASE,
 )
 _ACTION = re.compile(
     r"\b(deploy|restart|migrat|run|rerun|roll ?back|merge|push|install|upgrad|test|build|check|verify|review|"
     r"send|email|call|schedule|back ?up|revert)\w*\b[^.!?\n]{0,60}",
-    re.IGNORECASE,
 )
 _ENTITY = re.compile(
     r"\b(?:[A-Z][a-z]+[A-Z]\w*|[A-Z]{2,}[A-Z0-9_]*|[\w-]+\.(?:py|js|ts|go|rs|sql|yaml|yml|json|toml|md|sh|tf|java|rb|"
     r"cfg|ini|env|txt|csv)|(?:[a-z0-9-]+\.)+(?:internal|local|com|io|net|org|dev|cloud)|#\d+|v?\d+\.\d+(?:\.\d+)?)\b"
 )
-# A fact: a short statement tying something to a value (a number, a host, an ACRONYM, an address).
-_FACT_CUE = re.compile(
-    r"\b(?:is|are|was|lives? (?:at|in)|runs? on|located|host(?:ed)?|port|id|number|version|address|url|key|"
-    r"name[ds]?|called|uses?)\b|[=:]"
+# Identifiers that make a sentence a fact worth keeping: ticket ids, hosts, URLs, paths,
+# addresses, versions, people's names, dates.
+_IDENTIFIER = re.compile(
+    r"\b[A-Z][A-Z0-9]+-\d+\b|https?://[^\s)>\]]+|\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?\b|"
+    r"\b[\w-]+(?:\.[\w-]+)*\.(?:internal|local|svc|com|io|net|org|dev|cloud|ai)\b|(?:/[\w.-]+){2,}|"
+    r"\b[\w.+-]+@[\w-]+\.[\w.]+|\b\d+\.\d+(?:\.\d+)+\b|\b(?:Dr\.|Mr\.|Ms\.)?\s?[A-Z][a-z]+ [A-Z][a-z]{2,}\b|"
+    r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]* \d{1,2}\b|\b\d{1,2}:\d{2}\b"
 )
-_FACT_VALUE = re.compile(r"\d|[a-z0-9-]+\.[a-z]{2,}|\b[A-Z]{2,}|@")
+_SENTENCE_END = re.compile(r"[.!?](?=\s)|\n")
 _WORD = re.compile(r"[a-z0-9][a-z0-9#_.-]*")
 _STOP = frozenset(
     "the a an to of on in for and or is are was were be been it its this that with from by at as we i you our your "
     "they their has have had do does did not no so now still need needs waiting wait done fixed resolved step steps "
-    "before after until yet just all both one two".split()
+    "before after until yet just all both one two he she him her his them me my mine us can can't won't i'm we're "
+    "you're they're it's that's there here then than also too very over under into about via per out off up down "
+    "what which who when where how why if but".split()
 )
 
 
 def extract(messages: Iterable[Message], system: str = "") -> Signals:
     """The signals of a conversation, read in order so later statements win (a loop
     opened then resolved ends up resolved)."""
-    reader = _Reader()
+    reader = SignalReader()
     for message in messages:
         reader.read(message)
     return reader.signals()
 
 
+# --- one message on its own (cached: agents resend every earlier message each turn) ---
+
+
+class Event(msgspec.Struct, frozen=True):
+    """Something a message states, in the order stated: a completed step, a resolution,
+    an open loop, or a tool call's outcome."""
+
+    kind: Literal["step", "resolved", "open", "tool_error", "tool_ok"]
+    text: str
+    words: frozenset[str] = frozenset()
+    unit: str = ""  # steps: the numbered unit (step, pr, task...) and its numbers
+    numbers: tuple[int, ...] = ()
+    total: int = 0
+    tool: str = ""  # tool events: the tool's name when the result carries it
+    tool_id: str = ""
+
+
+class Observed(msgspec.Struct, frozen=True):
+    """What one message says, independent of the rest."""
+
+    intent: str = ""
+    constraints: tuple[str, ...] = ()
+    events: tuple[Event, ...] = ()
+    facts: tuple[str, ...] = ()
+    actions: tuple[str, ...] = ()
+    entities: tuple[str, ...] = ()
+    tool_uses: tuple[tuple[str, str], ...] = ()  # (id, name)
+
+
+_CACHE: OrderedDict[bytes, Observed] = OrderedDict()
+_CACHE_SIZE = 50_000
+_ENCODE = msgspec.json.Encoder().encode
+
+
+def observe(message: Message) -> Observed:
+    key = message.role.encode() + hashlib.blake2b(_ENCODE(message.content), digest_size=16).digest()
+    found = _CACHE.get(key)
+    if found is None:
+        found = _observe(message)
+        _CACHE[key] = found
+        if len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    else:
+        _CACHE.move_to_end(key)
+    return found
+
+
+def _observe(message: Message) -> Observed:
+    role = message.role
+    intent = ""
+    constraints: list[str] = []
+    events: list[Event] = []
+    facts: dict[str, None] = {}
+    actions: list[str] = []
+    entities: dict[str, None] = {}
+    tool_uses: list[tuple[str, str]] = []
+    for block in message.content:
+        kind = type(block)
+        if kind is ToolUseBlock:
+            tool_uses.append((block.id, block.name))  # type: ignore[union-attr]
+            continue
+        if kind is ToolResultBlock:
+            events.extend(_tool_events(block))  # type: ignore[arg-type]
+            if block.is_error:  # type: ignore[union-attr]
+                facts.update(dict.fromkeys(_facts(_result_text(block))))  # type: ignore[arg-type]
+            continue
+        if kind is not TextBlock:
+            continue
+        text = block.text  # type: ignore[union-attr]
+        sentences = list(_sentences(text))
+        if role == "user" and not intent and len(text.split()) >= 4:
+            intent = _intent(sentences)
+        for sentence in sentences:
+            low = sentence.translate(_MARKUP).lower()
+            if role == "user" and len(sentence) < 200 and _CONSTRAINT.search(low):
+                _add_unique(constraints, _clean(sentence))
+            if role == "assistant" and _is_step(low):
+                unit, numbers, total = _step_numbers(low) or ("", (), 0)
+                events.append(Event("step", _clean(_first_clause(sentence)), _stems(low), unit, numbers, total))
+            elif _RESOLVED.search(low) and not _NEGATED.search(low):
+                events.append(Event("resolved", sentence, _stems(low)))
+            elif not low.endswith("?"):
+                for clause in _clauses(sentence):
+                    if _OPEN.search(clause.translate(_MARKUP).lower()):
+                        events.append(Event("open", _clean(clause), _stems(clause)))
+        facts.update(dict.fromkeys(_facts(text)))
+        if role == "assistant":
+            low = text.lower()
+            if len(low) == len(text):  # spans of the lower-cased text fit the original
+                actions.extend(_clean(text[m.start() : m.end()]) for m in _ACTION.finditer(low))
+        entities.update(dict.fromkeys(_ENTITY.findall(text)))
+    return Observed(intent, tuple(constraints), tuple(events), tuple(facts), tuple(actions), tuple(entities),
+                    tuple(tool_uses))
+
+
+def _tool_events(block: ToolResultBlock) -> list[Event]:
+    body = _result_text(block).strip()
+    first = _clean(body.splitlines()[0] if body else "")
+    if block.is_error:
+        return [Event("tool_error", first, tool=block.name, tool_id=block.tool_use_id)]
+    events = [Event("tool_ok", first, tool=block.name, tool_id=block.tool_use_id)]
+    low = first.lower()
+    if first and _TOOL_MARKER.match(low):  # tool output is data: only an explicit completion counts
+        unit, numbers, total = _step_numbers(low) or ("", (), 0)
+        events.append(Event("step", first, _stems(low), unit, numbers, total))
+    return events
+
+
+def _result_text(block: ToolResultBlock) -> str:
+    return "".join(part.text for part in block.content if type(part) is TextBlock)
+
+
+def _intent(sentences: list[str]) -> str:
+    """The goal a user message states, with the sentence that sets the scene when the
+    goal comes later; else its first sentence."""
+    for i, sentence in enumerate(sentences):
+        match = _INTENT.search(sentence)
+        what = _clean(match.group("what")) if match else ""
+        if not what or _VAGUE.match(what):
+            what = _clean(sentence) if _IMPERATIVE.match(sentence) else ""
+        if what:
+            what = what.rstrip(".!")
+            return f"{what} — {_clean(sentences[0]).rstrip('.!')}"[:200] if i > 0 else what
+    return _clean(sentences[0]).rstrip(".!") if sentences else ""
+
+
+def _facts(text: str) -> list[str]:
+    """The sentences that hold an identifier worth keeping verbatim."""
+    return [_clean(_sentence_around(text, m.start(), m.end())) for m in _IDENTIFIER.finditer(text)]
+
+
+# --- the conversation, message by message ---
+
+
 class _Loop:
     __slots__ = ("text", "words", "tool")
 
-    def __init__(self, text: str, tool: str = "") -> None:
+    def __init__(self, text: str, words: frozenset[str], tool: str = "") -> None:
         self.text = text
-        self.words = _stems(text)
+        self.words = words
         self.tool = tool  # set for a failed tool call: closes when that tool succeeds
 
 
-class _Reader:
+class SignalReader:
+    """`extract`, one message at a time: a long session's signals are kept up to date by
+    reading only what each turn adds. What it holds is bounded, however long the
+    session."""
+
     def __init__(self) -> None:
         self.intent = ""
-        self.scene = ""  # the first user sentence, when the goal comes later
         self.constraints: list[str] = []
         self.loops: list[_Loop] = []
         self.resolved: list[str] = []
@@ -183,124 +334,94 @@ class _Reader:
         self.actions: list[str] = []
         self.entities: dict[str, None] = {}
         self.facts: dict[str, None] = {}
-        self.tools: dict[str, str] = {}  # tool_use id -> tool name
-        self.users = 0
-
-    # --- reading ---
+        self.tools: dict[str, str] = {}  # tool_use id -> tool name, for the results that follow
 
     def read(self, message: Message) -> None:
-        for block in message.content:
-            kind = type(block)
-            if kind is TextBlock:
-                self._text(message.role, block.text)  # type: ignore[union-attr]
-            elif kind is ToolUseBlock:
-                self.tools[block.id] = block.name  # type: ignore[union-attr]
-            elif kind is ToolResultBlock:
-                self._tool_result(block)  # type: ignore[arg-type]
-
-    def _text(self, role: str, text: str) -> None:
-        sentences = list(_sentences(text))
-        if role == "user":
-            self.users += 1
-            if not self.intent:
-                self._intent(sentences)
-        for sentence in sentences:
-            plain = sentence.translate(_MARKUP)
-            if role == "user" and _CONSTRAINT.search(plain) and len(sentence) < 200:
-                _add_unique(self.constraints, _clean(sentence))
-            step = role == "assistant" and _is_step(plain)
-            if step:
-                self._step(sentence, plain)
-            if step or (_RESOLVED.search(plain) and not _NEGATED.search(plain)):
-                self._close(plain)
-            elif not plain.endswith("?"):
-                for clause in _clauses(sentence):
-                    if _OPEN.search(clause):
-                        self._open(_clean(clause))
-            if len(sentence) < 200 and _FACT_CUE.search(sentence) and _FACT_VALUE.search(sentence):
-                self.facts[_clean(sentence)] = None
-        if role == "assistant":
-            for match in _ACTION.finditer(text):
-                self.actions.append(_clean(match.group(0)))
-        for entity in _ENTITY.findall(text):
-            self.entities[entity] = None
-
-    def _tool_result(self, block: ToolResultBlock) -> None:
-        tool = block.name or self.tools.get(block.tool_use_id, "tool")
-        body = "".join(part.text for part in block.content if type(part) is TextBlock).strip()
-        first = _clean(body.splitlines()[0] if body else "")
-        if block.is_error:
-            self.loops = [loop for loop in self.loops if loop.tool != tool]
-            self.loops.append(_Loop(f"{tool} failed: {first}"[:160], tool))
-            return
-        for loop in [loop for loop in self.loops if loop.tool == tool]:
-            self.loops.remove(loop)
-            self.resolved.append(loop.text)
-        if first and _TOOL_DONE.search(first):
-            self._step(first, first)
-
-    # --- signals ---
-
-    def _intent(self, sentences: list[str]) -> None:
-        for i, sentence in enumerate(sentences):
-            match = _INTENT.search(sentence)
-            what = _clean(match.group("what")) if match else ""
-            if not what or _VAGUE.match(what):
-                what = _clean(sentence) if _IMPERATIVE.match(sentence) else ""
-            if what:
-                scene = _clean(sentences[0]) if i > 0 and self.users == 1 else ""
-                self.intent = f"{what} — {scene}"[:200] if scene else what
-                return
-        if self.users == 1 and sentences:
-            self.scene = _clean(sentences[0])
-
-    def _step(self, sentence: str, plain: str) -> None:
-        found = _step_numbers(plain)
-        if found:
-            unit, numbers, total = found
-            known = self.numbers.setdefault(unit, set())
-            if numbers <= known:
-                return  # "Steps 1–3 complete" after each was reported
-            known |= numbers
-            if total:
-                self.totals.append(total)
-        text = _clean(_first_clause(sentence))
-        if text and text not in self.steps and len(self.steps) < MAX_STEPS:
-            self.steps.append(text)
-
-    def _open(self, text: str) -> None:
-        loop = _Loop(text)
-        if len(loop.words) < 2 or any(_overlap(loop.words, old.words) >= max(3, len(loop.words) * 0.8) for old in self.loops):
-            return
-        self.loops.append(loop)
-
-    def _close(self, sentence: str) -> None:
-        """Close the open loop this statement is most about, if any."""
-        words = _stems(sentence)
-        best, most = None, 0
-        for loop in self.loops:
-            shared = _overlap(words, loop.words)
-            if shared > most:
-                best, most = loop, shared
-        if best is not None and most >= min(2, len(best.words)):
-            self.loops.remove(best)
-            self.resolved.append(best.text)
+        seen = observe(message)
+        if seen.intent and not self.intent:
+            self.intent = seen.intent
+        for constraint in seen.constraints:
+            _add_unique(self.constraints, constraint)
+        self.tools.update(seen.tool_uses)
+        for event in seen.events:
+            if event.kind == "step":
+                self._step(event)
+                self._close(event.words, share=0.5)
+            elif event.kind == "resolved":
+                self._close(event.words, share=0.34)
+            elif event.kind == "open":
+                self._open(event.text, event.words)
+            else:
+                self._tool(event)
+        self.facts.update(dict.fromkeys(seen.facts))
+        self.actions.extend(seen.actions)
+        self.entities.update(dict.fromkeys(seen.entities))
+        self._trim()
 
     def signals(self) -> Signals:
         signals = Signals(
-            intent=self.intent or self.scene,
+            intent=self.intent,
             constraints=self.constraints[:MAX_ITEMS],
             active_entities=list(self.entities)[-12:],
             facts=list(self.facts)[-MAX_ITEMS * 2 :],
             open_loops=[loop.text for loop in self.loops][-MAX_ITEMS:],
             resolved_loops=self.resolved[-MAX_ITEMS:],
-            completed_steps=self.steps,
+            completed_steps=list(self.steps),
             recent_actions=self.actions[-5:],
             resume_from=self._resume_from(),
         )
         signals.stage = _stage(signals, self.totals)
         signals.confidence = _confidence(signals)
         return signals
+
+    def _step(self, event: Event) -> None:
+        if event.unit:
+            known = self.numbers.setdefault(event.unit, set())
+            if known.issuperset(event.numbers):
+                return  # "Steps 1–3 complete" after each was reported
+            known.update(event.numbers)
+            if event.total:
+                self.totals.append(event.total)
+        if event.text and event.text not in self.steps:
+            self.steps.append(event.text)
+
+    def _tool(self, event: Event) -> None:
+        tool = event.tool or self.tools.get(event.tool_id, "tool")
+        if event.kind == "tool_error":
+            self.loops = [loop for loop in self.loops if loop.tool != tool]
+            text = f"{tool} failed: {event.text}"[:160]
+            self.loops.append(_Loop(text, _stems(text), tool))
+            return
+        for loop in [loop for loop in self.loops if loop.tool == tool]:
+            self.loops.remove(loop)
+            self.resolved.append(loop.text)
+
+    def _open(self, text: str, words: frozenset[str]) -> None:
+        if len(words) < 2 or any(len(words & old.words) >= max(3, len(words) * 0.8) for old in self.loops):
+            return
+        self.loops.append(_Loop(text, words))
+
+    def _close(self, words: frozenset[str], share: float) -> None:
+        """Close the open loop a statement is most about, if they share enough words:
+        at least two, and `share` of the shorter of the two."""
+        best, most = None, 0
+        for loop in self.loops:
+            shared = len(words & loop.words)
+            if shared > most:
+                best, most = loop, shared
+        if best is not None and most >= max(min(2, len(best.words)), round(share * min(len(words), len(best.words)))):
+            self.loops.remove(best)
+            self.resolved.append(best.text)
+
+    def _trim(self) -> None:
+        """Keep what is held bounded: old items give way to new ones."""
+        for items, limit in ((self.loops, 4 * MAX_ITEMS), (self.resolved, MAX_ITEMS), (self.actions, 5),
+                             (self.steps, MAX_STEPS)):
+            del items[: max(0, len(items) - limit)]
+        del self.constraints[MAX_ITEMS:]  # the first ones stated are kept
+        for table, limit in ((self.entities, 12), (self.facts, 2 * MAX_ITEMS), (self.tools, 256)):
+            while len(table) > limit:
+                del table[next(iter(table))]
 
     def _resume_from(self) -> int | None:
         """The first number not yet done, counting from the first one done, in the
@@ -314,29 +435,29 @@ class _Reader:
         return n
 
 
-def _is_step(plain: str) -> bool:
-    head = _BULLET.sub("", plain).lstrip()
-    if head.endswith("?"):
+def _is_step(low: str) -> bool:
+    head = _BULLET.sub("", low).lstrip()
+    if head.endswith("?") or len(head.split()) < 2:
         return False
     if _MARKER.match(head):
         return True
     if not (_PAST_FIRST.match(head) or _SUBJECT_DONE.match(head)):
         return False
     # "Fixed the build, but tests still fail" is not done; neither is "Added X if you agree".
-    return not _NEGATED.search(_first_clause(head))
+    return not _NEGATED.search(head)
 
 
-def _step_numbers(plain: str) -> tuple[str, set[int], int] | None:
+def _step_numbers(low: str) -> tuple[str, tuple[int, ...], int] | None:
     """The numbered unit a completion is about: the first "step 3", "PR #2", "steps
     1–3", "step 4 of 7" in it (later numbers are usually about what comes next)."""
-    match = _NUMBERED.search(plain)
+    match = _NUMBERED.search(low)
     if match is None:
         return None
     unit = match.group("unit").lower().rstrip("s")
     unit = "pr" if unit.startswith("pull request") else unit
     first = int(match.group("n"))
     last = int(match.group("m") or first)
-    numbers = set(range(first, last + 1)) if 0 < last - first < 50 else {first}
+    numbers = tuple(range(first, last + 1)) if 0 < last - first < 50 else (first,)
     return unit, numbers, int(match.group("total") or 0)
 
 
@@ -353,11 +474,20 @@ def _clauses(sentence: str) -> list[str]:
     return [clause for clause in _CLAUSE_BREAK.split(sentence) if len(clause) > 3]
 
 
+def _sentence_around(text: str, start: int, end: int) -> str:
+    """The sentence holding text[start:end] (a decimal point or a path is not an end)."""
+    begin = 0
+    for match in _SENTENCE_END.finditer(text, max(0, start - 300), start):
+        begin = match.end()
+    after = _SENTENCE_END.search(text, end)
+    return text[begin : after.end() if after else len(text)].strip()[:240]
+
+
 def _first_clause(sentence: str) -> str:
     return _CLAUSE_BREAK.split(sentence, maxsplit=1)[0]
 
 
-def _stems(text: str) -> set[str]:
+def _stems(text: str) -> frozenset[str]:
     """Content words, crudely stemmed, so "dump"/"dumped" and "review"/"reviewing" meet."""
     stems = set()
     for word in _WORD.findall(text.lower()):
@@ -369,11 +499,7 @@ def _stems(text: str) -> set[str]:
                 word = word[: -len(suffix)]
                 break
         stems.add(word)
-    return stems
-
-
-def _overlap(a: set[str], b: set[str]) -> int:
-    return len(a & b)
+    return frozenset(stems)
 
 
 def _stage(signals: Signals, totals: list[int]) -> str:
@@ -393,7 +519,7 @@ def _confidence(signals: Signals) -> float:
 
 
 def _clean(text: str) -> str:
-    return " ".join(text.split()).strip(" -*•:,;")[:160]
+    return " ".join(text.split()).strip(" -*•:,;").removesuffix(".")[:160]
 
 
 def _add_unique(items: list[str], item: str) -> None:

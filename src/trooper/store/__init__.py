@@ -10,7 +10,15 @@ from trooper.store.records import Entry, Observation, RequestRecord, SessionDeta
 
 def open_store(settings: StoreSettings) -> Store:
     """The store the settings name: a file path or ":memory:" is the embedded store.
-    (A URL will select a shared store; none is built in yet.)"""
+    A redis:// URL (`url`, env TROOPER_STORE) selects the shared store."""
+    if settings.url:
+        if not settings.url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError(f"TROOPER_STORE={settings.url!r}: expected a redis://host:port/db URL")
+        try:
+            from trooper.store.redis import RedisStore
+        except ImportError:
+            raise ConfigError("TROOPER_STORE names Redis: pip install 'trooper[redis]'") from None
+        return RedisStore(settings)
     if "://" in settings.path:
         raise ConfigError(f"TROOPER_DB={settings.path!r}: only a file path or ':memory:' is supported")
     return EmbeddedStore(settings)

@@ -45,4 +45,7 @@ class Store(Protocol):
     def subscribe(self) -> Subscription:
         """A live feed of SSE-encoded updates (`session` and `removed` events)."""
 
+    def end_subscriptions(self) -> None:
+        """End every live feed now (the server is stopping: don't hold it up)."""
+
     def stats(self) -> StoreStats: ...

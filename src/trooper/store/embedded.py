@@ -7,9 +7,10 @@ queues rows; a flusher writes them out in one transaction at least every
 `flush_interval` (≤ 1 s), on the store's own database thread. A crash loses at most
 that interval. Retention runs once a minute.
 
-In memory per session: its summary, its signals and one short key per transcript
-message (loaded on first use after a restart); transcripts and request records are
-read from the file when asked for.
+In memory per session: its summary and signals; while it is active, also one short key
+per transcript message and the signal reader's state, so each turn costs only what it
+adds (both are rebuilt on first use after a restart or a long idle). Transcripts and
+request records are read from the file when asked for.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import structlog
 
 from trooper.config import StoreSettings
 from trooper.conversation import Message
-from trooper.signals.extract import Signals, extract
+from trooper.signals.extract import SignalReader, Signals
 from trooper.store.base import StoreStats
 from trooper.store.events import Broadcaster, Subscription, sse
 from trooper.store.records import Entry, Observation, Removed, RequestRecord, SessionDetail, SessionSummary, Update
@@ -38,8 +39,9 @@ log = structlog.get_logger("trooper.store")
 
 T = TypeVar("T")
 
-QUEUE_SIZE = 10_000
+QUEUE_SIZE = 2_000  # each holds a conversation: a bound on memory as much as on backlog
 RETENTION_EVERY = 60.0  # seconds
+IDLE_UNLOAD = 3600.0  # seconds idle after which a session's keys and reader leave memory
 READ_WAIT = 2.0  # how long a read waits for observations queued before it
 MAX_RETRY_ROWS = 200_000  # a failing disk must not grow memory without bound
 
@@ -53,13 +55,14 @@ class StoreError(Exception):
 
 
 class SessionState:
-    __slots__ = ("summary", "signals", "system", "keys")
+    __slots__ = ("summary", "signals", "system", "keys", "reader")
 
     def __init__(self, summary: SessionSummary, signals: Signals, system: str, keys: list[bytes] | None) -> None:
         self.summary = summary
         self.signals = signals
         self.system = system
         self.keys = keys  # None until loaded from the file
+        self.reader: SignalReader | None = None  # None until a request brings the history
 
 
 class EmbeddedStore:
@@ -161,7 +164,7 @@ class EmbeddedStore:
             request = summary.requests
             self._pending[observation.ref] = request
             summary.in_flight += 1
-            start, keys, signals = await asyncio.to_thread(_analyse, list(state.keys), conversation.messages, conversation.system)
+            start, keys, signals = await asyncio.to_thread(_analyse, state, conversation.messages)
             entries = [
                 Entry(len(state.keys) + 1 + i, m.role, stored_content(m.content), observation.at, request)
                 for i, m in enumerate(conversation.messages[start:])
@@ -186,8 +189,7 @@ class EmbeddedStore:
                 entries = [Entry(len(state.keys) + 1, "assistant", stored_content(answer.content), observation.at,
                                  request, record.provider, record.answered_model, observation.partial)]
                 rows = [ANSWER_KEY]
-                messages = (*conversation.messages, Message("assistant", answer.content))
-                signals = await asyncio.to_thread(extract, messages, conversation.system)
+                signals = await asyncio.to_thread(_read_answer, state, conversation.messages, Message("assistant", answer.content))
             _count(summary, record)
             self._batch.requests.append((summary.id, request, _encode(record)))
         for entry, key in zip(entries, rows, strict=True):
@@ -251,6 +253,9 @@ class EmbeddedStore:
             for session_id in doomed:
                 del self._sessions[session_id]
                 self._batch.forget(session_id)
+            for state in idle:
+                if state.keys is not None and now - state.summary.last_seen > IDLE_UNLOAD:
+                    state.keys = state.reader = None
         if doomed:
             log.info("sessions_expired", count=len(doomed), left=len(self._sessions))
             if self._events:
@@ -293,6 +298,9 @@ class EmbeddedStore:
     def subscribe(self) -> Subscription:
         return self._events.subscribe()
 
+    def end_subscriptions(self) -> None:
+        self._events.close()
+
     def stats(self) -> StoreStats:
         queued = self._queue.qsize() if self._queue is not None else 0
         return StoreStats(len(self._sessions), queued, self._dropped, self._write_errors)
@@ -311,12 +319,32 @@ class EmbeddedStore:
         return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
 
 
-def _analyse(stored: list[bytes], messages: tuple[Message, ...], system: str) -> tuple[int, list[bytes], Signals | None]:
-    """On a worker thread: which messages are new, their keys, and the signals if the
-    transcript grew."""
+def _analyse(state: SessionState, messages: tuple[Message, ...]) -> tuple[int, list[bytes], Signals | None]:
+    """On a worker thread: which messages of a request are new, their keys, and the
+    signals if the transcript grew. The reader reads only the new messages, unless it
+    has to start over (first use, or the client rewrote its history)."""
+    assert state.keys is not None
     keys = [message_key(m) for m in messages]
-    start = new_from(stored, keys, [m.role for m in messages])
-    return start, keys, extract(messages, system) if start < len(messages) else None
+    start = new_from(state.keys, keys, [m.role for m in messages])
+    if start == len(messages):
+        return start, keys, None
+    if state.reader is None or start < len(state.keys):
+        state.reader = SignalReader()
+        fresh = messages
+    else:
+        fresh = messages[start:]
+    for message in fresh:
+        state.reader.read(message)
+    return start, keys, state.reader.signals()
+
+
+def _read_answer(state: SessionState, messages: tuple[Message, ...], answer: Message) -> Signals:
+    if state.reader is None:  # the request's own observation never arrived
+        state.reader = SignalReader()
+        for message in messages:
+            state.reader.read(message)
+    state.reader.read(answer)
+    return state.reader.signals()
 
 
 def _count(summary: SessionSummary, record: RequestRecord) -> None:

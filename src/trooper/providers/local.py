@@ -1,0 +1,16 @@
+"""An OpenAI-compatible server on this machine as the local tier: llama.cpp's server,
+LM Studio, vLLM, LocalAI (LOCAL_URL, or a [[providers]] entry of kind "openai" marked
+`local = true`)."""
+
+from __future__ import annotations
+
+from trooper.providers.openai import OpenAIProvider
+
+
+class LocalOpenAIProvider(OpenAIProvider):
+    """Always asked for its configured model (LOCAL_MODEL): a client's "gpt-4o" or
+    "claude-haiku-4-5" names nothing it serves. With none configured, the client's model
+    name is sent, which single-model servers (llama.cpp's) ignore."""
+
+    def owns_model(self, model: str) -> bool:
+        return bool(self.model) and model == self.model

@@ -1,0 +1,49 @@
+"""`trooper serve --workers N` (with the Redis store): N processes on one socket, made by
+hypercorn, each one a whole Trooper; Redis makes them one (sessions, live updates,
+provider health). Each worker builds its app from the same settings at import."""
+
+from __future__ import annotations
+
+import os
+
+from trooper.config import Settings
+
+PIPELINE_ENV = "TROOPER_WORKER_PIPELINE"
+
+
+def serve_workers(pipeline: str | None, settings: Settings, workers: int) -> int:
+    from hypercorn.config import Config
+    from hypercorn.run import run
+
+    # The workers are spawned: they read their settings from the environment, as the parent did.
+    os.environ[PIPELINE_ENV] = pipeline or ""
+    os.environ["TROOPER_BIND"] = settings.server.bind
+    os.environ["TROOPER_PORT"] = str(settings.server.port)
+    host = f"[{settings.server.bind}]" if ":" in settings.server.bind else settings.server.bind
+    config = Config()
+    config.bind = [f"{host}:{settings.server.port}"]
+    config.workers = workers
+    config.application_path = "trooper.workers:build_app()"  # evaluated in each worker
+    config.accesslog = None
+    config.errorlog = None
+    config.keep_alive_timeout = 75
+    config.graceful_timeout = 5
+    return run(config)
+
+
+def build_app():  # type: ignore[no-untyped-def]
+    from trooper import logs
+    from trooper.app import TrooperApp
+    from trooper.config import load
+    from trooper.pipeline import build_stages
+    from trooper.runtime import Runtime
+
+    settings = load(os.environ.get(PIPELINE_ENV) or None)
+    logs.configure(settings.server.log_format, settings.server.log_level)
+    runtime = Runtime(settings)
+    for provider in runtime.providers:
+        prepare = getattr(provider, "prepare", None)
+        if prepare is not None:
+            prepare()
+    return TrooperApp(runtime, build_stages(settings.stages, settings.stage_options, runtime))
+

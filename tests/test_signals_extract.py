@@ -1,0 +1,205 @@
+"""The signal extractor's rules, one behaviour each: the natural ways agents state that
+something is done or still open, loops that close, resume_from, and that reading a
+session turn by turn gives the same signals as reading it whole."""
+
+from __future__ import annotations
+
+import pytest
+
+from trooper.conversation import Message, TextBlock, ToolResultBlock, ToolUseBlock
+from trooper.signals.extract import SignalReader, extract
+
+
+def user(text: str) -> Message:
+    return Message("user", (TextBlock(text),))
+
+
+def assistant(text: str) -> Message:
+    return Message("assistant", (TextBlock(text),))
+
+
+def tool_call(call_id: str, name: str, **arguments: object) -> Message:
+    return Message("assistant", (ToolUseBlock(call_id, name, dict(arguments)),))
+
+
+def tool_result(call_id: str, text: str, error: bool = False) -> Message:
+    return Message("user", (ToolResultBlock(call_id, (TextBlock(text),), is_error=error),))
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "Completed PR #3: the login endpoint is up for review.",
+        "✅ Step 2 done: the schema is migrated.",
+        "Done: migrated the users table.",
+        "Finished the outline. Shall I draft section 1?",
+        "Rolled back checkout-service to revision 41; all replicas are available.",
+        "8 groups added. Now the laptop.",
+        "The duplicates are removed: 202,477 unique order lines.",
+        "Step 5 is done too (commit d02c6b8).",
+    ],
+)
+def test_completed_steps_in_the_ways_agents_say_them(said: str) -> None:
+    signals = extract([user("Please migrate the users table to Postgres 16."), assistant(said)])
+    assert len(signals.completed_steps) == 1, signals.completed_steps
+    assert said.startswith(signals.completed_steps[0][:12])
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "Checking what else 3.19.0 shipped, in case a rollback has side effects.",
+        "Running pip-audit against the pinned requirements.",
+        "I'll deploy it once the tests pass.",
+        "Should I merge it?",
+        "`Image.ANTIALIAS` was removed in Pillow 10.",
+        "47 files use removed names.",
+        "Fixed the build, but the tests still fail.",
+    ],
+)
+def test_not_a_completed_step(said: str) -> None:
+    assert extract([user("Fix the build please, it is red."), assistant(said)]).completed_steps == []
+
+
+def test_a_successful_tool_result_that_says_so_is_a_step_other_tool_output_is_not() -> None:
+    signals = extract([
+        user("Deploy the release to staging."),
+        tool_call("t1", "deploy", env="staging"),
+        tool_result("t1", "✅ Step 1 done: release 2.3 is on staging"),
+        tool_call("t2", "bash", command="cat notes.txt"),
+        tool_result("t2", "Deployed the fix last week. TODO: clean up the flags"),
+    ])
+    assert signals.completed_steps == ["✅ Step 1 done: release 2.3 is on staging"]
+    assert signals.open_loops == []  # a file's TODO is data, not the session's loop
+    assert signals.resume_from == 2
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "TODO: add the refresh endpoint.",
+        "We're blocked on the security review.",
+        "Still waiting on finance to confirm the numbers.",
+        "I still need to update the runbook for the new cluster.",
+        "The PII masking policy hasn't been approved, so leave that column out.",
+        "Leadership wants the postmortem by Thursday.",
+    ],
+)
+def test_open_loops(said: str) -> None:
+    signals = extract([user("Let's ship the auth migration this week."), user(said)])
+    assert len(signals.open_loops) == 1, signals.open_loops
+
+
+def test_a_question_or_a_negated_wait_opens_nothing() -> None:
+    signals = extract([
+        user("Let's ship the auth migration this week."),
+        user("Is the security review still pending?"),
+        assistant("That closes the hole now without waiting for the vendor's release."),
+    ])
+    assert signals.open_loops == []
+
+
+def test_a_loop_closes_when_resolved_and_a_completed_step_closes_its_loop() -> None:
+    signals = extract([
+        user("I want to migrate the users table to Postgres 16."),
+        user("We're still waiting on the security review from Dana's team."),
+        assistant("Still need to dump the users table: waiting on the DBA to approve the window."),
+        user("The security review is approved, Dana signed off."),
+        assistant("✅ Step 1 done: dumped the users table (2.1 GB)."),
+    ])
+    assert signals.open_loops == []
+    assert len(signals.resolved_loops) == 2
+    assert signals.completed_steps == ["✅ Step 1 done: dumped the users table (2.1 GB)"]
+
+
+def test_a_resolution_about_something_else_leaves_the_loop_open() -> None:
+    signals = extract([
+        user("I want to port the backup script to Rust."),
+        user("I'm waiting for the NAS firmware update before I test restores over rsync."),
+        assistant("✅ Step 4 done: pruning is a tested pure function, with remote deletion over rsync."),
+    ])
+    assert len(signals.open_loops) == 1
+
+
+def test_a_failed_tool_call_is_open_until_that_tool_succeeds() -> None:
+    messages = [
+        user("Add the token endpoint and run the tests."),
+        tool_call("t1", "run_tests", args="-q"),
+        tool_result("t1", "ImportError: name 'ACCESS_TTL' is not defined", error=True),
+    ]
+    assert extract(messages).open_loops == ["run_tests failed: ImportError: name 'ACCESS_TTL' is not defined"]
+    messages += [tool_call("t2", "run_tests", args="-q"), tool_result("t2", "83 passed in 12.40s")]
+    signals = extract(messages)
+    assert signals.open_loops == []
+    assert signals.resolved_loops == ["run_tests failed: ImportError: name 'ACCESS_TTL' is not defined"]
+
+
+def test_resume_from_is_the_first_number_not_done() -> None:
+    done = [assistant("Step 1 complete: baseline recorded."), assistant("Step 2 done: Django 4.2.11 is installed."),
+            assistant("✅ Step 3 finished, committed."), assistant("Step 5 is done too.")]
+    signals = extract([user("Upgrade Django in six steps."), *done])
+    assert signals.resume_from == 4
+    assert signals.completed_steps[1] == "Step 2 done: Django 4.2.11 is installed"  # 4.2.11 is not three sentences
+
+
+def test_resume_from_reads_the_step_a_sentence_is_about_not_the_next_one_it_mentions() -> None:
+    said = "Finished step 3: the only warnings left are the 68 autorefs that step 4 will resolve."
+    assert extract([user("Migrate the docs to MkDocs."), assistant(said)]).resume_from == 4
+
+
+def test_unnumbered_steps_have_no_resume_from() -> None:
+    signals = extract([user("Set up the new starter's accounts."), assistant("The account is created and staged.")])
+    assert signals.completed_steps and signals.resume_from is None
+
+
+def test_a_range_counts_each_step_once() -> None:
+    signals = extract([
+        user("Ship PRs for the JWT migration."),
+        assistant("Completed PR #1: token service."), assistant("Completed PR #2: middleware."),
+        assistant("PRs 1-2 merged, starting PR #3."),
+    ])
+    assert signals.completed_steps == ["Completed PR #1: token service", "Completed PR #2: middleware"]
+    assert signals.resume_from == 3
+
+
+@pytest.mark.parametrize(
+    ("first", "intent"),
+    [
+        ("I want to migrate the Tally API from cookie sessions to JWT auth. Can you look around?",
+         "migrate the Tally API from cookie sessions to JWT auth"),
+        ("Our scanner flagged old dependencies in the Django app. I want to bring Django up to 4.2 LTS.",
+         "bring Django up to 4.2 LTS — Our scanner flagged old dependencies in the Django app"),
+        ("checkout-service has been crash-looping since the deploy. Investigate and get checkout stable again.",
+         "Investigate and get checkout stable again — checkout-service has been crash-looping since the deploy"),
+        ("Customers see intermittent 502 errors on app.example.io. Can you dig in?",
+         "Customers see intermittent 502 errors on app.example.io"),
+    ],
+)
+def test_intent_is_the_goal_with_its_scene(first: str, intent: str) -> None:
+    later = user("Also, can you check whether gunicorn memory stays flat?")
+    assert extract([user("hi"), user(first), assistant("On it."), later]).intent == intent
+
+
+def test_reading_turn_by_turn_equals_reading_whole() -> None:
+    messages = [
+        user("I want to migrate the users table to Postgres 16. Never touch prod."),
+        assistant("TODO: waiting on the DBA to approve the maintenance window."),
+        tool_call("t1", "psql", sql="select 1"),
+        tool_result("t1", "connection refused", error=True),
+        user("The DBA approved the window."),
+        assistant("✅ Step 1 done: dumped the users table."),
+    ]
+    reader = SignalReader()
+    for message in messages:
+        reader.read(message)
+    assert reader.signals() == extract(messages)
+
+
+def test_a_long_session_keeps_bounded_state() -> None:
+    reader = SignalReader()
+    reader.read(user("I want to process the backlog, one ticket at a time."))
+    for n in range(1, 400):
+        reader.read(assistant(f"Completed task {n}: ticket T-{n} closed on host-{n}.example.com. TODO: notify owner {n}."))
+    signals = reader.signals()
+    assert signals.resume_from == 400
+    assert len(reader.steps) <= 50 and len(reader.loops) <= 32 and len(reader.entities) <= 12 and len(reader.facts) <= 16
