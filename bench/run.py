@@ -695,13 +695,14 @@ def pct(run: dict | None, metric: str, q: str) -> float | None:
 def render(results: dict, args: argparse.Namespace) -> str:
     m = results["machine"]
     lines = [
-        f"machine: {m['nproc']} cores, {m['cpu']}, Python {m['python']}, {m['os']} "
+        f"- machine: {m['nproc']} cores, {m['cpu']}, Python {m['python']}, {m['os']} "
         f"(load average {m.get('loadavg_start', '?')} at start, {results.get('loadavg_end', '?')} at end)",
-        f"command: {results['command']}",
-        f"trooper: {m.get('trooper', '?')}; litellm: {results.get('litellm_version', 'not run')}",
-        f"upstream: bench/upstream.py (one process, uvloop); load: bench/load.py (one process per run, closed loop "
-        f"{'/'.join(str(c) for c in args.concurrency)}; open loop for the sustained rate); "
-        f"{args.duration:g} s recorded per run after {args.warmup:g} s warm-up",
+        f"- command: `{results['command']}`",
+        f"- trooper: {m.get('trooper', '?')}; litellm: {results.get('litellm_version', 'not run')}",
+        f"- upstream: bench/upstream.py (one process, uvloop); load: bench/load.py (one process per run, "
+        + (f"{args.memory_requests} requests over {args.memory_sessions} sessions)" if args.memory else
+           f"closed loop {'/'.join(str(c) for c in args.concurrency)}; open loop for the sustained rate); "
+           f"{args.duration:g} s recorded per run after {args.warmup:g} s warm-up"),
         "",
     ]
     systems = results["systems"]

@@ -358,7 +358,6 @@ async def test_a_full_queue_is_a_503_with_retry_after(model_path: str) -> None:
     assert stats.last_finish == "cancelled"
 
 
-@pytest.mark.xfail(strict=True, reason="failover's all_failed() answers 503 without the upstream's Retry-After")
 async def test_a_full_queue_tells_the_client_when_to_retry(model_path: str) -> None:
     async with run_trooper(chain_env(LOCAL_EMBEDDED="auto", LOCAL_QUEUE="0")) as trooper:
         client = openai_client(trooper.url)

@@ -76,6 +76,7 @@ class Attempt(msgspec.Struct):
     detail: str = ""
     ms: float = 0.0
     ok: bool = False
+    retry_after: float | None = None  # seconds, when the upstream said when to come back
 
 
 class Exchange:

@@ -181,7 +181,9 @@ class Failover(StageBase):
             return opened
 
     def record_failure(self, exchange: Exchange, provider: Provider, failure: ProviderFailure, started: float) -> None:
-        attempt = Attempt(provider.name, failure.status, failure.reason, failure.detail, _ms(started))
+        attempt = Attempt(
+            provider.name, failure.status, failure.reason, failure.detail, _ms(started), retry_after=retry_delay(failure.headers)
+        )
         exchange.attempts.append(attempt)
         provider.breaker.record_failure()
         log.warning(
@@ -527,7 +529,12 @@ def all_failed(attempts: list[Attempt]) -> ErrorReply:
     status, kind = (503, "api_error")
     if len(reasons) == 1 and (shared := _SHARED_FAILURE.get(reasons.pop())) is not None:
         status, kind = tried[-1].status or shared[0], shared[1]  # the upstream's own status, e.g. 503 or 529
-    return ErrorReply(ApiError(status, kind, message), headers={"x-trooper-attempts": header})
+    headers = {"x-trooper-attempts": header}
+    waits = [a.retry_after for a in tried if a.retry_after is not None]
+    if waits:
+        # The soonest time any provider named is when trying again can help.
+        headers["retry-after"] = str(max(1, round(min(waits))))
+    return ErrorReply(ApiError(status, kind, message), headers=headers)
 
 
 def describe(attempt: Attempt) -> str:
@@ -546,8 +553,10 @@ def _network_failure(exc: BaseException, provider: Provider) -> ProviderFailure:
     detail = str(exc) or type(exc).__name__
     if isinstance(exc, aiohttp.ClientConnectorError):
         detail = f"cannot connect to {provider.base_url}"
-        if provider.local:
+        if provider.kind == "ollama":
             detail += " (is Ollama running? set FALLBACK_URL)"
+        elif provider.local:
+            detail += " (is the local model server running? check LOCAL_URL)"
     return ProviderFailure("network", detail=detail)
 
 

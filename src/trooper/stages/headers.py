@@ -28,6 +28,8 @@ class Headers(StageBase):
             return
         reasons = [reason for _, reason in fallen]
         headers["x-trooper-provider"] = provider.name
+        if exchange.decision == "simple turn" and provider.local:
+            reasons = []  # one local tier standing in for another: still a simple turn kept local
         headers["x-trooper-decision"] = decision(exchange.decision, provider.name, reasons)
         if provider.local and exchange.conversation is not None and exchange.session_id:
             self._count_savings(exchange, headers)
