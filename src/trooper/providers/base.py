@@ -42,11 +42,15 @@ class Provider:
             self.timeouts = timeouts
 
     @property
-    def timeout(self) -> aiohttp.ClientTimeout:
-        """aiohttp's part of the timeouts: connecting. First byte, idle and total are
-        enforced around the reads, where a stream's pace is known."""
-        t = self.timeouts
-        return aiohttp.ClientTimeout(total=None, connect=t.connect, sock_connect=t.connect)
+    def timeouts(self) -> Timeouts:
+        return self._timeouts
+
+    @timeouts.setter
+    def timeouts(self, timeouts: Timeouts) -> None:
+        self._timeouts = timeouts
+        # aiohttp's part of the timeouts, built once: connecting. First byte, idle and total
+        # are enforced around the reads, where a stream's pace is known.
+        self.timeout = aiohttp.ClientTimeout(total=None, connect=timeouts.connect, sock_connect=timeouts.connect)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name} {self.base_url}>"
