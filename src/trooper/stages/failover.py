@@ -343,6 +343,7 @@ class UpstreamStream:
         self._first: list[list[Piece]] = []
         self._error: UpstreamError | None = None
         self._ended = False
+        self._undecoded: list[bytes] = []
 
     async def prime(self, first_byte: float) -> None:
         """Read until the first event, so a provider that fails before saying anything is
@@ -350,7 +351,7 @@ class UpstreamStream:
         try:
             async with asyncio.timeout(first_byte):
                 while not self._ended:
-                    batch = await self._read()
+                    batch = await self._read(until_first_event=True)
                     self._first.append(batch)
                     if any(events for _, events in batch):
                         return
@@ -364,6 +365,9 @@ class UpstreamStream:
             for batch in first:
                 yield batch
             while not self._ended:
+                if self._undecoded:  # frames read while priming, decoded now the first byte is out
+                    yield self._decode(self._take_undecoded())
+                    continue
                 yield await self._read_timed()
         finally:
             self.upstream.close()
@@ -380,7 +384,7 @@ class UpstreamStream:
             what = f"no data for {self._idle:g}s" if budget == self._idle else "total time limit reached"
             raise UpstreamError("timeout", what) from None
 
-    async def _read(self) -> list[Piece]:
+    async def _read(self, until_first_event: bool = False) -> list[Piece]:
         if self._error is not None:
             raise self._error
         try:
@@ -392,16 +396,30 @@ class UpstreamStream:
             self._ended = True
             rest = self.framer.rest()
             return [(rest, self.decoder.feed(rest) + self.decoder.close())]
+        return self._decode(self.framer.split(chunk), until_first_event)
+
+    def _decode(self, frames: list[bytes], until_first_event: bool = False) -> list[Piece]:
+        """Decode whole frames. An error event is raised only after the frames before it
+        have been handed on. `until_first_event`: a burst can bring a whole answer in one
+        read; stop at the first event so its bytes go out at once, and keep the rest."""
         pieces: list[Piece] = []
-        for frame in self.framer.split(chunk):
+        for count, frame in enumerate(frames, 1):
             try:
-                pieces.append((frame, self.decoder.feed(frame)))
+                events = self.decoder.feed(frame)
             except UpstreamError as exc:
                 if not pieces:
                     raise
-                self._error = exc  # hand on what came before it first
+                self._error = exc
+                break
+            pieces.append((frame, events))
+            if until_first_event and events:
+                self._undecoded = frames[count:]
                 break
         return pieces
+
+    def _take_undecoded(self) -> list[bytes]:
+        frames, self._undecoded = self._undecoded, []
+        return frames
 
 
 class Relay:
