@@ -29,6 +29,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -352,12 +353,18 @@ class Bench:
             env[key] = value
         return env
 
-    def start_trooper(self, name: str, claude_url: str, pipeline: Path = ROOT / "pipeline.toml") -> tuple[subprocess.Popen | None, str, str]:
+    def start_trooper(
+        self, name: str, claude_url: str, pipeline: Path = ROOT / "pipeline.toml", *,
+        workers: int = 1, extra_env: dict[str, str] | None = None,
+    ) -> tuple[subprocess.Popen | None, str, str]:
         port = free_port()
         trooper = shutil.which("trooper")
         cmd = [trooper] if trooper else [sys.executable, "-m", "trooper.cli"]
         cmd += ["serve", "--pipeline", str(pipeline)]
-        proc = self.procs.start(cmd, self.trooper_env(port, claude_url, name), f"{name}.log")
+        if workers > 1:
+            cmd += ["--workers", str(workers)]
+        env = self.trooper_env(port, claude_url, name) | (extra_env or {})
+        proc = self.procs.start(cmd, env, f"{name}.log")
         url = f"http://127.0.0.1:{port}"
         why = wait_http(f"{url}/health", proc, 30)
         if why:
@@ -366,8 +373,32 @@ class Bench:
         return proc, url, ""
 
     def trooper(self) -> System:
-        system = System("trooper", "trooper")
-        proc, url, why = self.start_trooper("trooper", self.upstream_url)
+        return self._trooper(System("trooper", "trooper"))
+
+    def redis2w(self) -> System:
+        """Trooper with two worker processes sharing one Redis store (the shared store, for
+        a fleet), against the same upstream: beside the one-worker SQLite row."""
+        system = System("redis2w", "trooper, 2 workers + redis")
+        server = shutil.which("redis-server")
+        if not server:
+            system.note = "redis-server is not installed (apt-get install redis-server)"
+            return system
+        port = free_port()
+        self.procs.start([server, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
+                         dict(os.environ), "redis.log")
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        system = self._trooper(system, workers=2, extra_env={"TROOPER_STORE": f"redis://127.0.0.1:{port}/0"})
+        for scenario in ("paced", "fallback"):  # those run on instances of their own, one worker each
+            system.targets[scenario] = "n/a: measured on the one-worker row"
+        return system
+
+    def _trooper(self, system: System, **start: Any) -> System:
+        proc, url, why = self.start_trooper(system.name, self.upstream_url, **start)
         if proc is None:
             system.note = why
             return system
@@ -887,7 +918,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="short runs: a first look in about two minutes")
     parser.add_argument("--duration", type=float, help="seconds recorded per load run (default 10; --quick 2)")
     parser.add_argument("--warmup", type=float, help="seconds of load before each recording (default 1; --quick 0.3)")
-    parser.add_argument("--systems", default="direct,trooper,litellm", help="comma-separated: direct,trooper,litellm")
+    parser.add_argument("--systems", default="direct,trooper,litellm",
+                        help="comma-separated: direct,trooper,litellm,redis2w (2 workers sharing a Redis store)")
     parser.add_argument("--scenarios", default="small,long,stream,paced,fallback,routed,throughput",
                         help="comma-separated subset of small,long,stream,paced,fallback,routed,throughput")
     parser.add_argument("--concurrency", default="1,50", help="concurrency levels (default 1,50)")
@@ -914,7 +946,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.search_steps = args.search_steps if args.search_steps is not None else (4 if args.quick else 8)
     args.search_duration = args.search_duration if args.search_duration is not None else (1.5 if args.quick else 4.0)
     args.systems = [s.strip() for s in args.systems.split(",") if s.strip()]
-    unknown = set(args.systems) - {"direct", "trooper", "litellm"}
+    unknown = set(args.systems) - {"direct", "trooper", "litellm", "redis2w"}
     if unknown:
         parser.error(f"unknown system(s): {', '.join(sorted(unknown))}")
     args.scenarios = {s.strip() for s in args.scenarios.split(",") if s.strip()}

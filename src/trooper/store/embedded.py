@@ -27,7 +27,7 @@ import msgspec
 import structlog
 
 from trooper.config import StoreSettings
-from trooper.conversation import Message
+from trooper.conversation import Message, TextBlock
 from trooper.signals.extract import SignalReader, Signals
 from trooper.store.base import StoreStats
 from trooper.store.events import Broadcaster, Subscription, sse
@@ -164,7 +164,10 @@ class EmbeddedStore:
             request = summary.requests
             self._pending[observation.ref] = request
             summary.in_flight += 1
-            start, keys, signals = await asyncio.to_thread(_analyse, state, conversation.messages)
+            start, keys, signals = await _off_loop_if_large(
+                len(conversation.messages) > INLINE_MESSAGES or state.reader is None,
+                _analyse, state, conversation.messages,
+            )
             entries = [
                 Entry(len(state.keys) + 1 + i, m.role, stored_content(m.content), observation.at, request)
                 for i, m in enumerate(conversation.messages[start:])
@@ -189,7 +192,11 @@ class EmbeddedStore:
                 entries = [Entry(len(state.keys) + 1, "assistant", stored_content(answer.content), observation.at,
                                  request, record.provider, record.answered_model, observation.partial)]
                 rows = [ANSWER_KEY]
-                signals = await asyncio.to_thread(_read_answer, state, conversation.messages, Message("assistant", answer.content))
+                reply = Message("assistant", answer.content)
+                long_answer = sum(len(b.text) for b in reply.content if type(b) is TextBlock) > INLINE_ANSWER_CHARS
+                signals = await _off_loop_if_large(
+                    long_answer or state.reader is None, _read_answer, state, conversation.messages, reply
+                )
             _count(summary, record)
             self._batch.requests.append((summary.id, request, _encode(record)))
         for entry, key in zip(entries, rows, strict=True):
@@ -317,6 +324,18 @@ class EmbeddedStore:
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
+
+
+# Measured by bench/run.py: a thread round trip per request observation cost more than the
+# work for a typical turn, and under load the queue overflowed. A few new messages of a
+# short history, or a short answer, are handled inline; a long history, a long answer, or a
+# session read from the start still go to the worker thread.
+INLINE_MESSAGES = 32
+INLINE_ANSWER_CHARS = 600
+
+
+async def _off_loop_if_large(large: bool, work: Callable[..., T], *args: Any) -> T:
+    return await asyncio.to_thread(work, *args) if large else work(*args)
 
 
 def _analyse(state: SessionState, messages: tuple[Message, ...]) -> tuple[int, list[bytes], Signals | None]:
