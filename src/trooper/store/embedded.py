@@ -31,7 +31,9 @@ from trooper.conversation import Message, TextBlock
 from trooper.signals.extract import SignalReader, Signals
 from trooper.store.base import StoreStats
 from trooper.store.events import Broadcaster, Subscription, sse
-from trooper.store.records import Entry, Observation, Removed, RequestRecord, SessionDetail, SessionSummary, Update
+from trooper.store.records import (
+    Entry, Observation, Removed, RequestRecord, SessionDetail, SessionSummary, Update, count_request, summarise,
+)
 from trooper.store.sqlite import Batch, Database
 from trooper.store.transcript import ANSWER_KEY, message_key, new_from, stored_content
 
@@ -197,7 +199,7 @@ class EmbeddedStore:
                 signals = await _off_loop_if_large(
                     long_answer or state.reader is None, _read_answer, state, conversation.messages, reply
                 )
-            _count(summary, record)
+            count_request(summary, record)
             self._batch.requests.append((summary.id, request, _encode(record)))
         for entry, key in zip(entries, rows, strict=True):
             state.keys.append(key)
@@ -206,7 +208,7 @@ class EmbeddedStore:
             state.signals = signals
         summary.last_seen = max(summary.last_seen, observation.at)
         summary.messages = len(state.keys)
-        _summarise(summary, state.signals)
+        summarise(summary, state.signals)
         self._batch.sessions[summary.id] = (
             summary.id, summary.first_seen, summary.last_seen, state.system, _encode(summary), _encode(state.signals)
         )
@@ -364,21 +366,3 @@ def _read_answer(state: SessionState, messages: tuple[Message, ...], answer: Mes
             state.reader.read(message)
     state.reader.read(answer)
     return state.reader.signals()
-
-
-def _count(summary: SessionSummary, record: RequestRecord) -> None:
-    if record.provider and record.provider not in summary.providers:
-        summary.providers.append(record.provider)
-    summary.tokens_in += record.tokens_in
-    summary.tokens_out += record.tokens_out
-    summary.tokens_saved += record.tokens_saved
-    summary.fallbacks += len(record.fallbacks)
-    if record.error or (record.status or 0) >= 400:
-        summary.errors += 1
-
-
-def _summarise(summary: SessionSummary, signals: Signals) -> None:
-    summary.intent = signals.intent
-    summary.stage = signals.stage
-    summary.open_loops = len(signals.open_loops)
-    summary.completed_steps = len(signals.completed_steps)

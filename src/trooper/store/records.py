@@ -125,3 +125,24 @@ class Observation(msgspec.Struct):
     answer: Response | None = None
     record: RequestRecord | None = None
     partial: bool = False
+
+
+def count_request(summary: SessionSummary, record: RequestRecord) -> None:
+    """Add one finished request to its session's totals (every store keeps them alike)."""
+    if record.provider and record.provider not in summary.providers:
+        summary.providers.append(record.provider)
+    summary.tokens_in += record.tokens_in
+    summary.tokens_out += record.tokens_out
+    summary.tokens_saved += record.tokens_saved
+    summary.fallbacks += len(record.fallbacks)
+    if record.error or (record.status or 0) >= 400:
+        summary.errors += 1
+
+
+def summarise(summary: SessionSummary, signals: Signals) -> None:
+    """Copy the headline signals into the session's summary row."""
+    summary.intent = signals.intent
+    summary.stage = signals.stage
+    summary.open_loops = len(signals.open_loops)
+    summary.completed_steps = len(signals.completed_steps)
+

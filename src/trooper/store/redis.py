@@ -42,7 +42,9 @@ from trooper.conversation import Message
 from trooper.signals.extract import SignalReader, Signals
 from trooper.store.base import StoreStats
 from trooper.store.events import Broadcaster, Subscription, sse
-from trooper.store.records import Entry, Observation, Removed, RequestRecord, SessionDetail, SessionSummary, Update
+from trooper.store.records import (
+    Entry, Observation, Removed, RequestRecord, SessionDetail, SessionSummary, Update, count_request, summarise,
+)
 from trooper.store.shared_breaker import BreakerEvent, SharedBreaker
 from trooper.store.transcript import ANSWER_KEY, message_key, new_from, stored_content
 
@@ -287,10 +289,10 @@ class RedisStore:
                     new_keys = [ANSWER_KEY]
                 if fresh is not None:
                     signals = fresh
-            _count(summary, record)
+            count_request(summary, record)
         summary.last_seen = max(summary.last_seen, observation.at)
         summary.messages = len(stored) + len(new_keys)
-        _summarise(summary, signals)
+        summarise(summary, signals)
         pipe.multi()
         if new_keys:
             pipe.rpush(kkey, *new_keys)
@@ -559,21 +561,3 @@ def _read_answer(local: _Local, stored: list[bytes], messages: tuple[Message, ..
             local.reader.read(message)
     local.reader.read(answer)
     return False, local.reader.signals()
-
-
-def _count(summary: SessionSummary, record: RequestRecord) -> None:
-    if record.provider and record.provider not in summary.providers:
-        summary.providers.append(record.provider)
-    summary.tokens_in += record.tokens_in
-    summary.tokens_out += record.tokens_out
-    summary.tokens_saved += record.tokens_saved
-    summary.fallbacks += len(record.fallbacks)
-    if record.error or (record.status or 0) >= 400:
-        summary.errors += 1
-
-
-def _summarise(summary: SessionSummary, signals: Signals) -> None:
-    summary.intent = signals.intent
-    summary.stage = signals.stage
-    summary.open_loops = len(signals.open_loops)
-    summary.completed_steps = len(signals.completed_steps)
