@@ -32,7 +32,7 @@ from trooper.signals.extract import SignalReader, Signals
 from trooper.store.base import StoreStats
 from trooper.store.events import Broadcaster, Subscription, sse
 from trooper.store.records import (
-    Entry, Observation, Removed, RequestRecord, SessionDetail, SessionSummary, Update, count_request, summarise,
+    Entry, Observation, Removed, RequestRecord, SessionDetail, SessionSummary, Update, answered_request, count_request, summarise,
 )
 from trooper.store.sqlite import Batch, Database
 from trooper.store.transcript import ANSWER_KEY, message_key, new_from, stored_content
@@ -181,12 +181,7 @@ class EmbeddedStore:
         else:
             record = observation.record
             assert record is not None
-            request = self._pending.pop(observation.ref, 0)
-            if request:
-                summary.in_flight = max(0, summary.in_flight - 1)
-            else:  # its request observation was never applied
-                summary.requests += 1
-                request = summary.requests
+            request = answered_request(summary, self._pending.pop(observation.ref, 0))
             record = msgspec.structs.replace(record, seq=request)
             entries, rows, signals = [], [], None
             answer = observation.answer

@@ -127,6 +127,16 @@ class Observation(msgspec.Struct):
     partial: bool = False
 
 
+def answered_request(summary: SessionSummary, request: int) -> int:
+    """The number of the request an answer belongs to. It is no longer in flight; a request
+    whose own observation was never applied is counted now."""
+    if request:
+        summary.in_flight = max(0, summary.in_flight - 1)
+        return request
+    summary.requests += 1
+    return summary.requests
+
+
 def count_request(summary: SessionSummary, record: RequestRecord) -> None:
     """Add one finished request to its session's totals (every store keeps them alike)."""
     if record.provider and record.provider not in summary.providers:

@@ -43,7 +43,7 @@ from trooper.signals.extract import SignalReader, Signals
 from trooper.store.base import StoreStats
 from trooper.store.events import Broadcaster, Subscription, sse
 from trooper.store.records import (
-    Entry, Observation, Removed, RequestRecord, SessionDetail, SessionSummary, Update, count_request, summarise,
+    Entry, Observation, Removed, RequestRecord, SessionDetail, SessionSummary, Update, answered_request, count_request, summarise,
 )
 from trooper.store.shared_breaker import BreakerEvent, SharedBreaker
 from trooper.store.transcript import ANSWER_KEY, message_key, new_from, stored_content
@@ -271,12 +271,7 @@ class RedisStore:
         else:
             record = observation.record
             assert record is not None
-            request = self._pending.get(observation.ref, 0)
-            if request:
-                summary.in_flight = max(0, summary.in_flight - 1)
-            else:  # its request observation was never applied
-                summary.requests += 1
-                request = summary.requests
+            request = answered_request(summary, self._pending.get(observation.ref, 0))
             record = msgspec.structs.replace(record, seq=request)
             entries, new_keys = [], []
             answer = observation.answer
