@@ -73,3 +73,23 @@ async def test_a_200_turn_conversation_arrives_at_the_local_model_within_budget(
     assert any(SITREP_OPEN in m["content"] for m in sent["messages"])
     assert sent["messages"][1]["content"] == body["messages"][0]["content"]  # the anchor (after the system prompt)
     assert len(sent["messages"]) < len(body["messages"]) / 3
+
+
+async def test_a_simple_turn_served_by_the_next_local_tier_says_both(claude: FakeUpstream, ollama: FakeUpstream) -> None:
+    """Ollama down, a second local tier answers: still 'simple turn | cloud skipped', and the
+    summary tells what happened on the way."""
+    local = FakeUpstream()
+    await local.start()
+    try:
+        local.default = Text("4")
+        env = chain_env(claude=claude, LOCAL_URL=local.url + "/v1", LOCAL_MODEL="tiny")  # Ollama: closed port
+        async with run_trooper(env) as trooper:
+            raw = await client(trooper.url).messages.with_raw_response.create(
+                model="claude-haiku-4-5", max_tokens=5, messages=[{"role": "user", "content": "What is 2+2?"}]
+            )
+    finally:
+        await local.stop()
+    provider = raw.headers["x-trooper-provider"]
+    assert provider != "ollama" and claude.requests == []
+    assert raw.headers["x-trooper-decision"] == f"{provider} (simple turn) | cloud skipped"
+    assert raw.headers["x-trooper-summary"] == f"ollama → {provider} (network) | context ✓"

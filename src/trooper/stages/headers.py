@@ -28,9 +28,9 @@ class Headers(StageBase):
             return
         reasons = [reason for _, reason in fallen]
         headers["x-trooper-provider"] = provider.name
-        if exchange.decision == "simple turn" and provider.local:
-            reasons = []  # one local tier standing in for another: still a simple turn kept local
-        headers["x-trooper-decision"] = decision(exchange.decision, provider.name, reasons)
+        # One local tier standing in for another is still a simple turn kept local.
+        stand_in = exchange.decision == "simple turn" and provider.local
+        headers["x-trooper-decision"] = decision(exchange.decision, provider.name, [] if stand_in else reasons)
         if provider.local and exchange.conversation is not None and exchange.session_id:
             self._count_savings(exchange, headers)
         if fallen:
