@@ -1,12 +1,15 @@
 """The Redis store's own guarantees, against a real redis-server: selected by
-TROOPER_STORE, a replayed observation is applied once, and a full buffer while Redis is
-unreachable drops (counted) rather than growing or blocking."""
+TROOPER_STORE, a batch whose reply was lost is not written twice, and a full buffer while
+Redis is unreachable drops (counted) rather than growing or blocking."""
 
 from __future__ import annotations
 
 import asyncio
 
+import msgspec
 import pytest
+from redis.asyncio.client import Pipeline
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from tests.redis_server import RedisServer, redis_server  # noqa: F401  (a fixture)
 from tests.test_store import Agent, conversation, record, text
@@ -25,18 +28,60 @@ def test_trooper_store_selects_redis_and_rejects_other_urls() -> None:
         open_store(StoreSettings(url="mysql://db/trooper"))
 
 
-async def test_a_replayed_observation_is_applied_once(redis_server: RedisServer) -> None:
+def lose_replies(monkeypatch: pytest.MonkeyPatch, count: int) -> list[int]:
+    """The next `count` commits reach Redis and are applied, but their replies never
+    come back (the connection drops first), as when Redis or the network fails between
+    the two. Returns the running count of replies lost."""
+    lost: list[int] = []
+    real = Pipeline.execute
+
+    async def execute(self: Pipeline, raise_on_error: bool = True) -> list:  # type: ignore[type-arg]
+        commits = any(args[0] == "EVALSHA" for args, _ in self.command_stack)
+        results = await real(self, raise_on_error)
+        if commits and len(lost) < count:
+            lost.append(1)
+            raise RedisConnectionError("connection lost before the reply")
+        return results
+
+    monkeypatch.setattr(Pipeline, "execute", execute)
+    return lost
+
+
+async def test_a_batch_whose_reply_was_lost_is_not_written_twice(
+        redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch) -> None:
     store = RedisStore(StoreSettings(url=redis_server.url, max_age_days=0))
     await store.start()
     try:
+        lost = lose_replies(monkeypatch, 1)
         asked = conversation(text("user", "Please migrate the table."))
-        request = Observation(7, "s", "request", 1.0, asked)
-        answer = Observation(7, "s", "answer", 2.0, asked, Response("m", "m", (TextBlock("Done."),)), record())
-        for observation in (request, answer, request, answer):  # as if each reply had been lost
-            store.observe(observation)
+        store.observe(Observation(7, "s", "request", 1.0, asked))
+        store.observe(Observation(7, "s", "answer", 2.0, asked, Response("m", "m", (TextBlock("Done."),)), record()))
         detail = await store.session("s")
+        assert lost == [1] and store.stats().write_errors == 1
         assert detail is not None
         assert (len(detail.transcript), len(detail.requests), detail.session.requests) == (2, 1, 1)
+        assert detail.session.in_flight == 0
+    finally:
+        await store.close()
+
+
+async def test_an_answer_finds_its_request_number_after_the_requests_reply_was_lost(
+        redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The number given a request is kept in Redis, not only in this process: a request
+    written in a batch whose reply was lost still pairs with its answer."""
+    store = RedisStore(StoreSettings(url=redis_server.url, max_age_days=0))
+    await store.start()
+    try:
+        lost = lose_replies(monkeypatch, 1)
+        asked = conversation(text("user", "Please migrate the table."))
+        store.observe(Observation(7, "s", "request", 1.0, asked))
+        under_way = await store.session("s")
+        assert lost == [1] and under_way is not None and under_way.session.in_flight == 1
+        store.observe(Observation(7, "s", "answer", 2.0, asked, Response("m", "m", (TextBlock("Done."),)), record()))
+        detail = await store.session("s")
+        assert detail is not None
+        assert (detail.session.requests, detail.session.in_flight) == (1, 0)
+        assert [msgspec.json.decode(r)["seq"] for r in detail.requests] == [1]
     finally:
         await store.close()
 

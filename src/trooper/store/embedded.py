@@ -27,15 +27,16 @@ import msgspec
 import structlog
 
 from trooper.config import StoreSettings
-from trooper.conversation import Message, TextBlock
+from trooper.conversation import Message
 from trooper.signals.extract import SignalReader, Signals
 from trooper.store.base import StoreStats
 from trooper.store.events import Broadcaster, Subscription, sse
 from trooper.store.records import (
-    Entry, Observation, Removed, RequestRecord, SessionDetail, SessionSummary, Update, answered_request, count_request, summarise,
+    Entry, Observation, Removed, SessionDetail, SessionSummary, Update, answered_request, count_request, summarise,
 )
 from trooper.store.sqlite import Batch, Database
-from trooper.store.transcript import ANSWER_KEY, message_key, new_from, stored_content
+from trooper.store.follow import INLINE_MESSAGES, is_long, off_loop_if_large, read_answer, read_request
+from trooper.store.transcript import ANSWER_KEY, stored_content
 
 log = structlog.get_logger("trooper.store")
 
@@ -166,9 +167,9 @@ class EmbeddedStore:
             request = summary.requests
             self._pending[observation.ref] = request
             summary.in_flight += 1
-            start, keys, signals = await _off_loop_if_large(
+            start, keys, signals = await off_loop_if_large(
                 len(conversation.messages) > INLINE_MESSAGES or state.reader is None,
-                _analyse, state, conversation.messages,
+                read_request, state, conversation.messages,
             )
             entries = [
                 Entry(len(state.keys) + 1 + i, m.role, stored_content(m.content), observation.at, request)
@@ -190,9 +191,8 @@ class EmbeddedStore:
                                  request, record.provider, record.answered_model, observation.partial)]
                 rows = [ANSWER_KEY]
                 reply = Message("assistant", answer.content)
-                long_answer = sum(len(b.text) for b in reply.content if type(b) is TextBlock) > INLINE_ANSWER_CHARS
-                signals = await _off_loop_if_large(
-                    long_answer or state.reader is None, _read_answer, state, conversation.messages, reply
+                signals = await off_loop_if_large(
+                    is_long(reply) or state.reader is None, read_answer, state, conversation.messages, reply
                 )
             count_request(summary, record)
             self._batch.requests.append((summary.id, request, _encode(record)))
@@ -321,43 +321,3 @@ class EmbeddedStore:
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
-
-
-# Measured by bench/run.py: a thread round trip per request observation cost more than the
-# work for a typical turn, and under load the queue overflowed. A few new messages of a
-# short history, or a short answer, are handled inline; a long history, a long answer, or a
-# session read from the start still go to the worker thread.
-INLINE_MESSAGES = 32
-INLINE_ANSWER_CHARS = 600
-
-
-async def _off_loop_if_large(large: bool, work: Callable[..., T], *args: Any) -> T:
-    return await asyncio.to_thread(work, *args) if large else work(*args)
-
-
-def _analyse(state: SessionState, messages: tuple[Message, ...]) -> tuple[int, list[bytes], Signals | None]:
-    """On a worker thread: which messages of a request are new, their keys, and the
-    signals if the transcript grew. The reader reads only the new messages, unless it
-    has to start over (first use, or the client rewrote its history)."""
-    assert state.keys is not None
-    keys = [message_key(m) for m in messages]
-    start = new_from(state.keys, keys, [m.role for m in messages])
-    if start == len(messages):
-        return start, keys, None
-    if state.reader is None or start < len(state.keys):
-        state.reader = SignalReader()
-        fresh = messages
-    else:
-        fresh = messages[start:]
-    for message in fresh:
-        state.reader.read(message)
-    return start, keys, state.reader.signals()
-
-
-def _read_answer(state: SessionState, messages: tuple[Message, ...], answer: Message) -> Signals:
-    if state.reader is None:  # the request's own observation never arrived
-        state.reader = SignalReader()
-        for message in messages:
-            state.reader.read(message)
-    state.reader.read(answer)
-    return state.reader.signals()

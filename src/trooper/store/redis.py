@@ -6,36 +6,43 @@ by what is new in each request, summaries and signals are whole, request records
 numbered per session, retention by age and count.
 
 Off the request path: `observe` only appends to a bounded in-memory buffer and wakes
-the writer task. The writer applies observations in order, each in one optimistic
-transaction (WATCH the session, read it, MULTI/EXEC the new rows, the summary, the
-published update and an "applied" marker keyed by the observation's id): two instances
-updating one session never lose a write, and a replay after a lost reply is skipped.
+the writer task. The writer takes the buffer's head in batches; per session of a batch
+it reads the stored head once, works out every change in memory, and writes them with
+one check-and-set script (`COMMIT`) that applies them only if the session's revision is
+still the one read: two instances updating one session never lose a write (the loser
+reads again and redoes), and a batch is two or three round trips whatever its size.
+Each write also records the last observation it applied from this instance, so a batch
+retried after a lost reply skips what was written.
 
 Redis down: observations stay buffered (up to `BUFFER_SIZE`; beyond, they are dropped,
 counted in `stats().dropped` and logged) and the writer retries with backoff; requests
 never wait. Live updates go through Redis pub/sub, so every instance's /events stream
 shows every instance's sessions.
 
-Keys (prefix `trooper:`): `sessions` (zset id -> last_seen), `s:{id}` (hash: summary,
-signals, system), `s:{id}:keys` (list: one short key per transcript message),
+Keys (prefix `trooper:`): `sessions` (zset id -> last_seen), `s:{id}` (hash: rev, born,
+summary, signals, system, `applied:{instance}`, `p:{instance}:{ref}` for requests whose
+answer is still to come), `s:{id}:keys` (list: one short key per transcript message),
 `s:{id}:msgs` (list: transcript entries, seq = position), `s:{id}:reqs` (hash: request
-records by seq; an answer may be written after a later request's, from another instance), `done:{observation}` (applied markers, expire after a day).
+records by seq; an answer may be written after a later request's, from another instance).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import itertools
+import random
 import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 import structlog
 from redis import asyncio as aioredis
-from redis.exceptions import RedisError, WatchError
+from redis.exceptions import NoScriptError, RedisError
 
 from trooper.config import StoreSettings
 from trooper.conversation import Message
@@ -46,14 +53,16 @@ from trooper.store.records import (
     Entry, Observation, Removed, RequestRecord, SessionDetail, SessionSummary, Update, answered_request, count_request, summarise,
 )
 from trooper.store.shared_breaker import BreakerEvent, SharedBreaker
+from trooper.store.follow import INLINE_MESSAGES, is_long, off_loop_if_large, read_answer, read_request
 from trooper.store.transcript import ANSWER_KEY, message_key, new_from, stored_content
 
 log = structlog.get_logger("trooper.store")
 
 BUFFER_SIZE = 10_000  # observations held while Redis is unreachable
+BATCH_SIZE = 512  # observations written together
+MAX_ATTEMPTS = 50  # reads and redos of a session other instances keep changing
 RETENTION_EVERY = 60.0  # seconds
 READ_WAIT = 2.0  # how long a read waits for this instance's observations queued before it
-DONE_TTL = 86_400  # seconds an "applied" marker is kept
 MAX_BACKOFF = 2.0
 IDLE_UNLOAD = 3600.0
 
@@ -61,17 +70,81 @@ _encode = msgspec.json.encode
 _summary = msgspec.json.Decoder(SessionSummary).decode
 _signals = msgspec.json.Decoder(Signals).decode
 
+# KEYS: the session hash, its transcript keys and entries, its request records, the
+# session index. ARGV: the revision read, a birth token for a new session, the session
+# id, its last_seen, the events channel; then counted runs: hash fields to set (pairs),
+# hash fields to delete, transcript keys, transcript entries, request records (pairs);
+# the rest are live updates to publish. Returns the number of sessions, or -1 if the
+# session changed since it was read. Long runs go in slices Lua's stack can take.
+COMMIT = """
+local rev = redis.call('HGET', KEYS[1], 'rev') or '0'
+if rev ~= ARGV[1] then return -1 end
+if rev == '0' then redis.call('HSET', KEYS[1], 'born', ARGV[2]) end
+redis.call('HSET', KEYS[1], 'rev', tostring(tonumber(rev) + 1))
+local i = 6
+local function run(command, key, width)
+  local first, last = i + 1, i + tonumber(ARGV[i]) * width
+  for s = first, last, 1000 * width do
+    redis.call(command, key, unpack(ARGV, s, math.min(s + 1000 * width - 1, last)))
+  end
+  i = last + 1
+end
+run('HSET', KEYS[1], 2)
+run('HDEL', KEYS[1], 1)
+run('RPUSH', KEYS[2], 1)
+run('RPUSH', KEYS[3], 1)
+run('HSET', KEYS[4], 2)
+redis.call('ZADD', KEYS[5], ARGV[4], ARGV[3])
+for j = i, #ARGV do redis.call('PUBLISH', ARGV[5], ARGV[j]) end
+return redis.call('ZCARD', KEYS[5])
+"""
+COMMIT_SHA = hashlib.sha1(COMMIT.encode()).hexdigest()
+
 
 class _Local:
-    """This instance's signal reader for a session, valid while the stored keys are the
-    ones it has read (another instance may have moved the session on)."""
+    """This instance's view of a session: the transcript keys as of revision `rev`
+    (the list only grows, so another instance's writes are fetched as a tail) and the
+    signal reader that has read them (None when it hasn't)."""
 
-    __slots__ = ("keys", "reader", "used")
+    __slots__ = ("born", "rev", "keys", "reader", "used")
 
     def __init__(self) -> None:
+        self.born = b""
+        self.rev = -1
         self.keys: list[bytes] = []
         self.reader: SignalReader | None = None
         self.used = 0.0
+
+    def forget(self, born: bytes) -> None:
+        self.born, self.rev, self.keys, self.reader = born, -1, [], None
+
+
+class _Held(NamedTuple):
+    """A session's head as read from Redis."""
+
+    rev: int
+    summary: SessionSummary | None  # None: a new session
+    signals: Signals
+    system: str | None
+    applied: int  # the last of this instance's observations written
+    pending: dict[int, int]  # observation ref -> the number given its request
+
+
+class _Write:
+    """One session's changes from one batch, as the commit script takes them."""
+
+    __slots__ = ("sid", "local", "base", "rev", "born", "head", "numbers", "forget", "entries", "records",
+                 "updates", "last_seen")
+
+    def __init__(self, sid: str, local: _Local, base: int, rev: int, born: bytes) -> None:
+        self.sid, self.local, self.base, self.rev, self.born = sid, local, base, rev, born
+        self.head: list[bytes] = []  # summary, signals, system, last applied observation
+        self.numbers: dict[str, bytes] = {}  # request numbers for answers still to come
+        self.forget: list[str] = []  # numbers no longer needed
+        self.entries: list[bytes] = []
+        self.records: list[bytes] = []  # seq, record, seq, record...
+        self.updates: list[bytes] = []
+        self.last_seen = 0.0
 
 
 class RedisStore:
@@ -86,15 +159,16 @@ class RedisStore:
         self.instance = uuid.uuid4().hex[:12]
         self.buffer_size = buffer_size
         self._redis: aioredis.Redis | None = None
-        self._buffer: deque[Observation] = deque()
+        self._buffer: deque[tuple[int, Observation]] = deque()  # numbered as they came
         self._wake = asyncio.Event()
         self._events = Broadcaster()
         self._tasks: list[asyncio.Task[None]] = []
-        self._pending: dict[int, int] = {}  # observation ref -> request seq
         self._local: dict[str, _Local] = {}
         self._enqueued = 0
         self._done = 0
         self._dropped = 0
+        self._lost = 0  # given up after MAX_ATTEMPTS races
+        self._mark = f"applied:{self.instance}"
         self._write_errors = 0
         self._sessions = 0
         self._down = False
@@ -124,6 +198,7 @@ class RedisStore:
         self._share_breakers()
         try:
             await self._redis.ping()
+            await self._redis.script_load(COMMIT)
             self._sessions = await self._redis.zcard(self._k("sessions"))
         except (RedisError, OSError) as exc:
             # Requests must flow without the store: buffer until Redis comes back.
@@ -174,8 +249,8 @@ class RedisStore:
                     log.warning("store_buffer_full", dropped=self._dropped, session=observation.session_id,
                                 url=self.location)
                 return
-            self._buffer.append(observation)
             self._enqueued += 1
+            self._buffer.append((self._enqueued, observation))
             self._wake.set()
         except Exception:  # never fail a request for the store
             pass
@@ -188,124 +263,228 @@ class RedisStore:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.settings.flush_interval)
                 continue
-            observation = self._buffer[0]
+            # The batch stays at the head of the buffer until it is written: a retry after
+            # a lost reply writes the same observations, and the applied marks skip them.
+            batch = list(itertools.islice(self._buffer, BATCH_SIZE))
             try:
-                await self._apply(observation)
+                await self._apply(batch)
             except (RedisError, OSError) as exc:
                 self._write_errors += 1
                 if not self._down:
                     log.error("store_write_failed", url=self.location, error=f"{type(exc).__name__}: {exc}",
                               buffered=len(self._buffer))
                 self._down = True
+                self._local.clear()  # what it read may not be what was written
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
                 continue
             except Exception:
-                log.exception("store_observe_failed", session=observation.session_id)
+                log.exception("store_observe_failed", observations=len(batch))
             if self._down:
                 log.info("store_recovered", url=self.location, buffered=len(self._buffer))
                 self._down = False
             backoff = 0.1
-            self._buffer.popleft()
-            self._done += 1
+            for _ in batch:
+                self._buffer.popleft()
+            self._done += len(batch)
             async with self._applied:
                 self._applied.notify_all()
 
-    async def _apply(self, observation: Observation) -> None:
-        for _ in range(50):
-            try:
-                await self._apply_once(observation)
+    async def _apply(self, batch: list[tuple[int, Observation]]) -> None:
+        """Each session of the batch: read once, work out every change in memory, write
+        once with a check-and-set on the session's revision. A session another instance
+        wrote meanwhile is read again and redone."""
+        waiting: dict[str, list[tuple[int, Observation]]] = {}
+        for item in batch:
+            waiting.setdefault(item[1].session_id, []).append(item)
+        for attempt in range(MAX_ATTEMPTS):
+            held = await self._read(waiting)
+            writes: list[_Write] = []
+            for sid, items in waiting.items():
+                try:
+                    write = await self._plan(sid, held[sid], items)
+                except Exception:
+                    log.exception("store_observe_failed", session=sid, observations=len(items))
+                    continue
+                if write is not None:
+                    writes.append(write)
+            waiting = {w.sid: waiting[w.sid] for w in await self._commit(writes)}
+            if not waiting:
                 return
-            except WatchError:  # another instance updated the session meanwhile: read again
-                await asyncio.sleep(0)
-        log.warning("store_contention", session=observation.session_id)
+            await asyncio.sleep(random.uniform(0, 0.002) * (attempt + 1))
+        for sid, items in waiting.items():
+            self._lost += len(items)
+            log.warning("store_contention", session=sid, observations=len(items))
 
-    async def _apply_once(self, observation: Observation) -> None:
+    async def _read(self, waiting: dict[str, list[tuple[int, Observation]]]) -> dict[str, _Held]:
+        """Every session's stored head in one round trip (with the request numbers this
+        instance left for the answers waiting), then the transcript keys this instance
+        has not seen yet (a second round trip, for sessions others wrote)."""
         assert self._redis is not None
-        sid = observation.session_id
-        skey, kkey = self._k(f"s:{sid}"), self._k(f"s:{sid}:keys")
-        done = self._done_key(observation)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            await pipe.watch(skey, kkey, done)
-            if await pipe.exists(done):
-                return  # applied before (its reply was lost): nothing twice
-            held_summary, held_signals, held_system = await pipe.hmget(skey, "summary", "signals", "system")
-            stored: list[bytes] = await pipe.lrange(kkey, 0, -1)
-            if held_summary is None:
-                summary = SessionSummary(sid, observation.at, observation.at)
-                signals: Signals = Signals()
-                system = observation.conversation.system
-            else:
-                summary, signals = _summary(held_summary), _signals(held_signals)
-                system = held_system.decode()
-            local = self._local.setdefault(sid, _Local())
+        asked: dict[str, list[int]] = {
+            sid: [o.ref for _, o in items if o.phase == "answer"] for sid, items in waiting.items()
+        }
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for sid, refs in asked.items():
+                pipe.hmget(self._k(f"s:{sid}"), "rev", "born", "summary", "signals", "system", self._mark,
+                           *[self._ref(ref) for ref in refs])
+            heads = await pipe.execute()
+        held: dict[str, _Held] = {}
+        tails: list[tuple[str, _Local, int]] = []
+        for (sid, refs), (rev, born, summary, signals, system, applied, *numbers) in zip(asked.items(), heads, strict=True):
+            local = self._local.get(sid)
+            if local is None:
+                local = self._local[sid] = _Local()
             local.used = time.monotonic()
-            try:
-                return await self._write(pipe, observation, local, stored, summary, signals, system)
-            except BaseException:
-                local.reader = None  # it may have read what was not written: start over next time
-                raise
+            if rev is None:  # a new session (or one retention deleted)
+                local.forget(b"")
+                local.rev = 0
+                held[sid] = _Held(0, None, Signals(), None, 0, {})
+                continue
+            pending = {ref: int(n) for ref, n in zip(refs, numbers, strict=True) if n is not None}
+            state = _Held(int(rev), _summary(summary), _signals(signals), system.decode(), int(applied or 0), pending)
+            held[sid] = state
+            if local.born != born:
+                local.forget(born)
+            if local.rev != state.rev:
+                local.reader = None  # another instance moved the session on
+                tails.append((sid, local, state.summary.messages))  # type: ignore[union-attr]
+        if tails:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for sid, local, _ in tails:
+                    pipe.lrange(self._k(f"s:{sid}:keys"), len(local.keys), -1)
+                found = await pipe.execute()
+            for (sid, local, count), more in zip(tails, found, strict=True):
+                local.keys.extend(more)
+                del local.keys[count:]  # as of the revision read (the list only grows)
+                local.rev = held[sid].rev
+        return held
 
-    async def _write(self, pipe, observation: Observation, local: _Local, stored: list[bytes],  # type: ignore[no-untyped-def]
-                     summary: SessionSummary, signals: Signals, system: str) -> None:
-        sid = observation.session_id
-        skey, kkey = self._k(f"s:{sid}"), self._k(f"s:{sid}:keys")
-        done = self._done_key(observation)
-        conversation = observation.conversation
-        record: RequestRecord | None = None
-        new_keys: list[bytes]
-        if observation.phase == "request":
-            summary.requests += 1
-            request = summary.requests
-            summary.in_flight += 1
-            start, keys, fresh = await asyncio.to_thread(_analyse, local, stored, conversation.messages)
-            entries = [
-                Entry(len(stored) + 1 + i, m.role, stored_content(m.content), observation.at, request)
-                for i, m in enumerate(conversation.messages[start:])
-            ]
-            new_keys = keys[start:]
+    async def _plan(self, sid: str, held: _Held, items: list[tuple[int, Observation]]) -> _Write | None:
+        items = [(n, o) for n, o in items if n > held.applied]
+        if not items:
+            return None  # written before (the reply was lost): nothing twice
+        local = self._local[sid]
+        large = any(
+            len(o.conversation.messages) > INLINE_MESSAGES or (o.answer is not None and is_long(Message("assistant", o.answer.content)))
+            for _, o in items
+        )
+        return await off_loop_if_large(large, self._work, sid, local, held, items)
+
+    def _work(self, sid: str, local: _Local, held: _Held, items: list[tuple[int, Observation]]) -> _Write:
+        """Apply a session's observations to what is stored, in memory: the new transcript
+        entries and keys, request records, summary, signals and the live updates."""
+        first = items[0][1]
+        summary = held.summary or SessionSummary(sid, first.at, first.at)
+        signals = held.signals
+        system = held.system if held.system is not None else first.conversation.system
+        write = _Write(sid, local, len(local.keys), held.rev, local.born or uuid.uuid4().hex[:12].encode())
+        asked: dict[int, int] = {}  # request numbers given in this write, by observation ref
+        for _, observation in items:
+            conversation = observation.conversation
+            record: RequestRecord | None = None
+            entries: list[Entry] = []
+            fresh: Signals | None = None
+            if observation.phase == "request":
+                summary.requests += 1
+                request = summary.requests
+                summary.in_flight += 1
+                start, keys, fresh = read_request(local, conversation.messages)
+                entries = [
+                    Entry(len(local.keys) + 1 + i, m.role, stored_content(m.content), observation.at, request)
+                    for i, m in enumerate(conversation.messages[start:])
+                ]
+                local.keys.extend(keys[start:])
+                write.numbers[self._ref(observation.ref)] = b"%d" % request
+                asked[observation.ref] = request
+                if conversation.system:
+                    system = conversation.system
+            else:
+                assert observation.record is not None
+                field = self._ref(observation.ref)
+                if observation.ref in asked:  # its request is in this write too
+                    number = asked.pop(observation.ref)
+                    del write.numbers[field]
+                else:
+                    number = held.pending.pop(observation.ref, 0)
+                    if number:
+                        write.forget.append(field)
+                request = answered_request(summary, number)
+                record = msgspec.structs.replace(observation.record, seq=request)
+                answer = observation.answer
+                if answer is not None and answer.content:
+                    said = Message("assistant", answer.content)
+                    if _resent(local.keys, conversation.messages, said):
+                        local.reader = None  # the transcript holds it; the reader has not read it
+                    else:
+                        entries = [Entry(len(local.keys) + 1, "assistant", stored_content(answer.content),
+                                         observation.at, request, record.provider, record.answered_model,
+                                         observation.partial)]
+                        local.keys.append(ANSWER_KEY)
+                        fresh = read_answer(local, conversation.messages, said)
+                count_request(summary, record)
+                write.records += [b"%d" % request, _encode(record)]
             if fresh is not None:
                 signals = fresh
-            if conversation.system:
-                system = conversation.system
-        else:
-            record = observation.record
-            assert record is not None
-            request = answered_request(summary, self._pending.get(observation.ref, 0))
-            record = msgspec.structs.replace(record, seq=request)
-            entries, new_keys = [], []
-            answer = observation.answer
-            if answer is not None and answer.content:
-                said = Message("assistant", answer.content)
-                held, fresh = await asyncio.to_thread(_read_answer, local, stored, conversation.messages, said)
-                if not held:  # not already there (resent by the client through another instance)
-                    entries = [Entry(len(stored) + 1, "assistant", stored_content(answer.content), observation.at,
-                                     request, record.provider, record.answered_model, observation.partial)]
-                    new_keys = [ANSWER_KEY]
-                if fresh is not None:
-                    signals = fresh
-            count_request(summary, record)
-        summary.last_seen = max(summary.last_seen, observation.at)
-        summary.messages = len(stored) + len(new_keys)
-        summarise(summary, signals)
-        pipe.multi()
-        if new_keys:
-            pipe.rpush(kkey, *new_keys)
-            pipe.rpush(self._k(f"s:{sid}:msgs"), *[_encode(e) for e in entries])
-        if record is not None:
-            pipe.hset(self._k(f"s:{sid}:reqs"), str(record.seq), _encode(record))
-        pipe.hset(skey, mapping={"summary": _encode(summary), "signals": _encode(signals), "system": system})
-        pipe.zadd(self._k("sessions"), {sid: summary.last_seen})
-        pipe.set(done, b"1", ex=DONE_TTL)
-        pipe.publish(self.channel, sse("session", Update(summary, signals, entries, record)))
-        pipe.zcard(self._k("sessions"))
-        results = await pipe.execute()
-        self._sessions = results[-1]
-        local.keys = stored + new_keys
-        if observation.phase == "request":
-            self._pending[observation.ref] = request
-        else:
-            self._pending.pop(observation.ref, None)
+            summary.last_seen = max(summary.last_seen, observation.at)
+            summary.messages = len(local.keys)
+            summarise(summary, signals)
+            write.entries += [_encode(e) for e in entries]
+            write.updates.append(sse("session", Update(summary, signals, entries, record)))
+        write.head = [_encode(summary), _encode(signals), system.encode(), b"%d" % items[-1][0]]
+        write.last_seen = summary.last_seen
+        return write
+
+    async def _commit(self, writes: list[_Write]) -> list[_Write]:
+        """Every session's changes in one round trip, each applied by the check-and-set
+        script. Returns the writes that lost a race (to be read and done again)."""
+        if not writes:
+            return []
+        assert self._redis is not None
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for write in writes:
+                pipe.evalsha(COMMIT_SHA, 5, *self._keys(write.sid), *self._args(write))
+            results = await pipe.execute(raise_on_error=False)
+        again: list[_Write] = []
+        failure: Exception | None = None
+        for write, result in zip(writes, results, strict=True):
+            if isinstance(result, int) and result >= 0:
+                write.local.rev = write.rev + 1
+                write.local.born = write.born
+                self._sessions = result
+                continue
+            del write.local.keys[write.base:]  # not written: as stored
+            write.local.reader = None
+            write.local.rev = -1
+            if isinstance(result, NoScriptError):  # a restarted Redis forgot the script
+                await self._redis.script_load(COMMIT)
+            elif isinstance(result, Exception):
+                failure = result
+                continue
+            again.append(write)
+        if failure is not None:
+            raise failure
+        return again
+
+    def _args(self, write: _Write) -> list[bytes | str | float | int]:
+        head = ["summary", write.head[0], "signals", write.head[1], "system", write.head[2], self._mark, write.head[3]]
+        for field, number in write.numbers.items():
+            head += [field, number]
+        keys = write.local.keys[write.base:]
+        return [
+            write.rev, write.born, write.sid, write.last_seen, self.channel,
+            len(head) // 2, *head, len(write.forget), *write.forget,
+            len(keys), *keys, len(write.entries), *write.entries,
+            len(write.records) // 2, *write.records, *write.updates,
+        ]
+
+    def _keys(self, sid: str) -> list[str]:
+        return [self._k(f"s:{sid}"), self._k(f"s:{sid}:keys"), self._k(f"s:{sid}:msgs"), self._k(f"s:{sid}:reqs"),
+                self._k("sessions")]
+
+    def _ref(self, ref: int) -> str:
+        """The field holding the number this instance gave a request still unanswered."""
+        return f"p:{self.instance}:{ref}"
 
     # --- live updates from every instance ---
 
@@ -501,7 +680,7 @@ class RedisStore:
         self._events.close()
 
     def stats(self) -> StoreStats:
-        return StoreStats(self._sessions, len(self._buffer), self._dropped, self._write_errors)
+        return StoreStats(self._sessions, len(self._buffer), self._dropped + self._lost, self._write_errors)
 
     async def _settled(self) -> None:
         """Wait (briefly) until this instance's observations queued before the read are
@@ -513,46 +692,15 @@ class RedisStore:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._applied.wait_for(lambda: self._done >= target or self._down), READ_WAIT)
 
-    def _done_key(self, observation: Observation) -> str:
-        """An observation's identity: this instance, its request, its phase (and, against
-        a reused ref, its session and time). A replay has the same one."""
-        o = observation
-        return self._k(f"done:{self.instance}:{o.ref}:{o.phase}:{o.at!r}:{o.session_id}")
-
     def _k(self, name: str) -> str:
         return self.prefix + name
 
 
-def _analyse(local: _Local, stored: list[bytes], messages: tuple[Message, ...]) -> tuple[int, list[bytes], Signals | None]:
-    """Which messages of a request are new against the stored keys, their keys, and the
-    signals if the transcript grew. The local reader goes on from where it was only if
-    the stored transcript is still the one it read."""
-    keys = [message_key(m) for m in messages]
-    start = new_from(stored, keys, [m.role for m in messages])
-    if start == len(messages):
-        return start, keys, None
-    if local.reader is None or local.keys != stored or start < len(stored):
-        local.reader = SignalReader()
-        fresh = messages
-    else:
-        fresh = messages[start:]
-    for message in fresh:
-        local.reader.read(message)
-    return start, keys, local.reader.signals()
-
-
-def _read_answer(local: _Local, stored: list[bytes], messages: tuple[Message, ...],
-                 answer: Message) -> tuple[bool, Signals | None]:
+def _resent(stored: list[bytes], messages: tuple[Message, ...], answer: Message) -> bool:
     """Is the answer already in the stored transcript (its client resent it through
-    another instance before this was written)? And the signals with it."""
+    another instance before this was written)?"""
     at = len(messages)
     if len(stored) > at and stored[at] == message_key(answer):
         keys = [message_key(m) for m in messages]
-        if new_from(stored, keys, [m.role for m in messages]) == at:
-            return True, None
-    if local.reader is None or local.keys != stored:
-        local.reader = SignalReader()
-        for message in messages:
-            local.reader.read(message)
-    local.reader.read(answer)
-    return False, local.reader.signals()
+        return new_from(stored, keys, [m.role for m in messages]) == at
+    return False

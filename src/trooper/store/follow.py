@@ -1,0 +1,66 @@
+"""Following a session's transcript as its requests arrive: which messages of a request
+are new, and the session's signals, read incrementally, so each turn costs only what it
+adds. Both stores keep, per active session, the stored message keys and the signal
+reader that has read them (`Followed`)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
+
+from trooper.conversation import Message, TextBlock
+from trooper.signals.extract import SignalReader, Signals
+from trooper.store.transcript import message_key, new_from
+
+T = TypeVar("T")
+
+# Measured by bench/run.py: a thread round trip per request observation cost more than the
+# work for a typical turn, and under load the queue overflowed. A few new messages of a
+# short history, or a short answer, are handled inline; a long history, a long answer, or a
+# session read from the start still go to a worker thread.
+INLINE_MESSAGES = 32
+INLINE_ANSWER_CHARS = 600
+
+
+class Followed(Protocol):
+    keys: list[bytes] | None  # one per stored transcript message
+    reader: SignalReader | None  # has read exactly the stored transcript, or None
+
+
+def read_request(state: Followed, messages: tuple[Message, ...]) -> tuple[int, list[bytes], Signals | None]:
+    """Which messages of a request are new, their keys, and the signals if the transcript
+    grew. The reader reads only the new messages, unless it has to start over (first
+    use, or the client rewrote its history)."""
+    assert state.keys is not None
+    keys = [message_key(m) for m in messages]
+    start = new_from(state.keys, keys, [m.role for m in messages])
+    if start == len(messages):
+        return start, keys, None
+    if state.reader is None or start < len(state.keys):
+        state.reader = SignalReader()
+        fresh = messages
+    else:
+        fresh = messages[start:]
+    for message in fresh:
+        state.reader.read(message)
+    return start, keys, state.reader.signals()
+
+
+def read_answer(state: Followed, messages: tuple[Message, ...], answer: Message) -> Signals:
+    """The signals once the answer is read (the whole request first, if the reader has
+    not read it: its own observation never arrived, or another instance wrote since)."""
+    if state.reader is None:
+        state.reader = SignalReader()
+        for message in messages:
+            state.reader.read(message)
+    state.reader.read(answer)
+    return state.reader.signals()
+
+
+def is_long(answer: Message) -> bool:
+    return sum(len(b.text) for b in answer.content if type(b) is TextBlock) > INLINE_ANSWER_CHARS  # type: ignore[union-attr]
+
+
+async def off_loop_if_large(large: bool, work: Callable[..., T], *args: Any) -> T:
+    return await asyncio.to_thread(work, *args) if large else work(*args)
