@@ -106,3 +106,39 @@ async def test_redis_unreachable_buffers_up_to_the_bound_then_counts_drops(redis
         assert detail is not None and detail.session.requests == 2 and len(detail.transcript) == 4
     finally:
         await store.close()
+
+
+async def test_two_instances_writing_one_session_at_once_lose_nothing(redis_server: RedisServer) -> None:
+    """A stateless client behind a load balancer: every request lands in one session, on
+    either instance, at the same time. Every request is counted once, numbered once, and
+    every answer is in the transcript; nothing is given up to the race."""
+    stores = [RedisStore(StoreSettings(url=redis_server.url, max_age_days=0)) for _ in range(2)]
+    for store in stores:
+        await store.start()
+    try:
+        asked = conversation(text("user", "Classify this ticket."))
+        per_store = 400
+        for wave in range(4):
+            for n in range(wave * per_store // 4, (wave + 1) * per_store // 4):
+                for i, store in enumerate(stores):
+                    ref = n + 1
+                    said = Response("m", "m", (TextBlock(f"Answer {i}-{ref}."),))
+                    store.observe(Observation(ref, "hot", "request", 1.0 + n, asked))
+                    store.observe(Observation(ref, "hot", "answer", 1.5 + n, asked, said, record()))
+            await asyncio.sleep(0.01)  # the writers run between waves, racing each other
+        for store in stores:
+            for _ in range(300):
+                if not store.stats().queued:
+                    break
+                await asyncio.sleep(0.05)
+        assert [store.stats().dropped for store in stores] == [0, 0]
+        detail = await stores[0].session("hot")
+        assert detail is not None
+        assert (detail.session.requests, detail.session.in_flight) == (2 * per_store, 0)
+        assert sorted(msgspec.json.decode(r)["seq"] for r in detail.requests) == list(range(1, 2 * per_store + 1))
+        answers = [msgspec.json.decode(e)["content"][0]["text"] for e in detail.transcript[1:]]
+        assert len(answers) == len(set(answers)) == 2 * per_store
+        assert [msgspec.json.decode(e)["seq"] for e in detail.transcript] == list(range(1, 2 * per_store + 2))
+    finally:
+        for store in stores:
+            await store.close()

@@ -475,12 +475,14 @@ def _clauses(sentence: str) -> list[str]:
 
 
 def _sentence_around(text: str, start: int, end: int) -> str:
-    """The sentence holding text[start:end] (a decimal point or a path is not an end)."""
+    """The sentence holding text[start:end] (a decimal point or a path is not an end),
+    at most 240 characters of it. Both searches are bounded: a long text without sentence
+    ends (a log, a table) costs a constant per match, not the rest of the text."""
     begin = 0
     for match in _SENTENCE_END.finditer(text, max(0, start - 300), start):
         begin = match.end()
-    after = _SENTENCE_END.search(text, end)
-    return text[begin : after.end() if after else len(text)].strip()[:240]
+    after = _SENTENCE_END.search(text, end, end + 300)
+    return text[begin : after.end() if after else min(len(text), end + 300)].strip()[:240]
 
 
 def _first_clause(sentence: str) -> str:

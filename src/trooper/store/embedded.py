@@ -2,8 +2,8 @@
 keeping, and nothing needs installing.
 
 Off the request path: `observe` only queues. One consumer task applies observations in
-order (transcript growth, signal extraction on a worker thread, summary counts) and
-queues rows; a flusher writes them out in one transaction at least every
+order, in batches (transcript growth, signal extraction, summary counts; on a worker
+thread when the batch holds large work) and queues rows; a flusher writes them out in one transaction at least every
 `flush_interval` (≤ 1 s), on the store's own database thread. A crash loses at most
 that interval. Retention runs once a minute.
 
@@ -43,6 +43,7 @@ log = structlog.get_logger("trooper.store")
 T = TypeVar("T")
 
 QUEUE_SIZE = 2_000  # each holds a conversation: a bound on memory as much as on backlog
+CONSUME_BATCH = 256  # observations applied in one pass
 RETENTION_EVERY = 60.0  # seconds
 IDLE_UNLOAD = 3600.0  # seconds idle after which a session's keys and reader leave memory
 READ_WAIT = 2.0  # how long a read waits for observations queued before it
@@ -66,6 +67,16 @@ class SessionState:
         self.system = system
         self.keys = keys  # None until loaded from the file
         self.reader: SignalReader | None = None  # None until a request brings the history
+
+
+class Applied(Batch):
+    """What a batch of observations produced: rows for the next flush, live updates."""
+
+    __slots__ = ("updates",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.updates: list[bytes] = []
 
 
 class EmbeddedStore:
@@ -143,22 +154,64 @@ class EmbeddedStore:
         self._enqueued += 1
 
     async def _consume(self) -> None:
+        """Apply what is queued in batches: one pass (on a worker thread when any of it
+        is large) for all, so a loaded event loop hands work over once per batch, not per
+        observation (a hand-over waits for the GIL behind the request path)."""
         assert self._queue is not None
         while True:
-            observation = await self._queue.get()
+            batch = [await self._queue.get()]
+            while len(batch) < CONSUME_BATCH and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
             try:
                 async with self._mutate:
-                    await self._apply(observation)
+                    large = await self._prepare(batch)
+                    applied = await off_loop_if_large(large, self._apply_all, batch, bool(self._events))
+                    self._batch.messages += applied.messages
+                    self._batch.requests += applied.requests
+                    self._batch.sessions.update(applied.sessions)
+                    for update in applied.updates:
+                        self._events.publish(update)
             except Exception:
-                log.exception("store_observe_failed", session=observation.session_id)
+                log.exception("store_observe_failed", observations=len(batch))
             finally:
-                self._queue.task_done()
-                self._done += 1
+                for _ in batch:
+                    self._queue.task_done()
+                self._done += len(batch)
                 async with self._applied:
                     self._applied.notify_all()
 
-    async def _apply(self, observation: Observation) -> None:
-        state = await self._state(observation)
+    async def _prepare(self, batch: list[Observation]) -> bool:
+        """Every session of the batch in memory with its transcript keys (read from the
+        file on the database thread if they were unloaded). Is any of the work large?"""
+        large = False
+        for observation in batch:
+            state = await self._state(observation)
+            messages = observation.conversation.messages
+            answer = observation.answer
+            large = large or state.reader is None or len(messages) > INLINE_MESSAGES or (
+                answer is not None and is_long(Message("assistant", answer.content)))
+        return large
+
+    def _apply_all(self, batch: list[Observation], publish: bool) -> Applied:
+        """Apply a batch to the sessions in memory; the rows to write and the live updates
+        come back to the event loop (neither the flush batch nor the subscribers' queues
+        are touched from here)."""
+        applied = Applied()
+        touched: dict[str, SessionState] = {}
+        for observation in batch:
+            try:
+                state = self._sessions[observation.session_id]
+                self._apply(observation, state, applied, publish)
+                touched[observation.session_id] = state
+            except Exception:
+                log.exception("store_observe_failed", session=observation.session_id)
+        for sid, state in touched.items():
+            summary = state.summary
+            applied.sessions[sid] = (sid, summary.first_seen, summary.last_seen, state.system, _encode(summary),
+                                     _encode(state.signals))
+        return applied
+
+    def _apply(self, observation: Observation, state: SessionState, applied: Applied, publish: bool) -> None:
         assert state.keys is not None
         conversation = observation.conversation
         summary = state.summary
@@ -167,10 +220,7 @@ class EmbeddedStore:
             request = summary.requests
             self._pending[observation.ref] = request
             summary.in_flight += 1
-            start, keys, signals = await off_loop_if_large(
-                len(conversation.messages) > INLINE_MESSAGES or state.reader is None,
-                read_request, state, conversation.messages,
-            )
+            start, keys, signals = read_request(state, conversation.messages)
             entries = [
                 Entry(len(state.keys) + 1 + i, m.role, stored_content(m.content), observation.at, request)
                 for i, m in enumerate(conversation.messages[start:])
@@ -190,25 +240,19 @@ class EmbeddedStore:
                 entries = [Entry(len(state.keys) + 1, "assistant", stored_content(answer.content), observation.at,
                                  request, record.provider, record.answered_model, observation.partial)]
                 rows = [ANSWER_KEY]
-                reply = Message("assistant", answer.content)
-                signals = await off_loop_if_large(
-                    is_long(reply) or state.reader is None, read_answer, state, conversation.messages, reply
-                )
+                signals = read_answer(state, conversation.messages, Message("assistant", answer.content))
             count_request(summary, record)
-            self._batch.requests.append((summary.id, request, _encode(record)))
+            applied.requests.append((summary.id, request, _encode(record)))
         for entry, key in zip(entries, rows, strict=True):
             state.keys.append(key)
-            self._batch.messages.append((summary.id, entry.seq, key, _encode(entry)))
+            applied.messages.append((summary.id, entry.seq, key, _encode(entry)))
         if signals is not None:
             state.signals = signals
         summary.last_seen = max(summary.last_seen, observation.at)
         summary.messages = len(state.keys)
         summarise(summary, state.signals)
-        self._batch.sessions[summary.id] = (
-            summary.id, summary.first_seen, summary.last_seen, state.system, _encode(summary), _encode(state.signals)
-        )
-        if self._events:
-            self._events.publish(sse("session", Update(summary, state.signals, entries, record)))
+        if publish:
+            applied.updates.append(sse("session", Update(summary, state.signals, entries, record)))
 
     async def _state(self, observation: Observation) -> SessionState:
         state = self._sessions.get(observation.session_id)
@@ -268,11 +312,11 @@ class EmbeddedStore:
 
     async def _retain_forever(self) -> None:
         while True:
+            await asyncio.sleep(RETENTION_EVERY)  # a minute in: never racing the first requests
             try:
                 await self.retain()
             except Exception:
                 log.exception("store_retention_failed")
-            await asyncio.sleep(RETENTION_EVERY)
 
     # --- reading ---
 

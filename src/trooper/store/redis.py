@@ -60,7 +60,7 @@ log = structlog.get_logger("trooper.store")
 
 BUFFER_SIZE = 10_000  # observations held while Redis is unreachable
 BATCH_SIZE = 512  # observations written together
-MAX_ATTEMPTS = 50  # reads and redos of a session other instances keep changing
+MAX_RACES = 50  # lost races in a row before a session's observations are given up (counted)
 RETENTION_EVERY = 60.0  # seconds
 READ_WAIT = 2.0  # how long a read waits for this instance's observations queued before it
 MAX_BACKOFF = 2.0
@@ -167,7 +167,7 @@ class RedisStore:
         self._enqueued = 0
         self._done = 0
         self._dropped = 0
-        self._lost = 0  # given up after MAX_ATTEMPTS races
+        self._lost = 0  # given up after MAX_RACES lost races
         self._mark = f"applied:{self.instance}"
         self._write_errors = 0
         self._sessions = 0
@@ -293,14 +293,18 @@ class RedisStore:
     async def _apply(self, batch: list[tuple[int, Observation]]) -> None:
         """Each session of the batch: read once, work out every change in memory, write
         once with a check-and-set on the session's revision. A session another instance
-        wrote meanwhile is read again and redone."""
+        wrote meanwhile is read again and redone with half as many observations (a
+        shorter plan, a narrower window for the race), growing back once it wins."""
         waiting: dict[str, list[tuple[int, Observation]]] = {}
         for item in batch:
             waiting.setdefault(item[1].session_id, []).append(item)
-        for attempt in range(MAX_ATTEMPTS):
-            held = await self._read(waiting)
+        share = {sid: len(items) for sid, items in waiting.items()}  # how many the next write takes
+        races = dict.fromkeys(waiting, 0)
+        while waiting:
+            taking = {sid: items[:share[sid]] for sid, items in waiting.items()}
+            held = await self._read(taking)
             writes: list[_Write] = []
-            for sid, items in waiting.items():
+            for sid, items in taking.items():
                 try:
                     write = await self._plan(sid, held[sid], items)
                 except Exception:
@@ -308,13 +312,24 @@ class RedisStore:
                     continue
                 if write is not None:
                     writes.append(write)
-            waiting = {w.sid: waiting[w.sid] for w in await self._commit(writes)}
-            if not waiting:
-                return
-            await asyncio.sleep(random.uniform(0, 0.002) * (attempt + 1))
-        for sid, items in waiting.items():
-            self._lost += len(items)
-            log.warning("store_contention", session=sid, observations=len(items))
+            raced = {w.sid for w in await self._commit(writes)}
+            for sid, items in taking.items():
+                if sid in raced:
+                    races[sid] += 1
+                    share[sid] = max(1, len(items) // 2)
+                    if races[sid] < MAX_RACES:
+                        continue
+                    self._lost += len(waiting[sid])
+                    log.warning("store_contention", session=sid, observations=len(waiting[sid]))
+                    del waiting[sid]
+                    continue
+                races[sid] = 0
+                waiting[sid] = waiting[sid][len(items):]
+                share[sid] = len(items) * 2
+                if not waiting[sid]:
+                    del waiting[sid]
+            if raced:
+                await asyncio.sleep(random.uniform(0, 0.001) * max(races.values()))
 
     async def _read(self, waiting: dict[str, list[tuple[int, Observation]]]) -> dict[str, _Held]:
         """Every session's stored head in one round trip (with the request numbers this
@@ -626,13 +641,13 @@ class RedisStore:
 
     async def _retain_forever(self) -> None:
         while True:
+            await asyncio.sleep(RETENTION_EVERY)  # a minute in: never racing the first requests
             try:
                 await self.retain()
             except (RedisError, OSError):
                 pass
             except Exception:
                 log.exception("store_retention_failed")
-            await asyncio.sleep(RETENTION_EVERY)
 
     # --- reading ---
 
