@@ -203,3 +203,14 @@ def test_a_long_session_keeps_bounded_state() -> None:
     signals = reader.signals()
     assert signals.resume_from == 400
     assert len(reader.steps) <= 50 and len(reader.loops) <= 32 and len(reader.entities) <= 12 and len(reader.facts) <= 16
+
+
+def test_a_very_long_answer_is_read_at_its_opening_and_close() -> None:
+    """Agents say what they did at the start and what is left at the end; the middle of
+    a 200 KB answer (code, logs) is not read, so its cost is bounded."""
+    middle = "\n".join(f"line {i}: ok" for i in range(20_000))
+    said = assistant(f"✅ Step 1 done: dumped the users table.\n{middle}\n"
+                     "✅ Step 9 done: restored it in the middle.\n" f"{middle}\nTODO: rotate the DBA password.")
+    signals = extract([user("Please migrate the users table to Postgres 16."), said])
+    assert signals.completed_steps == ["✅ Step 1 done: dumped the users table"]
+    assert [loop for loop in signals.open_loops if "rotate" in loop]

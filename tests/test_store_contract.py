@@ -137,3 +137,24 @@ async def test_observe_never_raises_and_stats_count(make_store: Factory) -> None
     await store.sessions()
     stats = store.stats()
     assert (stats.sessions, stats.queued, stats.dropped) == (1, 0, 0)
+
+
+async def test_a_backlog_keeps_every_record_and_signals_catch_up(make_store: Factory) -> None:
+    """Forty turns queued before the store runs: a backlog. Every message and request is
+    kept; long answers may go unread for signals (counted), and the session's next
+    request, which resends the history, brings the signals back up to date."""
+    store = await make_store()
+    agent = Agent(store)
+    filler = " The migration log shows nothing unusual for this table." * 15
+    for n in range(1, 41):
+        agent.turn(f"Turn {n}: migrate the next table.", f"✅ Step {n} done: migrated table {n}.{filler}")
+    assert store.stats().queued == 80
+    detail = await store.session("s1")
+    assert detail is not None
+    assert (len(detail.transcript), detail.session.requests, detail.session.in_flight) == (80, 40, 0)
+    assert store.stats().signals_skipped > 0 and store.stats().dropped == 0
+    agent.turn("Turn 41: migrate the next table.", "✅ Step 41 done: migrated table 41.")
+    found = await store.signals("s1")
+    assert found is not None
+    assert found[1].resume_from == 42
+    assert "✅ Step 40 done: migrated table 40" in found[1].completed_steps

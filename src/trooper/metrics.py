@@ -131,6 +131,9 @@ class Metrics:
                      [("", store.queued)]),
             *_family("counter", "trooper_store_dropped_total", "Observations dropped because the store's queue was full.",
                      [("", store.dropped)]),
+            *_family("counter", "trooper_store_signals_skipped_total",
+                     "Long answers stored but not read for signals because the store was behind.",
+                     [("", store.signals_skipped)]),
             *_family("counter", "trooper_store_write_errors_total", "Batched writes that failed (retried at the next flush).",
                      [("", store.write_errors)]),
         ]

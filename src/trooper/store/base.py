@@ -22,6 +22,7 @@ class StoreStats(msgspec.Struct):
     queued: int = 0  # observations not yet applied
     dropped: int = 0  # observations given up because the queue was full
     write_errors: int = 0
+    signals_skipped: int = 0  # long answers stored but not read for signals (the store was behind)
 
 
 class Store(Protocol):

@@ -35,7 +35,7 @@ from trooper.store.records import (
     Entry, Observation, Removed, SessionDetail, SessionSummary, Update, answered_request, count_request, summarise,
 )
 from trooper.store.sqlite import Batch, Database
-from trooper.store.follow import INLINE_MESSAGES, is_long, off_loop_if_large, read_answer, read_request
+from trooper.store.follow import INLINE_MESSAGES, is_long, off_loop_if_large, read_answer, read_request, skip_answer
 from trooper.store.transcript import ANSWER_KEY, stored_content
 
 log = structlog.get_logger("trooper.store")
@@ -72,11 +72,12 @@ class SessionState:
 class Applied(Batch):
     """What a batch of observations produced: rows for the next flush, live updates."""
 
-    __slots__ = ("updates",)
+    __slots__ = ("updates", "skipped")
 
     def __init__(self) -> None:
         super().__init__()
         self.updates: list[bytes] = []
+        self.skipped = 0  # long answers left unread for signals (the store was behind)
 
 
 class EmbeddedStore:
@@ -98,6 +99,7 @@ class EmbeddedStore:
         self._enqueued = 0
         self._done = 0
         self._dropped = 0
+        self._skipped = 0
         self._write_errors = 0
 
     # --- life cycle ---
@@ -166,6 +168,7 @@ class EmbeddedStore:
                 async with self._mutate:
                     large = await self._prepare(batch)
                     applied = await off_loop_if_large(large, self._apply_all, batch, bool(self._events))
+                    self._skipped += applied.skipped
                     self._batch.messages += applied.messages
                     self._batch.requests += applied.requests
                     self._batch.sessions.update(applied.sessions)
@@ -201,7 +204,7 @@ class EmbeddedStore:
         for observation in batch:
             try:
                 state = self._sessions[observation.session_id]
-                self._apply(observation, state, applied, publish)
+                self._apply(observation, state, applied, publish, len(batch))
                 touched[observation.session_id] = state
             except Exception:
                 log.exception("store_observe_failed", session=observation.session_id)
@@ -211,7 +214,8 @@ class EmbeddedStore:
                                      _encode(state.signals))
         return applied
 
-    def _apply(self, observation: Observation, state: SessionState, applied: Applied, publish: bool) -> None:
+    def _apply(self, observation: Observation, state: SessionState, applied: Applied, publish: bool,
+               backlog: int) -> None:
         assert state.keys is not None
         conversation = observation.conversation
         summary = state.summary
@@ -240,7 +244,11 @@ class EmbeddedStore:
                 entries = [Entry(len(state.keys) + 1, "assistant", stored_content(answer.content), observation.at,
                                  request, record.provider, record.answered_model, observation.partial)]
                 rows = [ANSWER_KEY]
-                signals = read_answer(state, conversation.messages, Message("assistant", answer.content))
+                reply = Message("assistant", answer.content)
+                if skip_answer(state, backlog, reply):
+                    applied.skipped += 1
+                else:
+                    signals = read_answer(state, conversation.messages, reply)
             count_request(summary, record)
             applied.requests.append((summary.id, request, _encode(record)))
         for entry, key in zip(entries, rows, strict=True):
@@ -351,7 +359,7 @@ class EmbeddedStore:
 
     def stats(self) -> StoreStats:
         queued = self._queue.qsize() if self._queue is not None else 0
-        return StoreStats(len(self._sessions), queued, self._dropped, self._write_errors)
+        return StoreStats(len(self._sessions), queued, self._dropped, self._write_errors, self._skipped)
 
     async def _settled(self) -> None:
         """Wait (briefly) until observations queued before this read are applied, so a

@@ -53,7 +53,7 @@ from trooper.store.records import (
     Entry, Observation, Removed, RequestRecord, SessionDetail, SessionSummary, Update, answered_request, count_request, summarise,
 )
 from trooper.store.shared_breaker import BreakerEvent, SharedBreaker
-from trooper.store.follow import INLINE_MESSAGES, is_long, off_loop_if_large, read_answer, read_request
+from trooper.store.follow import INLINE_MESSAGES, is_long, off_loop_if_large, read_answer, read_request, skip_answer
 from trooper.store.transcript import ANSWER_KEY, message_key, new_from, stored_content
 
 log = structlog.get_logger("trooper.store")
@@ -134,7 +134,7 @@ class _Write:
     """One session's changes from one batch, as the commit script takes them."""
 
     __slots__ = ("sid", "local", "base", "rev", "born", "head", "numbers", "forget", "entries", "records",
-                 "updates", "last_seen")
+                 "updates", "last_seen", "skipped")
 
     def __init__(self, sid: str, local: _Local, base: int, rev: int, born: bytes) -> None:
         self.sid, self.local, self.base, self.rev, self.born = sid, local, base, rev, born
@@ -145,6 +145,7 @@ class _Write:
         self.records: list[bytes] = []  # seq, record, seq, record...
         self.updates: list[bytes] = []
         self.last_seen = 0.0
+        self.skipped = 0  # long answers left unread for signals (the store was behind)
 
 
 class RedisStore:
@@ -168,6 +169,7 @@ class RedisStore:
         self._done = 0
         self._dropped = 0
         self._lost = 0  # given up after MAX_RACES lost races
+        self._skipped = 0
         self._mark = f"applied:{self.instance}"
         self._write_errors = 0
         self._sessions = 0
@@ -306,7 +308,7 @@ class RedisStore:
             writes: list[_Write] = []
             for sid, items in taking.items():
                 try:
-                    write = await self._plan(sid, held[sid], items)
+                    write = await self._plan(sid, held[sid], items, len(batch))
                 except Exception:
                     log.exception("store_observe_failed", session=sid, observations=len(items))
                     continue
@@ -375,7 +377,7 @@ class RedisStore:
                 local.rev = held[sid].rev
         return held
 
-    async def _plan(self, sid: str, held: _Held, items: list[tuple[int, Observation]]) -> _Write | None:
+    async def _plan(self, sid: str, held: _Held, items: list[tuple[int, Observation]], backlog: int) -> _Write | None:
         items = [(n, o) for n, o in items if n > held.applied]
         if not items:
             return None  # written before (the reply was lost): nothing twice
@@ -384,9 +386,9 @@ class RedisStore:
             len(o.conversation.messages) > INLINE_MESSAGES or (o.answer is not None and is_long(Message("assistant", o.answer.content)))
             for _, o in items
         )
-        return await off_loop_if_large(large, self._work, sid, local, held, items)
+        return await off_loop_if_large(large, self._work, sid, local, held, items, backlog)
 
-    def _work(self, sid: str, local: _Local, held: _Held, items: list[tuple[int, Observation]]) -> _Write:
+    def _work(self, sid: str, local: _Local, held: _Held, items: list[tuple[int, Observation]], backlog: int) -> _Write:
         """Apply a session's observations to what is stored, in memory: the new transcript
         entries and keys, request records, summary, signals and the live updates."""
         first = items[0][1]
@@ -436,7 +438,10 @@ class RedisStore:
                                          observation.at, request, record.provider, record.answered_model,
                                          observation.partial)]
                         local.keys.append(ANSWER_KEY)
-                        fresh = read_answer(local, conversation.messages, said)
+                        if skip_answer(local, backlog, said):
+                            write.skipped += 1
+                        else:
+                            fresh = read_answer(local, conversation.messages, said)
                 count_request(summary, record)
                 write.records += [b"%d" % request, _encode(record)]
             if fresh is not None:
@@ -467,6 +472,7 @@ class RedisStore:
                 write.local.rev = write.rev + 1
                 write.local.born = write.born
                 self._sessions = result
+                self._skipped += write.skipped
                 continue
             del write.local.keys[write.base:]  # not written: as stored
             write.local.reader = None
@@ -695,7 +701,7 @@ class RedisStore:
         self._events.close()
 
     def stats(self) -> StoreStats:
-        return StoreStats(self._sessions, len(self._buffer), self._dropped + self._lost, self._write_errors)
+        return StoreStats(self._sessions, len(self._buffer), self._dropped + self._lost, self._write_errors, self._skipped)
 
     async def _settled(self) -> None:
         """Wait (briefly) until this instance's observations queued before the read are
