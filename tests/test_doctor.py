@@ -138,3 +138,14 @@ async def test_the_embedded_model_is_checked_by_having_it_answer(everything: Fak
     assert "window 6144" in checks["embedded"].detail
     assert checks["ollama"].status == "warn" and checks["ollama"].detail.endswith("(fine: embedded answers instead)")
     assert checks["local tier"].detail == "ollama → embedded; embedded answers"
+
+
+async def test_a_shared_store_that_cannot_be_reached_fails_its_line_without_its_password(tmp_path: Path) -> None:
+    """Trooper would still serve (buffering), but its dashboard could not read: the
+    doctor says so, names the Redis it tried, and never prints the URL's password."""
+    env = chain_env(TROOPER_STORE=f"redis://:hunter2-secret@127.0.0.1:{free_port()}/0", TROOPER_PORT=str(free_port()))
+    checks = await doctor(env)
+    store = checks["store"]
+    assert store.status == "fail"
+    assert "cannot reach Redis at redis://:***@127.0.0.1:" in store.detail and "TROOPER_STORE" in store.fix
+    assert "hunter2" not in report(list(checks.values()))[0]

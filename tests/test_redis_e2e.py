@@ -95,6 +95,11 @@ async def test_redis_down_mid_run_requests_flow_and_records_arrive_once(
             await turn(a.url, history, said, "agent-1")
         store = a.runtime.store
         assert store.stats().queued == 4  # two requests, two observations each
+        async with aiohttp.ClientSession() as http:  # reads can't be served: a clear 503, never a 500
+            async with http.get(f"{a.url}/sessions") as listing:
+                refusal = await listing.json()
+                assert listing.status == 503 and listing.headers["retry-after"] == "5"
+        assert "unreachable" in refusal["error"]["message"] and "buffered" in refusal["error"]["message"]
         redis_server.start()  # the same port, the data saved before it went away
         deadline = time.monotonic() + 15
         while store.stats().queued and time.monotonic() < deadline:

@@ -22,6 +22,7 @@ from trooper.access import COOKIE, Access, is_loopback_address
 from trooper.config import Settings
 from trooper.runtime import Runtime
 from trooper.signals.extract import Signals
+from trooper.store.base import StoreUnavailable
 
 log = structlog.get_logger("trooper")
 
@@ -91,7 +92,11 @@ class Admin:
         async def guarded(request: Request) -> Response:
             why = self.access.refusal(request)
             if why is None:
-                return await handler(request)
+                try:
+                    return await handler(request)
+                except StoreUnavailable as exc:
+                    log.warning("store_read_failed", path=request.url.path, error=str(exc))
+                    return _error(503, str(exc), {**PRIVATE, "retry-after": "5"})
             if page and self.access.token:
                 return RedirectResponse("/login", status_code=303)
             if page:

@@ -179,12 +179,18 @@ def _judge_local_tier(providers: list[Provider], checks: list[Check]) -> list[Ch
 
 
 async def check_store(store: Store) -> Check:
+    shared = "://" in store.location
     try:
         await store.start()
     except Exception as exc:
         return Check("store", "fail", str(exc), "set TROOPER_DB to a writable file path")
     sessions = store.stats().sessions
+    problem = store.problem()
     await store.close()
+    if problem:  # Trooper still serves without it, buffering; the dashboard can't read
+        return Check("store", "fail", problem,
+                     "start that Redis, or set TROOPER_STORE to a reachable redis://host:port/db" if shared
+                     else "set TROOPER_DB to a writable file path")
     if store.location == ":memory:":
         return Check("store", "warn", "in memory only: sessions are lost when Trooper stops",
                      "set TROOPER_DB (or HOME) to keep them")

@@ -10,7 +10,7 @@ import structlog
 
 from trooper.conversation import ApiError, StreamNote, UpstreamError
 from trooper.formats import Codec, codec
-from trooper.pipeline import ErrorReply, Exchange, RawReply, Reply, StreamReply, WholeReply
+from trooper.pipeline import Exchange, RawReply, Reply, StreamReply, WholeReply
 
 log = structlog.get_logger("trooper")
 

@@ -13,7 +13,6 @@ from trooper.conversation import (
     ApiError,
     Block,
     BlockStart,
-    BlockStop,
     Conversation,
     ErrorKind,
     ImageBlock,

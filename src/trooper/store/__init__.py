@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from trooper.config import ConfigError, StoreSettings
-from trooper.store.base import Store, StoreStats
+from trooper.store.base import Store, StoreStats, redacted
 from trooper.store.embedded import EmbeddedStore
 from trooper.store.records import Entry, Observation, RequestRecord, SessionDetail, SessionSummary, Update
 
@@ -13,7 +13,7 @@ def open_store(settings: StoreSettings) -> Store:
     A redis:// URL (`url`, env TROOPER_STORE) selects the shared store."""
     if settings.url:
         if not settings.url.startswith(("redis://", "rediss://", "unix://")):
-            raise ConfigError(f"TROOPER_STORE={settings.url!r}: expected a redis://host:port/db URL")
+            raise ConfigError(f"TROOPER_STORE={redacted(settings.url)!r}: expected a redis://host:port/db URL")
         try:
             from trooper.store.redis import RedisStore
         except ImportError:

@@ -9,12 +9,18 @@ routes, the dashboard's event stream, the metrics.
 from __future__ import annotations
 
 from typing import Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 
 from trooper.signals.extract import Signals
 from trooper.store.events import Subscription
 from trooper.store.records import Observation, SessionDetail, SessionSummary
+
+
+class StoreUnavailable(Exception):
+    """A read could not reach the store (a shared store's server is down). The message
+    names it; requests are unaffected (their observations are buffered)."""
 
 
 class StoreStats(msgspec.Struct):
@@ -50,3 +56,15 @@ class Store(Protocol):
         """End every live feed now (the server is stopping: don't hold it up)."""
 
     def stats(self) -> StoreStats: ...
+
+    def problem(self) -> str:
+        """Why the store can't be used right now, in one line ("" when it can)."""
+
+
+def redacted(url: str) -> str:
+    """A Redis URL without its password (redis://user:secret@host → redis://user:***@host)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))

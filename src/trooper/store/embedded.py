@@ -361,6 +361,9 @@ class EmbeddedStore:
         queued = self._queue.qsize() if self._queue is not None else 0
         return StoreStats(len(self._sessions), queued, self._dropped, self._write_errors, self._skipped)
 
+    def problem(self) -> str:
+        return "" if self._thread is not None else f"{self.location} is not open"
+
     async def _settled(self) -> None:
         """Wait (briefly) until observations queued before this read are applied, so a
         client that reads right after its answer sees its own turn."""

@@ -36,7 +36,7 @@ import random
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 import msgspec
@@ -47,7 +47,7 @@ from redis.exceptions import NoScriptError, RedisError
 from trooper.config import StoreSettings
 from trooper.conversation import Message
 from trooper.signals.extract import SignalReader, Signals
-from trooper.store.base import StoreStats
+from trooper.store.base import StoreStats, StoreUnavailable, redacted
 from trooper.store.events import Broadcaster, Subscription, sse
 from trooper.store.records import (
     Entry, Observation, Removed, RequestRecord, SessionDetail, SessionSummary, Update, answered_request, count_request, summarise,
@@ -152,7 +152,7 @@ class RedisStore:
     def __init__(self, settings: StoreSettings, clock: Callable[[], float] = time.time, prefix: str = "trooper:",
                  buffer_size: int = BUFFER_SIZE) -> None:
         self.settings = settings
-        self.location = settings.url
+        self.location = redacted(settings.url)  # for logs and messages: never the password
         self.clock = clock
         self.prefix = prefix
         self.channel = prefix + "events"
@@ -658,6 +658,10 @@ class RedisStore:
     # --- reading ---
 
     async def sessions(self, limit: int = 100, offset: int = 0) -> tuple[list[SessionSummary], int]:
+        with self._reading():
+            return await self._sessions_page(limit, offset)
+
+    async def _sessions_page(self, limit: int, offset: int) -> tuple[list[SessionSummary], int]:
         await self._settled()
         assert self._redis is not None
         index = self._k("sessions")
@@ -676,11 +680,12 @@ class RedisStore:
     async def session(self, session_id: str) -> SessionDetail | None:
         await self._settled()
         assert self._redis is not None
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.hmget(self._k(f"s:{session_id}"), "summary", "signals", "system")
-            pipe.hgetall(self._k(f"s:{session_id}:reqs"))
-            pipe.lrange(self._k(f"s:{session_id}:msgs"), 0, -1)
-            (summary, signals, system), requests, transcript = await pipe.execute()
+        with self._reading():
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.hmget(self._k(f"s:{session_id}"), "summary", "signals", "system")
+                pipe.hgetall(self._k(f"s:{session_id}:reqs"))
+                pipe.lrange(self._k(f"s:{session_id}:msgs"), 0, -1)
+                (summary, signals, system), requests, transcript = await pipe.execute()
         if summary is None:
             return None
         return SessionDetail(
@@ -691,7 +696,8 @@ class RedisStore:
     async def signals(self, session_id: str) -> tuple[SessionSummary, Signals] | None:
         await self._settled()
         assert self._redis is not None
-        summary, signals = await self._redis.hmget(self._k(f"s:{session_id}"), "summary", "signals")
+        with self._reading():
+            summary, signals = await self._redis.hmget(self._k(f"s:{session_id}"), "summary", "signals")
         return None if summary is None else (_summary(summary), _signals(signals))
 
     def subscribe(self) -> Subscription:
@@ -712,6 +718,21 @@ class RedisStore:
         async with self._applied:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._applied.wait_for(lambda: self._done >= target or self._down), READ_WAIT)
+
+    def problem(self) -> str:
+        if self._redis is None:
+            return f"{self.location} is not open"
+        return f"cannot reach Redis at {self.location}" if self._down else ""
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[None]:
+        try:
+            yield
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(
+                f"the session store at {self.location} is unreachable ({type(exc).__name__}); requests still flow "
+                f"and their records are buffered until it is back"
+            ) from None
 
     def _k(self, name: str) -> str:
         return self.prefix + name
