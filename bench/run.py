@@ -404,6 +404,7 @@ class Bench:
             return system
         system.pid = proc.pid
         system.metrics = f"{url}/metrics"
+        WORKERS[system.metrics] = start.get("workers", 1)
         claude = "x-trooper-provider=claude"  # a cloud scenario answered by another provider is counted
         system.targets = {
             "small": Target(f"{url}/v1/messages", small_body(), ANTHROPIC_HEADERS, expect=claude),
@@ -675,24 +676,42 @@ def no_breaker_pipeline(folder: Path) -> Path:
     return path
 
 
+# Trooper's /metrics URL -> how many worker processes answer there (each reports its own).
+WORKERS: dict[str, int] = {}
+
+
 def store_figures(url: str) -> dict[str, float]:
-    """trooper_store_* gauges and counters from Trooper's /metrics ({} when it has none)."""
+    """trooper_store_* gauges and counters from Trooper's /metrics ({} when it has none),
+    summed over its worker processes: with several workers on one port each request for
+    /metrics reaches one of them, so it asks until it has heard every one (bounded)."""
     if not url:
         return {}
-    try:
-        with urllib.request.urlopen(url, timeout=5) as resp:
-            text = resp.read().decode()
-    except (urllib.error.URLError, OSError):
-        return {}
-    figures = {}
-    for line in text.splitlines():
-        if line.startswith("trooper_store_"):
-            name, _, value = line.partition(" ")
-            try:
-                figures[name] = float(value)
-            except ValueError:
-                pass
-    return figures
+    by_process: dict[str, dict[str, float]] = {}
+    for _ in range(50):
+        try:
+            with urllib.request.urlopen(url, timeout=5) as resp:
+                text = resp.read().decode()
+        except (urllib.error.URLError, OSError):
+            break
+        figures: dict[str, float] = {}
+        pid = ""
+        for line in text.splitlines():
+            if line.startswith("trooper_process_info{"):
+                pid = line.split('pid="', 1)[1].split('"', 1)[0]
+            elif line.startswith("trooper_store_"):
+                name, _, value = line.partition(" ")
+                try:
+                    figures[name] = float(value)
+                except ValueError:
+                    pass
+        by_process[pid] = figures
+        if len(by_process) >= WORKERS.get(url, 1):
+            break
+    totals: dict[str, float] = {}
+    for figures in by_process.values():
+        for name, value in figures.items():
+            totals[name] = totals.get(name, 0.0) + value
+    return totals
 
 
 def diff_stats(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
@@ -730,7 +749,7 @@ def render(results: dict, args: argparse.Namespace) -> str:
         f"(load average {m.get('loadavg_start', '?')} at start, {results.get('loadavg_end', '?')} at end)",
         f"- command: `{results['command']}`",
         f"- trooper: {m.get('trooper', '?')}; litellm: {results.get('litellm_version', 'not run')}",
-        f"- upstream: bench/upstream.py (one process, uvloop); load: bench/load.py (one process per run, "
+        "- upstream: bench/upstream.py (one process, uvloop); load: bench/load.py (one process per run, "
         + (f"{args.memory_requests} requests over {args.memory_sessions} sessions)" if args.memory else
            f"closed loop {'/'.join(str(c) for c in args.concurrency)}; open loop for the sustained rate); "
            f"{args.duration:g} s recorded per run after {args.warmup:g} s warm-up"),

@@ -1,6 +1,6 @@
 """How fast each session store applies observations, outside the proxy.
 
-    python bench/store.py [--observations 20000] [--sessions 1,200] [--stores sqlite,redis]
+    python bench/store.py [--observations 20000] [--sessions 1,200] [--stores sqlite,redis,redis×2]
 
 Feeds a store the observations of agent turns (two per request: the request, then its
 answer) as fast as it takes them, and prints observations applied per second and the
@@ -67,18 +67,19 @@ def observations(total: int, sessions: int) -> list[Observation]:
     return out
 
 
-async def drain(store: EmbeddedStore | RedisStore, feed: list[Observation]) -> tuple[float, int]:
-    """Feed in waves the store's buffer can hold; the seconds until all are applied."""
+async def drain(stores: list[EmbeddedStore | RedisStore], feed: list[Observation]) -> tuple[float, int]:
+    """Feed in waves the stores' buffers can hold, each request (both its observations)
+    to one store in turn; the seconds until all are applied."""
     started = time.perf_counter()
     for i in range(0, len(feed), 500):
-        while store.stats().queued > 1000:  # the embedded store holds 2,000
+        while any(store.stats().queued > 1000 for store in stores):  # the embedded store holds 2,000
             await asyncio.sleep(0.001)
-        for observation in feed[i:i + 500]:
-            store.observe(observation)
+        for n, observation in enumerate(feed[i:i + 500], start=i):
+            stores[(n // 2) % len(stores)].observe(observation)
         await asyncio.sleep(0)
-    while store.stats().queued:
+    while any(store.stats().queued for store in stores):
         await asyncio.sleep(0.001)
-    return time.perf_counter() - started, store.stats().dropped
+    return time.perf_counter() - started, sum(store.stats().dropped for store in stores)
 
 
 def free_port() -> int:
@@ -88,32 +89,40 @@ def free_port() -> int:
 
 
 async def measure(kind: str, total: int, sessions: int, url: str, directory: Path) -> None:
-    settings = StoreSettings(path=str(directory / f"{kind}-{sessions}.db"), url=url if kind == "redis" else "",
+    """`redis×2`: two Redis stores (two instances, here in one process) sharing the
+    sessions, every other request through each: the shared store's contention."""
+    settings = StoreSettings(path=str(directory / f"{kind}-{sessions}.db"), url=url if kind != "sqlite" else "",
                              max_age_days=0, max_sessions=0)
-    store: EmbeddedStore | RedisStore = RedisStore(settings) if kind == "redis" else EmbeddedStore(settings)
-    await store.start()
+    stores: list[EmbeddedStore | RedisStore] = (
+        [EmbeddedStore(settings)] if kind == "sqlite" else [RedisStore(settings) for _ in range(2 if "2" in kind else 1)]
+    )
+    for store in stores:
+        await store.start()
     try:
         feed = observations(total, sessions)
-        seconds, dropped = await drain(store, feed)
-        listed, count = await store.sessions(limit=1)
-        print(f"| {kind:6} | {sessions:>8} | {len(feed):>12} | {len(feed) / seconds:>10,.0f} | {seconds:>8.2f} "
-              f"| {dropped:>7} | {count:>8} |", flush=True)
+        seconds, dropped = await drain(stores, feed)
+        listed, count = await stores[0].sessions(limit=1)
+        requests = sum(s.requests for s in listed)
+        print(f"| {kind:7} | {sessions:>8} | {len(feed):>12} | {len(feed) / seconds:>10,.0f} | {seconds:>8.2f} "
+              f"| {dropped:>7} | {count:>8} |" + (f" {requests} requests in the hot session" if sessions == 1 else ""),
+              flush=True)
     finally:
-        await store.close()
+        for store in stores:
+            await store.close()
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--observations", type=int, default=20_000)
     parser.add_argument("--sessions", default="1,200", help="comma-separated session counts")
-    parser.add_argument("--stores", default="sqlite,redis")
+    parser.add_argument("--stores", default="sqlite,redis,redis×2")
     args = parser.parse_args()
     kinds = args.stores.split(",")
     server = None
     url = ""
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
-        if "redis" in kinds:
+        if any(kind.startswith("redis") for kind in kinds):
             binary = shutil.which("redis-server")
             if not binary:
                 sys.exit("redis-server is not installed (apt-get install redis-server)")
@@ -128,11 +137,11 @@ async def main() -> None:
                 except OSError:
                     time.sleep(0.05)
         try:
-            print("| store  | sessions | observations | applied/s  | seconds  | dropped | sessions |")
-            print("|--------|---------:|-------------:|-----------:|---------:|--------:|---------:|")
+            print("| store   | sessions | observations | applied/s  | seconds  | dropped | sessions |")
+            print("|---------|---------:|-------------:|-----------:|---------:|--------:|---------:|")
             for sessions in [int(s) for s in args.sessions.split(",")]:
                 for kind in kinds:
-                    if kind == "redis":
+                    if kind.startswith("redis"):
                         subprocess.run(["redis-cli", "-p", url.rsplit(":", 1)[1].split("/")[0], "FLUSHALL"],
                                        stdout=subprocess.DEVNULL, check=False)
                     await measure(kind, args.observations, sessions, url, directory)

@@ -154,3 +154,24 @@ async def test_a_provider_failing_three_times_through_a_is_skipped_by_b(
                 break
             await asyncio.sleep(0.01)
         assert other.runtime.provider("claude").breaker.state == "closed"
+
+
+async def test_session_savings_are_one_total_across_instances(
+        claude: FakeUpstream, ollama: FakeUpstream, redis_server: RedisServer) -> None:
+    """A simple turn answered locally through A, then the same through B: B's
+    X-Trooper-Session-Saved counts both."""
+    ollama.default = Text("7 days.")
+    env = chain_env(claude=claude, ollama=ollama, TROOPER_STORE=redis_server.url)
+    said = [{"role": "user", "content": "how many days in a week"}]
+    async with run_trooper(env) as a, run_trooper(env) as b:
+        saved = []
+        for instance in (a, b):
+            sdk = anthropic.AsyncAnthropic(base_url=instance.url, api_key="k", max_retries=0,
+                                           default_headers={"X-Session-ID": "shared-savings"})
+            reply = await sdk.messages.with_raw_response.create(model="claude-haiku-4-5", max_tokens=50, messages=said)
+            assert reply.headers["x-trooper-provider"] == "ollama"
+            saved.append(int(reply.headers["x-trooper-session-saved"].split()[0]))
+            deadline = time.monotonic() + 5  # A's write reaches B (pub/sub) off the request path
+            while b.runtime.store.saved("shared-savings") < saved[-1] and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+    assert saved[0] > 0 and saved[1] == 2 * saved[0]

@@ -93,3 +93,19 @@ async def test_a_simple_turn_served_by_the_next_local_tier_says_both(claude: Fak
     assert provider != "ollama" and claude.requests == []
     assert raw.headers["x-trooper-decision"] == f"{provider} (simple turn) | cloud skipped"
     assert raw.headers["x-trooper-summary"] == f"ollama → {provider} (network) | context ✓"
+
+
+async def test_session_savings_carry_on_after_a_restart(claude: FakeUpstream, ollama: FakeUpstream, tmp_path: Path) -> None:
+    """X-Trooper-Session-Saved is the session's total, not this process's: the store's
+    figure survives the restart."""
+    ollama.default = Text("7 days.")
+    env = chain_env(claude=claude, ollama=ollama, TROOPER_DB=str(tmp_path / "trooper.db"))
+    said = [{"role": "user", "content": "how many days in a week"}]
+    saved = []
+    for _ in range(2):
+        async with run_trooper(env) as trooper:
+            sdk = client(trooper.url, default_headers={"X-Session-ID": "kept"})
+            reply = await sdk.messages.with_raw_response.create(model="claude-haiku-4-5", max_tokens=50, messages=said)
+            assert reply.headers["x-trooper-provider"] == "ollama"
+            saved.append(int(reply.headers["x-trooper-session-saved"].split()[0]))
+    assert saved[0] > 0 and saved[1] == 2 * saved[0]  # the same turn twice

@@ -118,12 +118,21 @@ async def test_retention_by_count_and_by_age(make_store: Factory) -> None:
     assert await store.session("old") is None and await store.session("mid") is None
 
 
+async def events(subscription: Any, count: int) -> list[dict]:
+    """The next `count` SSE events' data (a chunk may carry several: the Redis store
+    publishes one write's updates together)."""
+    found: list[dict] = []
+    while len(found) < count:
+        chunk = await asyncio.wait_for(subscription.next(), 5)
+        found += [msgspec.json.decode(frame.split(b"data: ", 1)[1]) for frame in chunk.split(b"\n\n") if b"data: " in frame]
+    return found
+
+
 async def test_a_subscriber_sees_what_is_new(make_store: Factory) -> None:
     store = await make_store()
     subscription = store.subscribe()
     Agent(store).turn("I want to migrate the users table.", "✅ Step 1 done: dumped it.")
-    request = msgspec.json.decode((await asyncio.wait_for(subscription.next(), 5)).split(b"data: ", 1)[1])
-    answer = msgspec.json.decode((await asyncio.wait_for(subscription.next(), 5)).split(b"data: ", 1)[1])
+    request, answer = await events(subscription, 2)
     assert request["session"]["in_flight"] == 1 and [e["role"] for e in request["entries"]] == ["user"]
     assert request["signals"]["intent"] == "migrate the users table"
     assert answer["request"]["seq"] == 1 and answer["entries"][0]["provider"] == "claude"

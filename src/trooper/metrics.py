@@ -7,6 +7,7 @@ tokens, HTTP statuses. Never a session id or a model name from a client.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 
 from trooper.providers.base import Provider
@@ -126,6 +127,8 @@ class Metrics:
                 "gauge", "trooper_circuit_recent_failures", "Failures inside the breaker window, per provider.",
                 ((_labels(("provider",), (p.name,)), p.breaker.recent_failures()) for p in providers),
             ),
+            *_family("gauge", "trooper_process_info", "This process (with --workers each reports its own figures).",
+                     [(_labels(("pid",), (str(os.getpid()),)), 1.0)]),
             *_family("gauge", "trooper_sessions", "Sessions held by the store.", [("", store.sessions)]),
             *_family("gauge", "trooper_store_queued", "Observations waiting to be applied by the store.",
                      [("", store.queued)]),

@@ -26,8 +26,8 @@ class Runtime:
         self.env = os.environ if env is None else env
         self.clock = clock  # for circuit breakers; tests inject their own
         self.providers: list[Provider] = providers.build(settings.providers, self.env, settings.context_window)
-        self.savings = SavingsLedger()
         self.store: Store = open_store(settings.store)  # started and closed by the app's lifespan
+        self.savings = SavingsLedger(floor=self.store.saved)
         if hasattr(self.store, "attach"):  # a shared store also shares provider health (at its start)
             self.store.attach(self)
         self.metrics = Metrics()

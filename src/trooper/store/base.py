@@ -57,6 +57,10 @@ class Store(Protocol):
 
     def stats(self) -> StoreStats: ...
 
+    def saved(self, session_id: str) -> int:
+        """Tokens the session has saved, as far as this store knows now (never waits; 0
+        for a session it doesn't know). For the X-Trooper-Session-Saved header."""
+
     def problem(self) -> str:
         """Why the store can't be used right now, in one line ("" when it can)."""
 

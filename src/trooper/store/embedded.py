@@ -361,6 +361,10 @@ class EmbeddedStore:
         queued = self._queue.qsize() if self._queue is not None else 0
         return StoreStats(len(self._sessions), queued, self._dropped, self._write_errors, self._skipped)
 
+    def saved(self, session_id: str) -> int:
+        state = self._sessions.get(session_id)
+        return state.summary.tokens_saved if state is not None else 0
+
     def problem(self) -> str:
         return "" if self._thread is not None else f"{self.location} is not open"
 

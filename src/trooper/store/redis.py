@@ -35,7 +35,7 @@ import itertools
 import random
 import time
 import uuid
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
@@ -60,28 +60,35 @@ log = structlog.get_logger("trooper.store")
 
 BUFFER_SIZE = 10_000  # observations held while Redis is unreachable
 BATCH_SIZE = 512  # observations written together
-MAX_RACES = 50  # lost races in a row before a session's observations are given up (counted)
+MAX_RACES = 50  # lost races before a session's observations are given up (counted)
+CONTENDED_FOR = 10.0  # seconds a session that lost a race is written under a lock
+LOCK_MS = 1000  # a session lock's expiry
 RETENTION_EVERY = 60.0  # seconds
 READ_WAIT = 2.0  # how long a read waits for this instance's observations queued before it
 MAX_BACKOFF = 2.0
 IDLE_UNLOAD = 3600.0
+SAVED_KEPT = 100_000  # sessions whose savings figure is kept for the response header
 
 _encode = msgspec.json.encode
 _summary = msgspec.json.Decoder(SessionSummary).decode
 _signals = msgspec.json.Decoder(Signals).decode
 
 # KEYS: the session hash, its transcript keys and entries, its request records, the
-# session index. ARGV: the revision read, a birth token for a new session, the session
-# id, its last_seen, the events channel; then counted runs: hash fields to set (pairs),
+# session index, the session's write lock. ARGV: the revision read, a birth token for a
+# new session, the session id, its last_seen, the events channel, the lock's holder if
+# this write holds it (else ""); then counted runs: hash fields to set (pairs),
 # hash fields to delete, transcript keys, transcript entries, request records (pairs);
-# the rest are live updates to publish. Returns the number of sessions, or -1 if the
+# then the live updates to publish, as one message. Returns the number of sessions, or -1 if the
 # session changed since it was read. Long runs go in slices Lua's stack can take.
 COMMIT = """
+local holder = redis.call('GET', KEYS[6])
+if holder and holder ~= ARGV[6] then return -1 end
+if holder then redis.call('DEL', KEYS[6]) end
 local rev = redis.call('HGET', KEYS[1], 'rev') or '0'
 if rev ~= ARGV[1] then return -1 end
 if rev == '0' then redis.call('HSET', KEYS[1], 'born', ARGV[2]) end
 redis.call('HSET', KEYS[1], 'rev', tostring(tonumber(rev) + 1))
-local i = 6
+local i = 7
 local function run(command, key, width)
   local first, last = i + 1, i + tonumber(ARGV[i]) * width
   for s = first, last, 1000 * width do
@@ -99,6 +106,21 @@ for j = i, #ARGV do redis.call('PUBLISH', ARGV[5], ARGV[j]) end
 return redis.call('ZCARD', KEYS[5])
 """
 COMMIT_SHA = hashlib.sha1(COMMIT.encode()).hexdigest()
+
+
+class _SavedSummary(msgspec.Struct):
+    id: str
+    tokens_saved: int = 0
+
+
+class _SavedUpdate(msgspec.Struct):
+    """The part of a live session update the savings header needs."""
+
+    session: _SavedSummary
+
+
+_saved_update = msgspec.json.Decoder(_SavedUpdate).decode
+_SESSION_EVENT = b"event: session\ndata: "
 
 
 class _Local:
@@ -134,7 +156,7 @@ class _Write:
     """One session's changes from one batch, as the commit script takes them."""
 
     __slots__ = ("sid", "local", "base", "rev", "born", "head", "numbers", "forget", "entries", "records",
-                 "updates", "last_seen", "skipped")
+                 "updates", "last_seen", "skipped", "saved", "locked")
 
     def __init__(self, sid: str, local: _Local, base: int, rev: int, born: bytes) -> None:
         self.sid, self.local, self.base, self.rev, self.born = sid, local, base, rev, born
@@ -146,6 +168,8 @@ class _Write:
         self.updates: list[bytes] = []
         self.last_seen = 0.0
         self.skipped = 0  # long answers left unread for signals (the store was behind)
+        self.saved = 0  # the session's tokens saved once written
+        self.locked = False  # written under this instance's lock on the session
 
 
 class RedisStore:
@@ -170,6 +194,8 @@ class RedisStore:
         self._dropped = 0
         self._lost = 0  # given up after MAX_RACES lost races
         self._skipped = 0
+        self._contended: dict[str, float] = {}  # session -> until when it is written under a lock
+        self._saved: OrderedDict[str, int] = OrderedDict()  # session -> tokens saved, as last seen
         self._mark = f"applied:{self.instance}"
         self._write_errors = 0
         self._sessions = 0
@@ -295,43 +321,58 @@ class RedisStore:
     async def _apply(self, batch: list[tuple[int, Observation]]) -> None:
         """Each session of the batch: read once, work out every change in memory, write
         once with a check-and-set on the session's revision. A session another instance
-        wrote meanwhile is read again and redone with half as many observations (a
-        shorter plan, a narrower window for the race), growing back once it wins."""
+        wrote meanwhile is read again and redone, and for a while after such a race it is
+        written under a short lock (so two instances feeding one hot session take turns,
+        each writing what piled up while it waited, instead of redoing work that loses)."""
         waiting: dict[str, list[tuple[int, Observation]]] = {}
         for item in batch:
             waiting.setdefault(item[1].session_id, []).append(item)
-        share = {sid: len(items) for sid, items in waiting.items()}  # how many the next write takes
         races = dict.fromkeys(waiting, 0)
         while waiting:
-            taking = {sid: items[:share[sid]] for sid, items in waiting.items()}
-            held = await self._read(taking)
+            now = time.monotonic()
+            locking = [sid for sid in waiting if self._contended.get(sid, 0.0) > now]
+            locked = await self._lock(locking) if locking else set()
+            taking = {sid: items for sid, items in waiting.items() if sid not in locking or sid in locked}
+            held = await self._read(taking) if taking else {}
             writes: list[_Write] = []
             for sid, items in taking.items():
                 try:
                     write = await self._plan(sid, held[sid], items, len(batch))
                 except Exception:
                     log.exception("store_observe_failed", session=sid, observations=len(items))
+                    write = None
+                if write is None:
+                    del waiting[sid]  # written before, or could not be worked out
                     continue
-                if write is not None:
-                    writes.append(write)
+                write.locked = sid in locked
+                writes.append(write)
+            unused = locked - {w.sid for w in writes}
+            if unused:
+                await self._redis.delete(*(self._k(f"lock:{sid}") for sid in unused))  # type: ignore[union-attr]
             raced = {w.sid for w in await self._commit(writes)}
-            for sid, items in taking.items():
-                if sid in raced:
-                    races[sid] += 1
-                    share[sid] = max(1, len(items) // 2)
-                    if races[sid] < MAX_RACES:
-                        continue
+            for write in writes:
+                sid = write.sid
+                if sid not in raced:
+                    del waiting[sid]
+                    continue
+                races[sid] += 1
+                self._contended[sid] = time.monotonic() + CONTENDED_FOR
+                if races[sid] >= MAX_RACES:
                     self._lost += len(waiting[sid])
                     log.warning("store_contention", session=sid, observations=len(waiting[sid]))
                     del waiting[sid]
-                    continue
-                races[sid] = 0
-                waiting[sid] = waiting[sid][len(items):]
-                share[sid] = len(items) * 2
-                if not waiting[sid]:
-                    del waiting[sid]
-            if raced:
-                await asyncio.sleep(random.uniform(0, 0.001) * max(races.values()))
+            if waiting:  # raced, or waiting for a lock: let the other instance finish its turn
+                await asyncio.sleep(random.uniform(0, 0.001))
+
+    async def _lock(self, sids: list[str]) -> set[str]:
+        """The sessions whose write lock this instance took (it expires by itself: an
+        instance that dies holding it blocks the session for at most LOCK_MS)."""
+        assert self._redis is not None
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for sid in sids:
+                pipe.set(self._k(f"lock:{sid}"), self.instance, nx=True, px=LOCK_MS)
+            taken = await pipe.execute()
+        return {sid for sid, ok in zip(sids, taken, strict=True) if ok}
 
     async def _read(self, waiting: dict[str, list[tuple[int, Observation]]]) -> dict[str, _Held]:
         """Every session's stored head in one round trip (with the request numbers this
@@ -361,6 +402,7 @@ class RedisStore:
             pending = {ref: int(n) for ref, n in zip(refs, numbers, strict=True) if n is not None}
             state = _Held(int(rev), _summary(summary), _signals(signals), system.decode(), int(applied or 0), pending)
             held[sid] = state
+            self._know_saved(sid, state.summary.tokens_saved)  # type: ignore[union-attr]
             if local.born != born:
                 local.forget(born)
             if local.rev != state.rev:
@@ -453,6 +495,7 @@ class RedisStore:
             write.updates.append(sse("session", Update(summary, signals, entries, record)))
         write.head = [_encode(summary), _encode(signals), system.encode(), b"%d" % items[-1][0]]
         write.last_seen = summary.last_seen
+        write.saved = summary.tokens_saved
         return write
 
     async def _commit(self, writes: list[_Write]) -> list[_Write]:
@@ -463,7 +506,7 @@ class RedisStore:
         assert self._redis is not None
         async with self._redis.pipeline(transaction=False) as pipe:
             for write in writes:
-                pipe.evalsha(COMMIT_SHA, 5, *self._keys(write.sid), *self._args(write))
+                pipe.evalsha(COMMIT_SHA, 6, *self._keys(write.sid), *self._args(write))
             results = await pipe.execute(raise_on_error=False)
         again: list[_Write] = []
         failure: Exception | None = None
@@ -473,6 +516,7 @@ class RedisStore:
                 write.local.born = write.born
                 self._sessions = result
                 self._skipped += write.skipped
+                self._know_saved(write.sid, write.saved)
                 continue
             del write.local.keys[write.base:]  # not written: as stored
             write.local.reader = None
@@ -493,15 +537,15 @@ class RedisStore:
             head += [field, number]
         keys = write.local.keys[write.base:]
         return [
-            write.rev, write.born, write.sid, write.last_seen, self.channel,
+            write.rev, write.born, write.sid, write.last_seen, self.channel, self.instance if write.locked else "",
             len(head) // 2, *head, len(write.forget), *write.forget,
             len(keys), *keys, len(write.entries), *write.entries,
-            len(write.records) // 2, *write.records, *write.updates,
+            len(write.records) // 2, *write.records, *([b"".join(write.updates)] if write.updates else []),
         ]
 
     def _keys(self, sid: str) -> list[str]:
         return [self._k(f"s:{sid}"), self._k(f"s:{sid}:keys"), self._k(f"s:{sid}:msgs"), self._k(f"s:{sid}:reqs"),
-                self._k("sessions")]
+                self._k("sessions"), self._k(f"lock:{sid}")]
 
     def _ref(self, ref: int) -> str:
         """The field holding the number this instance gave a request still unanswered."""
@@ -524,6 +568,7 @@ class RedisStore:
                         self._heard(message["data"])
                     else:
                         self._events.publish(message["data"])
+                        self._heard_saved(message["data"])
             except asyncio.CancelledError:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
@@ -637,7 +682,9 @@ class RedisStore:
                 for sid in doomed:
                     self._local.pop(sid, None)
                 log.info("sessions_expired", count=len(doomed), left=self._sessions)
-            idle = time.monotonic() - IDLE_UNLOAD
+            now = time.monotonic()
+            self._contended = {sid: until for sid, until in self._contended.items() if until > now}
+            idle = now - IDLE_UNLOAD
             for sid in [s for s, local in self._local.items() if local.used < idle]:
                 del self._local[sid]
             return doomed
@@ -718,6 +765,28 @@ class RedisStore:
         async with self._applied:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._applied.wait_for(lambda: self._done >= target or self._down), READ_WAIT)
+
+    def saved(self, session_id: str) -> int:
+        return self._saved.get(session_id, 0)
+
+    def _know_saved(self, session_id: str, tokens: int) -> None:
+        if self._saved.get(session_id, -1) >= tokens:
+            return
+        self._saved[session_id] = tokens
+        self._saved.move_to_end(session_id)
+        if len(self._saved) > SAVED_KEPT:
+            self._saved.popitem(last=False)
+
+    def _heard_saved(self, data: bytes) -> None:
+        """Another instance's session updates (one write's, all of one session): what
+        the session has saved after the last, for this instance's X-Trooper-Session-Saved."""
+        at = data.rfind(_SESSION_EVENT)
+        if at < 0:
+            return
+        end = data.find(b"\n\n", at)
+        with contextlib.suppress(msgspec.DecodeError):
+            update = _saved_update(data[at + len(_SESSION_EVENT) : end if end >= 0 else len(data)])
+            self._know_saved(update.session.id, update.session.tokens_saved)
 
     def problem(self) -> str:
         if self._redis is None:
