@@ -132,6 +132,7 @@ async def test_two_instances_writing_one_session_at_once_lose_nothing(redis_serv
                     break
                 await asyncio.sleep(0.05)
         assert [store.stats().dropped for store in stores] == [0, 0]
+        assert any(store._contended for store in stores)  # they raced, and took turns under the lock
         detail = await stores[0].session("hot")
         assert detail is not None
         assert (detail.session.requests, detail.session.in_flight) == (2 * per_store, 0)
