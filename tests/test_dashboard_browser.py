@@ -19,6 +19,7 @@ import pytest
 
 from tests.conftest import chain_env, run_trooper
 from tests.fakes.upstream import Error, FakeUpstream, Text, ToolCall
+from tests.redis_server import RedisServer, redis_server  # noqa: F401  (a fixture)
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parent.parent
@@ -144,5 +145,37 @@ async def test_the_dashboard_follows_an_agent_live(tmp_path: Path, claude: FakeU
             (ROOT / "docs").mkdir(exist_ok=True)
             shutil.copyfile(ARTIFACTS / "dashboard.png", ROOT / "docs" / "dashboard.png")
             await page.close()  # end the event stream before the server stops
+        finally:
+            await browser.close()
+
+
+async def test_the_dashboard_says_when_the_shared_store_is_down_and_recovers(
+        tmp_path: Path, claude: FakeUpstream, redis_server: RedisServer) -> None:
+    """With the Redis store: Redis stops, the page says the store is unavailable (not a
+    blank list); requests still flow; Redis returns, and the page shows the sessions again,
+    the one made while Redis was down among them, without a reload."""
+    claude.default = Text("Done: dumped the users table.")
+    env = chain_env(claude=claude, TROOPER_STORE=redis_server.url)
+    agent_says = [{"role": "user", "content": "I want to migrate the users table to Postgres 16."}]
+    async with run_trooper(env) as trooper, playwright_api.async_playwright() as pw:
+        agent = anthropic.AsyncAnthropic(base_url=trooper.url, api_key="client-key", max_retries=0)
+        await agent.messages.create(model="claude-haiku-4-5", max_tokens=64, messages=agent_says,
+                                    extra_headers={"X-Session-ID": "before"})
+        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = await browser.new_page()
+            await page.goto(trooper.url + "/dashboard")
+            await page.locator("#sessions li[data-id='before']").wait_for(timeout=10_000)
+            redis_server.save()
+            redis_server.stop()
+            await page.reload()  # a fresh page has to read the sessions, and can't
+            await page.wait_for_selector("body[data-live='unavailable']", timeout=10_000)
+            assert "unreachable" in await page.text_content("#count")
+            await agent.messages.create(model="claude-haiku-4-5", max_tokens=64, messages=agent_says,
+                                        extra_headers={"X-Session-ID": "during"})  # still answered
+            redis_server.start()
+            await page.locator("#sessions li[data-id='during']").wait_for(timeout=20_000)
+            await page.wait_for_selector("body[data-live='live']", timeout=10_000)
+            assert await page.locator("#sessions li[data-id='before']").count() == 1
         finally:
             await browser.close()

@@ -15,6 +15,7 @@ const state = {
   detail: null, // {summary, signals, system, entries: Map(seq -> entry), requests: Map(seq -> record)}
   renderedSeq: 0, // last transcript entry drawn
   filter: "",
+  retry: 0, // timer: read the sessions again after the store was unavailable
 };
 
 const $ = (id) => document.getElementById(id);
@@ -79,6 +80,7 @@ async function getJSON(path) {
 async function loadSessions() {
   try {
     const data = await getJSON("/sessions?limit=1000");
+    if (document.body.dataset.live === "unavailable") setLive("live", "live");
     state.sessions = new Map(data.sessions.map((s) => [s.id, s]));
     $("count").textContent = data.total > data.sessions.length
       ? `${data.sessions.length} of ${data.total} sessions (most recent)`
@@ -116,7 +118,16 @@ function refused(error) {
     setLive("refused", "access refused");
     $("placeholder").textContent = error.message;
     showDetail(false);
+    return;
   }
+  // The sessions can't be read now (a shared store's Redis is down: 503): say why, try again.
+  setLive("unavailable", "store unavailable, retrying…");
+  $("count").textContent = error.message;
+  clearTimeout(state.retry);
+  state.retry = setTimeout(() => {
+    loadSessions();
+    if (state.selected) loadDetail(state.selected);
+  }, 5000);
 }
 
 // --- live updates ---
