@@ -111,8 +111,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
                   "file. Set TROOPER_STORE=redis://host:port/db (README: Deployment), or run one worker.",
                   file=sys.stderr)
             return 2
+        import structlog
+
         from trooper.workers import serve_workers
 
+        runtime = Runtime(settings)  # for the banner only: each worker builds its own
+        _announce(settings, runtime)
+        if any(p.kind == "embedded" for p in settings.providers):
+            structlog.get_logger("trooper").warning(
+                "embedded_model_per_worker", workers=workers,
+                hint="each worker loads its own copy of the embedded model; to share one local model, "
+                     "run Ollama or a LOCAL_URL server and set LOCAL_EMBEDDED=off",
+            )
         return serve_workers(args.pipeline, settings, workers)
     runtime = Runtime(settings)
     stages = build_stages(settings.stages, settings.stage_options, runtime)
@@ -165,8 +175,8 @@ def _tune_interpreter() -> None:
     sys.setswitchinterval(0.0005)
 
 
-def _run(app, settings: Settings) -> None:  # type: ignore[no-untyped-def]
-    from hypercorn.asyncio import serve
+def server_config(settings: Settings):  # type: ignore[no-untyped-def]
+    """hypercorn's settings, the same for one process and for workers."""
     from hypercorn.config import Config
 
     config = Config()
@@ -176,6 +186,13 @@ def _run(app, settings: Settings) -> None:  # type: ignore[no-untyped-def]
     config.keep_alive_timeout = 75  # SDKs pool connections; don't drop them between turns
     config.keep_alive_max_requests = 1_000_000  # hypercorn's default (1000) makes clients reconnect
     config.graceful_timeout = 5
+    return config
+
+
+def _run(app, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    from hypercorn.asyncio import serve
+
+    config = server_config(settings)
     _tune_interpreter()
 
     async def serve_until_signal() -> None:

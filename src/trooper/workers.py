@@ -4,6 +4,7 @@ provider health). Each worker builds its app from the same settings at import.""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 from trooper.config import Settings
@@ -12,28 +13,26 @@ PIPELINE_ENV = "TROOPER_WORKER_PIPELINE"
 
 
 def serve_workers(pipeline: str | None, settings: Settings, workers: int) -> int:
-    from hypercorn.config import Config
     from hypercorn.run import run
+
+    from trooper.cli import server_config
 
     # The workers are spawned: they read their settings from the environment, as the parent did.
     os.environ[PIPELINE_ENV] = pipeline or ""
     os.environ["TROOPER_BIND"] = settings.server.bind
     os.environ["TROOPER_PORT"] = str(settings.server.port)
-    host = f"[{settings.server.bind}]" if ":" in settings.server.bind else settings.server.bind
-    config = Config()
-    config.bind = [f"{host}:{settings.server.port}"]
+    config = server_config(settings)  # as one process has it (keep-alive, timeouts)
     config.workers = workers
     config.application_path = "trooper.workers:build_app()"  # evaluated in each worker
-    config.accesslog = None
-    config.errorlog = None
-    config.keep_alive_timeout = 75
-    config.graceful_timeout = 5
+    if importlib.util.find_spec("uvloop") is not None:
+        config.worker_class = "uvloop"  # as one process runs
     return run(config)
 
 
 def build_app():  # type: ignore[no-untyped-def]
     from trooper import logs
     from trooper.app import TrooperApp
+    from trooper.cli import _tune_interpreter
     from trooper.config import load
     from trooper.pipeline import build_stages
     from trooper.runtime import Runtime
@@ -45,5 +44,7 @@ def build_app():  # type: ignore[no-untyped-def]
         prepare = getattr(provider, "prepare", None)
         if prepare is not None:
             prepare()
-    return TrooperApp(runtime, build_stages(settings.stages, settings.stage_options, runtime))
+    app = TrooperApp(runtime, build_stages(settings.stages, settings.stage_options, runtime))
+    _tune_interpreter()  # as one process does
+    return app
 
