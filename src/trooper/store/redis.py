@@ -8,9 +8,10 @@ numbered per session, retention by age and count.
 Off the request path: `observe` only appends to a bounded in-memory buffer and wakes
 the writer task. The writer takes the buffer's head in batches; per session of a batch
 it reads the stored head once, works out every change in memory, and writes them with
-one check-and-set script (`COMMIT`) that applies them only if the session's revision is
-still the one read: two instances updating one session never lose a write (the loser
-reads again and redoes), and a batch is two or three round trips whatever its size.
+one check-and-set script that applies them only if the session's revision is still the
+one read (the work and the script: store/session_write.py): two instances updating one
+session never lose a write (the loser reads again and redoes, then takes turns under a
+short lock), and a batch is two or three round trips whatever its size.
 Each write also records the last observation it applied from this instance, so a batch
 retried after a lost reply skips what was written.
 
@@ -23,21 +24,21 @@ Keys (prefix `trooper:`): `sessions` (zset id -> last_seen), `s:{id}` (hash: rev
 summary, signals, system, `applied:{instance}`, `p:{instance}:{ref}` for requests whose
 answer is still to come), `s:{id}:keys` (list: one short key per transcript message),
 `s:{id}:msgs` (list: transcript entries, seq = position), `s:{id}:reqs` (hash: request
-records by seq; an answer may be written after a later request's, from another instance).
+records by seq; an answer may be written after a later request's, from another instance),
+`lock:{id}` (a session's write lock, taken after it lost a race; expires by itself).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import itertools
 import random
 import time
 import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
-from typing import Any, NamedTuple
+from typing import Any
 
 import msgspec
 import structlog
@@ -45,16 +46,13 @@ from redis import asyncio as aioredis
 from redis.exceptions import NoScriptError, RedisError
 
 from trooper.config import StoreSettings
-from trooper.conversation import Message
-from trooper.signals.extract import SignalReader, Signals
+from trooper.signals.extract import Signals
 from trooper.store.base import StoreStats, StoreUnavailable, redacted
 from trooper.store.events import Broadcaster, Subscription, sse
-from trooper.store.records import (
-    Entry, Observation, Removed, RequestRecord, SessionDetail, SessionSummary, Update, answered_request, count_request, summarise,
-)
+from trooper.store.follow import off_loop_if_large
+from trooper.store.records import Observation, Removed, SessionDetail, SessionSummary
+from trooper.store.session_write import COMMIT, COMMIT_SHA, Head, View, Write, commit_keys, is_large, pending_field, work
 from trooper.store.shared_breaker import BreakerEvent, SharedBreaker
-from trooper.store.follow import INLINE_MESSAGES, is_long, off_loop_if_large, read_answer, read_request, skip_answer
-from trooper.store.transcript import ANSWER_KEY, message_key, new_from, stored_content
 
 log = structlog.get_logger("trooper.store")
 
@@ -73,41 +71,6 @@ _encode = msgspec.json.encode
 _summary = msgspec.json.Decoder(SessionSummary).decode
 _signals = msgspec.json.Decoder(Signals).decode
 
-# KEYS: the session hash, its transcript keys and entries, its request records, the
-# session index, the session's write lock. ARGV: the revision read, a birth token for a
-# new session, the session id, its last_seen, the events channel, the lock's holder if
-# this write holds it (else ""); then counted runs: hash fields to set (pairs),
-# hash fields to delete, transcript keys, transcript entries, request records (pairs);
-# then the live updates to publish, as one message. Returns the number of sessions, or -1 if the
-# session changed since it was read. Long runs go in slices Lua's stack can take.
-COMMIT = """
-local holder = redis.call('GET', KEYS[6])
-if holder and holder ~= ARGV[6] then return -1 end
-if holder then redis.call('DEL', KEYS[6]) end
-local rev = redis.call('HGET', KEYS[1], 'rev') or '0'
-if rev ~= ARGV[1] then return -1 end
-if rev == '0' then redis.call('HSET', KEYS[1], 'born', ARGV[2]) end
-redis.call('HSET', KEYS[1], 'rev', tostring(tonumber(rev) + 1))
-local i = 7
-local function run(command, key, width)
-  local first, last = i + 1, i + tonumber(ARGV[i]) * width
-  for s = first, last, 1000 * width do
-    redis.call(command, key, unpack(ARGV, s, math.min(s + 1000 * width - 1, last)))
-  end
-  i = last + 1
-end
-run('HSET', KEYS[1], 2)
-run('HDEL', KEYS[1], 1)
-run('RPUSH', KEYS[2], 1)
-run('RPUSH', KEYS[3], 1)
-run('HSET', KEYS[4], 2)
-redis.call('ZADD', KEYS[5], ARGV[4], ARGV[3])
-for j = i, #ARGV do redis.call('PUBLISH', ARGV[5], ARGV[j]) end
-return redis.call('ZCARD', KEYS[5])
-"""
-COMMIT_SHA = hashlib.sha1(COMMIT.encode()).hexdigest()
-
-
 class _SavedSummary(msgspec.Struct):
     id: str
     tokens_saved: int = 0
@@ -121,55 +84,6 @@ class _SavedUpdate(msgspec.Struct):
 
 _saved_update = msgspec.json.Decoder(_SavedUpdate).decode
 _SESSION_EVENT = b"event: session\ndata: "
-
-
-class _Local:
-    """This instance's view of a session: the transcript keys as of revision `rev`
-    (the list only grows, so another instance's writes are fetched as a tail) and the
-    signal reader that has read them (None when it hasn't)."""
-
-    __slots__ = ("born", "rev", "keys", "reader", "used")
-
-    def __init__(self) -> None:
-        self.born = b""
-        self.rev = -1
-        self.keys: list[bytes] = []
-        self.reader: SignalReader | None = None
-        self.used = 0.0
-
-    def forget(self, born: bytes) -> None:
-        self.born, self.rev, self.keys, self.reader = born, -1, [], None
-
-
-class _Held(NamedTuple):
-    """A session's head as read from Redis."""
-
-    rev: int
-    summary: SessionSummary | None  # None: a new session
-    signals: Signals
-    system: str | None
-    applied: int  # the last of this instance's observations written
-    pending: dict[int, int]  # observation ref -> the number given its request
-
-
-class _Write:
-    """One session's changes from one batch, as the commit script takes them."""
-
-    __slots__ = ("sid", "local", "base", "rev", "born", "head", "numbers", "forget", "entries", "records",
-                 "updates", "last_seen", "skipped", "saved", "locked")
-
-    def __init__(self, sid: str, local: _Local, base: int, rev: int, born: bytes) -> None:
-        self.sid, self.local, self.base, self.rev, self.born = sid, local, base, rev, born
-        self.head: list[bytes] = []  # summary, signals, system, last applied observation
-        self.numbers: dict[str, bytes] = {}  # request numbers for answers still to come
-        self.forget: list[str] = []  # numbers no longer needed
-        self.entries: list[bytes] = []
-        self.records: list[bytes] = []  # seq, record, seq, record...
-        self.updates: list[bytes] = []
-        self.last_seen = 0.0
-        self.skipped = 0  # long answers left unread for signals (the store was behind)
-        self.saved = 0  # the session's tokens saved once written
-        self.locked = False  # written under this instance's lock on the session
 
 
 class RedisStore:
@@ -188,7 +102,7 @@ class RedisStore:
         self._wake = asyncio.Event()
         self._events = Broadcaster()
         self._tasks: list[asyncio.Task[None]] = []
-        self._local: dict[str, _Local] = {}
+        self._local: dict[str, View] = {}
         self._enqueued = 0
         self._done = 0
         self._dropped = 0
@@ -334,7 +248,7 @@ class RedisStore:
             locked = await self._lock(locking) if locking else set()
             taking = {sid: items for sid, items in waiting.items() if sid not in locking or sid in locked}
             held = await self._read(taking) if taking else {}
-            writes: list[_Write] = []
+            writes: list[Write] = []
             for sid, items in taking.items():
                 try:
                     write = await self._plan(sid, held[sid], items, len(batch))
@@ -374,7 +288,7 @@ class RedisStore:
             taken = await pipe.execute()
         return {sid for sid, ok in zip(sids, taken, strict=True) if ok}
 
-    async def _read(self, waiting: dict[str, list[tuple[int, Observation]]]) -> dict[str, _Held]:
+    async def _read(self, waiting: dict[str, list[tuple[int, Observation]]]) -> dict[str, Head]:
         """Every session's stored head in one round trip (with the request numbers this
         instance left for the answers waiting), then the transcript keys this instance
         has not seen yet (a second round trip, for sessions others wrote)."""
@@ -385,22 +299,22 @@ class RedisStore:
         async with self._redis.pipeline(transaction=False) as pipe:
             for sid, refs in asked.items():
                 pipe.hmget(self._k(f"s:{sid}"), "rev", "born", "summary", "signals", "system", self._mark,
-                           *[self._ref(ref) for ref in refs])
+                           *[pending_field(self.instance, ref) for ref in refs])
             heads = await pipe.execute()
-        held: dict[str, _Held] = {}
-        tails: list[tuple[str, _Local, int]] = []
+        held: dict[str, Head] = {}
+        tails: list[tuple[str, View, int]] = []
         for (sid, refs), (rev, born, summary, signals, system, applied, *numbers) in zip(asked.items(), heads, strict=True):
             local = self._local.get(sid)
             if local is None:
-                local = self._local[sid] = _Local()
+                local = self._local[sid] = View()
             local.used = time.monotonic()
             if rev is None:  # a new session (or one retention deleted)
                 local.forget(b"")
                 local.rev = 0
-                held[sid] = _Held(0, None, Signals(), None, 0, {})
+                held[sid] = Head(0, None, Signals(), None, 0, {})
                 continue
             pending = {ref: int(n) for ref, n in zip(refs, numbers, strict=True) if n is not None}
-            state = _Held(int(rev), _summary(summary), _signals(signals), system.decode(), int(applied or 0), pending)
+            state = Head(int(rev), _summary(summary), _signals(signals), system.decode(), int(applied or 0), pending)
             held[sid] = state
             self._know_saved(sid, state.summary.tokens_saved)  # type: ignore[union-attr]
             if local.born != born:
@@ -419,86 +333,13 @@ class RedisStore:
                 local.rev = held[sid].rev
         return held
 
-    async def _plan(self, sid: str, held: _Held, items: list[tuple[int, Observation]], backlog: int) -> _Write | None:
+    async def _plan(self, sid: str, held: Head, items: list[tuple[int, Observation]], backlog: int) -> Write | None:
         items = [(n, o) for n, o in items if n > held.applied]
         if not items:
             return None  # written before (the reply was lost): nothing twice
-        local = self._local[sid]
-        large = any(
-            len(o.conversation.messages) > INLINE_MESSAGES or (o.answer is not None and is_long(Message("assistant", o.answer.content)))
-            for _, o in items
-        )
-        return await off_loop_if_large(large, self._work, sid, local, held, items, backlog)
+        return await off_loop_if_large(is_large(items), work, sid, self._local[sid], held, items, backlog, self.instance)
 
-    def _work(self, sid: str, local: _Local, held: _Held, items: list[tuple[int, Observation]], backlog: int) -> _Write:
-        """Apply a session's observations to what is stored, in memory: the new transcript
-        entries and keys, request records, summary, signals and the live updates."""
-        first = items[0][1]
-        summary = held.summary or SessionSummary(sid, first.at, first.at)
-        signals = held.signals
-        system = held.system if held.system is not None else first.conversation.system
-        write = _Write(sid, local, len(local.keys), held.rev, local.born or uuid.uuid4().hex[:12].encode())
-        asked: dict[int, int] = {}  # request numbers given in this write, by observation ref
-        for _, observation in items:
-            conversation = observation.conversation
-            record: RequestRecord | None = None
-            entries: list[Entry] = []
-            fresh: Signals | None = None
-            if observation.phase == "request":
-                summary.requests += 1
-                request = summary.requests
-                summary.in_flight += 1
-                start, keys, fresh = read_request(local, conversation.messages)
-                entries = [
-                    Entry(len(local.keys) + 1 + i, m.role, stored_content(m.content), observation.at, request)
-                    for i, m in enumerate(conversation.messages[start:])
-                ]
-                local.keys.extend(keys[start:])
-                write.numbers[self._ref(observation.ref)] = b"%d" % request
-                asked[observation.ref] = request
-                if conversation.system:
-                    system = conversation.system
-            else:
-                assert observation.record is not None
-                field = self._ref(observation.ref)
-                if observation.ref in asked:  # its request is in this write too
-                    number = asked.pop(observation.ref)
-                    del write.numbers[field]
-                else:
-                    number = held.pending.pop(observation.ref, 0)
-                    if number:
-                        write.forget.append(field)
-                request = answered_request(summary, number)
-                record = msgspec.structs.replace(observation.record, seq=request)
-                answer = observation.answer
-                if answer is not None and answer.content:
-                    said = Message("assistant", answer.content)
-                    if _resent(local.keys, conversation.messages, said):
-                        local.reader = None  # the transcript holds it; the reader has not read it
-                    else:
-                        entries = [Entry(len(local.keys) + 1, "assistant", stored_content(answer.content),
-                                         observation.at, request, record.provider, record.answered_model,
-                                         observation.partial)]
-                        local.keys.append(ANSWER_KEY)
-                        if skip_answer(local, backlog, said):
-                            write.skipped += 1
-                        else:
-                            fresh = read_answer(local, conversation.messages, said)
-                count_request(summary, record)
-                write.records += [b"%d" % request, _encode(record)]
-            if fresh is not None:
-                signals = fresh
-            summary.last_seen = max(summary.last_seen, observation.at)
-            summary.messages = len(local.keys)
-            summarise(summary, signals)
-            write.entries += [_encode(e) for e in entries]
-            write.updates.append(sse("session", Update(summary, signals, entries, record)))
-        write.head = [_encode(summary), _encode(signals), system.encode(), b"%d" % items[-1][0]]
-        write.last_seen = summary.last_seen
-        write.saved = summary.tokens_saved
-        return write
-
-    async def _commit(self, writes: list[_Write]) -> list[_Write]:
+    async def _commit(self, writes: list[Write]) -> list[Write]:
         """Every session's changes in one round trip, each applied by the check-and-set
         script. Returns the writes that lost a race (to be read and done again)."""
         if not writes:
@@ -506,9 +347,9 @@ class RedisStore:
         assert self._redis is not None
         async with self._redis.pipeline(transaction=False) as pipe:
             for write in writes:
-                pipe.evalsha(COMMIT_SHA, 6, *self._keys(write.sid), *self._args(write))
+                pipe.evalsha(COMMIT_SHA, 6, *commit_keys(self.prefix, write.sid), *write.args(self._mark, self.channel, self.instance))
             results = await pipe.execute(raise_on_error=False)
-        again: list[_Write] = []
+        again: list[Write] = []
         failure: Exception | None = None
         for write, result in zip(writes, results, strict=True):
             if isinstance(result, int) and result >= 0:
@@ -530,26 +371,6 @@ class RedisStore:
         if failure is not None:
             raise failure
         return again
-
-    def _args(self, write: _Write) -> list[bytes | str | float | int]:
-        head = ["summary", write.head[0], "signals", write.head[1], "system", write.head[2], self._mark, write.head[3]]
-        for field, number in write.numbers.items():
-            head += [field, number]
-        keys = write.local.keys[write.base:]
-        return [
-            write.rev, write.born, write.sid, write.last_seen, self.channel, self.instance if write.locked else "",
-            len(head) // 2, *head, len(write.forget), *write.forget,
-            len(keys), *keys, len(write.entries), *write.entries,
-            len(write.records) // 2, *write.records, *([b"".join(write.updates)] if write.updates else []),
-        ]
-
-    def _keys(self, sid: str) -> list[str]:
-        return [self._k(f"s:{sid}"), self._k(f"s:{sid}:keys"), self._k(f"s:{sid}:msgs"), self._k(f"s:{sid}:reqs"),
-                self._k("sessions"), self._k(f"lock:{sid}")]
-
-    def _ref(self, ref: int) -> str:
-        """The field holding the number this instance gave a request still unanswered."""
-        return f"p:{self.instance}:{ref}"
 
     # --- live updates from every instance ---
 
@@ -805,13 +626,3 @@ class RedisStore:
 
     def _k(self, name: str) -> str:
         return self.prefix + name
-
-
-def _resent(stored: list[bytes], messages: tuple[Message, ...], answer: Message) -> bool:
-    """Is the answer already in the stored transcript (its client resent it through
-    another instance before this was written)?"""
-    at = len(messages)
-    if len(stored) > at and stored[at] == message_key(answer):
-        keys = [message_key(m) for m in messages]
-        return new_from(stored, keys, [m.role for m in messages]) == at
-    return False

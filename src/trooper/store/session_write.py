@@ -1,0 +1,219 @@
+"""One session's changes from one batch of the Redis store, worked out in memory (no
+Redis here), and the script that writes them: applied only if the session is still as it
+was read, so two instances writing one session never lose a write."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from typing import NamedTuple
+
+import msgspec
+
+from trooper.conversation import Message
+from trooper.signals.extract import SignalReader, Signals
+from trooper.store.events import sse
+from trooper.store.follow import INLINE_MESSAGES, is_long, read_answer, read_request, skip_answer
+from trooper.store.records import (
+    Entry, Observation, RequestRecord, SessionSummary, Update, answered_request, count_request, summarise,
+)
+from trooper.store.transcript import ANSWER_KEY, message_key, new_from, stored_content
+
+_encode = msgspec.json.encode
+
+# KEYS: the session hash, its transcript keys and entries, its request records, the
+# session index, the session's write lock. ARGV: the revision read, a birth token for a
+# new session, the session id, its last_seen, the events channel, the lock's holder if
+# this write holds it (else ""); then counted runs: hash fields to set (pairs),
+# hash fields to delete, transcript keys, transcript entries, request records (pairs);
+# then the live updates to publish, as one message. Returns the number of sessions, or -1 if the
+# session changed since it was read. Long runs go in slices Lua's stack can take.
+COMMIT = """
+local holder = redis.call('GET', KEYS[6])
+if holder and holder ~= ARGV[6] then return -1 end
+if holder then redis.call('DEL', KEYS[6]) end
+local rev = redis.call('HGET', KEYS[1], 'rev') or '0'
+if rev ~= ARGV[1] then return -1 end
+if rev == '0' then redis.call('HSET', KEYS[1], 'born', ARGV[2]) end
+redis.call('HSET', KEYS[1], 'rev', tostring(tonumber(rev) + 1))
+local i = 7
+local function run(command, key, width)
+  local first, last = i + 1, i + tonumber(ARGV[i]) * width
+  for s = first, last, 1000 * width do
+    redis.call(command, key, unpack(ARGV, s, math.min(s + 1000 * width - 1, last)))
+  end
+  i = last + 1
+end
+run('HSET', KEYS[1], 2)
+run('HDEL', KEYS[1], 1)
+run('RPUSH', KEYS[2], 1)
+run('RPUSH', KEYS[3], 1)
+run('HSET', KEYS[4], 2)
+redis.call('ZADD', KEYS[5], ARGV[4], ARGV[3])
+for j = i, #ARGV do redis.call('PUBLISH', ARGV[5], ARGV[j]) end
+return redis.call('ZCARD', KEYS[5])
+"""
+COMMIT_SHA = hashlib.sha1(COMMIT.encode()).hexdigest()
+
+
+class View:
+    """This instance's view of a session: the transcript keys as of revision `rev`
+    (the list only grows, so another instance's writes are fetched as a tail) and the
+    signal reader that has read them (None when it hasn't)."""
+
+    __slots__ = ("born", "rev", "keys", "reader", "used")
+
+    def __init__(self) -> None:
+        self.born = b""
+        self.rev = -1
+        self.keys: list[bytes] = []
+        self.reader: SignalReader | None = None
+        self.used = 0.0
+
+    def forget(self, born: bytes) -> None:
+        self.born, self.rev, self.keys, self.reader = born, -1, [], None
+
+
+class Head(NamedTuple):
+    """A session's head as read from Redis."""
+
+    rev: int
+    summary: SessionSummary | None  # None: a new session
+    signals: Signals
+    system: str | None
+    applied: int  # the last of this instance's observations written
+    pending: dict[int, int]  # observation ref -> the number given its request
+
+
+class Write:
+    """One session's changes from one batch, as the commit script takes them."""
+
+    __slots__ = ("sid", "local", "base", "rev", "born", "head", "numbers", "forget", "entries", "records",
+                 "updates", "last_seen", "skipped", "saved", "locked")
+
+    def __init__(self, sid: str, local: View, base: int, rev: int, born: bytes) -> None:
+        self.sid, self.local, self.base, self.rev, self.born = sid, local, base, rev, born
+        self.head: list[bytes] = []  # summary, signals, system, last applied observation
+        self.numbers: dict[str, bytes] = {}  # request numbers for answers still to come
+        self.forget: list[str] = []  # numbers no longer needed
+        self.entries: list[bytes] = []
+        self.records: list[bytes] = []  # seq, record, seq, record...
+        self.updates: list[bytes] = []
+        self.last_seen = 0.0
+        self.skipped = 0  # long answers left unread for signals (the store was behind)
+        self.saved = 0  # the session's tokens saved once written
+        self.locked = False  # written under this instance's lock on the session
+
+    def args(self, mark: str, channel: str, instance: str) -> list[bytes | str | float | int]:
+        """ARGV for COMMIT (see there)."""
+        head = ["summary", self.head[0], "signals", self.head[1], "system", self.head[2], mark, self.head[3]]
+        for field, number in self.numbers.items():
+            head += [field, number]
+        added = self.local.keys[self.base:]
+        return [
+            self.rev, self.born, self.sid, self.last_seen, channel, instance if self.locked else "",
+            len(head) // 2, *head, len(self.forget), *self.forget,
+            len(added), *added, len(self.entries), *self.entries,
+            len(self.records) // 2, *self.records, *([b"".join(self.updates)] if self.updates else []),
+        ]
+
+
+def commit_keys(prefix: str, sid: str) -> list[str]:
+    """KEYS for COMMIT (see there)."""
+    return [f"{prefix}s:{sid}", f"{prefix}s:{sid}:keys", f"{prefix}s:{sid}:msgs", f"{prefix}s:{sid}:reqs",
+            f"{prefix}sessions", f"{prefix}lock:{sid}"]
+
+
+def pending_field(instance: str, ref: int) -> str:
+    """The session-hash field holding the number an instance gave a request whose answer is
+    still to come."""
+    return f"p:{instance}:{ref}"
+
+
+def is_large(items: list[tuple[int, Observation]]) -> bool:
+    """Work for a worker thread rather than the event loop?"""
+    return any(
+        len(o.conversation.messages) > INLINE_MESSAGES or (o.answer is not None and is_long(Message("assistant", o.answer.content)))
+        for _, o in items
+    )
+
+
+def work(sid: str, local: View, held: Head, items: list[tuple[int, Observation]], backlog: int,
+         instance: str) -> Write:
+    """Apply a session's observations (this instance's, numbered) to what is stored, in
+    memory: the new transcript entries and keys, request records, summary, signals and the
+    live updates. `local` moves on with them; the store puts it back if the write loses."""
+    first = items[0][1]
+    summary = held.summary or SessionSummary(sid, first.at, first.at)
+    signals = held.signals
+    system = held.system if held.system is not None else first.conversation.system
+    write = Write(sid, local, len(local.keys), held.rev, local.born or uuid.uuid4().hex[:12].encode())
+    asked: dict[int, int] = {}  # request numbers given in this write, by observation ref
+    for _, observation in items:
+        conversation = observation.conversation
+        record: RequestRecord | None = None
+        entries: list[Entry] = []
+        fresh: Signals | None = None
+        if observation.phase == "request":
+            summary.requests += 1
+            request = summary.requests
+            summary.in_flight += 1
+            start, keys, fresh = read_request(local, conversation.messages)
+            entries = [
+                Entry(len(local.keys) + 1 + i, m.role, stored_content(m.content), observation.at, request)
+                for i, m in enumerate(conversation.messages[start:])
+            ]
+            local.keys.extend(keys[start:])
+            write.numbers[pending_field(instance, observation.ref)] = b"%d" % request
+            asked[observation.ref] = request
+            if conversation.system:
+                system = conversation.system
+        else:
+            assert observation.record is not None
+            field = pending_field(instance, observation.ref)
+            if observation.ref in asked:  # its request is in this write too
+                number = asked.pop(observation.ref)
+                del write.numbers[field]
+            else:
+                number = held.pending.pop(observation.ref, 0)
+                if number:
+                    write.forget.append(field)
+            request = answered_request(summary, number)
+            record = msgspec.structs.replace(observation.record, seq=request)
+            answer = observation.answer
+            if answer is not None and answer.content:
+                said = Message("assistant", answer.content)
+                if resent(local.keys, conversation.messages, said):
+                    local.reader = None  # the transcript holds it; the reader has not read it
+                else:
+                    entries = [Entry(len(local.keys) + 1, "assistant", stored_content(answer.content),
+                                     observation.at, request, record.provider, record.answered_model,
+                                     observation.partial)]
+                    local.keys.append(ANSWER_KEY)
+                    if skip_answer(local, backlog, said):
+                        write.skipped += 1
+                    else:
+                        fresh = read_answer(local, conversation.messages, said)
+            count_request(summary, record)
+            write.records += [b"%d" % request, _encode(record)]
+        if fresh is not None:
+            signals = fresh
+        summary.last_seen = max(summary.last_seen, observation.at)
+        summary.messages = len(local.keys)
+        summarise(summary, signals)
+        write.entries += [_encode(e) for e in entries]
+        write.updates.append(sse("session", Update(summary, signals, entries, record)))
+    write.head = [_encode(summary), _encode(signals), system.encode(), b"%d" % items[-1][0]]
+    write.last_seen = summary.last_seen
+    write.saved = summary.tokens_saved
+    return write
+
+
+def resent(stored: list[bytes], messages: tuple[Message, ...], answer: Message) -> bool:
+    """Is the answer already in the stored transcript (its client resent it through
+    another instance before this was written)?"""
+    at = len(messages)
+    if len(stored) > at and stored[at] == message_key(answer):
+        keys = [message_key(m) for m in messages]
+        return new_from(stored, keys, [m.role for m in messages]) == at
+    return False
