@@ -3,8 +3,8 @@ keeping, and nothing needs installing.
 
 Off the request path: `observe` only queues. One consumer task applies observations in
 order, in batches (transcript growth, signal extraction, summary counts; on a worker
-thread when the batch holds large work) and queues rows; a flusher writes them out in one transaction at least every
-`flush_interval` (≤ 1 s), on the store's own database thread. A crash loses at most
+thread when the batch holds large work) and queues rows; a flusher writes them out in one
+transaction at least every `flush_interval` (≤ 1 s), on the store's own database thread. A crash loses at most
 that interval. Retention runs once a minute.
 
 In memory per session: its summary and signals; while it is active, also one short key
@@ -35,7 +35,7 @@ from trooper.store.records import (
     Entry, Observation, Removed, SessionDetail, SessionSummary, Update, answered_request, count_request, summarise,
 )
 from trooper.store.sqlite import Batch, Database
-from trooper.store.follow import INLINE_MESSAGES, is_long, off_loop_if_large, read_answer, read_request, skip_answer
+from trooper.store.follow import is_large, off_loop_if_large, read_answer, read_request, skip_answer
 from trooper.store.transcript import ANSWER_KEY, stored_content
 
 log = structlog.get_logger("trooper.store")
@@ -189,10 +189,7 @@ class EmbeddedStore:
         large = False
         for observation in batch:
             state = await self._state(observation)
-            messages = observation.conversation.messages
-            answer = observation.answer
-            large = large or state.reader is None or len(messages) > INLINE_MESSAGES or (
-                answer is not None and is_long(Message("assistant", answer.content)))
+            large = large or state.reader is None or is_large(observation)  # no reader: the history is read whole
         return large
 
     def _apply_all(self, batch: list[Observation], publish: bool) -> Applied:

@@ -9,8 +9,9 @@ import asyncio
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
-from trooper.conversation import Message, TextBlock
+from trooper.conversation import Block, Message, TextBlock
 from trooper.signals.extract import SignalReader, Signals
+from trooper.store.records import Observation
 from trooper.store.transcript import message_key, new_from
 
 T = TypeVar("T")
@@ -68,14 +69,20 @@ def read_answer(state: Followed, messages: tuple[Message, ...], answer: Message)
 def skip_answer(state: Followed, backlog: int, answer: Message) -> bool:
     """Leave a long answer unread because the store is behind? Then the reader no
     longer matches the transcript: it starts over at the next request."""
-    if backlog < SHED_AT or not is_long(answer):
+    if backlog < SHED_AT or not is_long(answer.content):
         return False
     state.reader = None
     return True
 
 
-def is_long(answer: Message) -> bool:
-    return sum(len(b.text) for b in answer.content if type(b) is TextBlock) > INLINE_ANSWER_CHARS  # type: ignore[union-attr]
+def is_long(content: tuple[Block, ...]) -> bool:
+    return sum(len(b.text) for b in content if type(b) is TextBlock) > INLINE_ANSWER_CHARS  # type: ignore[union-attr]
+
+
+def is_large(observation: Observation) -> bool:
+    """Work for a worker thread rather than the event loop: a long history or a long answer."""
+    answer = observation.answer
+    return len(observation.conversation.messages) > INLINE_MESSAGES or (answer is not None and is_long(answer.content))
 
 
 async def off_loop_if_large(large: bool, work: Callable[..., T], *args: Any) -> T:

@@ -49,9 +49,9 @@ from trooper.config import StoreSettings
 from trooper.signals.extract import Signals
 from trooper.store.base import StoreStats, StoreUnavailable, redacted
 from trooper.store.events import Broadcaster, Subscription, sse
-from trooper.store.follow import off_loop_if_large
+from trooper.store.follow import is_large, off_loop_if_large
 from trooper.store.records import Observation, Removed, SessionDetail, SessionSummary
-from trooper.store.session_write import COMMIT, COMMIT_SHA, Head, View, Write, commit_keys, is_large, pending_field, work
+from trooper.store.session_write import COMMIT, COMMIT_SHA, Head, View, Write, commit_keys, pending_field, work
 from trooper.store.shared_breaker import BreakerEvent, SharedBreaker
 
 log = structlog.get_logger("trooper.store")
@@ -337,7 +337,8 @@ class RedisStore:
         items = [(n, o) for n, o in items if n > held.applied]
         if not items:
             return None  # written before (the reply was lost): nothing twice
-        return await off_loop_if_large(is_large(items), work, sid, self._local[sid], held, items, backlog, self.instance)
+        large = any(is_large(o) for _, o in items)
+        return await off_loop_if_large(large, work, sid, self._local[sid], held, items, backlog, self.instance)
 
     async def _commit(self, writes: list[Write]) -> list[Write]:
         """Every session's changes in one round trip, each applied by the check-and-set

@@ -13,7 +13,7 @@ import msgspec
 from trooper.conversation import Message
 from trooper.signals.extract import SignalReader, Signals
 from trooper.store.events import sse
-from trooper.store.follow import INLINE_MESSAGES, is_long, read_answer, read_request, skip_answer
+from trooper.store.follow import read_answer, read_request, skip_answer
 from trooper.store.records import (
     Entry, Observation, RequestRecord, SessionSummary, Update, answered_request, count_request, summarise,
 )
@@ -128,14 +128,6 @@ def pending_field(instance: str, ref: int) -> str:
     """The session-hash field holding the number an instance gave a request whose answer is
     still to come."""
     return f"p:{instance}:{ref}"
-
-
-def is_large(items: list[tuple[int, Observation]]) -> bool:
-    """Work for a worker thread rather than the event loop?"""
-    return any(
-        len(o.conversation.messages) > INLINE_MESSAGES or (o.answer is not None and is_long(Message("assistant", o.answer.content)))
-        for _, o in items
-    )
 
 
 def work(sid: str, local: View, held: Head, items: list[tuple[int, Observation]], backlog: int,
