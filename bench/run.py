@@ -109,6 +109,25 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def wait_port(port: int, seconds: float = 5.0) -> None:
+    """Until something listens on the loopback port (bounded: a process that never does
+    fails at its first use, with its own error)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+
+
+def redis_command(port: int) -> list[str] | None:
+    """Debian's redis-server on a loopback port with nothing persisted (None: not installed)."""
+    server = shutil.which("redis-server")
+    return None if server is None else [server, "--bind", "127.0.0.1", "--port", str(port), "--save", "",
+                                        "--appendonly", "no"]
+
+
 def wait_http(url: str, proc: subprocess.Popen, timeout: float) -> str:
     """'' once `url` answers 200, else why not."""
     deadline = time.monotonic() + timeout
@@ -379,19 +398,13 @@ class Bench:
         """Trooper with two worker processes sharing one Redis store (the shared store, for
         a fleet), against the same upstream: beside the one-worker SQLite row."""
         system = System("redis2w", "trooper, 2 workers + redis")
-        server = shutil.which("redis-server")
-        if not server:
+        port = free_port()
+        command = redis_command(port)
+        if command is None:
             system.note = "redis-server is not installed (apt-get install redis-server)"
             return system
-        port = free_port()
-        self.procs.start([server, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
-                         dict(os.environ), "redis.log")
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                break
-            except OSError:
-                time.sleep(0.05)
+        self.procs.start(command, dict(os.environ), "redis.log")
+        wait_port(port)
         system = self._trooper(system, workers=2, extra_env={"TROOPER_STORE": f"redis://127.0.0.1:{port}/0"})
         for scenario in ("paced", "fallback"):  # those run on instances of their own, one worker each
             system.targets[scenario] = "n/a: measured on the one-worker row"

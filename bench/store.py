@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,6 +24,9 @@ from trooper.config import StoreSettings
 from trooper.conversation import Conversation, Message, Response, TextBlock, Usage
 from trooper.store import EmbeddedStore, Observation, RequestRecord
 from trooper.store.redis import RedisStore
+
+sys.path.insert(0, str(Path(__file__).parent))
+from run import free_port, redis_command, wait_port  # noqa: E402
 
 SYSTEM = "You are a careful coding agent working in a Python repository."
 
@@ -82,12 +83,6 @@ async def drain(stores: list[EmbeddedStore | RedisStore], feed: list[Observation
     return time.perf_counter() - started, sum(store.stats().dropped for store in stores)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 async def measure(kind: str, total: int, sessions: int, url: str, directory: Path) -> None:
     """`redis×2`: two Redis stores (two instances, here in one process) sharing the
     sessions, every other request through each: the shared store's contention."""
@@ -123,19 +118,13 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         if any(kind.startswith("redis") for kind in kinds):
-            binary = shutil.which("redis-server")
-            if not binary:
-                sys.exit("redis-server is not installed (apt-get install redis-server)")
             port = free_port()
-            server = subprocess.Popen([binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "",
-                                       "--appendonly", "no"], stdout=subprocess.DEVNULL)
+            command = redis_command(port)
+            if command is None:
+                sys.exit("redis-server is not installed (apt-get install redis-server)")
+            server = subprocess.Popen(command, stdout=subprocess.DEVNULL)
             url = f"redis://127.0.0.1:{port}/0"
-            for _ in range(100):
-                try:
-                    socket.create_connection(("127.0.0.1", port), 0.2).close()
-                    break
-                except OSError:
-                    time.sleep(0.05)
+            wait_port(port)
         try:
             print("| store   | sessions | observations | applied/s  | seconds  | dropped | sessions |")
             print("|---------|---------:|-------------:|-----------:|---------:|--------:|---------:|")

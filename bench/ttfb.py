@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,7 +32,7 @@ from trooper.pipeline import build_stages
 from trooper.runtime import Runtime
 
 sys.path.insert(0, str(Path(__file__).parent))
-from run import small_body  # noqa: E402
+from run import free_port, small_body  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 MARKS: dict[str, list[float]] = {}
@@ -78,12 +77,6 @@ def instrument() -> None:
 
     TrooperApp.__call__, TrooperApp.proxy = timed_call, timed_proxy  # type: ignore[method-assign]
     failover.Failover._try, failover.UpstreamStream.prime = timed_try, timed_prime  # type: ignore[method-assign]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 CLIENT = r'''
