@@ -5,6 +5,7 @@ Redis is unreachable drops (counted) rather than growing or blocking."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import msgspec
 import pytest
@@ -47,43 +48,43 @@ def lose_replies(monkeypatch: pytest.MonkeyPatch, count: int) -> list[int]:
     return lost
 
 
-async def test_a_batch_whose_reply_was_lost_is_not_written_twice(
-        redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+async def store(redis_server: RedisServer) -> AsyncIterator[RedisStore]:
     store = RedisStore(StoreSettings(url=redis_server.url, max_age_days=0))
     await store.start()
-    try:
-        lost = lose_replies(monkeypatch, 1)
-        asked = conversation(text("user", "Please migrate the table."))
-        store.observe(Observation(7, "s", "request", 1.0, asked))
-        store.observe(Observation(7, "s", "answer", 2.0, asked, Response("m", "m", (TextBlock("Done."),)), record()))
-        detail = await store.session("s")
-        assert lost == [1] and store.stats().write_errors == 1
-        assert detail is not None
-        assert (len(detail.transcript), len(detail.requests), detail.session.requests) == (2, 1, 1)
-        assert detail.session.in_flight == 0
-    finally:
-        await store.close()
+    yield store
+    await store.close()
+
+
+ASKED = conversation(text("user", "Please migrate the table."))
+REQUEST = Observation(7, "s", "request", 1.0, ASKED)
+ANSWER = Observation(7, "s", "answer", 2.0, ASKED, Response("m", "m", (TextBlock("Done."),)), record())
+
+
+async def test_a_batch_whose_reply_was_lost_is_not_written_twice(store: RedisStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    lost = lose_replies(monkeypatch, 1)
+    store.observe(REQUEST)
+    store.observe(ANSWER)
+    detail = await store.session("s")
+    assert lost == [1] and store.stats().write_errors == 1
+    assert detail is not None
+    assert (len(detail.transcript), len(detail.requests), detail.session.requests) == (2, 1, 1)
+    assert detail.session.in_flight == 0
 
 
 async def test_an_answer_finds_its_request_number_after_the_requests_reply_was_lost(
-        redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch) -> None:
+        store: RedisStore, monkeypatch: pytest.MonkeyPatch) -> None:
     """The number given a request is kept in Redis, not only in this process: a request
     written in a batch whose reply was lost still pairs with its answer."""
-    store = RedisStore(StoreSettings(url=redis_server.url, max_age_days=0))
-    await store.start()
-    try:
-        lost = lose_replies(monkeypatch, 1)
-        asked = conversation(text("user", "Please migrate the table."))
-        store.observe(Observation(7, "s", "request", 1.0, asked))
-        under_way = await store.session("s")
-        assert lost == [1] and under_way is not None and under_way.session.in_flight == 1
-        store.observe(Observation(7, "s", "answer", 2.0, asked, Response("m", "m", (TextBlock("Done."),)), record()))
-        detail = await store.session("s")
-        assert detail is not None
-        assert (detail.session.requests, detail.session.in_flight) == (1, 0)
-        assert [msgspec.json.decode(r)["seq"] for r in detail.requests] == [1]
-    finally:
-        await store.close()
+    lost = lose_replies(monkeypatch, 1)
+    store.observe(REQUEST)
+    under_way = await store.session("s")
+    assert lost == [1] and under_way is not None and under_way.session.in_flight == 1
+    store.observe(ANSWER)
+    detail = await store.session("s")
+    assert detail is not None
+    assert (detail.session.requests, detail.session.in_flight) == (1, 0)
+    assert [msgspec.json.decode(r)["seq"] for r in detail.requests] == [1]
 
 
 async def test_redis_unreachable_buffers_up_to_the_bound_then_counts_drops(redis_server: RedisServer) -> None:
