@@ -13,8 +13,8 @@ import structlog
 
 from tests.conftest import chain_env, run_trooper
 from trooper import admin
-from trooper.access import COOKIE, is_loopback_name
-from trooper.admin import warn_if_exposed
+from trooper.access import is_loopback_name
+from trooper.admin import COOKIE, warn_if_exposed
 from trooper.config import load
 
 REMOTE = ("203.0.113.7", 5000)
@@ -130,7 +130,7 @@ def test_loopback_names() -> None:
 @pytest.mark.parametrize(("bind", "token", "warned"), [("0.0.0.0", "", True), ("0.0.0.0", TOKEN, False),
                                                         ("127.0.0.1", "", False), ("::1", "", False)])
 def test_start_up_warns_when_bound_beyond_loopback_without_a_token(bind: str, token: str, warned: bool) -> None:
-    settings = load(None, env={"TROOPER_BIND": bind, "TROOPER_ADMIN_TOKEN": token})
+    settings = load(None, env={"TROOPER_BIND": bind, "TROOPER_ADMIN_TOKEN": token, "TROOPER_TRUSTED_NETWORK": "true"})
     with structlog.testing.capture_logs() as logs:
         warn_if_exposed(settings)
     assert any(e["event"] == "admin_loopback_only" for e in logs) is warned

@@ -71,7 +71,8 @@ async def _wait_healthy(port: int, proc: asyncio.subprocess.Process) -> None:
     async with aiohttp.ClientSession() as http:
         for _ in range(150):
             if proc.returncode is not None:
-                raise AssertionError(f"trooper exited: {(await proc.stderr.read()).decode()}")  # type: ignore[union-attr]
+                said = (await proc.stderr.read()).decode() if proc.stderr is not None else f"exit code {proc.returncode}"
+                raise AssertionError(f"trooper exited: {said}")
             try:
                 async with http.get(f"http://127.0.0.1:{port}/health") as resp:
                     if resp.status == 200:

@@ -18,8 +18,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from trooper.access import COOKIE, Access, is_loopback_address
+from trooper.access import Access, Network, header_map, is_loopback_address
 from trooper.config import Settings
+from trooper.logins import LoginSessions, Throttle
 from trooper.runtime import Runtime
 from trooper.signals.extract import Signals
 from trooper.store.base import StoreUnavailable
@@ -31,7 +32,9 @@ Handler = Callable[[Request], Awaitable[Response]]
 KEEP_ALIVE = 15.0  # seconds between SSE comments, so proxies and browsers keep the stream open
 MAX_LIMIT = 1000
 LOGIN_FAILURE_DELAY = 1.0  # seconds: slows guessing
+COOKIE = "trooper_admin"
 COOKIE_MAX_AGE = 7 * 86400
+MAX_LOGIN_BODY = 4096  # bytes: a token and a little form encoding
 
 ASSETS = {"app.js": "text/javascript; charset=utf-8", "style.css": "text/css; charset=utf-8"}
 # The page loads nothing but its own script and style, so even a rendering bug can't run
@@ -70,7 +73,9 @@ class Admin:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.store = runtime.store
-        self.access = Access(runtime.settings.admin_token)
+        self.access = Access(runtime.settings.admin_token, Network(runtime.settings.access.trusted_proxies))
+        self.logins = LoginSessions(COOKIE_MAX_AGE)
+        self.throttle = Throttle()
         folder = resources.files("trooper") / "dashboard"
         self.files = {name: (folder / name).read_bytes() for name in ("index.html", "login.html", *ASSETS)}
 
@@ -90,13 +95,16 @@ class Admin:
 
     def _guard(self, handler: Handler, page: bool = False) -> Handler:
         async def guarded(request: Request) -> Response:
-            why = self.access.refusal(request)
-            if why is None:
+            refused = self.refusal(request)
+            if refused is None:
                 try:
                     return await handler(request)
                 except StoreUnavailable as exc:
                     log.warning("store_read_failed", path=request.url.path, error=str(exc))
                     return _error(503, str(exc), {**PRIVATE, "retry-after": "5"})
+            if isinstance(refused, Response):
+                return refused
+            why = self.access.explain(refused)
             if page and self.access.token:
                 return RedirectResponse("/login", status_code=303)
             if page:
@@ -106,6 +114,38 @@ class Admin:
             return _error(status, why, headers)
 
         return guarded
+
+    def refusal(self, request: Request) -> str | Response | None:
+        """None when the caller may see session data; a 429 when it guessed wrong too often;
+        else why not, for the person."""
+        if self.access.token:
+            bearer = self.access.bearer(request.headers)
+            if bearer:
+                if (throttled := self._throttled(request)) is not None:
+                    return throttled
+                if self.access.matches(bearer):
+                    return None
+                self._failed(request)
+            session_id = request.cookies.get(COOKIE, "")
+            if session_id and self.logins.valid(session_id):
+                return None
+        return self.access.local_refusal(request.scope)
+
+    def _client(self, request: Request) -> str:
+        caller = self.access.network.caller(request.scope, header_map(request.scope["headers"]))
+        return caller.address or caller.via or "unknown"
+
+    def _throttled(self, request: Request) -> Response | None:
+        wait = self.throttle.wait(self._client(request))
+        if not wait:
+            return None
+        message = f"too many wrong admin tokens from this address; try again in {wait:.0f} s"
+        return _error(429, message, {**PRIVATE, "retry-after": str(max(1, round(wait)))})
+
+    def _failed(self, request: Request) -> None:
+        client = self._client(request)
+        self.throttle.failed(client)
+        log.warning("admin_token_wrong", client=client, path=request.url.path)
 
     # --- session data ---
 
@@ -175,20 +215,28 @@ class Admin:
         return Response(page, 401 if failed else 200, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
 
     async def login(self, request: Request) -> Response:
-        body = await request.body()
-        presented = parse_qs(body[:4096].decode("utf-8", "replace")).get("token", [""])[0].strip()
+        if (throttled := self._throttled(request)) is not None:
+            return throttled
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_LOGIN_BODY:
+                return _error(413, f"a sign-in form is at most {MAX_LOGIN_BODY} bytes")
+        presented = parse_qs(body.decode("utf-8", "replace")).get("token", [""])[0].strip()
         if not self.access.matches(presented):
-            log.warning("admin_login_failed", client=request.client.host if request.client else None)
+            self._failed(request)
             await asyncio.sleep(LOGIN_FAILURE_DELAY)
             return await self.login_page(request, failed=True)
         response = RedirectResponse("/dashboard", status_code=303)
+        caller = self.access.network.caller(request.scope, header_map(request.scope["headers"]))
         response.set_cookie(
-            COOKIE, self.access.cookie, max_age=COOKIE_MAX_AGE, path="/", httponly=True, samesite="strict",
-            secure=request.url.scheme == "https",
+            COOKIE, self.logins.create(), max_age=COOKIE_MAX_AGE, path="/", httponly=True, samesite="strict",
+            secure=caller.https,
         )
         return response
 
     async def logout(self, request: Request) -> Response:
+        self.logins.revoke(request.cookies.get(COOKIE, ""))
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(COOKIE, path="/")
         return response

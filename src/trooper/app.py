@@ -23,11 +23,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
 
 from trooper import __version__
+from trooper.access import Gate
 from trooper.admin import Admin, warn_if_exposed
 from trooper.conversation import ApiError, UpstreamError
 from trooper.formats import codec
 from trooper.pipeline import ErrorReply, Exchange, Stage, run_stages
 from trooper.providers.base import Provider, client_key, key_vendor
+from trooper.redact import safe_url
 from trooper.runtime import Runtime
 from trooper.send import send_error, send_reply, send_stream
 
@@ -63,6 +65,7 @@ class TrooperApp:
         self.runtime = runtime
         self.stages = stages
         self.max_body = runtime.settings.server.max_body_mb * 1024 * 1024
+        self.gate = Gate(runtime.settings.access)
         self.admin = Router(
             routes=[
                 Route("/health", self.health, methods=["GET"]),
@@ -82,6 +85,8 @@ class TrooperApp:
                 await self._guarded(self.passthrough, scope, receive, send, _vendor_of(scope))
             else:
                 await self.admin(scope, receive, send)
+        elif kind == "websocket":
+            await refuse_websocket(receive, send)
         elif kind == "lifespan":
             await self.lifespan(receive, send)
 
@@ -128,7 +133,15 @@ class TrooperApp:
 
     async def _guarded(self, handler, scope: Scope, receive: Receive, send: Send, client_format: str) -> None:  # type: ignore[no-untyped-def]
         """Run `handler` so that a client that goes away cancels the work at once (and with
-        it the upstream request), and an unexpected bug is a clean 500, never a traceback."""
+        it the upstream request), and an unexpected bug is a clean 500, never a traceback.
+        First of all, the gate: only admitted callers may spend the operator's keys."""
+        admission = self.gate.admit(scope)
+        if admission.error is not None:
+            log.warning("caller_refused", path=scope["path"], caller=admission.caller.address or None,
+                        status=admission.error.status)
+            await send_error(send, codec(client_format), admission.error)
+            return
+        scope["trooper.client"] = admission.client
         try:
             body = await _read_body(receive, self.max_body)
         except _TooLarge:
@@ -174,6 +187,7 @@ class TrooperApp:
             client_format=client_format,
             body=body,
             client_addr=(scope.get("client") or ("", 0))[0],
+            client=scope.get("trooper.client", ""),
         )
         error: BaseException | None = None
         try:
@@ -224,7 +238,7 @@ class TrooperApp:
 
     async def health(self, request: Request) -> Response:
         providers = [
-            {"name": p.name, "kind": p.kind, "url": p.base_url, "model": p.model, "local": p.local, "key_configured": bool(p.key)}
+            {"name": p.name, "kind": p.kind, "url": safe_url(p.base_url), "model": p.model, "local": p.local, "key_configured": bool(p.key)}
             for p in self.runtime.providers
         ]
         stages = [s.name for s in self.stages]
@@ -247,6 +261,17 @@ class TrooperApp:
             )
         data = [{"id": m, "object": "model", "created": 0, "owned_by": p.name} for m, p in seen]
         return JSONResponse({"object": "list", "data": data})
+
+
+async def refuse_websocket(receive: Receive, send: Send) -> None:
+    """No route speaks WebSocket: a clear 426 (not an upgrade), never a 500."""
+    message = await receive()
+    if message["type"] != "websocket.connect":
+        return
+    body = b'{"error": {"status": 426, "message": "Trooper does not speak WebSocket: use HTTP (SSE for streams)"}}'
+    await send({"type": "websocket.http.response.start", "status": 426,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "websocket.http.response.body", "body": body})
 
 
 class _TooLarge(Exception):

@@ -88,6 +88,26 @@ class StoreSettings(msgspec.Struct, forbid_unknown_fields=True):
     flush_interval: float = 0.5  # seconds between batched writes; at most 1
 
 
+class AccessSettings(msgspec.Struct, forbid_unknown_fields=True):
+    """Who may spend the operator's keys through the proxy routes.
+
+    `clients`: named client tokens (name = token; env TROOPER_CLIENT_TOKENS as
+    name:token,name:token). A caller presents one as its SDK's own API key; it is never
+    forwarded upstream, and the operator's configured key is spent for it.
+    `trusted_proxies`: addresses or networks whose forwarding headers (X-Forwarded-For,
+    Forwarded, X-Real-IP, ...) are believed (env TROOPER_TRUSTED_PROXIES, comma-separated).
+    `trusted_network`: every host that can reach the port may spend the keys without a
+    token (env TROOPER_TRUSTED_NETWORK); without it or a token, binding beyond loopback
+    is refused."""
+
+    clients: dict[str, str] = {}
+    trusted_proxies: list[str] = []
+    trusted_network: bool = False
+
+
+MIN_CLIENT_TOKEN = 16  # characters: a client token is a password anyone on the network may guess at
+
+
 class PipelineFile(msgspec.Struct, forbid_unknown_fields=True):
     """The shape of pipeline.toml."""
 
@@ -97,6 +117,7 @@ class PipelineFile(msgspec.Struct, forbid_unknown_fields=True):
     providers: list[ProviderSettings] = []
     quota_status_codes: list[int] | None = None
     store: StoreSettings = msgspec.field(default_factory=StoreSettings)
+    access: AccessSettings = msgspec.field(default_factory=AccessSettings)
 
 
 class Settings(msgspec.Struct):
@@ -111,6 +132,7 @@ class Settings(msgspec.Struct):
     store: StoreSettings = msgspec.field(default_factory=StoreSettings)
     # Lets non-loopback callers see session data (bearer or login cookie). Never logged.
     admin_token: str = ""
+    access: AccessSettings = msgspec.field(default_factory=AccessSettings)
 
 
 DEFAULT_QUOTA_STATUS_CODES = frozenset({429, 402, 529, 400})
@@ -140,6 +162,7 @@ def load(path: str | os.PathLike[str] | None, env: Mapping[str, str] | None = No
         context_window=_int_env(env, "CONTEXT_WINDOW") if env.get("CONTEXT_WINDOW") else 6144,
         store=_store_from_env(file.store, env),
         admin_token=env.get("TROOPER_ADMIN_TOKEN", "").strip(),
+        access=_access_from_env(file.access, env),
     )
     check(settings)
     return settings
@@ -214,6 +237,32 @@ def _store_from_env(store: StoreSettings, env: Mapping[str, str]) -> StoreSettin
     if not 0 < store.flush_interval <= 1:
         raise ConfigError(f"[store] flush_interval {store.flush_interval:g}: expected more than 0 and at most 1 second")
     return store
+
+
+def _access_from_env(access: AccessSettings, env: Mapping[str, str]) -> AccessSettings:
+    clients = dict(access.clients)
+    for part in env.get("TROOPER_CLIENT_TOKENS", "").split(","):
+        if not part.strip():
+            continue
+        name, sep, token = part.strip().partition(":")
+        if not sep or not name.strip() or not token.strip():
+            raise ConfigError("TROOPER_CLIENT_TOKENS: expected name:token pairs separated by commas")
+        clients[name.strip()] = token.strip()
+    proxies = list(access.trusted_proxies)
+    proxies += [p.strip() for p in env.get("TROOPER_TRUSTED_PROXIES", "").split(",") if p.strip()]
+    trusted = _bool_env(env, "TROOPER_TRUSTED_NETWORK") if env.get("TROOPER_TRUSTED_NETWORK") else access.trusted_network
+    for proxy in proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise ConfigError(f"trusted_proxies: {proxy!r} is not an IP address or network (e.g. 10.0.0.5 or 10.0.0.0/8)") from None
+    tokens = list(clients.values())
+    for name, token in clients.items():
+        if len(token) < MIN_CLIENT_TOKEN:
+            raise ConfigError(f"client token '{name}': use at least {MIN_CLIENT_TOKEN} random characters (e.g. openssl rand -hex 24)")
+        if tokens.count(token) > 1:
+            raise ConfigError(f"client token '{name}': the same token is given to two clients")
+    return AccessSettings(clients=clients, trusted_proxies=proxies, trusted_network=trusted)
 
 
 def default_db_path(env: Mapping[str, str]) -> str:
@@ -336,6 +385,12 @@ def check(settings: Settings) -> None:
     server = settings.server
     if not 0 < server.port < 65536:
         raise ConfigError(f"port {server.port}: expected 1-65535")
+    if not (_is_loopback_bind(server.bind) or settings.access.clients or settings.access.trusted_network):
+        raise ConfigError(
+            f"refusing to listen on {server.bind}: anyone who can reach it could spend your provider keys. "
+            "Give clients tokens (TROOPER_CLIENT_TOKENS=name:token or [access.clients]), or set "
+            "TROOPER_TRUSTED_NETWORK=true if every host that can reach this port is yours"
+        )
     names = [p.name for p in settings.providers]
     for name in names:
         if names.count(name) > 1:
@@ -386,6 +441,15 @@ def points_at(url: str, bind: str, port: int) -> bool:
     if host == bind.lower():
         return True
     return _is_local_host(host) and (bind in ("0.0.0.0", "::") or _is_local_host(bind))
+
+
+def _is_loopback_bind(bind: str) -> bool:
+    if bind.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(bind.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _is_local_host(host: str) -> bool:

@@ -1,23 +1,21 @@
 """structlog set-up: one event a line, key=value in a terminal, JSON with
-TROOPER_LOG_FORMAT=json. A last processor scrubs anything shaped like an API key, so a
-key can't reach a log line even by accident."""
+TROOPER_LOG_FORMAT=json. A last processor scrubs every known secret and anything shaped
+like an API key or a URL's credentials (trooper.redact), so a key can't reach a log line
+even by accident."""
 
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from typing import Any
 
 import structlog
 
-_KEY_PATTERN = re.compile(r"(sk-ant-[A-Za-z0-9_\-]{8,}|sk-[A-Za-z0-9_\-]{16,}|AIza[A-Za-z0-9_\-]{20,}|gsk_[A-Za-z0-9]{16,})")
+from trooper.redact import scrub
 
 
 def _scrub(value: Any) -> Any:
-    if isinstance(value, str) and ("sk-" in value or "AIza" in value or "gsk_" in value):
-        return _KEY_PATTERN.sub("[redacted-key]", value)
-    return value
+    return scrub(value) if isinstance(value, str) else value
 
 
 def scrub_keys(logger: Any, method: str, event: dict[str, Any]) -> dict[str, Any]:

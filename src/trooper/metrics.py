@@ -97,12 +97,18 @@ class Metrics:
         )
         self.tokens = Counter("trooper_tokens_total", "Tokens by provider and direction (in, out).", ("provider", "direction"))
         self.saved = Counter("trooper_tokens_saved_total", "Cloud tokens not billed because a local model answered.")
+        # Client names come from the operator's config (a token's name), never from a request.
+        self.clients = Counter(
+            "trooper_client_requests_total", "Proxied requests by admitted client (a client token's name, local or "
+            "network) and HTTP status.", ("client", "status"),
+        )
 
     def record(self, record: RequestRecord) -> None:
         provider = record.provider or "none"
         decision = "fallback" if record.fallbacks else record.route.replace(" ", "_") or "direct"
         status = str(record.status) if record.status is not None else "none"
         self.requests.inc(provider, decision, status)
+        self.clients.inc(record.client or "local", status)
         for fallback in record.fallbacks:
             self.fallbacks.inc(fallback.provider, fallback.reason or "unknown")
         self.latency.observe(record.ms / 1000, provider)
@@ -117,7 +123,7 @@ class Metrics:
         providers = list(providers)
         lines = [
             *self.requests.render(), *self.fallbacks.render(), *self.latency.render(),
-            *self.tokens.render(), *self.saved.render(),
+            *self.tokens.render(), *self.saved.render(), *self.clients.render(),
             *_family(
                 "gauge", "trooper_circuit_state", "Circuit breaker state per provider: 1 for the current state.",
                 ((_labels(("provider", "state"), (p.name, s)), float(p.breaker.state == s))

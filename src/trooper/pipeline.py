@@ -88,6 +88,7 @@ class Exchange:
         "query",
         "headers",
         "client_addr",
+        "client",
         "client_format",
         "body",
         "decoded",
@@ -120,12 +121,14 @@ class Exchange:
         client_format: str,
         body: bytes,
         client_addr: str = "",
+        client: str = "",
     ) -> None:
         self.method = method
         self.path = path
         self.query = query
         self.headers = headers  # lower-cased names
         self.client_addr = client_addr
+        self.client = client  # who was admitted: a client token's name, "local" or "network"
         self.client_format = client_format
         # The client's body; set to None once it no longer matches the conversation
         # (e.g. a Trooper-private field was stripped), which turns off the fast path.

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 
 import aiohttp
 
-from trooper import providers
+from trooper import providers, redact
 from trooper.config import Settings
 from trooper.metrics import Metrics
 from trooper.providers.base import Provider
@@ -26,6 +26,7 @@ class Runtime:
         self.env = os.environ if env is None else env
         self.clock = clock  # for circuit breakers; tests inject their own
         self.providers: list[Provider] = providers.build(settings.providers, self.env, settings.context_window)
+        redact.remember([p.key for p in self.providers] + list(settings.access.clients.values()) + [settings.admin_token])
         self.store: Store = open_store(settings.store)  # started and closed by the app's lifespan
         self.savings = SavingsLedger(floor=self.store.saved)
         if hasattr(self.store, "attach"):  # a shared store also shares provider health (at its start)

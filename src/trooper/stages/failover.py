@@ -38,7 +38,9 @@ from trooper.conversation import (
 from trooper.formats import codec
 from trooper.formats.sse import Framer
 from trooper.pipeline import Attempt, ErrorReply, Exchange, RawReply, Reply, StageBase, StreamReply, WholeReply
+from trooper.access import presented_keys
 from trooper.providers.base import Provider, client_key, key_vendor
+from trooper.redact import scrub, scrub_bytes
 from trooper.providers.breaker import BreakerSettings, CircuitBreaker
 from trooper.providers.ratelimit import retry_delay
 from trooper.providers.verdict import judge
@@ -181,17 +183,19 @@ class Failover(StageBase):
             return opened
 
     def record_failure(self, exchange: Exchange, provider: Provider, failure: ProviderFailure, started: float) -> None:
+        detail = scrub(failure.detail, presented_keys(exchange.headers))  # kept, shown in 503s and logged
         attempt = Attempt(
-            provider.name, failure.status, failure.reason, failure.detail, _ms(started), retry_after=retry_delay(failure.headers)
+            provider.name, failure.status, failure.reason, detail, _ms(started), retry_after=retry_delay(failure.headers)
         )
         exchange.attempts.append(attempt)
-        provider.breaker.record_failure()
+        if not _clients_own_fault(provider, failure):
+            provider.breaker.record_failure()
         log.warning(
             "provider_failed",
             provider=provider.name,
             status=failure.status,
             reason=failure.reason,
-            detail=failure.detail,
+            detail=detail,
             ms=round(attempt.ms, 1),
         )
 
@@ -266,6 +270,7 @@ class Failover(StageBase):
             raise _network_failure(exc, provider) from None
         finally:
             upstream.release()
+        body = scrub_bytes(body)  # an upstream may echo the operator's key in its error
         status = upstream.status
         verdict = judge(status, body, self.quota_codes)
         if verdict.fall_over:
@@ -563,6 +568,12 @@ def describe(attempt: Attempt) -> str:
     what = f"{attempt.status} {attempt.reason}" if attempt.status else attempt.reason
     detail = f": {attempt.detail}" if attempt.detail else ""
     return f"{attempt.provider}: {what}{detail} ({attempt.ms:.0f} ms)"
+
+
+def _clients_own_fault(provider: Provider, failure: ProviderFailure) -> bool:
+    """A 400/401/403 answered to the key a client brought is that client's problem: it must
+    not open the provider's circuit for everyone else (the operator's own key counts)."""
+    return bool(provider.key_env) and not provider.key and failure.status in (400, 401, 403)
 
 
 def _network_failure(exc: BaseException, provider: Provider) -> ProviderFailure:

@@ -15,8 +15,10 @@ import time
 
 import msgspec
 
+from trooper.access import presented_keys
 from trooper.conversation import Response, ResponseBuilder
 from trooper.pipeline import ErrorReply, Exchange, RawReply, StageBase, StreamReply, WholeReply
+from trooper.redact import scrub
 from trooper.savings import billable_tokens
 from trooper.stages.headers import decision
 from trooper.store.records import AttemptRecord, Fallback, Observation, RequestRecord
@@ -62,6 +64,7 @@ class Observe(StageBase):
         fields = {
             "session": exchange.session_id,
             "client": exchange.client_format,
+            "caller": exchange.client or None,
             "provider": record.provider or None,
             "model": record.answered_model or None,
             "decision": exchange.decision or None,
@@ -108,12 +111,14 @@ def request_record(exchange: Exchange, response: Response | None, error: BaseExc
         tokens_in=usage.input_tokens if usage else 0,
         tokens_out=usage.output_tokens if usage else 0,
         tokens_saved=saved,
-        error=f"{type(error).__name__}: {error}"[:300] if error is not None else _error_message(exchange),
+        error=scrub(f"{type(error).__name__}: {error}" if error is not None else _error_message(exchange),
+                    presented_keys(exchange.headers))[:300],
+        client=exchange.client,
     )
 
 
 def _error_message(exchange: Exchange) -> str:
-    return exchange.reply.error.message[:300] if isinstance(exchange.reply, ErrorReply) else ""
+    return exchange.reply.error.message[:1000] if isinstance(exchange.reply, ErrorReply) else ""
 
 
 def reply_status(exchange: Exchange) -> int | None:

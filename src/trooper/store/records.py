@@ -62,6 +62,7 @@ class RequestRecord(msgspec.Struct):
     tokens_out: int = 0
     tokens_saved: int = 0
     error: str = ""
+    client: str = ""  # who was let in: a client token's name, "local" (this machine) or "network"
 
 
 class SessionSummary(msgspec.Struct):
