@@ -271,7 +271,8 @@ async def test_client_key_goes_to_its_own_vendor_only(claude: FakeUpstream, open
     async with run_trooper(env) as trooper:
         client = anthropic_client(trooper.url, api_key="sk-ant-client-own-key-123456")
         raw = await client.messages.with_raw_response.create(model="claude-haiku-4-5", max_tokens=10, messages=HISTORY)
-    assert claude.requests[-1].headers["x-api-key"] == "sk-ant-client-own-key-123456"
+    sent = claude.requests[-1].headers  # in the form the SDK sent it (2.x: Authorization: Bearer)
+    assert sent.get("x-api-key", sent.get("authorization", "").removeprefix("Bearer ")) == "sk-ant-client-own-key-123456"
     assert openai_fake.requests == []  # an Anthropic key never goes to OpenAI
     assert raw.headers["x-trooper-provider"] == "ollama"
     assert raw.headers["x-trooper-fallback-count"] == "1"

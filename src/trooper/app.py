@@ -4,7 +4,7 @@
 Routing, in order:
   POST /v1/messages                                -> pipeline, Anthropic format
   POST /v1/chat/completions, /chat/completions     -> pipeline, OpenAI format
-  GET  /health, GET /v1/models                     -> Starlette
+  GET|HEAD /, GET /health, GET /v1/models          -> Starlette
   sessions, recovery, events, dashboard, metrics   -> Starlette (trooper.admin)
   any other /v1/...                                -> passed through to the matching vendor
 """
@@ -19,7 +19,7 @@ from typing import Any
 import aiohttp
 import structlog
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, Router
 
 from trooper import __version__
@@ -68,6 +68,7 @@ class TrooperApp:
         self.gate = Gate(runtime.settings.access)
         self.admin = Router(
             routes=[
+                Route("/", self.root, methods=["GET", "HEAD"]),
                 Route("/health", self.health, methods=["GET"]),
                 Route("/v1/models", self.models, methods=["GET"]),
                 *Admin(runtime).routes(),
@@ -216,7 +217,7 @@ class TrooperApp:
             await send_error(send, client, ApiError(401, "authentication", message))
             return
         forwarded = {k: v for k, v in headers.items() if k not in _HOP_HEADERS}
-        forwarded.update(provider.auth_headers(key))
+        forwarded.update(provider.auth_headers(key, headers))
         url = provider.passthrough_url(scope["path"], scope["query_string"].decode("latin-1"))
         try:
             upstream = await self.runtime.http.request(
@@ -235,6 +236,10 @@ class TrooperApp:
         )
 
     # --- Starlette routes ---
+
+    async def root(self, request: Request) -> Response:
+        """Agents check their base URL is up before the first call (Claude Code: HEAD /)."""
+        return PlainTextResponse(f"Trooper {__version__}: the dashboard is at /dashboard\n")
 
     async def health(self, request: Request) -> Response:
         providers = [

@@ -96,6 +96,11 @@ class Conversation(msgspec.Struct, frozen=True):
     # fast path (same format both sides) loses nothing; dropped, with a debug log, when
     # translating to another format.
     extra: dict[str, Any] = {}
+    # Parts of the client's request the canonical model has no place for and that cannot
+    # be dropped without changing what was asked (an unknown role or content block), by
+    # where they are: `messages.3.content.1: content block type 'x'`. The fast path
+    # carries them in the client's own bytes; translation refuses them by name.
+    untranslatable: tuple[str, ...] = ()
 
     def last_user_text(self) -> str:
         for message in reversed(self.messages):

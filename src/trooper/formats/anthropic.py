@@ -9,6 +9,7 @@ from msgspec import UNSET, UnsetType
 
 from trooper.conversation import (
     ApiError,
+    BadRequest,
     Block,
     BlockStart,
     BlockStop,
@@ -129,7 +130,9 @@ ContentItem = Union[  # noqa: UP007
 
 
 class MessageParam(msgspec.Struct, gc=False):
-    role: Literal["user", "assistant"]
+    # Any role decodes: "system" mid-conversation (a beta Claude Code sends) and roles newer
+    # than this code; `decode_request` decides what each becomes.
+    role: str
     content: str | list[ContentItem]  # type: ignore[valid-type]
 
 
@@ -222,7 +225,37 @@ class ErrorBody(msgspec.Struct, gc=False):
     error: ErrorDetail = msgspec.field(default_factory=ErrorDetail)
 
 
+class LenientMessage(msgspec.Struct, gc=False):
+    role: str
+    content: str | list[msgspec.Raw]
+
+
+class LenientRequest(MessagesRequest):
+    """The request with its messages and system blocks left raw, read block by block when
+    the typed read meets a block type this code doesn't know."""
+
+    messages: list[LenientMessage]  # type: ignore[assignment]
+    system: str | list[msgspec.Raw] = ""  # type: ignore[assignment]
+
+
+class LenientToolResult(msgspec.Struct, gc=False):
+    tool_use_id: str
+    content: str | list[msgspec.Raw] = ""
+    is_error: bool = False
+
+
+class BlockType(msgspec.Struct, gc=False):
+    type: str
+
+
 _REQUEST = msgspec.json.Decoder(MessagesRequest)
+_LENIENT_REQUEST = msgspec.json.Decoder(LenientRequest)
+_CONTENT_ITEM = msgspec.json.Decoder(ContentItem)
+_RESULT_ITEM = msgspec.json.Decoder(ResultItem)
+_TEXT_CONTENT = msgspec.json.Decoder(TextContent)
+_BLOCK_TYPE = msgspec.json.Decoder(BlockType)
+_LENIENT_TOOL_RESULT = msgspec.json.Decoder(LenientToolResult)
+_KNOWN_BLOCK_TYPES = frozenset(item.__struct_config__.tag for item in ContentItem.__args__)  # type: ignore[attr-defined]
 _KNOWN_FIELDS = frozenset(MessagesRequest.__struct_fields__)
 _RESPONSE = msgspec.json.Decoder(MessageBody[AnyContent])
 _ERROR = msgspec.json.Decoder(ErrorBody)
@@ -231,18 +264,34 @@ _ERROR = msgspec.json.Decoder(ErrorBody)
 
 
 def decode_request(body: bytes) -> Conversation:
+    """The client's request as a Conversation. Whatever the API accepts decodes: a
+    mid-conversation system message joins the system prompt (every format has one), and
+    a role or block type this code doesn't know is listed in `untranslatable` (the fast
+    path still carries it; translation refuses it by name) instead of failing the request."""
     try:
-        request = _REQUEST.decode(body)
         raw_fields = RAW_OBJECT.decode(body)
+        try:
+            request: MessagesRequest = _REQUEST.decode(body)
+        except msgspec.ValidationError:
+            request = _LENIENT_REQUEST.decode(body)  # raises the same error when leniency doesn't help
     except msgspec.DecodeError as error:
         raise bad_request_from(error) from None
+    untranslatable: list[str] = []
+    system = [_system_in(request.system, untranslatable)]
     messages = MessageList()
-    for message in request.messages:
-        messages.add(message.role, _blocks_in(message.content))
+    for position, message in enumerate(request.messages):
+        where = f"messages.{position}"
+        role = message.role
+        if role == "user" or role == "assistant":
+            messages.add(role, _blocks_in(message.content, where, untranslatable))
+        elif role == "system":
+            system.append(_system_message_in(message.content, where, untranslatable))
+        else:
+            untranslatable.append(f"{where}: role '{role}'")
     return Conversation(
         model=request.model,
         messages=messages.build(),
-        system=_system_in(request.system),
+        system="\n\n".join(part for part in system if part),
         tools=_tools_in(request.tools),
         tool_choice=_tool_choice_in(request.tool_choice),
         sampling=Sampling(
@@ -255,24 +304,99 @@ def decode_request(body: bytes) -> Conversation:
         ),
         stream=request.stream,
         extra=decode_extra(raw_fields, _KNOWN_FIELDS),
+        untranslatable=tuple(untranslatable),
     )
 
 
-def _system_in(system: str | list[TextContent]) -> str:
+def _system_in(system: str | list[Any], untranslatable: list[str]) -> str:
     if isinstance(system, str):
         return system
-    return "\n\n".join(block.text for block in system)
+    texts = []
+    for position, item in enumerate(system):
+        if type(item) is msgspec.Raw:
+            kind = _block_type(item, f"system.{position}")
+            if kind != "text":
+                untranslatable.append(f"system.{position}: block type '{kind}'")
+                continue
+            item = _TEXT_CONTENT.decode(item)
+        texts.append(item.text)
+    return "\n\n".join(texts)
 
 
-def _blocks_in(content: str | list[Any]) -> list[Block]:
+def _system_message_in(content: str | list[Any], where: str, untranslatable: list[str]) -> str:
+    """A mid-conversation system message's text (text blocks only: anything else there
+    has no place in a system prompt)."""
+    texts = []
+    for block in _blocks_in(content, where, untranslatable):
+        if type(block) is TextBlock:
+            texts.append(block.text)
+        else:
+            untranslatable.append(f"{where}: {type(block).__struct_config__.tag} block in a system message")
+    return "\n\n".join(texts)
+
+
+def _blocks_in(content: str | list[Any], where: str, untranslatable: list[str]) -> list[Block]:
     if isinstance(content, str):
         return [TextBlock(content)]
     blocks = []
-    for item in content:
+    for position, item in enumerate(content):
+        if type(item) is msgspec.Raw:
+            item = _raw_block_in(item, f"{where}.content.{position}", untranslatable)
+            if item is None:
+                continue
         block = _block_in(item)
         if block is not None:
             blocks.append(block)
     return blocks
+
+
+def _raw_block_in(raw: msgspec.Raw, where: str, untranslatable: list[str]) -> Any:
+    """One content block read on its own (the lenient path): the typed block, or None for
+    a type this code doesn't know, which is listed as untranslatable. A known type with a
+    bad field is the client's mistake: a 400 naming the field."""
+    try:
+        return _CONTENT_ITEM.decode(raw)
+    except msgspec.ValidationError as error:
+        kind = _block_type(raw, where)
+        if kind not in _KNOWN_BLOCK_TYPES:
+            untranslatable.append(f"{where}: content block type '{kind}'")
+            return None
+        if kind != "tool_result":
+            raise _bad_block(error, where) from None
+    result = _decode_block(_LENIENT_TOOL_RESULT, raw, where)
+    items: list[Any] | str = result.content
+    if not isinstance(items, str):
+        items = []
+        for position, item in enumerate(result.content):  # type: ignore[arg-type]
+            item_where = f"{where}.content.{position}"
+            try:
+                items.append(_RESULT_ITEM.decode(item))
+            except msgspec.ValidationError as error:
+                kind = _block_type(item, item_where)
+                if kind in _KNOWN_BLOCK_TYPES:
+                    raise _bad_block(error, item_where) from None
+                untranslatable.append(f"{item_where}: content block type '{kind}'")
+    return ToolResultContent(result.tool_use_id, items, result.is_error)
+
+
+def _block_type(raw: msgspec.Raw, where: str) -> str:
+    return _decode_block(_BLOCK_TYPE, raw, where).type
+
+
+def _decode_block(decoder: msgspec.json.Decoder[Any], raw: msgspec.Raw, where: str) -> Any:
+    try:
+        return decoder.decode(raw)
+    except msgspec.ValidationError as error:
+        raise _bad_block(error, where) from None
+
+
+def _bad_block(error: msgspec.ValidationError, where: str) -> BadRequest:
+    """msgspec's error for a block read on its own, with the block's place in the request."""
+    message = bad_request_from(error).message
+    for whole in ("request body: ", "request: "):
+        if message.startswith(whole):
+            return BadRequest(f"{where}: {message.removeprefix(whole)}")
+    return BadRequest(f"{where}.{message}")
 
 
 def _block_in(item: Any) -> Block | None:

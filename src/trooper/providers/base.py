@@ -8,10 +8,13 @@ from typing import ClassVar
 
 import aiohttp
 
+from trooper import __version__
 from trooper.config import ProviderSettings, Timeouts
 from trooper.conversation import Conversation
 from trooper.formats import Codec, codec
 from trooper.providers.breaker import CircuitBreaker
+
+PRODUCT_TOKEN = f"trooper/{__version__}"
 
 
 class Provider:
@@ -86,7 +89,9 @@ class Provider:
         url = self.base_url + path
         return f"{url}?{query}" if query else url
 
-    def auth_headers(self, key: str) -> dict[str, str]:
+    def auth_headers(self, key: str, client_headers: Mapping[str, str] | None = None) -> dict[str, str]:
+        """How `key` is sent. `client_headers`: a client of this vendor's, whose way of
+        sending that key is kept where the vendor takes both."""
         return {}
 
     def forwarded_headers(self, client_headers: Mapping[str, str]) -> dict[str, str]:
@@ -97,7 +102,10 @@ class Provider:
         headers = {"Content-Type": "application/json"}
         if client_headers is not None:
             headers.update(self.forwarded_headers(client_headers))
-        headers.update(self.auth_headers(key))
+            agent = client_headers.get("user-agent")
+            if agent:  # the client's own, so the vendor sees which agent called
+                headers["User-Agent"] = f"{agent} {PRODUCT_TOKEN}"
+        headers.update(self.auth_headers(key, client_headers))
         return headers
 
     def health_url(self) -> str:
@@ -114,6 +122,14 @@ def client_key(headers: Mapping[str, str]) -> str:
     if auth[:7].lower() == "bearer ":
         return auth[7:].strip()
     return ""
+
+
+def sent_as_bearer(key: str, client_headers: Mapping[str, str] | None) -> bool:
+    """Whether the client sent this very key as `Authorization: Bearer` (not `x-api-key`)."""
+    if client_headers is None or client_headers.get("x-api-key"):
+        return False
+    auth = client_headers.get("authorization", "")
+    return auth[:7].lower() == "bearer " and auth[7:].strip() == key
 
 
 def key_vendor(key: str, client_format: str) -> str:

@@ -3,6 +3,8 @@ streamGenerateContent, the model named in the path, the key in `x-goog-api-key`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from trooper.providers.base import Provider
 
 
@@ -18,7 +20,7 @@ class GeminiProvider(Provider):
             return f"{self.base_url}/v1beta/models/{model}:streamGenerateContent?alt=sse"
         return f"{self.base_url}/v1beta/models/{model}:generateContent"
 
-    def auth_headers(self, key: str) -> dict[str, str]:
+    def auth_headers(self, key: str, client_headers: Mapping[str, str] | None = None) -> dict[str, str]:
         return {"x-goog-api-key": key} if key else {}
 
     def health_url(self) -> str:

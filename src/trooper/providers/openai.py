@@ -26,7 +26,7 @@ class OpenAIProvider(Provider):
             path = path[3:]
         return super().passthrough_url(path, query)
 
-    def auth_headers(self, key: str) -> dict[str, str]:
+    def auth_headers(self, key: str, client_headers: Mapping[str, str] | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {key}"} if key else {}
 
     def forwarded_headers(self, client_headers: Mapping[str, str]) -> dict[str, str]:

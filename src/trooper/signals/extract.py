@@ -32,6 +32,7 @@ from typing import Literal
 import msgspec
 
 from trooper.conversation import Message, TextBlock, ToolResultBlock, ToolUseBlock
+from trooper.signals.harness import without_harness
 
 
 class Signals(msgspec.Struct):
@@ -247,7 +248,9 @@ def _observe(message: Message) -> Observed:
             continue
         if kind is not TextBlock:
             continue
-        text = block.text  # type: ignore[union-attr]
+        text = without_harness(block.text)  # type: ignore[union-attr]
+        if not text:
+            continue
         if role == "assistant" and len(text) > ANSWER_WINDOW:
             text = _ends(text)
         sentences = list(_sentences(text))
@@ -299,7 +302,7 @@ def _tool_events(block: ToolResultBlock) -> list[Event]:
 
 
 def _result_text(block: ToolResultBlock) -> str:
-    return "".join(part.text for part in block.content if type(part) is TextBlock)
+    return without_harness("".join(part.text for part in block.content if type(part) is TextBlock))
 
 
 def _intent(sentences: list[str]) -> str:

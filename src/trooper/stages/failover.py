@@ -188,7 +188,7 @@ class Failover(StageBase):
             provider.name, failure.status, failure.reason, detail, _ms(started), retry_after=retry_delay(failure.headers)
         )
         exchange.attempts.append(attempt)
-        if not _clients_own_fault(provider, failure):
+        if failure.reason != "untranslatable" and not _clients_own_fault(provider, failure):
             provider.breaker.record_failure()
         log.warning(
             "provider_failed",
@@ -231,9 +231,13 @@ class Failover(StageBase):
         same_format = provider.kind == exchange.client_format
         fast = raw_ok and same_format and fitted is conversation and model == conversation.model and exchange.body is not None
         conversation = fitted
+        if conversation.untranslatable and not fast:
+            raise ProviderFailure("untranslatable", 400, untranslatable(conversation, provider))
         body = exchange.body if fast else provider.encode_request(conversation, model)
         headers = provider.request_headers(key, exchange.headers if same_format else None)
         url = provider.endpoint(model, conversation.stream)
+        if same_format and exchange.query:
+            url = with_query(url, exchange.query)  # e.g. Claude Code's ?beta=true
         timeouts = provider.timeouts
         deadline = asyncio.get_running_loop().time() + timeouts.total
         # A stream must start within first_byte; a whole answer only arrives when it is
@@ -539,7 +543,11 @@ def _tool_open_after(pieces: list[Piece]) -> bool:
 
 # When every provider that was tried failed the same way, the client hears that (an SDK
 # raises RateLimitError for a 429, and backs off); otherwise a 503.
-_SHARED_FAILURE: dict[str, tuple[int, ErrorKind]] = {"rate_limit": (429, "rate_limit"), "overloaded": (529, "overloaded")}
+_SHARED_FAILURE: dict[str, tuple[int, ErrorKind]] = {
+    "rate_limit": (429, "rate_limit"),
+    "overloaded": (529, "overloaded"),
+    "untranslatable": (400, "invalid_request"),
+}
 
 
 def all_failed(attempts: list[Attempt]) -> ErrorReply:
@@ -574,6 +582,17 @@ def _clients_own_fault(provider: Provider, failure: ProviderFailure) -> bool:
     """A 400/401/403 answered to the key a client brought is that client's problem: it must
     not open the provider's circuit for everyone else (the operator's own key counts)."""
     return bool(provider.key_env) and not provider.key and failure.status in (400, 401, 403)
+
+
+def untranslatable(conversation: Conversation, provider: Provider) -> str:
+    """Why `provider` can't be asked: what of the client's request it would lose, by name."""
+    parts = conversation.untranslatable
+    more = f" (and {len(parts) - 1} more)" if len(parts) > 1 else ""
+    return f"{parts[0]}{more} cannot be translated for {provider.name}; only the client's own format carries it"
+
+
+def with_query(url: str, query: str) -> str:
+    return f"{url}{'&' if '?' in url else '?'}{query}"
 
 
 def _network_failure(exc: BaseException, provider: Provider) -> ProviderFailure:

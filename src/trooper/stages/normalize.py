@@ -13,13 +13,16 @@ from trooper.pipeline import ErrorReply, Exchange, StageBase
 
 PRIVATE_FIELDS = ("x_force_local",)
 MAX_SESSION_ID = 200
+# Agents that name their own sessions: Claude Code, and the Codex CLI.
+AGENT_SESSION_HEADERS = ("x-claude-code-session-id", "session_id")
 
 
 class Normalize(StageBase):
     name = "normalize"
 
     class Options(msgspec.Struct, forbid_unknown_fields=True):
-        # Derive a session id from the conversation when the client sends no X-Session-ID.
+        # Derive a session id from the conversation when neither the client (X-Session-ID)
+        # nor its agent (Claude Code's, Codex's session id) names one.
         derive_session: bool = True
 
     async def run(self, exchange: Exchange) -> None:
@@ -38,11 +41,12 @@ class Normalize(StageBase):
     def _session_id(self, exchange: Exchange, conversation: Conversation) -> str:
         given = exchange.headers.get("x-session-id", "").strip()
         if given:
-            if len(given) > MAX_SESSION_ID or not given.isprintable():
+            if not _usable(given):
                 raise BadRequest(f"X-Session-ID must be at most {MAX_SESSION_ID} printable characters")
             return given
-        if not self.options.derive_session:
-            return ""
+        named = agent_session(exchange.headers, conversation)
+        if named or not self.options.derive_session:
+            return named
         return fingerprint(conversation)
 
     @staticmethod
@@ -57,6 +61,37 @@ class Normalize(StageBase):
         exchange.body = None
         exchange.decoded = msgspec.structs.replace(conversation, extra=extra)
         return exchange.decoded
+
+
+def agent_session(headers: dict[str, str], conversation: Conversation) -> str:
+    """The session id the agent itself sends, when it sends one: two runs of the same prompt
+    are two sessions, and a resumed conversation (`claude --continue`) stays one."""
+    for name in AGENT_SESSION_HEADERS:
+        value = headers.get(name, "").strip()
+        if _usable(value):
+            return value
+    metadata = conversation.extra.get("metadata")
+    user_id = metadata.get("user_id") if isinstance(metadata, dict) else None
+    found = _metadata_session(user_id) if isinstance(user_id, str) else ""
+    return found if _usable(found) else ""
+
+
+def _metadata_session(user_id: str) -> str:
+    """Claude Code's `metadata.user_id`: a JSON object with `session_id` (2.x), or
+    `user_<hash>_account_<uuid>_session_<uuid>` (1.x)."""
+    if user_id.startswith("{"):
+        try:
+            value = msgspec.json.decode(user_id)
+        except msgspec.DecodeError:
+            return ""
+        session = value.get("session_id") if isinstance(value, dict) else None
+        return session if isinstance(session, str) else ""
+    _, marker, session = user_id.rpartition("_session_")
+    return session if marker else ""
+
+
+def _usable(session_id: str) -> bool:
+    return 0 < len(session_id) <= MAX_SESSION_ID and session_id.isprintable()
 
 
 def fingerprint(conversation: Conversation) -> str:
