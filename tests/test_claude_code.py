@@ -5,7 +5,8 @@ and a fake Ollama that record every request:
 (a) healthy: Claude's Write tool call creates the file and its final text arrives;
 (b) Claude answers 429 from the second model call on: Ollama issues the Write call and
     the final answer;
-(c) Claude's stream is cut inside the Write call's JSON arguments: Ollama issues the call.
+(c) Claude's stream is cut inside the Write call's JSON arguments: Ollama issues the call;
+(d) two runs of the same prompt are two sessions, and `--continue` stays in its session.
 
 Each run: the file is written, exit code 0, one session in /sessions named by Claude Code's
 own session id; what reached the fake Claude is what Claude Code sent (the ?beta=true query,
@@ -105,7 +106,7 @@ async def trooper_serve(claude: FakeUpstream, ollama: FakeUpstream, directory: P
         await asyncio.wait_for(proc.communicate(), 15)
 
 
-async def run_claude(cli: str, url: str, workdir: Path, prompt: str, credential: dict[str, str]) -> Run:
+async def run_claude(cli: str, url: str, workdir: Path, prompt: str, credential: dict[str, str], *flags: str) -> Run:
     """`claude -p PROMPT --output-format json` in `workdir`, offline but for `url`."""
     home = workdir.parent / "home"
     home.mkdir(exist_ok=True)
@@ -119,7 +120,7 @@ async def run_claude(cli: str, url: str, workdir: Path, prompt: str, credential:
         **credential,
     }
     proc = await asyncio.create_subprocess_exec(
-        cli, "-p", prompt, "--output-format", "json", "--allowedTools", "Read", "Write",
+        cli, "-p", prompt, "--output-format", "json", "--allowedTools", "Read", "Write", *flags,
         cwd=workdir, env=env, stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
@@ -147,6 +148,17 @@ async def get_json(url: str) -> Any:
     async with aiohttp.ClientSession() as http, http.get(url) as response:
         assert response.status == 200, await response.text()
         return await response.json()
+
+
+async def settled_sessions(url: str, requests: int) -> dict[str, Any]:
+    """/sessions once the store holds all `requests` and none is still being answered."""
+    for _ in range(100):
+        listed = await get_json(url + "/sessions")
+        sessions = listed["sessions"]
+        if sum(s["requests"] for s in sessions) == requests and not any(s["in_flight"] for s in sessions):
+            return listed
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the sessions never held {requests} finished requests: {listed}")
 
 
 async def one_session(url: str, session_id: str) -> dict[str, Any]:
@@ -255,3 +267,23 @@ async def test_c_stream_cut_inside_the_tool_call_continues_on_the_local_tier(
     for request in claude.generation_requests():
         assert_sent_as_claude_code_sends(request, ("x-api-key", API_KEY))
     assert summary["providers"] == ["claude", "ollama"] and summary["requests"] == 3
+
+
+async def test_d_each_run_is_its_own_session_and_continue_stays_in_it(
+    claude_cli: str, claude: FakeUpstream, ollama: FakeUpstream, workdir: Path
+) -> None:
+    claude.script(Text("Hi."), Text("Hi again."), Text("Still here."))
+    key = {"ANTHROPIC_API_KEY": API_KEY}
+    async with trooper_serve(claude, ollama, workdir.parent) as url:
+        first = await run_claude(claude_cli, url, workdir, "Say hi", key)
+        second = await run_claude(claude_cli, url, workdir, "Say hi", key)
+        resumed = await run_claude(claude_cli, url, workdir, "Are you still there?", key, "--continue")
+        listed = await settled_sessions(url, requests=3)
+    ids = [run.result.get("session_id") for run in (first, second, resumed)]
+    assert all(run.returncode == 0 for run in (first, second, resumed)), [r.stderr[-500:] for r in (first, second, resumed)]
+    # The same prompt twice is two sessions (a fingerprint of it would have made one);
+    # --continue is the same session as the run it continues.
+    assert ids[0] != ids[1] and ids[2] == ids[1]
+    sessions = {s["id"]: s for s in listed["sessions"]}
+    assert sessions.keys() == {ids[0], ids[1]}
+    assert sessions[ids[1]]["requests"] == 2 and sessions[ids[0]]["requests"] == 1
