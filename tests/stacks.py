@@ -193,6 +193,46 @@ async def _openai_stream(sdk: openai.AsyncOpenAI, kwargs: dict[str, Any]) -> Out
     return outcome
 
 
+async def ask_responses(url: str, stream: bool, request: dict[str, Any], model: str = "gpt-4o-mini") -> Outcome:
+    """Send `request` with the OpenAI SDK's Responses API (`client.responses.create`, or
+    `.stream` when streamed)."""
+    async with openai_client(url) as sdk:
+        kwargs = {"model": model, **request}
+        if not stream:
+            return _responses_outcome(await sdk.responses.create(**kwargs))
+        deltas: dict[str, int] = {}
+        streamed_ids: dict[int, set[str]] = {}
+        call_ids: dict[str, str] = {}  # item id -> call id
+        async with sdk.responses.stream(**kwargs) as events:
+            async for event in events:
+                if event.type == "response.output_item.added" and event.item.type == "function_call":
+                    call_ids[event.item.id] = event.item.call_id
+                    streamed_ids.setdefault(event.output_index, set()).add(event.item.call_id)
+                elif event.type == "response.function_call_arguments.delta" and event.delta:
+                    call_id = call_ids[event.item_id]
+                    deltas[call_id] = deltas.get(call_id, 0) + 1
+            response = await events.get_final_response()
+    outcome = _responses_outcome(response)
+    outcome.arg_deltas = deltas
+    outcome.streamed_ids = {i: ids for i, ids in enumerate(streamed_ids[k] for k in sorted(streamed_ids))}
+    return outcome
+
+
+def _responses_outcome(response: Any) -> Outcome:
+    calls = [(item.call_id, item.name, json.loads(item.arguments)) for item in response.output if item.type == "function_call"]
+    if response.status == "incomplete":
+        stop = "max_tokens"
+    else:
+        stop = "tool_use" if calls else "end_turn"
+    usage = response.usage
+    return Outcome(
+        text=response.output_text,
+        calls=calls,
+        stop=stop,
+        usage=(usage.input_tokens, usage.output_tokens) if usage else (0, 0),
+    )
+
+
 # --- what the upstream received ---
 
 
@@ -213,7 +253,8 @@ class Seen:
 
 
 def seen(provider: str, recorded: Recorded) -> Seen:
-    return _READERS[provider](recorded.json)
+    # OpenAI takes a Responses API client's request as it is, at /v1/responses.
+    return _READERS["responses" if recorded.vendor == "responses" else provider](recorded.json)
 
 
 def _claude(body: dict[str, Any]) -> Seen:
@@ -268,6 +309,16 @@ def _gemini(body: dict[str, Any]) -> Seen:
     return out
 
 
+def _image_url_seen(url: str, out: Seen) -> None:
+    """An OpenAI image URL: a data URL is an inline image (its media type named), else a URL."""
+    if url.startswith("data:"):
+        header, _, data = url.partition(",")
+        out.images.append(("inline", data))
+        out.media_types.append(header[5:].split(";")[0])
+    else:
+        out.images.append(("url", url))
+
+
 def _openai(body: dict[str, Any]) -> Seen:
     out = Seen()
     out.tools = [(t["function"]["name"], t["function"]["parameters"]) for t in body.get("tools", [])]
@@ -282,13 +333,7 @@ def _openai(body: dict[str, Any]) -> Seen:
                 if part["type"] == "text":
                     out.texts.append(part["text"])
                 else:
-                    url = part["image_url"]["url"]
-                    if url.startswith("data:"):
-                        header, _, data = url.partition(",")
-                        out.images.append(("inline", data))
-                        out.media_types.append(header[5:].split(";")[0])
-                    else:
-                        out.images.append(("url", url))
+                    _image_url_seen(part["image_url"]["url"], out)
         elif role == "assistant":
             out.calls += [(c["function"]["name"], json.loads(c["function"]["arguments"])) for c in message.get("tool_calls") or ()]
         elif role == "tool":
@@ -313,4 +358,26 @@ def _ollama(body: dict[str, Any]) -> Seen:
     return out
 
 
-_READERS = {"claude": _claude, "gemini": _gemini, "openai": _openai, "ollama": _ollama}
+def _responses(body: dict[str, Any]) -> Seen:
+    out = Seen(system=body.get("instructions") or "")
+    out.tools = [(t["name"], t["parameters"]) for t in body.get("tools", [])]
+    choice = body.get("tool_choice", "")
+    out.tool_choice = {"required": "any"}.get(choice, choice) if isinstance(choice, str) else "tool"
+    items = body["input"]
+    for item in [{"role": "user", "content": items}] if isinstance(items, str) else items:
+        kind = item.get("type", "message")
+        if kind == "message" and item["role"] == "user":
+            content = item["content"]
+            for part in [{"type": "input_text", "text": content}] if isinstance(content, str) else content:
+                if part["type"] == "input_text":
+                    out.texts.append(part["text"])
+                else:
+                    _image_url_seen(part["image_url"], out)
+        elif kind == "function_call":
+            out.calls.append((item["name"], json.loads(item["arguments"])))
+        elif kind == "function_call_output":
+            out.results.append((item["call_id"], item["output"]))
+    return out
+
+
+_READERS = {"claude": _claude, "gemini": _gemini, "openai": _openai, "ollama": _ollama, "responses": _responses}

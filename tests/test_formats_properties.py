@@ -23,6 +23,8 @@ from trooper.conversation import (
     Conversation,
     ImageBlock,
     Message,
+    Response,
+    ResponseBuilder,
     Sampling,
     StreamEnd,
     StreamEvent,
@@ -38,7 +40,7 @@ from trooper.conversation import (
     ToolUseBlock,
     Usage,
 )
-from trooper.formats import anthropic, codec, gemini, ollama, openai
+from trooper.formats import anthropic, codec, gemini, ollama, openai, responses
 
 SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
@@ -412,3 +414,87 @@ def test_every_cut_of_a_multibyte_stream() -> None:
         whole = decode(name, data)
         for cut in range(len(data) + 1):
             assert decode(name, data, [cut]) == whole
+
+
+# ---------------------------------------------------------------- the Responses API
+
+
+def answer_of(events: list[StreamEvent]) -> Response:
+    builder = ResponseBuilder()
+    for event in events:
+        builder.add(event)
+    return builder.response()
+
+
+def expected_responses_answer(events: list[StreamEvent]) -> tuple[list[Block], str, Usage]:
+    """What a Responses client gets: each text block as a message (empty ones leave no text),
+    each tool call whole; reasoning is not carried across vendors. The stop reason is told
+    by the status (incomplete: max_tokens or refusal) and by whether tools were called."""
+    answer = answer_of(events)
+    content: list[Block] = [b for b in answer.content if (type(b) is TextBlock and b.text) or type(b) is ToolUseBlock]
+    called = any(type(b) is ToolUseBlock for b in content)
+    reason = answer.stop_reason if answer.stop_reason in ("max_tokens", "refusal") else "tool_use" if called else "end_turn"
+    return content, reason, answer.usage
+
+
+@SETTINGS
+@given(event_sequences())
+def test_responses_stream_encoder_round_trip(events: list[StreamEvent]) -> None:
+    decoded = answer_of(decode("responses", encode("responses", events)))
+    content, reason, usage = expected_responses_answer(events)
+    assert (list(decoded.content), decoded.stop_reason, decoded.usage) == (content, reason, usage)
+
+
+@SETTINGS
+@given(event_sequences(), st.booleans(), st.lists(st.integers(0, 10**6), max_size=40))
+def test_responses_any_chunking_gives_the_same_events(events: list[StreamEvent], crlf: bool, positions: list[int]) -> None:
+    data = encode("responses", events)
+    if crlf:
+        data = data.replace(b"\n", b"\r\n")
+    cuts = [position % (len(data) + 1) for position in positions]
+    assert decode("responses", data, cuts) == decode("responses", data)
+
+
+def expected_responses_request(conversation: Conversation, model: str) -> Conversation:
+    """The Responses API has no top_k, seed or stop sequences, carries no reasoning across
+    vendors, and writes each assistant text as its own message item (empty ones dropped);
+    tool results are one string unless they hold images."""
+    def assistant(content: tuple[Block, ...]) -> tuple[Block, ...]:
+        return tuple(b for b in content if (type(b) is TextBlock and b.text) or type(b) is ToolUseBlock)
+
+    def user_block(block: Block) -> Block:
+        if type(block) is ToolResultBlock:
+            content = block.content
+            if not any(type(c) is ImageBlock for c in content):
+                text = "\n\n".join(c.text for c in content if type(c) is TextBlock)
+                content = (TextBlock(text),) if text else ()
+            return ToolResultBlock(block.tool_use_id, content)
+        if type(block) is ThinkingBlock:
+            return TextBlock("[thinking omitted]")
+        return block
+
+    messages: list[Message] = []
+    for message in conversation.messages:
+        content = assistant(message.content) if message.role == "assistant" else tuple(user_block(b) for b in message.content)
+        if not content:
+            continue
+        if messages and messages[-1].role == message.role:
+            messages[-1] = Message(message.role, messages[-1].content + content)
+        else:
+            messages.append(Message(message.role, content))
+    choice = conversation.tool_choice if conversation.tools else None
+    if choice is not None:
+        choice = ToolChoice(choice.mode, choice.name if choice.mode == "tool" else "", choice.parallel)
+    sampling = msgspec.structs.replace(conversation.sampling, top_k=None, seed=None, stop=())
+    tools = tuple(Tool(t.name, t.description, t.input_schema or {"type": "object", "properties": {}}) for t in conversation.tools)
+    return msgspec.structs.replace(
+        conversation, model=model, messages=with_tool_names(tuple(messages)), tool_choice=choice, sampling=sampling,
+        tools=tools, extra={"store": False},
+    )
+
+
+@SETTINGS
+@given(conversations(), names)
+def test_responses_request_round_trip(conversation: Conversation, model: str) -> None:
+    decoded = responses.decode_request(responses.encode_request(conversation, model))
+    assert decoded == expected_responses_request(conversation, model)

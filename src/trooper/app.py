@@ -4,6 +4,7 @@
 Routing, in order:
   POST /v1/messages                                -> pipeline, Anthropic format
   POST /v1/chat/completions, /chat/completions     -> pipeline, OpenAI format
+  POST /v1/responses, /responses                   -> pipeline, OpenAI Responses format
   GET|HEAD /, GET /health, GET /v1/models          -> Starlette
   sessions, recovery, events, dashboard, metrics   -> Starlette (trooper.admin)
   any other /v1/...                                -> passed through to the matching vendor
@@ -43,6 +44,8 @@ PIPELINE_ROUTES = {
     "/v1/messages": "anthropic",
     "/v1/chat/completions": "openai",
     "/chat/completions": "openai",
+    "/v1/responses": "responses",
+    "/responses": "responses",
 }
 
 # Client request headers that never go upstream on a pass-through.

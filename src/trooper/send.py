@@ -84,7 +84,11 @@ async def _encoded(events, encoder) -> AsyncIterator[bytes]:  # type: ignore[no-
 
 
 def stream_error(client: Codec, error: ApiError) -> bytes:
-    """An error as one SSE event in the client's format (Anthropic names the event)."""
+    """An error as one SSE event in the client's format (Anthropic names the event; a
+    codec with its own in-stream error event says so with `encode_stream_error`)."""
+    own = getattr(client, "encode_stream_error", None)
+    if own is not None:
+        return own(error)
     data = client.encode_error(error)
     if client.NAME == "anthropic":
         return b"event: error\ndata: " + data + b"\n\n"

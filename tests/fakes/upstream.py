@@ -7,6 +7,7 @@ official SDK) at a :class:`FakeUpstream` instead.  It is a real HTTP server on
 =========================================================  ==========================
 ``POST /v1/messages``, ``POST /v1/messages/count_tokens``  Anthropic
 ``POST /v1/chat/completions``                              OpenAI
+``POST /v1/responses``                                     OpenAI (Responses API)
 ``POST /api/chat``, ``GET /api/tags``, ``GET /api/version``,
 ``POST /api/show``                                         Ollama
 ``POST /v1beta/models/{model}:generateContent``,
@@ -123,7 +124,7 @@ class Recorded:
     headers: CIMultiDict[str]  # case-insensitive
     body: bytes
     json: Any | None
-    vendor: str  # "anthropic" | "openai" | "ollama" | "gemini"
+    vendor: str  # "anthropic" | "openai" | "responses" (OpenAI's Responses API) | "ollama" | "gemini"
     op: str  # "generate", "count_tokens", "models", "model", "tags", "version", "show", "not_found"
     stream: bool
     model: str | None
@@ -418,6 +419,94 @@ class OpenAI(Dialect):
         return {"id": model, "object": "model", "created": 1715367049, "owned_by": "system"}
 
 
+# ---- OpenAI Responses API ----------------------------------------------------------
+
+
+class OpenAIResponses(OpenAI):
+    """OpenAI's ``POST /v1/responses``: output items, and a typed event stream in which
+    every event carries its ``type`` (also as the SSE event name) and a ``sequence_number``."""
+
+    name = "responses"
+
+    def _usage_block(self, turn: Turn) -> JSON:
+        return {
+            "input_tokens": turn.input_tokens,
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens": turn.output_tokens,
+            "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": turn.input_tokens + turn.output_tokens,
+        }
+
+    def _items(self, turn: Turn, ex: Exchange) -> list[JSON]:
+        items: list[JSON] = []
+        if ex.body.get("reasoning"):
+            items.append({"id": "rs_" + ex.ids.gemini, "type": "reasoning", "summary": [], "encrypted_content": "gAAAA" + _rand(40)})
+        if turn.text or not turn.calls:
+            content = [{"type": "output_text", "text": turn.text, "annotations": [], "logprobs": []}]
+            items.append({"id": "msg_" + ex.ids.gemini, "type": "message", "status": "completed", "role": "assistant", "content": content})
+        for i, call in enumerate(turn.calls):
+            arguments = "".join(call.arg_pieces)
+            items.append({"id": f"fc_{i}_" + ex.ids.gemini, "type": "function_call", "status": "completed",
+                          "arguments": arguments, "call_id": ex.ids.call(i), "name": call.name})
+        return items
+
+    def _response(self, turn: Turn, ex: Exchange, status: str, output: list[JSON], usage: JSON | None) -> JSON:
+        incomplete = {"reason": "max_output_tokens"} if status == "incomplete" else None
+        return {
+            "id": "resp_" + ex.ids.gemini, "object": "response", "created_at": ex.ids.created, "status": status,
+            "error": None, "incomplete_details": incomplete, "instructions": ex.body.get("instructions"),
+            "max_output_tokens": ex.body.get("max_output_tokens"), "model": ex.model + "-2025-08-07", "output": output,
+            "parallel_tool_calls": True, "previous_response_id": None, "reasoning": {"effort": None, "summary": None},
+            "store": ex.body.get("store", True), "temperature": 1.0, "text": {"format": {"type": "text"}},
+            "tool_choice": ex.body.get("tool_choice", "auto"), "tools": ex.body.get("tools", []), "top_p": 1.0,
+            "truncation": "disabled", "usage": usage, "user": None, "metadata": {},
+        }
+
+    def _status(self, turn: Turn) -> str:
+        return "incomplete" if turn.stop == "max_tokens" else "completed"
+
+    def whole(self, turn: Turn, ex: Exchange) -> JSON:
+        return self._response(turn, ex, self._status(turn), self._items(turn, ex), self._usage_block(turn))
+
+    def stream(self, turn: Turn, ex: Exchange) -> list[bytes]:
+        sequence = iter(range(1_000_000))
+
+        def ev(type_: str, **fields: Any) -> bytes:
+            return self.sse({"type": type_, "sequence_number": next(sequence), **fields}, event=type_)
+
+        started = self._response(turn, ex, "in_progress", [], None)
+        out = [ev("response.created", response=started), ev("response.in_progress", response=started)]
+        items = self._items(turn, ex)
+        for index, item in enumerate(items):
+            if item["type"] == "reasoning":
+                out.append(ev("response.output_item.added", output_index=index, item={**item, "encrypted_content": None}))
+            elif item["type"] == "message":
+                opening = {**item, "status": "in_progress", "content": []}
+                out.append(ev("response.output_item.added", output_index=index, item=opening))
+                part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
+                out.append(ev("response.content_part.added", item_id=item["id"], output_index=index, content_index=0, part=part))
+                out += [ev("response.output_text.delta", item_id=item["id"], output_index=index, content_index=0, delta=p, logprobs=[])
+                        for p in turn.pieces]
+                out.append(ev("response.output_text.done", item_id=item["id"], output_index=index, content_index=0, text=turn.text, logprobs=[]))
+                out.append(ev("response.content_part.done", item_id=item["id"], output_index=index, content_index=0,
+                              part={**part, "text": turn.text}))
+            else:
+                call = turn.calls[int(item["id"].split("_")[1])]
+                out.append(ev("response.output_item.added", output_index=index, item={**item, "status": "in_progress", "arguments": ""}))
+                out += [ev("response.function_call_arguments.delta", item_id=item["id"], output_index=index, delta=p) for p in call.arg_pieces]
+                out.append(ev("response.function_call_arguments.done", item_id=item["id"], output_index=index, arguments=item["arguments"]))
+            out.append(ev("response.output_item.done", output_index=index, item=item))
+        status = self._status(turn)
+        finished = self._response(turn, ex, status, items, self._usage_block(turn))
+        out.append(ev("response.completed" if status == "completed" else "response.incomplete", response=finished))
+        return out
+
+    def stream_error(self, status: int, message: str | None, kind: str | None, ex: Exchange) -> bytes:
+        error = self.error_body(status, message, kind, ex)["error"]
+        return self.sse({"type": "error", "sequence_number": 99, "code": error["code"] or error["type"],
+                         "message": error["message"], "param": None}, event="error")
+
+
 # ---- Ollama ------------------------------------------------------------------------
 
 
@@ -608,7 +697,7 @@ class Gemini(Dialect):
         }
 
 
-DIALECTS: dict[str, Dialect] = {d.name: d for d in (Anthropic(), OpenAI(), Ollama(), Gemini())}
+DIALECTS: dict[str, Dialect] = {d.name: d for d in (Anthropic(), OpenAI(), OpenAIResponses(), Ollama(), Gemini())}
 
 
 # --------------------------------------------------------------------------- routing
@@ -635,6 +724,7 @@ ROUTES: list[Route] = [
     _route("POST", r"/v1/messages", "anthropic", "generate"),
     _route("POST", r"/v1/messages/count_tokens", "anthropic", "count_tokens"),
     _route("POST", r"/v1/chat/completions", "openai", "generate"),
+    _route("POST", r"/v1/responses", "responses", "generate"),
     _route("POST", r"/api/chat", "ollama", "generate"),
     _route("GET", r"/api/tags", "ollama", "tags"),
     _route("GET", r"/api/version", "ollama", "version"),

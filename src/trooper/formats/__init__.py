@@ -56,12 +56,14 @@ class Codec(Protocol):
 
 
 def codec(name: str) -> Codec:
-    """The codec module for a format name: anthropic, gemini, openai, ollama."""
-    from trooper.formats import anthropic, gemini, ollama, openai
+    """The codec module for a format name: anthropic, gemini, openai, responses, ollama."""
+    from trooper.formats import anthropic, gemini, ollama, openai, responses
 
-    modules: dict[str, ModuleType] = {"anthropic": anthropic, "gemini": gemini, "openai": openai, "ollama": ollama}
+    modules: dict[str, ModuleType] = {
+        "anthropic": anthropic, "gemini": gemini, "openai": openai, "responses": responses, "ollama": ollama,
+    }
     return modules[name]  # type: ignore[return-value]
 
 
 def names() -> Iterable[str]:
-    return ("anthropic", "gemini", "openai", "ollama")
+    return ("anthropic", "gemini", "openai", "responses", "ollama")

@@ -548,7 +548,7 @@ _KINDS_BY_TYPE: dict[str, ErrorKind] = {
     "overloaded_error": "overloaded",
     "timeout_error": "timeout",
 }
-_ERROR_SHAPES: dict[ErrorKind, tuple[str, str | None]] = {
+ERROR_SHAPES: dict[ErrorKind, tuple[str, str | None]] = {
     "invalid_request": ("invalid_request_error", None),
     "authentication": ("authentication_error", "invalid_api_key"),
     "permission": ("permission_error", None),
@@ -573,7 +573,7 @@ def decode_error(status: int, body: bytes) -> ApiError:
 
 
 def encode_error(error: ApiError) -> bytes:
-    error_type, code = _ERROR_SHAPES.get(error.kind, ("server_error", None))
+    error_type, code = ERROR_SHAPES.get(error.kind, ("server_error", None))
     return JSON_ENCODER.encode(ErrorBody(ErrorDetail(error.message, error_type, None, code)))
 
 

@@ -19,7 +19,7 @@ class AnthropicProvider(Provider):
     def owns_model(self, model: str) -> bool:
         return model.startswith("claude")
 
-    def endpoint(self, model: str, stream: bool) -> str:
+    def endpoint(self, model: str, stream: bool, wire: str = "") -> str:
         return self.base_url + "/v1/messages"
 
     def auth_headers(self, key: str, client_headers: Mapping[str, str] | None = None) -> dict[str, str]:

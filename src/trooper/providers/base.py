@@ -23,6 +23,9 @@ class Provider:
     endpoint_suffixes: ClassVar[tuple[str, ...]] = ()
     # Does this vendor's API continue a trailing assistant message ("prefill")?
     prefill_by_default: ClassVar[bool] = False
+    # Client wire formats this upstream also takes as they are (OpenAI: the Responses API),
+    # so a client speaking one of them gets the fast path.
+    native_formats: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, settings: ProviderSettings, env: Mapping[str, str], default_window: int = 6144) -> None:
         self.name = settings.name
@@ -78,11 +81,17 @@ class Provider:
             return requested
         return self.model or requested
 
-    def endpoint(self, model: str, stream: bool) -> str:
+    def wire_for(self, client_format: str) -> str:
+        """The wire format to speak upstream for a client of `client_format`: the client's
+        own where this upstream takes it, else this provider's."""
+        return client_format if client_format in self.native_formats else self.kind
+
+    def endpoint(self, model: str, stream: bool, wire: str = "") -> str:
         raise NotImplementedError
 
-    def encode_request(self, conversation: Conversation, model: str) -> bytes:
-        return self.codec.encode_request(conversation, model)
+    def encode_request(self, conversation: Conversation, model: str, wire: str = "") -> bytes:
+        wire_codec = codec(wire) if wire and wire != self.kind else self.codec
+        return wire_codec.encode_request(conversation, model)
 
     def passthrough_url(self, path: str, query: str) -> str:
         """Where a client's other `/v1/...` call goes on this upstream."""
@@ -132,6 +141,15 @@ def sent_as_bearer(key: str, client_headers: Mapping[str, str] | None) -> bool:
     return auth[:7].lower() == "bearer " and auth[7:].strip() == key
 
 
+# Wire formats that are not named after their vendor.
+FORMAT_VENDORS = {"responses": "openai"}
+
+
+def format_vendor(wire_format: str) -> str:
+    """The vendor whose API a wire format is: the Responses API is OpenAI's."""
+    return FORMAT_VENDORS.get(wire_format, wire_format)
+
+
 def key_vendor(key: str, client_format: str) -> str:
     """Which vendor a client's key belongs to: by its well-known prefix when it has one,
     else the vendor whose wire format the client speaks. A key only ever goes to its vendor."""
@@ -139,4 +157,4 @@ def key_vendor(key: str, client_format: str) -> str:
         return "anthropic"
     if key.startswith("AIza"):
         return "gemini"
-    return client_format
+    return format_vendor(client_format)

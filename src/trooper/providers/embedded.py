@@ -79,7 +79,7 @@ class EmbeddedProvider(LocalOpenAIProvider):
         """Start the server and begin loading the model, ahead of the first request."""
         self.server  # noqa: B018 - starting it is the point
 
-    def endpoint(self, model: str, stream: bool) -> str:
+    def endpoint(self, model: str, stream: bool, wire: str = "") -> str:
         return self.server.url + "/v1/chat/completions"
 
     def health_url(self) -> str:

@@ -15,7 +15,7 @@ class GeminiProvider(Provider):
     def owns_model(self, model: str) -> bool:
         return model.startswith("gemini")
 
-    def endpoint(self, model: str, stream: bool) -> str:
+    def endpoint(self, model: str, stream: bool, wire: str = "") -> str:
         if stream:
             return f"{self.base_url}/v1beta/models/{model}:streamGenerateContent?alt=sse"
         return f"{self.base_url}/v1beta/models/{model}:generateContent"

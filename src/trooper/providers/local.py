@@ -10,7 +10,10 @@ from trooper.providers.openai import OpenAIProvider
 class LocalOpenAIProvider(OpenAIProvider):
     """Always asked for its configured model (LOCAL_MODEL): a client's "gpt-4o" or
     "claude-haiku-4-5" names nothing it serves. With none configured, the client's model
-    name is sent, which single-model servers (llama.cpp's) ignore."""
+    name is sent, which single-model servers (llama.cpp's) ignore. Spoken to in Chat
+    Completions only: few local servers take the Responses API."""
+
+    native_formats = frozenset()
 
     def owns_model(self, model: str) -> bool:
         return bool(self.model) and model == self.model

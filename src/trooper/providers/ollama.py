@@ -16,10 +16,10 @@ class OllamaProvider(Provider):
     kind = "ollama"
     endpoint_suffixes = ("/api/chat",)
 
-    def endpoint(self, model: str, stream: bool) -> str:
+    def endpoint(self, model: str, stream: bool, wire: str = "") -> str:
         return self.base_url + "/api/chat"
 
-    def encode_request(self, conversation: Conversation, model: str) -> bytes:
+    def encode_request(self, conversation: Conversation, model: str, wire: str = "") -> bytes:
         window = self.context_window
         if window is not None:
             asked = conversation.sampling.max_tokens

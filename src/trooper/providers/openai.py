@@ -12,13 +12,14 @@ _OPENAI_MODEL_PREFIXES = ("gpt-", "o1", "o3", "o4", "chatgpt-", "ft:gpt-")
 
 class OpenAIProvider(Provider):
     kind = "openai"
-    endpoint_suffixes = ("/chat/completions",)
+    endpoint_suffixes = ("/chat/completions", "/responses")
+    native_formats = frozenset({"responses"})
 
     def owns_model(self, model: str) -> bool:
         return model.startswith(_OPENAI_MODEL_PREFIXES)
 
-    def endpoint(self, model: str, stream: bool) -> str:
-        return self.base_url + "/chat/completions"
+    def endpoint(self, model: str, stream: bool, wire: str = "") -> str:
+        return self.base_url + ("/responses" if wire == "responses" else "/chat/completions")
 
     def passthrough_url(self, path: str, query: str) -> str:
         # The base already ends in /v1 (https://api.openai.com/v1); the client's path starts with it.

@@ -228,14 +228,15 @@ class Failover(StageBase):
     ) -> UpstreamStream | Response | Reply:
         fitted = exchange.conversation_for(provider, conversation)
         model = provider.model_for(conversation.model)
-        same_format = provider.kind == exchange.client_format
+        wire = provider.wire_for(exchange.client_format)
+        same_format = wire == exchange.client_format
         fast = raw_ok and same_format and fitted is conversation and model == conversation.model and exchange.body is not None
         conversation = fitted
         if conversation.untranslatable and not fast:
             raise ProviderFailure("untranslatable", 400, untranslatable(conversation, provider))
-        body = exchange.body if fast else provider.encode_request(conversation, model)
+        body = exchange.body if fast else provider.encode_request(conversation, model, wire)
         headers = provider.request_headers(key, exchange.headers if same_format else None)
-        url = provider.endpoint(model, conversation.stream)
+        url = provider.endpoint(model, conversation.stream, wire)
         if same_format and exchange.query:
             url = with_query(url, exchange.query)  # e.g. Claude Code's ?beta=true
         timeouts = provider.timeouts
@@ -254,18 +255,18 @@ class Failover(StageBase):
         exchange.model = model
 
         if upstream.status != 200:
-            return await self._refusal(provider, upstream, same_format)
+            return await self._refusal(provider, upstream, wire, same_format)
         if conversation.stream:
-            stream = UpstreamStream(provider, upstream, timeouts, deadline, raw=fast)
+            stream = UpstreamStream(provider, upstream, timeouts, deadline, raw=fast, wire=wire)
             try:
                 await stream.prime(first_byte)
             except UpstreamError as exc:
                 upstream.close()
                 raise ProviderFailure(exc.reason, 200, exc.detail[:200]) from None
             return stream
-        return await self._whole(provider, upstream, fast, exchange, deadline)
+        return await self._whole(provider, upstream, wire, fast, exchange, deadline)
 
-    async def _refusal(self, provider: Provider, upstream: aiohttp.ClientResponse, same_format: bool) -> Reply:
+    async def _refusal(self, provider: Provider, upstream: aiohttp.ClientResponse, wire: str, same_format: bool) -> Reply:
         """A non-200: either fall over (raise) or hand the error back to the client."""
         try:
             async with asyncio.timeout(provider.timeouts.idle):
@@ -277,15 +278,16 @@ class Failover(StageBase):
         body = scrub_bytes(body)  # an upstream may echo the operator's key in its error
         status = upstream.status
         verdict = judge(status, body, self.quota_codes)
+        wire_codec = codec(wire)
         if verdict.fall_over:
-            error = provider.codec.decode_error(status, body)
+            error = wire_codec.decode_error(status, body)
             raise ProviderFailure(verdict.reason, status, error.message[:200], upstream.headers)
         if same_format:
             return RawReply(status, _content_type(upstream), body, _forwarded(upstream.headers))
-        return ErrorReply(provider.codec.decode_error(status, body))
+        return ErrorReply(wire_codec.decode_error(status, body))
 
     async def _whole(
-        self, provider: Provider, upstream: aiohttp.ClientResponse, raw: bool, exchange: Exchange, deadline: float
+        self, provider: Provider, upstream: aiohttp.ClientResponse, wire: str, raw: bool, exchange: Exchange, deadline: float
     ) -> Response | Reply:
         try:
             async with asyncio.timeout_at(deadline):
@@ -295,7 +297,7 @@ class Failover(StageBase):
         finally:
             upstream.release()
         try:
-            response = provider.codec.decode_response(body)
+            response = codec(wire).decode_response(body)
         except UpstreamError as exc:
             raise ProviderFailure("bad_response", 200, exc.detail[:200]) from None
         if raw:
@@ -338,15 +340,17 @@ class UpstreamStream:
     before it have been handed on."""
 
     def __init__(
-        self, provider: Provider, upstream: aiohttp.ClientResponse, timeouts: Timeouts, deadline: float, *, raw: bool
+        self, provider: Provider, upstream: aiohttp.ClientResponse, timeouts: Timeouts, deadline: float, *, raw: bool,
+        wire: str = "",
     ) -> None:
         self.provider = provider
         self.upstream = upstream
         self.raw = raw
         self.content_type = _content_type(upstream)
         self.forwarded = _forwarded(upstream.headers)
-        self.decoder = provider.codec.StreamDecoder()
-        self.framer = Framer(ndjson=provider.kind in NDJSON_FORMATS)
+        wire = wire or provider.kind
+        self.decoder = codec(wire).StreamDecoder()
+        self.framer = Framer(ndjson=wire in NDJSON_FORMATS)
         self._idle = timeouts.idle
         self._deadline = deadline
         self._first: list[list[Piece]] = []
@@ -462,6 +466,7 @@ class Relay:
         out, so after a mid-stream switch it knows exactly what the client has; the rest
         is then encoded in the client's format by an encoder primed to that point."""
         held: list[Piece] = []
+        sent: list[bytes] = []  # the frames the client has, for an encoder that follows them
         try:
             async for batch in self.source.batches():
                 out: list[bytes] = []
@@ -475,6 +480,7 @@ class Relay:
                         out.append(held_frame)
                     held = []
                 if out:
+                    sent.extend(out)
                     yield b"".join(out)
             return
         except UpstreamError as exc:
@@ -482,6 +488,9 @@ class Relay:
         encoder = codec(self.exchange.client_format).StreamEncoder(self.exchange.conversation)  # type: ignore[arg-type]
         for event in self.splice.sent:
             encoder.encode(event)  # bring the encoder to where the client is; that output was sent already
+        follow = getattr(encoder, "follow", None)
+        if follow is not None:  # a format whose events carry ids and numbers (Responses) adopts the upstream's
+            follow(sent)
         pending: UpstreamError | None = failure
         while pending is not None:
             async for event in self._switch(pending):
