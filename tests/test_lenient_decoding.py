@@ -85,6 +85,13 @@ def test_unknown_roles_blocks_and_fields_decode_and_are_named() -> None:
     assert conversation.extra == {"brand_new_option": {"level": 3}}
 
 
+def test_a_newer_tool_choice_is_untranslatable_not_a_400() -> None:
+    request = {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}], "tool_choice": {"type": "auto_plus"}}
+    conversation = anthropic.decode_request(encoded(request))
+    assert conversation.tool_choice is None
+    assert conversation.untranslatable == ("tool_choice: type 'auto_plus'",)
+
+
 def test_a_mid_conversation_system_message_joins_the_system_prompt() -> None:
     conversation = anthropic.decode_request(encoded({
         "model": "m", "max_tokens": 5, "system": "You are terse.",

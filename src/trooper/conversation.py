@@ -65,10 +65,14 @@ class Tool(msgspec.Struct, frozen=True):
     input_schema: dict[str, Any] = {}
 
 
+ToolChoiceMode = Literal["auto", "any", "tool", "none"]
+TOOL_CHOICE_MODES: frozenset[str] = frozenset(ToolChoiceMode.__args__)  # type: ignore[attr-defined]
+
+
 class ToolChoice(msgspec.Struct, frozen=True):
     """auto: model decides; any: must call some tool; tool: must call `name`; none: no tools."""
 
-    mode: Literal["auto", "any", "tool", "none"] = "auto"
+    mode: ToolChoiceMode = "auto"
     name: str = ""
     parallel: bool = True
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, Literal, TypeVar, Union
+from typing import Any, Generic, TypeVar, Union
 
 import msgspec
 from msgspec import UNSET, UnsetType
 
 from trooper.conversation import (
+    TOOL_CHOICE_MODES,
     ApiError,
     BadRequest,
     Block,
@@ -144,7 +145,7 @@ class ToolParam(msgspec.Struct, omit_defaults=True, gc=False):
 
 
 class ToolChoiceParam(msgspec.Struct, omit_defaults=True, gc=False):
-    type: Literal["auto", "any", "tool", "none"]
+    type: str  # auto, any, tool, none; a newer one is untranslatable, not a 400
     name: str = ""
     disable_parallel_tool_use: bool = False
 
@@ -293,7 +294,7 @@ def decode_request(body: bytes) -> Conversation:
         messages=messages.build(),
         system="\n\n".join(part for part in system if part),
         tools=_tools_in(request.tools),
-        tool_choice=_tool_choice_in(request.tool_choice),
+        tool_choice=_tool_choice_in(request.tool_choice, untranslatable),
         sampling=Sampling(
             max_tokens=request.max_tokens,
             temperature=request.temperature,
@@ -442,10 +443,13 @@ def _tools_in(tools: list[ToolParam]) -> tuple[Tool, ...]:
     return kept
 
 
-def _tool_choice_in(choice: ToolChoiceParam | None) -> ToolChoice | None:
+def _tool_choice_in(choice: ToolChoiceParam | None, untranslatable: list[str]) -> ToolChoice | None:
     if choice is None:
         return None
-    return ToolChoice(choice.type, choice.name, not choice.disable_parallel_tool_use)
+    if choice.type not in TOOL_CHOICE_MODES:
+        untranslatable.append(f"tool_choice: type '{choice.type}'")
+        return None
+    return ToolChoice(choice.type, choice.name, not choice.disable_parallel_tool_use)  # type: ignore[arg-type]
 
 
 # --- encode a request for an Anthropic upstream ---
