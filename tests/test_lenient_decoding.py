@@ -217,3 +217,16 @@ async def test_translation_maps_a_mid_conversation_system_message(claude: FakeUp
     assert local.query == {}  # Anthropic's query string is Anthropic's
     assert local.json["messages"][0] == {"role": "system", "content": "You are terse.\n\nThe user prefers PostgreSQL."}
     assert [m["role"] for m in local.json["messages"]] == ["system", "user"]
+
+
+async def test_passed_through_calls_keep_the_query_and_the_bearer_form(claude: FakeUpstream, ollama: FakeUpstream) -> None:
+    headers = {"content-type": "application/json", "anthropic-version": "2023-06-01",
+               "anthropic-beta": "token-counting-2024-11-01", "authorization": "Bearer sk-ant-oat01-subscription-token"}
+    body = encoded({"model": "claude-haiku-4-5", "messages": [{"role": "user", "content": "count me"}]})
+    async with run_trooper(client_env(claude, ollama)) as trooper:
+        status, _, answer = await post(trooper.url + "/v1/messages/count_tokens?beta=true", body, headers)
+    assert status == 200, answer
+    sent = claude.requests[-1]
+    assert sent.path == "/v1/messages/count_tokens" and sent.query == {"beta": "true"}
+    assert sent.headers["authorization"] == "Bearer sk-ant-oat01-subscription-token" and "x-api-key" not in sent.headers
+    assert sent.headers["anthropic-beta"] == "token-counting-2024-11-01"
