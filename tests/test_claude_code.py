@@ -137,11 +137,12 @@ async def run_claude(cli: str, url: str, workdir: Path, prompt: str, credential:
 async def claude_through_trooper(
     cli: str, claude: FakeUpstream, ollama: FakeUpstream, workdir: Path, prompt: str, credential: dict[str, str]
 ) -> tuple[Run, dict[str, Any]]:
-    """Run the CLI through a fresh `trooper serve`; its result, and its session's summary."""
+    """Run the CLI through a fresh `trooper serve`; its result, and its session as
+    /sessions/{id} shows it (summary, signals, request timeline, transcript)."""
     async with trooper_serve(claude, ollama, workdir.parent) as url:
         run = await run_claude(cli, url, workdir, prompt, credential)
         session = await one_session(url, run.result.get("session_id", "?"))
-    return run, session["detail"]["session"]
+    return run, session["detail"]
 
 
 async def get_json(url: str) -> Any:
@@ -205,6 +206,11 @@ def read_call(workdir: Path) -> ToolCall:
     return ToolCall([("Read", {"file_path": str(workdir / "notes.txt")})], text="Reading the notes first.")
 
 
+def decisions(session: dict[str, Any]) -> list[str]:
+    """The session's timeline as the dashboard shows it: who answered each turn, and why."""
+    return [request["decision"] for request in session["requests"]]
+
+
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     path = tmp_path / "project"
@@ -217,8 +223,9 @@ async def test_a_healthy_run_writes_the_file(
     claude_cli: str, claude: FakeUpstream, ollama: FakeUpstream, workdir: Path
 ) -> None:
     claude.script(write_call(workdir, "hello\n"), Text("Wrote hello.txt."))
-    run, summary = await claude_through_trooper(claude_cli, claude, ollama, workdir, "Create hello.txt saying hello",
+    run, session = await claude_through_trooper(claude_cli, claude, ollama, workdir, "Create hello.txt saying hello",
                                                 {"ANTHROPIC_AUTH_TOKEN": OAUTH_TOKEN})
+    summary = session["session"]
     assert_written(workdir, run, "hello\n")
     assert run.result["result"] == "Wrote hello.txt."
     calls = claude.generation_requests()
@@ -237,7 +244,8 @@ async def test_b_quota_hit_mid_session_continues_on_the_local_tier(
 ) -> None:
     claude.script(read_call(workdir), QUOTA, QUOTA, QUOTA, QUOTA)
     ollama.script(write_call(workdir, "hello from the notes\n"), Text("Done: hello.txt holds the greeting."))
-    run, summary = await claude_through_trooper(claude_cli, claude, ollama, workdir, READ_THEN_WRITE, {"ANTHROPIC_API_KEY": API_KEY})
+    run, session = await claude_through_trooper(claude_cli, claude, ollama, workdir, READ_THEN_WRITE, {"ANTHROPIC_API_KEY": API_KEY})
+    summary = session["session"]
     assert_written(workdir, run, "hello from the notes\n")
     assert run.result["result"] == "Done: hello.txt holds the greeting."
     for request in claude.generation_requests():
@@ -251,6 +259,7 @@ async def test_b_quota_hit_mid_session_continues_on_the_local_tier(
     assert "Available agent types" in asked["messages"][0]["content"]  # the mid-conversation system message
     assert summary["providers"] == ["claude", "ollama"]
     assert summary["requests"] == 3 and summary["fallbacks"] >= 2
+    assert decisions(session) == ["claude (direct)", "ollama (fallback: rate_limit)", "ollama (fallback: rate_limit)"]
     assert summary["intent"].startswith("Read notes.txt")
 
 
@@ -259,7 +268,8 @@ async def test_c_stream_cut_inside_the_tool_call_continues_on_the_local_tier(
 ) -> None:
     claude.script(read_call(workdir), CutInToolArguments(write_call(workdir, "half", text=None)), Text("Done: hello.txt is written."))
     ollama.script(write_call(workdir, "hello from the notes\n"))
-    run, summary = await claude_through_trooper(claude_cli, claude, ollama, workdir, READ_THEN_WRITE, {"ANTHROPIC_API_KEY": API_KEY})
+    run, session = await claude_through_trooper(claude_cli, claude, ollama, workdir, READ_THEN_WRITE, {"ANTHROPIC_API_KEY": API_KEY})
+    summary = session["session"]
     # The half-made call never reached Claude Code; Ollama's whole one did, and ran.
     assert_written(workdir, run, "hello from the notes\n")
     assert run.result["result"] == "Done: hello.txt is written."
@@ -267,6 +277,10 @@ async def test_c_stream_cut_inside_the_tool_call_continues_on_the_local_tier(
     for request in claude.generation_requests():
         assert_sent_as_claude_code_sends(request, ("x-api-key", API_KEY))
     assert summary["providers"] == ["claude", "ollama"] and summary["requests"] == 3
+    # The second turn began on Claude, lost its connection mid-call and was finished by Ollama.
+    assert decisions(session) == ["claude (direct)", "ollama (fallback: network)", "claude (direct)"]
+    assert [attempt[:3] for attempt in session["requests"][1]["attempts"] if attempt[0] != "ollama"][:2] == [
+        ["claude", 200, ""], ["claude", 200, "network"]]
 
 
 async def test_d_each_run_is_its_own_session_and_continue_stays_in_it(
