@@ -25,6 +25,7 @@ from pathlib import Path
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
+import trooper.relay as relay
 import trooper.stages.failover as failover
 from trooper.app import TrooperApp
 from trooper.config import load
@@ -45,7 +46,7 @@ def mark(name: str) -> None:
 
 def instrument() -> None:
     """Wrap the app's entry, the provider try, the stream's priming and the ASGI send."""
-    call, proxy, attempt, prime = TrooperApp.__call__, TrooperApp.proxy, failover.Failover._try, failover.UpstreamStream.prime
+    call, proxy, attempt, prime = TrooperApp.__call__, TrooperApp.proxy, failover.Failover._try, relay.UpstreamStream.prime
 
     async def timed_call(self, scope, receive, send):  # type: ignore[no-untyped-def]
         if scope["type"] == "http":
@@ -70,13 +71,13 @@ def instrument() -> None:
         mark("provider tried")
         return await attempt(self, *args, **kwargs)
 
-    async def timed_prime(self, first_byte):  # type: ignore[no-untyped-def]
+    async def timed_prime(self, first_event):  # type: ignore[no-untyped-def]
         mark("upstream answered")
-        await prime(self, first_byte)
+        await prime(self, first_event)
         mark("first event read")
 
     TrooperApp.__call__, TrooperApp.proxy = timed_call, timed_proxy  # type: ignore[method-assign]
-    failover.Failover._try, failover.UpstreamStream.prime = timed_try, timed_prime  # type: ignore[method-assign]
+    failover.Failover._try, relay.UpstreamStream.prime = timed_try, timed_prime  # type: ignore[method-assign]
 
 
 CLIENT = r'''

@@ -58,7 +58,9 @@ class ProviderSettings(msgspec.Struct, forbid_unknown_fields=True):
     local: bool | None = None  # default: true for ollama and embedded
     timeouts: Timeouts | None = None  # default: [stages.failover] timeouts
     # Whether the model continues a trailing assistant message (used to resume a cut
-    # stream). Default: true for anthropic, false otherwise.
+    # stream). Default: true for anthropic and ollama, false otherwise (OpenAI's API
+    # answers a new turn; so does the embedded model, whose chat template closes the
+    # assistant message and opens a new one). A 400 to a prefill turns it off.
     prefill: bool | None = None
     # Tokens the model takes in (prompt and answer). Longer conversations are compacted
     # for it. Default: CONTEXT_WINDOW (6144) for local providers, none for cloud ones.

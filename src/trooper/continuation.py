@@ -10,6 +10,8 @@ whole. `continuation()` builds what the next provider is asked.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import msgspec
 
 from trooper.conversation import (
@@ -24,13 +26,24 @@ from trooper.conversation import (
     StreamNote,
     StreamStart,
     TextBlock,
+    TextDelta,
+    ThinkingBlock,
+    ThinkingDelta,
+    ToolInputDelta,
     ToolUseBlock,
+    Usage,
 )
+from trooper.seam import Seam, seam_words
+from trooper.signals.tokens import estimate_text
 
-CONTINUE_PROMPT = (
-    "Your previous answer was cut off mid-way. Continue it exactly where it stopped, "
-    "without repeating anything already written and without commenting on the interruption."
-)
+def continue_prompt(sent: str) -> str:
+    """The request to continue, for a target that can't take a prefill. It asks for the
+    last words first: a reply that begins with them provably carries on from there."""
+    return (
+        "Your previous answer was cut off mid-way. Continue it exactly where it stopped: begin "
+        f"your reply with its last words, \"{seam_words(sent)}\", then carry on. "
+        "Do not repeat anything before them and do not comment on the interruption."
+    )
 
 
 def continuation(conversation: Conversation, delivered: Response, prefill: bool) -> Conversation | None:
@@ -40,7 +53,7 @@ def continuation(conversation: Conversation, delivered: Response, prefill: bool)
     calls: the message is then finished as it stands, and the client runs its tools."""
     if has_tool_calls(delivered):
         return None
-    text = "".join(b.text for b in delivered.content if type(b) is TextBlock)
+    text = delivered_text(delivered)
     if not text.strip():
         return conversation  # nothing shown yet that matters: ask afresh
     if prefill:
@@ -50,9 +63,13 @@ def continuation(conversation: Conversation, delivered: Response, prefill: bool)
         messages = (
             *conversation.messages,
             Message("assistant", (TextBlock(text),)),
-            Message("user", (TextBlock(CONTINUE_PROMPT),)),
+            Message("user", (TextBlock(continue_prompt(text)),)),
         )
     return msgspec.structs.replace(conversation, messages=messages)
+
+
+def delivered_text(delivered: Response) -> str:
+    return "".join(b.text for b in delivered.content if type(b) is TextBlock)
 
 
 def has_tool_calls(response: Response) -> bool:
@@ -60,11 +77,17 @@ def has_tool_calls(response: Response) -> bool:
 
 
 class Splice:
-    """The client's view of one streamed answer, fed from one upstream after another."""
+    """The client's view of one streamed answer, fed from one upstream after another.
 
-    def __init__(self) -> None:
+    After a switch, the new upstream's opening goes through a `Seam` (held back until it
+    is clear how it joins the text sent so far; its overlap dropped). Usage is the
+    client's: the first upstream's input tokens, and the output of every upstream that
+    streamed part of the answer (reported, or estimated from its text when it was cut)."""
+
+    def __init__(self, estimate: Callable[[str], int] = estimate_text) -> None:
         self.delivered = ResponseBuilder()  # what the client has been sent
         self.sent: list[StreamEvent] = []  # the same, as events (to re-prime an encoder)
+        self.seam: Seam | None = None  # how the current upstream joins, after a switch
         self._started = False
         self._ended = False
         self._open: int | None = None  # client index of the open block
@@ -73,20 +96,91 @@ class Splice:
         self._index_map: dict[int, int] = {}  # upstream index -> client index
         self._pending: list[StreamEvent] = []  # held back until the tool block completes
         self._holding: int | None = None  # upstream index of the tool block being held
+        self._seam_held: list[StreamEvent] = []  # held back until the seam decides
+        self._seam_text_blocks: set[int] = set()  # upstream indices of the held text blocks
+        self._estimate = estimate
+        self.input_tokens = 0  # the client's request, as the first upstream counted it
+        self._earlier_output = 0  # output tokens of the upstreams cut before this one
+        self._generated: list[str] = []  # what the current upstream generated, for an estimate
+        self._switched = False
 
     @property
     def ended(self) -> bool:
         return self._ended
 
-    def switch(self) -> None:
-        """A new upstream takes over: forget the old numbering and any half tool call."""
+    def switch(self, seam: Seam | None = None) -> None:
+        """A new upstream takes over: forget the old numbering and any half tool call,
+        count what the old one generated, and join the new one through `seam`."""
         self._index_map = {}
         self._pending = []
         self._holding = None
+        self._seam_held = []
+        self._seam_text_blocks = set()
+        self._earlier_output += self._estimate("".join(self._generated))
+        self._generated = []
+        self._switched = True
+        self.seam = seam
 
     def take(self, event: StreamEvent) -> list[StreamEvent]:
         """Events to send the client for one upstream event (possibly none, or several
-        when a held tool block completes)."""
+        when a held tool block or a held opening is released). Raises `Refused` when a
+        continuation does not join the text sent."""
+        kind = type(event)
+        if kind is TextDelta or kind is ThinkingDelta:
+            self._generated.append(event.text)  # type: ignore[union-attr]
+        elif kind is ToolInputDelta:
+            self._generated.append(event.partial_json)  # type: ignore[union-attr]
+        elif kind is StreamStart and not self._switched and not self.input_tokens:
+            self.input_tokens = event.input_tokens  # type: ignore[union-attr]
+        elif kind is StreamEnd:
+            event = self._with_usage(event)  # type: ignore[arg-type]
+        seam = self.seam
+        if seam is None or seam.decided or kind is StreamStart or kind is StreamNote:
+            return self._take(event)
+        return self._judge(seam, event)
+
+    def _judge(self, seam: Seam, event: StreamEvent) -> list[StreamEvent]:
+        """Hold `event` until the seam has decided how this upstream joins the answer."""
+        kind = type(event)
+        if kind is BlockStart and type(event.block) is ThinkingBlock or kind is ThinkingDelta:  # type: ignore[union-attr]
+            return []  # a continuation's reasoning is not part of the answer the client is reading
+        self._seam_held.append(event)
+        if kind is BlockStart and type(event.block) is TextBlock:  # type: ignore[union-attr]
+            self._seam_text_blocks.add(event.index)  # type: ignore[union-attr]
+        elif kind is TextDelta and event.index in self._seam_text_blocks:  # type: ignore[union-attr]
+            seam.feed(event.text)  # type: ignore[union-attr]
+        elif kind is StreamEnd or kind is ToolInputDelta or kind is BlockStart:
+            seam.end()  # the text, if any, is over: decide with what came
+        if not seam.decided:
+            return []
+        self._seam_text_blocks = set()
+        return self._release(seam.dropped)
+
+    def _release(self, dropped: int) -> list[StreamEvent]:
+        """The seam decided: pass the held events on, less the overlap it dropped."""
+        out: list[StreamEvent] = []
+        held, self._seam_held = self._seam_held, []
+        for event in held:
+            if type(event) is TextDelta and dropped:
+                cut = min(dropped, len(event.text))
+                dropped -= cut
+                if cut == len(event.text):
+                    continue
+                event = TextDelta(event.index, event.text[cut:])
+            out.extend(self._take(event))
+        return out
+
+    def _with_usage(self, end: StreamEnd) -> StreamEnd:
+        """An upstream's end, with the whole answer's usage once more than one upstream wrote it."""
+        if not self._switched:
+            return end
+        return msgspec.structs.replace(end, usage=self._usage(end.usage))
+
+    def _usage(self, reported: Usage) -> Usage:
+        generated = reported.output_tokens or self._estimate("".join(self._generated))
+        return Usage(self.input_tokens or reported.input_tokens, self._earlier_output + generated)
+
+    def _take(self, event: StreamEvent) -> list[StreamEvent]:
         kind = type(event)
         if kind is StreamStart:
             if self._started:
@@ -158,8 +252,7 @@ class Splice:
         """Close the message as it stands (nothing left to continue)."""
         if self._ended:
             return []
-        end = StreamEnd(stop_reason=stop_reason)  # type: ignore[arg-type]
-        return self.take(end)
+        return self._take(StreamEnd(stop_reason=stop_reason, usage=self._usage(Usage())))  # type: ignore[arg-type]
 
 
-__all__ = ["CONTINUE_PROMPT", "Splice", "continuation", "has_tool_calls"]
+__all__ = ["Splice", "continuation", "continue_prompt", "delivered_text", "has_tool_calls"]

@@ -77,6 +77,9 @@ class Attempt(msgspec.Struct):
     ms: float = 0.0
     ok: bool = False
     retry_after: float | None = None  # seconds, when the upstream said when to come back
+    # How this provider's continuation joined a stream cut mid-answer: prefill, continued,
+    # spliced, refused (see trooper.seam), or fresh (the client had no text yet).
+    splice: str = ""
 
 
 class Exchange:

@@ -71,7 +71,8 @@ async def send_stream(  # type: ignore[no-untyped-def]
             # The upstream broke after the client got bytes. End the stream with an error
             # event the client's SDK raises on, never a silently truncated "success".
             log.warning("stream_broken", reason=exc.reason, detail=exc.detail)
-            error = ApiError(502, "api_error", f"upstream stream broke: {exc.reason}: {exc.detail}"[:300])
+            message = getattr(exc, "client_message", None) or f"upstream stream broke: {exc.reason}: {exc.detail}"[:300]
+            error = ApiError(502, "api_error", message)
             await send({"type": "http.response.body", "body": stream_error(client, error), "more_body": True})
     await send({"type": "http.response.body", "body": b"", "more_body": False})
 

@@ -54,13 +54,17 @@ from multidict import CIMultiDict
 __all__ = [
     "Behaviour",
     "Drip",
+    "EndMidStream",
     "Error",
     "ErrorMidStream",
     "FakeUpstream",
     "Garbage",
+    "Habit",
+    "MalformedMidStream",
     "Raw",
     "Recorded",
     "ResetAfter",
+    "ResetMidStream",
     "Stall",
     "StallMidStream",
     "Text",
@@ -1113,6 +1117,139 @@ class ErrorMidStream(Behaviour):
         tail = ex.dialect.stream_error(self.status, self.message, self.kind, ex)
         r.frames = r.frames[: self.after_chunks] + [tail]
         return await ex.deliver(r)
+
+
+@dataclass(frozen=True)
+class _AfterChunks(Behaviour):
+    """The normal answer (``answer``), broken after its first ``after_chunks`` stream events."""
+
+    after_chunks: int
+    answer: Behaviour | None = None
+
+    def render(self, ex: Exchange) -> Rendered:
+        return ex.resolve(self.answer).render(ex)
+
+
+@dataclass(frozen=True)
+class ResetMidStream(_AfterChunks):
+    """Like :class:`ResetAfter`, counted in stream events: the connection is reset right
+    after the first ``after_chunks`` events."""
+
+    async def respond(self, ex: Exchange) -> web.StreamResponse:
+        r = self.render(ex)
+        return await ex.deliver(r, reset_after=sum(len(frame) for frame in r.frames[: self.after_chunks]))
+
+
+@dataclass(frozen=True)
+class MalformedMidStream(_AfterChunks):
+    """After ``after_chunks`` events, one event whose JSON is cut short (the event it
+    replaces is lost), then the rest of the stream as if nothing happened. ``empty``: the
+    bad event carries no data at all (``data:`` with nothing after it) and nothing is lost."""
+
+    _: KW_ONLY
+    empty: bool = False
+
+    async def respond(self, ex: Exchange) -> web.StreamResponse:
+        r = self.render(ex)
+        frames, at = r.frames, self.after_chunks
+        ndjson = r.content_type == "application/x-ndjson"
+        if self.empty:
+            r.frames = [*frames[:at], b"\n" if ndjson else b"data: \n\n", *frames[at:]]
+        else:
+            body = frames[at].rstrip(b"\n")
+            r.frames = [*frames[:at], body[: len(body) - len(body) // 3] + (b"\n" if ndjson else b"\n\n"), *frames[at + 1 :]]
+        return await ex.deliver(r)
+
+
+@dataclass(frozen=True)
+class EndMidStream(_AfterChunks):
+    """The first ``after_chunks`` events, then a clean end of body: the stream's
+    terminator (``message_stop``, ``[DONE]``, ``done: true``) never comes."""
+
+    async def respond(self, ex: Exchange) -> web.StreamResponse:
+        r = self.render(ex)
+        r.frames = r.frames[: self.after_chunks]
+        return await ex.deliver(r)
+
+
+# --------------------------------------------------------------------------- real models' habits
+
+HABITS = ("continues", "restarts", "ignores", "rejects_prefill", "ignores_prefill")
+OFF_TOPIC = "I'm not sure what you would like me to continue. Could you tell me a bit more about what you need?"
+PREFILL_REJECTED = "This model does not support assistant message prefill. The conversation must end with a user message."
+
+
+@dataclass(frozen=True)
+class Habit(Behaviour):
+    """A model's habit when it is asked to carry on an answer cut mid-way, either with
+    a prefill (the request ends with the partial answer as an assistant message) or
+    with a request to continue (the partial answer, then a user turn asking for the
+    rest). ``text`` is the whole answer it gives a fresh request.
+
+    ``continues``        carries on: after a prefill, the rest of ``text``; asked to
+                         continue, it does what the request says: when it quotes the
+                         last words to begin with ("..."), those words, then the rest
+    ``restarts``         asked to continue, starts its answer over (a prefill is carried on)
+    ``ignores``          asked to continue, answers something else (a prefill is carried on)
+    ``rejects_prefill``  a 400 to any request ending in an assistant message; else continues
+    ``ignores_prefill``  takes a prefill without complaint and starts its answer over;
+                         asked to continue, continues
+    """
+
+    habit: str
+    text: str
+    _: KW_ONLY
+    chunks: int | None = None
+    input_tokens: int = 12
+
+    def __post_init__(self) -> None:
+        if self.habit not in HABITS:
+            raise ValueError(f"habit must be one of {', '.join(HABITS)}, not {self.habit!r}")
+
+    def answer(self, dialogue: list[tuple[str, str]]) -> str | None:
+        """What this model says to a conversation of (role, text) turns; None: it refuses (400)."""
+        prefill = dialogue[-1][1] if dialogue and dialogue[-1][0] == "assistant" else None
+        partial = dialogue[-2][1] if prefill is None and len(dialogue) > 1 and dialogue[-2][0] == "assistant" else None
+        if prefill is not None:
+            if self.habit == "rejects_prefill":
+                return None
+            if self.habit == "ignores_prefill":
+                return self.text
+            return self.text[len(prefill) :] if self.text.startswith(prefill) else self.text
+        if partial is None:
+            return self.text
+        if self.habit == "restarts":
+            return self.text
+        if self.habit == "ignores":
+            return OFF_TOPIC
+        rest = self.text[len(partial) :] if self.text.startswith(partial) else self.text
+        quoted = re.search(r'"([^"]+)"', dialogue[-1][1])
+        if quoted and " ".join(partial.split()).endswith(quoted.group(1)):
+            return quoted.group(1) + self.text[len(partial.rstrip()) :]
+        return rest
+
+    def render(self, ex: Exchange) -> Rendered:
+        said = self.answer(dialogue(ex.body))
+        if said is None:
+            return ex.render_error(400, PREFILL_REJECTED, None, None)
+        return Text(said, chunks=self.chunks, input_tokens=self.input_tokens).render(ex)
+
+
+def dialogue(body: JSON) -> list[tuple[str, str]]:
+    """A generation request's turns as (role, text), roles "user" / "assistant", in any
+    vendor's shape (``messages`` with string or block content, or Gemini's ``contents``)."""
+    turns: list[tuple[str, str]] = []
+    for message in body.get("messages") or []:
+        content = message.get("content")
+        text = content if isinstance(content, str) else "".join(
+            part.get("text", "") for part in content or [] if isinstance(part, dict)
+        )
+        if message.get("role") in ("user", "assistant"):
+            turns.append((message["role"], text))
+    for content in body.get("contents") or []:
+        text = "".join(part.get("text", "") for part in content.get("parts", []))
+        turns.append(("assistant" if content.get("role") == "model" else "user", text))
+    return turns
 
 
 # --------------------------------------------------------------------------- the server

@@ -310,10 +310,11 @@ function renderTimeline() {
   for (const r of requests) {
     const chain = [];
     // Providers without a key were never candidates: leave them out of the story.
-    r.attempts.filter(([, , reason]) => reason !== "no_key").forEach(([provider, status, reason, took, ok], i) => {
+    r.attempts.filter(([, , reason]) => reason !== "no_key").forEach(([provider, status, reason, took, ok, splice], i) => {
       if (i) chain.push(el("span", { class: "arrow" }, "→"));
       const skipped = !ok && status === null && reason === "circuit_open";
-      const label = ok ? `${provider} ✓ ${ms(took)}` : `${provider} ✗ ${[status, reason].filter((x) => x !== null && x !== "").join(" ")}`;
+      const joined = splice ? ` (${splice})` : "";  // how it carried on a cut stream
+      const label = ok ? `${provider} ✓ ${ms(took)}${joined}` : `${provider} ✗ ${[status, reason].filter((x) => x !== null && x !== "").join(" ")}`;
       chain.push(el("span", { class: `attempt ${ok ? "ok" : skipped ? "skipped" : "failed"}`, title: `${ms(took)}` }, label));
     });
     if (!r.attempts.length) chain.push(el("span", { class: "attempt skipped" }, "no provider tried"));

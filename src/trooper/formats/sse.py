@@ -12,7 +12,7 @@ class SSEParser:
 
     Handles \\n and \\r\\n line endings, `event:` and `data:` fields (several data lines
     join with \\n), and comment lines (starting with ":"). Events without data are
-    skipped, as the SSE spec says.
+    skipped, as the SSE spec says, and so are events whose data is blank.
     """
 
     __slots__ = ("_buffer", "_scanned", "_event", "_data")
@@ -69,7 +69,9 @@ class SSEParser:
     def _dispatch(self, events: list[SSEEvent]) -> None:
         data = self._data
         if data:
-            events.append((self._event, data[0] if len(data) == 1 else b"\n".join(data)))
+            joined = data[0] if len(data) == 1 else b"\n".join(data)
+            if joined.strip():  # an event whose data is blank carries nothing: skipped
+                events.append((self._event, joined))
             self._data = []
         self._event = b""
 

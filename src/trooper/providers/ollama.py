@@ -15,6 +15,8 @@ from trooper.signals.tokens import estimate_conversation
 class OllamaProvider(Provider):
     kind = "ollama"
     endpoint_suffixes = ("/api/chat",)
+    # Ollama's templates leave a final assistant message open, so the model carries it on.
+    prefill_by_default = True
 
     def endpoint(self, model: str, stream: bool, wire: str = "") -> str:
         return self.base_url + "/api/chat"

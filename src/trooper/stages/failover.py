@@ -15,28 +15,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Mapping
-
 import aiohttp
 import msgspec
 import structlog
 
 from trooper.config import Timeouts
-from trooper.continuation import Splice, continuation, has_tool_calls
-from trooper.conversation import (
-    ApiError,
-    ErrorKind,
-    BlockStart,
-    BlockStop,
-    Conversation,
-    Response,
-    StreamEvent,
-    StreamNote,
-    ToolUseBlock,
-    UpstreamError,
-)
+from trooper.conversation import ApiError, Conversation, ErrorKind, Response, UpstreamError
 from trooper.formats import codec
-from trooper.formats.sse import Framer
 from trooper.pipeline import Attempt, ErrorReply, Exchange, RawReply, Reply, StageBase, StreamReply, WholeReply
 from trooper.access import presented_keys
 from trooper.providers.base import Provider, client_key, key_vendor
@@ -44,25 +29,11 @@ from trooper.redact import scrub, scrub_bytes
 from trooper.providers.breaker import BreakerSettings, CircuitBreaker
 from trooper.providers.ratelimit import retry_delay
 from trooper.providers.verdict import judge
+from trooper.relay import ProviderFailure, Relay, UpstreamStream, content_type, forwarded, network_failure
 
 MAX_ERROR_BODY = 64 * 1024
-NDJSON_FORMATS = frozenset({"ollama"})  # every other streaming format is SSE
-
-# Upstream response headers worth passing on to a client of the same vendor.
-_FORWARDED_PREFIXES = ("anthropic-", "x-ratelimit-", "openai-", "x-request-id", "request-id", "retry-after")
 
 log = structlog.get_logger("trooper")
-
-
-class ProviderFailure(Exception):
-    """This provider can't answer now; try the next one."""
-
-    def __init__(self, reason: str, status: int | None = None, detail: str = "", headers: Mapping[str, str] | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.status = status
-        self.detail = detail
-        self.headers = headers or {}
 
 
 class Failover(StageBase):
@@ -96,6 +67,10 @@ class Failover(StageBase):
         enabled = options.auto_recovery
         self.auto_recovery = runtime.settings.auto_recovery if enabled is None else enabled
         self._recovery: asyncio.Task[None] | None = None
+
+    @property
+    def mid_stream(self) -> bool:
+        return self.options.mid_stream
 
     async def startup(self) -> None:
         if self.auto_recovery:
@@ -251,7 +226,7 @@ class Failover(StageBase):
         except TimeoutError:
             raise ProviderFailure("timeout", detail=f"no answer within {first_byte:g}s") from None
         except (aiohttp.ClientError, OSError) as exc:
-            raise _network_failure(exc, provider) from None
+            raise network_failure(exc, provider) from None
         exchange.model = model
 
         if upstream.status != 200:
@@ -272,7 +247,7 @@ class Failover(StageBase):
             async with asyncio.timeout(provider.timeouts.idle):
                 body = await upstream.content.read(MAX_ERROR_BODY)
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise _network_failure(exc, provider) from None
+            raise network_failure(exc, provider) from None
         finally:
             upstream.release()
         body = scrub_bytes(body)  # an upstream may echo the operator's key in its error
@@ -283,7 +258,7 @@ class Failover(StageBase):
             error = wire_codec.decode_error(status, body)
             raise ProviderFailure(verdict.reason, status, error.message[:200], upstream.headers)
         if same_format:
-            return RawReply(status, _content_type(upstream), body, _forwarded(upstream.headers))
+            return RawReply(status, content_type(upstream), body, forwarded(upstream.headers))
         return ErrorReply(wire_codec.decode_error(status, body))
 
     async def _whole(
@@ -293,7 +268,7 @@ class Failover(StageBase):
             async with asyncio.timeout_at(deadline):
                 body = await upstream.read()
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise _network_failure(exc, provider) from None
+            raise network_failure(exc, provider) from None
         finally:
             upstream.release()
         try:
@@ -302,7 +277,7 @@ class Failover(StageBase):
             raise ProviderFailure("bad_response", 200, exc.detail[:200]) from None
         if raw:
             exchange.notes["response"] = response
-            return RawReply(200, _content_type(upstream), body, _forwarded(upstream.headers))
+            return RawReply(200, content_type(upstream), body, forwarded(upstream.headers))
         return response
 
     # --- auto-recovery ---
@@ -328,226 +303,6 @@ class Failover(StageBase):
             if healthy:
                 provider.breaker.record_success()
                 log.info(f"🔄 {provider.name} is answering again — routing back to it", provider=provider.name)
-
-
-Piece = tuple[bytes, list[StreamEvent]]  # one whole frame of the upstream stream and its events
-
-
-class UpstreamStream:
-    """One upstream streamed body, read frame by frame (whole SSE events or NDJSON lines)
-    and decoded as it arrives, under the idle and total timeouts. Every failure (cut,
-    stall, garbage, an error event) is an UpstreamError, raised only after the frames
-    before it have been handed on."""
-
-    def __init__(
-        self, provider: Provider, upstream: aiohttp.ClientResponse, timeouts: Timeouts, deadline: float, *, raw: bool,
-        wire: str = "",
-    ) -> None:
-        self.provider = provider
-        self.upstream = upstream
-        self.raw = raw
-        self.content_type = _content_type(upstream)
-        self.forwarded = _forwarded(upstream.headers)
-        wire = wire or provider.kind
-        self.decoder = codec(wire).StreamDecoder()
-        self.framer = Framer(ndjson=wire in NDJSON_FORMATS)
-        self._idle = timeouts.idle
-        self._deadline = deadline
-        self._first: list[list[Piece]] = []
-        self._error: UpstreamError | None = None
-        self._ended = False
-        self._undecoded: list[bytes] = []
-
-    async def prime(self, first_byte: float) -> None:
-        """Read until the first event, so a provider that fails before saying anything is
-        a quiet fallback, invisible to the client."""
-        try:
-            async with asyncio.timeout(first_byte):
-                while not self._ended:
-                    batch = await self._read(until_first_event=True)
-                    self._first.append(batch)
-                    if any(events for _, events in batch):
-                        return
-        except TimeoutError:
-            raise UpstreamError("timeout", f"no first event within {first_byte:g}s") from None
-
-    async def batches(self) -> AsyncIterator[list[Piece]]:
-        """The pieces of each read, until the stream has ended."""
-        try:
-            first, self._first = self._first, []
-            for batch in first:
-                yield batch
-            while not self._ended:
-                if self._undecoded:  # frames read while priming, decoded now the first byte is out
-                    yield self._decode(self._take_undecoded())
-                    continue
-                yield await self._read_timed()
-        finally:
-            self.upstream.close()
-
-    async def _read_timed(self) -> list[Piece]:
-        loop = asyncio.get_running_loop()
-        budget = min(self._idle, self._deadline - loop.time())
-        if budget <= 0:
-            raise UpstreamError("timeout", "the answer took longer than the total time limit")
-        try:
-            async with asyncio.timeout(budget):
-                return await self._read()
-        except TimeoutError:
-            what = f"no data for {self._idle:g}s" if budget == self._idle else "total time limit reached"
-            raise UpstreamError("timeout", what) from None
-
-    async def _read(self, until_first_event: bool = False) -> list[Piece]:
-        if self._error is not None:
-            raise self._error
-        try:
-            chunk = await self.upstream.content.readany()
-        except (aiohttp.ClientError, OSError) as exc:
-            failure = _network_failure(exc, self.provider)
-            raise UpstreamError(failure.reason, failure.detail) from None
-        if not chunk:
-            self._ended = True
-            rest = self.framer.rest()
-            return [(rest, self.decoder.feed(rest) + self.decoder.close())]
-        return self._decode(self.framer.split(chunk), until_first_event)
-
-    def _decode(self, frames: list[bytes], until_first_event: bool = False) -> list[Piece]:
-        """Decode whole frames. An error event is raised only after the frames before it
-        have been handed on. `until_first_event`: a burst can bring a whole answer in one
-        read; stop at the first event so its bytes go out at once, and keep the rest."""
-        pieces: list[Piece] = []
-        for count, frame in enumerate(frames, 1):
-            try:
-                events = self.decoder.feed(frame)
-            except UpstreamError as exc:
-                if not pieces:
-                    raise
-                self._error = exc
-                break
-            pieces.append((frame, events))
-            if until_first_event and events:
-                self._undecoded = frames[count:]
-                break
-        return pieces
-
-    def _take_undecoded(self) -> list[bytes]:
-        frames, self._undecoded = self._undecoded, []
-        return frames
-
-
-class Relay:
-    """Carries one streamed answer to the client, from the provider that opened it and,
-    if that one dies mid-answer, from the next ones, as one well-formed message."""
-
-    def __init__(self, failover: Failover, exchange: Exchange, first: UpstreamStream, remaining: list[Provider]) -> None:
-        self.failover = failover
-        self.exchange = exchange
-        self.source = first
-        self.remaining = remaining
-        self.splice = Splice()
-
-    async def events(self) -> AsyncIterator[StreamEvent]:
-        """Canonical events for the client's stream encoder (translated path)."""
-        while not self.splice.ended:
-            try:
-                async for batch in self.source.batches():
-                    for _frame, events in batch:
-                        for event in events:
-                            for out in self.splice.take(event):
-                                yield out
-                return
-            except UpstreamError as exc:
-                async for out in self._switch(exc):
-                    yield out
-
-    async def raw(self) -> AsyncIterator[bytes]:
-        """The upstream's own bytes (fast path), whole frames only, held back only while a
-        tool call is incomplete. The splice learns of a frame's events when its bytes go
-        out, so after a mid-stream switch it knows exactly what the client has; the rest
-        is then encoded in the client's format by an encoder primed to that point."""
-        held: list[Piece] = []
-        sent: list[bytes] = []  # the frames the client has, for an encoder that follows them
-        try:
-            async for batch in self.source.batches():
-                out: list[bytes] = []
-                for frame, events in batch:
-                    held.append((frame, events))
-                    if _tool_open_after(held):
-                        continue
-                    for held_frame, held_events in held:
-                        for event in held_events:
-                            self.splice.take(event)
-                        out.append(held_frame)
-                    held = []
-                if out:
-                    sent.extend(out)
-                    yield b"".join(out)
-            return
-        except UpstreamError as exc:
-            failure = exc
-        encoder = codec(self.exchange.client_format).StreamEncoder(self.exchange.conversation)  # type: ignore[arg-type]
-        for event in self.splice.sent:
-            encoder.encode(event)  # bring the encoder to where the client is; that output was sent already
-        follow = getattr(encoder, "follow", None)
-        if follow is not None:  # a format whose events carry ids and numbers (Responses) adopts the upstream's
-            follow(sent)
-        pending: UpstreamError | None = failure
-        while pending is not None:
-            async for event in self._switch(pending):
-                yield encoder.comment(event.text) if type(event) is StreamNote else encoder.encode(event)
-            pending = None
-            if self.splice.ended:
-                break
-            try:
-                async for batch in self.source.batches():
-                    for _frame, events in batch:
-                        for event in events:
-                            for out_event in self.splice.take(event):
-                                yield encoder.encode(out_event)
-            except UpstreamError as exc:
-                pending = exc
-        yield encoder.trailer()
-
-    async def _switch(self, exc: UpstreamError) -> AsyncIterator[StreamEvent]:
-        """The source died mid-answer: record it, then continue on the next provider, or
-        finish the message as it stands, or give up (re-raise: the client gets an error event)."""
-        failed = self.source.provider
-        failure = ProviderFailure(exc.reason, 200, exc.detail[:200])
-        self.failover.record_failure(self.exchange, failed, failure, time.perf_counter())
-        conversation = self.exchange.conversation
-        if not self.failover.options.mid_stream or conversation is None:
-            raise exc
-        delivered = self.splice.delivered.response()
-        if has_tool_calls(delivered):
-            # The client already holds complete tool calls: that is the answer.
-            for event in self.splice.finish("tool_use"):
-                yield event
-            return
-        for attempt_number, provider in enumerate(self.remaining):
-            asked = continuation(conversation, delivered, prefill=provider.prefill)
-            found = await self.failover.first_answer(self.exchange, [provider], asked, raw_ok=False)
-            if found is None or not isinstance(found[1], UpstreamStream):
-                continue
-            self.remaining = self.remaining[attempt_number + 1 :]
-            self.source = found[1]
-            self.exchange.provider = provider
-            self.splice.switch()
-            log.warning("stream_switched", failed=failed.name, reason=exc.reason, to=provider.name)
-            yield StreamNote(f"trooper: {failed.name} failed mid-stream ({exc.reason}); continuing on {provider.name}")
-            return
-        raise exc
-
-
-def _tool_open_after(pieces: list[Piece]) -> bool:
-    """Whether a tool-use block is open at the end of these pieces (blocks never nest)."""
-    open_tool = False
-    for _, events in pieces:
-        for event in events:
-            if type(event) is BlockStart:
-                open_tool = type(event.block) is ToolUseBlock
-            elif type(event) is BlockStop:
-                open_tool = False
-    return open_tool
 
 
 # When every provider that was tried failed the same way, the client hears that (an SDK
@@ -604,27 +359,6 @@ def with_query(url: str, query: str) -> str:
     return f"{url}{'&' if '?' in url else '?'}{query}"
 
 
-def _network_failure(exc: BaseException, provider: Provider) -> ProviderFailure:
-    if isinstance(exc, TimeoutError):
-        return ProviderFailure("timeout", detail=f"no answer from {provider.base_url} in time")
-    detail = str(exc) or type(exc).__name__
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        detail = f"cannot connect to {provider.base_url}"
-        if provider.kind == "ollama":
-            detail += " (is Ollama running? set FALLBACK_URL)"
-        elif provider.local:
-            detail += " (is the local model server running? check LOCAL_URL)"
-    return ProviderFailure("network", detail=detail)
-
-
-def _content_type(upstream: aiohttp.ClientResponse) -> str:
-    return upstream.headers.get("Content-Type", "application/json")
-
-
-def _forwarded(headers: Mapping[str, str]) -> dict[str, str]:
-    return {name.lower(): value for name, value in headers.items() if name.lower().startswith(_FORWARDED_PREFIXES)}
-
-
 def _with_model(response: Response, model: str) -> Response:
     return response if response.model else msgspec.structs.replace(response, model=model)
 
@@ -633,4 +367,4 @@ def _ms(started: float) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-__all__ = ["Failover", "ProviderFailure", "Relay", "UpstreamStream", "all_failed"]
+__all__ = ["Failover", "ProviderFailure", "all_failed"]

@@ -77,7 +77,9 @@ class Observe(StageBase):
             fields["tokens_in"] = record.tokens_in
             fields["tokens_out"] = record.tokens_out
         if self.options.log_attempts and len(exchange.attempts) > 1:
-            fields["attempts"] = " ".join(f"{a.provider}:{a.reason or a.status}" for a in exchange.attempts)
+            fields["attempts"] = " ".join(
+                f"{a.provider}:{a.reason or a.status}" + (f":{a.splice}" if a.splice else "") for a in exchange.attempts
+            )
         if error is not None:
             exchange.log.warning("request", error=record.error, **fields)
         else:
@@ -105,7 +107,7 @@ def request_record(exchange: Exchange, response: Response | None, error: BaseExc
         provider=provider.name if provider else "",
         answered_model=exchange.model,
         fallbacks=[Fallback(name, reason) for name, reason in fallen],
-        attempts=[AttemptRecord(a.provider, a.status, a.reason, round(a.ms, 1), a.ok) for a in exchange.attempts],
+        attempts=[AttemptRecord(a.provider, a.status, a.reason, round(a.ms, 1), a.ok, a.splice) for a in exchange.attempts],
         status=reply_status(exchange),
         ms=round(exchange.elapsed_ms(), 1),
         tokens_in=usage.input_tokens if usage else 0,

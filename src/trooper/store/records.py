@@ -35,6 +35,7 @@ class AttemptRecord(msgspec.Struct, array_like=True):
     reason: str
     ms: float
     ok: bool
+    splice: str = ""  # how its continuation joined a cut stream (prefill, continued, spliced, refused, fresh)
 
 
 class Fallback(msgspec.Struct, array_like=True):
