@@ -3,7 +3,8 @@ scripted agent session runs through the proxy: without a reload the page shows t
 session, its intent, a red open loop that later turns into a green completed step, and
 the provider timeline with a fallback. Conversation text is shown, never run.
 
-Screenshots: test-artifacts/dashboard*.png, and docs/dashboard.png for the README.
+Screenshots go to test-artifacts/dashboard*.png (untracked). The README's docs/dashboard.png is
+rewritten only when asked: TROOPER_UPDATE_SCREENSHOT=1 python -m pytest tests/test_dashboard_browser.py
 """
 
 from __future__ import annotations
@@ -142,8 +143,8 @@ async def test_the_dashboard_follows_an_agent_live(tmp_path: Path, claude: FakeU
             assert await page.locator("#s-transcript img, #s-transcript script").count() == 0
 
             await page.screenshot(path=str(ARTIFACTS / "dashboard.png"))
-            (ROOT / "docs").mkdir(exist_ok=True)
-            shutil.copyfile(ARTIFACTS / "dashboard.png", ROOT / "docs" / "dashboard.png")
+            if os.environ.get("TROOPER_UPDATE_SCREENSHOT") == "1":  # tests never write tracked files unasked
+                shutil.copyfile(ARTIFACTS / "dashboard.png", ROOT / "docs" / "dashboard.png")
             await page.close()  # end the event stream before the server stops
         finally:
             await browser.close()

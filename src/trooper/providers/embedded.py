@@ -1,4 +1,4 @@
-"""The embedded tier: a GGUF model run in this process (`pip install 'trooper[local]'`),
+"""The embedded tier: a GGUF model run in this process (`pip install 'trooper-gateway[local]'`),
 so Trooper can fall back with no Ollama and no other server.
 
 The model sits behind a tiny OpenAI-compatible HTTP server on 127.0.0.1 (a free port),

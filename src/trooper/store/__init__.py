@@ -17,7 +17,7 @@ def open_store(settings: StoreSettings) -> Store:
         try:
             from trooper.store.redis import RedisStore
         except ImportError:
-            raise ConfigError("TROOPER_STORE names Redis: pip install 'trooper[redis]'") from None
+            raise ConfigError("TROOPER_STORE names Redis: pip install 'trooper-gateway[redis]'") from None
         return RedisStore(settings)
     if "://" in settings.path:
         raise ConfigError(f"TROOPER_DB={settings.path!r}: only a file path or ':memory:' is supported")

@@ -1,0 +1,81 @@
+"""The lower bounds in pyproject.toml are versions Trooper really runs on: a fresh venv gets
+exactly the minimum of every runtime dependency (`pip install --constraint`), and a smoke
+subset of the suite passes in it: the real `trooper serve`, both SDKs through the proxy,
+failover and the circuit breaker.
+
+Marked `minversions` (deselect with -m 'not minversions'); about a minute with pip's cache.
+A bound that fails here is raised in pyproject.toml, never left standing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tomllib
+import venv
+from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+from packaging.version import Version
+
+ROOT = Path(__file__).resolve().parent.parent
+SMOKE = ["tests/test_serve_cli.py", "tests/test_proxy_e2e.py", "tests/test_failover.py"]
+# What the smoke tests themselves import; these float (they are not Trooper's dependencies).
+TEST_TOOLS = ["pytest", "pytest-asyncio", "anthropic", "openai"]
+
+pytestmark = pytest.mark.minversions
+
+
+def lower_bounds() -> dict[str, str]:
+    """name -> the version each runtime dependency's `>=` names."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    bounds: dict[str, str] = {}
+    for line in project["dependencies"]:
+        requirement = Requirement(line)
+        minimum = [spec.version for spec in requirement.specifier if spec.operator == ">="]
+        assert minimum, f"{line}: every dependency names its lower bound with >="
+        bounds[requirement.name] = minimum[0]
+    return bounds
+
+
+def test_every_dependency_has_a_lower_bound() -> None:
+    bounds = lower_bounds()
+    assert {"starlette", "hypercorn", "aiohttp", "msgspec", "structlog"} <= set(bounds)
+    assert Version(bounds["structlog"]) >= Version("25.5")  # below it `trooper serve` fails at start-up with a TypeError
+
+
+def test_the_smoke_suite_passes_on_the_minimum_versions(tmp_path: Path) -> None:
+    bounds = lower_bounds()
+    constraints = tmp_path / "minimum.txt"
+    constraints.write_text("".join(f"{name}=={version}\n" for name, version in bounds.items()))
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=True)
+    python = str(env_dir / "bin" / "python")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    install = subprocess.run(
+        [python, "-m", "pip", "install", "-q", "--constraint", str(constraints), str(ROOT), *TEST_TOOLS],
+        env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert install.returncode == 0, install.stderr[-3000:]
+
+    listed = subprocess.run([python, "-m", "pip", "list", "--format=json"], env=env, capture_output=True, text=True, check=True)
+    installed = {p["name"].lower(): p["version"] for p in json.loads(listed.stdout)}
+    for name, version in bounds.items():
+        found = installed.get(name.lower())
+        assert found and Version(found) == Version(version), f"{name}: {found} installed, {version} wanted"
+    assert installed.get("trooper-gateway"), "the project itself is installed in the venv"
+
+    # The tests import `trooper` from the venv's install (no PYTHONPATH), `tests` from the tree.
+    smoke = subprocess.run(
+        [python, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-m", "not model", *SMOKE],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
+    )
+    assert smoke.returncode == 0, smoke.stdout[-5000:] + smoke.stderr[-2000:]
+    assert " passed" in smoke.stdout.splitlines()[-1]
+    imported = subprocess.run([python, "-c", "import trooper; print(trooper.__file__)"], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, check=True)
+    assert str(env_dir) in imported.stdout, imported.stdout
+
