@@ -5,7 +5,7 @@ Routing, in order:
   POST /v1/messages                                -> pipeline, Anthropic format
   POST /v1/chat/completions, /chat/completions     -> pipeline, OpenAI format
   POST /v1/responses, /responses                   -> pipeline, OpenAI Responses format
-  GET|HEAD /, GET /health, GET /v1/models          -> Starlette
+  GET|HEAD /, GET /health[/live|/ready], /v1/models -> Starlette
   sessions, recovery, events, dashboard, metrics   -> Starlette (trooper.admin)
   any other /v1/...                                -> passed through to the matching vendor
 """
@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aiohttp
+import msgspec
 import structlog
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -28,9 +29,11 @@ from trooper.access import Gate
 from trooper.admin import Admin, warn_if_exposed
 from trooper.conversation import ApiError, UpstreamError
 from trooper.formats import codec
+from trooper.health import Readiness
 from trooper.pipeline import ErrorReply, Exchange, Stage, run_stages
 from trooper.providers.base import Provider, client_key, key_vendor
 from trooper.redact import safe_url
+from trooper.request_id import request_id, with_request_id
 from trooper.runtime import Runtime
 from trooper.send import send_error, send_reply, send_stream
 
@@ -69,10 +72,13 @@ class TrooperApp:
         self.stages = stages
         self.max_body = runtime.settings.server.max_body_mb * 1024 * 1024
         self.gate = Gate(runtime.settings.access)
+        self.readiness = Readiness(runtime.providers, lambda: runtime.http)
         self.admin = Router(
             routes=[
                 Route("/", self.root, methods=["GET", "HEAD"]),
                 Route("/health", self.health, methods=["GET"]),
+                Route("/health/live", self.live, methods=["GET"]),
+                Route("/health/ready", self.ready, methods=["GET"]),
                 Route("/v1/models", self.models, methods=["GET"]),
                 *Admin(runtime).routes(),
             ]
@@ -81,6 +87,9 @@ class TrooperApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
+            rid = request_id(scope["headers"])
+            scope["trooper.request_id"] = rid
+            send = with_request_id(send, rid)
             path = scope["path"]
             client_format = PIPELINE_ROUTES.get(path)
             if client_format is not None and scope["method"] == "POST":
@@ -192,6 +201,7 @@ class TrooperApp:
             body=body,
             client_addr=(scope.get("client") or ("", 0))[0],
             client=scope.get("trooper.client", ""),
+            request_id=scope["trooper.request_id"].decode("latin-1"),
         )
         error: BaseException | None = None
         try:
@@ -251,6 +261,16 @@ class TrooperApp:
         ]
         stages = [s.name for s in self.stages]
         return JSONResponse({"status": "ok", "version": __version__, "providers": providers, "pipeline": stages})
+
+    async def live(self, request: Request) -> Response:
+        return JSONResponse({"status": "live", "version": __version__})
+
+    async def ready(self, request: Request) -> Response:
+        """200 when at least one provider can answer now, else 503; each provider says why."""
+        providers = await self.readiness.check()
+        ready = any(p.ready for p in providers)
+        body = {"status": "ready" if ready else "not_ready", "providers": msgspec.to_builtins(providers)}
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     async def models(self, request: Request) -> Response:
         """The models Trooper can answer with, in the asking SDK's list shape."""

@@ -86,6 +86,7 @@ class Exchange:
     """One request/response round trip. Stages read and write it; nothing else is global."""
 
     __slots__ = (
+        "request_id",
         "method",
         "path",
         "query",
@@ -125,7 +126,9 @@ class Exchange:
         body: bytes,
         client_addr: str = "",
         client: str = "",
+        request_id: str = "",
     ) -> None:
+        self.request_id = request_id  # X-Request-Id, the client's or a new one
         self.method = method
         self.path = path
         self.query = query

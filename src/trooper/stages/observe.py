@@ -62,6 +62,7 @@ class Observe(StageBase):
 
     def _log(self, exchange: Exchange, record: RequestRecord, error: BaseException | None) -> None:
         fields = {
+            "request_id": exchange.request_id,
             "session": exchange.session_id,
             "client": exchange.client_format,
             "caller": exchange.client or None,

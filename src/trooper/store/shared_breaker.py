@@ -50,9 +50,9 @@ class SharedBreaker(CircuitBreaker):
         if was != "closed":
             self._publish(BreakerEvent(self.instance, self.provider, "closed"))
 
-    def record_failure(self) -> None:
+    def record_failure(self, reason: str = "") -> None:
         was = self.state
-        super().record_failure()
+        super().record_failure(reason)
         if self.state == "open" and was != "open":
             self.may_probe = False
             self._publish(BreakerEvent(self.instance, self.provider, "open"))
