@@ -36,6 +36,7 @@ from trooper.redact import safe_url
 from trooper.request_id import request_id, with_request_id
 from trooper.runtime import Runtime
 from trooper.send import send_error, send_reply, send_stream
+from trooper.stages.normalize import TOO_DEEP
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -73,6 +74,7 @@ class TrooperApp:
         self.max_body = runtime.settings.server.max_body_mb * 1024 * 1024
         self.gate = Gate(runtime.settings.access)
         self.readiness = Readiness(runtime.providers, lambda: runtime.http)
+        self.body_timeout = runtime.settings.server.body_timeout
         self.admin = Router(
             routes=[
                 Route("/", self.root, methods=["GET", "HEAD"]),
@@ -156,10 +158,16 @@ class TrooperApp:
             return
         scope["trooper.client"] = admission.client
         try:
-            body = await _read_body(receive, self.max_body)
+            async with asyncio.timeout(self.body_timeout):
+                body = await _read_body(receive, self.max_body)
         except _TooLarge:
             error = ApiError(413, "request_too_large", f"request body exceeds {self.max_body // 1048576} MB")
-            await send_error(send, codec(client_format), error)
+            await send_error(send, codec(client_format), error, {"connection": "close"})
+            return
+        except TimeoutError:
+            log.warning("body_too_slow", path=scope["path"], timeout_s=self.body_timeout)
+            error = ApiError(408, "timeout", f"request body not received within {self.body_timeout:g} s")
+            await send_error(send, codec(client_format), error, {"connection": "close"})
             return
         except ClientGone:
             return
@@ -182,6 +190,10 @@ class TrooperApp:
                 raise
             # Swallow only the cancellation we caused; uncancel so the server's task is clean.
             task.uncancel()
+        except RecursionError:  # a body nested deeper than some step can walk: the client's doing
+            log.warning("request_too_deep", path=scope["path"])
+            with contextlib.suppress(Exception):
+                await send_error(send, codec(client_format), ApiError(400, "invalid_request", TOO_DEEP))
         except Exception:
             log.exception("unhandled_error", path=scope["path"])
             with contextlib.suppress(Exception):

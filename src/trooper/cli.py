@@ -192,7 +192,10 @@ def server_config(settings: Settings):  # type: ignore[no-untyped-def]
 def _run(app, settings: Settings) -> None:  # type: ignore[no-untyped-def]
     from hypercorn.asyncio import serve
 
+    from trooper import connections
+
     config = server_config(settings)
+    connections.install(settings.server)
     _tune_interpreter()
 
     async def serve_until_signal() -> None:

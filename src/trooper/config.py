@@ -31,7 +31,11 @@ class ServerSettings(msgspec.Struct, forbid_unknown_fields=True):
     port: int = 3000
     log_format: Literal["console", "json"] = "console"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
-    max_body_mb: int = 32
+    # Bounds on what one client may make the process hold or wait for (README: Security).
+    max_body_mb: int = 32  # env TROOPER_MAX_BODY_MB; larger bodies get a 413
+    body_timeout: float = 60.0  # seconds to receive a whole request body; slower gets a 408
+    header_timeout: float = 30.0  # seconds from a request's first byte to the end of its headers (408)
+    max_connections: int = 1000  # open connections per process (env TROOPER_MAX_CONNECTIONS); beyond: 503
 
 
 class PipelineSection(msgspec.Struct, forbid_unknown_fields=True):
@@ -208,6 +212,10 @@ def _server_from_env(server: ServerSettings, env: Mapping[str, str]) -> ServerSe
         changes["bind"] = env["TROOPER_BIND"]
     if env.get("TROOPER_PORT"):
         changes["port"] = _int_env(env, "TROOPER_PORT")
+    if env.get("TROOPER_MAX_BODY_MB"):
+        changes["max_body_mb"] = _int_env(env, "TROOPER_MAX_BODY_MB")
+    if env.get("TROOPER_MAX_CONNECTIONS"):
+        changes["max_connections"] = _int_env(env, "TROOPER_MAX_CONNECTIONS")
     if env.get("TROOPER_LOG_FORMAT"):
         value = env["TROOPER_LOG_FORMAT"].lower()
         if value not in ("console", "json"):
@@ -387,6 +395,9 @@ def check(settings: Settings) -> None:
     server = settings.server
     if not 0 < server.port < 65536:
         raise ConfigError(f"port {server.port}: expected 1-65535")
+    for name in ("max_body_mb", "body_timeout", "header_timeout", "max_connections"):
+        if getattr(server, name) <= 0:
+            raise ConfigError(f"[server] {name}: expected more than 0")
     if not (_is_loopback_bind(server.bind) or settings.access.clients or settings.access.trusted_network):
         raise ConfigError(
             f"refusing to listen on {server.bind}: anyone who can reach it could spend your provider keys. "

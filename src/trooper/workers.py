@@ -30,7 +30,7 @@ def serve_workers(pipeline: str | None, settings: Settings, workers: int) -> int
 
 
 def build_app():  # type: ignore[no-untyped-def]
-    from trooper import logs
+    from trooper import connections, logs
     from trooper.app import TrooperApp
     from trooper.cli import _tune_interpreter
     from trooper.config import load
@@ -39,6 +39,7 @@ def build_app():  # type: ignore[no-untyped-def]
 
     settings = load(os.environ.get(PIPELINE_ENV) or None)
     logs.configure(settings.server.log_format, settings.server.log_level)
+    connections.install(settings.server)  # before this worker accepts its first connection
     runtime = Runtime(settings)
     for provider in runtime.providers:
         prepare = getattr(provider, "prepare", None)

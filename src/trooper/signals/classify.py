@@ -14,8 +14,10 @@ import re
 import msgspec
 
 from trooper.conversation import Conversation, Message, TextBlock, ToolResultBlock
+from trooper.signals.bounded import has_long_run
 
 MAX_SIMPLE_WORDS = 20
+MAX_SIMPLE_CHARS = 400
 
 
 class Decision(msgspec.Struct, frozen=True):
@@ -182,6 +184,9 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
     words = word_count(text)
     if words > MAX_SIMPLE_WORDS:
         return Decision("complex", f"{words} words")
+    # Bounds the rules' work (signals/bounded.py): no simple turn is this long or has such a word.
+    if len(text) > MAX_SIMPLE_CHARS or has_long_run(text):
+        return Decision("complex", f"{len(text)} characters")
     lowered = text.lower()
     latin = max(lowered) < "\u0250"
     core = _without_framing(lowered)

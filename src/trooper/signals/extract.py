@@ -32,6 +32,7 @@ from typing import Literal
 import msgspec
 
 from trooper.conversation import Message, TextBlock, ToolResultBlock, ToolUseBlock
+from trooper.signals.bounded import bounded
 from trooper.signals.harness import without_harness
 
 
@@ -210,8 +211,12 @@ _CACHE_SIZE = 50_000
 _ENCODE = msgspec.json.Encoder().encode
 
 
-# How much of a long answer is read: its first two thirds and last third.
+# How much of a long answer is read: its first two thirds and last third, where agents say
+# what they did and what is left; the middle is mostly code, logs or prose the signals
+# don't use. Reading costs ~0.4 µs a character, so a 100 KB answer would otherwise hold
+# the interpreter for 40 ms. Other texts (a user's turn, a tool's result) get a wider window.
 ANSWER_WINDOW = 3000
+TEXT_WINDOW = 6000
 
 
 def observe(message: Message) -> Observed:
@@ -244,15 +249,14 @@ def _observe(message: Message) -> Observed:
         if kind is ToolResultBlock:
             events.extend(_tool_events(block))  # type: ignore[arg-type]
             if block.is_error:  # type: ignore[union-attr]
-                facts.update(dict.fromkeys(_facts(_result_text(block))))  # type: ignore[arg-type]
+                facts.update(dict.fromkeys(_facts(bounded(_result_text(block), TEXT_WINDOW))))  # type: ignore[arg-type]
             continue
         if kind is not TextBlock:
             continue
         text = without_harness(block.text)  # type: ignore[union-attr]
         if not text:
             continue
-        if role == "assistant" and len(text) > ANSWER_WINDOW:
-            text = _ends(text)
+        text = bounded(text, ANSWER_WINDOW if role == "assistant" else TEXT_WINDOW)
         sentences = list(_sentences(text))
         if role == "user" and not intent and len(text.split()) >= 4:
             intent = _intent(sentences)
@@ -279,17 +283,8 @@ def _observe(message: Message) -> Observed:
                     tuple(tool_uses))
 
 
-def _ends(text: str) -> str:
-    """A long answer's opening and close, where agents say what they did and what is
-    left; the middle is mostly code, logs or prose the signals don't use. Reading costs
-    ~0.4 µs a character, so a 100 KB answer would otherwise hold the interpreter for
-    40 ms. The cut is a paragraph break, so no sentence spans it."""
-    head = ANSWER_WINDOW * 2 // 3
-    return text[:head] + "\n\n" + text[-(ANSWER_WINDOW - head):]
-
-
 def _tool_events(block: ToolResultBlock) -> list[Event]:
-    body = _result_text(block).strip()
+    body = bounded(_result_text(block), TEXT_WINDOW).strip()
     first = _clean(body.splitlines()[0] if body else "")
     if block.is_error:
         return [Event("tool_error", first, tool=block.name, tool_id=block.tool_use_id)]

@@ -9,12 +9,14 @@ import msgspec
 
 from trooper.conversation import ApiError, BadRequest, Conversation
 from trooper.formats import codec
+from trooper.formats.common import bad_request_from
 from trooper.pipeline import ErrorReply, Exchange, StageBase
 
 PRIVATE_FIELDS = ("x_force_local",)
 MAX_SESSION_ID = 200
 # Agents that name their own sessions: Claude Code, and the Codex CLI.
 AGENT_SESSION_HEADERS = ("x-claude-code-session-id", "session_id")
+TOO_DEEP = "request body nests arrays and objects too deeply"
 
 
 class Normalize(StageBase):
@@ -31,6 +33,12 @@ class Normalize(StageBase):
             session_id = self._session_id(exchange, conversation)
         except BadRequest as exc:
             exchange.reply = ErrorReply(ApiError(400, "invalid_request", exc.message))
+            return
+        except msgspec.DecodeError as exc:  # e.g. 1e400 in a field only kept, never typed
+            exchange.reply = ErrorReply(ApiError(400, "invalid_request", bad_request_from(exc).message))
+            return
+        except RecursionError:  # the decoder's own depth limit, about 1,000 levels
+            exchange.reply = ErrorReply(ApiError(400, "invalid_request", TOO_DEEP))
             return
         exchange.decoded = conversation
         exchange.session_id = session_id
