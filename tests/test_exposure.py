@@ -160,6 +160,8 @@ async def test_secrets_in_upstream_errors_and_urls_are_never_kept_or_shown(tmp_p
                 session = await response.text()
             async with http.get(trooper.url + "/health") as response:
                 health = await response.text()
+            async with http.get(trooper.url + "/health/ready") as response:
+                health += await response.text()
         await asyncio.sleep(1.2)  # on disk
     stored = b"".join(p.read_bytes() for p in tmp_path.glob("t.db*"))
     for secret in secrets:

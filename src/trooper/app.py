@@ -32,7 +32,7 @@ from trooper.formats import codec
 from trooper.health import Readiness
 from trooper.pipeline import ErrorReply, Exchange, Stage, run_stages
 from trooper.providers.base import Provider, client_key, key_vendor
-from trooper.redact import safe_url
+from trooper.redact import safe_url, scrub
 from trooper.request_id import request_id, with_request_id
 from trooper.runtime import Runtime
 from trooper.send import send_error, send_reply, send_stream
@@ -281,7 +281,8 @@ class TrooperApp:
         """200 when at least one provider can answer now, else 503; each provider says why."""
         providers = await self.readiness.check()
         ready = any(p.ready for p in providers)
-        body = {"status": "ready" if ready else "not_ready", "providers": msgspec.to_builtins(providers)}
+        shown = [msgspec.structs.replace(p, why=scrub(p.why)) for p in providers]  # URLs without credentials
+        body = {"status": "ready" if ready else "not_ready", "providers": msgspec.to_builtins(shown)}
         return JSONResponse(body, status_code=200 if ready else 503)
 
     async def models(self, request: Request) -> Response:
