@@ -185,6 +185,36 @@ async def test_a_simple_turn_is_answered_locally_without_asking_claude(
     assert claude.requests == []  # the classifier called it simple: the cloud was never asked
 
 
+async def test_with_no_sampling_parameters_it_answers_what_is_2_plus_2_with_4_every_time(model_path: str, claude: FakeUpstream) -> None:
+    """A client that sets no temperature gets greedy decoding from the small model: at the
+    old default (temperature 0.8) SmolLM2-135M got this right about one time in nine."""
+    async with run_trooper(chain_env(claude=claude, LOCAL_EMBEDDED="auto")) as trooper:
+        client = openai_client(trooper.url)
+        answers = []
+        for _ in range(10):
+            raw = await client.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=QUESTION)
+            assert raw.headers["x-trooper-provider"] == "embedded"
+            answers.append(raw.parse().choices[0].message.content)
+    assert all("4" in answer for answer in answers), answers
+    assert len(set(answers)) == 1  # greedy: the same answer every time
+
+
+async def test_a_tool_needing_request_gets_an_error_not_a_plain_text_answer(trooper_env: dict[str, str]) -> None:
+    """The embedded model can't call tools: an agent's tool turn that only it could take is
+    refused, naming why, rather than answered with text the agent would take as done."""
+    bash = {"name": "bash", "description": "Run a shell command.", "input_schema": {"type": "object", "properties": {"command": {"type": "string"}}}}
+    async with run_trooper(trooper_env) as trooper:
+        with pytest.raises(anthropic.APIStatusError) as raised:
+            await anthropic_client(trooper.url).messages.create(
+                model="claude-haiku-4-5", max_tokens=100, tools=[bash],
+                messages=[{"role": "user", "content": "Create hello.txt containing hi."}],
+            )
+    error = raised.value
+    assert error.status_code == 503 and error.response.headers["retry-after"]
+    assert "embedded: skipped (no_tools: embedded can't call tools and the request defines 1)" in error.message
+    assert error.response.headers["x-trooper-attempts"].endswith("embedded=no_tools")
+
+
 async def test_max_tokens_is_honoured_and_reported_as_length(trooper_env: dict[str, str], reference) -> None:  # type: ignore[no-untyped-def]
     text, _, _ = reference(LONG_ANSWER, 12)
     async with run_trooper(trooper_env) as trooper:

@@ -268,7 +268,8 @@ class TrooperApp:
 
     async def health(self, request: Request) -> Response:
         providers = [
-            {"name": p.name, "kind": p.kind, "url": safe_url(p.base_url), "model": p.model, "local": p.local, "key_configured": bool(p.key)}
+            {"name": p.name, "kind": p.kind, "url": safe_url(p.base_url), "model": p.model, "local": p.local, "key_configured": bool(p.key),
+             "capabilities": msgspec.to_builtins(p.capabilities)}
             for p in self.runtime.providers
         ]
         stages = [s.name for s in self.stages]

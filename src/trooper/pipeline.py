@@ -15,6 +15,7 @@ from trooper.config import ConfigError, describe_validation_error
 from trooper.conversation import ApiError, Conversation, Response, ResponseBuilder, StreamEvent
 
 if TYPE_CHECKING:
+    from trooper.compaction import Compacted
     from trooper.providers.base import Provider
     from trooper.signals.classify import Decision
     from trooper.stages.compact import Compactor
@@ -103,6 +104,7 @@ class Exchange:
         "decision",
         "classification",
         "compactor",
+        "degraded",
         "attempts",
         "provider",
         "model",
@@ -147,6 +149,7 @@ class Exchange:
         self.decision = ""  # why this plan: "direct", "forced_local", "simple turn", ...
         self.classification: Decision | None = None  # simple or complex, and why
         self.compactor: Compactor | None = None  # fits the conversation into small windows
+        self.degraded: tuple[str, ...] = ()  # what the answering tier lacked (no_tools, ...), when allowed
         self.attempts: list[Attempt] = []
         self.provider: Provider | None = None  # who answered
         self.model = ""  # the model that answered
@@ -168,7 +171,13 @@ class Exchange:
         window = provider.context_window
         if window is None or self.compactor is None:
             return conversation
-        return self.compactor.fit(conversation, window)
+        return self.compactor.fit(conversation, window, provider.name)
+
+    def fitted(self) -> Compacted | None:
+        """How the request was fitted for the provider that answered (None: not fitted)."""
+        if self.provider is None or self.compactor is None:
+            return None
+        return self.compactor.given.get(self.provider.name)
 
     @property
     def unchanged(self) -> bool:

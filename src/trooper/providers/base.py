@@ -9,6 +9,7 @@ from typing import ClassVar
 import aiohttp
 
 from trooper import __version__
+from trooper.capabilities import Capabilities
 from trooper.config import ProviderSettings, Timeouts
 from trooper.conversation import Conversation
 from trooper.formats import Codec, codec
@@ -26,6 +27,9 @@ class Provider:
     # Client wire formats this upstream also takes as they are (OpenAI: the Responses API),
     # so a client speaking one of them gets the fast path.
     native_formats: ClassVar[frozenset[str]] = frozenset()
+    # Can its models call tools, and see images? (A setting on the provider overrides.)
+    tools_by_default: ClassVar[bool] = True
+    images_by_default: ClassVar[bool] = True
 
     def __init__(self, settings: ProviderSettings, env: Mapping[str, str], default_window: int = 6144) -> None:
         self.name = settings.name
@@ -37,6 +41,9 @@ class Provider:
         self.codec: Codec = codec(self.kind)
         self.prefill = self.prefill_by_default if settings.prefill is None else settings.prefill
         self.context_window = settings.context_window or (default_window if self.local else None)
+        self.tools = self.tools_by_default if settings.tools is None else settings.tools
+        self.images = self.images_by_default if settings.images is None else settings.images
+        self.settings = settings
         self.configured_timeouts = settings.timeouts
         self.timeouts = settings.timeouts or Timeouts()
         # Replaced by the failover stage with its configured breaker and the runtime's clock.
@@ -57,6 +64,10 @@ class Provider:
         # aiohttp's part of the timeouts, built once: connecting. First byte, idle and total
         # are enforced around the reads, where a stream's pace is known.
         self.timeout = aiohttp.ClientTimeout(total=None, connect=timeouts.connect, sock_connect=timeouts.connect)
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(self.tools, self.images, self.context_window, self.prefill)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name} {self.base_url}>"

@@ -69,8 +69,8 @@ class Prompt(msgspec.Struct, frozen=True):
 
     messages: list[dict[str, str]]
     max_tokens: int | None = None  # None: as many as the window leaves
-    temperature: float = 0.8
-    top_p: float = 0.95
+    temperature: float = 0.0  # greedy
+    top_p: float = 1.0
     stop: list[str] = []
     seed: int | None = None
 

@@ -6,6 +6,7 @@ import urllib.request
 
 import msgspec
 
+from trooper.compaction import answer_room
 from trooper.conversation import Conversation
 from trooper.formats import ollama
 from trooper.providers.base import Provider
@@ -24,9 +25,14 @@ class OllamaProvider(Provider):
     def encode_request(self, conversation: Conversation, model: str, wire: str = "") -> bytes:
         window = self.context_window
         if window is not None:
+            # The answer gets what the prompt leaves of the window, less a margin for the
+            # estimate (the wire form differs a little from what compaction measured), never
+            # more than the client asked. Compaction saw to it that this is about the
+            # answer's reserved share at least; without compaction it is still no scrap.
             asked = conversation.sampling.max_tokens
-            room = max(window - estimate_conversation(conversation), 64)
-            if asked is None or asked > room:  # the answer must fit in what the prompt leaves
+            margin = window // 64
+            room = max(window - estimate_conversation(conversation), answer_room(window, asked)) - margin
+            if asked is None or asked > room:
                 sampling = msgspec.structs.replace(conversation.sampling, max_tokens=room)
                 conversation = msgspec.structs.replace(conversation, sampling=sampling)
         return ollama.encode_request(conversation, model, context_window=window)
@@ -35,16 +41,33 @@ class OllamaProvider(Provider):
         return self.base_url + "/api/tags"
 
     def prepare(self) -> None:
-        """At start-up (`trooper serve`): cap the window at the model's own context length.
-        The cap is all it takes from the model: CONTEXT_WINDOW stays the budget, because
-        num_ctx sizes Ollama's memory and many models claim 128k. Ollama not running
-        leaves the window as it is."""
-        length = self.model_context_length()
-        if length is not None and self.context_window is not None and length < self.context_window:
-            self.context_window = length
+        """At start-up (`trooper serve`): cap the window at the model's own context length,
+        and learn whether the model calls tools and sees images (`capabilities`), unless
+        the settings say. The cap is all it takes of the length: CONTEXT_WINDOW stays the
+        budget, because num_ctx sizes Ollama's memory and many models claim 128k. Ollama
+        not running leaves everything as it is."""
+        shown = self.show()
+        if shown is None:
+            return
+        lengths = [v for k, v in shown.model_info.items() if k.endswith(".context_length") and isinstance(v, int)]
+        if lengths and self.context_window is not None and lengths[0] < self.context_window:
+            self.context_window = lengths[0]
+        if shown.capabilities is not None:  # Ollama 0.6.4 and later
+            if self.settings.tools is None:
+                self.tools = "tools" in shown.capabilities
+            if self.settings.images is None:
+                self.images = "vision" in shown.capabilities
 
     def model_context_length(self, timeout: float = 2.0) -> int | None:
         """`model_info`'s `<architecture>.context_length` from POST /api/show, if Ollama says."""
+        shown = self.show(timeout)
+        if shown is None:
+            return None
+        lengths = [v for k, v in shown.model_info.items() if k.endswith(".context_length") and isinstance(v, int)]
+        return lengths[0] if lengths else None
+
+    def show(self, timeout: float = 2.0) -> _Show | None:
+        """What POST /api/show says of the model, or None when Ollama doesn't answer."""
         request = urllib.request.Request(
             self.base_url + "/api/show", data=msgspec.json.encode({"model": self.model}),
             headers={"Content-Type": "application/json"}, method="POST",
@@ -52,12 +75,11 @@ class OllamaProvider(Provider):
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # as the aiohttp session: no *_proxy
         try:
             with opener.open(request, timeout=timeout) as response:
-                shown = msgspec.json.decode(response.read(), type=_Show)
+                return msgspec.json.decode(response.read(), type=_Show)
         except (OSError, ValueError, msgspec.DecodeError):
             return None
-        lengths = [v for k, v in shown.model_info.items() if k.endswith(".context_length") and isinstance(v, int)]
-        return lengths[0] if lengths else None
 
 
 class _Show(msgspec.Struct):
     model_info: dict[str, object] = {}
+    capabilities: list[str] | None = None

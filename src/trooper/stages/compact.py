@@ -1,21 +1,23 @@
-"""compact: prepare a compacted form of the conversation for providers whose context
-window is smaller than it (the local model). Cloud providers get it untouched.
+"""compact: prepare a compacted form of the request for providers whose context window is
+smaller than it (the local tiers). Cloud providers get it untouched.
 
 The provider is only known while failover walks the plan, so this stage does not
 compact up front: it gives the exchange a compactor, which failover calls for a
-provider with a small window; the work is done only when needed, once per window.
+provider with a window; the work is done only when needed, once per window. What each
+provider was given is remembered, for the headers and the session's request record.
 """
 
 from __future__ import annotations
 
 import msgspec
+import structlog
 
-from trooper.compaction import Compacted, compact
+from trooper.compaction import Compacted, answer_room, compact
 from trooper.conversation import Conversation
+
 from trooper.pipeline import Exchange, StageBase
 
-# Room kept for the answer inside the window, when the request doesn't say.
-DEFAULT_ANSWER_ROOM = 1024
+log = structlog.get_logger("trooper")
 
 
 class Compact(StageBase):
@@ -23,7 +25,8 @@ class Compact(StageBase):
 
     class Options(msgspec.Struct, forbid_unknown_fields=True):
         enabled: bool = True
-        # Share of the window kept for the answer (at most the request's max_tokens).
+        # Share of the window kept for the answer when the client's max_tokens doesn't
+        # fit in half of it (or it set none).
         answer_share: float = 0.25
 
     async def run(self, exchange: Exchange) -> None:
@@ -37,17 +40,28 @@ class Compactor:
     def __init__(self, answer_share: float) -> None:
         self.answer_share = answer_share
         self.results: dict[tuple[int, int], Compacted] = {}
-        self.last: Compacted | None = None
+        self.given: dict[str, Compacted] = {}  # provider name -> what it was given
 
     def budget(self, conversation: Conversation, window: int) -> int:
-        asked = conversation.sampling.max_tokens or DEFAULT_ANSWER_ROOM
-        return window - min(asked, int(window * self.answer_share))
+        return window - answer_room(window, conversation.sampling.max_tokens, self.answer_share)
 
-    def fit(self, conversation: Conversation, window: int) -> Conversation:
+    def result(self, conversation: Conversation, window: int) -> Compacted:
         key = (id(conversation), window)
         result = self.results.get(key)
         if result is None:
             result = compact(conversation, self.budget(conversation, window))
             self.results[key] = result
-        self.last = result
+            if result.compacted:
+                log.info(
+                    "compacted", window=window, budget=result.budget, before=result.tokens_before,
+                    after=result.tokens_after, fits=result.fits, cut=",".join(result.cut) or None,
+                    tools_trimmed=",".join(result.tools_trimmed) or None,
+                    tools_dropped=",".join(result.tools_dropped) or None,
+                )
+        return result
+
+    def fit(self, conversation: Conversation, window: int, provider: str = "") -> Conversation:
+        result = self.result(conversation, window)
+        if provider:
+            self.given[provider] = result
         return result.conversation

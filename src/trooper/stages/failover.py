@@ -20,6 +20,7 @@ import aiohttp
 import msgspec
 import structlog
 
+from trooper.capabilities import DEGRADABLE, SKIPS, unmet
 from trooper.config import Timeouts
 from trooper.conversation import ApiError, Conversation, ErrorKind, Response, UpstreamError
 from trooper.formats import codec
@@ -57,6 +58,10 @@ class Failover(StageBase):
         # close the circuit as soon as one answers. None: from the environment.
         auto_recovery: bool | None = None
         recovery_interval: float = 10.0
+        # When no tier can serve a request as asked (tools or images it lacks), let one
+        # that lacks them answer anyway, flagged in X-Trooper-Degraded. Off: the client
+        # gets the all-failed error.
+        allow_degraded: bool = False
 
     def __init__(self, options: Options, runtime) -> None:  # type: ignore[no-untyped-def]
         super().__init__(options, runtime)
@@ -90,6 +95,8 @@ class Failover(StageBase):
         conversation = exchange.conversation
         assert conversation is not None
         found = await self.first_answer(exchange, exchange.plan, conversation, raw_ok=exchange.unchanged)
+        if found is None and self.options.allow_degraded:
+            found = await self._degraded(exchange, conversation)
         if found is None:
             exchange.reply = all_failed(exchange.attempts, self.local_installed)
             return
@@ -113,17 +120,35 @@ class Failover(StageBase):
 
     # --- walking the plan ---
 
+    async def _degraded(self, exchange: Exchange, conversation: Conversation) -> tuple[Provider, UpstreamStream | Response | Reply] | None:
+        """Every tier failed or lacked something: the ones that lacked only a capability
+        answer without it, the headers saying so."""
+        lacking = {a.provider: a.reason for a in exchange.attempts if a.reason in DEGRADABLE}
+        providers = [p for p in exchange.plan if p.name in lacking]
+        found = await self.first_answer(exchange, providers, conversation, raw_ok=False, degraded=True)
+        if found is not None:
+            exchange.degraded = (lacking[found[0].name],)
+            log.warning("degraded_answer", provider=found[0].name, lacking=lacking[found[0].name])
+        return found
+
     async def first_answer(
-        self, exchange: Exchange, providers: list[Provider], conversation: Conversation, *, raw_ok: bool
+        self, exchange: Exchange, providers: list[Provider], conversation: Conversation, *, raw_ok: bool,
+        degraded: bool = False,
     ) -> tuple[Provider, UpstreamStream | Response | Reply] | None:
         """The first provider in `providers` that answers, and its answer: an opened
-        stream, a whole Response, or a Reply to give the client as is."""
+        stream, a whole Response, or a Reply to give the client as is. A provider that
+        can't serve the request as asked (capabilities.py) is skipped with the reason."""
         for provider in providers:
             key = self._key_for(provider, exchange)
             if key is None:
                 exchange.attempts.append(
                     Attempt(provider.name, reason="no_key", detail=f"no key: set {provider.key_env} or send your own key")
                 )
+                continue
+            missing = unmet(exchange, provider, conversation, degraded)
+            if missing is not None:
+                log.info("provider_skipped", provider=provider.name, reason=missing.reason, detail=missing.detail)
+                exchange.attempts.append(Attempt(provider.name, reason=missing.reason, detail=missing.detail))
                 continue
             breaker = provider.breaker
             if not breaker.allow():
@@ -335,7 +360,7 @@ def all_failed(attempts: list[Attempt], local_installed: bool = True) -> ErrorRe
     if not local_installed:
         message += f". Hint: {LOCAL_EXTRA_HINT}"
     header = ", ".join(f"{a.provider}={a.status or a.reason}" for a in attempts)
-    tried = [a for a in attempts if a.reason not in ("no_key", "circuit_open")]
+    tried = [a for a in attempts if a.reason not in ("no_key", "circuit_open", *SKIPS)]
     reasons = {a.reason for a in tried}
     status, kind = (503, "api_error")
     if len(reasons) == 1 and (shared := _SHARED_FAILURE.get(reasons.pop())) is not None:
@@ -353,6 +378,8 @@ def describe(attempt: Attempt) -> str:
         return f"{attempt.provider}: skipped ({attempt.detail})"
     if attempt.reason == "circuit_open":
         return f"{attempt.provider}: skipped ({attempt.detail or 'circuit open'})"
+    if attempt.reason in SKIPS:
+        return f"{attempt.provider}: skipped ({attempt.reason}: {attempt.detail})"
     what = f"{attempt.status} {attempt.reason}" if attempt.status else attempt.reason
     detail = f": {attempt.detail}" if attempt.detail else ""
     return f"{attempt.provider}: {what}{detail} ({attempt.ms:.0f} ms)"

@@ -6,6 +6,8 @@ from __future__ import annotations
 import msgspec
 
 from trooper.pipeline import Exchange, StageBase
+
+CONTEXT_KEPT = "context ✓"
 from trooper.savings import billable_tokens
 
 
@@ -35,9 +37,13 @@ class Headers(StageBase):
             self._count_savings(exchange, headers)
         if fallen:
             headers["x-trooper-fallback"] = exchange.model
+        if exchange.degraded:
+            headers["x-trooper-degraded"] = ", ".join(exchange.degraded)
         if self.options.summary:
             tried = [name for name, _ in fallen]
-            headers["x-trooper-summary"] = summary(exchange.decision, tried, provider.name, reasons)
+            fitted = exchange.fitted()
+            context = fitted.context() if fitted is not None else CONTEXT_KEPT
+            headers["x-trooper-summary"] = summary(exchange.decision, tried, provider.name, reasons, context, exchange.degraded)
 
 
     def _count_savings(self, exchange: Exchange, headers: dict[str, str]) -> None:
@@ -67,12 +73,23 @@ def decision(how: str, provider: str, reasons: list[str]) -> str:
     return f"{provider} ({how or 'direct'})"
 
 
-def summary(how: str, tried: list[str], provider: str, reasons: list[str]) -> str:
-    """`claude (direct) ✓` or `claude → ollama (credit_balance) | context ✓`.
+def summary(
+    how: str, tried: list[str], provider: str, reasons: list[str], context: str = "context ✓",
+    degraded: tuple[str, ...] = (),
+) -> str:
+    """`claude (direct) ✓`, `claude → ollama (credit_balance) | context ✓`, or
+    `claude → ollama (rate_limit) | context ~ (tools trimmed)`.
 
-    "context ✓": the provider that answered was given the whole conversation. (When a
-    compaction stage runs, it keeps this true by keeping anchor, SITREP and tail.)"""
+    "context ✓": the provider that answered was given the whole request, or a compacted
+    one that fits its window and kept anchor, SITREP and tail, losing at most harness
+    text; "context ~ (...)" names what gave way (compaction.Compacted.context).
+    "degraded (no_tools)": a tier without tool calling answered, as the operator allows."""
     if not tried:
-        return f"{provider} ({how or 'direct'}) ✓"
-    path = " → ".join([*tried, provider])
-    return f"{path} ({', '.join(reasons)}) | context ✓"
+        line = f"{provider} ({how or 'direct'}) ✓"
+        if context != CONTEXT_KEPT:
+            line += f" | {context}"
+    else:
+        line = f"{' → '.join([*tried, provider])} ({', '.join(reasons)}) | {context}"
+    if degraded:
+        line += f" | degraded ({', '.join(degraded)})"
+    return line

@@ -21,6 +21,7 @@ from trooper.pipeline import ErrorReply, Exchange, RawReply, StageBase, StreamRe
 from trooper.redact import scrub
 from trooper.savings import billable_tokens
 from trooper.stages.headers import decision
+from trooper.compaction import Fit
 from trooper.store.records import AttemptRecord, Fallback, Observation, RequestRecord
 
 _refs = itertools.count(1)
@@ -117,7 +118,16 @@ def request_record(exchange: Exchange, response: Response | None, error: BaseExc
         error=scrub(f"{type(error).__name__}: {error}" if error is not None else _error_message(exchange),
                     presented_keys(exchange.headers))[:300],
         client=exchange.client,
+        fit=_fit(exchange),
+        degraded=list(exchange.degraded),
     )
+
+
+def _fit(exchange: Exchange) -> Fit | None:
+    fitted = exchange.fitted()
+    if fitted is None or not fitted.compacted or exchange.provider is None or exchange.provider.context_window is None:
+        return None
+    return fitted.record(exchange.provider.context_window)
 
 
 def _error_message(exchange: Exchange) -> str:

@@ -11,6 +11,7 @@ from typing import Literal
 
 import msgspec
 
+from trooper.compaction import Fit
 from trooper.conversation import Block, Conversation, Response
 from trooper.signals.extract import Signals
 
@@ -64,6 +65,9 @@ class RequestRecord(msgspec.Struct):
     tokens_saved: int = 0
     error: str = ""
     client: str = ""  # who was let in: a client token's name, "local" (this machine) or "network"
+    # How the request was fitted to the answering tier's window, when it had to be.
+    fit: Fit | None = None
+    degraded: list[str] = []  # what the answering tier lacked (no_tools, no_images), when allowed
 
 
 class SessionSummary(msgspec.Struct):
