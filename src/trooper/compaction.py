@@ -24,7 +24,7 @@ import re
 
 import msgspec
 
-from trooper.continuation import CONTINUE_PROMPT
+from trooper.continuation import CONTINUE_OPENING
 from trooper.conversation import Block, Conversation, Message, TextBlock, Tool, ToolResultBlock, ToolUseBlock
 from trooper.signals.extract import Signals, extract
 from trooper.signals.harness import without_harness
@@ -391,7 +391,7 @@ def _protected(messages: tuple[Message, ...]) -> _Protected:
                 verbatim.add(index - 1)  # its call
                 tail_from = min(tail_from, index - 1)
             break
-    if last > 0 and messages[last].role == "user" and messages[last].text() == CONTINUE_PROMPT:
+    if last > 0 and messages[last].role == "user" and messages[last].text().startswith(CONTINUE_OPENING):
         verbatim.add(last - 1)  # the partial answer being continued
         tail_from = min(tail_from, last - 1)
     if latest_user >= 0:
@@ -403,7 +403,7 @@ def _protected(messages: tuple[Message, ...]) -> _Protected:
 def _said(message: Message) -> bool:
     """The message holds words someone typed (not only tool results or harness text)."""
     for block in message.content:
-        if type(block) is TextBlock and block.text.strip() and block.text != CONTINUE_PROMPT:
+        if type(block) is TextBlock and block.text.strip() and not block.text.startswith(CONTINUE_OPENING):
             if without_harness(block.text):
                 return True
     return False

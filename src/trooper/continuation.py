@@ -36,11 +36,14 @@ from trooper.conversation import (
 from trooper.seam import Seam, seam_words
 from trooper.signals.tokens import estimate_text
 
+CONTINUE_OPENING = "Your previous answer was cut off mid-way."
+
+
 def continue_prompt(sent: str) -> str:
     """The request to continue, for a target that can't take a prefill. It asks for the
     last words first: a reply that begins with them provably carries on from there."""
     return (
-        "Your previous answer was cut off mid-way. Continue it exactly where it stopped: begin "
+        f"{CONTINUE_OPENING} Continue it exactly where it stopped: begin "
         f"your reply with its last words, \"{seam_words(sent)}\", then carry on. "
         "Do not repeat anything before them and do not comment on the interruption."
     )
