@@ -68,6 +68,35 @@ class CutInToolArguments(Behaviour):
         return await ex.deliver(rendered, reset_after=cut)
 
 
+THINKING_RULE = (
+    "messages.{index}.content.0.type: Expected `thinking` or `redacted_thinking`, but found `{found}`. When `thinking` "
+    "is enabled, a final `assistant` message must start with a thinking block (preceeding the lastmost set of "
+    "`tool_use` and `tool_result` blocks). We recommend you include thinking blocks from previous turns. To avoid "
+    "this requirement, disable `thinking`."
+)
+
+
+@dataclass(frozen=True)
+class EnforcesThinkingRule(Behaviour):
+    """`answer`, unless the request breaks the rule Anthropic's API enforces with thinking on:
+    in a tool loop, the last assistant turn must start with a thinking block. A turn another
+    tier answered has none; the API's 400 (its wording) is what comes back then."""
+
+    answer: Behaviour
+
+    def render(self, ex: Exchange):  # type: ignore[no-untyped-def]
+        body = ex.recorded.json
+        messages = body["messages"]
+        in_tool_loop = isinstance(messages[-1]["content"], list) and any(
+            block.get("type") == "tool_result" for block in messages[-1]["content"])
+        thinking_on = body.get("thinking", {"type": "disabled"})["type"] != "disabled"
+        index, last = next((i, m) for i, m in reversed(list(enumerate(messages))) if m["role"] == "assistant")
+        first = last["content"][0]["type"] if isinstance(last["content"], list) else "text"
+        if thinking_on and in_tool_loop and first not in ("thinking", "redacted_thinking"):
+            return Error(400, message=THINKING_RULE.format(index=index, found=first)).render(ex)
+        return self.answer.render(ex)
+
+
 @dataclass
 class Run:
     returncode: int
@@ -266,19 +295,28 @@ async def test_b_quota_hit_mid_session_continues_on_the_local_tier(
 async def test_c_stream_cut_inside_the_tool_call_continues_on_the_local_tier(
     claude_cli: str, claude: FakeUpstream, ollama: FakeUpstream, workdir: Path
 ) -> None:
-    claude.script(read_call(workdir), CutInToolArguments(write_call(workdir, "half", text=None)), Text("Done: hello.txt is written."))
+    claude.script(read_call(workdir), CutInToolArguments(write_call(workdir, "half", text=None)))
+    claude.default = EnforcesThinkingRule(Text("Done: hello.txt is written."))  # every later call
     ollama.script(write_call(workdir, "hello from the notes\n"))
     run, session = await claude_through_trooper(claude_cli, claude, ollama, workdir, READ_THEN_WRITE, {"ANTHROPIC_API_KEY": API_KEY})
     summary = session["session"]
     # The half-made call never reached Claude Code; Ollama's whole one did, and ran.
     assert_written(workdir, run, "hello from the notes\n")
     assert run.result["result"] == "Done: hello.txt is written."
-    assert len(claude.generation_requests()) == 3 and len(ollama.generation_requests()) == 1
-    for request in claude.generation_requests():
+    assert len(claude.generation_requests()) == 4 and len(ollama.generation_requests()) == 1
+    for request in claude.generation_requests()[:3]:
         assert_sent_as_claude_code_sends(request, ("x-api-key", API_KEY))
     assert summary["providers"] == ["claude", "ollama"] and summary["requests"] == 3
     # The second turn began on Claude, lost its connection mid-call and was finished by Ollama.
     assert decisions(session) == ["claude (direct)", "ollama (fallback: network)", "claude (direct)"]
+    # Claude, back for the third call, refused the tool loop Ollama's call left without a
+    # thinking block (as the real API does); the same request with thinking off was taken.
+    refused, amended = claude.generation_requests()[2:]
+    assert refused.json["thinking"] == {"type": "adaptive"}
+    # Only thinking and its context edit (clear_thinking) are gone; the rest is as sent.
+    assert amended.json == {k: v for k, v in refused.json.items() if k not in ("thinking", "context_management")}
+    assert amended.headers["x-api-key"] == API_KEY and amended.query == {"beta": "true"}
+    assert session["requests"][2]["attempts"][0][:3] == ["claude", 400, "amended"]
     assert [attempt[:3] for attempt in session["requests"][1]["attempts"] if attempt[0] != "ollama"][:2] == [
         ["claude", 200, ""], ["claude", 200, "network"]]
 

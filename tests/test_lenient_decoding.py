@@ -230,3 +230,14 @@ async def test_passed_through_calls_keep_the_query_and_the_bearer_form(claude: F
     assert sent.path == "/v1/messages/count_tokens" and sent.query == {"beta": "true"}
     assert sent.headers["authorization"] == "Bearer sk-ant-oat01-subscription-token" and "x-api-key" not in sent.headers
     assert sent.headers["anthropic-beta"] == "token-counting-2024-11-01"
+
+
+def test_without_thinking_changes_only_thinking_and_its_context_edits() -> None:
+    from trooper.providers.anthropic import without_thinking
+
+    request = {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}], "thinking": {"type": "adaptive"},
+               "context_management": {"edits": [{"type": "clear_thinking_20251015", "keep": "all"}, {"type": "clear_tool_uses_20250919"}]}}
+    amended = json.loads(without_thinking(encoded(request)) or b"null")
+    assert amended == {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}],
+                       "context_management": {"edits": [{"type": "clear_tool_uses_20250919"}]}}
+    assert without_thinking(encoded({"model": "m", "max_tokens": 5, "messages": []})) is None  # thinking wasn't on

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import msgspec
+
+from trooper.formats.common import ANY_JSON, JSON_ENCODER, RAW_OBJECT
 from trooper.providers.base import Provider, sent_as_bearer
 
 DEFAULT_VERSION = "2023-06-01"
 OAUTH_PREFIX = "sk-ant-oat"
 FORWARDED_PREFIXES = ("anthropic-", "x-stainless-", "x-app", "x-claude-code-")
+THINKING_REFUSAL = (b"must start with a thinking block", b"Expected `thinking` or `redacted_thinking`")
 
 
 class AnthropicProvider(Provider):
@@ -39,5 +43,33 @@ class AnthropicProvider(Provider):
         # the SDK's x-stainless-* and the agent's own (Claude Code: x-app, its session id).
         return {name: value for name, value in client_headers.items() if name.startswith(FORWARDED_PREFIXES)}
 
+    def amend_refused(self, body: bytes | None, error: bytes) -> tuple[bytes, str] | None:
+        # With thinking on, Anthropic refuses a tool loop whose last assistant turn has no
+        # thinking block: what that turn looks like when another tier answered it (Claude was
+        # out of quota, and is back). Its own advice: turn thinking off for this request.
+        if body is None or not any(marker in error for marker in THINKING_REFUSAL):
+            return None
+        amended = without_thinking(body)
+        return (amended, "thinking off: the last assistant turn came from another tier") if amended else None
+
     def health_url(self) -> str:
         return self.base_url + "/v1/models"
+
+
+def without_thinking(body: bytes) -> bytes | None:
+    """The request with `thinking` off (and the context edits that need it), every other
+    field as the client wrote it; None when thinking wasn't on."""
+    try:
+        fields = RAW_OBJECT.decode(body)
+        management = ANY_JSON.decode(fields["context_management"]) if "context_management" in fields else None
+    except msgspec.DecodeError:
+        return None
+    if fields.pop("thinking", None) is None:
+        return None
+    if isinstance(management, dict) and isinstance(management.get("edits"), list):
+        edits = [e for e in management["edits"] if not (isinstance(e, dict) and str(e.get("type", "")).startswith("clear_thinking"))]
+        if edits:
+            fields["context_management"] = msgspec.Raw(JSON_ENCODER.encode({**management, "edits": edits}))
+        else:
+            del fields["context_management"]
+    return JSON_ENCODER.encode(fields)

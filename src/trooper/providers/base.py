@@ -128,6 +128,11 @@ class Provider:
         headers.update(self.auth_headers(key, client_headers))
         return headers
 
+    def amend_refused(self, body: bytes | None, error: bytes) -> tuple[bytes, str] | None:
+        """The client's body changed so this upstream takes it, and why, when the upstream
+        refused it (400 `error`) for something falling over to another tier caused; else None."""
+        return None
+
     def health_url(self) -> str:
         """A free endpoint that answers when the upstream is up (never an inference call)."""
         raise NotImplementedError

@@ -170,7 +170,7 @@ class Failover(StageBase):
     async def _try_with_retry(
         self, provider: Provider, key: str, exchange: Exchange, conversation: Conversation, raw_ok: bool
     ) -> UpstreamStream | Response | Reply | None:
-        retried = False
+        retried = amended = False
         while True:
             started = time.perf_counter()
             try:
@@ -185,6 +185,14 @@ class Failover(StageBase):
                 await asyncio.sleep(delay)
                 continue
             status = opened.error.status if isinstance(opened, ErrorReply) else getattr(opened, "status", 200)
+            if status == 400 and not amended and isinstance(opened, RawReply) and isinstance(opened.body, bytes):
+                fixed = provider.amend_refused(exchange.body, opened.body)
+                if fixed is not None:  # refused for what another tier left in the history: once more, amended
+                    exchange.body, why = fixed
+                    exchange.attempts.append(Attempt(provider.name, 400, "amended", why, _ms(started)))
+                    log.info("request_amended", provider=provider.name, why=why)
+                    amended = True
+                    continue
             exchange.attempts.append(Attempt(provider.name, status, ms=_ms(started), ok=True))
             return opened
 
