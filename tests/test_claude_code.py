@@ -182,7 +182,7 @@ async def get_json(url: str) -> Any:
 
 async def settled_sessions(url: str, requests: int) -> dict[str, Any]:
     """/sessions once the store holds all `requests` and none is still being answered."""
-    for _ in range(100):
+    for _ in range(600):  # a bound for a loaded machine, not a speed check
         listed = await get_json(url + "/sessions")
         sessions = listed["sessions"]
         if sum(s["requests"] for s in sessions) == requests and not any(s["in_flight"] for s in sessions):
@@ -193,7 +193,7 @@ async def settled_sessions(url: str, requests: int) -> dict[str, Any]:
 
 async def one_session(url: str, session_id: str) -> dict[str, Any]:
     """The single session in /sessions, once its last answer is recorded."""
-    for _ in range(100):
+    for _ in range(600):  # a bound for a loaded machine, not a speed check
         listed = await get_json(url + "/sessions")
         detail = await get_json(f"{url}/sessions/{session_id}") if listed["total"] == 1 else None
         if detail is not None and detail["session"]["in_flight"] == 0:
