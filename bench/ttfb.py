@@ -71,9 +71,9 @@ def instrument() -> None:
         mark("provider tried")
         return await attempt(self, *args, **kwargs)
 
-    async def timed_prime(self, first_event):  # type: ignore[no-untyped-def]
+    async def timed_prime(self, first_event_by):  # type: ignore[no-untyped-def]
         mark("upstream answered")
-        await prime(self, first_event)
+        await prime(self, first_event_by)
         mark("first event read")
 
     TrooperApp.__call__, TrooperApp.proxy = timed_call, timed_proxy  # type: ignore[method-assign]

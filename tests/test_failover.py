@@ -20,6 +20,7 @@ from tests.fakes.upstream import (
     Error,
     ErrorMidStream,
     FakeUpstream,
+    PingThen,
     ResetAfter,
     Stall,
     StallMidStream,
@@ -101,15 +102,19 @@ async def test_429_asking_longer_than_the_cap_falls_over_at_once(claude: FakeUps
     assert headers["x-trooper-decision"] == "ollama (fallback: rate_limit)"
 
 
-async def test_429_without_hint_waits_the_default_then_falls_over(claude: FakeUpstream, ollama: FakeUpstream, pipeline: Path) -> None:
-    claude.script(Error(429), Error(429))
+@pytest.mark.parametrize(("status", "reason"), [(429, "rate_limit"), (502, "server_error")])
+async def test_a_retried_failure_that_fails_again_falls_over(
+    claude: FakeUpstream, ollama: FakeUpstream, pipeline: Path, status: int, reason: str
+) -> None:
+    """A 429 without a hint waits the default; a 500/502/504 a moment; once each."""
+    claude.script(Error(status), Error(status))
     ollama.script(Text("local"))
     async with run_trooper(chain_env(claude=claude, ollama=ollama), pipeline) as trooper:
         message, headers = await ask_whole(trooper.url)
     assert message.content[0].text == "local"
     assert len(claude.generation_requests()) == 2
     assert headers["x-trooper-fallback-count"] == "1"
-    assert headers["x-trooper-summary"] == "claude → ollama (rate_limit) | context ✓"
+    assert headers["x-trooper-summary"] == f"claude → ollama ({reason}) | context ✓"
 
 
 async def test_openai_insufficient_quota_is_credit_balance_not_retried(openai_fake: FakeUpstream, ollama: FakeUpstream, pipeline: Path) -> None:
@@ -123,10 +128,7 @@ async def test_openai_insufficient_quota_is_credit_balance_not_retried(openai_fa
     assert len(openai_fake.generation_requests()) == 1
 
 
-@pytest.mark.parametrize(
-    ("status", "reason"),
-    [(402, "credit_balance"), (529, "overloaded"), (503, "overloaded"), (500, "server_error"), (502, "server_error"), (504, "server_error")],
-)
+@pytest.mark.parametrize(("status", "reason"), [(402, "credit_balance"), (529, "overloaded"), (503, "overloaded")])
 async def test_statuses_that_fall_over_at_once(claude: FakeUpstream, ollama: FakeUpstream, pipeline: Path, status: int, reason: str) -> None:
     claude.script(Error(status))
     ollama.script(Text("local answer"))
@@ -136,6 +138,28 @@ async def test_statuses_that_fall_over_at_once(claude: FakeUpstream, ollama: Fak
     assert len(claude.generation_requests()) == 1
     assert headers["x-trooper-decision"] == f"ollama (fallback: {reason})"
     assert headers["x-trooper-fallback"] == "qwen2.5:3b"
+
+
+@pytest.mark.parametrize("status", [500, 502, 504])
+async def test_a_single_server_error_then_healthy_is_answered_by_the_same_provider(
+    claude: FakeUpstream, ollama: FakeUpstream, pipeline: Path, status: int
+) -> None:
+    """S03: a transient error on a healthy provider is cheaper to retry than to leave."""
+    claude.script(Error(status), Text("the same provider, a moment later"))
+    async with run_trooper(chain_env(claude=claude, ollama=ollama), pipeline) as trooper:
+        message, headers = await ask_stream(trooper.url)
+    assert message.content[0].text == "the same provider, a moment later"
+    assert len(claude.generation_requests()) == 2 and ollama.requests == []
+    assert headers["x-trooper-provider"] == "claude" and headers["x-trooper-fallback-count"] == "0"
+
+
+async def test_the_server_error_retry_can_be_turned_off(claude: FakeUpstream, ollama: FakeUpstream, tmp_path: Path) -> None:
+    claude.script(Error(500))
+    ollama.script(Text("local answer"))
+    async with run_trooper(chain_env(claude=claude, ollama=ollama), pipeline_with(tmp_path, "retry_statuses = []\n")) as trooper:
+        _, headers = await ask_whole(trooper.url)
+    assert len(claude.generation_requests()) == 1
+    assert headers["x-trooper-decision"] == "ollama (fallback: server_error)"
 
 
 @pytest.mark.parametrize(("status", "exception"), [(401, anthropic.AuthenticationError), (403, anthropic.PermissionDeniedError)])
@@ -165,6 +189,32 @@ async def test_first_byte_timeout_on_a_stream(claude: FakeUpstream, ollama: Fake
         message, headers = await ask_stream(trooper.url)
     assert message.content[0].text == "local after a stall"
     assert headers["x-trooper-decision"] == "ollama (fallback: timeout)"
+
+
+async def test_headers_then_silence_go_to_the_next_provider_within_the_first_byte_limit(
+    claude: FakeUpstream, ollama: FakeUpstream, pipeline: Path
+) -> None:
+    """S07: headers, then nothing (here for 20 s): the next provider answers, invisibly,
+    once the first-byte limit (0.5 s in this pipeline; 15 s by default) is up."""
+    claude.script(StallMidStream(after_chunks=0, seconds=20))
+    ollama.script(Text("answered by the next provider"))
+    async with run_trooper(chain_env(claude=claude, ollama=ollama), pipeline) as trooper:
+        message, headers = await ask_stream(trooper.url)
+    assert message.content[0].text == "answered by the next provider"
+    assert headers["x-trooper-provider"] == "ollama"
+    assert headers["x-trooper-decision"] == "ollama (fallback: timeout)"
+
+
+async def test_a_keep_alive_ping_counts_as_life_before_the_first_byte_limit(
+    claude: FakeUpstream, ollama: FakeUpstream, tmp_path: Path
+) -> None:
+    claude.script(PingThen(2.0, Text("worth the wait")))
+    toml = tmp_path / "ping.toml"
+    toml.write_text("[stages.failover]\ntimeouts = { connect = 2, first_byte = 1, idle = 10, total = 30 }\n")
+    async with run_trooper(chain_env(claude=claude, ollama=ollama), toml) as trooper:
+        message, headers = await ask_stream(trooper.url)
+    assert message.content[0].text == "worth the wait"
+    assert headers["x-trooper-provider"] == "claude" and ollama.requests == []
 
 
 async def test_total_timeout_on_a_whole_answer(claude: FakeUpstream, ollama: FakeUpstream, pipeline: Path) -> None:

@@ -43,12 +43,13 @@ class PipelineSection(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class Timeouts(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """Seconds. `first_byte` covers the wait for the upstream's headers and its first
-    event; `idle` the longest gap between stream chunks; `total` the whole answer, so a
-    long stream that keeps flowing is never cut by a first-byte budget."""
+    """Seconds. `first_byte` covers the wait for a stream's headers and its first event
+    (a keep-alive ping counts: content is not required); `idle` the longest gap between
+    stream chunks; `total` the whole answer, so a long stream that keeps flowing is never
+    cut by a first-byte budget, and a whole (non-streamed) answer is bounded by it alone."""
 
     connect: float = 5.0
-    first_byte: float = 30.0
+    first_byte: float = 15.0
     idle: float = 30.0
     total: float = 300.0
 
@@ -64,7 +65,7 @@ class ProviderSettings(msgspec.Struct, forbid_unknown_fields=True):
     # Whether the model continues a trailing assistant message (used to resume a cut
     # stream). Default: true for anthropic and ollama, false otherwise (OpenAI's API
     # answers a new turn; so does the embedded model, whose chat template closes the
-    # assistant message and opens a new one). A 400 to a prefill turns it off.
+    # assistant message and opens a new one). A 400 to a prefill is retried without it.
     prefill: bool | None = None
     # Tokens the model takes in (prompt and answer). Longer conversations are compacted
     # for it. Default: CONTEXT_WINDOW (6144) for local providers, none for cloud ones.

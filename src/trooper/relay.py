@@ -107,20 +107,20 @@ class UpstreamStream:
         self._ended = False
         self._undecoded: list[bytes] = []
 
-    async def prime(self, first_event: float) -> None:
+    async def prime(self, first_event_by: float) -> None:
         """Read until the first event, so a provider that fails before saying anything is
-        a quiet fallback, invisible to the client. The first frame must come within
-        `first_event` seconds (a keep-alive ping counts as life); later ones within idle."""
+        a quiet fallback, invisible to the client. The first frame must come by
+        `first_event_by` (loop time; a keep-alive ping counts as life, content is not
+        required); the frames after it within the idle limit."""
         loop = asyncio.get_running_loop()
-        limit = loop.time() + first_event
         alive = False
         while not self._ended:
-            budget = (limit - loop.time()) if not alive else self._idle
+            budget = self._idle if alive else first_event_by - loop.time()
             try:
                 async with asyncio.timeout(max(budget, 0)):
                     batch = await self._read(until_first_event=True)
             except TimeoutError:
-                what = f"no event within {first_event:g}s" if not alive else f"no data for {self._idle:g}s"
+                what = f"no data for {self._idle:g}s" if alive else "no event within the first-byte limit"
                 raise UpstreamError("timeout", what) from None
             self._first.append(batch)
             alive = alive or bool(batch)

@@ -61,6 +61,7 @@ __all__ = [
     "Garbage",
     "Habit",
     "MalformedMidStream",
+    "PingThen",
     "Raw",
     "Recorded",
     "ResetAfter",
@@ -1170,6 +1171,24 @@ class EndMidStream(_AfterChunks):
         r = self.render(ex)
         r.frames = r.frames[: self.after_chunks]
         return await ex.deliver(r)
+
+
+@dataclass(frozen=True)
+class PingThen(Behaviour):
+    """Headers and a keep-alive (Anthropic's ``ping`` event, an SSE comment for the
+    others), then silence for ``seconds``, then the whole streamed answer."""
+
+    seconds: float
+    answer: Behaviour | None = None
+
+    def render(self, ex: Exchange) -> Rendered:
+        return ex.resolve(self.answer).render(ex)
+
+    async def respond(self, ex: Exchange) -> web.StreamResponse:
+        r = self.render(ex)
+        ping = Anthropic.sse({"type": "ping"}, event="ping") if ex.dialect.name == "anthropic" else b": ping\n\n"
+        r.frames = [ping, b"".join(r.frames)]  # one pause, between the ping and the answer
+        return await ex.deliver(r, delay=self.seconds)
 
 
 # --------------------------------------------------------------------------- real models' habits

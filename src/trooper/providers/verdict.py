@@ -3,6 +3,8 @@ answer back to the client. Reasons are short, stable tokens used in headers and 
 
 from __future__ import annotations
 
+import re
+
 import msgspec
 
 # 400 bodies that mean "this account can't pay / this key is unusable", not "your request is wrong".
@@ -10,6 +12,24 @@ _CREDIT_MARKERS = ("credit balance", "billing", "insufficient_quota", "exceeded 
 _INVALID_KEY_MARKERS = ("invalid x-api-key", "invalid api key", "invalid_api_key", "incorrect api key", "api key not valid")
 # The provider won't serve this account from here at all (Gemini's FAILED_PRECONDITION).
 _UNAVAILABLE_MARKERS = ("user location is not supported", "failed_precondition")
+
+# The conversation is longer than the model's window (OpenAI, Anthropic, Gemini, vLLM,
+# llama.cpp's server): compacting it to the stated limit can still get it answered.
+_CONTEXT_MARKERS = (
+    "context_length_exceeded",
+    "prompt is too long",
+    "maximum context length",
+    "exceeds the maximum number of tokens allowed",
+    "exceeds the available context size",
+)
+# Where those messages state the limit, in tokens.
+_STATED_LIMITS = (
+    re.compile(r"\d[\d,]* tokens? > (\d[\d,]*) maximum"),  # Anthropic
+    re.compile(r"maximum context length is (\d[\d,]*)"),  # OpenAI, vLLM
+    re.compile(r"maximum number of tokens allowed \((\d[\d,]*)\)"),  # Gemini
+    re.compile(r"available context size \((\d[\d,]*) tokens\)"),  # llama.cpp
+    re.compile(r'"n_ctx":\s*(\d+)'),  # llama.cpp's error body
+)
 
 _SERVER_ERRORS = frozenset({500, 502, 504})
 _OVERLOADED = frozenset({503, 529})
@@ -22,10 +42,13 @@ class Verdict(msgspec.Struct, frozen=True):
 
 def judge(status: int, body: bytes, quota_codes: frozenset[int]) -> Verdict:
     """The status table. 401/403 are never masked; a 400 falls over only when its body
-    says billing or an unusable key, since any other 400 is the request's own fault."""
+    says the context is too long, billing or an unusable key, since any other 400 is the
+    request's own fault."""
     if status in (401, 403):
         return Verdict(False, "auth")
     text = body[:4096].decode("utf-8", "replace").lower()
+    if status == 400 and any(marker in text for marker in _CONTEXT_MARKERS):
+        return Verdict(True, "context_too_long")
     if status == 400:
         if 400 in quota_codes:
             if any(marker in text for marker in _CREDIT_MARKERS):
@@ -48,3 +71,12 @@ def judge(status: int, body: bytes, quota_codes: frozenset[int]) -> Verdict:
     if status in quota_codes:
         return Verdict(True, f"status_{status}")
     return Verdict(False, "client_error")
+
+
+def stated_limit(message: str) -> int | None:
+    """The context window a "context too long" error names, in tokens, if it names one."""
+    for pattern in _STATED_LIMITS:
+        found = pattern.search(message)
+        if found:
+            return int(found.group(1).replace(",", ""))
+    return None

@@ -30,10 +30,14 @@ from trooper.providers.base import Provider, client_key, key_vendor
 from trooper.redact import scrub, scrub_bytes
 from trooper.providers.breaker import BreakerSettings, CircuitBreaker
 from trooper.providers.ratelimit import retry_delay
-from trooper.providers.verdict import judge
+from trooper.providers.verdict import judge, stated_limit
 from trooper.relay import ProviderFailure, Relay, UpstreamStream, content_type, forwarded, network_failure
 
 MAX_ERROR_BODY = 64 * 1024
+CONTEXT_MARGIN = 0.9  # share of a stated context limit a compacted conversation may fill
+# Failures that say the request can't go to this provider, not that it is unwell: the
+# circuit breaker doesn't count them.
+_NOT_THE_PROVIDERS_HEALTH = frozenset({"untranslatable", "context_too_long"})
 
 log = structlog.get_logger("trooper")
 
@@ -52,6 +56,10 @@ class Failover(StageBase):
         retry_429: bool = True
         retry_default: float = 2.0
         retry_cap: float = 10.0
+        # These statuses (a transient error on a healthy provider) are retried once on
+        # the same provider after `retry_server_after` seconds, before falling over.
+        retry_statuses: list[int] = msgspec.field(default_factory=lambda: [500, 502, 504])
+        retry_server_after: float = 0.25
         # Continue a stream cut mid-answer on the next provider.
         mid_stream: bool = True
         # AUTO_RECOVERY: check providers with an open circuit with a free call, and
@@ -171,17 +179,27 @@ class Failover(StageBase):
         self, provider: Provider, key: str, exchange: Exchange, conversation: Conversation, raw_ok: bool
     ) -> UpstreamStream | Response | Reply | None:
         retried = amended = False
+        compacted_to: int | None = None
         while True:
             started = time.perf_counter()
             try:
                 opened = await self._try(provider, key, exchange, conversation, raw_ok)
             except ProviderFailure as failure:
                 self.record_failure(exchange, provider, failure, started)
-                delay = None if retried else self._retry_delay(failure)
-                if delay is None:
+                if retried:
                     return None
                 retried = True
-                log.info("retrying", provider=provider.name, after_s=round(delay, 3))
+                if failure.reason == "context_too_long":
+                    fitted = self._fit_stated_limit(exchange, provider, conversation, failure)
+                    if fitted is None:
+                        return None
+                    compacted_to, conversation = fitted
+                    raw_ok = False
+                    continue
+                delay = self._retry_delay(failure)
+                if delay is None:
+                    return None
+                log.info("retrying", provider=provider.name, after_s=round(delay, 3), reason=failure.reason)
                 await asyncio.sleep(delay)
                 continue
             status = opened.error.status if isinstance(opened, ErrorReply) else getattr(opened, "status", 200)
@@ -194,7 +212,26 @@ class Failover(StageBase):
                     amended = True
                     continue
             exchange.attempts.append(Attempt(provider.name, status, ms=_ms(started), ok=True))
+            if compacted_to is not None:
+                exchange.response_headers["x-trooper-context"] = (
+                    f"compacted for {provider.name}: the conversation was over its {compacted_to}-token limit"
+                )
             return opened
+
+    def _fit_stated_limit(
+        self, exchange: Exchange, provider: Provider, conversation: Conversation, failure: ProviderFailure
+    ) -> tuple[int, Conversation] | None:
+        """The conversation compacted into the window a "context too long" error named, to
+        ask the same provider once more; None when it named none or nothing could go."""
+        limit = stated_limit(failure.detail)
+        if limit is None or exchange.compactor is None:
+            return None
+        # The estimate of a conversation's size is within ~10% of a real tokenizer's count.
+        fitted = exchange.compactor.fit(conversation, int(limit * CONTEXT_MARGIN), provider.name)
+        if fitted is conversation:
+            return None
+        log.info("compacted_to_stated_limit", provider=provider.name, limit=limit)
+        return limit, fitted
 
     def record_failure(self, exchange: Exchange, provider: Provider, failure: ProviderFailure, started: float) -> None:
         detail = scrub(failure.detail, presented_keys(exchange.headers))  # kept, shown in 503s and logged
@@ -202,7 +239,7 @@ class Failover(StageBase):
             provider.name, failure.status, failure.reason, detail, _ms(started), retry_after=retry_delay(failure.headers)
         )
         exchange.attempts.append(attempt)
-        if failure.reason != "untranslatable" and not _clients_own_fault(provider, failure):
+        if failure.reason not in _NOT_THE_PROVIDERS_HEALTH and not _clients_own_fault(provider, failure):
             provider.breaker.record_failure(f"{failure.reason}: {failure.detail}" if failure.detail else failure.reason)
         log.warning(
             "provider_failed",
@@ -214,8 +251,11 @@ class Failover(StageBase):
         )
 
     def _retry_delay(self, failure: ProviderFailure) -> float | None:
-        """Wait before retrying a 429 once: the upstream's hint when it is at most the cap;
-        no retry when it asks for longer (retrying sooner would only hammer it)."""
+        """Wait before retrying once: a transient server error briefly; a 429 the upstream's
+        hint when it is at most the cap, no retry when it asks for longer (retrying sooner
+        would only hammer it)."""
+        if failure.reason == "server_error" and failure.status in self.options.retry_statuses:
+            return self.options.retry_server_after
         if failure.reason != "rate_limit" or not self.options.retry_429:
             return None
         hint = retry_delay(failure.headers)
@@ -254,10 +294,12 @@ class Failover(StageBase):
         if same_format and exchange.query:
             url = with_query(url, exchange.query)  # e.g. Claude Code's ?beta=true
         timeouts = provider.timeouts
-        deadline = asyncio.get_running_loop().time() + timeouts.total
-        # A stream must start within first_byte; a whole answer only arrives when it is
-        # complete, so its wait is bounded by total.
+        now = asyncio.get_running_loop().time()
+        deadline = now + timeouts.total
+        # A stream's headers and first event must come within first_byte; a whole answer
+        # only arrives when it is complete, so its wait is bounded by total.
         first_byte = timeouts.first_byte if conversation.stream else timeouts.total
+        first_event_by = now + first_byte
 
         try:
             async with asyncio.timeout(first_byte):
@@ -273,7 +315,7 @@ class Failover(StageBase):
         if conversation.stream:
             stream = UpstreamStream(provider, upstream, timeouts, deadline, raw=fast, wire=wire)
             try:
-                await stream.prime(first_byte)
+                await stream.prime(first_event_by)
             except UpstreamError as exc:
                 upstream.close()
                 raise ProviderFailure(exc.reason, 200, exc.detail[:200]) from None
