@@ -73,6 +73,7 @@ class TrooperApp:
         self.stages = stages
         self.max_body = runtime.settings.server.max_body_mb * 1024 * 1024
         self.gate = Gate(runtime.settings.access)
+        self.startup_error = ""  # why start-up failed, for the one line `trooper serve` prints
         self.readiness = Readiness(runtime.providers, lambda: runtime.http)
         self.body_timeout = runtime.settings.server.body_timeout
         self.admin = Router(
@@ -114,6 +115,7 @@ class TrooperApp:
                 try:
                     await self.startup()
                 except Exception as exc:
+                    self.startup_error = str(exc)
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
                 await send({"type": "lifespan.startup.complete"})

@@ -134,7 +134,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
             prepare()
     try:
         _run(app, settings)
-    except OSError as exc:
+    except Exception as exc:
+        if not app.startup_error and not isinstance(exc, OSError):
+            raise
+        if app.startup_error:  # the store, or a stage's start-up hook
+            print(f"trooper: error: {app.startup_error}", file=sys.stderr)
+            return EXIT_CONFIG
         print(
             f"trooper: error: cannot listen on {settings.server.bind}:{settings.server.port}: {exc.strerror or exc}"
             " (set --port or TROOPER_PORT)",

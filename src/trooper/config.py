@@ -96,6 +96,10 @@ class StoreSettings(msgspec.Struct, forbid_unknown_fields=True):
     url: str = ""  # a shared store instead of the file: redis://host:port/db (env TROOPER_STORE)
     max_age_days: float = 30.0
     max_sessions: int = 10_000
+    # Per session, the newest this many transcript messages and request records are kept;
+    # older ones are dropped (trooper_store_trimmed_total). 0 turns a cap off.
+    max_messages: int = 5_000
+    max_requests: int = 2_000
     flush_interval: float = 0.5  # seconds between batched writes; at most 1
 
 
@@ -247,8 +251,8 @@ def _store_from_env(store: StoreSettings, env: Mapping[str, str]) -> StoreSettin
     if env.get("TROOPER_MAX_SESSIONS"):
         changes["max_sessions"] = _int_env(env, "TROOPER_MAX_SESSIONS")
     store = msgspec.structs.replace(store, **changes)
-    if store.max_age_days < 0 or store.max_sessions < 0:
-        raise ConfigError("[store] max_age_days and max_sessions must be 0 (no limit) or more")
+    if min(store.max_age_days, store.max_sessions, store.max_messages, store.max_requests) < 0:
+        raise ConfigError("[store] max_age_days, max_sessions, max_messages and max_requests must be 0 (no limit) or more")
     if not 0 < store.flush_interval <= 1:
         raise ConfigError(f"[store] flush_interval {store.flush_interval:g}: expected more than 0 and at most 1 second")
     return store

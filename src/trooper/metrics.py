@@ -143,6 +143,9 @@ class Metrics:
             *_family("counter", "trooper_store_signals_skipped_total",
                      "Long answers stored but not read for signals because the store was behind.",
                      [("", store.signals_skipped)]),
+            *_family("counter", "trooper_store_trimmed_total",
+                     "Oldest transcript messages and request records dropped by the per-session caps.",
+                     [('{kind="messages"}', store.trimmed_messages), ('{kind="requests"}', store.trimmed_requests)]),
             *_family("counter", "trooper_store_write_errors_total", "Batched writes that failed (retried at the next flush).",
                      [("", store.write_errors)]),
         ]

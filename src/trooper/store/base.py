@@ -29,6 +29,8 @@ class StoreStats(msgspec.Struct):
     dropped: int = 0  # observations given up because the queue was full
     write_errors: int = 0
     signals_skipped: int = 0  # long answers stored but not read for signals (the store was behind)
+    trimmed_messages: int = 0  # transcript messages dropped by the per-session cap
+    trimmed_requests: int = 0  # request records dropped by the per-session cap
 
 
 class Store(Protocol):

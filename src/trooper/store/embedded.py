@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sqlite3
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, TypeVar
 
 import msgspec
@@ -35,8 +37,8 @@ from trooper.store.records import (
     Entry, Observation, Removed, SessionDetail, SessionSummary, Update, answered_request, count_request, summarise,
 )
 from trooper.store.sqlite import Batch, Database
-from trooper.store.follow import is_large, off_loop_if_large, read_answer, read_request, skip_answer
-from trooper.store.transcript import ANSWER_KEY, stored_content
+from trooper.store.follow import fresh, is_large, off_loop_if_large, read_answer, read_request, skip_answer
+from trooper.store.transcript import answer_key, stored_content
 
 log = structlog.get_logger("trooper.store")
 
@@ -58,26 +60,49 @@ class StoreError(Exception):
     """The store can't be used; the message says which file and why."""
 
 
+def why_unusable(location: str, exc: BaseException) -> str:
+    """One line: what is wrong with the store's path, and what to do about it."""
+    path = Path(location).expanduser()
+    fix = "set TROOPER_DB (or [store] path) to a file in a directory you can write, or to :memory: to keep nothing"
+    if path.is_dir():
+        return f"the session store {path} is a directory, not a file: {fix}, e.g. {path / 'trooper.db'}"
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                return f"the session store {path} can't be created: {parent} is a file, not a directory; {fix}"
+            break
+    for companion in (Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if companion.exists() and (not companion.is_file() or not os.access(companion, os.R_OK | os.W_OK)):
+            return (f"the session store's {companion.name} file can't be written (another user's, or not a file): "
+                    f"remove it while Trooper is stopped, or {fix}")
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return f"cannot open the session store {path}: {reason}; {fix}"
+
+
 class SessionState:
-    __slots__ = ("summary", "signals", "system", "keys", "reader")
+    __slots__ = ("summary", "signals", "system", "keys", "dropped", "requests_dropped", "reader")
 
     def __init__(self, summary: SessionSummary, signals: Signals, system: str, keys: list[bytes] | None) -> None:
         self.summary = summary
         self.signals = signals
         self.system = system
-        self.keys = keys  # None until loaded from the file
+        self.keys = keys  # None until loaded from the file; the newest max_messages at most
+        self.dropped = 0  # the oldest messages the cap dropped (keys[0] is message dropped + 1)
+        self.requests_dropped = 0  # request records up to this seq were dropped by the cap
         self.reader: SignalReader | None = None  # None until a request brings the history
 
 
 class Applied(Batch):
     """What a batch of observations produced: rows for the next flush, live updates."""
 
-    __slots__ = ("updates", "skipped")
+    __slots__ = ("updates", "skipped", "trimmed_messages", "trimmed_requests")
 
     def __init__(self) -> None:
         super().__init__()
         self.updates: list[bytes] = []
         self.skipped = 0  # long answers left unread for signals (the store was behind)
+        self.trimmed_messages = 0
+        self.trimmed_requests = 0
 
 
 class EmbeddedStore:
@@ -101,6 +126,8 @@ class EmbeddedStore:
         self._dropped = 0
         self._skipped = 0
         self._write_errors = 0
+        self._trimmed_messages = 0
+        self._trimmed_requests = 0
 
     # --- life cycle ---
 
@@ -111,10 +138,11 @@ class EmbeddedStore:
         except (OSError, sqlite3.Error) as exc:
             self._thread.shutdown()
             self._thread = None
-            raise StoreError(f"cannot open the session store {self.location} (TROOPER_DB): {exc}") from None
+            raise StoreError(why_unusable(self.location, exc)) from None
         for session_id, _first, _last, system, summary, signals in rows:
             state = SessionState(_summary(summary), _signals(signals), system, None)
             state.summary.in_flight = 0  # whatever was under way died with the last process
+            state.requests_dropped = max(0, state.summary.requests - self.settings.max_requests) if self.settings.max_requests else 0
             self._sessions[session_id] = state
         self._queue = asyncio.Queue(QUEUE_SIZE)
         self._tasks = [
@@ -169,9 +197,13 @@ class EmbeddedStore:
                     large = await self._prepare(batch)
                     applied = await off_loop_if_large(large, self._apply_all, batch, bool(self._events))
                     self._skipped += applied.skipped
+                    self._trimmed_messages += applied.trimmed_messages
+                    self._trimmed_requests += applied.trimmed_requests
                     self._batch.messages += applied.messages
                     self._batch.requests += applied.requests
                     self._batch.sessions.update(applied.sessions)
+                    for sid, (messages, requests) in applied.trims.items():
+                        self._batch.trim(sid, messages, requests)
                     for update in applied.updates:
                         self._events.publish(update)
             except Exception:
@@ -206,10 +238,29 @@ class EmbeddedStore:
             except Exception:
                 log.exception("store_observe_failed", session=observation.session_id)
         for sid, state in touched.items():
+            self._cap(state, applied)
             summary = state.summary
             applied.sessions[sid] = (sid, summary.first_seen, summary.last_seen, state.system, _encode(summary),
                                      _encode(state.signals))
         return applied
+
+    def _cap(self, state: SessionState, applied: Applied) -> None:
+        """Drop a session's oldest messages and request records beyond the caps (the rows
+        go at the next flush, after that flush's inserts)."""
+        assert state.keys is not None
+        summary, settings = state.summary, self.settings
+        excess = len(state.keys) - settings.max_messages if settings.max_messages else 0
+        if excess > 0:
+            del state.keys[:excess]
+            state.dropped += excess
+            applied.trimmed_messages += excess
+        upto = summary.requests - settings.max_requests if settings.max_requests else 0
+        if upto > state.requests_dropped:
+            applied.trimmed_requests += upto - state.requests_dropped
+            state.requests_dropped = upto
+        elif excess <= 0:
+            return
+        applied.trim(summary.id, state.dropped, state.requests_dropped)
 
     def _apply(self, observation: Observation, state: SessionState, applied: Applied, publish: bool,
                backlog: int) -> None:
@@ -222,11 +273,14 @@ class EmbeddedStore:
             self._pending[observation.ref] = request
             summary.in_flight += 1
             start, keys, signals = read_request(state, conversation.messages)
+            new = fresh(state, start, keys)
+            held = state.dropped + len(state.keys)
             entries = [
-                Entry(len(state.keys) + 1 + i, m.role, stored_content(m.content), observation.at, request)
-                for i, m in enumerate(conversation.messages[start:])
+                Entry(held + 1 + i, conversation.messages[n].role, stored_content(conversation.messages[n].content),
+                      observation.at, request)
+                for i, n in enumerate(new)
             ]
-            rows = keys[start:]
+            rows = [keys[n] for n in new]
             record = None
             if conversation.system:
                 state.system = conversation.system
@@ -238,10 +292,10 @@ class EmbeddedStore:
             entries, rows, signals = [], [], None
             answer = observation.answer
             if answer is not None and answer.content:
-                entries = [Entry(len(state.keys) + 1, "assistant", stored_content(answer.content), observation.at,
-                                 request, record.provider, record.answered_model, observation.partial)]
-                rows = [ANSWER_KEY]
                 reply = Message("assistant", answer.content)
+                entries = [Entry(state.dropped + len(state.keys) + 1, "assistant", stored_content(answer.content),
+                                 observation.at, request, record.provider, record.answered_model, observation.partial)]
+                rows = [answer_key(reply)]
                 if skip_answer(state, backlog, reply):
                     applied.skipped += 1
                 else:
@@ -254,7 +308,7 @@ class EmbeddedStore:
         if signals is not None:
             state.signals = signals
         summary.last_seen = max(summary.last_seen, observation.at)
-        summary.messages = len(state.keys)
+        summary.messages = state.dropped + len(state.keys)
         summarise(summary, state.signals)
         if publish:
             applied.updates.append(sse("session", Update(summary, state.signals, entries, record)))
@@ -266,7 +320,7 @@ class EmbeddedStore:
             state = SessionState(summary, Signals(), observation.conversation.system, [])
             self._sessions[observation.session_id] = state
         elif state.keys is None:
-            state.keys = await self._run(self._db.keys, observation.session_id)
+            state.dropped, state.keys = await self._run(self._db.keys, observation.session_id)
         return state
 
     async def flush(self) -> None:
@@ -356,7 +410,8 @@ class EmbeddedStore:
 
     def stats(self) -> StoreStats:
         queued = self._queue.qsize() if self._queue is not None else 0
-        return StoreStats(len(self._sessions), queued, self._dropped, self._write_errors, self._skipped)
+        return StoreStats(len(self._sessions), queued, self._dropped, self._write_errors, self._skipped,
+                          self._trimmed_messages, self._trimmed_requests)
 
     def saved(self, session_id: str) -> int:
         state = self._sessions.get(session_id)

@@ -12,7 +12,7 @@ from typing import Any, Protocol, TypeVar
 from trooper.conversation import Block, Message, TextBlock
 from trooper.signals.extract import SignalReader, Signals
 from trooper.store.records import Observation
-from trooper.store.transcript import message_key, new_from
+from trooper.store.transcript import held_digests, message_key, new_from
 
 T = TypeVar("T")
 
@@ -39,13 +39,16 @@ class Followed(Protocol):
 def read_request(state: Followed, messages: tuple[Message, ...]) -> tuple[int, list[bytes], Signals | None]:
     """Which messages of a request are new, their keys, and the signals if the transcript
     grew. The reader reads only the new messages, unless it has to start over (first
-    use, or the client rewrote its history)."""
+    use, or the client rewrote its history). A transcript whose oldest messages were
+    dropped by the per-session cap (`dropped`) is compared with the request past them."""
     assert state.keys is not None
     keys = [message_key(m) for m in messages]
-    start = new_from(state.keys, keys, [m.role for m in messages])
+    dropped = getattr(state, "dropped", 0)
+    roles = [m.role for m in messages]
+    start = dropped + new_from(state.keys, keys[dropped:], roles[dropped:]) if len(messages) >= dropped else 0
     if start == len(messages):
         return start, keys, None
-    if state.reader is None or start < len(state.keys):
+    if state.reader is None or start < dropped + len(state.keys):
         state.reader = SignalReader()
         fresh = messages
     else:
@@ -53,6 +56,18 @@ def read_request(state: Followed, messages: tuple[Message, ...]) -> tuple[int, l
     for message in fresh:
         state.reader.read(message)
     return start, keys, state.reader.signals()
+
+
+def fresh(state: Followed, start: int, keys: list[bytes]) -> list[int]:
+    """The messages of a request to store, from `start`: all of them when the request
+    extends the transcript; when it went back and took another branch (edited turns, two
+    histories alternating under one session id), only those the transcript doesn't hold
+    already, so a history that keeps diverging never stores a copy of itself each time."""
+    assert state.keys is not None
+    if start >= getattr(state, "dropped", 0) + len(state.keys):
+        return list(range(start, len(keys)))
+    held = held_digests(state.keys)
+    return [i for i in range(start, len(keys)) if keys[i] not in held]
 
 
 def read_answer(state: Followed, messages: tuple[Message, ...], answer: Message) -> Signals:

@@ -47,26 +47,33 @@ SessionRow = tuple[str, float, float, str, bytes, bytes]  # id, first_seen, last
 class Batch:
     """Writes waiting for the next flush."""
 
-    __slots__ = ("sessions", "messages", "requests", "deleted")
+    __slots__ = ("sessions", "messages", "requests", "deleted", "trims")
 
     def __init__(self) -> None:
         self.sessions: dict[str, SessionRow] = {}
         self.messages: list[tuple[str, int, bytes, bytes]] = []
         self.requests: list[tuple[str, int, bytes]] = []
         self.deleted: set[str] = set()
+        # session -> (messages, requests) up to which seq the per-session caps drop, after the inserts
+        self.trims: dict[str, tuple[int, int]] = {}
 
     def __bool__(self) -> bool:
-        return bool(self.sessions or self.messages or self.requests or self.deleted)
+        return bool(self.sessions or self.messages or self.requests or self.deleted or self.trims)
 
     def __len__(self) -> int:
-        return len(self.sessions) + len(self.messages) + len(self.requests) + len(self.deleted)
+        return len(self.sessions) + len(self.messages) + len(self.requests) + len(self.deleted) + len(self.trims)
 
     def forget(self, session_id: str) -> None:
         """Drop pending writes of a session about to be deleted."""
         self.sessions.pop(session_id, None)
+        self.trims.pop(session_id, None)
         self.messages = [m for m in self.messages if m[0] != session_id]
         self.requests = [r for r in self.requests if r[0] != session_id]
         self.deleted.add(session_id)
+
+    def trim(self, session_id: str, messages: int, requests: int) -> None:
+        held = self.trims.get(session_id, (0, 0))
+        self.trims[session_id] = (max(held[0], messages), max(held[1], requests))
 
     def then(self, later: Batch) -> Batch:
         """This batch followed by `later` (a failed flush put back in front)."""
@@ -75,6 +82,9 @@ class Batch:
         merged.sessions = {**self.sessions, **later.sessions}
         merged.messages = self.messages + later.messages
         merged.requests = self.requests + later.requests
+        merged.trims = dict(self.trims)
+        for session_id, (messages, requests) in later.trims.items():
+            merged.trim(session_id, messages, requests)
         return merged
 
 
@@ -91,10 +101,15 @@ class Database:
     def open(self) -> list[SessionRow]:
         """Open (creating it, private to the user) and return every session row."""
         if self.path != ":memory:":
-            directory = Path(self.path).expanduser().parent
-            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(Path(self.path).expanduser(), os.O_RDWR | os.O_CREAT, 0o600)  # transcripts are private
+            path = Path(self.path).expanduser()
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)  # transcripts are private
             os.close(fd)
+            # SQLite maps the -shm file into memory: one it can't write kills the process
+            # with SIGBUS at the first access, so refuse it here, by name.
+            for companion in (Path(f"{path}-wal"), Path(f"{path}-shm")):
+                if companion.exists() and (not companion.is_file() or not os.access(companion, os.R_OK | os.W_OK)):
+                    raise PermissionError(13, "not a writable file", str(companion))
         db = sqlite3.connect(Path(self.path).expanduser() if self.path != ":memory:" else ":memory:",
                              check_same_thread=False, isolation_level=None)
         try:
@@ -124,14 +139,18 @@ class Database:
             db.executemany("INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?)", batch.sessions.values())
             db.executemany("INSERT OR REPLACE INTO messages VALUES (?, ?, ?, ?)", batch.messages)
             db.executemany("INSERT OR REPLACE INTO requests VALUES (?, ?, ?)", batch.requests)
+            for session_id, (messages, requests) in batch.trims.items():
+                db.execute("DELETE FROM messages WHERE session_id = ? AND seq <= ?", (session_id, messages))
+                db.execute("DELETE FROM requests WHERE session_id = ? AND seq <= ?", (session_id, requests))
         except BaseException:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
 
-    def keys(self, session_id: str) -> list[bytes]:
-        rows = self.db.execute("SELECT key FROM messages WHERE session_id = ? ORDER BY seq", (session_id,))
-        return [row[0] for row in rows]
+    def keys(self, session_id: str) -> tuple[int, list[bytes]]:
+        """How many of the session's oldest messages were dropped, and the keys of the rest."""
+        rows = self.db.execute("SELECT seq, key FROM messages WHERE session_id = ? ORDER BY seq", (session_id,)).fetchall()
+        return (rows[0][0] - 1 if rows else 0), [row[1] for row in rows]
 
     def transcript(self, session_id: str, after: int = 0) -> list[bytes]:
         rows = self.db.execute(

@@ -16,7 +16,18 @@ from trooper.conversation import Block, ImageBlock, Message, TextBlock, ToolResu
 
 # The key of an answer Trooper relayed itself: it matches whatever assistant message the
 # client resends at that place, since SDKs re-render answers (ids, whitespace, empty text).
+# The embedded store follows it with the answer's own digest (`answer_key`), so a branch
+# of the history that comes back later is known for what it holds.
 ANSWER_KEY = b"answer"
+
+
+def answer_key(answer: Message) -> bytes:
+    return ANSWER_KEY + message_key(answer)
+
+
+def held_digests(stored: list[bytes]) -> set[bytes]:
+    """Every message digest a transcript holds (answers by their own digest)."""
+    return {key[len(ANSWER_KEY):] if key.startswith(ANSWER_KEY) else key for key in stored}
 
 _encode_sorted = msgspec.json.Encoder(order="sorted").encode
 
@@ -52,7 +63,7 @@ def new_from(stored: list[bytes], keys: list[bytes], roles: list[str]) -> int:
     """
     common = 0
     for held, key, role in zip(stored, keys, roles):
-        if held != key and not (held == ANSWER_KEY and role == "assistant"):
+        if held != key and not (held.startswith(ANSWER_KEY) and role == "assistant"):
             break
         common += 1
     return common
