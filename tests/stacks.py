@@ -283,10 +283,19 @@ def _claude(body: dict[str, Any]) -> Seen:
     return out
 
 
+def _either(fields: dict[str, Any], camel: str) -> Any:
+    """A Gemini field by its lowerCamel name or its snake_case one."""
+    if camel in fields:
+        return fields[camel]
+    return fields["".join("_" + c.lower() if c.isupper() else c for c in camel)]
+
+
 def _gemini(body: dict[str, Any]) -> Seen:
     system = body.get("systemInstruction")
     out = Seen(system="".join(p["text"] for p in system["parts"]) if system else "")
-    out.tools = [(d["name"], d["parametersJsonSchema"]) for t in body.get("tools", []) for d in t["functionDeclarations"]]
+    # Google takes proto field names in lowerCamel or snake_case; google-genai sends some
+    # nested ones snake_cased, and they reach Gemini as sent.
+    out.tools = [(d["name"], _either(d, "parametersJsonSchema")) for t in body.get("tools", []) for d in t["functionDeclarations"]]
     mode = body.get("toolConfig", {}).get("functionCallingConfig", {}).get("mode", "")
     out.tool_choice = mode.lower()
     for content in body["contents"]:
@@ -295,10 +304,10 @@ def _gemini(body: dict[str, Any]) -> Seen:
                 out.texts.append(part["text"])
             elif "inlineData" in part:
                 out.images.append(("inline", part["inlineData"]["data"]))
-                out.media_types.append(part["inlineData"]["mimeType"])
+                out.media_types.append(_either(part["inlineData"], "mimeType"))
             elif "fileData" in part:
-                out.images.append(("url", part["fileData"]["fileUri"]))
-                out.media_types.append(part["fileData"]["mimeType"])
+                out.images.append(("url", _either(part["fileData"], "fileUri")))
+                out.media_types.append(_either(part["fileData"], "mimeType"))
             elif "functionCall" in part:
                 assert content["role"] == "model"
                 out.calls.append((part["functionCall"]["name"], part["functionCall"]["args"]))

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-import aiohttp
 import msgspec
 import structlog
 from starlette.requests import Request
@@ -27,15 +26,18 @@ from starlette.routing import Route, Router
 from trooper import __version__
 from trooper.access import Gate
 from trooper.admin import Admin, warn_if_exposed
-from trooper.conversation import ApiError, UpstreamError
-from trooper.formats import codec
+from trooper.conversation import ApiError, BadRequest
+from trooper.formats import codec, gemini
 from trooper.health import Readiness
+from trooper.passthrough import count_at_gemini, pass_through
 from trooper.pipeline import ErrorReply, Exchange, Stage, run_stages
-from trooper.providers.base import Provider, client_key, key_vendor
+from trooper.providers.base import Provider
 from trooper.redact import safe_url, scrub
 from trooper.request_id import request_id, with_request_id
+from trooper.routes import PIPELINE_ROUTES, Target, query_key, route
 from trooper.runtime import Runtime
-from trooper.send import send_error, send_reply, send_stream
+from trooper.send import json_bytes, send_bytes, send_error, send_reply
+from trooper.signals.tokens import estimate_conversation
 from trooper.stages.normalize import TOO_DEEP
 
 Scope = dict[str, Any]
@@ -43,25 +45,6 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 log = structlog.get_logger("trooper")
-
-PIPELINE_ROUTES = {
-    "/v1/messages": "anthropic",
-    "/v1/chat/completions": "openai",
-    "/chat/completions": "openai",
-    "/v1/responses": "responses",
-    "/responses": "responses",
-}
-
-# Client request headers that never go upstream on a pass-through.
-_HOP_HEADERS = frozenset(
-    {"host", "content-length", "connection", "keep-alive", "transfer-encoding", "upgrade", "accept-encoding",
-     "x-api-key", "authorization", "te", "trailer", "proxy-authorization", "proxy-connection"}
-)
-_HOP_RESPONSE_HEADERS = frozenset(
-    {"content-length", "connection", "keep-alive", "transfer-encoding", "content-encoding", "server", "date",
-     "set-cookie"}
-)
-
 
 class ClientGone(Exception):
     """The client closed the connection before its answer was complete."""
@@ -93,14 +76,20 @@ class TrooperApp:
             rid = request_id(scope["headers"])
             scope["trooper.request_id"] = rid
             send = with_request_id(send, rid)
-            path = scope["path"]
-            client_format = PIPELINE_ROUTES.get(path)
-            if client_format is not None and scope["method"] == "POST":
+            client_format = PIPELINE_ROUTES.get(scope["path"])
+            if client_format is not None and scope["method"] == "POST":  # the hot path: no more routing to do
                 await self._guarded(self.proxy, scope, receive, send, client_format)
-            elif path.startswith("/v1/") and not (path == "/v1/models" and scope["method"] == "GET"):
-                await self._guarded(self.passthrough, scope, receive, send, _vendor_of(scope))
-            else:
+                return
+            chosen = route(scope["method"], scope["path"], scope["query_string"].decode("latin-1"), _lower_headers(scope))
+            if chosen.handler == "admin":
                 await self.admin(scope, receive, send)
+            elif chosen.error is not None:
+                log.info("request_refused", path=scope["path"][:200], status=chosen.error.status)
+                await send_error(send, codec(chosen.wire), chosen.error)
+            else:
+                scope["trooper.route"] = chosen
+                handler = {"pipeline": self.proxy, "count_tokens": self.count_tokens}.get(chosen.handler, self.passthrough)
+                await self._guarded(handler, scope, receive, send, chosen.wire)
         elif kind == "websocket":
             await refuse_websocket(receive, send)
         elif kind == "lifespan":
@@ -206,11 +195,12 @@ class TrooperApp:
     # --- the pipeline ---
 
     async def proxy(self, scope: Scope, send: Send, client_format: str, body: bytes) -> None:
+        chosen: Target | None = scope.get("trooper.route")
         exchange = Exchange(
             method=scope["method"],
             path=scope["path"],
-            query=scope["query_string"].decode("latin-1"),
-            headers=_lower_headers(scope),
+            query=chosen.query if chosen is not None else scope["query_string"].decode("latin-1"),
+            headers=_client_headers(scope),
             client_format=client_format,
             body=body,
             client_addr=(scope.get("client") or ("", 0))[0],
@@ -229,38 +219,25 @@ class TrooperApp:
         finally:
             await asyncio.shield(exchange.finish(error))
 
-    # --- pass-through of other /v1/... calls ---
+    # --- Gemini's countTokens, and pass-through of other vendor API calls ---
+
+    async def count_tokens(self, scope: Scope, send: Send, client_format: str, body: bytes) -> None:
+        """Gemini's own count when a Gemini provider answers, else Trooper's estimate."""
+        try:
+            conversation = gemini.decode_count_request(body, scope["path"])
+        except BadRequest as exc:
+            await send_error(send, codec("gemini"), ApiError(400, "invalid_request", exc.message))
+            return
+        counted = await count_at_gemini(self.runtime, scope["trooper.route"], scope["path"], _client_headers(scope), body)
+        if counted is not None:
+            await send_bytes(send, 200, "application/json", counted[1], {"x-trooper-provider": counted[0]}, {})
+            return
+        estimate = json_bytes({"totalTokens": estimate_conversation(conversation)})
+        await send_bytes(send, 200, "application/json", estimate, {"x-trooper-provider": "trooper (estimate)"}, {})
 
     async def passthrough(self, scope: Scope, send: Send, vendor: str, body: bytes) -> None:
-        headers = _lower_headers(scope)
-        provider = self.runtime.first_of_kind(vendor)
-        client = codec(vendor)
-        if provider is None:
-            await send_error(send, client, ApiError(404, "not_found", f"no {vendor} provider is configured for {scope['path']}"))
-            return
-        key = provider.key or _client_key_for(provider, headers, vendor)
-        if not key:
-            message = f"no key for {provider.name}: set {provider.key_env} or send your own key"
-            await send_error(send, client, ApiError(401, "authentication", message))
-            return
-        forwarded = {k: v for k, v in headers.items() if k not in _HOP_HEADERS}
-        forwarded.update(provider.auth_headers(key, headers))
-        url = provider.passthrough_url(scope["path"], scope["query_string"].decode("latin-1"))
-        try:
-            upstream = await self.runtime.http.request(
-                scope["method"], url, data=body or None, headers=forwarded, timeout=provider.timeout
-            )
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            error = ApiError(502, "api_error", f"{provider.name} unreachable for {scope['path']}: {type(exc).__name__}")
-            await send_error(send, client, error)
-            return
-        response_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_RESPONSE_HEADERS}
-        response_headers.pop("Content-Type", None)
-        response_headers["x-trooper-provider"] = provider.name
-        await send_stream(
-            send, upstream.status, upstream.headers.get("Content-Type", "application/json"),
-            _body_chunks(upstream), response_headers, {}, client,
-        )
+        chosen: Target = scope["trooper.route"]
+        await pass_through(self.runtime, send, chosen, scope["method"], scope["path"], _client_headers(scope), body)
 
     # --- Starlette routes ---
 
@@ -338,33 +315,18 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-async def _body_chunks(upstream: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
-    try:
-        async for chunk in upstream.content.iter_any():
-            yield chunk
-    except (aiohttp.ClientError, OSError) as exc:
-        raise UpstreamError("network", f"{type(exc).__name__}: {exc}"[:200]) from None
-    finally:
-        upstream.release()
-
-
 def _lower_headers(scope: Scope) -> dict[str, str]:
     return {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
 
 
-def _vendor_of(scope: Scope) -> str:
-    """Which vendor a pass-through call is for: Anthropic's SDKs always send anthropic-version."""
-    if scope["path"].startswith("/v1/messages"):
-        return "anthropic"
-    for name, _ in scope["headers"]:
-        if name.lower() == b"anthropic-version":
-            return "anthropic"
-    return "openai"
-
-
-def _client_key_for(provider: Provider, headers: dict[str, str], client_format: str) -> str:
-    key = client_key(headers)
-    return key if key and key_vendor(key, client_format) == provider.kind else ""
+def _client_headers(scope: Scope) -> dict[str, str]:
+    """The request's headers by lower-case name; a Gemini key sent as `?key=` counts as the
+    x-goog-api-key header (and is not forwarded in the query)."""
+    headers = _lower_headers(scope)
+    key = query_key(scope["query_string"].decode("latin-1")) if scope["query_string"] else ""
+    if key and "x-goog-api-key" not in headers:
+        headers["x-goog-api-key"] = key
+    return headers
 
 
 def _no_reply() -> ErrorReply:

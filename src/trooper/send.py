@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
+from typing import Literal
 from contextlib import aclosing
 
 import msgspec
@@ -57,7 +58,12 @@ async def send_stream(  # type: ignore[no-untyped-def]
     headers: Mapping[str, str],
     extra: Mapping[str, str],
     client: Codec,
+    on_break: Literal["error", "error_then_abort", "abort"] = "error",
 ) -> None:
+    """`on_break`, when the upstream breaks after the client got bytes: end with an error
+    event the client's SDK raises on ("error"; our own encoded streams, whose events are
+    whole), or also leave the body unfinished ("error_then_abort"; a pass-through's stream,
+    whose client may not read error events), or only that ("abort"; a body that isn't a stream)."""
     raw = _headers(content_type, headers, extra)
     raw.append((b"cache-control", b"no-cache"))
     await send({"type": "http.response.start", "status": status, "headers": raw})
@@ -68,12 +74,14 @@ async def send_stream(  # type: ignore[no-untyped-def]
                 if chunk:
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
         except UpstreamError as exc:
-            # The upstream broke after the client got bytes. End the stream with an error
-            # event the client's SDK raises on, never a silently truncated "success".
+            # Never a silently truncated "success".
             log.warning("stream_broken", reason=exc.reason, detail=exc.detail)
             message = getattr(exc, "client_message", None) or f"upstream stream broke: {exc.reason}: {exc.detail}"[:300]
             error = ApiError(502, "api_error", message)
-            await send({"type": "http.response.body", "body": stream_error(client, error), "more_body": True})
+            if on_break != "abort":
+                await send({"type": "http.response.body", "body": stream_error(client, error), "more_body": True})
+            if on_break != "error":
+                return  # no final chunk: the server closes the connection mid-body, which clients see as an error
     await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 

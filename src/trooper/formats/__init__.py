@@ -3,7 +3,7 @@
 Every codec module exposes the same names (see `Codec` below), so the app and the
 providers pick one by name and never special-case a format:
 
-- client side: `decode_request` (bytes -> Conversation), `encode_response`,
+- client side: `decode_request` (bytes and the request path -> Conversation), `encode_response`,
   `StreamEncoder` (canonical events -> the client's stream bytes), `encode_error`;
 - provider side: `encode_request` (Conversation -> bytes for that upstream),
   `decode_response`, `StreamDecoder` (upstream bytes, cut anywhere -> canonical events),
@@ -44,7 +44,8 @@ class Codec(Protocol):
     NAME: str
     CONTENT_TYPE: str
 
-    def decode_request(self, body: bytes) -> Conversation: ...
+    def decode_request(self, body: bytes, path: str = "") -> Conversation:
+        """`path` is the request's: a format that names the model in the URL (Gemini) reads it there."""
     def encode_request(self, conversation: Conversation, model: str) -> bytes: ...
     def decode_response(self, body: bytes) -> Response: ...
     def encode_response(self, response: Response) -> bytes: ...

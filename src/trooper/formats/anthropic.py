@@ -264,7 +264,7 @@ _ERROR = msgspec.json.Decoder(ErrorBody)
 # --- decode a client's request ---
 
 
-def decode_request(body: bytes) -> Conversation:
+def decode_request(body: bytes, path: str = "") -> Conversation:
     """The client's request as a Conversation. Whatever the API accepts decodes: a
     mid-conversation system message joins the system prompt (every format has one), and
     a role or block type this code doesn't know is listed in `untranslatable` (the fast

@@ -63,7 +63,7 @@ from trooper.formats.common import (
     new_id,
     replaced,
 )
-from trooper.formats.sse import SSEParser, sse_comment, sse_event
+from trooper.formats.sse import SSEParser, sse_event
 
 NAME = "gemini"
 CONTENT_TYPE = "application/json"
@@ -72,14 +72,22 @@ JSON_MIME_TYPE = "application/json"
 # --- wire shapes: parts (a "oneof": exactly one data field is set) ---
 
 
-class Blob(msgspec.Struct, gc=False):
+# Google's API takes proto field names in lowerCamel or snake_case, and the google-genai SDK
+# sends some nested ones snake_cased (`mime_type`, `file_uri`, `parameters_json_schema`):
+# both are read; ours are written in lowerCamel.
+
+
+class Blob(msgspec.Struct, omit_defaults=True, gc=False):
     mimeType: str = ""
     data: str = ""
+    mime_type: str = ""
 
 
 class FileData(msgspec.Struct, omit_defaults=True, gc=False):
     fileUri: str = ""
     mimeType: str = ""
+    file_uri: str = ""
+    mime_type: str = ""
 
 
 class FunctionCall(msgspec.Struct, omit_defaults=True, gc=False):
@@ -116,6 +124,7 @@ class FunctionDeclaration(msgspec.Struct, omit_defaults=True, gc=False):
     description: str = ""
     parameters: dict[str, Any] | None = None
     parametersJsonSchema: dict[str, Any] | None = None
+    parameters_json_schema: dict[str, Any] | None = None
 
 
 class GeminiTool(msgspec.Struct, omit_defaults=True, gc=False):
@@ -134,7 +143,7 @@ class ToolConfig(msgspec.Struct, omit_defaults=True, gc=False):
 class GenerationConfig(msgspec.Struct, omit_defaults=True, gc=False):
     temperature: float | None = None
     topP: float | None = None
-    topK: int | None = None
+    topK: int | float | None = None  # the SDK writes it as a float (3.0)
     maxOutputTokens: int | None = None
     stopSequences: list[str] = []
     seed: int | None = None
@@ -292,9 +301,9 @@ def _part_in(part: Part, pending: list[ToolUseBlock]) -> Block | None:
         content, is_error = _result_content_in(result.response)
         return ToolResultBlock(call_id, content, is_error, name)
     if part.inlineData is not None:
-        return ImageBlock(media_type=part.inlineData.mimeType, data=part.inlineData.data)
+        return ImageBlock(media_type=part.inlineData.mimeType or part.inlineData.mime_type, data=part.inlineData.data)
     if part.fileData is not None:
-        return ImageBlock(url=part.fileData.fileUri)
+        return ImageBlock(url=part.fileData.fileUri or part.fileData.file_uri)
     return None  # a part kind the canonical model has no place for (executableCode…)
 
 
@@ -305,9 +314,9 @@ def _blocks_in(parts: list[Part], pending: list[ToolUseBlock]) -> list[Block]:
 # --- decode a client's request ---
 
 
-def decode_request(body: bytes) -> Conversation:
-    """The model and whether to stream are in the URL, not the body: model is "" and
-    stream False here; the caller sets them from the path."""
+def decode_request(body: bytes, path: str = "") -> Conversation:
+    """The model and whether to stream are in the URL, not the body: read from `path`
+    (`/v1beta/models/{model}:streamGenerateContent`); without one, model "" and no stream."""
     try:
         request = _REQUEST.decode(body)
         raw_fields = RAW_OBJECT.decode(body)
@@ -319,15 +328,33 @@ def decode_request(body: bytes) -> Conversation:
         messages.add("assistant" if content.role == "model" else "user", _blocks_in(content.parts, pending))
     system = request.systemInstruction
     tools = [d for t in request.tools for d in t.functionDeclarations]
+    model, _, verb = path.rpartition("/models/")[2].partition(":")
     return Conversation(
-        model="",
+        model=model,
+        stream=verb == "streamGenerateContent",
         messages=messages.build(),
         system="\n\n".join(p.text or "" for p in system.parts) if system is not None else "",
-        tools=tuple(Tool(d.name, d.description, d.parametersJsonSchema or d.parameters or {}) for d in tools),
+        tools=tuple(Tool(d.name, d.description, d.parametersJsonSchema or d.parameters_json_schema or d.parameters or {}) for d in tools),
         tool_choice=_tool_choice_in(request.toolConfig),
         sampling=_sampling_in(request.generationConfig or _NO_CONFIG),
         extra=decode_extra(raw_fields, _KNOWN_FIELDS),
     )
+
+
+class CountTokensRequest(msgspec.Struct, gc=False):
+    contents: list[Content] = []
+    generateContentRequest: msgspec.Raw | None = None
+
+
+def decode_count_request(body: bytes, path: str) -> Conversation:
+    """A `:countTokens` body: `contents`, or a whole `generateContentRequest`."""
+    try:
+        request = msgspec.json.decode(body, type=CountTokensRequest)
+    except msgspec.DecodeError as error:
+        raise bad_request_from(error) from None
+    if request.generateContentRequest is not None:
+        return decode_request(bytes(request.generateContentRequest), path)
+    return decode_request(JSON_ENCODER.encode({"contents": request.contents}), path)
 
 
 def _tool_choice_in(config: ToolConfig | None) -> ToolChoice | None:
@@ -347,7 +374,7 @@ def _sampling_in(config: GenerationConfig) -> Sampling:
         max_tokens=config.maxOutputTokens,
         temperature=config.temperature,
         top_p=config.topP,
-        top_k=config.topK,
+        top_k=int(config.topK) if config.topK is not None else None,
         stop=tuple(config.stopSequences),
         seed=config.seed,
         response_format=schema if schema else "json" if json_mode else None,
@@ -651,7 +678,9 @@ class StreamEncoder:
         return b""
 
     def comment(self, text: str) -> bytes:
-        return sse_comment(text)
+        # google-genai parses every non-empty line of the stream as JSON, SSE comments
+        # included: a Gemini client's stream carries no comment.
+        return b""
 
     def _parts(self, parts: list[Part]) -> bytes:
         # Every chunk carries the prompt's token count, as Gemini's do.

@@ -137,7 +137,7 @@ _NO_OPTIONS = Options()
 # --- decode a client's request ---
 
 
-def decode_request(body: bytes) -> Conversation:
+def decode_request(body: bytes, path: str = "") -> Conversation:
     try:
         request = _REQUEST.decode(body)
         raw_fields = RAW_OBJECT.decode(body)

@@ -255,7 +255,7 @@ _REASONING_MODEL_PREFIXES = ("o1", "o3", "o4", "gpt-5")
 # --- decode a client's request ---
 
 
-def decode_request(body: bytes) -> Conversation:
+def decode_request(body: bytes, path: str = "") -> Conversation:
     try:
         request = _REQUEST.decode(body)
         raw_fields = RAW_OBJECT.decode(body)

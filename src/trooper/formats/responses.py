@@ -141,7 +141,7 @@ _SYSTEM_ROLES = ("system", "developer")
 # --- decode a client's request ---
 
 
-def decode_request(body: bytes) -> Conversation:
+def decode_request(body: bytes, path: str = "") -> Conversation:
     try:
         request = _REQUEST.decode(body)
         raw_fields = RAW_OBJECT.decode(body)

@@ -166,6 +166,24 @@ def format_vendor(wire_format: str) -> str:
     return FORMAT_VENDORS.get(wire_format, wire_format)
 
 
+def client_key_for(vendor: str, headers: Mapping[str, str], client_format: str) -> str:
+    """The client's own key for `vendor`, among every credential the request carries
+    (`x-api-key`, `Authorization: Bearer`, `x-goog-api-key`): a request may carry several
+    vendors' keys, and each only ever goes to its own vendor."""
+    gemini = headers.get("x-goog-api-key", "")
+    if gemini and vendor == "gemini":
+        return gemini
+    for key in (headers.get("x-api-key", ""), _bearer(headers)):
+        if key and key_vendor(key, client_format) == vendor:
+            return key
+    return ""
+
+
+def _bearer(headers: Mapping[str, str]) -> str:
+    auth = headers.get("authorization", "")
+    return auth[7:].strip() if auth[:7].lower() == "bearer " else ""
+
+
 def key_vendor(key: str, client_format: str) -> str:
     """Which vendor a client's key belongs to: by its well-known prefix when it has one,
     else the vendor whose wire format the client speaks. A key only ever goes to its vendor."""
@@ -173,4 +191,6 @@ def key_vendor(key: str, client_format: str) -> str:
         return "anthropic"
     if key.startswith("AIza"):
         return "gemini"
+    if key.startswith("sk-"):
+        return "openai"  # sk-proj-…, sk-svcacct-… (and OpenAI-compatible servers' sk-…), whatever the client speaks
     return format_vendor(client_format)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from trooper.providers.base import Provider
+from trooper.routes import URL_MODEL
 
 
 class GeminiProvider(Provider):
@@ -13,7 +14,8 @@ class GeminiProvider(Provider):
     endpoint_suffixes = ("/v1beta/models", "/v1beta")
 
     def owns_model(self, model: str) -> bool:
-        return model.startswith("gemini")
+        # The model goes into the URL's path: only a plain name may (else the configured one is asked).
+        return model.startswith("gemini") and URL_MODEL.match(model) is not None
 
     def endpoint(self, model: str, stream: bool, wire: str = "") -> str:
         if stream:

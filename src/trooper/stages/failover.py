@@ -26,7 +26,7 @@ from trooper.conversation import ApiError, Conversation, ErrorKind, Response, Up
 from trooper.formats import codec
 from trooper.pipeline import Attempt, ErrorReply, Exchange, RawReply, Reply, StageBase, StreamReply, WholeReply
 from trooper.access import presented_keys
-from trooper.providers.base import Provider, client_key, key_vendor
+from trooper.providers.base import Provider, client_key_for
 from trooper.redact import scrub, scrub_bytes
 from trooper.providers.breaker import BreakerSettings, CircuitBreaker
 from trooper.providers.ratelimit import retry_delay
@@ -270,10 +270,7 @@ class Failover(StageBase):
             return provider.key
         if not provider.key_env:
             return ""
-        key = client_key(exchange.headers)
-        if key and key_vendor(key, exchange.client_format) == provider.kind:
-            return key
-        return None
+        return client_key_for(provider.kind, exchange.headers, exchange.client_format) or None
 
     # --- one try of one provider ---
 

@@ -11,6 +11,7 @@ from trooper.conversation import ApiError, BadRequest, Conversation
 from trooper.formats import codec
 from trooper.formats.common import bad_request_from
 from trooper.pipeline import ErrorReply, Exchange, StageBase
+from trooper.routes import BODY_MODEL
 
 PRIVATE_FIELDS = ("x_force_local",)
 MAX_SESSION_ID = 200
@@ -29,7 +30,9 @@ class Normalize(StageBase):
 
     async def run(self, exchange: Exchange) -> None:
         try:
-            conversation = codec(exchange.client_format).decode_request(exchange.body or b"")
+            conversation = codec(exchange.client_format).decode_request(exchange.body or b"", exchange.path)
+            if not BODY_MODEL.match(conversation.model) or ".." in conversation.model:
+                raise BadRequest(f"model: {conversation.model[:80]!r} is not a model name")
             session_id = self._session_id(exchange, conversation)
         except BadRequest as exc:
             exchange.reply = ErrorReply(ApiError(400, "invalid_request", exc.message))

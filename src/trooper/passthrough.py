@@ -1,0 +1,123 @@
+"""Pass-through: a vendor API call Trooper does not translate (token counts, embeddings,
+files, model details...) goes to the first provider of the vendor whose API the path is
+(routes.py decides which, and refuses what escapes), with that provider's key or else the
+client's own key for that vendor; no other credential the client sent goes along. An
+organisation endpoint goes only with the client's own key.
+
+A streamed answer is forwarded in whole lines; if the upstream breaks mid-way the client
+gets an error event on a line of its own and then an aborted body (no final chunk), which
+every HTTP client reports as an error: never a clean end that reads as a complete answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import aiohttp
+
+from trooper.conversation import ApiError, UpstreamError
+from trooper.formats import codec
+from trooper.providers.base import client_key_for
+from trooper.routes import Target
+from trooper.runtime import Runtime
+from trooper.send import send_error, send_stream
+
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+# Client request headers that never go upstream: hop-by-hop ones, and every credential
+# (the right one for this vendor is added back by the provider).
+_DROPPED_REQUEST_HEADERS = frozenset(
+    {"host", "content-length", "connection", "keep-alive", "transfer-encoding", "upgrade", "accept-encoding",
+     "te", "trailer", "proxy-authorization", "proxy-connection", "x-api-key", "authorization", "x-goog-api-key",
+     "cookie", "x-session-id"}
+)
+_DROPPED_RESPONSE_HEADERS = frozenset(
+    {"content-length", "connection", "keep-alive", "transfer-encoding", "content-encoding", "server", "date",
+     "set-cookie"}
+)
+
+
+async def pass_through(
+    runtime: Runtime, send: Send, target: Target, method: str, path: str, headers: dict[str, str], body: bytes
+) -> None:
+    vendor = target.wire
+    client = codec(vendor)
+    provider = runtime.first_of_kind(vendor)
+    if provider is None:
+        await send_error(send, client, ApiError(404, "not_found", f"no {vendor} provider is configured for {path}"))
+        return
+    own_key = client_key_for(vendor, headers, vendor)
+    if target.client_key_only:
+        key = own_key
+        if not key:
+            message = f"{path} is an organisation endpoint: Trooper passes it only with your own {vendor} key, never the operator's"
+            await send_error(send, client, ApiError(403, "permission", message))
+            return
+    else:
+        key = provider.key or own_key
+    if provider.key_env and not key:
+        message = f"no key for {provider.name}: set {provider.key_env} or send your own key"
+        await send_error(send, client, ApiError(401, "authentication", message))
+        return
+    forwarded = {name: value for name, value in headers.items() if name not in _DROPPED_REQUEST_HEADERS}
+    forwarded.update(provider.auth_headers(key, headers))
+    url = provider.passthrough_url(path, target.query)
+    try:
+        upstream = await runtime.http.request(method, url, data=body or None, headers=forwarded, timeout=provider.timeout)
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        await send_error(send, client, ApiError(502, "api_error", f"{provider.name} unreachable for {path}: {type(exc).__name__}"))
+        return
+    response_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in _DROPPED_RESPONSE_HEADERS}
+    content_type = response_headers.pop("Content-Type", "application/json")
+    response_headers["x-trooper-provider"] = provider.name
+    streamed = content_type.startswith("text/event-stream")
+    await send_stream(
+        send, upstream.status, content_type, _chunks(upstream, whole_lines=streamed), response_headers, {}, client,
+        on_break="error_then_abort" if streamed else "abort",
+    )
+
+
+async def count_at_gemini(
+    runtime: Runtime, target: Target, path: str, headers: dict[str, str], body: bytes
+) -> tuple[str, bytes] | None:
+    """(provider name, its answer) for a `:countTokens` a Gemini provider counted; None when
+    none could be asked or it did not answer 200 (the caller then estimates)."""
+    provider = runtime.first_of_kind("gemini")
+    if provider is None:
+        return None
+    key = provider.key or client_key_for("gemini", headers, "gemini")
+    if not key:
+        return None
+    headers = {"Content-Type": "application/json", **provider.auth_headers(key, headers)}
+    try:
+        async with asyncio.timeout(provider.timeouts.first_byte):
+            async with runtime.http.post(provider.passthrough_url(path, target.query), data=body, headers=headers,
+                                         timeout=provider.timeout) as upstream:
+                answer = await upstream.read()
+                return (provider.name, answer) if upstream.status == 200 else None
+    except (aiohttp.ClientError, TimeoutError, OSError):
+        return None
+
+
+async def _chunks(upstream: aiohttp.ClientResponse, whole_lines: bool) -> AsyncIterator[bytes]:
+    """The upstream's body as it comes; a stream's cut only after a newline, so that an
+    error written after a break starts on a line of its own."""
+    rest = b""
+    try:
+        async for chunk in upstream.content.iter_any():
+            if not whole_lines:
+                yield chunk
+                continue
+            data = rest + chunk if rest else chunk
+            end = data.rfind(b"\n") + 1
+            rest = data[end:]
+            if end:
+                yield data[:end]
+        if rest:
+            yield rest
+    except (aiohttp.ClientError, OSError) as exc:
+        raise UpstreamError("network", f"{type(exc).__name__}: {exc}"[:200]) from None
+    finally:
+        upstream.release()
