@@ -4,9 +4,10 @@ files, model details...) goes to the first provider of the vendor whose API the 
 client's own key for that vendor; no other credential the client sent goes along. An
 organisation endpoint goes only with the client's own key.
 
-A streamed answer is forwarded in whole lines; if the upstream breaks mid-way the client
-gets an error event on a line of its own and then an aborted body (no final chunk), which
-every HTTP client reports as an error: never a clean end that reads as a complete answer.
+A streamed answer (SSE or NDJSON) is forwarded in whole lines; if the upstream breaks mid-way
+the client gets an error event on a line of its own and then an aborted body (no final
+chunk), which every HTTP client reports as an error: never a clean end that reads as a
+complete answer. Any other body that breaks is aborted.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from typing import Any
 import aiohttp
 
 from trooper.conversation import ApiError, UpstreamError
-from trooper.formats import codec
+from trooper.formats import Codec, codec
 from trooper.providers.base import client_key_for
+from trooper.formats.sse import Framer
 from trooper.routes import Target
 from trooper.runtime import Runtime
-from trooper.send import send_error, send_stream
+from trooper.send import send_error, send_stream, stream_error
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -72,11 +74,19 @@ async def pass_through(
     response_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in _DROPPED_RESPONSE_HEADERS}
     content_type = response_headers.pop("Content-Type", "application/json")
     response_headers["x-trooper-provider"] = provider.name
-    streamed = content_type.startswith("text/event-stream")
     await send_stream(
-        send, upstream.status, content_type, _chunks(upstream, whole_lines=streamed), response_headers, {}, client,
-        on_break="error_then_abort" if streamed else "abort",
+        send, upstream.status, content_type, _chunks(upstream, client, _line_format(content_type)), response_headers, {},
+        client, on_break="abort",
     )
+
+
+def _line_format(content_type: str) -> str:
+    """"sse" or "ndjson" for a stream of lines (forwarded a whole line at a time), else ""."""
+    if content_type.startswith("text/event-stream"):
+        return "sse"
+    if content_type.startswith(("application/x-ndjson", "application/jsonl")):
+        return "ndjson"
+    return ""
 
 
 async def count_at_gemini(
@@ -101,23 +111,26 @@ async def count_at_gemini(
         return None
 
 
-async def _chunks(upstream: aiohttp.ClientResponse, whole_lines: bool) -> AsyncIterator[bytes]:
-    """The upstream's body as it comes; a stream's cut only after a newline, so that an
-    error written after a break starts on a line of its own."""
-    rest = b""
+async def _chunks(upstream: aiohttp.ClientResponse, client: Codec, lines: str) -> AsyncIterator[bytes]:
+    """The upstream's body as it comes; a stream cut only between whole events (SSE) or
+    lines (NDJSON), so that on a break the client gets whole events, then an error in the
+    vendor's shape (an SSE event, or an NDJSON line), then the abort."""
+    framer = Framer(ndjson=lines == "ndjson") if lines else None
     try:
         async for chunk in upstream.content.iter_any():
-            if not whole_lines:
+            if framer is None:
                 yield chunk
                 continue
-            data = rest + chunk if rest else chunk
-            end = data.rfind(b"\n") + 1
-            rest = data[end:]
-            if end:
-                yield data[:end]
-        if rest:
-            yield rest
+            frames = framer.split(chunk)
+            if frames:
+                yield b"".join(frames)
+        if framer is not None:
+            yield framer.rest()
     except (aiohttp.ClientError, OSError) as exc:
-        raise UpstreamError("network", f"{type(exc).__name__}: {exc}"[:200]) from None
+        failure = UpstreamError("network", f"{type(exc).__name__}: {exc}"[:200])
+        if lines:
+            error = ApiError(502, "api_error", f"upstream stream broke: {failure.detail}")
+            yield stream_error(client, error) if lines == "sse" else client.encode_error(error) + b"\n"
+        raise failure from None
     finally:
         upstream.release()

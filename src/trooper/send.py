@@ -58,12 +58,11 @@ async def send_stream(  # type: ignore[no-untyped-def]
     headers: Mapping[str, str],
     extra: Mapping[str, str],
     client: Codec,
-    on_break: Literal["error", "error_then_abort", "abort"] = "error",
+    on_break: Literal["error", "abort"] = "error",
 ) -> None:
     """`on_break`, when the upstream breaks after the client got bytes: end with an error
-    event the client's SDK raises on ("error"; our own encoded streams, whose events are
-    whole), or also leave the body unfinished ("error_then_abort"; a pass-through's stream,
-    whose client may not read error events), or only that ("abort"; a body that isn't a stream)."""
+    event the client's SDK raises on ("error": our own streams, whose events are whole), or
+    leave the body unfinished ("abort": a pass-through, whose chunks wrote their own error)."""
     raw = _headers(content_type, headers, extra)
     raw.append((b"cache-control", b"no-cache"))
     await send({"type": "http.response.start", "status": status, "headers": raw})
@@ -78,10 +77,9 @@ async def send_stream(  # type: ignore[no-untyped-def]
             log.warning("stream_broken", reason=exc.reason, detail=exc.detail)
             message = getattr(exc, "client_message", None) or f"upstream stream broke: {exc.reason}: {exc.detail}"[:300]
             error = ApiError(502, "api_error", message)
-            if on_break != "abort":
-                await send({"type": "http.response.body", "body": stream_error(client, error), "more_body": True})
-            if on_break != "error":
+            if on_break == "abort":
                 return  # no final chunk: the server closes the connection mid-body, which clients see as an error
+            await send({"type": "http.response.body", "body": stream_error(client, error), "more_body": True})
     await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
