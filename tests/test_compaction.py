@@ -276,6 +276,7 @@ def test_the_users_latest_turn_is_kept_when_the_agent_loop_after_it_is_long() ->
     assert result.fits
     said = [b.text for m in result.conversation.messages for b in m.content if type(b) is TextBlock]
     assert "Also add a regression test for the token expiry, please." in said
+    assert sum("token expiry" in text for text in said) == 1  # not in the SITREP's notes too
     assert_nothing_invented(result.conversation, conversation)
 
 

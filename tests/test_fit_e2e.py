@@ -143,12 +143,17 @@ async def test_a_tool_needing_request_with_only_a_text_only_tier_left_is_refused
         # The same turn without tools is the text-only tier's to answer.
         ollama.script(Text("Sure: hello.txt would hold hi."))
         plain = await sdk(trooper.url).messages.with_raw_response.create(model="claude-haiku-4-5", max_tokens=200, messages=ASK)
+        async with aiohttp.ClientSession() as http, http.get(f"{trooper.url}/health") as response:
+            health = await response.json()
     error = raised.value
     assert error.response.headers["retry-after"] == "120"
     assert "local: skipped (no_tools: local can't call tools and the request defines 1)" in error.message
     assert error.response.headers["x-trooper-attempts"] == "claude=429, local=no_tools"
     assert len(ollama.generation_requests()) == 1  # only the plain turn: the tool turn never reached it
     assert plain.headers["x-trooper-provider"] == "local"
+    declared = {p["name"]: p["capabilities"] for p in health["providers"]}
+    assert declared["local"] == {"tools": False, "images": True, "window": 6144, "prefill": False}
+    assert declared["claude"] == {"tools": True, "images": True, "window": None, "prefill": True}
 
 
 async def test_allow_degraded_lets_the_text_only_tier_answer_flagged(claude: FakeUpstream, ollama: FakeUpstream, tmp_path: Path) -> None:
@@ -178,4 +183,24 @@ async def test_a_tier_that_cant_see_images_is_skipped_for_an_image_turn(claude: 
                 messages=[{"role": "user", "content": [image, {"type": "text", "text": "What is in this picture?"}]}],
             )
     assert raised.value.response.headers["x-trooper-attempts"] == "claude=529, local=no_images"
+    assert ollama.generation_requests() == []
+
+
+async def test_a_last_tool_result_longer_than_the_window_skips_the_tier_rather_than_cutting_it(
+    claude: FakeUpstream, ollama: FakeUpstream
+) -> None:
+    log = "\n".join(f"2026-12-07T09:{n // 60:02d}:{n % 60:02d}Z worker-{n % 7} processed batch {n} in {n % 90} ms" for n in range(2500))
+    messages = [
+        {"role": "user", "content": "Why is the worker slow?"},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": "bash", "input": {"command": "cat worker.log"}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": log}]},
+    ]
+    claude.script(Error(529))
+    async with run_trooper(chain_env(claude=claude, ollama=ollama)) as trooper:
+        with pytest.raises(anthropic.APIStatusError) as raised:
+            await sdk(trooper.url).messages.create(model="claude-haiku-4-5", max_tokens=500, messages=messages, tools=[BASH])
+    error = raised.value
+    assert error.status_code == 529 and error.response.headers["retry-after"]
+    assert error.response.headers["x-trooper-attempts"].endswith("ollama=too_long")
+    assert "ollama: skipped (too_long: the turns kept verbatim need ~" in error.message
     assert ollama.generation_requests() == []

@@ -183,6 +183,30 @@ async def test_ollama_window_is_capped_by_the_model_from_api_show() -> None:
         assert other.context_window == 6144
 
 
+async def test_ollama_says_whether_its_model_calls_tools_and_sees_images(tmp_path: Path) -> None:
+    """/api/show's `capabilities` (Ollama 0.6.4 and later) set what the tier declares,
+    unless a [[providers]] entry says; an Ollama too old to say leaves the defaults."""
+    async with FakeUpstream(models={"ollama": ["qwen2.5:3b"]}) as ollama:
+        env = chain_env(ollama=ollama)
+        provider = Runtime(load(None, env=env), env=env).provider("ollama")
+        assert provider is not None and (provider.tools, provider.images) == (True, True)
+        await _in_thread(provider.prepare)  # the fake says ["completion", "tools"]
+        assert (provider.capabilities.tools, provider.capabilities.images) == (True, False)
+
+        vision = {"model_info": {}, "capabilities": ["completion", "vision"]}
+        ollama.script_meta(Raw(200, msgspec.json.encode(vision), {"content-type": "application/json"}))
+        pipeline = tmp_path / "pipeline.toml"
+        pipeline.write_text(f'[[providers]]\nname = "ollama"\nkind = "ollama"\nurl = "{ollama.url}"\nmodel = "qwen2.5:3b"\ntools = true\n')
+        configured = Runtime(load(pipeline, env={}), env={}).provider("ollama")
+        await _in_thread(configured.prepare)
+        assert (configured.tools, configured.images) == (True, True)  # the setting wins for tools
+
+        ollama.script_meta(Raw(200, msgspec.json.encode({"model_info": {}}), {"content-type": "application/json"}))
+        old = Runtime(load(None, env=env), env=env).provider("ollama")
+        await _in_thread(old.prepare)
+        assert (old.tools, old.images) == (True, True)
+
+
 async def test_ollama_not_running_leaves_the_window_alone() -> None:
     env = chain_env()  # Ollama on a closed port
     provider = Runtime(load(None, env=env), env=env).provider("ollama")
