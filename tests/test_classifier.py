@@ -12,19 +12,28 @@ from trooper.conversation import Conversation, Message, TextBlock, Tool
 from trooper.signals.classify import classify, classify_text, word_count
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "bench"))
-from classifier import evaluate, held_out, load  # noqa: E402
+from classifier import DATA, HELDOUT, evaluate, load  # noqa: E402
+
+# What the rules achieve on the blind held-out split (bench/classifier.py prints it).
+HELDOUT_ACCURACY_FLOOR = 0.89
+HELDOUT_COMPLEX_TO_SIMPLE_CEILING = 0.041
 
 
-def test_quality_floors_on_the_labelled_turns() -> None:
-    rows = load()
-    assert len(rows) >= 300
-    overall = evaluate(rows)
-    assert overall["accuracy"] >= 0.95
-    assert overall["complex_to_simple_share"] <= 0.02
-    # The held-out split was never tuned on; guard it against regressions too.
-    unseen = evaluate([r for r in rows if held_out(r)])
-    assert unseen["accuracy"] >= 0.90
-    assert unseen["complex_to_simple_share"] <= 0.07
+def test_quality_floors_on_the_dev_turns() -> None:
+    rows = load(DATA)
+    assert len(rows) >= 400
+    dev = evaluate(rows)
+    assert dev["accuracy"] >= 0.95, [(r["id"], d.reason) for r, d in dev["wrong"]]
+    assert dev["complex_to_simple_share"] <= 0.01
+
+
+def test_quality_floors_on_the_blind_heldout_turns() -> None:
+    if not HELDOUT.is_file():
+        pytest.skip(f"no blind held-out split at {HELDOUT} (it is written separately, from the labelling guide)")
+    heldout = evaluate(load(HELDOUT))
+    assert heldout["accuracy"] >= HELDOUT_ACCURACY_FLOOR, f"accuracy {heldout['accuracy']:.3f}"
+    assert heldout["complex_to_simple_share"] <= HELDOUT_COMPLEX_TO_SIMPLE_CEILING, (
+        f"complex→simple {heldout['complex_to_simple_share']:.3f}")
 
 
 def ask(text: str, history: bool = False, tools: bool = False) -> str:
@@ -41,7 +50,8 @@ def ask(text: str, history: bool = False, tools: bool = False) -> str:
     [
         "what is the capital of France?", "define entropy", "convert 5 miles to km", "hi", "thanks!",
         "sort these: 3, 1, 2", "Summarize: 'Server down, fixed by restart.'", "¿Quién escribió Don Quijote?",
-        "法国的首都是哪里？", "Что такое инфляция?",
+        "法国的首都是哪里？", "Что такое инфляция?", "what is 7 times 8", "what does ephemeral mean",
+        "Sort these ascending: 42, 7, 19, 3, 88", "what's a class action lawsuit", "define import duty",
     ],
 )
 def test_simple_turns(text: str) -> None:
@@ -65,6 +75,17 @@ def test_simple_turns(text: str) -> None:
         ("summarize the meeting", {}),
         ("为什么天空是蓝色的？", {}),
         ("summarize https://example.com/report", {}),
+        # short but hard: what the turn asks for, not how long it is
+        ("how many litres of air are in a room 4m by 5m by 2.5m", {}),
+        ("what's next?", {}),
+        ("how should I structure a small flask web project", {}),
+        ("Nimbus or Stratus, which name is better for a weather app?", {}),
+        ("convert these to km and add them up: 3 mi, 5 mi, 12 mi", {}),
+        ("what are the second-order effects of a four-day work week", {}),
+        ("Rotate the staging API keys and tell me what's left to do.", {}),
+        ("price of a 120 euro jacket after 20% off and then 10% off", {}),
+        ("in fahrenheit?", {"history": True}),
+        ("what do I do at step 4", {}),
     ],
 )
 def test_complex_turns(text: str, kw: dict) -> None:
@@ -80,3 +101,13 @@ def test_twenty_word_boundary() -> None:
 
 def test_dense_scripts_count_about_two_characters_a_word() -> None:
     assert word_count("我们正在构建一个本地优先的语言模型网关") >= 9
+
+
+def test_word_alternatives_are_looked_up_exactly_as_their_patterns_match() -> None:
+    from trooper.signals.classify import Rules, grams
+
+    rules = Rules(r"\bhow (do|does) (i|we)\b", r"\bwhat'?s next\b", r"\bpros and cons\b")
+    assert "how do i" not in rules.words and "whats next" in rules.words
+    for text, found in (("how does we", True), ("what's next", True), ("whats next", True), ("the pros and cons", True),
+                        ("how to", False), ("next steps", False)):
+        assert rules.search(text, True, grams(text)) is found, text

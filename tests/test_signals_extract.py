@@ -61,17 +61,16 @@ def test_not_a_completed_step(said: str) -> None:
     assert extract([user("Fix the build please, it is red."), assistant(said)]).completed_steps == []
 
 
-def test_a_successful_tool_result_that_says_so_is_a_step_other_tool_output_is_not() -> None:
+def test_a_successful_change_is_a_step_named_from_the_call_and_its_result_reading_is_not() -> None:
     signals = extract([
         user("Deploy the release to staging."),
         tool_call("t1", "deploy", env="staging"),
-        tool_result("t1", "✅ Step 1 done: release 2.3 is on staging"),
+        tool_result("t1", '{"status": "ok", "deployment_id": "dep-8812"}'),
         tool_call("t2", "bash", command="cat notes.txt"),
         tool_result("t2", "Deployed the fix last week. TODO: clean up the flags"),
     ])
-    assert signals.completed_steps == ["✅ Step 1 done: release 2.3 is on staging"]
+    assert signals.completed_steps == ["deployed staging (dep-8812)"]
     assert signals.open_loops == []  # a file's TODO is data, not the session's loop
-    assert signals.resume_from == 2
 
 
 @pytest.mark.parametrize(
@@ -127,11 +126,11 @@ def test_a_failed_tool_call_is_open_until_that_tool_succeeds() -> None:
         tool_call("t1", "run_tests", args="-q"),
         tool_result("t1", "ImportError: name 'ACCESS_TTL' is not defined", error=True),
     ]
-    assert extract(messages).open_loops == ["run_tests failed: ImportError: name 'ACCESS_TTL' is not defined"]
+    assert extract(messages).open_loops == ["run tests -q failed: ImportError: name 'ACCESS_TTL' is not defined"]
     messages += [tool_call("t2", "run_tests", args="-q"), tool_result("t2", "83 passed in 12.40s")]
     signals = extract(messages)
     assert signals.open_loops == []
-    assert signals.resolved_loops == ["run_tests failed: ImportError: name 'ACCESS_TTL' is not defined"]
+    assert signals.resolved_loops == ["run tests -q failed: ImportError: name 'ACCESS_TTL' is not defined"]
 
 
 def test_resume_from_is_the_first_number_not_done() -> None:
@@ -214,3 +213,107 @@ def test_a_very_long_answer_is_read_at_its_opening_and_close() -> None:
     signals = extract([user("Please migrate the users table to Postgres 16."), said])
     assert signals.completed_steps == ["✅ Step 1 done: dumped the users table"]
     assert [loop for loop in signals.open_loops if "rotate" in loop]
+
+
+# --- structure first: tool calls, plans, harness text, text agents ---
+
+
+def test_a_failure_the_result_body_reports_is_a_failure_and_the_agent_claiming_success_is_not_a_step() -> None:
+    signals = extract([
+        user("Refund order A-1001, the kettle arrived broken."),
+        tool_call("t1", "create_refund", order_id="A-1001", amount=45.0),
+        tool_result("t1", '{"error": "refund window closed for order A-1001"}'),
+        assistant("Refund issued for order A-1001!"),
+    ])
+    assert signals.completed_steps == []
+    assert signals.open_loops == ["create refund A-1001, 45 failed: refund window closed for order A-1001"]
+
+
+def test_a_result_waiting_for_approval_is_a_loop_until_a_later_result_about_it_is_not() -> None:
+    messages = [
+        user("Refund the $650 order B-77."),
+        tool_call("t1", "create_refund", order_id="B-77", amount=650),
+        tool_result("t1", '{"refund_id": "RF-2231", "status": "pending_approval"}'),
+    ]
+    assert extract(messages).open_loops == ["created refund B-77, 650 (RF-2231): pending approval"]
+    messages += [tool_call("t2", "get_refund", refund_id="RF-2231"),
+                 tool_result("t2", '{"refund_id": "RF-2231", "status": "approved"}')]
+    assert extract(messages).open_loops == []
+
+
+def test_shell_commands_are_named_by_what_they_change() -> None:
+    signals = extract([
+        user("Restart nginx on web-2 and open a PR with the config fix."),
+        tool_call("t1", "Bash", command="ssh web-2 'sudo systemctl restart nginx'"),
+        tool_result("t1", ""),
+        tool_call("t2", "Bash", command="git status && git diff --stat"),
+        tool_result("t2", "M nginx.conf"),
+        tool_call("t3", "Bash", command='gh pr create --title "Raise worker_connections" --body "..."'),
+        tool_result("t3", "https://github.com/acme/edge/pull/1415"),
+    ])
+    assert signals.completed_steps == ["restarted nginx on web-2", "opened PR #1415: Raise worker_connections"]
+
+
+def test_a_plan_sets_the_numbering_and_steps_that_do_its_items_carry_their_number() -> None:
+    signals = extract([
+        user("My kettle from order A-1001 arrived broken, I want a replacement."),
+        assistant("Here's the plan:\n1. Look up order A-1001\n2. Create a return authorisation\n"
+                  "3. Ship the replacement kettle\n4. Email you the return label"),
+        tool_call("t1", "get_order", order_id="A-1001"),
+        tool_result("t1", '{"order_id": "A-1001", "status": "delivered"}'),
+        tool_call("t2", "create_return_authorisation", order_id="A-1001"),
+        tool_result("t2", '{"rma": "RMA-55120", "status": "created"}'),
+    ])
+    assert signals.plan[0] == "Look up order A-1001" and len(signals.plan) == 4
+    assert signals.completed_steps == ["step 2: created return authorisation A-1001 (RMA-55120)"]
+    assert signals.resume_from == 3
+
+
+def test_a_todo_list_tool_is_the_plan() -> None:
+    todos = [{"content": "Add the rate limiter", "status": "completed", "activeForm": "Adding"},
+             {"content": "Write tests for it", "status": "in_progress", "activeForm": "Writing"},
+             {"content": "Update the changelog", "status": "pending", "activeForm": "Updating"}]
+    signals = extract([user("Add rate limiting to the API."), tool_call("t1", "TodoWrite", todos=todos),
+                       tool_result("t1", "Todos have been modified successfully.")])
+    assert signals.resume_from == 2
+    assert signals.completed_steps == ["step 1: Add the rate limiter"]
+
+
+def test_harness_reminders_are_never_the_intent() -> None:
+    signals = extract([
+        user("<system-reminder>\nThis is a reminder that your todo list is currently empty.\n</system-reminder>\n"
+             "Migrate the billing service from Flask to FastAPI."),
+        user("<system-reminder>Note: app.py was modified by the user or a linter.</system-reminder>"),
+    ])
+    assert signals.intent == "Migrate the billing service from Flask to FastAPI"
+
+
+def test_small_talk_first_then_the_task_is_the_intent() -> None:
+    signals = extract([user("hey there, hope your week is going well!"), assistant("Thanks! How can I help?"),
+                       user("I need to rebook my flight to Lisbon for Friday.")])
+    assert signals.intent == "rebook my flight to Lisbon for Friday"
+
+
+def test_a_redirect_replaces_the_intent() -> None:
+    signals = extract([user("Please refund order A-1001, the kettle is broken."), assistant("Looking it up."),
+                       user("Actually, forget the refund, just cancel order A-1002 instead.")])
+    assert signals.intent.startswith("just cancel order A-1002 instead")
+
+
+def test_a_question_to_the_user_is_open_until_they_answer() -> None:
+    asked = [user("Rotate the staging API keys."), assistant("The new key is ready. Shall I revoke the old one now?")]
+    assert extract(asked).open_loops == ["waiting for the user to confirm: Shall I revoke the old one now?"]
+    assert extract([*asked, user("yes go ahead")]).open_loops == []
+
+
+def test_a_react_text_agent_has_calls_and_results_too() -> None:
+    signals = extract([
+        user("Question: book me the cheapest flight from Porto to Berlin on May 3"),
+        assistant("Thought: I should search first.\nAction: search_flights[OPO, BER, 2024-05-03]"),
+        user("Observation: [{\"flight\": \"FR1234\", \"price\": 89}]"),
+        assistant("Thought: FR1234 is cheapest.\nAction: book_flight[FR1234]"),
+        user("Observation: Error: payment declined"),
+    ])
+    assert signals.intent == "book me the cheapest flight from Porto to Berlin on May 3"
+    assert signals.completed_steps == []
+    assert signals.open_loops == ["book flight FR1234 failed: Error: payment declined"]

@@ -4,21 +4,27 @@ One extractor, two uses: the compaction stage's SITREP (what a small model must 
 about the middle of a long conversation) and the session view on the dashboard
 (intent, open loops, completed steps). No model call; linear in the text.
 
-How each signal is read (measured on labelled transcripts by bench/signals.py):
+Structure first, prose second (measured by bench/signals.py on the labelled sessions in
+tests/data/, dev and blind held-out):
 
-- intent: the user's goal clause in the first message that states one ("I want to…",
-  "we need to…", "can you…", "let's…", "we're shipping…"), with the sentence that sets
-  the scene when the goal comes second;
-- completed steps: sentences of the assistant that report work done, the ways agents
-  say it: a marker ("Completed PR #3", "✅ Step 2 done", "Done: …", "Finished …"), a
-  past-tense action first ("Rolled back …", "Posted …"), or a short subject and a
-  participle ("8 groups added", "The build is uploaded"); and tool results that say so;
-- open loops: clauses that leave something pending ("TODO", "blocked on", "waiting
-  for", "still need to", "hasn't been approved", "not yet", "by Thursday") and tool
-  calls that failed; a loop closes when a later statement resolves it or reports a
-  completed step about the same things, or (for a failed tool) when that tool succeeds;
-- resume_from: for numbered work (step, PR, task, phase…), the first number not yet
-  completed; None when the steps carry no numbers.
+- completed steps: a tool call that changes something and whose result reports success,
+  named from the call and the result (`created refund RF-8812`, `opened PR #1415`,
+  `restarted nginx on web-2`; signals/actions.py), for tool-calling agents, Claude Code's
+  Bash/Edit/Write and ReAct text agents alike (signals/react.py); then what the assistant
+  says it finished ("Completed PR #3", "✅ Step 2 done", "Rolled back …"), unless a failed
+  call it has not retried successfully contradicts it;
+- plans: a numbered or bulleted list of things to do, in a user or assistant turn, or a
+  todo-list tool's items (signals/plans.py); the newest plan is what `resume_from` counts
+  against, and a step that does a plan item is named with its number (`step 2: …`);
+- open loops: a failed call that changes or checks something, until the same tool
+  succeeds; a call whose result is waiting (pending approval), until a later result with
+  the same identifier says otherwise; a question the assistant asked, until the user
+  answers; and clauses that leave something pending ("blocked on", "waiting for", "hasn't
+  been approved"), until a later statement resolves them or a step about the same things
+  is done. One loop per thing, however often it is mentioned;
+- intent: the user's task in their own words (never the system prompt, a harness's
+  injected reminders (signals/harness.py), tool output or small talk), replaced when the
+  user redirects the work ("actually, forget the refund, just cancel the order").
 """
 
 from __future__ import annotations
@@ -32,8 +38,11 @@ from typing import Literal
 import msgspec
 
 from trooper.conversation import Message, TextBlock, ToolResultBlock, ToolUseBlock
+from trooper.signals import actions, react
+from trooper.signals.actions import Call, Outcome
 from trooper.signals.bounded import bounded
 from trooper.signals.harness import without_harness
+from trooper.signals.plans import Plan, plans
 
 
 class Signals(msgspec.Struct):
@@ -48,6 +57,7 @@ class Signals(msgspec.Struct):
     recent_actions: list[str] = msgspec.field(default_factory=list)
     resume_from: int | None = None
     confidence: float = 0.0
+    plan: list[str] = msgspec.field(default_factory=list)  # the newest plan's steps, in order
 
 
 MAX_ITEMS = 8
@@ -57,8 +67,8 @@ MAX_STEPS = 50
 
 # A sentence ends at . ! or ? followed by a space (so "4.2.11", "0.3%" and file names stay
 # whole), or at a line break.
-_SENTENCE = re.compile(r"(?:[^.!?\n]|[.!?]+(?=[^\s.!?]))+[.!?]*")
-_BULLET = re.compile(r"^(?:[-*•>]+\s+|#+\s+)+")
+_STOPS = re.compile(r"[.!?]+|\n")
+_BULLET = re.compile(r"^(?:[-*•>]+\s+|#+\s+|\d{1,2}[.)]\s+|\[[ xX]\]\s+)+")
 _CLAUSE_BREAK = re.compile(r";\s+|,\s+(?=(?:so|but|and then|which means|while|though)\b)|\s+[—–]\s+")
 _MARKUP = str.maketrans("’‘", "''", "*_`")
 
@@ -120,7 +130,7 @@ _RESOLVED = re.compile(
     r"confirmed|decided|repl(?:ied)|answered|granted|available now|(?:is|are) (?:done|upgraded|updated|ready))\b",
 )
 _INTENT = re.compile(
-    r"\b(?:(?:i|we)(?:'d| would)? (?:want|need|would like|like|have|hope|plan) to|"
+    r"\b(?:(?:i|we)(?:'d| would)? (?:want|need|would like|like|have|hope|plan) (?:you to|to)|"
     r"(?:i'm|i am|we're|we are) (?:trying to |going to |about to |planning to |looking to )?(?=\w+ing\b)|"
     r"(?:the )?(?:goal|task|aim|objective|plan|job) (?:is|here is) to|"
     r"(?:can|could|would|will) you(?: please)?|please|help (?:me|us)(?: to)?|let's|let us)\s+(?P<what>[^?!\n]{3,})",
@@ -146,15 +156,16 @@ _ACTION = re.compile(
     r"send|email|call|schedule|back ?up|revert)\w*\b[^.!?\n]{0,60}",
 )
 _ENTITY = re.compile(
-    r"\b(?:[A-Z][a-z]+[A-Z]\w*|[A-Z]{2,}[A-Z0-9_]*|[\w-]+\.(?:py|js|ts|go|rs|sql|yaml|yml|json|toml|md|sh|tf|java|rb|"
-    r"cfg|ini|env|txt|csv)|(?:[a-z0-9-]+\.)+(?:internal|local|com|io|net|org|dev|cloud)|#\d+|v?\d+\.\d+(?:\.\d+)?)\b"
+    r"\b(?:[A-Z][a-z]{1,40}[A-Z]\w{0,40}|[A-Z]{2,}[A-Z0-9_]{0,40}|[\w-]{1,80}\.(?:py|js|ts|go|rs|sql|yaml|yml|json|"
+    r"toml|md|sh|tf|java|rb|cfg|ini|env|txt|csv)|(?:[a-z0-9-]{1,63}\.){1,6}(?:internal|local|com|io|net|org|dev|cloud)|"
+    r"#\d+|v?\d+\.\d+(?:\.\d+)?)\b"
 )
 # Identifiers that make a sentence a fact worth keeping: ticket ids, hosts, URLs, paths,
 # addresses, versions, people's names, dates.
 _IDENTIFIER = re.compile(
     r"\b[A-Z][A-Z0-9]+-\d+\b|https?://[^\s)>\]]+|\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?\b|"
-    r"\b[\w-]+(?:\.[\w-]+)*\.(?:internal|local|svc|com|io|net|org|dev|cloud|ai)\b|(?:/[\w.-]+){2,}|"
-    r"\b[\w.+-]+@[\w-]+\.[\w.]+|\b\d+\.\d+(?:\.\d+)+\b|\b(?:Dr\.|Mr\.|Ms\.)?\s?[A-Z][a-z]+ [A-Z][a-z]{2,}\b|"
+    r"\b[\w-]{1,63}(?:\.[\w-]{1,63}){0,6}\.(?:internal|local|svc|com|io|net|org|dev|cloud|ai)\b|(?:/[\w.-]{1,80}){2,12}|"
+    r"\b[\w.+-]{1,64}@[\w-]{1,63}\.[\w.]{1,63}|\b\d{1,6}\.\d{1,6}(?:\.\d{1,6}){1,4}\b|\b(?:Dr\.|Mr\.|Ms\.)?\s?[A-Z][a-z]+ [A-Z][a-z]{2,}\b|"
     r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]* \d{1,2}\b|\b\d{1,2}:\d{2}\b"
 )
 _SENTENCE_END = re.compile(r"[.!?](?=\s)|\n")
@@ -168,9 +179,56 @@ _STOP = frozenset(
 )
 
 
+_MOVING_ON = re.compile(
+    r"\b(?:moving (?:on )?to|on to|onto|starting(?: on)?|start(?:ing)? with|now(?: for| on)?|next(?: up)?[:,]?|"
+    r"proceeding (?:to|with)|continuing (?:to|with)|beginning|let'?s do|time for|up next[:,]?) "
+    r"(?:with )?(?:the )?(?:step|phase|stage|task)\s*#?(\d{1,2})\b"
+)
+_CHECKS_PASS = re.compile(
+    r"\b(?:tests?|suite|specs?|ci|build|checks?|pipeline)\b[^.;!?]{0,40}?\b(?:pass|passes|passed|passing|green|"
+    r"succeeds?|succeeded)\b"
+)
+_TO_USER = re.compile(
+    r"\b(?:you|your|shall i|should i|can i|may i|want me|ok to|okay to|confirm|prefer|which|would you|do you|"
+    r"is it ok|is that ok|are you|let me know)\b"
+)
+_PERMISSION = re.compile(
+    r"\b(?:shall i|should i|can i|may i|want me to|ok to|okay to|go ahead|proceed|confirm|approve|is it ok|"
+    r"is that ok|do you want|would you like me)\b"
+)
+_APPROVAL_WORDS = re.compile(
+    r"^(?:y|yes|yep|yeah|yup|sure|ok|okay|go|go ahead|do it|please do|proceed|approved?|confirmed?|sounds good|"
+    r"lgtm|ship it|that'?s fine|fine|correct|right|perfect|great|go for it)\b"
+)
+_ASKING_APPROVAL = re.compile(r"\b(?:approv|confirm|go-ahead|go ahead|sign-?off|permission|ok to|okay to|proceed)")
+_REDIRECT = re.compile(
+    r"^\W*(?:(?:oh|ok|okay|wait|hmm|no|sorry|hey)\W+)?(?:actually|instead)\b|"
+    r"\b(?:change of plans?|scratch that|never ?mind|forget (?:it|that|about|the|my)|new plan|"
+    r"different (?:task|plan)|let'?s not|on second thought|hold off on|don'?t bother|(?:stop|drop) the)\b",
+    re.IGNORECASE,
+)
+_REDIRECT_DROP = re.compile(
+    r"^(?:actually|wait|no|ok|okay|hmm|sorry|oh|change of plans?|scratch that|never ?mind|on second thought|new plan)"
+    r"\b[\s,.:;!—–-]*",
+    re.IGNORECASE,
+)
+_CANCELLED_CLAUSE = re.compile(
+    r"^(?:forget|never ?mind|scratch|don'?t|do not|no need|skip|drop|leave|hold off|instead of|rather than|"
+    r"stop)\b", re.IGNORECASE,
+)
+_SMALL_TALK = re.compile(
+    r"^(?:hi|hello|hey|heya|yo|good (?:morning|afternoon|evening)|thanks|thank you|cheers|how are you|how'?s it going|"
+    r"hope|happy|nice|great|cool|ok|okay|morning)\b",
+    re.IGNORECASE,
+)
+_GREETING = re.compile(r"^(?:hi|hello|hey|heya|yo|good (?:morning|afternoon|evening)|morning)\b(?:\s+(?:there|all|team|"
+                       r"folks|again|everyone|[A-Z][a-z]+))?[\s.!?,:;-]*", re.IGNORECASE)
+_TASK_LABEL = re.compile(r"^[ \t]*(?:question|task|request|goal|user)[ \t]*:[ \t]*", re.IGNORECASE | re.MULTILINE)
+
+
 def extract(messages: Iterable[Message], system: str = "") -> Signals:
     """The signals of a conversation, read in order so later statements win (a loop
-    opened then resolved ends up resolved)."""
+    opened then resolved ends up resolved). The system prompt is never the task."""
     reader = SignalReader()
     for message in messages:
         reader.read(message)
@@ -181,29 +239,34 @@ def extract(messages: Iterable[Message], system: str = "") -> Signals:
 
 
 class Event(msgspec.Struct, frozen=True):
-    """Something a message states, in the order stated: a completed step, a resolution,
-    an open loop, or a tool call's outcome."""
+    """Something a message states or does, in order: a completed step, a resolution, an
+    open loop, a question to the user, a plan, a tool call, or a tool result."""
 
-    kind: Literal["step", "resolved", "open", "tool_error", "tool_ok"]
-    text: str
+    kind: Literal["step", "resolved", "open", "question", "moving", "plan", "todo", "call", "result", "reply",
+                  "checks_pass"]
+    text: str = ""
     words: frozenset[str] = frozenset()
     unit: str = ""  # steps: the numbered unit (step, pr, task...) and its numbers
     numbers: tuple[int, ...] = ()
     total: int = 0
-    tool: str = ""  # tool events: the tool's name when the result carries it
-    tool_id: str = ""
+    tool_id: str = ""  # calls and results: the call's id ("" for a text agent's, matched in order)
+    call: Call | None = None
+    results: tuple[Outcome, Outcome] | None = None  # read as a lookup's, and as a change's
+    plan: Plan | None = None
+    todo: tuple[tuple[str, str], ...] = ()
+    tool: str = ""
 
 
 class Observed(msgspec.Struct, frozen=True):
     """What one message says, independent of the rest."""
 
     intent: str = ""
+    redirect: bool = False
     constraints: tuple[str, ...] = ()
     events: tuple[Event, ...] = ()
     facts: tuple[str, ...] = ()
     actions: tuple[str, ...] = ()
     entities: tuple[str, ...] = ()
-    tool_uses: tuple[tuple[str, str], ...] = ()  # (id, name)
 
 
 _CACHE: OrderedDict[bytes, Observed] = OrderedDict()
@@ -214,9 +277,12 @@ _ENCODE = msgspec.json.Encoder().encode
 # How much of a long answer is read: its first two thirds and last third, where agents say
 # what they did and what is left; the middle is mostly code, logs or prose the signals
 # don't use. Reading costs ~0.4 µs a character, so a 100 KB answer would otherwise hold
-# the interpreter for 40 ms. Other texts (a user's turn, a tool's result) get a wider window.
+# the interpreter for 40 ms. Every text is read through signals/bounded.py's window.
 ANSWER_WINDOW = 3000
-TEXT_WINDOW = 6000
+# How much of a user turn is read: a pasted log or file says less about the task than its words.
+USER_WINDOW = 8000
+# How much of a tool result is kept for naming and judging it.
+RESULT_WINDOW = 4000
 
 
 def observe(message: Message) -> Observed:
@@ -232,86 +298,198 @@ def observe(message: Message) -> Observed:
     return found
 
 
-def _observe(message: Message) -> Observed:
-    role = message.role
-    intent = ""
-    constraints: list[str] = []
-    events: list[Event] = []
-    facts: dict[str, None] = {}
-    actions: list[str] = []
-    entities: dict[str, None] = {}
-    tool_uses: list[tuple[str, str]] = []
-    for block in message.content:
-        kind = type(block)
-        if kind is ToolUseBlock:
-            tool_uses.append((block.id, block.name))  # type: ignore[union-attr]
-            continue
-        if kind is ToolResultBlock:
-            events.extend(_tool_events(block))  # type: ignore[arg-type]
-            if block.is_error:  # type: ignore[union-attr]
-                facts.update(dict.fromkeys(_facts(bounded(_result_text(block), TEXT_WINDOW))))  # type: ignore[arg-type]
-            continue
-        if kind is not TextBlock:
-            continue
-        text = without_harness(block.text)  # type: ignore[union-attr]
-        if not text:
-            continue
-        text = bounded(text, ANSWER_WINDOW if role == "assistant" else TEXT_WINDOW)
+class _Reading:
+    """What `_observe` gathers from one message's blocks."""
+
+    def __init__(self, role: str) -> None:
+        self.role = role
+        self.intent = ""
+        self.redirect = False
+        self.constraints: list[str] = []
+        self.events: list[Event] = []
+        self.facts: dict[str, None] = {}
+        self.actions: list[str] = []
+        self.entities: dict[str, None] = {}
+        self.said = ""  # the last prose sentence, announcing the next tool call
+
+    def prose(self, text: str, questions: bool) -> None:
+        role = self.role
+        text = bounded(text, ANSWER_WINDOW if role == "assistant" else USER_WINDOW)
+        for plan in plans(text):
+            self.events.append(Event("plan", plan=plan))
         sentences = list(_sentences(text))
-        if role == "user" and not intent and len(text.split()) >= 4:
-            intent = _intent(sentences)
+        if role == "user":
+            words = without_harness(text)
+            if words:
+                self.events.append(Event("reply", words[:200].lower()))
+            if not self.intent and len(text.split()) >= 4:
+                self.intent = _intent(sentences)
+                self.redirect = bool(_REDIRECT.search(text))
+        asked: list[str] = []
         for sentence in sentences:
             low = sentence.translate(_MARKUP).lower()
             if role == "user" and len(sentence) < 200 and _CONSTRAINT.search(low):
-                _add_unique(constraints, _clean(sentence))
+                _add_unique(self.constraints, _clean(sentence))
             if role == "assistant" and _is_step(low):
                 unit, numbers, total = _step_numbers(low) or ("", (), 0)
-                events.append(Event("step", _clean(_first_clause(sentence)), _stems(low), unit, numbers, total))
+                self.events.append(Event("step", _clean(_first_clause(sentence)), _stems(low), unit, numbers, total))
             elif _RESOLVED.search(low) and not _NEGATED.search(low):
-                events.append(Event("resolved", sentence, _stems(low)))
-            elif not low.endswith("?"):
+                self.events.append(Event("resolved", sentence, _stems(low)))
+            elif low.endswith("?"):
+                if questions and role == "assistant" and _TO_USER.search(low):
+                    asked.append(_clean(sentence).rstrip("?") + "?")
+            else:
                 for clause in _clauses(sentence):
                     if _OPEN.search(clause.translate(_MARKUP).lower()):
-                        events.append(Event("open", _clean(clause), _stems(clause)))
-        facts.update(dict.fromkeys(_facts(text)))
+                        self.events.append(Event("open", _clean(clause), _stems(clause)))
+            if role == "assistant" and _CHECKS_PASS.search(low) and not _NEGATED.search(low):
+                self.events.append(Event("checks_pass"))
+            if role == "assistant":
+                moving = _MOVING_ON.search(low)
+                if moving and not _NEGATED.search(low[: moving.start()]):
+                    self.events.append(Event("moving", numbers=(int(moving.group(1)),)))
+        if asked:
+            text_asked = " ".join(asked[-2:])
+            self.events.append(Event("question", text_asked[:200], _stems(text_asked),
+                                     unit="approval" if _PERMISSION.search(text_asked.lower()) else ""))
+        if sentences:
+            self.said = sentences[-1]
+        self.facts.update(dict.fromkeys(_facts(text)))
         if role == "assistant":
             low = text.lower()
             if len(low) == len(text):  # spans of the lower-cased text fit the original
-                actions.extend(_clean(text[m.start() : m.end()]) for m in _ACTION.finditer(low))
-        entities.update(dict.fromkeys(_ENTITY.findall(text)))
-    return Observed(intent, tuple(constraints), tuple(events), tuple(facts), tuple(actions), tuple(entities),
-                    tuple(tool_uses))
+                self.actions.extend(_clean(text[m.start() : m.end()]) for m in _ACTION.finditer(low))
+        self.entities.update(dict.fromkeys(_ENTITY.findall(text)))
+
+    def call(self, tool_id: str, name: str, arguments: object) -> None:
+        described = actions.describe(name, arguments)
+        if described.kind == "plan":
+            self.events.append(Event("todo", tool_id=tool_id, todo=tuple(actions.todos(arguments))))
+            return
+        announced = _announcement(self.said)
+        self.events.append(Event("call", announced, tool_id=tool_id, call=described, tool=name))
+
+    def result(self, tool_id: str, text: str, is_error: bool, name: str = "") -> None:
+        text = bounded(without_harness(text), RESULT_WINDOW)
+        read = actions.outcome(text, is_error, "read")
+        change = actions.outcome(text, is_error, "change")
+        self.events.append(Event("result", tool_id=tool_id, results=(read, change), tool=name))
+        if is_error or change.status != "ok":
+            self.facts.update(dict.fromkeys(_facts(text[:1000])))
+
+    def observed(self) -> Observed:
+        return Observed(self.intent, self.redirect, tuple(self.constraints), tuple(self.events), tuple(self.facts),
+                        tuple(self.actions), tuple(self.entities))
 
 
-def _tool_events(block: ToolResultBlock) -> list[Event]:
-    body = bounded(_result_text(block), TEXT_WINDOW).strip()
-    first = _clean(body.splitlines()[0] if body else "")
-    if block.is_error:
-        return [Event("tool_error", first, tool=block.name, tool_id=block.tool_use_id)]
-    events = [Event("tool_ok", first, tool=block.name, tool_id=block.tool_use_id)]
-    low = first.lower()
-    if first and _TOOL_MARKER.match(low):  # tool output is data: only an explicit completion counts
-        unit, numbers, total = _step_numbers(low) or ("", (), 0)
-        events.append(Event("step", first, _stems(low), unit, numbers, total))
-    return events
+def _observe(message: Message) -> Observed:
+    reading = _Reading(message.role)
+    has_calls = any(type(block) is ToolUseBlock for block in message.content)
+    for block in message.content:
+        kind = type(block)
+        if kind is ToolUseBlock:
+            reading.call(block.id, block.name, block.input)  # type: ignore[union-attr]
+        elif kind is ToolResultBlock:
+            reading.result(block.tool_use_id, _result_text(block), block.is_error, block.name)  # type: ignore[union-attr,arg-type]
+        elif kind is TextBlock:
+            text = block.text  # type: ignore[union-attr]
+            if message.role == "user":
+                text = without_harness(text)
+                if not text:
+                    continue
+            if react.is_trace(text):
+                _read_trace(reading, text)
+            else:
+                if message.role == "user":
+                    text = _task_text(text)
+                reading.prose(text, questions=not has_calls)
+    return reading.observed()
+
+
+# A text agent's turn holds one call or a few; a turn with hundreds is read at its ends.
+MAX_TRACE_PARTS = 64
+
+
+def _read_trace(reading: _Reading, text: str) -> None:
+    parts = react.parse(text)
+    if len(parts) > MAX_TRACE_PARTS:
+        parts = parts[: MAX_TRACE_PARTS // 2] + parts[-MAX_TRACE_PARTS // 2 :]
+    has_action = any(part.kind == "action" for part in parts)
+    for part in parts:
+        if part.kind == "action":
+            if part.name.lower() in ("finish", "final_answer", "answer", "respond", "reply"):
+                reading.prose(part.text, questions=True)
+            else:
+                reading.call("", part.name, part.text)
+        elif part.kind == "observation":
+            reading.result("", part.text, False)
+        else:
+            prose = part.text if reading.role == "assistant" else _task_text(part.text)
+            reading.prose(prose, questions=not has_action)
+
+
+def _task_text(text: str) -> str:
+    """A user turn's own request: after a `Question:` / `Task:` label when a text agent's
+    prompt carries one (the instructions around it are the harness's)."""
+    last = None
+    for last in _TASK_LABEL.finditer(text):
+        pass
+    return text[last.end():].strip() if last is not None and last.end() < len(text) else text
+
+
+def _announcement(sentence: str) -> str:
+    """What the assistant said it was about to do, as a step's gloss: "Now let me add the
+    rate limiter:" → "add the rate limiter"."""
+    said = _clean(sentence).rstrip(":.")
+    said = re.sub(r"^(?:now,?\s+|next,?\s+|first,?\s+|then,?\s+|ok(?:ay)?,?\s+|great,?\s+)*"
+                  r"(?:let me|let's|i'll|i will|i'm going to|going to|i need to|we need to)\s+", "", said, flags=re.I)
+    return said[:100] if 3 <= len(said.split()) <= 16 and not said.endswith("?") else ""
 
 
 def _result_text(block: ToolResultBlock) -> str:
-    return without_harness("".join(part.text for part in block.content if type(part) is TextBlock))
+    return "".join(part.text for part in block.content if type(part) is TextBlock)
 
 
 def _intent(sentences: list[str]) -> str:
     """The goal a user message states, with the sentence that sets the scene when the
-    goal comes later; else its first sentence."""
+    goal comes later and the one that details it when it follows; else its first two
+    sentences that are neither a greeting nor a bare "can you help?"."""
     for i, sentence in enumerate(sentences):
         match = _INTENT.search(sentence)
         what = _clean(match.group("what")) if match else ""
         if not what or _VAGUE.match(what):
             what = _clean(sentence) if _IMPERATIVE.match(sentence) else ""
         if what:
-            what = what.rstrip(".!")
-            return f"{what} — {_clean(sentences[0]).rstrip('.!')}"[:200] if i > 0 else what
-    return _clean(sentences[0]).rstrip(".!") if sentences else ""
+            parts = [what.rstrip(".!")]
+            scene = next((rest for rest in (_GREETING.sub("", s) for s in sentences[:i])
+                          if rest and not _SMALL_TALK.match(rest)), "")
+            if scene:
+                parts.append(_clean(scene).rstrip(".!"))
+            detail = sentences[i + 1] if i + 1 < len(sentences) else ""
+            if detail and not detail.rstrip().endswith("?") and not _INTENT.search(detail) and len(parts[0]) < 120:
+                parts.append(_clean(detail).rstrip(".!"))
+            return " — ".join(parts)[:240]
+    told = [rest for rest in (_GREETING.sub("", s) for s in sentences[:4])
+            if rest and not (_SMALL_TALK.match(rest) and len(rest.split()) < 8) and not _bare_request(rest)]
+    return " ".join(_clean(s).rstrip(".!") + "." for s in told[:2])[:240].rstrip(".") if told else ""
+
+
+def _bare_request(sentence: str) -> bool:
+    """"Can you dig in?", "Could you help?": a request that names no task."""
+    match = _INTENT.search(sentence)
+    return match is not None and _VAGUE.match(_clean(match.group("what"))) is not None
+
+
+def _redirected(sentences: list[str]) -> str:
+    """The new task in a redirecting turn, without what it cancels: "Actually, forget
+    the refund, just cancel the order" → "just cancel the order"."""
+    kept: list[str] = []
+    for sentence in sentences:
+        for clause in re.split(r"[,;]\s+|\s+[—–-]\s+", _REDIRECT_DROP.sub("", sentence)):
+            clause = _REDIRECT_DROP.sub("", clause.strip())
+            if clause and not _CANCELLED_CLAUSE.match(clause):
+                kept.append(clause)
+    return _clean(", ".join(kept)).rstrip(".!")
 
 
 def _facts(text: str) -> list[str]:
@@ -323,12 +501,26 @@ def _facts(text: str) -> list[str]:
 
 
 class _Loop:
-    __slots__ = ("text", "words", "tool")
+    __slots__ = ("text", "words", "key", "ids", "asked")
 
-    def __init__(self, text: str, words: frozenset[str], tool: str = "") -> None:
+    def __init__(self, text: str, words: frozenset[str], key: str = "", ids: tuple[str, ...] = (),
+                 asked: str = "") -> None:
         self.text = text
         self.words = words
-        self.tool = tool  # set for a failed tool call: closes when that tool succeeds
+        self.key = key  # a failed call's tool: closes when that tool succeeds
+        self.ids = ids  # a waiting call's identifiers: closes when a later result about them is not waiting
+        self.asked = asked  # "question" / "approval": the assistant asked the user; closes on their reply
+
+
+class _Step:
+    __slots__ = ("number", "text", "done", "touched", "words")
+
+    def __init__(self, number: int, text: str, done: bool) -> None:
+        self.number = number
+        self.text = text
+        self.done = done
+        self.touched = done  # some of its work is done
+        self.words = _stems(text)
 
 
 class SignalReader:
@@ -342,30 +534,51 @@ class SignalReader:
         self.loops: list[_Loop] = []
         self.resolved: list[str] = []
         self.steps: list[str] = []
+        self.step_words: list[frozenset[str]] = []
         self.numbers: dict[str, set[int]] = {}
         self.totals: list[int] = []
+        self.plan: list[_Step] = []
+        self.plan_unit = "step"
         self.actions: list[str] = []
         self.entities: dict[str, None] = {}
         self.facts: dict[str, None] = {}
-        self.tools: dict[str, str] = {}  # tool_use id -> tool name, for the results that follow
+        self.calls: dict[str, tuple[Call, str]] = {}  # call id -> the call, and what the assistant said of it
+        self.text_calls: list[tuple[Call, str]] = []  # a text agent's calls, answered in order
+        self.edited: set[str] = set()  # files changed since the user last spoke
 
     def read(self, message: Message) -> None:
         seen = observe(message)
-        if seen.intent and not self.intent:
-            self.intent = seen.intent
+        if seen.intent:
+            if not self.intent:
+                self.intent = seen.intent
+            elif seen.redirect:
+                self._redirect(message)
         for constraint in seen.constraints:
             _add_unique(self.constraints, constraint)
-        self.tools.update(seen.tool_uses)
         for event in seen.events:
-            if event.kind == "step":
-                self._step(event)
-                self._close(event.words, share=0.5)
-            elif event.kind == "resolved":
+            kind = event.kind
+            if kind == "step":
+                self._prose_step(event)
+            elif kind == "resolved":
                 self._close(event.words, share=0.34)
-            elif event.kind == "open":
-                self._open(event.text, event.words)
+            elif kind == "open":
+                self._open(_Loop(event.text, event.words))
+            elif kind == "question":
+                self._ask(event)
+            elif kind == "reply":
+                self._reply(event.text)
+            elif kind == "checks_pass":
+                self._checks_passed()
+            elif kind == "moving":
+                self._moving_on(event.numbers[0])
+            elif kind == "plan":
+                self._plan(event.plan)  # type: ignore[arg-type]
+            elif kind == "todo":
+                self._todo(event.todo)
+            elif kind == "call":
+                self._call(event)
             else:
-                self._tool(event)
+                self._result(event)
         self.facts.update(dict.fromkeys(seen.facts))
         self.actions.extend(seen.actions)
         self.entities.update(dict.fromkeys(seen.entities))
@@ -382,12 +595,32 @@ class SignalReader:
             completed_steps=list(self.steps),
             recent_actions=self.actions[-5:],
             resume_from=self._resume_from(),
+            plan=[step.text for step in self.plan],
         )
-        signals.stage = _stage(signals, self.totals)
+        signals.stage = _stage(signals, self.totals + ([len(self.plan)] if self.plan else []))
         signals.confidence = _confidence(signals)
         return signals
 
-    def _step(self, event: Event) -> None:
+    # --- intent ---
+
+    def _redirect(self, message: Message) -> None:
+        text = " ".join(without_harness(b.text) for b in message.content if type(b) is TextBlock)  # type: ignore[union-attr]
+        new = _redirected(list(_sentences(_task_text(text))))
+        if len(new.split()) >= 2:
+            previous = self.intent.split(" (was: ", 1)[0]
+            self.intent = f"{new} (was: {previous[:120]})"[:240]
+
+    # --- steps ---
+
+    def _add_step(self, text: str, words: frozenset[str] | None = None) -> None:
+        words = _stems(text) if words is None else words
+        if not text or text in self.steps:
+            return
+        self.steps.append(text)
+        self.step_words.append(words)
+        self._close(words, share=0.5)
+
+    def _prose_step(self, event: Event) -> None:
         if event.unit:
             known = self.numbers.setdefault(event.unit, set())
             if known.issuperset(event.numbers):
@@ -395,30 +628,201 @@ class SignalReader:
             known.update(event.numbers)
             if event.total:
                 self.totals.append(event.total)
-        if event.text and event.text not in self.steps:
-            self.steps.append(event.text)
-
-    def _tool(self, event: Event) -> None:
-        tool = event.tool or self.tools.get(event.tool_id, "tool")
-        if event.kind == "tool_error":
-            self.loops = [loop for loop in self.loops if loop.tool != tool]
-            text = f"{tool} failed: {event.text}"[:160]
-            self.loops.append(_Loop(text, _stems(text), tool))
+            if event.unit in ("step", self.plan_unit) and self.plan:
+                for number in event.numbers:
+                    if 0 < number <= len(self.plan):
+                        self.plan[number - 1].done = True
+        elif self._contradicted(event.words) or self._restated(event.words):
             return
-        for loop in [loop for loop in self.loops if loop.tool == tool]:
+        elif self.plan:
+            item = self._plan_item(event.words, strong=False)
+            if item is not None:
+                item.done = True  # the assistant says it is finished
+                if str(item.number) not in event.text:
+                    self._add_step(f"step {item.number}: {event.text}", event.words)
+                    return
+        self._add_step(event.text, event.words)
+
+    def _contradicted(self, words: frozenset[str]) -> bool:
+        """Does a failed call, not since retried successfully, share what the claim is
+        about? ("Refund issued!" after create_refund failed.)"""
+        return any(loop.key and len(words & loop.words - _GENERIC) >= 1 for loop in self.loops)
+
+    def _restated(self, words: frozenset[str]) -> bool:
+        """Is this claim a step already recorded, said again (a closing summary)?"""
+        if len(words) < 2:
+            return True
+        return any(len(words & old) >= max(2, 0.6 * len(words)) for old in self.step_words)
+
+    # --- plans ---
+
+    def _plan(self, plan: Plan) -> None:
+        if plan.remaining and self.plan:
+            for item, marked in zip(plan.items, plan.marked):
+                if not marked:
+                    self._open(_Loop(f"still to do: {item}", _stems(item)))
+            return
+        if self.plan and self._same_plan(plan.items):
+            for step, marked in zip(self.plan, plan.marked):
+                step.done = step.done or marked
+            return
+        self.plan = [_Step(n, text, marked) for n, (text, marked) in enumerate(zip(plan.items, plan.marked), 1)]
+        self.plan_unit = plan.unit
+        for unit, numbers in self.numbers.items():  # numbered work reported before the plan was laid out
+            if unit in ("step", plan.unit):
+                for number in numbers:
+                    if 0 < number <= len(self.plan):
+                        self.plan[number - 1].done = True
+        for words in self.step_words:  # work done before the plan was laid out may be one of its steps
+            self._plan_item(words, strong=True)
+
+    def _same_plan(self, items: tuple[str, ...]) -> bool:
+        if abs(len(items) - len(self.plan)) > 1:
+            return False
+        same = sum(len(_stems(text) & step.words) >= 0.5 * max(1, len(step.words)) for text, step in
+                   zip(items, self.plan))
+        return same >= 0.6 * len(self.plan)
+
+    def _todo(self, items: tuple[tuple[str, str], ...]) -> None:
+        if not items:
+            return
+        before = {step.text: step.done for step in self.plan}
+        self.plan = [_Step(n, text, state == "completed") for n, (text, state) in enumerate(items, 1)]
+        self.plan_unit = "step"
+        for step in self.plan:
+            if step.done and not before.get(step.text, False) and not self._restated(step.words):
+                self._add_step(f"step {step.number}: {step.text}", step.words)
+
+    def _moving_on(self, number: int) -> None:
+        if self.plan and 1 < number <= len(self.plan) + 1:
+            for step in self.plan[: number - 1]:
+                step.done = True
+
+    def _plan_item(self, words: frozenset[str], strong: bool) -> _Step | None:
+        """The plan step a piece of work belongs to: the step not yet done that shares
+        the most of its words with the work, if enough. The work finishes the step when
+        it covers most of it; else the step is under way, and finished once the work
+        moves on to a later step."""
+        best, best_score = None, 0.0
+        for step in self.plan:
+            if step.done or not step.words:
+                continue
+            shared = len((words & step.words) - _GENERIC)
+            score = shared / len(step.words)
+            enough = shared >= 2 and score >= 0.34 if strong else (shared >= 2 or (shared >= 1 and score >= 0.5))
+            if enough and score > best_score:
+                best, best_score = step, score
+        if best is None:
+            return None
+        covers = (best_score >= 0.6 and len(words & best.words) >= 2) or len(best.words) == 1
+        if strong:  # a lookup or a check finishes a step that is only that; it moves nothing on
+            best.done = best.done or covers
+            return best if covers else None
+        for earlier in self.plan[: best.number - 1]:
+            earlier.done = earlier.done or earlier.touched
+        best.touched = True
+        best.done = best.done or covers
+        return best
+
+    # --- tool calls and their results ---
+
+    def _call(self, event: Event) -> None:
+        assert event.call is not None
+        if event.tool_id:
+            self.calls[event.tool_id] = (event.call, event.text)
+        else:
+            self.text_calls.append((event.call, event.text))
+
+    def _result(self, event: Event) -> None:
+        assert event.results is not None
+        if event.tool_id and event.tool_id in self.calls:
+            call, announced = self.calls.pop(event.tool_id)
+        elif not event.tool_id and self.text_calls:
+            call, announced = self.text_calls.pop(0)
+        else:
+            name = event.tool or "tool"
+            call, announced = actions.describe(name, {}), ""
+        result = event.results[0] if call.kind == "read" else event.results[1]
+        if result.status == "failed":
+            if call.kind != "read":
+                label = call.label or call.phrase or call.key.split(":", 1)[-1] or "a tool call"
+                text = f"{label} failed: {result.detail}"[:200]
+                self.loops = [loop for loop in self.loops if loop.key != call.key]
+                self._open(_Loop(text, _stems(f"{call.words} {text}"), key=call.key), dedupe=False)
+            return
+        name = actions.step_name(call, result)
+        if result.status == "pending":
+            text = f"{name}: {result.detail}"[:200]
+            self._open(_Loop(text, _stems(text), ids=result.ids or (name,)), dedupe=False)
+            return
+        self._succeeded(call, result)
+        if call.kind == "change":
+            if call.key.startswith("edit:"):
+                if call.key in self.edited:
+                    return  # more edits to a file already changed since the user last spoke: one piece of work
+                self.edited.add(call.key)
+                if announced:
+                    name = f"{name}: {announced}"
+            words = _stems(f"{name} {call.words}")
+            item = self._plan_item(words, strong=False) if self.plan else None
+            if item is not None:
+                name = f"step {item.number}: {name}"
+            if not self._restated_tool(name):
+                self._add_step(name[:200], words)
+            self.actions.append(name[:120])
+        elif self.plan:
+            self._plan_item(_stems(f"{call.words} {announced}"), strong=True)
+
+    def _restated_tool(self, name: str) -> bool:
+        return name in self.steps
+
+    def _checks_passed(self) -> None:
+        """The assistant reports the tests (or the build) pass: a failed run of them is over."""
+        for loop in [loop for loop in self.loops if loop.key.endswith((":test", "test", "tests", ":build"))]:
             self.loops.remove(loop)
             self.resolved.append(loop.text)
 
-    def _open(self, text: str, words: frozenset[str]) -> None:
-        if len(words) < 2 or any(len(words & old.words) >= max(3, len(words) * 0.8) for old in self.loops):
+    def _succeeded(self, call: Call, result: Outcome) -> None:
+        for loop in [loop for loop in self.loops if (loop.key and loop.key == call.key) or
+                     (loop.ids and result.ids and set(loop.ids) & set(result.ids))]:
+            self.loops.remove(loop)
+            self.resolved.append(loop.text)
+
+    # --- loops ---
+
+    def _open(self, loop: _Loop, dedupe: bool = True) -> None:
+        if len(loop.words) < 2:
             return
-        self.loops.append(_Loop(text, words))
+        if dedupe and any(len(loop.words & old.words) >= max(2, 0.5 * min(len(loop.words), len(old.words)))
+                          for old in self.loops):
+            return
+        self.loops.append(loop)
+
+    def _ask(self, event: Event) -> None:
+        approval = event.unit == "approval"
+        lead = "waiting for the user to confirm" if approval else "waiting for the user to answer"
+        self.loops = [loop for loop in self.loops if not loop.asked]  # the newest question stands for them
+        self.loops.append(_Loop(f"{lead}: {event.text}", event.words | _stems(lead),
+                                asked="approval" if approval else "question"))
+
+    def _reply(self, said: str) -> None:
+        """The user spoke: the assistant's questions are answered, and a yes settles what
+        the assistant asked approval for."""
+        self.edited.clear()
+        approves = _APPROVAL_WORDS.match(said) is not None
+        for loop in list(self.loops):
+            if loop.asked or (approves and not loop.key and not loop.ids and _ASKING_APPROVAL.search(loop.text.lower())
+                              and loop.text.startswith("waiting for the user")):
+                self.loops.remove(loop)
+                self.resolved.append(loop.text)
 
     def _close(self, words: frozenset[str], share: float) -> None:
         """Close the open loop a statement is most about, if they share enough words:
         at least two, and `share` of the shorter of the two."""
         best, most = None, 0
         for loop in self.loops:
+            if loop.asked:
+                continue
             shared = len(words & loop.words)
             if shared > most:
                 best, most = loop, shared
@@ -429,16 +833,20 @@ class SignalReader:
     def _trim(self) -> None:
         """Keep what is held bounded: old items give way to new ones."""
         for items, limit in ((self.loops, 4 * MAX_ITEMS), (self.resolved, MAX_ITEMS), (self.actions, 5),
-                             (self.steps, MAX_STEPS)):
+                             (self.steps, MAX_STEPS), (self.step_words, MAX_STEPS), (self.plan, 40),
+                             (self.text_calls, 16)):
             del items[: max(0, len(items) - limit)]
         del self.constraints[MAX_ITEMS:]  # the first ones stated are kept
-        for table, limit in ((self.entities, 12), (self.facts, 2 * MAX_ITEMS), (self.tools, 256)):
+        for table, limit in ((self.entities, 12), (self.facts, 2 * MAX_ITEMS), (self.calls, 256)):
             while len(table) > limit:
                 del table[next(iter(table))]
 
     def _resume_from(self) -> int | None:
-        """The first number not yet done, counting from the first one done, in the
-        unit most steps are numbered in (steps, PRs, tasks…)."""
+        """The first step of the newest plan not yet done; without a plan, the first
+        number not yet done, counting from the first one done, in the unit most steps
+        are numbered in (steps, PRs, tasks…)."""
+        if self.plan:
+            return next((step.number for step in self.plan if not step.done), len(self.plan) + 1)
         if not self.numbers:
             return None
         done = max(self.numbers.values(), key=len)
@@ -446,6 +854,11 @@ class SignalReader:
         while n in done:
             n += 1
         return n
+
+
+# Words too common in agents' work to tie a claim to a failed call or a plan step.
+_GENERIC = frozenset("tool call run ran file new add updat creat make get set use check test done fail error "
+                     "all now step user".split())
 
 
 def _is_step(low: str) -> bool:
@@ -475,10 +888,23 @@ def _step_numbers(low: str) -> tuple[str, tuple[int, ...], int] | None:
 
 
 def _sentences(text: str) -> Iterable[str]:
-    for match in _SENTENCE.finditer(text):
-        sentence = _BULLET.sub("", match.group(0).strip())
+    """Sentences: a run of . ! ? ends one when a space or the end follows (so "4.2.11",
+    "0.3%" and file names stay whole), and so does a line break. One pass, linear."""
+    start = 0
+    for match in _STOPS.finditer(text):
+        end = match.end()
+        if match.group(0) == "\n":
+            piece, start = text[start : match.start()], end
+        elif end == len(text) or text[end].isspace():
+            piece, start = text[start:end], end
+        else:
+            continue
+        sentence = _BULLET.sub("", piece.strip())
         if len(sentence) > 3:
             yield sentence
+    sentence = _BULLET.sub("", text[start:].strip())
+    if len(sentence) > 3:
+        yield sentence
 
 
 def _clauses(sentence: str) -> list[str]:
@@ -502,6 +928,10 @@ def _first_clause(sentence: str) -> str:
     return _CLAUSE_BREAK.split(sentence, maxsplit=1)[0]
 
 
+_IRREGULAR_STEMS = {"sent": "send", "wrote": "write", "written": "write", "ran": "run", "built": "build",
+                    "paid": "pay", "made": "make", "bought": "buy", "found": "find", "took": "take"}
+
+
 def _stems(text: str) -> frozenset[str]:
     """Content words, crudely stemmed, so "dump"/"dumped" and "review"/"reviewing" meet."""
     stems = set()
@@ -509,10 +939,13 @@ def _stems(text: str) -> frozenset[str]:
         word = word.strip(".-")
         if word in _STOP or len(word) < 2:
             continue
+        word = _IRREGULAR_STEMS.get(word, word)
         for suffix in ("ing", "ed", "es", "s"):
             if word.endswith(suffix) and len(word) - len(suffix) >= 3:
                 word = word[: -len(suffix)]
                 break
+        if word.endswith("e") and len(word) >= 4:
+            word = word[:-1]
         stems.add(word)
     return frozenset(stems)
 

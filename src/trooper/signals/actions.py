@@ -1,0 +1,621 @@
+"""What a tool call did, read from the call and its result: the structure every agent shares.
+
+A call is described once, when it is made: which tool (and, for a shell, which program and
+subcommand: `git push`, `kubectl rollout`), whether it changes something, checks something
+(tests, linters, builds) or only reads, and the phrase a finished step would carry
+(`restarted nginx on web-2`, `emailed sales@acme.com: Q3 summary`). Its result says whether it
+succeeded, failed or is waiting (a refund pending approval), and which identifiers came back
+(`RMA-55120`, `PR #1415`, a commit hash). The reader joins the two.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, NamedTuple
+
+import msgspec
+
+# --- verbs ---
+
+CHANGE_VERBS = frozenset(
+    "add append apply approve archive assign attach block book bump cancel change charge close comment commit "
+    "configure confirm create deactivate delete deploy disable dispatch drop edit email enable enroll escalate "
+    "exchange file flag forward grant import insert install invite issue label launch lock mark merge message "
+    "migrate modify move notify open order patch pay place post promote provision publish purchase push reassign "
+    "reboot rebook redeploy refund register reject release reload remove rename renew reopen replace reply "
+    "reschedule reserve reset resolve restart restore resume return revert revoke rollback rotate save schedule "
+    "scale send set ship sign start stop submit subscribe suspend sync tag terminate transfer trigger unblock "
+    "unlock unsubscribe update upgrade upload upsert void write backup seed purge invalidate kill pause "
+    "disconnect connect link unlink enqueue quarantine isolate rollout uninstall downgrade truncate "
+    "whitelist allowlist blocklist ban unban mute unmute archive pin unpin share publish draft generate".split()
+)
+CHECK_VERBS = frozenset("test tests lint validate verify build typecheck audit".split())
+READ_VERBS = frozenset(
+    "get list search find read lookup look query fetch view show describe inspect grep glob cat browse check "
+    "calculate compute count estimate explain think retrieve download preview diff status whoami ping monitor "
+    "watch tail head wiki wikipedia finish summarize analyze analyse compare convert translate web".split()
+)
+_OBJECT_FILLER = frozenset("a an the to new item record mcp api tool tools for of by in on with from and or".split())
+_IRREGULAR = {
+    "send": "sent", "write": "wrote", "run": "ran", "build": "built", "pay": "paid", "set": "set", "put": "put",
+    "make": "made", "buy": "bought", "begin": "began", "take": "took", "get": "got", "find": "found", "read": "read",
+    "reset": "reset", "shut": "shut", "split": "split", "rebuild": "rebuilt", "rewrite": "rewrote", "cut": "cut",
+    "upset": "upset", "sync": "synced", "email": "emailed", "rollback": "rolled back", "rollout": "rolled out",
+    "backup": "backed up", "lookup": "looked up", "setup": "set up", "signup": "signed up", "checkout": "checked out",
+}
+_DOUBLED = frozenset("stop drop ship tag plan submit commit transfer cancel label flag log scan map zip pin step "
+                     "swap trim wrap chat plug unpin admit permit ban unban".split())
+
+
+def past(verb: str) -> str:
+    """The past tense of a tool's verb: `create` → `created`, `send` → `sent`."""
+    verb = verb.lower()
+    if verb in _IRREGULAR:
+        return _IRREGULAR[verb]
+    if verb.endswith("ed"):
+        return verb
+    if verb in _DOUBLED:
+        return verb + verb[-1] + "ed"
+    if verb.endswith("e"):
+        return verb + "d"
+    if verb.endswith("y") and len(verb) > 2 and verb[-2] not in "aeiou":
+        return verb[:-1] + "ied"
+    return verb + "ed"
+
+
+# --- the call ---
+
+
+class Call(NamedTuple):
+    key: str  # "the same tool": a later success with this key closes this call's failure
+    kind: str  # "change" | "check" | "read" | "plan"
+    phrase: str  # the finished step's words, before the result's identifiers are added
+    words: str  # tool name and argument values, for matching against plans and loops
+    label: str = ""  # the call as asked for, for a failure: "create refund A-1001", "`npm test`"
+
+
+_PATCHED = re.compile(r"^(?:\+\+\+ b/|\*\*\* (?:Update|Add) File: )(\S+)", re.MULTILINE)
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_SPLIT_NAME = re.compile(r"[\s_.:/-]+")
+_FILE_TOOLS = {"write": "wrote", "edit": "edited", "multiedit": "edited", "notebookedit": "edited",
+               "str_replace_editor": "edited", "create_file": "created", "write_file": "wrote", "edit_file": "edited",
+               "apply_patch": "patched", "str_replace": "edited", "create": "created"}
+_SHELL_TOOLS = frozenset("bash shell run_shell run_command execute_command terminal exec sh cmd "
+                         "execute_bash run_bash_command powershell".split())
+_PLAN_TOOLS = frozenset(("todowrite", "todo_write", "update_plan", "write_todos", "update_todos"))
+# Argument keys whose values are bodies, not names.
+_BULK_KEYS = frozenset("body content text message description details notes code query sql patch diff old_string "
+                       "new_string edits todos prompt html markdown script command input data payload comment "
+                       "reason".split())
+_ID_KEY = re.compile(r"(?:^|_)(?:id|ids|number|no|code|ref|reference|sku|pnr|confirmation)$|^(?:id|to|recipient)$")
+_NAME_KEYS = ("to", "recipient", "recipients", "email", "channel", "name", "title", "subject", "path", "file_path",
+              "file", "filename", "city", "destination", "origin", "date", "amount", "user", "username", "customer",
+              "host", "service", "env", "environment", "branch", "version", "team", "assignee", "status", "plan",
+              "product", "item", "items", "quantity", "repo", "project", "role", "group", "account")
+
+
+def name_words(tool: str) -> list[str]:
+    """`create_pull_request`, `createPullRequest`, `mcp__github__create_pr` → their words."""
+    tail = tool.rsplit("__", 1)[-1]
+    return [w for w in _SPLIT_NAME.split(_CAMEL.sub(" ", tail).lower()) if w]
+
+
+def describe(tool: str, arguments: Any) -> Call:
+    """What calling `tool` with `arguments` (a dict, or text for a text agent) is for."""
+    low = tool.lower()
+    if low in _PLAN_TOOLS:
+        return Call(low, "plan", "", "")
+    args = arguments if isinstance(arguments, dict) else {}
+    text_arg = arguments if isinstance(arguments, str) else ""
+    if low in _SHELL_TOOLS or (not args and text_arg and low in ("python", "terminal")):
+        command = str(args.get("command") or args.get("cmd") or args.get("script") or text_arg)
+        return shell(command, tool)
+    if low in _FILE_TOOLS or (low == "str_replace_based_edit_tool"):
+        path = short_path(str(args.get("file_path") or args.get("path") or args.get("notebook_path") or ""))
+        if not path:
+            path = " ".join(dict.fromkeys(short_path(p) for p in _PATCHED.findall(
+                str(args.get("diff") or args.get("patch") or args.get("input") or text_arg)[:20_000])))
+        verb = _FILE_TOOLS.get(low, "edited")
+        if low == "str_replace_based_edit_tool" and args.get("command") in ("view",):
+            return Call(f"{low}:{path}", "read", f"viewed {path}", path, f"view {path}")
+        if low == "str_replace_based_edit_tool" and args.get("command") == "create":
+            verb = "created"
+        return Call(f"edit:{path}", "change", f"{verb} {path}".strip(), path, f"edit {path}")
+    words = name_words(tool)
+    operation = next((args[k] for k in _OPERATION_KEYS if isinstance(args.get(k), str) and len(args[k]) <= 40), None)
+    if operation is not None:  # one tool, many operations: okta(action="create_user", params={…})
+        words = [*name_words(operation), *(w for w in words if w not in name_words(operation))]
+        nested = next((args[k] for k in ("params", "parameters", "args", "arguments", "data", "input")
+                       if isinstance(args.get(k), dict)), None)
+        args = nested if nested is not None else {k: v for k, v in args.items() if k not in _OPERATION_KEYS}
+    values = _argument_values(args) if args else _text_values(text_arg)
+    verb_at, kind = _verb(words, values)
+    verb = words[verb_at] if verb_at >= 0 else ""
+    obj = " ".join(_ACRONYMS.get(w, w) for i, w in enumerate(words) if i != verb_at and w not in _OBJECT_FILLER)
+    if verb == "send" and obj in ("email", "mail", "emails"):
+        verb, obj = "email", ""
+    elif verb == "run" and kind == "change":
+        verb = "run"
+    phrase = " ".join(p for p in (past(verb) if verb else tool, obj, _join_values(values)) if p)
+    label = " ".join(p for p in (" ".join(words), _join_values(values)) if p)
+    key = f"{low}:{operation}" if operation is not None else low
+    return Call(key, kind, phrase[:200], " ".join((tool, *words, *values)), label[:120])
+
+
+_ACRONYMS = {"pr": "PR", "mr": "MR", "rma": "RMA", "sms": "SMS", "dns": "DNS", "vm": "VM", "api": "API"}
+_OPERATION_KEYS = ("action", "operation", "op", "method", "command_name", "verb")
+# Verbs that are also the nouns tools are named after: `email_search` searches, `order_get` reads.
+_NOUN_VERBS = frozenset("email message order file post comment book return label tag schedule ship mark note release "
+                        "patch flag pin draft share sign transfer calendar invoice ticket issue".split())
+
+
+def _verb(words: list[str], values: list[str]) -> tuple[int, str]:
+    noun_verb = -1
+    for i, word in enumerate(words):
+        if word in _NOUN_VERBS and noun_verb < 0 and i + 1 < len(words):
+            noun_verb = i
+            continue
+        found = _verb_at(words, i)
+        if found is not None:
+            return found
+    if noun_verb >= 0:
+        return _verb_at(words, noun_verb) or (-1, "read")
+    return -1, "read"
+
+
+def _verb_at(words: list[str], i: int) -> tuple[int, str] | None:
+    word = words[i]
+    if True:
+        if word == "run" and i + 1 < len(words):
+            following = words[i + 1]
+            if following.startswith(("test", "lint", "check")):
+                return i, "check"
+            if following.startswith(("migration", "backfill", "job", "script", "playbook", "pipeline", "workflow")):
+                return i, "change"
+            return i, "read"
+        if word in CHANGE_VERBS:
+            return i, "change"
+        if word in CHECK_VERBS:
+            return i, "check"
+        if word in READ_VERBS:
+            return i, "read"
+    return None
+
+
+def _argument_values(args: dict[str, Any]) -> list[str]:
+    """The few argument values that name what a call acted on: ids first, then names."""
+    ranked: list[tuple[int, str]] = []
+    for key, value in args.items():
+        low = str(key).lower()
+        if low in _BULK_KEYS:
+            continue
+        if isinstance(value, list):
+            value = ", ".join(str(v) for v in value[:3] if isinstance(v, (str, int, float)) and not isinstance(v, bool))
+        if isinstance(value, bool) or value is None or isinstance(value, dict):
+            continue
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        text = " ".join(str(value).split())
+        if not text or len(text) > 60:
+            continue
+        if low in ("to", "recipient", "recipients", "channel"):
+            text = f"to {text}"
+        rank = 0 if _ID_KEY.search(low) else (1 + _NAME_KEYS.index(low) if low in _NAME_KEYS else 40)
+        ranked.append((rank, text))
+    ranked.sort(key=lambda pair: pair[0])
+    return [text for _, text in ranked[:4]]
+
+
+def _text_values(text: str) -> list[str]:
+    text = " ".join(text.split())
+    return [text[:80]] if text else []
+
+
+def _join_values(values: list[str]) -> str:
+    return ", ".join(values)
+
+
+def short_path(path: str) -> str:
+    """A file path as a person names it: from the project's first well-known folder on,
+    else its last two parts."""
+    path = path.strip().strip("'\"")
+    parts = [p for p in path.split("/") if p]
+    for i, part in enumerate(parts[:-1]):
+        if part in _PROJECT_ROOTS and i > 0:
+            return "/".join(parts[i:])
+    if path.startswith(("/", "~")) and len(parts) > 2:
+        return "/".join(parts[-2:])
+    return path
+
+
+_PROJECT_ROOTS = frozenset(
+    "src lib app apps tests test spec docs pkg cmd internal scripts config configs migrations k8s deploy infra "
+    ".github packages bench api web frontend backend services charts terraform models dags notebooks".split()
+)
+
+# --- shell commands ---
+
+_SEGMENT_BREAK = re.compile(r"\s*(?:&&|\|\||;|\|)\s*")
+_ENV_ASSIGN = re.compile(r"^[A-Z_][A-Z0-9_]*=\S*$")
+_WRAPPERS = frozenset(("sudo", "time", "nohup", "env", "command", "exec", "xargs"))
+_RUNNERS_CHECK = frozenset(
+    "pytest py.test jest vitest mocha tox nox rspec phpunit ruff flake8 mypy pyright eslint tsc black prettier "
+    "golangci-lint shellcheck hadolint tflint cargo-clippy unittest".split()
+)
+_TEST_RUNNERS = frozenset("pytest py.test jest vitest mocha tox nox rspec phpunit unittest".split())
+_PACKAGE_TOOLS = frozenset("npm yarn pnpm bun pip pip3 uv poetry pipx cargo go gem apt apt-get brew dnf yum apk "
+                           "composer bundle conda mamba".split())
+_CHANGE_PROGRAMS = frozenset("mkdir mv cp rm touch chmod chown ln rsync scp tee truncate crontab useradd usermod "
+                             "passwd htpasswd certbot createdb dropdb".split())
+_SCRIPT_VERBS = ("deploy", "rotate", "migrate", "backup", "restore", "release", "seed", "provision", "publish",
+                 "rollback", "install", "setup", "bootstrap", "upgrade", "sync", "cleanup", "purge")
+_SQL_CHANGE = re.compile(r"\b(update|insert|delete|alter|create|drop|grant|revoke|truncate|vacuum|reindex)\b", re.I)
+_QUOTED_MESSAGE = re.compile(r"""-m\s*(?:"([^"]{1,200})"|'([^']{1,200})'|(\S+))""")
+_TITLE = re.compile(r"""--title\s*(?:"([^"]{1,200})"|'([^']{1,200})'|(\S+))""")
+_REDIRECT = re.compile(r"(?<![0-9&>])>{1,2}\s*([\w./~-]+)")
+_RANK = {"read": 0, "check": 1, "change": 2}
+
+
+def shell(command: str, tool: str = "bash") -> Call:
+    """A shell command: its strongest segment decides the kind (a `cd && git push` pushes)."""
+    command = command[:2000]  # a command longer than that is a script pasted in; its start says what it does
+    command = " ".join(command.split()) if "\n" not in command.strip() else command.strip()
+    host = ""
+    ssh = re.match(r"^ssh\s+(?:-\S+\s+)*([\w.@-]+)\s+(.+)$", command)
+    if ssh:
+        host, command = ssh.group(1).split("@")[-1], ssh.group(2).strip().strip("'\"")
+    best: tuple[str, str, str] = ("read", "", "")
+    changes: list[str] = []
+    for segment in _SEGMENT_BREAK.split(command)[:12]:
+        kind, key, phrase = _segment(segment)
+        if kind == "change" and phrase:
+            changes.append(phrase)
+        if _RANK[kind] > _RANK[best[0]]:
+            best = (kind, key, phrase)
+    kind, key, phrase = best
+    if kind == "change":
+        phrase = " and ".join(dict.fromkeys(changes))
+    elif kind == "check":
+        key = "test" if "test" in key or key.split(" ")[0] in _TEST_RUNNERS else key
+    if host and phrase:
+        phrase += f" on {host}"
+    shown = command if len(command) <= 80 else command[:77] + "..."
+    return Call(f"{tool.lower()}:{key}", kind, phrase[:200], command[:300], f"`{shown}`" + (f" on {host}" if host else ""))
+
+
+def _segment(segment: str) -> tuple[str, str, str]:
+    tokens = [t.strip("'\"") for t in segment.split() if ">" not in t and "&" not in t]
+    while tokens and (tokens[0] in _WRAPPERS or _ENV_ASSIGN.match(tokens[0]) or tokens[0] in ("cd",)):
+        if tokens[0] == "cd":
+            return "read", "cd", ""
+        tokens = tokens[1:]
+        if tokens and tokens[0].isdigit():  # `timeout 60 …`
+            tokens = tokens[1:]
+    if not tokens:
+        return "read", "", ""
+    program = tokens[0].rsplit("/", 1)[-1]
+    rest = [t for t in tokens[1:] if not t.startswith("-")]
+    sub = rest[0].lower() if rest else ""
+    args = rest[1:]
+    redirect = _REDIRECT.search(segment)
+    if program in ("git",):
+        return _git(segment, sub, args)
+    if program in ("gh", "glab"):
+        action = rest[1].lower() if len(rest) > 1 else ""
+        if action in ("create", "merge", "close", "comment", "review", "edit", "reopen", "rerun", "run", "delete"):
+            obj = {"pr": "PR", "mr": "MR"}.get(sub, sub)
+            title = _first_group(_TITLE.search(segment))
+            numbers = " ".join(f"#{a}" for a in rest[2:3] if a.isdigit())
+            verb = "opened" if action == "create" and sub in ("pr", "mr", "issue") else past(action)
+            phrase = " ".join(p for p in (verb, obj, numbers) if p) + (f": {title}" if title else "")
+            return "change", f"gh {sub} {action}", phrase
+        return "read", f"gh {sub}", ""
+    if program in ("kubectl", "oc", "helm"):
+        verb = sub
+        if sub == "rollout" and args:
+            verb, args = args[0], args[1:]
+            verb = {"undo": "rollback"}.get(verb, verb)
+        if verb in ("get", "describe", "logs", "top", "explain", "status", "history", "list", "ls", "diff",
+                    "template", "version", "config", "auth", "port-forward", "exec", "cp", "wait"):
+            return "read", f"{program} {sub}", ""
+        return "change", f"{program} {sub}", _phrase(verb, args)
+    if program in ("docker", "podman", "docker-compose"):
+        verb = sub
+        if sub == "compose" and args:
+            verb, args = args[0], args[1:]
+        if verb in ("build", "push", "run", "restart", "stop", "start", "rm", "tag", "up", "down", "pull",
+                    "kill", "rmi", "prune", "create", "login"):
+            return "change", f"{program} {verb}", _phrase(verb, args)
+        return "read", f"{program} {verb}", ""
+    if program in ("systemctl", "service", "launchctl", "supervisorctl", "pm2", "nginx"):
+        verbs = ("restart", "start", "stop", "reload", "enable", "disable", "kill", "load", "unload", "daemon-reload")
+        verb = sub if program != "service" else (args[0] if args else "")
+        unit = args if program != "service" else [sub]
+        if verb in verbs:
+            return "change", f"{program} {verb}", _phrase(verb, unit)
+        if program == "nginx" and "-s" in segment:
+            return "change", "nginx reload", "reloaded nginx"
+        return "read", f"{program} {verb}", ""
+    if program in ("terraform", "tofu", "pulumi", "cdk", "serverless", "sls"):
+        if sub in ("apply", "destroy", "import", "up", "deploy", "taint", "state"):
+            return "change", f"{program} {sub}", _phrase(sub, [program] + args)
+        return "check", f"{program} {sub}", ""
+    if program in _PACKAGE_TOOLS:
+        return _package(program, sub, args, rest)
+    if program in _RUNNERS_CHECK or (program in ("python", "python3") and sub in ("-m",)):
+        return "check", program, ""
+    if program in ("python", "python3", "node", "ruby", "bash", "sh", "zsh", "deno", "php", "perl"):
+        if "-m" in tokens:
+            module = tokens[tokens.index("-m") + 1] if tokens.index("-m") + 1 < len(tokens) else ""
+            if module in ("pytest", "unittest", "mypy", "ruff", "black", "flake8", "pylint", "tox"):
+                return "check", module, ""
+            if module in ("pip",):
+                return _package("pip", tokens[tokens.index("-m") + 2] if len(tokens) > tokens.index("-m") + 2 else "",
+                                args, rest)
+        if sub.endswith(("manage.py",)) and args:
+            if args[0] in ("migrate", "createsuperuser", "loaddata", "collectstatic", "flush"):
+                return "change", f"manage.py {args[0]}", _phrase(args[0], args[1:])
+            if args[0] == "test":
+                return "check", "manage.py test", ""
+        return _script(sub, program)
+    if program in ("make", "just", "task", "invoke", "rake"):
+        target = sub
+        if target.startswith(("deploy", "release", "install", "migrate", "publish", "rollout", "push", "seed")):
+            return "change", f"{program} {target}", f"ran {program} {target}"
+        return "check", f"{program} {target}", ""
+    if program in ("alembic", "flyway", "liquibase", "prisma", "knex", "sequelize", "dbmate", "goose"):
+        if sub == "revision":
+            return "change", f"{program} revision", f"created {program} revision {' '.join(args[:4])}".strip()
+        if sub in ("upgrade", "downgrade", "migrate", "deploy", "stamp", "up", "down", "push"):
+            return "change", f"{program} {sub}", _phrase("migrate" if sub in ("upgrade", "up") else sub,
+                                                         [program, *args])
+        return "read", program, ""
+    if program in ("rails", "bin/rails") and sub.startswith("db:"):
+        return "change", f"rails {sub}", f"ran rails {sub}"
+    if program in ("dbt",):
+        if sub in ("run", "build", "seed", "snapshot"):
+            return "change", f"dbt {sub}", f"ran dbt {sub} {' '.join(args[:3])}".strip()
+        return "check", f"dbt {sub}", ""
+    if program in ("psql", "mysql", "sqlite3", "clickhouse-client", "bq", "snowsql", "mongosh"):
+        if _SQL_CHANGE.search(segment):
+            return "change", program, f"ran {_SQL_CHANGE.search(segment).group(1).upper()} on {program}"  # type: ignore[union-attr]
+        return "read", program, ""
+    if program in ("aws", "gcloud", "az", "doctl", "flyctl", "fly", "heroku", "vercel", "netlify", "wrangler",
+                   "firebase", "eksctl", "gsutil"):
+        for i, word in enumerate(rest):
+            head = word.lower().split("-", 1)[0]
+            if head in CHANGE_VERBS or head in ("cp", "sync", "mv", "rm", "invoke", "run", "put", "deploy", "scale"):
+                kept = [a for a in rest[i + 1:] if not a.startswith(("s3://",)) or True][:3]
+                return "change", f"{program} {' '.join(rest[:i + 1])}", _phrase(head, [*rest[:i], *kept])
+        return "read", f"{program} {sub}", ""
+    if program in ("curl", "http", "https", "wget", "xh"):
+        method = re.search(r"-X\s*(POST|PUT|PATCH|DELETE)|--request\s+(POST|PUT|PATCH|DELETE)", segment, re.I)
+        if method or re.search(r"\s(?:-d|--data(?:-raw|-binary)?|--json|-F)\s", segment):
+            verb = (method.group(1) or method.group(2)).upper() if method else "POST"
+            url = next((t for t in tokens if t.startswith(("http://", "https://"))), "")
+            return "change", program, f"sent {verb} {url}".strip()
+        return "read", program, ""
+    if program in _CHANGE_PROGRAMS or (program == "sed" and "-i" in tokens):
+        verb = {"mkdir": "created", "mv": "moved", "cp": "copied", "rm": "removed", "touch": "created",
+                "chmod": "changed mode of", "chown": "changed owner of", "ln": "linked", "rsync": "synced",
+                "scp": "copied", "tee": "wrote", "sed": "edited", "truncate": "truncated", "crontab": "installed crontab",
+                "useradd": "added user", "usermod": "modified user", "passwd": "set password for", "certbot": "renewed",
+                "htpasswd": "set password in", "createdb": "created database", "dropdb": "dropped database"}.get(program,
+                                                                                                       program)
+        targets = [short_path(a) for a in rest][-2:] if program not in ("sed",) else [short_path(a) for a in rest][-1:]
+        return "change", program, f"{verb} {' '.join(targets)}".strip()
+    if redirect and program in ("echo", "printf", "cat", "jq", "envsubst", "base64", "openssl", "yq"):
+        return "change", "write", f"wrote {short_path(redirect.group(1))}"
+    if program.endswith((".sh", ".py", ".rb", ".js")) or program.startswith("./"):
+        return _script(program, program)
+    return "read", program, ""
+
+
+def _git(segment: str, sub: str, args: list[str]) -> tuple[str, str, str]:
+    if sub == "commit":
+        message = _first_group(_QUOTED_MESSAGE.search(segment))
+        return "change", "git commit", f"committed '{message}'" if message else "committed"
+    if sub == "push":
+        branch = next((a for a in reversed(args) if a not in ("origin", "upstream", "HEAD")), "")
+        return "change", "git push", f"pushed {branch}".strip()
+    if sub in ("merge", "rebase", "revert", "cherry-pick", "tag", "stash", "reset", "rm", "mv", "apply", "am"):
+        return "change", f"git {sub}", _phrase(sub, args[:2])
+    if sub in ("checkout", "switch") and ("-b" in segment or "-c" in segment):
+        return "change", f"git {sub}", f"created branch {args[0] if args else ''}".strip()
+    if sub == "branch" and args and "-" not in segment:
+        return "change", "git branch", f"created branch {args[0]}"
+    return "read", f"git {sub}", ""
+
+
+def _package(program: str, sub: str, args: list[str], rest: list[str]) -> tuple[str, str, str]:
+    if sub in ("install", "i", "add", "remove", "uninstall", "rm", "publish", "upgrade", "get", "update", "version"):
+        if sub in ("install", "i", "update") and not args:
+            return "check", f"{program} {sub}", ""  # restoring a lockfile's packages is set-up, not a step
+        verb = {"i": "install", "add": "install", "rm": "remove", "get": "install"}.get(sub, sub)
+        return "change", f"{program} {sub}", _phrase(verb, args[:4])
+    if sub == "run" and args:
+        script = args[0]
+        if script.startswith(("test", "lint", "check", "build", "type", "format", "e2e")):
+            return "check", f"{program} run {script}", ""
+        if script.startswith(("deploy", "release", "migrate", "publish", "seed")):
+            return "change", f"{program} run {script}", f"ran {program} run {script}"
+        return "check", f"{program} run {script}", ""
+    if sub in ("test", "t", "lint", "build", "vet", "check", "clippy", "fmt", "bench"):
+        return "check", f"{program} {sub}", ""
+    return "read", f"{program} {sub}", ""
+
+
+def _script(path: str, program: str) -> tuple[str, str, str]:
+    name = path.rsplit("/", 1)[-1].lower()
+    if any(verb in name for verb in _SCRIPT_VERBS):
+        return "change", name, f"ran {short_path(path)}"
+    if "test" in name:
+        return "check", name, ""
+    return "read", name or program, ""
+
+
+def _phrase(verb: str, args: list[str]) -> str:
+    return " ".join([past(verb), *(short_path(a) for a in args[:3])]).strip()
+
+
+def _first_group(match: re.Match[str] | None) -> str:
+    if match is None:
+        return ""
+    return next((g for g in match.groups() if g), "")
+
+
+# --- the result ---
+
+
+class Outcome(NamedTuple):
+    status: str  # "ok" | "failed" | "pending"
+    detail: str  # the error's first line, or what it waits on
+    ids: tuple[str, ...]  # identifiers the result carries
+
+
+_FAIL_HEAD = re.compile(
+    r"(?:error|errors|exception|traceback|fatal|failed|failure|fail\b|denied|permission denied|access denied|"
+    r"unauthori[sz]ed|forbidden|not found|no such|invalid|cannot|can't|could not|couldn't|unable to|timeout|"
+    r"timed out|refused|connection refused|rejected|declined|conflict|bad request|exit code:? *[1-9]|exited with|"
+    r"command not found|npm err|e:|usage:|[45]\d\d\b|http [45]\d\d|status:? *[45]\d\d|.{0,40}: command not found)"
+)
+_FAIL_ANYWHERE = re.compile(
+    r"\b(?:exit code|exit status|returned non-zero exit status|exited with code|process completed with exit code)"
+    r":? *[1-9]|traceback \(most recent call last\)|\b[1-9]\d* (?:failed|failing|errors?)\b|^error[:\[ ]|"
+    r"\bbuild failed\b|\bnpm err!|\bfatal:|\berror: |\bfailed to\b",
+    re.MULTILINE,
+)
+_FAIL_STATUS = frozenset("error failed failure declined rejected denied invalid unauthorized forbidden "
+                         "not_found conflict".split())
+_PENDING_STATUS = re.compile(r"^(?:pending|pending[_ ]\w+|awaiting[_ ]\w+|requires?[_ ]approval|needs[_ ]approval|"
+                             r"on[_ ]hold|in[_ ]review|waiting[_ ]\w+|submitted[_ ]for[_ ]approval|escalated)$")
+_PENDING_TEXT = re.compile(r"\b(?:pending (?:approval|review|sign-?off|manager|finance)|requires? (?:manager |finance )?"
+                           r"approval|awaiting (?:approval|review|sign-?off|confirmation)|on hold)\b")
+_ID_IN_TEXT = re.compile(
+    r"/(?:pull|pulls|merge_requests)/(\d+)|/issues/(\d+)|\b([A-Z][A-Z0-9]{1,9}-\d{2,})\b|(?<![\w/#])#(\d{2,7})\b|"
+    r"^\[[\w./-]+ ([0-9a-f]{7,12})\]"
+)
+_ID_JSON_KEY = re.compile(r"(?:^|_)(?:id|number|no|code|ref|reference|confirmation|pnr|locator|url|sha|hash)$")
+
+
+def outcome(text: str, is_error: bool, kind: str) -> Outcome:
+    """Did the call succeed? Read from the error flag, the result's first line, a JSON
+    body's `error`/`ok`/`status`, and a test run's summary."""
+    body = text.strip()
+    data = _json(body)
+    ids = _ids(body, data)
+    first = _first_line(body)
+    if is_error:
+        return Outcome("failed", first, ids)
+    if data is not None:
+        verdict = _json_verdict(data)
+        if verdict is not None:
+            return Outcome(verdict[0], verdict[1] or first, ids)
+    low_head = body[:300].lower().lstrip("\"'`[({ ")
+    if kind != "read" or low_head.startswith(("error", "exception", "traceback", "fatal", "failed")):
+        if _FAIL_HEAD.match(low_head) or (kind != "read" and (_FAIL_ANYWHERE.search(body[:400].lower())
+                                                              or _FAIL_ANYWHERE.search(body[-400:].lower()))):
+            return Outcome("failed", _error_line(body) or first, ids)
+    if kind == "change" and _PENDING_TEXT.search(body[:300].lower()):
+        return Outcome("pending", _PENDING_TEXT.search(body[:300].lower()).group(0), ids)  # type: ignore[union-attr]
+    return Outcome("ok", first, ids)
+
+
+def _json(body: str) -> Any:
+    if not body.startswith("{") or len(body) > 50_000:
+        return None
+    try:
+        return msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return None
+
+
+def _json_verdict(data: Any) -> tuple[str, str] | None:
+    if not isinstance(data, dict):
+        return None
+    error = data.get("error") or data.get("errors")
+    if error:
+        detail = error.get("message", "") if isinstance(error, dict) else str(error)
+        return "failed", " ".join(str(detail).split())[:160]
+    for flag in ("ok", "success", "succeeded"):
+        if data.get(flag) is False:
+            return "failed", str(data.get("message") or data.get("reason") or "")[:160]
+    status = data.get("status") or data.get("state") or data.get("result")
+    if isinstance(status, str):
+        low = status.lower().strip()
+        if low in _FAIL_STATUS:
+            return "failed", str(data.get("message") or data.get("reason") or status)[:160]
+        if _PENDING_STATUS.match(low):
+            return "pending", str(data.get("message") or data.get("reason") or status.replace("_", " "))[:160]
+    return None
+
+
+def _ids(body: str, data: Any) -> tuple[str, ...]:
+    found: dict[str, None] = {}
+    if isinstance(data, dict):
+        for key, value in list(data.items())[:40]:
+            if isinstance(value, (str, int)) and not isinstance(value, bool) and _ID_JSON_KEY.search(str(key).lower()):
+                text = str(value)
+                if "/pull/" in text or "/issues/" in text:
+                    found.update(dict.fromkeys(_text_ids(text)))
+                elif 0 < len(text) <= 24 and not text.startswith("http"):
+                    found[text] = None
+    found.update(dict.fromkeys(_text_ids(body[:2000])))
+    return tuple(found)[:4]
+
+
+def _text_ids(text: str) -> list[str]:
+    ids = []
+    for match in _ID_IN_TEXT.finditer(text):
+        pr, issue, code, number, sha = match.groups()
+        ids.append(f"PR #{pr}" if pr else f"issue #{issue}" if issue else code or (f"#{number}" if number else sha))
+    return ids
+
+
+def _first_line(body: str) -> str:
+    for line in body.splitlines():
+        line = " ".join(line.split())
+        if line:
+            return line[:160]
+    return ""
+
+
+def _error_line(body: str) -> str:
+    """The line that says what went wrong: the last `…Error: …` line of a traceback, a
+    test summary, or the first line that mentions an error."""
+    lines = [" ".join(line.split()) for line in body.splitlines() if line.strip()]
+    for line in reversed(lines[-40:]):
+        low = line.lower()
+        if re.match(r"^[\w.]*(?:error|exception)\b", low) or re.search(r"\b[1-9]\d* (?:failed|errors?)\b", low):
+            return line[:160]
+    for line in lines[:40]:
+        if _FAIL_ANYWHERE.search(line.lower()) or _FAIL_HEAD.match(line.lower()):
+            return line[:160]
+    return lines[0][:160] if lines else ""
+
+
+_BARE_PR = re.compile(r"\bPR\b(?!\s*#)(:?)")
+
+
+def step_name(call: Call, result: Outcome) -> str:
+    """The finished step: the call's phrase and the identifiers its result returned."""
+    ids = [i for i in result.ids if i.lower() not in call.phrase.lower()]
+    phrase = call.phrase
+    pr = next((i for i in ids if i.startswith("PR #")), "")
+    if pr and "#" not in phrase and _BARE_PR.search(phrase):
+        phrase = _BARE_PR.sub(lambda m: pr + (":" if m.group(1) else ""), phrase, count=1).replace("::", ":")
+        ids.remove(pr)
+    return (f"{phrase} ({', '.join(ids[:3])})" if ids else phrase)[:200]
+
+
+def todos(arguments: Any) -> list[tuple[str, str]]:
+    """A todo-list tool's items and their states (`pending`, `in_progress`, `completed`)."""
+    items = arguments.get("todos") or arguments.get("plan") or arguments.get("items") if isinstance(arguments, dict) else None
+    found: list[tuple[str, str]] = []
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, dict):
+            text = str(item.get("content") or item.get("step") or item.get("title") or item.get("task") or "")
+            state = str(item.get("status") or item.get("state") or "pending").lower()
+            if text:
+                found.append((" ".join(text.split())[:160], state))
+    return found

@@ -1,0 +1,117 @@
+"""Plans: the numbered or bulleted list of steps a user or an agent lays out.
+
+A plan is what `resume_from` counts against. A list is a plan when most of its items start
+with something to do ("Create the RMA", "Step 2: migrate the users table", "Emailing the
+customer"); a list of findings, options or things already done is not. A list headed "next
+steps" or "still to do" after a plan exists is what is left, not a new plan. Items may carry
+their own marks (`✅`, `[x]`, `~~struck~~`, "(done)").
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+from trooper.signals.actions import CHANGE_VERBS, CHECK_VERBS, READ_VERBS
+
+_ITEM = re.compile(r"([ \t]*)(?:(\d{1,2})[.)]|[-*•+]|(?:[-*]\s+)?\[[ xX✓]\])[ \t]+(\S.*)")
+_STEP_LINE = re.compile(r"([ \t]*)(?:\*\*|#+\s*)?(?:step|phase|stage)[ \t]*(\d{1,2})\b(?:\*\*)?[ \t]*[:.)—–-]", re.I)
+_LEAD = re.compile(r"^(?:\*\*[^*]{1,80}\*\*\s*[:—–-]?\s*|(?:step|phase|stage)\s*\d{1,2}\s*[:.)—–-]\s*|"
+                   r"(?:first|then|next|finally|and|also|lastly|after that),?\s+)+", re.I)
+_DONE_MARK = re.compile(r"✅|✔|☑|\[[xX✓]\]|~~|\((?:done|completed?|finished)\)|[—–-]\s*(?:done|completed?)\b|"
+                        r":\s*(?:done|completed?)\b")
+_REMAINING = re.compile(r"\b(?:next steps?|remaining|left to do|still to do|to-?do|follow-?ups?|open items|"
+                        r"what'?s left|outstanding|pending)\b", re.I)
+_OPTIONS = re.compile(r"\b(?:options?|alternatives?|either|choices|you could|we could|approaches|which (?:one|would))\b",
+                      re.I)
+_NOT_PLAN_HEAD = re.compile(r"\b(?:summary|recap|what i did|done so far|findings|results?|here'?s what (?:i|we) "
+                            r"(?:did|found|changed)|changes made|completed)\b", re.I)
+_FENCE = "```"
+_UNIT = re.compile(r"\s*(steps?|phases?|stages?|prs?|pull requests?|tasks?|parts?|milestones?)\s*#?\s*\d{1,2}\b", re.I)
+
+EXTRA_VERBS = frozenset(
+    "investigate confirm identify review prepare implement refactor document fix wire port split extract benchmark "
+    "measure collect gather pick choose decide ask wait call contact coordinate announce reproduce bisect profile "
+    "clean tidy outline design plan research compare pack arrange buy verify run inspect backfill rebuild rerun "
+    "re-run dump load export keep make do take use try ensure double-check recheck draft reply respond triage "
+    "walk go follow write check test deploy monitor move convert translate download share track collect note "
+    "double handle cover add remove create set hand propose flag estimate shortlist book reserve".split()
+)
+PLAN_VERBS = CHANGE_VERBS | CHECK_VERBS | READ_VERBS | EXTRA_VERBS
+
+
+class Plan(NamedTuple):
+    items: tuple[str, ...]
+    marked: tuple[bool, ...]  # the item carries a done mark
+    remaining: bool  # headed "next steps", "still to do": what is left, not a new plan
+    unit: str = "step"  # what its items are numbered as when they say so ("PR #1 – …": "pr")
+
+
+def plans(text: str) -> list[Plan]:
+    """The plans a message lays out, in order (usually none or one)."""
+    if "\n" not in text:
+        return []
+    found: list[Plan] = []
+    lines = text.splitlines()
+    in_fence = False
+    run: list[tuple[str, str]] = []  # (indent, item text)
+    head = ""
+    previous = ""
+    for line in lines:
+        if line.lstrip().startswith(_FENCE):
+            in_fence = not in_fence
+            _close(run, head, found)
+            run = []
+            continue
+        if in_fence:
+            continue
+        match = _STEP_LINE.match(line) or _ITEM.match(line)
+        if match is not None:
+            indent = match.group(1).expandtabs(4)
+            item = line[match.end():].strip() if match.re is _STEP_LINE else match.group(3).strip()
+            if match.re is _STEP_LINE:
+                item = item or line.strip()
+            if not run:
+                head = previous
+                run.append((indent, item))
+            elif len(indent) <= len(run[0][0]):
+                run.append((indent, item))
+            continue
+        if not line.strip():
+            continue
+        if run and line[:1] in (" ", "\t"):
+            continue  # an item's continuation
+        _close(run, head, found)
+        run = []
+        previous = line
+    _close(run, head, found)
+    return found
+
+
+def _close(run: list[tuple[str, str]], head: str, found: list[Plan]) -> None:
+    if len(run) < 2:
+        return
+    items = [text for _, text in run]
+    if _OPTIONS.search(head) or _NOT_PLAN_HEAD.search(head) or sum(text.rstrip().endswith("?") for text in items) > 1:
+        return
+    units = [_UNIT.match(text.replace("**", "")) for text in items]
+    unit = units[0].group(1).lower().rstrip("s") if all(units) else "step"  # type: ignore[union-attr]
+    actions = len(items) if all(units) else sum(_is_action(text) for text in items)
+    if actions * 2 < len(items) + (0 if "plan" in head.lower() or "step" in head.lower() else 1):
+        return
+    found.append(Plan(tuple(_clean(text) for text in items), tuple(bool(_DONE_MARK.search(t)) for t in items),
+                      bool(_REMAINING.search(head)), "pr" if unit.startswith("pull") else unit))
+
+
+def _is_action(item: str) -> bool:
+    text = _LEAD.sub("", item.replace("**", "").replace("✅", "").replace("~~", "")).lstrip("[]xX ✓:").lower()
+    word = text.split(" ", 1)[0].strip(",.:;") if text else ""
+    if word in PLAN_VERBS:
+        return True
+    if word.endswith("ing") and len(word) > 5:
+        return word[:-3] in PLAN_VERBS or word[:-3] + "e" in PLAN_VERBS or word[:-4] in PLAN_VERBS
+    return False
+
+
+def _clean(item: str) -> str:
+    return " ".join(item.replace("**", "").replace("~~", "").split())[:160]
