@@ -91,3 +91,12 @@ def test_two_workers_sharing_redis_produce_figures(tmp_path: Path) -> None:
         assert run["ok"] > 0 and not run["errors"], (scenario, run)
     assert system["throughput"]["tried"] and system["cpu_s_per_1k"] > 0
     assert "| trooper, 2 workers + redis |" in results["table"]
+
+
+def test_the_splice_bench_prints_every_case() -> None:
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "splice.py"), "--runs", "1", "--token-ms", "1"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = [line for line in done.stdout.splitlines() if line.endswith(" ms")]
+    assert [row.split("  ")[0] for row in rows] == [
+        "prefill: carries on", "no prefill: seam words first", "no prefill: restarts (spliced)", "no prefill: answers else (refused)"]
