@@ -14,6 +14,8 @@ sends to 127.0.0.1 only; every step is bounded in time. Raw results go to bench/
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -27,6 +29,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,6 +122,35 @@ def wait_port(port: int, seconds: float = 5.0) -> None:
             return
         except OSError:
             time.sleep(0.05)
+
+
+@contextlib.asynccontextmanager
+async def trooper_in_process(pipeline: Path, env: dict[str, str]) -> AsyncIterator[int]:
+    """A Trooper served by hypercorn in this process, so its stages can be timed; yields
+    its port. (The other scenarios run `trooper serve` as a process of its own.)"""
+    from hypercorn.asyncio import serve
+    from hypercorn.config import Config
+
+    from trooper.app import TrooperApp
+    from trooper.config import load
+    from trooper.pipeline import build_stages
+    from trooper.runtime import Runtime
+
+    port = free_port()
+    settings = load(pipeline, env=env, port=port)
+    runtime = Runtime(settings, env=env)
+    app = TrooperApp(runtime, build_stages(settings.stages, settings.stage_options, runtime))
+    config = Config()
+    config.bind = [f"127.0.0.1:{port}"]
+    config.accesslog = config.errorlog = None
+    stop = asyncio.Event()
+    server = asyncio.create_task(serve(app, config, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
+    await asyncio.to_thread(wait_port, port)
+    try:
+        yield port
+    finally:
+        stop.set()
+        await server
 
 
 def redis_command(port: int) -> list[str] | None:

@@ -24,8 +24,6 @@ import time
 from pathlib import Path
 
 import aiohttp
-from hypercorn.asyncio import serve
-from hypercorn.config import Config
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -33,13 +31,9 @@ sys.path.insert(0, str(ROOT))
 import trooper.relay as relay  # noqa: E402
 from tests.fakes.upstream import Drip, FakeUpstream, Habit, ResetMidStream, Text  # noqa: E402
 from trooper import logs  # noqa: E402
-from trooper.app import TrooperApp  # noqa: E402
-from trooper.config import load  # noqa: E402
-from trooper.pipeline import build_stages  # noqa: E402
-from trooper.runtime import Runtime  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
-from run import free_port  # noqa: E402
+from run import trooper_in_process  # noqa: E402
 
 CASES = [  # (label, habit, fallback kind)
     ("prefill: carries on", "continues", "ollama"),
@@ -94,25 +88,14 @@ async def measure(case: tuple[str, str, str], runs: int, words: int, token_ms: f
             f'model = "claude-haiku-4-5"\n[[providers]]\nname = "fallback"\nkind = "{kind}"\nurl = "{url}"\nmodel = "m"\n'
         )
         env = {"CLAUDE_API_KEY": "sk-ant-bench-0123456789", "LOCAL_EMBEDDED": "off", "TROOPER_DB": ":memory:"}
-        port = free_port()
-        settings = load(pipeline, env=env, port=port)
-        runtime = Runtime(settings, env=env)
-        app = TrooperApp(runtime, build_stages(settings.stages, settings.stage_options, runtime))
-        config = Config()
-        config.bind = [f"127.0.0.1:{port}"]
-        config.accesslog = config.errorlog = None
-        stop = asyncio.Event()
-        server = asyncio.create_task(serve(app, config, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
-        await asyncio.sleep(0.5)
         totals, openings = [], []
-        for _ in range(runs):
-            claude.script(ResetMidStream(3 + words // 2, Text(answer)))  # start, block, ping, half the words
-            marks.clear()
-            first_byte = await one_run(f"http://127.0.0.1:{port}")
-            totals.append((first_byte - marks["cut"]) * 1000)
-            openings.append((marks["opened"] - marks["cut"]) * 1000)
-        stop.set()
-        await server
+        async with trooper_in_process(pipeline, env) as port:
+            for _ in range(runs):
+                claude.script(ResetMidStream(3 + words // 2, Text(answer)))  # start, block, ping, half the words
+                marks.clear()
+                first_byte = await one_run(f"http://127.0.0.1:{port}")
+                totals.append((first_byte - marks["cut"]) * 1000)
+                openings.append((marks["opened"] - marks["cut"]) * 1000)
     total, opening = statistics.median(totals), statistics.median(openings)
     return {"total": total, "opening": opening, "held": total - opening}
 

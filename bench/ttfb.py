@@ -22,18 +22,12 @@ import time
 import tomllib
 from pathlib import Path
 
-from hypercorn.asyncio import serve
-from hypercorn.config import Config
-
 import trooper.relay as relay
 import trooper.stages.failover as failover
 from trooper.app import TrooperApp
-from trooper.config import load
-from trooper.pipeline import build_stages
-from trooper.runtime import Runtime
 
 sys.path.insert(0, str(Path(__file__).parent))
-from run import free_port, small_body  # noqa: E402
+from run import free_port, small_body, trooper_in_process  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 MARKS: dict[str, list[float]] = {}
@@ -117,20 +111,9 @@ async def measure(pipeline: Path, upstream: int, count: int, directory: Path) ->
     env = {"CLAUDE_URL": f"http://127.0.0.1:{upstream}", "CLAUDE_API_KEY": "bench", "GEMINI_URL": "http://127.0.0.1:9",
            "OPENAI_URL": "http://127.0.0.1:9/v1", "FALLBACK_URL": f"http://127.0.0.1:{upstream}/api/chat",
            "LOCAL_EMBEDDED": "off", "TROOPER_DB": str(directory / f"{pipeline.stem}.db")}
-    port = free_port()
-    settings = load(pipeline, env=env, port=port)
-    runtime = Runtime(settings, env=env)
-    app = TrooperApp(runtime, build_stages(settings.stages, settings.stage_options, runtime))
-    config = Config()
-    config.bind = [f"127.0.0.1:{port}"]
-    config.accesslog = config.errorlog = None
-    stop = asyncio.Event()
-    server = asyncio.create_task(serve(app, config, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
-    await asyncio.sleep(1.0)
-    MARKS.clear()
-    added = await asyncio.to_thread(client_ttfb, port, count) - await asyncio.to_thread(client_ttfb, upstream, count)
-    stop.set()
-    await server
+    async with trooper_in_process(pipeline, env) as port:
+        MARKS.clear()
+        added = await asyncio.to_thread(client_ttfb, port, count) - await asyncio.to_thread(client_ttfb, upstream, count)
     return added, {name: statistics.median(values[count // 10:]) for name, values in MARKS.items()}
 
 
