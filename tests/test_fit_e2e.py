@@ -13,7 +13,7 @@ import pytest
 
 from tests.claude_code_request import LAST_RESULT, USED_TOOLS, USER_PROMPT, request
 from tests.conftest import chain_env, run_trooper
-from tests.fakes.upstream import Error, FakeUpstream, Text, ToolCall
+from tests.fakes.upstream import Error, ErrorMidStream, FakeUpstream, Text, ToolCall
 from tests.test_compaction import assert_nothing_invented
 from trooper.compaction import answer_room
 from trooper.conversation import Conversation, Message, TextBlock, Tool, ToolResultBlock, ToolUseBlock
@@ -204,3 +204,25 @@ async def test_a_last_tool_result_longer_than_the_window_skips_the_tier_rather_t
     assert error.response.headers["x-trooper-attempts"].endswith("ollama=too_long")
     assert "ollama: skipped (too_long: the turns kept verbatim need ~" in error.message
     assert ollama.generation_requests() == []
+
+
+async def test_a_partial_answer_continued_on_the_local_tier_reaches_it_verbatim(claude: FakeUpstream, ollama: FakeUpstream) -> None:
+    """Claude's stream breaks mid-answer to Claude Code's 20k-token request; Ollama (6,144
+    tokens) continues it from a prefill: the request fits, and the partial answer is in it
+    word for word, not folded into the summary."""
+    body = request()
+    del body["stream"]
+    answer = " ".join(f"Step {n}: the discount in cart.py line {n} is now integer cents, checked by test {n}." for n in range(60))
+    claude.script(ErrorMidStream(after_chunks=8, status=529, answer=Text(answer, chunks=10)))
+    ollama.script(Text(" All steps are done."))
+    async with run_trooper(chain_env(claude=claude, ollama=ollama)) as trooper:
+        message, headers = await stream(trooper.url, body)
+    text = message.content[0].text
+    assert text.endswith(" All steps are done.")
+    partial = text[: -len(" All steps are done.")]
+    assert len(partial) > 500 and answer.startswith(partial)
+    sent = ollama.requests[-1].json
+    assert sent["messages"][-1] == {"role": "assistant", "content": partial}
+    assert prompt_tokens(sent) + sent["options"]["num_predict"] <= 6144
+    assert any(m["role"] == "user" and USER_PROMPT in m["content"] for m in sent["messages"])
+    assert headers["x-trooper-provider"] == "claude"  # the headers went out with Claude's first byte
