@@ -10,6 +10,10 @@ from trooper.providers.base import Provider
 _OPENAI_MODEL_PREFIXES = ("gpt-", "o1", "o3", "o4", "chatgpt-", "ft:gpt-")
 
 
+_FORWARDED_PREFIXES = ("openai-", "x-codex-")
+_FORWARDED_NAMES = frozenset({"session-id", "thread-id", "originator", "x-client-request-id"})
+
+
 class OpenAIProvider(Provider):
     kind = "openai"
     endpoint_suffixes = ("/chat/completions", "/responses")
@@ -31,7 +35,10 @@ class OpenAIProvider(Provider):
         return {"Authorization": f"Bearer {key}"} if key else {}
 
     def forwarded_headers(self, client_headers: Mapping[str, str]) -> dict[str, str]:
-        return {name: value for name, value in client_headers.items() if name.startswith("openai-")}
+        # OpenAI's own headers, and the ones Codex CLI sends with each turn (its session,
+        # thread and turn metadata, which OpenAI uses to route and cache).
+        return {name: value for name, value in client_headers.items()
+                if name.startswith(_FORWARDED_PREFIXES) or name in _FORWARDED_NAMES}
 
     def health_url(self) -> str:
         return self.base_url + "/models"

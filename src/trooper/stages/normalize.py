@@ -16,7 +16,7 @@ from trooper.routes import BODY_MODEL
 PRIVATE_FIELDS = ("x_force_local",)
 MAX_SESSION_ID = 200
 # Agents that name their own sessions: Claude Code, and the Codex CLI.
-AGENT_SESSION_HEADERS = ("x-claude-code-session-id", "session_id")
+AGENT_SESSION_HEADERS = ("x-claude-code-session-id", "session_id", "session-id")  # Claude Code; Codex CLI
 TOO_DEEP = "request body nests arrays and objects too deeply"
 
 
