@@ -449,7 +449,6 @@ class Bench:
             return system
         system.pid = proc.pid
         system.metrics = f"{url}/metrics"
-        WORKERS[system.metrics] = start.get("workers", 1)
         claude = "x-trooper-provider=claude"  # a cloud scenario answered by another provider is counted
         system.targets = {
             "small": Target(f"{url}/v1/messages", small_body(), ANTHROPIC_HEADERS, expect=claude),
@@ -721,42 +720,25 @@ def no_breaker_pipeline(folder: Path) -> Path:
     return path
 
 
-# Trooper's /metrics URL -> how many worker processes answer there (each reports its own).
-WORKERS: dict[str, int] = {}
-
-
 def store_figures(url: str) -> dict[str, float]:
-    """trooper_store_* gauges and counters from Trooper's /metrics ({} when it has none),
-    summed over its worker processes: with several workers on one port each request for
-    /metrics reaches one of them, so it asks until it has heard every one (bounded)."""
+    """trooper_store_* gauges and counters from Trooper's /metrics ({} when it has none).
+    With several workers, whichever answers reports every worker's figures added up."""
     if not url:
         return {}
-    by_process: dict[str, dict[str, float]] = {}
-    for _ in range(50):
-        try:
-            with urllib.request.urlopen(url, timeout=5) as resp:
-                text = resp.read().decode()
-        except (urllib.error.URLError, OSError):
-            break
-        figures: dict[str, float] = {}
-        pid = ""
-        for line in text.splitlines():
-            if line.startswith("trooper_process_info{"):
-                pid = line.split('pid="', 1)[1].split('"', 1)[0]
-            elif line.startswith("trooper_store_"):
-                name, _, value = line.partition(" ")
-                try:
-                    figures[name] = float(value)
-                except ValueError:
-                    pass
-        by_process[pid] = figures
-        if len(by_process) >= WORKERS.get(url, 1):
-            break
-    totals: dict[str, float] = {}
-    for figures in by_process.values():
-        for name, value in figures.items():
-            totals[name] = totals.get(name, 0.0) + value
-    return totals
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            text = resp.read().decode()
+    except (urllib.error.URLError, OSError):
+        return {}
+    figures: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("trooper_store_"):
+            name, _, value = line.partition(" ")
+            try:
+                figures[name] = float(value)
+            except ValueError:
+                pass
+    return figures
 
 
 def diff_stats(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:

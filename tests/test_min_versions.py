@@ -21,7 +21,8 @@ from packaging.requirements import Requirement
 from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parent.parent
-SMOKE = ["tests/test_serve_cli.py", "tests/test_proxy_e2e.py", "tests/test_failover.py"]
+SMOKE = ["tests/test_serve_cli.py", "tests/test_proxy_e2e.py", "tests/test_failover.py",
+         "tests/test_observability.py::test_metrics_parse_as_prometheus_text"]
 # What the smoke tests themselves import; these float (they are not Trooper's dependencies).
 TEST_TOOLS = ["pytest", "pytest-asyncio", "anthropic", "openai"]
 

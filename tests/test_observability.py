@@ -125,24 +125,32 @@ async def test_events_stream_session_updates_live(tmp_path: Path, claude: FakeUp
 
 async def test_metrics_parse_as_prometheus_text(tmp_path: Path, claude: FakeUpstream, ollama: FakeUpstream) -> None:
     claude.script(Text("hi"), Error(529), Error(529))
-    ollama.script(Text("local hi"))
+    ollama.script(Text("local hi"), Text("streamed from the local model"))
     async with run_trooper(env_with_db(tmp_path, claude=claude, ollama=ollama)) as trooper:
         client = anthropic.AsyncAnthropic(base_url=trooper.url, api_key="client-key", max_retries=0)
         for _ in range(2):
             await client.messages.create(model="claude-haiku-4-5", max_tokens=16, tools=[TOOL],
                                          messages=[{"role": "user", "content": "Explain why the sky is blue."}])
+        async with client.messages.stream(model="claude-haiku-4-5", max_tokens=16, tools=[TOOL],
+                                          messages=[{"role": "user", "content": "And why is it red at dusk?"}]) as stream:
+            await stream.get_final_message()
+        await asyncio.sleep(0.05)  # the record is written once the stream's last byte is out
         async with aiohttp.ClientSession() as http, http.get(trooper.url + "/metrics") as response:
             assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
             text = await response.text()
     families = {f.name: f for f in text_string_to_metric_families(text)}
     samples = {(s.name, tuple(sorted(s.labels.items()))): s.value for f in families.values() for s in f.samples}
     assert samples[("trooper_requests_total", (("decision", "direct"), ("provider", "claude"), ("status", "200")))] == 1
-    assert samples[("trooper_requests_total", (("decision", "fallback"), ("provider", "ollama"), ("status", "200")))] == 1
-    assert samples[("trooper_fallbacks_total", (("provider", "claude"), ("reason", "overloaded")))] == 1
+    assert samples[("trooper_requests_total", (("decision", "fallback"), ("provider", "ollama"), ("status", "200")))] == 2
+    assert samples[("trooper_fallbacks_total", (("provider", "claude"), ("reason", "overloaded")))] == 2
     assert samples[("trooper_request_duration_seconds_count", (("provider", "claude"),))] == 1
+    # Only the streamed answer is timed to its first token, under the provider that started it.
+    assert samples[("trooper_time_to_first_token_seconds_count", (("provider", "ollama"),))] == 1
+    assert ("trooper_time_to_first_token_seconds_count", (("provider", "claude"),)) not in samples
+    assert families["trooper_time_to_first_token_seconds"].type == "histogram"
     assert samples[("trooper_circuit_state", (("provider", "claude"), ("state", "closed")))] == 1
     assert samples[("trooper_tokens_saved_total", ())] > 0
-    assert samples[("trooper_sessions", ())] == 1
+    assert samples[("trooper_sessions", ())] == 2  # the stream began a conversation of its own
     assert families["trooper_request_duration_seconds"].type == "histogram"
     assert all(families[name].type == "counter" for name in ("trooper_requests", "trooper_fallbacks", "trooper_tokens_saved"))
 

@@ -59,6 +59,7 @@ class TrooperApp:
         self.startup_error = ""  # why start-up failed, for the one line `trooper serve` prints
         self.readiness = Readiness(runtime.providers, lambda: runtime.http)
         self.body_timeout = runtime.settings.server.body_timeout
+        self._sampler: asyncio.Task[None] | None = None
         self.admin = Router(
             routes=[
                 Route("/", self.root, methods=["GET", "HEAD"]),
@@ -116,6 +117,9 @@ class TrooperApp:
     async def startup(self) -> None:
         await self.runtime.store.start()
         warn_if_exposed(self.runtime.settings)
+        metrics = self.runtime.metrics
+        if metrics.multiprocess:  # several workers: each samples its store's figures for /metrics
+            self._sampler = asyncio.create_task(metrics.sample_store_forever(self.runtime.store.stats))
         for stage in self.stages:
             hook = getattr(stage, "startup", None)
             if hook is not None:
@@ -127,6 +131,8 @@ class TrooperApp:
         self.runtime.store.end_subscriptions()
 
     async def shutdown(self) -> None:
+        if self._sampler is not None:
+            self._sampler.cancel()
         for stage in reversed(self.stages):
             hook = getattr(stage, "shutdown", None)
             if hook is not None:

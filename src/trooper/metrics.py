@@ -1,21 +1,169 @@
-"""Prometheus metrics, in the text exposition format, with no client library: a few
-counters and one histogram kept in memory, and gauges read when scraped.
+"""Prometheus metrics, kept by prometheus_client, in the text exposition format.
 
-Labels are low-cardinality by construction: provider names, decision and reason
-tokens, HTTP statuses. Never a session id or a model name from a client.
+One process keeps its counters and histograms in memory. With `trooper serve --workers N`
+each worker writes them to files in one directory (PROMETHEUS_MULTIPROC_DIR; `trooper
+serve` makes a fresh one when it is unset) and /metrics, whichever worker answers, adds
+every worker's up: counters never appear to reset between scrapes. The session store's
+figures are sampled into that directory every second by each worker (exact for the worker
+that answers the scrape); circuit states are read from the answering worker, which with
+several workers share them through Redis.
+
+Labels are low-cardinality by construction: provider names, decision and reason tokens,
+HTTP statuses. Never a session id or a model name from a client.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+
+import prometheus_client
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from trooper.providers.base import Provider
 from trooper.store.base import StoreStats
 from trooper.store.records import RequestRecord
 
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+FIRST_TOKEN_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 BREAKER_STATES = ("closed", "open", "half_open")
+STORE_SAMPLE_EVERY = 1.0  # seconds, with several workers
+
+# The store's figures: name, help, how several workers' values combine, and its samples
+# as (label, StoreStats field); a labelled figure names its label after the help.
+STORE_FIGURES: tuple[tuple[str, str, str, tuple[tuple[str, str], ...]], ...] = (
+    ("trooper_sessions", "Sessions held by the store.", "max", (("", "sessions"),)),
+    ("trooper_store_queued", "Observations waiting to be applied by the store.", "livesum", (("", "queued"),)),
+    ("trooper_store_dropped_total", "Observations dropped because the store's queue was full.", "sum",
+     (("", "dropped"),)),
+    ("trooper_store_signals_skipped_total", "Long answers stored but not read for signals because the store was behind.",
+     "sum", (("", "signals_skipped"),)),
+    ("trooper_store_trimmed_total", "Oldest transcript messages and request records dropped by the per-session caps.",
+     "sum", (("messages", "trimmed_messages"), ("requests", "trimmed_requests"))),
+    ("trooper_store_write_errors_total", "Batched writes that failed (retried at the next flush).", "sum",
+     (("", "write_errors"),)),
+)
+STORE_LABEL = "kind"  # the label of a store figure with several samples
+
+
+prometheus_client.disable_created_metrics()  # no *_created series: nothing here needs them
+
+
+def multiprocess() -> bool:
+    return bool(os.environ.get(MULTIPROC_ENV))
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.multiprocess = multiprocess()
+        # One process: a registry of its own (tests run several Trooper apps in one process).
+        # Several: values go to the shared directory, read back at scrape time.
+        self.registry = None if self.multiprocess else CollectorRegistry(auto_describe=False)
+        registry = self.registry
+        self.requests = Counter(
+            "trooper_requests", "Proxied requests by answering provider, decision and HTTP status.",
+            ("provider", "decision", "status"), registry=registry,
+        )
+        self.fallbacks = Counter(
+            "trooper_fallbacks", "Providers given up on for a request, by provider and reason.", ("provider", "reason"),
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "trooper_request_duration_seconds", "From request to the last byte of its answer, by answering provider.",
+            ("provider",), buckets=LATENCY_BUCKETS, registry=registry,
+        )
+        self.first_token = Histogram(
+            "trooper_time_to_first_token_seconds",
+            "Streamed answers: from the request's arrival to the first bytes of its stream sent to the client, "
+            "by the provider that started the answer.",
+            ("provider",), buckets=FIRST_TOKEN_BUCKETS, registry=registry,
+        )
+        self.tokens = Counter(
+            "trooper_tokens", "Tokens by provider and direction (in, out).", ("provider", "direction"), registry=registry
+        )
+        self.saved = Counter("trooper_tokens_saved", "Cloud tokens not billed because a local model answered.",
+                             registry=registry)
+        self.saved.inc(0)  # present from the first scrape
+        # Client names come from the operator's config (a token's name), never from a request.
+        self.clients = Counter(
+            "trooper_client_requests", "Proxied requests by admitted client (a client token's name, local or "
+            "network) and HTTP status.", ("client", "status"), registry=registry,
+        )
+        self.store_gauges = {
+            name: Gauge(name, help, (STORE_LABEL,) if samples[0][0] else (), multiprocess_mode=mode, registry=None)
+            for name, help, mode, samples in STORE_FIGURES
+        } if self.multiprocess else {}
+
+    def record(self, record: RequestRecord) -> None:
+        provider = record.provider or "none"
+        decision = "fallback" if record.fallbacks else record.route.replace(" ", "_") or "direct"
+        status = str(record.status) if record.status is not None else "none"
+        self.requests.labels(provider, decision, status).inc()
+        self.clients.labels(record.client or "local", status).inc()
+        for fallback in record.fallbacks:
+            self.fallbacks.labels(fallback.provider, fallback.reason or "unknown").inc()
+        self.latency.labels(provider).observe(record.ms / 1000)
+        if record.tokens_in:
+            self.tokens.labels(provider, "in").inc(record.tokens_in)
+        if record.tokens_out:
+            self.tokens.labels(provider, "out").inc(record.tokens_out)
+        if record.tokens_saved:
+            self.saved.inc(record.tokens_saved)
+
+    def first_bytes(self, provider: str, seconds: float) -> None:
+        self.first_token.labels(provider).observe(seconds)
+
+    # --- the store's figures, with several workers ---
+
+    def sample_store(self, stats: StoreStats) -> None:
+        for name, _, _, samples in STORE_FIGURES:
+            gauge = self.store_gauges[name]
+            for label, field in samples:
+                (gauge.labels(label) if label else gauge).set(getattr(stats, field))
+
+    async def sample_store_forever(self, stats: Callable[[], StoreStats]) -> None:
+        while True:
+            self.sample_store(stats())
+            await asyncio.sleep(STORE_SAMPLE_EVERY)
+
+    # --- scraping ---
+
+    def render(self, providers: Iterable[Provider], store: StoreStats) -> str:
+        if self.multiprocess:
+            self.sample_store(store)  # this worker's figures, as of now
+            registry = CollectorRegistry(auto_describe=False)
+            MultiProcessCollector(registry)
+            kept = generate_latest(registry).decode()
+            read_now: list[str] = []
+        else:
+            kept = generate_latest(self.registry).decode()  # type: ignore[arg-type]
+            read_now = [
+                line for name, help, _, samples in STORE_FIGURES
+                for line in _family(
+                    "counter" if name.endswith("_total") else "gauge", name, help,
+                    [(_labels((STORE_LABEL,), (label,)) if label else "", getattr(store, field)) for label, field in samples],
+                )
+            ]
+        providers = list(providers)
+        lines = [
+            *_family(
+                "gauge", "trooper_circuit_state", "Circuit breaker state per provider: 1 for the current state.",
+                ((_labels(("provider", "state"), (p.name, s)), float(p.breaker.state == s))
+                 for p in providers for s in BREAKER_STATES),
+            ),
+            *_family(
+                "gauge", "trooper_circuit_recent_failures", "Failures inside the breaker window, per provider.",
+                ((_labels(("provider",), (p.name,)), p.breaker.recent_failures()) for p in providers),
+            ),
+            *_family("gauge", "trooper_process_info",
+                     "The process that answered this scrape (with --workers, counters add up every worker's).",
+                     [(_labels(("pid",), (str(os.getpid()),)), 1.0)]),
+            *read_now,
+        ]
+        return kept + "\n".join(lines) + "\n"
 
 
 def _escape(value: str) -> str:
@@ -31,122 +179,6 @@ def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(value)
 
 
-class Counter:
-    def __init__(self, name: str, help: str, labels: tuple[str, ...] = ()) -> None:
-        self.name, self.help, self.label_names = name, help, labels
-        self.values: dict[tuple[str, ...], float] = {}
-
-    def inc(self, *labels: str, by: float = 1) -> None:
-        self.values[labels] = self.values.get(labels, 0) + by
-
-    def render(self) -> list[str]:
-        lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} counter"]
-        if not self.values and not self.label_names:
-            lines.append(f"{self.name} 0")
-        for labels, value in sorted(self.values.items()):
-            lines.append(f"{self.name}{_labels(self.label_names, labels)} {_number(value)}")
-        return lines
-
-
-class Histogram:
-    def __init__(self, name: str, help: str, labels: tuple[str, ...], buckets: tuple[float, ...]) -> None:
-        self.name, self.help, self.label_names, self.buckets = name, help, labels, buckets
-        self.counts: dict[tuple[str, ...], list[int]] = {}
-        self.sums: dict[tuple[str, ...], float] = {}
-
-    def observe(self, value: float, *labels: str) -> None:
-        counts = self.counts.setdefault(labels, [0] * (len(self.buckets) + 1))
-        for i, bound in enumerate(self.buckets):
-            if value <= bound:
-                counts[i] += 1
-                break
-        else:
-            counts[-1] += 1
-        self.sums[labels] = self.sums.get(labels, 0.0) + value
-
-    def render(self) -> list[str]:
-        lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} histogram"]
-        names = (*self.label_names, "le")
-        for labels, counts in sorted(self.counts.items()):
-            running = 0
-            for bound, count in zip((*map(repr, self.buckets), "+Inf"), counts):
-                running += count
-                lines.append(f"{self.name}_bucket{_labels(names, (*labels, bound))} {running}")
-            lines.append(f"{self.name}_sum{_labels(self.label_names, labels)} {self.sums[labels]!r}")
-            lines.append(f"{self.name}_count{_labels(self.label_names, labels)} {running}")
-        return lines
-
-
 def _family(kind: str, name: str, help: str, samples: Iterable[tuple[str, float]]) -> list[str]:
     """A metric whose values are read at scrape time (a counter's name ends in _total)."""
     return [f"# HELP {name} {help}", f"# TYPE {name} {kind}", *(f"{name}{labels} {_number(v)}" for labels, v in samples)]
-
-
-class Metrics:
-    def __init__(self) -> None:
-        self.requests = Counter(
-            "trooper_requests_total", "Proxied requests by answering provider, decision and HTTP status.",
-            ("provider", "decision", "status"),
-        )
-        self.fallbacks = Counter(
-            "trooper_fallbacks_total", "Providers given up on for a request, by provider and reason.", ("provider", "reason")
-        )
-        self.latency = Histogram(
-            "trooper_request_duration_seconds", "From request to the last byte of its answer, by answering provider.",
-            ("provider",), LATENCY_BUCKETS,
-        )
-        self.tokens = Counter("trooper_tokens_total", "Tokens by provider and direction (in, out).", ("provider", "direction"))
-        self.saved = Counter("trooper_tokens_saved_total", "Cloud tokens not billed because a local model answered.")
-        # Client names come from the operator's config (a token's name), never from a request.
-        self.clients = Counter(
-            "trooper_client_requests_total", "Proxied requests by admitted client (a client token's name, local or "
-            "network) and HTTP status.", ("client", "status"),
-        )
-
-    def record(self, record: RequestRecord) -> None:
-        provider = record.provider or "none"
-        decision = "fallback" if record.fallbacks else record.route.replace(" ", "_") or "direct"
-        status = str(record.status) if record.status is not None else "none"
-        self.requests.inc(provider, decision, status)
-        self.clients.inc(record.client or "local", status)
-        for fallback in record.fallbacks:
-            self.fallbacks.inc(fallback.provider, fallback.reason or "unknown")
-        self.latency.observe(record.ms / 1000, provider)
-        if record.tokens_in:
-            self.tokens.inc(provider, "in", by=record.tokens_in)
-        if record.tokens_out:
-            self.tokens.inc(provider, "out", by=record.tokens_out)
-        if record.tokens_saved:
-            self.saved.inc(by=record.tokens_saved)
-
-    def render(self, providers: Iterable[Provider], store: StoreStats) -> str:
-        providers = list(providers)
-        lines = [
-            *self.requests.render(), *self.fallbacks.render(), *self.latency.render(),
-            *self.tokens.render(), *self.saved.render(), *self.clients.render(),
-            *_family(
-                "gauge", "trooper_circuit_state", "Circuit breaker state per provider: 1 for the current state.",
-                ((_labels(("provider", "state"), (p.name, s)), float(p.breaker.state == s))
-                 for p in providers for s in BREAKER_STATES),
-            ),
-            *_family(
-                "gauge", "trooper_circuit_recent_failures", "Failures inside the breaker window, per provider.",
-                ((_labels(("provider",), (p.name,)), p.breaker.recent_failures()) for p in providers),
-            ),
-            *_family("gauge", "trooper_process_info", "This process (with --workers each reports its own figures).",
-                     [(_labels(("pid",), (str(os.getpid()),)), 1.0)]),
-            *_family("gauge", "trooper_sessions", "Sessions held by the store.", [("", store.sessions)]),
-            *_family("gauge", "trooper_store_queued", "Observations waiting to be applied by the store.",
-                     [("", store.queued)]),
-            *_family("counter", "trooper_store_dropped_total", "Observations dropped because the store's queue was full.",
-                     [("", store.dropped)]),
-            *_family("counter", "trooper_store_signals_skipped_total",
-                     "Long answers stored but not read for signals because the store was behind.",
-                     [("", store.signals_skipped)]),
-            *_family("counter", "trooper_store_trimmed_total",
-                     "Oldest transcript messages and request records dropped by the per-session caps.",
-                     [('{kind="messages"}', store.trimmed_messages), ('{kind="requests"}', store.trimmed_requests)]),
-            *_family("counter", "trooper_store_write_errors_total", "Batched writes that failed (retried at the next flush).",
-                     [("", store.write_errors)]),
-        ]
-        return "\n".join(lines) + "\n"

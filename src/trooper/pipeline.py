@@ -112,6 +112,7 @@ class Exchange:
         "answer",
         "response_headers",
         "started",
+        "first_bytes_at",
         "log",
         "notes",
         "_on_finish",
@@ -159,6 +160,7 @@ class Exchange:
         self.answer: Response | ResponseBuilder | None = None
         self.response_headers: dict[str, str] = {}
         self.started = time.perf_counter()
+        self.first_bytes_at = 0.0  # when a streamed answer's first bytes went to the client
         self.log = structlog.get_logger("trooper")
         self.notes: dict[str, Any] = {}  # free space for plugin stages
         self._on_finish: list[Callable[[Exchange, BaseException | None], Awaitable[None] | None]] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Literal
 from contextlib import aclosing
@@ -26,13 +27,15 @@ async def send_reply(send, exchange: Exchange, reply: Reply) -> None:  # type: i
         if isinstance(reply.body, bytes):
             await send_bytes(send, reply.status, reply.content_type, reply.body, reply.headers, extra)
         else:
-            await send_stream(send, reply.status, reply.content_type, reply.body, reply.headers, extra, client)
+            await send_stream(send, reply.status, reply.content_type, reply.body, reply.headers, extra, client, exchange=exchange)
     elif isinstance(reply, WholeReply):
         await send_bytes(send, reply.status, JSON, client.encode_response(reply.response), {}, extra)
     elif isinstance(reply, StreamReply):
         assert exchange.conversation is not None
         encoder = client.StreamEncoder(exchange.conversation)
-        await send_stream(send, reply.status, encoder.content_type, _encoded(reply.events, encoder), {}, extra, client)
+        await send_stream(
+            send, reply.status, encoder.content_type, _encoded(reply.events, encoder), {}, extra, client, exchange=exchange
+        )
     else:
         await send_error(send, client, reply.error, {**reply.headers, **extra})
 
@@ -59,10 +62,12 @@ async def send_stream(  # type: ignore[no-untyped-def]
     extra: Mapping[str, str],
     client: Codec,
     on_break: Literal["error", "abort"] = "error",
+    exchange: Exchange | None = None,
 ) -> None:
     """`on_break`, when the upstream breaks after the client got bytes: end with an error
     event the client's SDK raises on ("error": our own streams, whose events are whole), or
-    leave the body unfinished ("abort": a pass-through, whose chunks wrote their own error)."""
+    leave the body unfinished ("abort": a pass-through, whose chunks wrote their own error).
+    `exchange`, when given, learns when the first bytes went out (time to first token)."""
     raw = _headers(content_type, headers, extra)
     raw.append((b"cache-control", b"no-cache"))
     await send({"type": "http.response.start", "status": status, "headers": raw})
@@ -72,6 +77,8 @@ async def send_stream(  # type: ignore[no-untyped-def]
             async for chunk in chunks:
                 if chunk:
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                    if exchange is not None and not exchange.first_bytes_at:
+                        exchange.first_bytes_at = time.perf_counter()
         except UpstreamError as exc:
             # Never a silently truncated "success".
             log.warning("stream_broken", reason=exc.reason, detail=exc.detail)

@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 from trooper.config import Settings
+from trooper.metrics import MULTIPROC_ENV
 
 PIPELINE_ENV = "TROOPER_WORKER_PIPELINE"
 
@@ -26,7 +30,26 @@ def serve_workers(pipeline: str | None, settings: Settings, workers: int) -> int
     config.application_path = "trooper.workers:build_app()"  # evaluated in each worker
     if importlib.util.find_spec("uvloop") is not None:
         config.worker_class = "uvloop"  # as one process runs
-    return run(config)
+    made = _metrics_directory()
+    try:
+        return run(config)
+    finally:
+        if made:
+            shutil.rmtree(made, ignore_errors=True)
+
+
+def _metrics_directory() -> str:
+    """Where the workers' metrics meet (/metrics adds them up): PROMETHEUS_MULTIPROC_DIR,
+    emptied of a previous run's counts, or a fresh directory (returned, to be removed)."""
+    given = os.environ.get(MULTIPROC_ENV)
+    if given:
+        Path(given).mkdir(parents=True, exist_ok=True)
+        for stale in Path(given).glob("*.db"):
+            stale.unlink()
+        return ""
+    made = tempfile.mkdtemp(prefix="trooper-metrics-")
+    os.environ[MULTIPROC_ENV] = made  # the workers are spawned: they inherit it
+    return made
 
 
 def build_app():  # type: ignore[no-untyped-def]

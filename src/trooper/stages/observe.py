@@ -54,7 +54,11 @@ class Observe(StageBase):
         response = answer.response() if isinstance(answer, ResponseBuilder) else answer
         record = request_record(exchange, response, error)
         self._log(exchange, record, error)
-        self.runtime.metrics.record(record)
+        metrics = self.runtime.metrics
+        metrics.record(record)
+        if exchange.first_bytes_at:
+            started_by = next((a.provider for a in exchange.attempts if a.ok), record.provider or "none")
+            metrics.first_bytes(started_by, exchange.first_bytes_at - exchange.started)
         if ref and exchange.decoded is not None:
             partial = error is not None or (isinstance(answer, ResponseBuilder) and not answer.done)
             self.runtime.store.observe(
