@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import msgspec
 import pytest
 
 from tests.conftest import chain_env, run_trooper
@@ -19,6 +20,7 @@ from tests.fakes.upstream import Error, FakeUpstream, Text
 from trooper import __version__
 from trooper.conversation import BadRequest, Message, TextBlock, ToolResultBlock
 from trooper.formats import anthropic
+from trooper.signals.tokens import estimate_conversation
 from trooper.stages.normalize import agent_session
 
 CAPTURE = Path(__file__).parent / "data" / "claude_code"
@@ -65,6 +67,10 @@ def test_claude_code_first_request_decodes() -> None:
     assert conversation.system.startswith("x-anthropic-billing-header:")
     assert conversation.system.index("interactive agent") < conversation.system.index("Available agent types for the Agent tool:")
     assert len(conversation.tools) == 24 and "Write" in {t.name for t in conversation.tools}
+    # The README's figures: the tools alone ~17k tokens, the whole request ~20k.
+    whole = estimate_conversation(conversation)
+    assert 16_000 <= whole - estimate_conversation(msgspec.structs.replace(conversation, tools=())) <= 18_000
+    assert 19_000 <= whole <= 21_000
     assert {"thinking", "context_management", "metadata"} <= conversation.extra.keys()
     assert conversation.stream
 
