@@ -6,7 +6,11 @@ fast path to OpenAI's own /v1/responses; and the requests Trooper refuses by nam
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import shutil
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +35,7 @@ from tests.test_matrix import (
     check_tool_result,
 )
 
+NPM_GLOBAL_ROOT = subprocess.run(["npm", "root", "-g"], capture_output=True, text=True).stdout.strip() if shutil.which("npm") else ""
 TOOLS = [
     {"type": "function", "name": "get_weather", "description": "Weather for a city", "parameters": WEATHER_SCHEMA, "strict": False},
     {"type": "function", "name": "get_time", "description": "Time in a zone", "parameters": TIME_SCHEMA, "strict": False},
@@ -265,14 +270,12 @@ async def test_errors_are_the_responses_error_shape(claude: FakeUpstream) -> Non
 @pytest.mark.parametrize(
     ("body", "names"),
     [
-        ({"model": "gpt-4o-mini", "input": "Hi", "previous_response_id": "resp_123"}, "previous_response_id"),
-        ({"model": "gpt-4o-mini", "input": [{"type": "item_reference", "id": "msg_1"}]}, "input.0"),
         ({"model": "gpt-4o-mini", "input": [{"role": "wizard", "content": "Hi"}]}, "input.0.role"),
         ({"model": "gpt-4o-mini", "input": [{"type": "function_call", "name": "f", "call_id": "c", "arguments": "{oops"}]},
          "input.0.arguments"),
         ({"input": "Hi"}, "model"),
     ],
-    ids=["previous_response_id", "item_reference", "unknown_role", "bad_arguments", "no_model"],
+    ids=["unknown_role", "bad_arguments", "no_model"],
 )
 async def test_bad_requests_are_400_in_the_responses_shape(claude: FakeUpstream, body: dict[str, Any], names: str) -> None:
     async with run_trooper(chain_env(claude=claude)) as trooper, openai_client(trooper.url) as sdk:
@@ -281,6 +284,47 @@ async def test_bad_requests_are_400_in_the_responses_shape(claude: FakeUpstream,
     assert names in raised.value.message
     assert raised.value.body["type"] == "invalid_request_error"  # type: ignore[index]
     assert claude.generation_requests() == []
+
+
+async def test_state_kept_at_openai_goes_to_openai_and_is_refused_by_name_elsewhere(stacks: Stacks) -> None:
+    """previous_response_id and an item_reference Trooper never handed out name state only
+    OpenAI has: to OpenAI they go as sent; translating them is a 400 naming them, no call made."""
+    requests = [
+        {"input": ASK, "previous_response_id": "resp_123"},
+        {"input": [{"type": "item_reference", "id": "msg_unknown"}, {"role": "user", "content": ASK}]},
+    ]
+    for request in requests:
+        fake, url = stacks["openai"]
+        fake.reset()
+        fake.script(Text("From OpenAI's own state."))
+        answer = await ask_responses(url, False, request)
+        assert answer.text == "From OpenAI's own state."
+        assert fake.generation_requests()[0].json == {"model": "gpt-4o-mini", **request}
+        fake, url = stacks["claude"]
+        fake.reset()
+        async with openai_client(url) as sdk:
+            with pytest.raises(openai.BadRequestError) as raised:
+                await sdk.responses.create(model="gpt-4o-mini", **request)
+        assert "cannot be translated for claude" in raised.value.message
+        assert ("previous_response_id" if "previous_response_id" in request else "item_reference 'msg_unknown'") in raised.value.message
+        assert fake.requests == []
+
+
+async def test_an_item_reference_to_an_item_trooper_handed_out_is_resolved(stacks: Stacks) -> None:
+    """The Vercel AI SDK refers to the assistant's earlier message by id (store on): the item
+    Trooper wrote (translated from Claude) is put back in its place for the next turn."""
+    fake, url = stacks["claude"]
+    fake.reset()
+    fake.script(Text("The deploy failed on a missing secret."), Text("Add the secret and redeploy."))
+    async with openai_client(url) as sdk:
+        first = await sdk.responses.create(model="gpt-4o-mini", input=ASK)
+        second = await sdk.responses.create(model="gpt-4o-mini", input=[
+            {"role": "user", "content": ASK}, {"type": "item_reference", "id": first.output[0].id},
+            {"role": "user", "content": "So what should I do next about that deploy?"},
+        ])
+    assert second.output_text == "Add the secret and redeploy."
+    messages = fake.generation_requests()[1].json["messages"]
+    assert messages[1] == {"role": "assistant", "content": "The deploy failed on a missing secret."}
 
 
 async def test_a_responses_conversation_is_one_session(claude: FakeUpstream) -> None:
@@ -298,3 +342,70 @@ async def test_a_responses_conversation_is_one_session(claude: FakeUpstream) -> 
             listing = await resp.json()
     assert len(ids) == 1 and listing["total"] == 1
     assert (listing["sessions"][0]["requests"], listing["sessions"][0]["messages"]) == (3, 6)
+
+
+# --- openai-agents (its default model is the Responses API) ---
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["whole", "streamed"])
+@pytest.mark.parametrize("provider", ["claude", "openai"])
+async def test_openai_agents_runs_its_tool_loop(stacks: Stacks, provider: str, streamed: bool) -> None:
+    """The openai-agents SDK's agent loop (OpenAIResponsesModel): the model calls a Python
+    function tool, the SDK runs it and sends its output back, the model answers; translated
+    for Claude, and on the fast path to OpenAI."""
+    from agents import Agent, OpenAIResponsesModel, Runner, function_tool, set_tracing_disabled
+
+    set_tracing_disabled(True)  # traces go to OpenAI's servers otherwise
+
+    @function_tool
+    def get_weather(city: str) -> str:
+        """Weather for a city."""
+        return f"18°C and sunny in {city}"
+
+    fake, url = stacks[provider]
+    fake.reset()
+    fake.script(ToolCall([("get_weather", {"city": "Paris"})], text="Checking."), Text("It is 18°C and sunny in Paris."))
+    async with openai_client(url) as sdk:
+        agent = Agent(name="weather", instructions="Use the tool.", tools=[get_weather],
+                      model=OpenAIResponsesModel(model="gpt-4o-mini", openai_client=sdk))
+        if streamed:
+            result = Runner.run_streamed(agent, "What is the weather in Paris today?")
+            kinds = {event.type async for event in result.stream_events()}
+            assert "raw_response_event" in kinds
+        else:
+            result = await Runner.run(agent, "What is the weather in Paris today?")
+    assert result.final_output == "It is 18°C and sunny in Paris."
+    first, second = fake.generation_requests()
+    received = seen(provider, second)
+    assert received.calls == [("get_weather", {"city": "Paris"})]
+    assert [text for _, text in received.results] == ["18°C and sunny in Paris"]
+
+
+# --- the Vercel AI SDK (its default openai() model is the Responses API) ---
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["whole", "streamed"])
+@pytest.mark.parametrize("provider", ["claude", "openai"])
+async def test_vercel_ai_sdk_runs_its_tool_loop(stacks: Stacks, provider: str, streamed: bool) -> None:
+    """`generateText` / `streamText` with `openai("gpt-4o-mini")` and a tool the SDK runs
+    (tests/clients/vercel_ai.mjs, Node): translated for Claude, and on the fast path to OpenAI."""
+    node = shutil.which("node")
+    if node is None or not (Path(NPM_GLOBAL_ROOT) / "ai").is_dir():
+        pytest.fail("the Vercel AI SDK is not installed: `bash scripts/test` installs it (npm install -g ai @ai-sdk/openai zod)")
+    fake, url = stacks[provider]
+    fake.reset()
+    fake.script(ToolCall([("get_weather", {"city": "Paris"})], text="Checking."), Text("It is 18°C and sunny in Paris."))
+    proc = await asyncio.create_subprocess_exec(
+        node, str(Path(__file__).parent / "clients" / "vercel_ai.mjs"), url + "/v1", "stream" if streamed else "whole",
+        env={"PATH": os.environ.get("PATH", ""), "NPM_GLOBAL_ROOT": NPM_GLOBAL_ROOT},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(proc.communicate(), 120)  # a hang guard, not a speed check
+    assert proc.returncode == 0, stderr.decode()[-2000:]
+    answer = json.loads(stdout.decode().strip().splitlines()[-1])
+    assert answer == {"text": "It is 18°C and sunny in Paris.", "steps": 2}
+    first, second = fake.generation_requests()
+    assert first.path == ("/v1/responses" if provider == "openai" else "/v1/messages")
+    received = seen(provider, second)
+    assert received.calls == [("get_weather", {"city": "Paris"})]
+    assert [text for _, text in received.results] == ["18°C and sunny in Paris"]

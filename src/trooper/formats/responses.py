@@ -9,9 +9,10 @@ sequence of typed events (`response.created` … `response.output_text.delta` �
 `response.completed`), each numbered by `sequence_number`, with no `[DONE]`.
 
 Reasoning items (encrypted, provider-bound) travel untouched on the fast path and are dropped,
-with a debug log, when translating. `previous_response_id` needs the conversation OpenAI keeps
-server-side, which no other provider has: Trooper refuses it with a 400 naming the fix (send
-the whole conversation as `input`, as Codex does with `store: false`).
+with a debug log, when translating. An `item_reference` is resolved from the items Trooper
+handed out lately (response_items.py). `previous_response_id` names a conversation OpenAI
+keeps and no other provider has: it goes to OpenAI as is, and translating it is refused with
+a 400 naming it (send the whole conversation as `input`, as Codex does with `store: false`).
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ from trooper.formats.common import (
     parse_tool_arguments,
     replaced,
 )
+from trooper.formats.response_items import recall, remember
 from trooper.formats.sse import SSEParser, sse_comment, sse_event
 
 NAME = "responses"
@@ -134,7 +136,7 @@ class ResponsesRequest(msgspec.Struct, omit_defaults=True, gc=False):
 
 
 _REQUEST = msgspec.json.Decoder(ResponsesRequest)
-_KNOWN_FIELDS = frozenset(ResponsesRequest.__struct_fields__) - {"previous_response_id", "store"}
+_KNOWN_FIELDS = frozenset(ResponsesRequest.__struct_fields__) - {"store"}
 _TOOL_CHOICE_MODES = {"auto": "auto", "required": "any", "none": "none"}
 _SYSTEM_ROLES = ("system", "developer")
 
@@ -147,11 +149,10 @@ def decode_request(body: bytes, path: str = "") -> Conversation:
         raw_fields = RAW_OBJECT.decode(body)
     except msgspec.DecodeError as error:
         raise bad_request_from(error) from None
+    untranslatable: list[str] = []
     if request.previous_response_id:
-        raise BadRequest(
-            "previous_response_id: Trooper keeps no server-side conversation state, and the providers it falls over to "
-            "have none either; send the whole conversation in `input` (with store: false)"
-        )
+        # OpenAI keeps the conversation it names; no other provider has it.
+        untranslatable.append("previous_response_id (the conversation OpenAI keeps: send it whole in `input` instead)")
     if not request.model:
         raise BadRequest("model: missing required field")
     system = [request.instructions] if request.instructions else []
@@ -160,7 +161,7 @@ def decode_request(body: bytes, path: str = "") -> Conversation:
         messages.add("user", [TextBlock(request.input)])
     else:
         for position, item in enumerate(request.input):
-            _item_in(item, f"input.{position}", messages, system)
+            _item_in(item, f"input.{position}", messages, system, untranslatable)
     return Conversation(
         model=request.model,
         messages=messages.build(),
@@ -175,10 +176,11 @@ def decode_request(body: bytes, path: str = "") -> Conversation:
         ),
         stream=request.stream,
         extra=decode_extra(raw_fields, _KNOWN_FIELDS),
+        untranslatable=tuple(untranslatable),
     )
 
 
-def _item_in(item: Item, where: str, messages: MessageList, system: list[str]) -> None:
+def _item_in(item: Item, where: str, messages: MessageList, system: list[str], untranslatable: list[str]) -> None:
     kind = item.type
     if kind == "message":
         if item.role in _SYSTEM_ROLES:
@@ -200,7 +202,11 @@ def _item_in(item: Item, where: str, messages: MessageList, system: list[str]) -
         content = _result_content_in(item.output, where)
         messages.add("user", [ToolResultBlock(item.call_id, content, name=messages.tool_name(item.call_id))])
     elif kind == "item_reference":
-        raise BadRequest(f"{where}: item_reference needs items stored server-side; send the item itself")
+        block = recall(item.id or "")
+        if block is None:
+            untranslatable.append(f"{where}: item_reference '{(item.id or '')[:64]}' (an item Trooper did not hand out lately)")
+        else:
+            messages.add("assistant", [block])
     else:
         # reasoning (encrypted, bound to the provider that wrote it), built-in tool calls…:
         # kept in the body for the fast path, left out of a translation.
@@ -449,12 +455,9 @@ def decode_response(body: bytes) -> Response:
         raise UpstreamError("bad_body", f"response failed: {answer.error.message if answer.error else 'no detail'}")
     content: list[Block] = []
     for item in answer.output:
-        if item.type == "message":
-            text = "".join(part.text or part.refusal for part in item.content)
-            if text:
-                content.append(TextBlock(text))
-        elif item.type == "function_call":
-            content.append(ToolUseBlock(item.call_id or new_id("call_"), item.name, lenient_tool_arguments(item.arguments, NAME)))
+        block = _remembered(item)
+        if block is not None and (type(block) is ToolUseBlock or block.text):
+            content.append(block)
         elif item.type == "reasoning":
             summary = "".join(part.text for part in item.summary)
             if summary:
@@ -469,6 +472,18 @@ def decode_response(body: bytes) -> Response:
     )
 
 
+def _remembered(item: OutputItem) -> TextBlock | ToolUseBlock | None:
+    """A message or function call item as a block, remembered under its id for later references."""
+    if item.type == "message":
+        block: TextBlock | ToolUseBlock = TextBlock("".join(part.text or part.refusal for part in item.content))
+    elif item.type == "function_call":
+        block = ToolUseBlock(item.call_id or new_id("call_"), item.name, lenient_tool_arguments(item.arguments, NAME))
+    else:
+        return None
+    remember(item.id, block)
+    return block
+
+
 def _stop_reason(status: str, incomplete: IncompleteDetails | None, called_tools: bool) -> StopReason:
     if status == "incomplete":
         reason = incomplete.reason if incomplete is not None else ""
@@ -481,9 +496,11 @@ def encode_response(response: Response) -> bytes:
     for block in response.content:
         if type(block) is TextBlock:
             builder.output.append(_message_item(new_id("msg_"), block.text, "completed"))
+            remember(builder.output[-1]["id"], block)
         elif type(block) is ToolUseBlock:
             arguments = JSON_ENCODER.encode(block.input).decode()
             builder.output.append(_call_item(new_id("fc_"), block.id, block.name, arguments, "completed"))
+            remember(builder.output[-1]["id"], block)
         else:
             log.debug("block_dropped", target=NAME, block=type(block).__name__)
     return JSON_ENCODER.encode(builder.finished(response.stop_reason, response.usage))
@@ -649,6 +666,8 @@ class StreamDecoder:
                 self._blocks.close(events)
         elif kind == "response.output_item.done":
             item = event.item
+            if item is not None:
+                _remembered(item)
             call = self._calls.get(event.output_index)
             if call is not None and item is not None and not call[1] and item.arguments:
                 self._arguments(event.output_index, item.arguments, events)
@@ -810,12 +829,14 @@ class StreamEncoder:
         if item["type"] == "message":
             part = {"type": "output_text", "text": whole, "annotations": [], "logprobs": []}
             done = _message_item(item["id"], whole, "completed")
+            remember(item["id"], TextBlock(whole))
             out = self._event("response.output_text.done", item_id=item["id"], output_index=output_index,
                               content_index=0, text=whole, logprobs=[])
             out += self._event("response.content_part.done", item_id=item["id"], output_index=output_index,
                                content_index=0, part=part)
         else:
             done = _call_item(item["id"], item["call_id"], item["name"], whole, "completed")
+            remember(item["id"], ToolUseBlock(item["call_id"], item["name"], lenient_tool_arguments(whole, NAME)))
             out = self._event("response.function_call_arguments.done", item_id=item["id"], output_index=output_index,
                               name=item["name"], arguments=whole)
         self._response.output.append(done)
