@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
+from structlog.testing import capture_logs
 from hypothesis import strategies as st
 
 from tests.claude_code_request import LAST_RESULT, USED_TOOLS, USER_PROMPT, request
@@ -20,6 +21,7 @@ from trooper.continuation import continuation
 from trooper.conversation import Conversation, Message, Response, TextBlock, Tool, ToolChoice, ToolResultBlock, ToolUseBlock
 from trooper.formats import anthropic, codec
 from trooper.signals.tokens import estimate_conversation
+from trooper.stages.compact import Compactor
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "bench"))
 from compaction import long_conversation, quality  # noqa: E402
@@ -324,3 +326,16 @@ def test_claude_codes_request_fits_the_default_local_window() -> None:
     assert result.context() == "context ~ (tools trimmed, tools dropped)"
     record = result.record(6144)
     assert record.tokens_before > 19_000 and record.tokens_after <= 4608 and len(record.tools_dropped) >= 10
+
+
+def test_the_compactor_logs_which_tools_it_trimmed_and_dropped() -> None:
+    original = anthropic.decode_request(json.dumps(request()).encode())
+    compactor = Compactor(0.25)
+    with capture_logs() as logs:
+        fitted = compactor.fit(original, 6144, "ollama")
+    event = next(e for e in logs if e["event"] == "compacted")
+    dropped = {t.name for t in original.tools} - {t.name for t in fitted.tools}
+    assert set(event["tools_dropped"].split(",")) == dropped
+    assert set(event["tools_trimmed"].split(",")) == {t.name for t in fitted.tools} - set(USED_TOOLS)
+    assert (event["window"], event["budget"], event["fits"]) == (6144, 4608, True)
+    assert compactor.given["ollama"].conversation is fitted

@@ -302,6 +302,12 @@ function renderMore(signals) {
   more.append(el("dt", {}, "Confidence"), el("dd", {}, String(signals.confidence)));
 }
 
+// How the request was fitted to the answering tier's window: sizes, and what gave way.
+function fitted(fit) {
+  const cut = fit.cut.filter((c) => c !== "harness text" && c !== "history summarised");
+  return `fitted ${fit.tokens_before}→${fit.tokens_after} of ${fit.window} tokens` + (cut.length ? ` (${cut.join(", ")})` : "");
+}
+
 function renderTimeline() {
   const list = $("s-timeline");
   clear(list);
@@ -312,7 +318,8 @@ function renderTimeline() {
     // Providers without a key were never candidates: leave them out of the story.
     r.attempts.filter(([, , reason]) => reason !== "no_key").forEach(([provider, status, reason, took, ok, splice], i) => {
       if (i) chain.push(el("span", { class: "arrow" }, "→"));
-      const skipped = !ok && status === null && reason === "circuit_open";
+      // Skipped with no round trip: an open circuit, or a tier without what the request needs.
+      const skipped = !ok && status === null && ["circuit_open", "no_tools", "no_images", "too_long"].includes(reason);
       const joined = splice ? ` (${splice})` : "";  // how it carried on a cut stream
       const label = ok ? `${provider} ✓ ${ms(took)}${joined}` : `${provider} ✗ ${[status, reason].filter((x) => x !== null && x !== "").join(" ")}`;
       chain.push(el("span", { class: `attempt ${ok ? "ok" : skipped ? "skipped" : "failed"}`, title: `${ms(took)}` }, label));
@@ -330,6 +337,8 @@ function renderTimeline() {
         r.stream ? "stream" : null,
         `${r.tokens_in}/${r.tokens_out} tokens`,
         r.tokens_saved ? `${r.tokens_saved} saved` : null,
+        r.fit ? fitted(r.fit) : null,
+        r.degraded && r.degraded.length ? `degraded (${r.degraded.join(", ")})` : null,
       ].filter(Boolean).join(" · ")),
       r.error ? el("span", { class: "bad small" }, r.error) : null,
     ));

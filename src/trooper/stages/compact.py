@@ -52,7 +52,9 @@ class Compactor:
             result = compact(conversation, self.budget(conversation, window))
             self.results[key] = result
             if result.compacted:
-                log.info(
+                # Lossy fits (tools trimmed or dropped, texts cut, too long) are worth a warning.
+                emit = log.info if result.context_kept else log.warning
+                emit(
                     "compacted", window=window, budget=result.budget, before=result.tokens_before,
                     after=result.tokens_after, fits=result.fits, cut=",".join(result.cut) or None,
                     tools_trimmed=",".join(result.tools_trimmed) or None,
