@@ -31,6 +31,10 @@ def test_without_harness_takes_out_what_the_harness_wrote() -> None:
     assert without_harness("<local-command-stdout>Compacted</local-command-stdout>") == ""
     assert without_harness("The following skills are available for use with the Skill tool:\n- deep-research: …") == ""
     assert without_harness("Available agent types for the Agent tool:\n- Explore: …") == ""
+    # Claude Code's session-title request: the user's prompt, wrapped.
+    title_request = ("<session>\nCreate hello.txt saying hello\n</session>\n\n"
+                     "Write the title in the language the user wrote in, regardless of the language of the examples above.")
+    assert without_harness(title_request) == "Create hello.txt saying hello"
 
 
 def test_claude_codes_first_request_has_the_users_intent() -> None:
