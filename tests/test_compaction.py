@@ -249,7 +249,9 @@ def test_tools_give_way_in_order_used_and_named_ones_whole() -> None:
                                                      Message("user", (TextBlock("Go ahead."),))),
                                 system=conversation.system, tools=tools, tool_choice=ToolChoice("tool", "forced"))
     whole = estimate_conversation(conversation)
-    trimmed = compact(conversation, whole - 500)
+    one = compact(conversation, whole - 400)  # one tool's details are enough
+    assert one.cut == ("harness text", TOOLS_TRIMMED) and len(one.tools_trimmed) == 1
+    trimmed = compact(conversation, whole - 700)
     assert trimmed.cut == ("harness text", TOOLS_TRIMMED) and trimmed.context() == "context ~ (tools trimmed)"
     assert set(trimmed.tools_trimmed) == {"search", "lint"}
     kept = {t.name: t for t in trimmed.conversation.tools}

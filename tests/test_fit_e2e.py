@@ -4,6 +4,7 @@ locally, and a tool-needing request meeting a tier that can't call tools."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import aiohttp
@@ -226,3 +227,30 @@ async def test_a_partial_answer_continued_on_the_local_tier_reaches_it_verbatim(
     assert prompt_tokens(sent) + sent["options"]["num_predict"] <= 6144
     assert any(m["role"] == "user" and USER_PROMPT in m["content"] for m in sent["messages"])
     assert headers["x-trooper-provider"] == "claude"  # the headers went out with Claude's first byte
+
+
+CAPTURE = Path(__file__).parent / "data" / "claude_code"
+
+
+async def test_claude_codes_captured_first_request_reaches_a_6144_token_ollama_fitted(claude: FakeUpstream, ollama: FakeUpstream) -> None:
+    """The real CLI's first request (tests/data/claude_code, captured from claude-code
+    2.1.197: 24 tools, ~17k tokens of them), sent as it sent it, Claude overloaded."""
+    captured = json.loads((CAPTURE / "first_request.json").read_text())["requests"][1]
+    body = (CAPTURE / "first_request.body.json").read_bytes()
+    headers = {k: v for k, v in captured["headers"].items() if k.lower().startswith(("anthropic-", "content-type", "x-app"))}
+    claude.script(Error(529))
+    ollama.script(ToolCall([("Write", {"file_path": "hello.txt", "content": "hello"})]))
+    async with run_trooper(chain_env(claude=claude, ollama=ollama)) as trooper, aiohttp.ClientSession() as http:
+        async with http.post(trooper.url + captured["path"], data=body, headers=headers) as response:
+            assert response.status == 200
+            streamed = await response.read()
+            summary = response.headers["x-trooper-summary"]
+    assert b'"name":"Write"' in streamed
+    original = anthropic_format.decode_request(body)
+    sent = ollama.requests[-1].json
+    assert prompt_tokens(sent) + sent["options"]["num_predict"] <= sent["options"]["num_ctx"] == 6144
+    assert sent["options"]["num_predict"] >= 1024
+    assert any(m["role"] == "user" and "Create hello.txt saying hello" in m["content"] for m in sent["messages"])
+    assert {t["function"]["name"] for t in sent["tools"]} == {t.name for t in original.tools}  # all there, some trimmed
+    assert_nothing_invented(received(sent), original)
+    assert summary == "claude → ollama (overloaded) | context ~ (tools trimmed)"

@@ -181,15 +181,19 @@ class _Fitting:
         return needed
 
     def trim_tools(self) -> None:
+        """Trim unneeded tools' details, the largest first, until the request fits (or all are)."""
         needed = self.needed_tools()
-        for index, tool in enumerate(self.tools):
-            if tool.name in needed:
-                continue
-            trimmed = trim_tool(tool)
+        order = sorted((i for i, t in enumerate(self.tools) if t.name not in needed), key=lambda i: -self.tool_sizes[i])
+        excess = self.total() - self.budget
+        for index in order:
+            if excess <= 0:
+                break
+            trimmed = trim_tool(self.tools[index])
             size = tool_tokens(trimmed)
             if size < self.tool_sizes[index]:
+                excess -= self.tool_sizes[index] - size
+                self.trimmed.append(self.tools[index].name)
                 self.tools[index], self.tool_sizes[index] = trimmed, size
-                self.trimmed.append(tool.name)
         if self.trimmed:
             self.note(TOOLS_TRIMMED)
 
