@@ -8,6 +8,7 @@ from pathlib import Path
 
 import aiohttp
 import anthropic
+import openai
 import pytest
 
 from tests.conftest import chain_env, run_trooper
@@ -28,8 +29,9 @@ from trooper.conversation import (
     ToolUseBlock,
     Usage,
 )
+from trooper.formats import codec
 from trooper.seam import Refused, Seam, seam_words
-from trooper.signals.tokens import estimate_text
+from trooper.signals.tokens import estimate_conversation, estimate_text
 
 SENT = "The Bluebird project moves the billing service to Postgres in three phases: first"
 
@@ -202,3 +204,26 @@ async def test_the_outcome_is_in_the_sessions_request_record(tmp_path: Path, cla
     attempts = detail["requests"][0]["attempts"]
     tried = [(provider, reason, splice) for provider, _, reason, _, _, splice in attempts if reason != "no_key"]
     assert tried == [("claude", "", ""), ("claude", "network", ""), ("ollama", "", "spliced")]
+
+
+async def test_a_cut_before_the_primary_said_its_usage_counts_the_request_by_estimate(
+    openai_fake: FakeUpstream, ollama: FakeUpstream
+) -> None:
+    """OpenAI states usage only in its last chunk: cut before it, the client's request is
+    counted by Trooper's estimate, and the output of both providers adds up (never 0/0)."""
+    answer = "Alpha Bravo Charlie Delta Echo Foxtrot."
+    openai_fake.script(ResetMidStream(4, Text(answer)))  # the role chunk, then three words
+    ollama.default = Habit("continues", answer)
+    ask = [{"role": "user", "content": "Name the six phases of the Bluebird project with their code words, in order."}]
+    async with run_trooper(chain_env(openai=openai_fake, ollama=ollama)) as trooper:
+        client = openai.AsyncOpenAI(base_url=trooper.url + "/v1", api_key="k", max_retries=0)
+        async with client.chat.completions.stream(
+            model="gpt-4o-mini", messages=ask, stream_options={"include_usage": True}  # type: ignore[arg-type]
+        ) as stream:
+            completion = await stream.get_final_completion()
+    assert completion.choices[0].message.content == answer
+    request = codec("openai").decode_request(openai_fake.generation_requests()[0].body)
+    continued = " Delta Echo Foxtrot."  # what Ollama said after the prefill
+    assert completion.usage is not None
+    assert (completion.usage.prompt_tokens, completion.usage.completion_tokens) == (
+        estimate_conversation(request), estimate_text("Alpha Bravo Charlie") + len(continued.split()))
