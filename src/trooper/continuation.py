@@ -5,12 +5,11 @@ has been sent (so the answer is always well-formed: one start, every block opene
 closed once, one end) and renumbers the blocks of a continuation stream into the
 client's ongoing message. Tool-use blocks are held back until they are complete: a
 tool call cut in the middle never reaches the client, so the next provider can make it
-whole. `continuation()` builds what the next provider is asked.
+whole; a continuation's opening is held back until its `Seam` has decided how it joins
+the text sent. `continuation()` builds what the next provider is asked.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import msgspec
 
@@ -87,7 +86,7 @@ class Splice:
     client's: the first upstream's input tokens, and the output of every upstream that
     streamed part of the answer (reported, or estimated from its text when it was cut)."""
 
-    def __init__(self, estimate: Callable[[str], int] = estimate_text) -> None:
+    def __init__(self) -> None:
         self.delivered = ResponseBuilder()  # what the client has been sent
         self.sent: list[StreamEvent] = []  # the same, as events (to re-prime an encoder)
         self.seam: Seam | None = None  # how the current upstream joins, after a switch
@@ -101,7 +100,6 @@ class Splice:
         self._holding: int | None = None  # upstream index of the tool block being held
         self._seam_held: list[StreamEvent] = []  # held back until the seam decides
         self._seam_text_blocks: set[int] = set()  # upstream indices of the held text blocks
-        self._estimate = estimate
         self.input_tokens = 0  # the client's request, as the first upstream counted it
         self._earlier_output = 0  # output tokens of the upstreams cut before this one
         self._generated: list[str] = []  # what the current upstream generated, for an estimate
@@ -119,7 +117,7 @@ class Splice:
         self._holding = None
         self._seam_held = []
         self._seam_text_blocks = set()
-        self._earlier_output += self._estimate("".join(self._generated))
+        self._earlier_output += estimate_text("".join(self._generated))
         self._generated = []
         self._switched = True
         self.seam = seam
@@ -180,7 +178,7 @@ class Splice:
         return msgspec.structs.replace(end, usage=self._usage(end.usage))
 
     def _usage(self, reported: Usage) -> Usage:
-        generated = reported.output_tokens or self._estimate("".join(self._generated))
+        generated = reported.output_tokens or estimate_text("".join(self._generated))
         return Usage(self.input_tokens or reported.input_tokens, self._earlier_output + generated)
 
     def _take(self, event: StreamEvent) -> list[StreamEvent]:
