@@ -1,7 +1,7 @@
 """The lower bounds in pyproject.toml are versions Trooper really runs on: a fresh venv gets
 exactly the minimum of every runtime dependency (`pip install --constraint`), and a smoke
 subset of the suite passes in it: the real `trooper serve`, both SDKs through the proxy,
-failover and the circuit breaker.
+failover and the circuit breaker, /metrics, and the `otel` extra's traces.
 
 Marked `minversions` (deselect with -m 'not minversions'); about a minute with pip's cache.
 A bound that fails here is raised in pyproject.toml, never left standing.
@@ -22,7 +22,8 @@ from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parent.parent
 SMOKE = ["tests/test_serve_cli.py", "tests/test_proxy_e2e.py", "tests/test_failover.py",
-         "tests/test_observability.py::test_metrics_parse_as_prometheus_text"]
+         "tests/test_observability.py::test_metrics_parse_as_prometheus_text", "tests/test_tracing.py"]
+EXTRAS = ["otel"]  # extras checked at their lower bounds too (the smoke subset exercises them)
 # What the smoke tests themselves import; these float (they are not Trooper's dependencies).
 TEST_TOOLS = ["pytest", "pytest-asyncio", "anthropic", "openai"]
 
@@ -30,10 +31,11 @@ pytestmark = pytest.mark.minversions
 
 
 def lower_bounds() -> dict[str, str]:
-    """name -> the version each runtime dependency's `>=` names."""
+    """name -> the version each runtime dependency's `>=` names (the checked extras' too)."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     bounds: dict[str, str] = {}
-    for line in project["dependencies"]:
+    extras = [line for extra in EXTRAS for line in project["optional-dependencies"][extra]]
+    for line in [*project["dependencies"], *extras]:
         requirement = Requirement(line)
         minimum = [spec.version for spec in requirement.specifier if spec.operator == ">="]
         assert minimum, f"{line}: every dependency names its lower bound with >="
@@ -57,7 +59,7 @@ def test_the_smoke_suite_passes_on_the_minimum_versions(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     install = subprocess.run(
-        [python, "-m", "pip", "install", "-q", "--constraint", str(constraints), str(ROOT), *TEST_TOOLS],
+        [python, "-m", "pip", "install", "-q", "--constraint", str(constraints), f"{ROOT}[{','.join(EXTRAS)}]", *TEST_TOOLS],
         env=env, capture_output=True, text=True, timeout=600,
     )
     assert install.returncode == 0, install.stderr[-3000:]
@@ -75,7 +77,8 @@ def test_the_smoke_suite_passes_on_the_minimum_versions(tmp_path: Path) -> None:
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
     )
     assert smoke.returncode == 0, smoke.stdout[-5000:] + smoke.stderr[-2000:]
-    assert " passed" in smoke.stdout.splitlines()[-1]
+    summary = smoke.stdout.splitlines()[-1]
+    assert " passed" in summary and "skipped" not in summary, summary  # every smoke test ran
     imported = subprocess.run([python, "-c", "import trooper; print(trooper.__file__)"], cwd=tmp_path, env=env,
                               capture_output=True, text=True, check=True)
     assert str(env_dir) in imported.stdout, imported.stdout

@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, Router
 
-from trooper import __version__
+from trooper import __version__, tracing
 from trooper.access import Gate
 from trooper.admin import Admin, warn_if_exposed
 from trooper.conversation import ApiError, BadRequest
@@ -117,6 +117,7 @@ class TrooperApp:
     async def startup(self) -> None:
         await self.runtime.store.start()
         warn_if_exposed(self.runtime.settings)
+        self.runtime.tracer = tracing.from_env(self.runtime.env)
         metrics = self.runtime.metrics
         if metrics.multiprocess:  # several workers: each samples its store's figures for /metrics
             self._sampler = asyncio.create_task(metrics.sample_store_forever(self.runtime.store.stats))
@@ -140,6 +141,8 @@ class TrooperApp:
                     await hook()
         await self.runtime.store.close()
         await self.runtime.close()
+        if self.runtime.tracer is not None:
+            await asyncio.to_thread(self.runtime.tracer.close)  # what is queued is exported
 
     # --- the guard every proxied request runs under ---
 

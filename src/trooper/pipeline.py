@@ -78,6 +78,7 @@ class Attempt(msgspec.Struct):
     ms: float = 0.0
     ok: bool = False
     retry_after: float | None = None  # seconds, when the upstream said when to come back
+    ended: float = msgspec.field(default_factory=time.perf_counter)  # when this try ended (traces)
     # How this provider's continuation joined a stream cut mid-answer: prefill, continued,
     # spliced, refused (see trooper.seam), or fresh (the client had no text yet).
     splice: str = ""

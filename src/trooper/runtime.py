@@ -14,6 +14,7 @@ from trooper.config import Settings
 from trooper.metrics import Metrics
 from trooper.providers.base import Provider
 from trooper.providers.http import make_session
+from trooper.tracing import Tracer
 from trooper.store import Store, open_store
 from trooper.savings import SavingsLedger
 
@@ -32,6 +33,7 @@ class Runtime:
         if hasattr(self.store, "attach"):  # a shared store also shares provider health (at its start)
             self.store.attach(self)
         self.metrics = Metrics()
+        self.tracer: Tracer | None = None  # OpenTelemetry, set up when the server starts
         self._http: aiohttp.ClientSession | None = None
 
     @property

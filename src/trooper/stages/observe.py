@@ -17,12 +17,14 @@ import msgspec
 
 from trooper.access import presented_keys
 from trooper.conversation import Response, ResponseBuilder
-from trooper.pipeline import ErrorReply, Exchange, RawReply, StageBase, StreamReply, WholeReply
+from trooper.pipeline import SKIP_REASONS, ErrorReply, Exchange, RawReply, StageBase, StreamReply, WholeReply
+from trooper.providers.base import Provider
 from trooper.redact import scrub
 from trooper.savings import billable_tokens
 from trooper.stages.headers import decision
 from trooper.compaction import Fit
 from trooper.store.records import AttemptRecord, Fallback, Observation, RequestRecord
+from trooper.tracing import AttemptTrace, TraceRecord, now, wall_ns
 
 _refs = itertools.count(1)
 
@@ -59,6 +61,9 @@ class Observe(StageBase):
         if exchange.first_bytes_at:
             started_by = next((a.provider for a in exchange.attempts if a.ok), record.provider or "none")
             metrics.first_bytes(started_by, exchange.first_bytes_at - exchange.started)
+        tracer = self.runtime.tracer
+        if tracer is not None:
+            tracer.submit(trace_record(exchange, record, response, self.runtime.providers))
         if ref and exchange.decoded is not None:
             partial = error is not None or (isinstance(answer, ResponseBuilder) and not answer.done)
             self.runtime.store.observe(
@@ -145,3 +150,35 @@ def reply_status(exchange: Exchange) -> int | None:
     if isinstance(reply, WholeReply | StreamReply | RawReply):
         return reply.status
     return None
+
+
+def trace_record(exchange: Exchange, record: RequestRecord, response: Response | None,
+                 providers: list[Provider]) -> TraceRecord:
+    """The request as its spans tell it (built into spans on the tracing thread)."""
+    perf_now, ns_now = now()
+    by_name = {p.name: p for p in providers}
+    answered = by_name.get(record.provider)
+    attempts = []
+    for attempt in exchange.attempts:
+        provider = by_name.get(attempt.provider)
+        if attempt.reason in SKIP_REASONS or provider is None:
+            continue  # never a candidate: no call, no span
+        end = wall_ns(attempt.ended, perf_now, ns_now)
+        attempts.append(AttemptTrace(
+            attempt.provider, provider.kind, provider.model_for(record.model), provider.base_url,
+            end - int(attempt.ms * 1e6), end, attempt.ok, attempt.status, attempt.reason,
+            scrub(attempt.detail, presented_keys(exchange.headers)) if attempt.detail else "",
+        ))
+    return TraceRecord(
+        method=exchange.method, path=exchange.path, request_id=exchange.request_id,
+        traceparent=exchange.headers.get("traceparent", ""), tracestate=exchange.headers.get("tracestate", ""),
+        start_ns=wall_ns(exchange.started, perf_now, ns_now), end_ns=ns_now,
+        client_format=exchange.client_format, session_id=exchange.session_id, stream=record.stream,
+        request_model=record.model, response_model=record.answered_model,
+        response_id=response.id if response is not None else "",
+        provider=record.provider, provider_kind=answered.kind if answered is not None else "",
+        decision=record.decision, fallback_reasons=[f.reason for f in record.fallbacks], status=record.status,
+        input_tokens=record.tokens_in, output_tokens=record.tokens_out,
+        finish_reason=response.stop_reason if response is not None and answered is not None else "",
+        error=record.error, attempts=attempts,
+    )
