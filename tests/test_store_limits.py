@@ -184,6 +184,7 @@ async def test_a_store_that_fails_at_run_time_is_logged_and_survived(tmp_path: P
                                                   messages=[{"role": "user", "content": f"Question {n}?"}])
             assert answer.content[0].text == "Still answering."
         store = trooper.runtime.store
+        await store.signals("s")  # every observation applied
         await store.flush()
         assert store.stats().write_errors >= 1
         monkeypatch.setattr(Database, "write", healthy_write)  # the disk comes back
