@@ -1,5 +1,5 @@
-"""Accept what the API accepts: the Anthropic decoder never rejects a role, block type or
-field merely because Trooper has no model for it. On the fast path the client's bytes go
+"""Accept what the API accepts: the Anthropic (and OpenAI Chat) decoder never rejects a role,
+block type or field merely because Trooper has no model for it. On the fast path the client's bytes go
 upstream untouched (query string, anthropic-* headers, User-Agent and the key's form
 included); translation maps a mid-conversation system message into the system prompt and
 refuses by name what it cannot carry. The request Claude Code 2.1 sends
@@ -19,7 +19,7 @@ from tests.conftest import chain_env, run_trooper
 from tests.fakes.upstream import Error, FakeUpstream, Text
 from trooper import __version__
 from trooper.conversation import BadRequest, Message, TextBlock, ToolResultBlock
-from trooper.formats import anthropic
+from trooper.formats import anthropic, openai
 from trooper.signals.tokens import estimate_conversation
 from trooper.stages.normalize import agent_session
 
@@ -247,3 +247,46 @@ def test_without_thinking_changes_only_thinking_and_its_context_edits() -> None:
     assert amended == {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}],
                        "context_management": {"edits": [{"type": "clear_tool_uses_20250919"}]}}
     assert without_thinking(encoded({"model": "m", "max_tokens": 5, "messages": []})) is None  # thinking wasn't on
+
+
+# --- the OpenAI Chat Completions decoder, the same way ---
+
+OPENAI_UNKNOWN_PARTS = {
+    "model": "gpt-4o-mini",
+    "messages": [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": [{"type": "text", "text": "Look at this."}, {"type": "hologram", "data": "AAAA"}]},
+        {"role": "oracle", "content": "A role from the future."},
+        {"role": "user", "content": "What do you see?"},
+    ],
+    "brand_new_option": True,
+}
+
+
+def test_openai_unknown_roles_and_parts_decode_and_are_named() -> None:
+    conversation = openai.decode_request(encoded(OPENAI_UNKNOWN_PARTS))
+    assert conversation.untranslatable == ("messages.1.content.1: content part type 'hologram'", "messages.2: role 'oracle'")
+    assert conversation.system == "Be brief."
+    assert [m.text() for m in conversation.messages] == ["Look at this.What do you see?"]
+
+
+def test_openai_known_part_with_a_bad_field_is_still_a_400_naming_it() -> None:
+    request = {"model": "m", "messages": [{"role": "user", "content": [{"type": "hologram"}, {"type": "image_url"}]}]}
+    with pytest.raises(BadRequest) as caught:
+        openai.decode_request(encoded(request))
+    assert caught.value.message == "messages.0.content.1.image_url: missing required field"
+
+
+async def test_openai_unknown_parts_go_upstream_byte_for_byte(openai_fake: FakeUpstream, ollama: FakeUpstream) -> None:
+    openai_fake.script(Text("I see a hologram."))
+    body = encoded(OPENAI_UNKNOWN_PARTS)
+    headers = {"content-type": "application/json", "authorization": "Bearer sk-test-openai-client-key"}
+    env = chain_env(openai=openai_fake, ollama=ollama)
+    async with run_trooper(env) as trooper:
+        status, _, answer = await post(trooper.url + "/v1/chat/completions", body, headers)
+        forced, _, refusal = await post(trooper.url + "/v1/chat/completions", body, {**headers, "x-trooper-force-local": "1"})
+    assert status == 200, answer
+    assert openai_fake.generation_requests()[0].body == body
+    assert forced == 400, refusal
+    assert "messages.1.content.1: content part type 'hologram' (and 1 more) cannot be translated for ollama" in json.loads(refusal)["error"]["message"]
+    assert ollama.generation_requests() == []

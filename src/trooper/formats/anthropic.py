@@ -42,8 +42,10 @@ from trooper.formats.common import (
     BlockSequencer,
     MessageList,
     anthropic_stop_reason,
+    bad_request_at,
     bad_request_from,
     body_text,
+    decode_at,
     decode_extra,
     image_base64,
     kind_from_status,
@@ -363,8 +365,8 @@ def _raw_block_in(raw: msgspec.Raw, where: str, untranslatable: list[str]) -> An
             untranslatable.append(f"{where}: content block type '{kind}'")
             return None
         if kind != "tool_result":
-            raise _bad_block(error, where) from None
-    result = _decode_block(_LENIENT_TOOL_RESULT, raw, where)
+            raise bad_request_at(error, where) from None
+    result = decode_at(_LENIENT_TOOL_RESULT, raw, where)
     items: list[Any] | str = result.content
     if not isinstance(items, str):
         items = []
@@ -375,29 +377,13 @@ def _raw_block_in(raw: msgspec.Raw, where: str, untranslatable: list[str]) -> An
             except msgspec.ValidationError as error:
                 kind = _block_type(item, item_where)
                 if kind in _KNOWN_BLOCK_TYPES:
-                    raise _bad_block(error, item_where) from None
+                    raise bad_request_at(error, item_where) from None
                 untranslatable.append(f"{item_where}: content block type '{kind}'")
     return ToolResultContent(result.tool_use_id, items, result.is_error)
 
 
 def _block_type(raw: msgspec.Raw, where: str) -> str:
-    return _decode_block(_BLOCK_TYPE, raw, where).type
-
-
-def _decode_block(decoder: msgspec.json.Decoder[Any], raw: msgspec.Raw, where: str) -> Any:
-    try:
-        return decoder.decode(raw)
-    except msgspec.ValidationError as error:
-        raise _bad_block(error, where) from None
-
-
-def _bad_block(error: msgspec.ValidationError, where: str) -> BadRequest:
-    """msgspec's error for a block read on its own, with the block's place in the request."""
-    message = bad_request_from(error).message
-    for whole in ("request body: ", "request: "):
-        if message.startswith(whole):
-            return BadRequest(f"{where}: {message.removeprefix(whole)}")
-    return BadRequest(f"{where}.{message}")
+    return decode_at(_BLOCK_TYPE, raw, where).type
 
 
 def _block_in(item: Any) -> Block | None:

@@ -67,6 +67,24 @@ def bad_request_from(error: msgspec.DecodeError) -> BadRequest:
     return BadRequest(f"{path or 'request body'}: {message.replace('`', '')}")
 
 
+def bad_request_at(error: msgspec.ValidationError, where: str) -> BadRequest:
+    """msgspec's error for a part of the request read on its own, with its place in the
+    request (`where`, e.g. `messages.2.content.1`)."""
+    message = bad_request_from(error).message
+    for whole in ("request body: ", "request: "):
+        if message.startswith(whole):
+            return BadRequest(f"{where}: {message.removeprefix(whole)}")
+    return BadRequest(f"{where}.{message}")
+
+
+def decode_at(decoder: msgspec.json.Decoder[Any], raw: msgspec.Raw | bytes, where: str) -> Any:
+    """`raw` (a part of the request at `where`) decoded; a BadRequest naming it otherwise."""
+    try:
+        return decoder.decode(raw)
+    except msgspec.ValidationError as error:
+        raise bad_request_at(error, where) from None
+
+
 def _dotted_path(json_path: str) -> str:
     """`$.messages[2].content[0]` -> `messages.2.content.0`."""
     return json_path.removeprefix("$").replace("[", ".").replace("]", "").lstrip(".")

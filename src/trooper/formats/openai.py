@@ -42,8 +42,10 @@ from trooper.formats.common import (
     STOP_REASONS_FROM_OPENAI,
     BlockSequencer,
     MessageList,
+    bad_request_at,
     bad_request_from,
     body_text,
+    decode_at,
     decode_extra,
     image_from_url,
     image_url,
@@ -244,7 +246,30 @@ class ErrorBody(msgspec.Struct, gc=False):
     error: ErrorDetail | str
 
 
+class LenientChatRequest(ChatRequest):
+    """The request with its messages left raw, read one by one when the typed read meets a
+    role or content part type this code doesn't know."""
+
+    messages: list[msgspec.Raw]  # type: ignore[assignment]
+
+
+class RoleAndContent(msgspec.Struct, gc=False):
+    role: str
+    content: str | list[msgspec.Raw] | None = None
+
+
+class PartType(msgspec.Struct, gc=False):
+    type: str
+
+
 _REQUEST = msgspec.json.Decoder(ChatRequest)
+_LENIENT_REQUEST = msgspec.json.Decoder(LenientChatRequest)
+_MESSAGE = msgspec.json.Decoder(ChatMessage)
+_ROLE_AND_CONTENT = msgspec.json.Decoder(RoleAndContent)
+_PART_TYPE = msgspec.json.Decoder(PartType)
+_EMPTY_TEXT = msgspec.Raw(b'{"type":"text","text":""}')
+_ROLES = frozenset(kind.__struct_config__.tag for kind in ChatMessage.__args__)  # type: ignore[attr-defined]
+_PART_TYPES = frozenset(kind.__struct_config__.tag for kind in (TextPart, ImagePart, RefusalPart, AudioPart, FilePart))
 # stream_options goes to `extra` too: the client stream encoder reads include_usage there.
 _KNOWN_FIELDS = frozenset(ChatRequest.__struct_fields__) - {"stream_options"}
 _RESPONSE = msgspec.json.Decoder(ChatCompletion)
@@ -256,14 +281,25 @@ _REASONING_MODEL_PREFIXES = ("o1", "o3", "o4", "gpt-5")
 
 
 def decode_request(body: bytes, path: str = "") -> Conversation:
+    """The client's request as a Conversation. A role or content part type this code has no
+    model for is listed in `untranslatable` (the fast path still carries it; translation
+    refuses it by name) instead of failing the request."""
+    untranslatable: list[str] = []
     try:
-        request = _REQUEST.decode(body)
         raw_fields = RAW_OBJECT.decode(body)
+        try:
+            request: ChatRequest = _REQUEST.decode(body)
+            chat: list[Any] = request.messages
+        except msgspec.ValidationError:
+            request = _LENIENT_REQUEST.decode(body)  # raises the same error when leniency doesn't help
+            chat = [_lenient_message(raw, f"messages.{i}", untranslatable) for i, raw in enumerate(request.messages)]
     except msgspec.DecodeError as error:
         raise bad_request_from(error) from None
     system: list[str] = []
     messages = MessageList()
-    for position, message in enumerate(request.messages):
+    for position, message in enumerate(chat):
+        if message is None:
+            continue
         kind = type(message)
         if kind is UserMessage:
             messages.add("user", _user_blocks_in(message.content))
@@ -291,7 +327,34 @@ def decode_request(body: bytes, path: str = "") -> Conversation:
         ),
         stream=request.stream,
         extra=decode_extra(raw_fields, _KNOWN_FIELDS),
+        untranslatable=tuple(untranslatable),
     )
+
+
+def _lenient_message(raw: msgspec.Raw, where: str, untranslatable: list[str]) -> Any:
+    """One message read on its own: typed, or None for a role this code doesn't know, or
+    typed without the content parts of a type it doesn't know (each listed as
+    untranslatable). Anything else wrong with it is the client's mistake: a 400 naming it."""
+    try:
+        return _MESSAGE.decode(raw)
+    except msgspec.ValidationError as error:
+        shape = decode_at(_ROLE_AND_CONTENT, raw, where)
+        if shape.role not in _ROLES:
+            untranslatable.append(f"{where}: role '{shape.role}'")
+            return None
+        parts = shape.content if isinstance(shape.content, list) else []
+        unknown = []
+        for position, part in enumerate(parts):
+            kind = decode_at(_PART_TYPE, part, f"{where}.content.{position}").type
+            if kind not in _PART_TYPES:
+                unknown.append(position)
+                untranslatable.append(f"{where}.content.{position}: content part type '{kind}'")
+        if not unknown:
+            raise bad_request_at(error, where) from None
+    # Each unknown part stands in as an empty text part, so the rest keep their places.
+    fields = RAW_OBJECT.decode(raw)
+    fields["content"] = msgspec.Raw(JSON_ENCODER.encode([_EMPTY_TEXT if i in unknown else p for i, p in enumerate(parts)]))
+    return decode_at(_MESSAGE, JSON_ENCODER.encode(fields), where)
 
 
 def _text_in(content: str | list[TextPart]) -> str:
