@@ -227,3 +227,26 @@ async def test_a_cut_before_the_primary_said_its_usage_counts_the_request_by_est
     assert completion.usage is not None
     assert (completion.usage.prompt_tokens, completion.usage.completion_tokens) == (
         estimate_conversation(request), estimate_text("Alpha Bravo Charlie") + len(continued.split()))
+
+
+async def test_an_openai_kind_server_with_prefill_is_told_to_continue_the_final_message(
+    claude: FakeUpstream, openai_fake: FakeUpstream, tmp_path: Path
+) -> None:
+    """vLLM continues a final assistant message only with `continue_final_message`."""
+    answer = "Alpha Bravo Charlie Delta Echo Foxtrot."
+    claude.script(ResetMidStream(6, Text(answer)))
+    openai_fake.default = Habit("continues", answer)
+    toml = tmp_path / "vllm.toml"
+    toml.write_text(
+        f'[[providers]]\nname = "claude"\nkind = "anthropic"\nurl = "{claude.url}"\nkey_env = "CLAUDE_API_KEY"\n'
+        f'[[providers]]\nname = "vllm"\nkind = "openai"\nurl = "{openai_fake.url}/v1"\nmodel = "qwen"\nprefill = true\n'
+    )
+    async with run_trooper(chain_env(claude=claude), toml) as trooper:
+        client = anthropic.AsyncAnthropic(base_url=trooper.url, api_key="k", max_retries=0)
+        ask = [{"role": "user", "content": "Name the six phases of the Bluebird project with their code words, in order."}]
+        async with client.messages.stream(model="claude-haiku-4-5", max_tokens=100, messages=ask) as stream:  # type: ignore[arg-type]
+            message = await stream.get_final_message()
+    assert message.content[0].text == answer  # type: ignore[union-attr]
+    asked = openai_fake.generation_requests()[0].json
+    assert asked["messages"][-1] == {"role": "assistant", "content": "Alpha Bravo Charlie"}
+    assert (asked["continue_final_message"], asked["add_generation_prompt"]) == (True, False)

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import msgspec
+
+from trooper.conversation import Conversation
 from trooper.providers.base import Provider
 
 _OPENAI_MODEL_PREFIXES = ("gpt-", "o1", "o3", "o4", "chatgpt-", "ft:gpt-")
@@ -24,6 +27,17 @@ class OpenAIProvider(Provider):
 
     def endpoint(self, model: str, stream: bool, wire: str = "") -> str:
         return self.base_url + ("/responses" if wire == "responses" else "/chat/completions")
+
+    def encode_request(self, conversation: Conversation, model: str, wire: str = "") -> bytes:
+        body = super().encode_request(conversation, model, wire)
+        if not self.prefill or wire == "responses" or not conversation.messages or conversation.messages[-1].role != "assistant":
+            return body
+        # A server configured with `prefill = true` is asked to continue the final assistant
+        # message: vLLM does only when told so; llama.cpp's server does on its own and
+        # ignores fields it doesn't know. (OpenAI's own API takes no prefill.)
+        fields = msgspec.json.decode(body)
+        fields |= {"continue_final_message": True, "add_generation_prompt": False}
+        return msgspec.json.encode(fields)
 
     def passthrough_url(self, path: str, query: str) -> str:
         # The base already ends in /v1 (https://api.openai.com/v1); the client's path starts with it.
