@@ -18,6 +18,8 @@ from tests.conftest import chain_env
 from tests.fakes.upstream import Error, FakeUpstream, Text
 from tests.served import serve_env, serving
 from tests.test_serve_cli import free_port
+from trooper.access import Gate
+from trooper.config import AccessSettings
 
 OPERATOR_KEY = "sk-ant-test-claude-key-0123456789"  # chain_env's Claude key
 CLIENT_TOKEN = "ci-token-0123456789abcdef0123"
@@ -223,3 +225,15 @@ async def test_a_websocket_upgrade_is_refused_clearly(tmp_path: Path) -> None:
 
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
+
+
+def test_a_token_sent_as_a_gemini_query_key_is_recognised_and_taken_out() -> None:
+    gate = Gate(AccessSettings(clients={"ci": CLIENT_TOKEN}))
+    scope = {"client": ("203.0.113.7", 5000), "scheme": "http", "query_string": f"alt=sse&key={CLIENT_TOKEN}".encode(),
+             "headers": [(b"host", b"trooper.example"), (b"x-goog-api-key", CLIENT_TOKEN.encode())]}
+    admission = gate.admit(scope)
+    assert admission.client == "ci" and admission.error is None
+    assert scope["query_string"] == b"alt=sse" and scope["headers"] == [(b"host", b"trooper.example")]
+    refused = gate.admit({"client": ("203.0.113.7", 5000), "scheme": "http", "query_string": b"key=guess-0123456789abcdef",
+                          "headers": [(b"host", b"trooper.example")]})
+    assert refused.error is not None and refused.error.status == 401

@@ -32,6 +32,7 @@ import msgspec
 
 from trooper.config import AccessSettings
 from trooper.conversation import ApiError
+from trooper.routes import query_key, without_key
 
 FORWARDING_HEADERS = (
     "forwarded", "x-forwarded-for", "x-real-ip", "true-client-ip", "cf-connecting-ip", "x-client-ip",
@@ -181,10 +182,12 @@ class Gate:
         self.tokens = [(name, token.encode()) for name, token in settings.clients.items()]
         self.trusted_network = settings.trusted_network
 
-    def client_for(self, headers: Mapping[str, str]) -> str | None:
+    def client_for(self, headers: Mapping[str, str], query: str = "") -> str | None:
         """The name of the client whose token was presented, or None."""
         found = None
-        for key in presented_keys(headers):
+        for key in [*presented_keys(headers), query_key(query)]:
+            if not key:
+                continue
             for name, token in self.tokens:  # every comparison made, in constant time
                 if hmac.compare_digest(key.encode(), token):
                     found = name
@@ -195,9 +198,12 @@ class Gate:
         scope's headers, so nothing after this point can forward it."""
         headers = header_map(scope["headers"])
         caller = self.network.caller(scope, headers)
-        client = self.client_for(headers) if self.tokens else None
+        query = scope.get("query_string", b"").decode("latin-1")
+        client = self.client_for(headers, query) if self.tokens else None
         if client is not None:
             scope["headers"] = [(n, v) for n, v in scope["headers"] if n.lower() not in CREDENTIAL_HEADERS]
+            if query_key(query):  # a Gemini REST caller's ?key=
+                scope["query_string"] = without_key(query).encode("latin-1")
             return Admission(client, caller)
         if self.trusted_network:
             why = cross_site(headers)

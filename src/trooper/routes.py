@@ -165,6 +165,10 @@ def query_key(query: str) -> str:
     return next((v for k, v in parse_qsl(query) if k == "key"), "") if "key=" in query else ""
 
 
+def without_key(query: str) -> str:
+    return _without(query, ("key",))
+
+
 def _without(query: str, names: tuple[str, ...]) -> str:
     if not query:
         return ""
