@@ -250,3 +250,10 @@ async def test_an_openai_kind_server_with_prefill_is_told_to_continue_the_final_
     asked = openai_fake.generation_requests()[0].json
     assert asked["messages"][-1] == {"role": "assistant", "content": "Alpha Bravo Charlie"}
     assert (asked["continue_final_message"], asked["add_generation_prompt"]) == (True, False)
+
+
+def test_a_new_paragraph_joins_only_where_the_sentence_had_ended() -> None:
+    assert judge("The first phase moves the schema.", ["\n\nThe second", " moves the data."], prefilled=True) == (
+        "prefill", "\n\nThe second moves the data.")
+    with pytest.raises(Refused, match="does not carry on"):
+        judge("The first phase moves the", ["\n\nSure! Here is", " the plan."], prefilled=True)

@@ -18,7 +18,7 @@ import anthropic
 import openai
 import pytest
 
-from tests.conftest import run_trooper
+from tests.conftest import TrooperServer, run_trooper
 from tests.fakes.upstream import (
     Behaviour,
     EndMidStream,
@@ -64,7 +64,7 @@ OUTCOMES = {
     ("ignores_prefill", "ollama"): "spliced",
 }
 
-Chains = dict[str, tuple[FakeUpstream, FakeUpstream, object]]  # fallback kind -> (claude, fallback, trooper)
+Chains = dict[str, tuple[FakeUpstream, FakeUpstream, TrooperServer]]  # fallback kind -> (claude, fallback, trooper)
 
 
 def pipeline(directory: Path, claude: FakeUpstream, kind: str, fallback: FakeUpstream) -> Path:
@@ -128,7 +128,7 @@ async def test_a_cut_stream_is_spliced_or_refused(chains: Chains, fault: str, ha
     claude.script(FAULTS[fault])
     model = Habit(habit, ANSWER)
     fallback.default = model  # every request to it (a retry without prefill too)
-    url = trooper.url  # type: ignore[attr-defined]
+    url = trooper.url
     if OUTCOMES[(habit, kind)] == "refused":
         with pytest.raises(SDK_ERRORS[client], match="continuation did not join it"):
             await ASKERS[client](url)
@@ -150,6 +150,6 @@ async def test_a_malformed_event_that_carried_nothing_is_skipped(chains: Chains,
     claude.reset()
     fallback.reset()
     claude.script(MalformedMidStream(AFTER, Text(ANSWER), empty=True))
-    text, input_tokens, output_tokens = await ASKERS[client](trooper.url)  # type: ignore[attr-defined]
+    text, input_tokens, output_tokens = await ASKERS[client](trooper.url)
     assert (text, input_tokens, output_tokens) == (ANSWER, PRIMARY_INPUT, len(ANSWER.split()))
     assert fallback.generation_requests() == []  # the primary answered it all

@@ -113,7 +113,12 @@ class Seam:
     def _joins(self, held: str) -> bool:
         """Whether `held` reads as the next words of the sent text."""
         first = held[0]
-        if first.isspace() or first in _JOINING_PUNCTUATION or first.islower():
+        if first.isspace():
+            body = held.lstrip()
+            if "\n" in held[: len(held) - len(body)] and not self._sentence_ended():
+                return self._joins(body)  # a new line in mid-sentence must still carry the sentence on
+            return True
+        if first in _JOINING_PUNCTUATION or first.islower():
             return True
         last = self.sent.rstrip()[-1:] if self.sent.strip() else ""
         if first.isdigit():
@@ -121,6 +126,10 @@ class Seam:
         # A caseless script (Chinese, Japanese, ...) has no capital to mark a fresh start;
         # there only a prefill says the model carried on.
         return self.prefilled and first.isalpha() and not first.isupper()
+
+    def _sentence_ended(self) -> bool:
+        sent = self.sent.rstrip(" \t")
+        return sent.endswith(("\n", ".", "!", "?", ":", "。", "！", "？"))
 
     def _overlap(self, held: str) -> int:
         """Whitespace the continuation repeats at the seam (the sent text ended with it)."""
