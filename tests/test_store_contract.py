@@ -47,6 +47,18 @@ def texts(transcript: list[msgspec.Raw]) -> list[str]:
     return [msgspec.json.decode(e)["content"][0]["text"] for e in transcript]
 
 
+async def test_two_histories_alternating_under_one_id_are_stored_once(make_store: Factory) -> None:
+    store = await make_store()
+    first, second = Agent(store, "shared"), Agent(store, "shared")
+    second.ref = 10_000
+    for n in range(1, 9):
+        first.turn(f"Branch A turn {n}: plan the rollout.", f"A answer {n}.")
+        second.turn(f"Branch B turn {n}: plan the rollback.", f"B answer {n}.")
+    detail = await store.session("shared")
+    assert detail is not None
+    assert len(detail.transcript) == 32 and sorted(set(texts(detail.transcript))) == sorted(texts(detail.transcript))
+
+
 async def test_observations_round_trip_to_sessions_session_and_signals(make_store: Factory) -> None:
     store = await make_store()
     agent = Agent(store)

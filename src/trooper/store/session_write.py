@@ -13,11 +13,12 @@ import msgspec
 from trooper.conversation import Message
 from trooper.signals.extract import SignalReader, Signals
 from trooper.store.events import sse
+from trooper.store.follow import fresh as new_messages
 from trooper.store.follow import read_answer, read_request, skip_answer
 from trooper.store.records import (
     Entry, Observation, RequestRecord, SessionSummary, Update, answered_request, count_request, summarise,
 )
-from trooper.store.transcript import ANSWER_KEY, message_key, new_from, stored_content
+from trooper.store.transcript import answer_key, message_key, new_from, stored_content
 
 _encode = msgspec.json.encode
 
@@ -151,11 +152,13 @@ def work(sid: str, local: View, held: Head, items: list[tuple[int, Observation]]
             request = summary.requests
             summary.in_flight += 1
             start, keys, fresh = read_request(local, conversation.messages)
+            new = new_messages(local, start, keys)  # a history that went back: only what isn't held
             entries = [
-                Entry(len(local.keys) + 1 + i, m.role, stored_content(m.content), observation.at, request)
-                for i, m in enumerate(conversation.messages[start:])
+                Entry(len(local.keys) + 1 + i, conversation.messages[n].role,
+                      stored_content(conversation.messages[n].content), observation.at, request)
+                for i, n in enumerate(new)
             ]
-            local.keys.extend(keys[start:])
+            local.keys.extend(keys[n] for n in new)
             write.numbers[pending_field(instance, observation.ref)] = b"%d" % request
             asked[observation.ref] = request
             if conversation.system:
@@ -181,7 +184,7 @@ def work(sid: str, local: View, held: Head, items: list[tuple[int, Observation]]
                     entries = [Entry(len(local.keys) + 1, "assistant", stored_content(answer.content),
                                      observation.at, request, record.provider, record.answered_model,
                                      observation.partial)]
-                    local.keys.append(ANSWER_KEY)
+                    local.keys.append(answer_key(said))
                     if skip_answer(local, backlog, said):
                         write.skipped += 1
                     else:
