@@ -74,6 +74,11 @@ async def test_hostile_shapes_are_answered_and_health_stays_up(tmp_path: Path, c
             work = asyncio.create_task(ask())
             await health_while(trooper.url, work)
             status, answer = await work
+            if local and name != "10,000 messages":
+                # One turn longer than the local window: compaction keeps the latest turn
+                # verbatim or not at all, so the local tier is skipped, and says why.
+                assert status == 400 and "too_long" in answer["error"]["message"], (name, answer)
+                continue
             assert status == 200, (name, answer)
             assert answer["content"][0]["text"] == ("local answer" if local else "cloud answer"), name
         # The store reads all of it for signals, off the request path: still answering.

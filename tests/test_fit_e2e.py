@@ -254,3 +254,20 @@ async def test_claude_codes_captured_first_request_reaches_a_6144_token_ollama_f
     assert {t["function"]["name"] for t in sent["tools"]} == {t.name for t in original.tools}  # all there, some trimmed
     assert_nothing_invented(received(sent), original)
     assert summary == "claude → ollama (overloaded) | context ~ (tools trimmed)"
+
+
+async def test_an_openai_compatible_local_server_is_asked_for_what_its_window_leaves(claude: FakeUpstream) -> None:
+    """LOCAL_URL (llama.cpp's server, LM Studio, vLLM): the fitted request and a max_tokens
+    that fits beside it, not the client's 32,000."""
+    body = request()
+    del body["stream"]
+    claude.script(Error(529))
+    async with FakeUpstream() as local:
+        local.default = Text("Done.")
+        env = chain_env(claude=claude, LOCAL_URL=local.url + "/v1", LOCAL_MODEL="qwen2.5-3b-instruct")
+        async with run_trooper(env) as trooper:
+            _, headers = await stream(trooper.url, body)
+        sent = local.generation_requests()[-1].json
+    assert headers["x-trooper-provider"] == "local"
+    assert 1024 <= sent["max_tokens"] <= 6144 - 4608 + 200  # about the quarter of the window kept for it
+    assert len(sent["tools"]) < len(body["tools"]) and headers["x-trooper-summary"].endswith("| context ~ (tools trimmed, tools dropped)")

@@ -18,6 +18,7 @@ from trooper.signals.tokens import PER_MESSAGE, estimate_message, estimate_text
 SITREP_SHARE = 0.20
 SITREP_MAX_SHARE = 0.35
 SITREP_MIN_SHARE = 0.08  # what the summary may shrink to before tools are dropped for it
+ANCHOR_LEAST_SHARE = 0.2  # what a long anchor counts for when tools might be dropped for it
 LATEST_TURNS = 4  # tools named in this many last messages are kept whole
 
 # Words for what was cut, as the headers and the request record say them. The first two
@@ -225,14 +226,16 @@ class _Fitting:
         pinned = pinned_turn(messages[pinned_index]) if pinned_index is not None else None
         self.pinned_index = pinned_index
 
-        # The history's essentials: the anchor, the protected tail, the pinned turn, a small SITREP.
-        essentials = sum(sizes[:anchor_end]) + sum(sizes[keep.tail_from :]) + int(self.budget * SITREP_MIN_SHARE)
+        # The history's essentials: the anchor (as far as it may be cut below), the protected
+        # tail, the pinned turn, a small SITREP.
+        anchor_least = min(sum(sizes[:anchor_end]), int(self.budget * ANCHOR_LEAST_SHARE))
+        essentials = anchor_least + sum(sizes[keep.tail_from :]) + int(self.budget * SITREP_MIN_SHARE)
         if pinned is not None:
             essentials += estimate_message(pinned)
         if self.fixed() + essentials > self.budget:
             self.drop_tools(self.fixed() + essentials - self.budget)
         if self.fixed() + essentials > self.budget and self.system:
-            self.cut_system(max(self.budget - essentials, self.budget // 8))
+            self.cut_system(max(self.budget - essentials - sum(self.tool_sizes), self.budget // 8))
         room = self.budget - self.fixed()
 
         anchor = messages[:anchor_end]

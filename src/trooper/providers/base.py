@@ -7,13 +7,16 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 import aiohttp
+import msgspec
 
 from trooper import __version__
 from trooper.capabilities import Capabilities
+from trooper.compaction import answer_room
 from trooper.config import ProviderSettings, Timeouts
 from trooper.conversation import Conversation
 from trooper.formats import Codec, codec
 from trooper.providers.breaker import CircuitBreaker
+from trooper.signals.tokens import estimate_conversation
 
 PRODUCT_TOKEN = f"trooper/{__version__}"
 
@@ -103,6 +106,20 @@ class Provider:
     def encode_request(self, conversation: Conversation, model: str, wire: str = "") -> bytes:
         wire_codec = codec(wire) if wire and wire != self.kind else self.codec
         return wire_codec.encode_request(conversation, model)
+
+    def answer_within_window(self, conversation: Conversation) -> Conversation:
+        """For a tier with a window: the answer gets what the prompt leaves of it, less a
+        margin for the estimate (the wire form differs a little from what compaction
+        measured), never more than the client asked. Compaction saw to it that this is
+        about the answer's reserved share at least; without compaction it is still no scrap."""
+        window = self.context_window
+        if window is None:
+            return conversation
+        asked = conversation.sampling.max_tokens
+        room = max(window - estimate_conversation(conversation), answer_room(window, asked)) - window // 64
+        if asked is not None and asked <= room:
+            return conversation
+        return msgspec.structs.replace(conversation, sampling=msgspec.structs.replace(conversation.sampling, max_tokens=room))
 
     def passthrough_url(self, path: str, query: str) -> str:
         """Where a client's other `/v1/...` call goes on this upstream."""

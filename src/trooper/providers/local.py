@@ -4,6 +4,7 @@ LM Studio, vLLM, LocalAI (LOCAL_URL, or a [[providers]] entry of kind "openai" m
 
 from __future__ import annotations
 
+from trooper.conversation import Conversation
 from trooper.providers.openai import OpenAIProvider
 
 
@@ -17,3 +18,7 @@ class LocalOpenAIProvider(OpenAIProvider):
 
     def owns_model(self, model: str) -> bool:
         return bool(self.model) and model == self.model
+
+    def encode_request(self, conversation: Conversation, model: str, wire: str = "") -> bytes:
+        # A server asked for more than its window leaves refuses, or stops short unasked.
+        return super().encode_request(self.answer_within_window(conversation), model, wire)

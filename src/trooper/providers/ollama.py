@@ -6,11 +6,9 @@ import urllib.request
 
 import msgspec
 
-from trooper.compaction import answer_room
 from trooper.conversation import Conversation
 from trooper.formats import ollama
 from trooper.providers.base import Provider
-from trooper.signals.tokens import estimate_conversation
 
 
 class OllamaProvider(Provider):
@@ -23,19 +21,7 @@ class OllamaProvider(Provider):
         return self.base_url + "/api/chat"
 
     def encode_request(self, conversation: Conversation, model: str, wire: str = "") -> bytes:
-        window = self.context_window
-        if window is not None:
-            # The answer gets what the prompt leaves of the window, less a margin for the
-            # estimate (the wire form differs a little from what compaction measured), never
-            # more than the client asked. Compaction saw to it that this is about the
-            # answer's reserved share at least; without compaction it is still no scrap.
-            asked = conversation.sampling.max_tokens
-            margin = window // 64
-            room = max(window - estimate_conversation(conversation), answer_room(window, asked)) - margin
-            if asked is None or asked > room:
-                sampling = msgspec.structs.replace(conversation.sampling, max_tokens=room)
-                conversation = msgspec.structs.replace(conversation, sampling=sampling)
-        return ollama.encode_request(conversation, model, context_window=window)
+        return ollama.encode_request(self.answer_within_window(conversation), model, context_window=self.context_window)
 
     def health_url(self) -> str:
         return self.base_url + "/api/tags"

@@ -412,6 +412,10 @@ def all_failed(attempts: list[Attempt], local_installed: bool = True) -> ErrorRe
     status, kind = (503, "api_error")
     if len(reasons) == 1 and (shared := _SHARED_FAILURE.get(reasons.pop())) is not None:
         status, kind = tried[-1].status or shared[0], shared[1]  # the upstream's own status, e.g. 503 or 529
+    elif not tried and any(a.reason in SKIPS for a in attempts) and all(a.reason != "circuit_open" for a in attempts):
+        # Every tier that could be asked lacks what this request needs (tools, images, a
+        # window for its latest turn): asking again won't help, as with a vendor's 400.
+        status, kind = 400, "invalid_request"
     # The soonest time any provider named (or an open circuit lets a probe through) is when
     # trying again can help.
     waits = [a.retry_after for a in attempts if a.retry_after is not None]
