@@ -82,7 +82,7 @@ def test_no_embedded_tier_when_not_installed_or_turned_off(installed: Path, monk
 
 
 def test_asking_for_the_embedded_model_without_it_is_one_clear_line(not_installed: None, tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"needs llama-cpp-python: pip install 'trooper\[local\]'"):
+    with pytest.raises(ConfigError, match=r"needs llama-cpp-python: pip install 'trooper-gateway\[local\]'"):
         load(None, env={"LOCAL_EMBEDDED": "true"})
     with pytest.raises(ConfigError, match="needs llama-cpp-python"):
         load(None, env={"LOCAL_MODEL_PATH": str(tmp_path / "model.gguf")})
