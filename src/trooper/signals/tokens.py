@@ -30,6 +30,7 @@ CAPITAL_EXTRA = 0.2  # mixed-case identifiers too
 PUNCTUATION_CHAR = 0.66
 NEWLINE = 0.42
 INDENT_PAIR = 0.06
+SPACE_RUN = 0.7  # a run of spaces inside a line (an aligned table) is about a token of its own
 TWO_BYTE_CHAR = 0.58  # Cyrillic, Greek, accented Latin
 DENSE_TWO_BYTE_CHAR = 1.0  # Arabic, Hebrew: about a token a letter
 HAN_CHAR = 0.95
@@ -44,6 +45,7 @@ _DIGITS = b"0123456789"
 _DIGIT_SHAPE = bytes(0x30 if 0x30 <= b <= 0x39 else 0x61 for b in range(256))
 _CAPITALS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _DENSE_TWO_BYTE = re.compile("[\u0590-\u06ff\u0750-\u077f]")
+_MIDLINE_SPACES = re.compile(rb"(?<=[^ \n])  +")
 _HAN = re.compile("[\u3400-\u9fff\uf900-\ufaff]")
 _THAI = re.compile("[\u0e00-\u0e7f]")
 
@@ -59,7 +61,10 @@ def estimate_text(text: str) -> int:
     newlines = data.count(b"\n")
     spaces = data.count(b" ")
     # Escaped newlines (JSON strings) and indentation runs split like real line breaks.
-    layout = data.count(b"\\n") * NEWLINE + data.count(b"  ") * INDENT_PAIR
+    pairs = data.count(b"  ")
+    layout = data.count(b"\\n") * NEWLINE + pairs * INDENT_PAIR
+    if pairs > size // 40:  # aligned columns (tool output tables); indentation merges, they don't
+        layout += len(_MIDLINE_SPACES.findall(data)) * SPACE_RUN
     runs = 0
     if digits:
         shape = data.translate(_DIGIT_SHAPE)
