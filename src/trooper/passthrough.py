@@ -58,7 +58,8 @@ async def pass_through(
             await send_error(send, client, ApiError(403, "permission", message))
             return
     else:
-        key = provider.key or own_key
+        # A keyless provider (a local server) is sent no key: the client's is for the vendor's own host.
+        key = provider.key or (own_key if provider.key_env else "")
     if provider.key_env and not key:
         message = f"no key for {provider.name}: set {provider.key_env} or send your own key"
         await send_error(send, client, ApiError(401, "authentication", message))

@@ -30,9 +30,11 @@ PIPELINE_ROUTES = {
 
 # A model name that may go into a URL path: Gemini's (gemini-2.0-flash, gemini-2.5-pro-exp-03-25).
 URL_MODEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
-# Any model name a client may send in a body: letters, digits and . _ - : / @ + (Ollama's
-# qwen2.5:3b, OpenRouter's meta-llama/llama-3, fine-tunes' ft:gpt-4o:org::id); no "..".
-BODY_MODEL = re.compile(r"[A-Za-z0-9._:/@+-]{1,256}\Z")
+# Any model name a client may send in a body: letters, digits and . _ - : / @ + [ ] (Ollama's
+# qwen2.5:3b, OpenRouter's meta-llama/llama-3, fine-tunes' ft:gpt-4o:org::id, Claude Code's
+# sonnet[1m]); no "..", no space, quote, control character or anything else a URL or a header
+# would read differently.
+BODY_MODEL = re.compile(r"[A-Za-z0-9._:/@+\[\]-]{1,256}\Z")
 _GEMINI_CALL = re.compile(r"/v1(?:beta)?/models/([^/:]+):([A-Za-z]+)\Z")
 _GEMINI_GENERATE = {"generateContent": False, "streamGenerateContent": True}
 # A path segment after percent-decoding: RFC 3986's unreserved and sub-delims, ":" and "@".
