@@ -5,7 +5,9 @@ Responses API and a fake Ollama:
 
 (a) healthy: OpenAI's exec_command call creates the file (Codex runs it), then its answer;
 (b) OpenAI answers 429 throughout: the local tier (Ollama) issues the call and the answer,
-    translated into the Responses API's events.
+    translated into the Responses API's events;
+(c) OpenAI's stream is cut inside the call's arguments: Ollama issues the call in the same
+    response, carried on with OpenAI's ids and sequence numbers.
 
 Each run: the file is written, exit code 0, one session (named by Codex's own session id).
 What reached OpenAI is what Codex sent (POST /v1/responses with its body fields and headers:
@@ -20,12 +22,13 @@ import os
 import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import CLOSED
-from tests.fakes.upstream import Error, FakeUpstream, Recorded, Text, ToolCall
+from tests.fakes.upstream import Behaviour, Error, Exchange, FakeUpstream, Recorded, Text, ToolCall
 from tests.test_claude_code import get_json, one_session
 from tests.served import serving
 
@@ -150,3 +153,39 @@ async def test_b_quota_hit_the_local_tier_answers(codex_cli: str, openai_fake: F
     assert listed["total"] == 1
     summary = session["detail"]["session"]
     assert summary["providers"] == ["ollama"] and summary["requests"] == 2
+
+
+@dataclass(frozen=True)
+class CutInCallArguments(Behaviour):
+    """`answer`'s Responses stream, the connection reset right after the first piece of the
+    function call's arguments: the call is half-made when the stream dies."""
+
+    answer: ToolCall
+
+    def render(self, ex: Exchange):  # type: ignore[no-untyped-def]
+        return self.answer.render(ex)
+
+    async def respond(self, ex: Exchange):  # type: ignore[no-untyped-def]
+        rendered = self.render(ex)
+        first_piece = next(i for i, frame in enumerate(rendered.frames) if b"function_call_arguments.delta" in frame)
+        return await ex.deliver(rendered, reset_after=sum(len(frame) for frame in rendered.frames[: first_piece + 1]))
+
+
+async def test_c_stream_cut_inside_the_call_continues_on_the_local_tier(
+    codex_cli: str, openai_fake: FakeUpstream, ollama: FakeUpstream, workdir: Path
+) -> None:
+    """OpenAI's own stream (the fast path) dies inside exec_command's arguments: Codex never
+    sees the half-made call; Ollama makes it whole in the same response (OpenAI's response
+    and item ids carried on), Codex runs it, and the next turn is OpenAI's again."""
+    openai_fake.script(CutInCallArguments(shell_call(workdir)), Text("Created hello.txt."))
+    ollama.script(shell_call(workdir))
+    async with trooper_serve(openai_fake, ollama, workdir.parent) as url:
+        code, out, err = await run_codex(codex_cli, url, workdir)
+        session_id = assert_sent_as_codex_sends(openai_fake.generation_requests()[0])
+        session = await one_session(url, session_id)
+    assert code == 0, err[-3000:]
+    assert (workdir / "hello.txt").read_text() == "hello from codex\n"
+    assert "Created hello.txt." in out
+    assert len(openai_fake.generation_requests()) == 2 and len(ollama.generation_requests()) == 1
+    summary = session["detail"]["session"]
+    assert summary["requests"] == 2 and set(summary["providers"]) == {"openai", "ollama"}

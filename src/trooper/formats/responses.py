@@ -780,14 +780,17 @@ class StreamEncoder:
                     continue
                 if not isinstance(event, dict):
                     continue
-                self._sequence = max(self._sequence, int(event.get("sequence_number", -1)) + 1)
+                number, index, item = event.get("sequence_number"), event.get("output_index"), event.get("item")
+                if isinstance(number, int):
+                    self._sequence = max(self._sequence, number + 1)
                 kind = event.get("type")
-                if kind == "response.created":
-                    self._response.id = event["response"].get("id", self._response.id)
-                elif kind == "response.output_item.added":
-                    added.append((event["output_index"], event["item"]))
-                elif kind == "response.output_item.done":
-                    done[event["output_index"]] = event["item"]
+                if kind == "response.created" and isinstance(event.get("response"), dict):
+                    self._response.id = event["response"].get("id") or self._response.id
+                elif isinstance(index, int) and isinstance(item, dict) and isinstance(item.get("id"), str):
+                    if kind == "response.output_item.added":
+                        added.append((index, item))
+                    elif kind == "response.output_item.done":
+                        done[index] = item
         ours = [*self._response.output, *self._items.values()]
         theirs = [(index, item) for index, item in added if item.get("type") in ("message", "function_call")]
         for mine, (index, item) in zip(ours, theirs):
