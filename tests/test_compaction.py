@@ -343,3 +343,22 @@ def test_the_compactor_logs_which_tools_it_trimmed_and_dropped() -> None:
     assert set(event["tools_trimmed"].split(",")) == {t.name for t in fitted.tools} - set(USED_TOOLS)
     assert (event["window"], event["budget"], event["fits"]) == (6144, 4608, True)
     assert compactor.given["ollama"].conversation is fitted
+
+
+def test_the_compactor_keys_its_fits_by_content_not_by_object_identity() -> None:
+    """A conversation freed after its fit leaves its id() to the next one allocated: the
+    next one must get its own compaction, never the freed one's."""
+    def conversation(turn: int) -> Conversation:
+        long = " ".join(f"word{turn}_{i}" for i in range(3000))
+        messages = (Message("user", (TextBlock(long),)), Message("assistant", (TextBlock(long),)),
+                    Message("user", (TextBlock(f"question {turn}"),)))
+        return Conversation(model="m", messages=messages)
+
+    compactor = Compactor(0.25)
+    for turn in range(40):
+        asked = conversation(turn)
+        fitted = compactor.fit(asked, 2048, "ollama")
+        assert fitted is not asked  # compacted: the cache holds only the new conversation
+        assert texts(fitted)[-1] == f"question {turn}"
+        del asked, fitted
+    assert compactor.result(conversation(7), 2048) is compactor.result(conversation(7), 2048)

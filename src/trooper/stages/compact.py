@@ -9,6 +9,8 @@ provider was given is remembered, for the headers and the session's request reco
 
 from __future__ import annotations
 
+import hashlib
+
 import msgspec
 import structlog
 
@@ -39,14 +41,16 @@ class Compactor:
 
     def __init__(self, answer_share: float) -> None:
         self.answer_share = answer_share
-        self.results: dict[tuple[int, int], Compacted] = {}
+        self.results: dict[tuple[bytes, int], Compacted] = {}  # (content digest, window) -> fit
         self.given: dict[str, Compacted] = {}  # provider name -> what it was given
 
     def budget(self, conversation: Conversation, window: int) -> int:
         return window - answer_room(window, conversation.sampling.max_tokens, self.answer_share)
 
     def result(self, conversation: Conversation, window: int) -> Compacted:
-        key = (id(conversation), window)
+        # Keyed by content, not id(): a conversation freed after its fit leaves its id to the
+        # next one allocated, which would be handed the first one's compaction.
+        key = (content_digest(conversation), window)
         result = self.results.get(key)
         if result is None:
             result = compact(conversation, self.budget(conversation, window))
@@ -67,3 +71,11 @@ class Compactor:
         if provider:
             self.given[provider] = result
         return result.conversation
+
+
+_ENCODE = msgspec.msgpack.Encoder().encode
+
+
+def content_digest(conversation: Conversation) -> bytes:
+    """What the conversation holds, as a short digest (equal content, equal digest)."""
+    return hashlib.blake2b(_ENCODE(conversation), digest_size=16).digest()
