@@ -12,7 +12,9 @@ MARKER_CLOSE = " left out to fit the context window …]"
 LONG_LINE = 300  # characters: a longer line is cut by sentences, a shorter one whole
 
 
-_SENTENCE_END = re.compile(r"[.!?]+\s+")
+# Anchored at a run's start and possessive: a 100,000-character run of "!" is one look, not
+# one per character (which held the event loop for minutes; tests/test_bounded_work.py).
+_SENTENCE_END = re.compile(r"(?<![.!?])[.!?]++\s+")
 
 
 def cut_text(text: str, room: int) -> str:
