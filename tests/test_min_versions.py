@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import tomllib
 import venv
@@ -58,8 +59,14 @@ def test_the_smoke_suite_passes_on_the_minimum_versions(tmp_path: Path) -> None:
     python = str(env_dir / "bin" / "python")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    # Built from a copy: building in the tree would leave build/ and egg-info behind.
+    project = tmp_path / "project"
+    shutil.copytree(ROOT / "src", project / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(ROOT / name, project / name)
     install = subprocess.run(
-        [python, "-m", "pip", "install", "-q", "--constraint", str(constraints), f"{ROOT}[{','.join(EXTRAS)}]", *TEST_TOOLS],
+        [python, "-m", "pip", "install", "-q", "--constraint", str(constraints), f"{project}[{','.join(EXTRAS)}]",
+         *TEST_TOOLS],
         env=env, capture_output=True, text=True, timeout=600,
     )
     assert install.returncode == 0, install.stderr[-3000:]
