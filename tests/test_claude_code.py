@@ -30,7 +30,7 @@ import aiohttp
 import pytest
 
 from tests.conftest import CLOSED
-from tests.fakes.upstream import Behaviour, Error, Exchange, FakeUpstream, Recorded, Text, ToolCall
+from tests.fakes.upstream import Behaviour, Error, Exchange, FakeUpstream, Recorded, ResetAfterFrame, Text, ToolCall
 from tests.test_serve_cli import _wait_healthy, free_port
 from trooper import __version__
 
@@ -49,23 +49,6 @@ def claude_cli() -> str:
         pytest.fail("the Claude Code CLI is not installed: `bash scripts/test` installs it "
                     "(npm install -g @anthropic-ai/claude-code)")
     return found
-
-
-@dataclass(frozen=True)
-class CutInToolArguments(Behaviour):
-    """`answer`'s stream, with the connection reset right after the first piece of a tool
-    call's JSON arguments: the call is half-made when the stream dies."""
-
-    answer: ToolCall
-
-    def render(self, ex: Exchange):  # type: ignore[no-untyped-def]
-        return self.answer.render(ex)
-
-    async def respond(self, ex: Exchange):  # type: ignore[no-untyped-def]
-        rendered = self.render(ex)
-        first_piece = next(i for i, frame in enumerate(rendered.frames) if b"input_json_delta" in frame)
-        cut = sum(len(frame) for frame in rendered.frames[: first_piece + 1])
-        return await ex.deliver(rendered, reset_after=cut)
 
 
 THINKING_RULE = (
@@ -295,7 +278,7 @@ async def test_b_quota_hit_mid_session_continues_on_the_local_tier(
 async def test_c_stream_cut_inside_the_tool_call_continues_on_the_local_tier(
     claude_cli: str, claude: FakeUpstream, ollama: FakeUpstream, workdir: Path
 ) -> None:
-    claude.script(read_call(workdir), CutInToolArguments(write_call(workdir, "half", text=None)))
+    claude.script(read_call(workdir), ResetAfterFrame(b"input_json_delta", write_call(workdir, "half", text=None)))
     claude.default = EnforcesThinkingRule(Text("Done: hello.txt is written."))  # every later call
     ollama.script(write_call(workdir, "hello from the notes\n"))
     run, session = await claude_through_trooper(claude_cli, claude, ollama, workdir, READ_THEN_WRITE, {"ANTHROPIC_API_KEY": API_KEY})

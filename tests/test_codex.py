@@ -22,13 +22,12 @@ import os
 import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import CLOSED
-from tests.fakes.upstream import Behaviour, Error, Exchange, FakeUpstream, Recorded, Text, ToolCall
+from tests.fakes.upstream import Error, FakeUpstream, Recorded, ResetAfterFrame, Text, ToolCall
 from tests.test_claude_code import get_json, one_session
 from tests.served import serving
 
@@ -155,29 +154,13 @@ async def test_b_quota_hit_the_local_tier_answers(codex_cli: str, openai_fake: F
     assert summary["providers"] == ["ollama"] and summary["requests"] == 2
 
 
-@dataclass(frozen=True)
-class CutInCallArguments(Behaviour):
-    """`answer`'s Responses stream, the connection reset right after the first piece of the
-    function call's arguments: the call is half-made when the stream dies."""
-
-    answer: ToolCall
-
-    def render(self, ex: Exchange):  # type: ignore[no-untyped-def]
-        return self.answer.render(ex)
-
-    async def respond(self, ex: Exchange):  # type: ignore[no-untyped-def]
-        rendered = self.render(ex)
-        first_piece = next(i for i, frame in enumerate(rendered.frames) if b"function_call_arguments.delta" in frame)
-        return await ex.deliver(rendered, reset_after=sum(len(frame) for frame in rendered.frames[: first_piece + 1]))
-
-
 async def test_c_stream_cut_inside_the_call_continues_on_the_local_tier(
     codex_cli: str, openai_fake: FakeUpstream, ollama: FakeUpstream, workdir: Path
 ) -> None:
     """OpenAI's own stream (the fast path) dies inside exec_command's arguments: Codex never
     sees the half-made call; Ollama makes it whole in the same response (OpenAI's response
     and item ids carried on), Codex runs it, and the next turn is OpenAI's again."""
-    openai_fake.script(CutInCallArguments(shell_call(workdir)), Text("Created hello.txt."))
+    openai_fake.script(ResetAfterFrame(b"function_call_arguments.delta", shell_call(workdir)), Text("Created hello.txt."))
     ollama.script(shell_call(workdir))
     async with trooper_serve(openai_fake, ollama, workdir.parent) as url:
         code, out, err = await run_codex(codex_cli, url, workdir)

@@ -65,6 +65,7 @@ __all__ = [
     "Raw",
     "Recorded",
     "ResetAfter",
+    "ResetAfterFrame",
     "ResetMidStream",
     "Stall",
     "StallMidStream",
@@ -1077,6 +1078,23 @@ class ResetAfter(Behaviour):
 
     async def respond(self, ex: Exchange) -> web.StreamResponse:
         return await ex.deliver(self.render(ex), reset_after=self.n_bytes)
+
+
+@dataclass(frozen=True)
+class ResetAfterFrame(Behaviour):
+    """Start ``answer``'s stream, then reset the TCP connection right after the first frame
+    holding ``marker`` (e.g. the first piece of a tool call's arguments: the call is half-made)."""
+
+    marker: bytes
+    answer: Behaviour
+
+    def render(self, ex: Exchange) -> Rendered:
+        return self.answer.render(ex)
+
+    async def respond(self, ex: Exchange) -> web.StreamResponse:
+        rendered = self.render(ex)
+        first = next(i for i, frame in enumerate(rendered.frames) if self.marker in frame)
+        return await ex.deliver(rendered, reset_after=sum(len(frame) for frame in rendered.frames[: first + 1]))
 
 
 @dataclass(frozen=True)
