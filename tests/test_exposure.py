@@ -146,6 +146,7 @@ async def test_a_clients_bad_key_never_opens_the_providers_circuit(tmp_path: Pat
 async def test_secrets_in_upstream_errors_and_urls_are_never_kept_or_shown(tmp_path: Path, claude: FakeUpstream) -> None:
     echoed = f"upstream trace: used key {OPERATOR_KEY} and sk-SECRET456 and client's sk-ant-client-own-1234"
     claude.default = Error(500, message=echoed)
+    claude.script_meta(Error(400, message=echoed))  # a pass-through call's error, echoing the key too
     db = tmp_path / "t.db"
     env = chain_env(claude=claude, TROOPER_DB=str(db), OPENAI_URL="http://alice:pa55word@127.0.0.1:9/v1",
                     GEMINI_URL="http://127.0.0.1:9/?key=AIzaGeminiUrlKey1234567890")
@@ -160,6 +161,10 @@ async def test_secrets_in_upstream_errors_and_urls_are_never_kept_or_shown(tmp_p
                     streamed += await asyncio.wait_for(events.content.readany(), 10)
             async with http.get(trooper.url + "/sessions/leaky") as response:
                 session = await response.text()
+            async with http.post(trooper.url + "/v1/messages/count_tokens", json=BODY,
+                                 headers={"anthropic-version": "2023-06-01"}) as response:
+                assert response.status == 400
+                session += await response.text()
             async with http.get(trooper.url + "/health") as response:
                 health = await response.text()
             async with http.get(trooper.url + "/health/ready") as response:

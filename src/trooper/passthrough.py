@@ -24,7 +24,8 @@ from trooper.providers.base import client_key_for
 from trooper.formats.sse import Framer
 from trooper.routes import Target
 from trooper.runtime import Runtime
-from trooper.send import send_error, send_stream, stream_error
+from trooper.redact import scrub_bytes
+from trooper.send import send_bytes, send_error, send_stream, stream_error
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -39,6 +40,9 @@ _DROPPED_RESPONSE_HEADERS = frozenset(
     {"content-length", "connection", "keep-alive", "transfer-encoding", "content-encoding", "server", "date",
      "set-cookie"}
 )
+
+
+MAX_ERROR_BODY = 64 * 1024  # bytes of an upstream's error answer passed on
 
 
 async def pass_through(
@@ -75,6 +79,15 @@ async def pass_through(
     response_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in _DROPPED_RESPONSE_HEADERS}
     content_type = response_headers.pop("Content-Type", "application/json")
     response_headers["x-trooper-provider"] = provider.name
+    if upstream.status >= 400:  # an error may echo the key it was sent: shown only scrubbed
+        try:
+            error = await upstream.content.read(MAX_ERROR_BODY)
+        except (aiohttp.ClientError, TimeoutError, OSError):
+            error = b""
+        finally:
+            upstream.release()
+        await send_bytes(send, upstream.status, content_type, scrub_bytes(error, [key]), response_headers, {})
+        return
     await send_stream(
         send, upstream.status, content_type, _chunks(upstream, client, _line_format(content_type)), response_headers, {},
         client, on_break="abort",
