@@ -20,9 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from trooper.compaction import compact  # noqa: E402
 import msgspec  # noqa: E402
 
+from trooper.compaction import compact  # noqa: E402
 from trooper.conversation import Conversation, Message, TextBlock, ToolResultBlock  # noqa: E402
 from trooper.formats import anthropic, openai  # noqa: E402
 from trooper.signals import extract as extract_module  # noqa: E402

@@ -73,12 +73,12 @@ async def test_hostile_shapes_are_answered_and_health_stays_up(tmp_path: Path, c
             body = json.dumps({"model": "claude-haiku-4-5", "max_tokens": 16, "messages": shape(),
                                **({"x_force_local": True} if local else {})})
 
-            async def ask() -> tuple[int, dict]:
+            async def ask(body: str, name: str) -> tuple[int, dict]:
                 async with http.post(trooper.url + "/v1/messages", data=body,
                                      headers={"content-type": "application/json", "x-session-id": name}) as response:
                     return response.status, await response.json()
 
-            work = asyncio.create_task(ask())
+            work = asyncio.create_task(ask(body, name))
             await health_while(trooper.url, work)
             status, answer = await work
             if local and status in (400, 503):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 from tests.conftest import FakeClock
@@ -57,9 +57,9 @@ def test_retry_delay_hints() -> None:
     now = 1_800_000_000.0
     assert retry_delay({"Retry-After": "3"}, now) == 3
     assert retry_delay({"retry-after-ms": "250"}, now) == 0.25
-    date = format_datetime(datetime.fromtimestamp(now + 7, timezone.utc), usegmt=True)
+    date = format_datetime(datetime.fromtimestamp(now + 7, UTC), usegmt=True)
     assert abs(retry_delay({"retry-after": date}, now) - 7) < 1  # type: ignore[operator]
-    reset = (datetime.fromtimestamp(now, timezone.utc) + timedelta(seconds=4)).isoformat().replace("+00:00", "Z")
+    reset = (datetime.fromtimestamp(now, UTC) + timedelta(seconds=4)).isoformat().replace("+00:00", "Z")
     assert abs(retry_delay({"anthropic-ratelimit-requests-reset": reset}, now) - 4) < 0.01  # type: ignore[operator]
     assert retry_delay({"x-ratelimit-reset-requests": "1m30s", "x-ratelimit-reset-tokens": "20ms"}, now) == 0.02
     assert retry_delay({"x-ratelimit-reset-requests": "6m0s"}, now) == 360

@@ -14,6 +14,7 @@ from trooper.signals.classify import classify, classify_text, word_count
 sys.path.insert(0, str(Path(__file__).parent.parent / "bench"))
 from classifier import DATA, evaluate, load  # noqa: E402
 
+
 def test_quality_floors_on_the_dev_turns() -> None:
     rows = load(DATA)
     assert len(rows) >= 400

@@ -28,8 +28,8 @@ import pytest
 
 from tests.conftest import CLOSED
 from tests.fakes.upstream import Error, FakeUpstream, Recorded, ResetAfterFrame, Text, ToolCall
-from tests.test_claude_code import get_json, one_session
 from tests.served import serving
+from tests.test_claude_code import get_json, one_session
 
 ROOT = Path(__file__).parent.parent
 OPENAI_KEY = "sk-test-operator-openai-key-0123456789"

@@ -10,15 +10,31 @@ from collections import Counter
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
-from structlog.testing import capture_logs
 from hypothesis import strategies as st
+from structlog.testing import capture_logs
 
 from tests.claude_code_request import LAST_RESULT, USED_TOOLS, USER_PROMPT, request
 from trooper.compaction import (
-    SITREP_LEAD, SITREP_OPEN, TOOLS_TRIMMED, answer_room, compact, cut_text, is_harness_only, is_marker,
+    SITREP_LEAD,
+    SITREP_OPEN,
+    TOOLS_TRIMMED,
+    answer_room,
+    compact,
+    cut_text,
+    is_harness_only,
+    is_marker,
 )
 from trooper.continuation import continuation
-from trooper.conversation import Conversation, Message, Response, TextBlock, Tool, ToolChoice, ToolResultBlock, ToolUseBlock
+from trooper.conversation import (
+    Conversation,
+    Message,
+    Response,
+    TextBlock,
+    Tool,
+    ToolChoice,
+    ToolResultBlock,
+    ToolUseBlock,
+)
 from trooper.formats import anthropic, codec
 from trooper.signals.tokens import estimate_conversation
 from trooper.stages.compact import Compactor

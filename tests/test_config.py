@@ -141,7 +141,7 @@ def test_misspelt_option_exits_2_with_one_line(tmp_path: Path) -> None:
     result = serve("--pipeline", str(path))
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        f"trooper: error: [stages.headers] unknown option 'sumary' (options: summary)"
+        "trooper: error: [stages.headers] unknown option 'sumary' (options: summary)"
     )
 
 
@@ -162,7 +162,7 @@ def test_stages_command_lists_builtins_with_package() -> None:
     assert result.returncode == 0
     rows = {line.split()[0]: line for line in result.stdout.splitlines()}
     for name in ("normalize", "route", "failover", "headers", "observe"):
-        assert f"trooper " in rows[name] and f"trooper.stages.{name}:" in rows[name]
+        assert "trooper " in rows[name] and f"trooper.stages.{name}:" in rows[name]
 
 
 def test_shipped_pipeline_toml_is_valid() -> None:

@@ -16,8 +16,8 @@ import pytest
 from tests.conftest import chain_env, run_trooper
 from tests.fakes.upstream import Error, FakeUpstream, Raw, Text
 from trooper.config import ConfigError, load
-from trooper.providers import llama
 from trooper.formats import openai
+from trooper.providers import llama
 from trooper.providers.embedded import EmbeddedProvider, prompt_from
 from trooper.providers.gguf import GGUFError, read_info
 from trooper.providers.local import LocalOpenAIProvider

@@ -20,7 +20,18 @@ import pytest
 
 from tests.fakes.upstream import Behaviour, ErrorMidStream, FakeUpstream, Raw, ResetAfter, Text
 from tests.stacks import CLIENTS, PROVIDERS, Stacks, ask, single_provider_troopers, trooper_for
-from trooper.conversation import BlockStart, BlockStop, Conversation, Response, StreamEnd, StreamEvent, StreamStart, TextBlock, TextDelta, Usage
+from trooper.conversation import (
+    BlockStart,
+    BlockStop,
+    Conversation,
+    Response,
+    StreamEnd,
+    StreamEvent,
+    StreamStart,
+    TextBlock,
+    TextDelta,
+    Usage,
+)
 from trooper.formats import codec
 
 BACKUP = {"claude": "ollama", "gemini": "ollama", "openai": "ollama", "ollama": "gemini"}

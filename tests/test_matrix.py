@@ -16,7 +16,17 @@ import pytest
 
 from tests.conftest import chain_env, run_trooper
 from tests.fakes.upstream import Behaviour, Error, FakeUpstream, Text, ToolCall
-from tests.stacks import CLIENTS, PROVIDERS, Outcome, Seen, Stacks, anthropic_client, ask, seen, single_provider_troopers
+from tests.stacks import (
+    CLIENTS,
+    PROVIDERS,
+    Outcome,
+    Seen,
+    Stacks,
+    anthropic_client,
+    ask,
+    seen,
+    single_provider_troopers,
+)
 
 # --- the conversation pieces the scenarios share ---
 

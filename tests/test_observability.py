@@ -16,7 +16,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.conftest import chain_env, run_trooper
 from tests.fakes.upstream import Error, FakeUpstream, Text
 
-
 # Agents send tools, and a request with tools is never a "simple turn" for the local model.
 TOOL = {"name": "bash", "description": "Run a shell command.",
         "input_schema": {"type": "object", "properties": {"command": {"type": "string"}}}}

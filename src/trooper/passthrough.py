@@ -20,8 +20,8 @@ import aiohttp
 
 from trooper.conversation import ApiError, UpstreamError
 from trooper.formats import Codec, codec
-from trooper.providers.base import client_key_for
 from trooper.formats.sse import Framer
+from trooper.providers.base import client_key_for
 from trooper.routes import Target
 from trooper.runtime import Runtime
 from trooper.redact import scrub_bytes

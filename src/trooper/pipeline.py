@@ -17,9 +17,9 @@ from trooper.conversation import ApiError, Conversation, Response, ResponseBuild
 if TYPE_CHECKING:
     from trooper.compaction import Compacted
     from trooper.providers.base import Provider
+    from trooper.runtime import Runtime
     from trooper.signals.classify import Decision
     from trooper.stages.compact import Compactor
-    from trooper.runtime import Runtime
 
 STAGE_GROUP = "trooper.stages"
 

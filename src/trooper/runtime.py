@@ -14,9 +14,9 @@ from trooper.config import Settings
 from trooper.metrics import Metrics
 from trooper.providers.base import Provider
 from trooper.providers.http import make_session
-from trooper.tracing import Tracer
-from trooper.store import Store, open_store
 from trooper.savings import SavingsLedger
+from trooper.store import Store, open_store
+from trooper.tracing import Tracer
 
 
 class Runtime:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Mapping
-from typing import Literal
 from contextlib import aclosing
+from typing import Literal
 
 import msgspec
 import structlog

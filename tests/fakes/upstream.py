@@ -44,7 +44,7 @@ import struct
 import time
 from collections import deque
 from dataclasses import KW_ONLY, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import msgspec
@@ -87,7 +87,7 @@ def _rand(n: int) -> str:
 
 
 def _now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def split_words(text: str) -> list[str]:

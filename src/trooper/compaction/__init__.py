@@ -20,7 +20,12 @@ alone don't fit, the result says so (`fits` is False) and the tier is not asked.
 
 from trooper.compaction.cuts import cut_text, is_marker
 from trooper.compaction.fit import (
-    TOOLS_DROPPED, TOOLS_TRIMMED, Compacted, Fit, answer_room, compact,
+    TOOLS_DROPPED,
+    TOOLS_TRIMMED,
+    Compacted,
+    Fit,
+    answer_room,
+    compact,
 )
 from trooper.compaction.harness import is_harness_only
 from trooper.compaction.sitrep import SITREP_CLOSE, SITREP_LEAD, SITREP_OPEN, render_sitrep, user_notes

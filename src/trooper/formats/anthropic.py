@@ -10,7 +10,6 @@ from msgspec import UNSET, UnsetType
 from trooper.conversation import (
     TOOL_CHOICE_MODES,
     ApiError,
-    BadRequest,
     Block,
     BlockStart,
     BlockStop,

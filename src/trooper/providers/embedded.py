@@ -50,7 +50,6 @@ from trooper.providers.gguf import GGUFError, read_info
 from trooper.providers.llama import Busy, Engine, Job, Prompt, PromptTooLong, default_model_path, default_threads
 from trooper.providers.local import LocalOpenAIProvider
 
-
 GREEDY = 0.0  # temperature when the client sets none
 
 

@@ -434,8 +434,8 @@ def _task_text(text: str) -> str:
     """A user turn's own request: after a `Question:` / `Task:` label when a text agent's
     prompt carries one (the instructions around it are the harness's)."""
     last = None
-    for last in _TASK_LABEL.finditer(text):
-        pass
+    for label in _TASK_LABEL.finditer(text):
+        last = label
     return text[last.end():].strip() if last is not None and last.end() < len(text) else text
 
 

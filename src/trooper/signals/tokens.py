@@ -18,7 +18,16 @@ from collections.abc import Iterable
 
 import msgspec
 
-from trooper.conversation import Block, Conversation, ImageBlock, Message, TextBlock, ThinkingBlock, ToolResultBlock, ToolUseBlock
+from trooper.conversation import (
+    Block,
+    Conversation,
+    ImageBlock,
+    Message,
+    TextBlock,
+    ThinkingBlock,
+    ToolResultBlock,
+    ToolUseBlock,
+)
 
 _PUNCTUATION = b"{}[]()<>:;,.\"'`=+-*/\\|&^%$#@!?~_"
 

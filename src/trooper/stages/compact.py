@@ -16,7 +16,6 @@ import structlog
 
 from trooper.compaction import Compacted, answer_room, compact
 from trooper.conversation import Conversation
-
 from trooper.pipeline import Exchange, StageBase
 
 log = structlog.get_logger("trooper")

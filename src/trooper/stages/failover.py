@@ -16,21 +16,22 @@ import asyncio
 import contextlib
 import importlib.util
 import time
+
 import aiohttp
 import msgspec
 import structlog
 
+from trooper.access import presented_keys
 from trooper.capabilities import DEGRADABLE, SKIPS, unmet
 from trooper.config import Timeouts
 from trooper.conversation import ApiError, Conversation, ErrorKind, Response, UpstreamError
 from trooper.formats import codec
 from trooper.pipeline import Attempt, ErrorReply, Exchange, RawReply, Reply, StageBase, StreamReply, WholeReply
-from trooper.access import presented_keys
 from trooper.providers.base import Provider, client_key_for
-from trooper.redact import scrub, scrub_bytes
 from trooper.providers.breaker import BreakerSettings, CircuitBreaker
 from trooper.providers.ratelimit import retry_delay
 from trooper.providers.verdict import judge, stated_limit
+from trooper.redact import scrub, scrub_bytes
 from trooper.relay import ProviderFailure, Relay, UpstreamStream, content_type, forwarded, network_failure
 
 MAX_ERROR_BODY = 64 * 1024

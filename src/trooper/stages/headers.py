@@ -6,9 +6,9 @@ from __future__ import annotations
 import msgspec
 
 from trooper.pipeline import Exchange, StageBase
+from trooper.savings import billable_tokens
 
 CONTEXT_KEPT = "context ✓"
-from trooper.savings import billable_tokens
 
 
 class Headers(StageBase):

@@ -16,13 +16,13 @@ import time
 import msgspec
 
 from trooper.access import presented_keys
+from trooper.compaction import Fit
 from trooper.conversation import Response, ResponseBuilder
 from trooper.pipeline import SKIP_REASONS, ErrorReply, Exchange, RawReply, StageBase, StreamReply, WholeReply
 from trooper.providers.base import Provider
 from trooper.redact import scrub
 from trooper.savings import billable_tokens
 from trooper.stages.headers import decision
-from trooper.compaction import Fit
 from trooper.store.records import AttemptRecord, Fallback, Observation, RequestRecord
 from trooper.tracing import AttemptTrace, TraceRecord, now, wall_ns
 

@@ -33,11 +33,19 @@ from trooper.conversation import Message
 from trooper.signals.extract import SignalReader, Signals
 from trooper.store.base import StoreStats
 from trooper.store.events import Broadcaster, Subscription, sse
+from trooper.store.follow import fresh, is_large, off_loop_if_large, read_answer, read_request, skip_answer
 from trooper.store.records import (
-    Entry, Observation, Removed, SessionDetail, SessionSummary, Update, answered_request, count_request, summarise,
+    Entry,
+    Observation,
+    Removed,
+    SessionDetail,
+    SessionSummary,
+    Update,
+    answered_request,
+    count_request,
+    summarise,
 )
 from trooper.store.sqlite import Batch, Database
-from trooper.store.follow import fresh, is_large, off_loop_if_large, read_answer, read_request, skip_answer
 from trooper.store.transcript import answer_key, stored_content
 
 log = structlog.get_logger("trooper.store")

@@ -16,7 +16,14 @@ from trooper.store.events import sse
 from trooper.store.follow import fresh as new_messages
 from trooper.store.follow import read_answer, read_request, skip_answer
 from trooper.store.records import (
-    Entry, Observation, RequestRecord, SessionSummary, Update, answered_request, count_request, summarise,
+    Entry,
+    Observation,
+    RequestRecord,
+    SessionSummary,
+    Update,
+    answered_request,
+    count_request,
+    summarise,
 )
 from trooper.store.transcript import answer_key, message_key, new_from, stored_content
 
