@@ -22,9 +22,9 @@ from trooper.conversation import ApiError, UpstreamError
 from trooper.formats import Codec, codec
 from trooper.formats.sse import Framer
 from trooper.providers.base import client_key_for
+from trooper.redact import scrub_bytes
 from trooper.routes import Target
 from trooper.runtime import Runtime
-from trooper.redact import scrub_bytes
 from trooper.send import send_bytes, send_error, send_stream, stream_error
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
