@@ -105,6 +105,25 @@ async def test_resending_the_whole_history_adds_only_what_is_new(make_store: Fac
     assert detail is not None and texts(detail.transcript) == ["Hello, migrate it.", "  Sure.  ", "Go on."]
 
 
+async def test_an_answer_whose_next_request_was_applied_first_is_stored_once(make_store: Factory) -> None:
+    """The client had the answer and sent its next turn, which the store applied before the
+    answer's own observation: the transcript already holds the answer at its place."""
+    store = await make_store()
+    asked = conversation(text("user", "Plan the rollout."))
+    then = conversation(text("user", "Plan the rollout."), text("assistant", "Step 1: back up."), text("user", "Go on."))
+    store.observe(Observation(1, "s1", "request", 1.0, asked))
+    store.observe(Observation(2, "s1", "request", 2.0, then))
+    store.observe(Observation(1, "s1", "answer", 3.0, asked, Response("m", "m", (TextBlock("Step 1: back up."),)),
+                              record()))
+    store.observe(Observation(2, "s1", "answer", 4.0, then, Response("m", "m", (TextBlock("Step 2: drain."),)),
+                              record()))
+    detail = await store.session("s1")
+    assert detail is not None
+    assert texts(detail.transcript) == ["Plan the rollout.", "Step 1: back up.", "Go on.", "Step 2: drain."]
+    assert [msgspec.json.decode(e)["seq"] for e in detail.transcript] == [1, 2, 3, 4]
+    assert (detail.session.messages, detail.session.requests, detail.session.in_flight) == (4, 2, 0)
+
+
 async def test_sessions_are_listed_most_recently_active_first(make_store: Factory) -> None:
     store = await make_store()
     for i, name in enumerate(("a", "b", "c")):

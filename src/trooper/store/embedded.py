@@ -29,24 +29,13 @@ import msgspec
 import structlog
 
 from trooper.config import StoreSettings
-from trooper.conversation import Message
-from trooper.signals.extract import SignalReader, Signals
+from trooper.signals.extract import Signals
+from trooper.store import session_rules
 from trooper.store.base import StoreStats
 from trooper.store.events import Broadcaster, Subscription, sse
-from trooper.store.follow import fresh, is_large, off_loop_if_large, read_answer, read_request, skip_answer
-from trooper.store.records import (
-    Entry,
-    Observation,
-    Removed,
-    SessionDetail,
-    SessionSummary,
-    Update,
-    answered_request,
-    count_request,
-    summarise,
-)
+from trooper.store.follow import is_large, off_loop_if_large
+from trooper.store.records import Observation, Removed, SessionDetail, SessionSummary, Update
 from trooper.store.sqlite import Batch, Database
-from trooper.store.transcript import answer_key, stored_content
 
 log = structlog.get_logger("trooper.store")
 
@@ -87,17 +76,12 @@ def why_unusable(location: str, exc: BaseException) -> str:
     return f"cannot open the session store {path}: {reason}; {fix}"
 
 
-class SessionState:
-    __slots__ = ("summary", "signals", "system", "keys", "dropped", "requests_dropped", "reader")
+class SessionState(session_rules.SessionState):
+    __slots__ = ("requests_dropped",)
 
     def __init__(self, summary: SessionSummary, signals: Signals, system: str, keys: list[bytes] | None) -> None:
-        self.summary = summary
-        self.signals = signals
-        self.system = system
-        self.keys = keys  # None until loaded from the file; the newest max_messages at most
-        self.dropped = 0  # the oldest messages the cap dropped (keys[0] is message dropped + 1)
+        super().__init__(summary, signals, system, keys)
         self.requests_dropped = 0  # request records up to this seq were dropped by the cap
-        self.reader: SignalReader | None = None  # None until a request brings the history
 
 
 class Applied(Batch):
@@ -272,54 +256,18 @@ class EmbeddedStore:
 
     def _apply(self, observation: Observation, state: SessionState, applied: Applied, publish: bool,
                backlog: int) -> None:
-        assert state.keys is not None
-        conversation = observation.conversation
-        summary = state.summary
+        number = self._pending.pop(observation.ref, 0) if observation.phase == "answer" else 0
+        change = session_rules.apply(state, observation, number, backlog)
+        sid = state.summary.id
         if observation.phase == "request":
-            summary.requests += 1
-            request = summary.requests
-            self._pending[observation.ref] = request
-            summary.in_flight += 1
-            start, keys, signals = read_request(state, conversation.messages)
-            new = fresh(state, start, keys)
-            held = state.dropped + len(state.keys)
-            entries = [
-                Entry(held + 1 + i, conversation.messages[n].role, stored_content(conversation.messages[n].content),
-                      observation.at, request)
-                for i, n in enumerate(new)
-            ]
-            rows = [keys[n] for n in new]
-            record = None
-            if conversation.system:
-                state.system = conversation.system
-        else:
-            record = observation.record
-            assert record is not None
-            request = answered_request(summary, self._pending.pop(observation.ref, 0))
-            record = msgspec.structs.replace(record, seq=request)
-            entries, rows, signals = [], [], None
-            answer = observation.answer
-            if answer is not None and answer.content:
-                reply = Message("assistant", answer.content)
-                entries = [Entry(state.dropped + len(state.keys) + 1, "assistant", stored_content(answer.content),
-                                 observation.at, request, record.provider, record.answered_model, observation.partial)]
-                rows = [answer_key(reply)]
-                if skip_answer(state, backlog, reply):
-                    applied.skipped += 1
-                else:
-                    signals = read_answer(state, conversation.messages, reply)
-            count_request(summary, record)
-            applied.requests.append((summary.id, request, _encode(record)))
-        for entry, key in zip(entries, rows, strict=True):
-            state.keys.append(key)
-            applied.messages.append((summary.id, entry.seq, key, _encode(entry)))
-        if signals is not None:
-            state.signals = signals
-        summary.last_seen = max(summary.last_seen, observation.at)
-        summary.messages = state.dropped + len(state.keys)
-        summarise(summary, state.signals)
+            self._pending[observation.ref] = change.request
+        if change.record is not None:
+            applied.requests.append((sid, change.request, _encode(change.record)))
+        for entry, key in zip(change.entries, change.keys, strict=True):
+            applied.messages.append((sid, entry.seq, key, _encode(entry)))
+        applied.skipped += change.skipped
         if publish:
-            applied.updates.append(sse("session", Update(summary, state.signals, entries, record)))
+            applied.updates.append(sse("session", Update(state.summary, state.signals, change.entries, change.record)))
 
     async def _state(self, observation: Observation) -> SessionState:
         state = self._sessions.get(observation.session_id)

@@ -10,22 +10,10 @@ from typing import NamedTuple
 
 import msgspec
 
-from trooper.conversation import Message
 from trooper.signals.extract import SignalReader, Signals
 from trooper.store.events import sse
-from trooper.store.follow import fresh as new_messages
-from trooper.store.follow import read_answer, read_request, skip_answer
-from trooper.store.records import (
-    Entry,
-    Observation,
-    RequestRecord,
-    SessionSummary,
-    Update,
-    answered_request,
-    count_request,
-    summarise,
-)
-from trooper.store.transcript import answer_key, message_key, new_from, stored_content
+from trooper.store.records import Observation, SessionSummary, Update
+from trooper.store.session_rules import SessionState, apply
 
 _encode = msgspec.json.encode
 
@@ -145,34 +133,15 @@ def work(sid: str, local: View, held: Head, items: list[tuple[int, Observation]]
     live updates. `local` moves on with them; the store puts it back if the write loses."""
     first = items[0][1]
     summary = held.summary or SessionSummary(sid, first.at, first.at)
-    signals = held.signals
     system = held.system if held.system is not None else first.conversation.system
+    state = SessionState(summary, held.signals, system, local.keys)
+    state.reader = local.reader
     write = Write(sid, local, len(local.keys), held.rev, local.born or uuid.uuid4().hex[:12].encode())
     asked: dict[int, int] = {}  # request numbers given in this write, by observation ref
     for _, observation in items:
-        conversation = observation.conversation
-        record: RequestRecord | None = None
-        entries: list[Entry] = []
-        fresh: Signals | None = None
-        if observation.phase == "request":
-            summary.requests += 1
-            request = summary.requests
-            summary.in_flight += 1
-            start, keys, fresh = read_request(local, conversation.messages)
-            new = new_messages(local, start, keys)  # a history that went back: only what isn't held
-            entries = [
-                Entry(len(local.keys) + 1 + i, conversation.messages[n].role,
-                      stored_content(conversation.messages[n].content), observation.at, request)
-                for i, n in enumerate(new)
-            ]
-            local.keys.extend(keys[n] for n in new)
-            write.numbers[pending_field(instance, observation.ref)] = b"%d" % request
-            asked[observation.ref] = request
-            if conversation.system:
-                system = conversation.system
-        else:
-            assert observation.record is not None
-            field = pending_field(instance, observation.ref)
+        field = pending_field(instance, observation.ref)
+        number = 0
+        if observation.phase == "answer":
             if observation.ref in asked:  # its request is in this write too
                 number = asked.pop(observation.ref)
                 del write.numbers[field]
@@ -180,42 +149,17 @@ def work(sid: str, local: View, held: Head, items: list[tuple[int, Observation]]
                 number = held.pending.pop(observation.ref, 0)
                 if number:
                     write.forget.append(field)
-            request = answered_request(summary, number)
-            record = msgspec.structs.replace(observation.record, seq=request)
-            answer = observation.answer
-            if answer is not None and answer.content:
-                said = Message("assistant", answer.content)
-                if resent(local.keys, conversation.messages, said):
-                    local.reader = None  # the transcript holds it; the reader has not read it
-                else:
-                    entries = [Entry(len(local.keys) + 1, "assistant", stored_content(answer.content),
-                                     observation.at, request, record.provider, record.answered_model,
-                                     observation.partial)]
-                    local.keys.append(answer_key(said))
-                    if skip_answer(local, backlog, said):
-                        write.skipped += 1
-                    else:
-                        fresh = read_answer(local, conversation.messages, said)
-            count_request(summary, record)
-            write.records += [b"%d" % request, _encode(record)]
-        if fresh is not None:
-            signals = fresh
-        summary.last_seen = max(summary.last_seen, observation.at)
-        summary.messages = len(local.keys)
-        summarise(summary, signals)
-        write.entries += [_encode(e) for e in entries]
-        write.updates.append(sse("session", Update(summary, signals, entries, record)))
-    write.head = [_encode(summary), _encode(signals), system.encode(), b"%d" % items[-1][0]]
+        change = apply(state, observation, number, backlog)
+        if observation.phase == "request":
+            write.numbers[field] = b"%d" % change.request
+            asked[observation.ref] = change.request
+        if change.record is not None:
+            write.records += [b"%d" % change.request, _encode(change.record)]
+        write.skipped += change.skipped
+        write.entries += [_encode(e) for e in change.entries]
+        write.updates.append(sse("session", Update(summary, state.signals, change.entries, change.record)))
+    local.reader = state.reader
+    write.head = [_encode(summary), _encode(state.signals), state.system.encode(), b"%d" % items[-1][0]]
     write.last_seen = summary.last_seen
     write.saved = summary.tokens_saved
     return write
-
-
-def resent(stored: list[bytes], messages: tuple[Message, ...], answer: Message) -> bool:
-    """Is the answer already in the stored transcript (its client resent it through
-    another instance before this was written)?"""
-    at = len(messages)
-    if len(stored) > at and stored[at] == message_key(answer):
-        keys = [message_key(m) for m in messages]
-        return new_from(stored, keys, [m.role for m in messages]) == at
-    return False
