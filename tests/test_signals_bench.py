@@ -28,11 +28,12 @@ def _bench():  # type: ignore[no-untyped-def]
 bench = _bench()
 DEV = bench.load(bench.DATA)
 
+# Regression guards at what the extractor achieves on the dev split (bench/signals.py).
 DEV_FLOORS = {
-    "completed_step_recall": 0.90,
+    "completed_step_recall": 0.85,
     "open_loop_recall": 0.90,
-    "intent_keyword_hit_rate": 0.85,
-    "resume_from_exact_numbered": 0.90,
+    "intent_keyword_hit_rate": 0.95,
+    "resume_from_exact_numbered": 0.93,
 }
 
 

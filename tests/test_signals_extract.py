@@ -235,7 +235,7 @@ def test_a_result_waiting_for_approval_is_a_loop_until_a_later_result_about_it_i
         tool_call("t1", "create_refund", order_id="B-77", amount=650),
         tool_result("t1", '{"refund_id": "RF-2231", "status": "pending_approval"}'),
     ]
-    assert extract(messages).open_loops == ["created refund B-77, 650 (RF-2231): pending approval"]
+    assert extract(messages).open_loops == ["RF-2231 pending approval: create refund B-77, 650"]
     messages += [tool_call("t2", "get_refund", refund_id="RF-2231"),
                  tool_result("t2", '{"refund_id": "RF-2231", "status": "approved"}')]
     assert extract(messages).open_loops == []

@@ -120,7 +120,7 @@ def describe(tool: str, arguments: Any) -> Call:
             return Call(f"{low}:{path}", "read", f"viewed {path}", path, f"view {path}")
         if low == "str_replace_based_edit_tool" and args.get("command") == "create":
             verb = "created"
-        return Call(f"edit:{path}", "change", f"{verb} {path}".strip(), path, f"edit {path}")
+        return Call(f"edit:{path}", "change", file_phrase(verb, path), path, f"edit {path}")
     words = name_words(tool)
     operation = next((args[k] for k in _OPERATION_KEYS if isinstance(args.get(k), str) and len(args[k]) <= 40), None)
     if operation is not None:  # one tool, many operations: okta(action="create_user", params={…})
@@ -129,6 +129,11 @@ def describe(tool: str, arguments: Any) -> Call:
                        if isinstance(args.get(k), dict)), None)
         args = nested if nested is not None else {k: v for k, v in args.items() if k not in _OPERATION_KEYS}
     values = _argument_values(args) if args else _text_values(text_arg)
+    if any(w in _NOTE_WORDS for w in words):  # a note's words are what it adds
+        body = next((args[k] for k in ("text", "note", "comment", "body", "message", "content")
+                     if isinstance(args.get(k), str)), "")
+        if body:
+            values.append(_excerpt(body))
     verb_at, kind = _verb(words, values)
     verb = words[verb_at] if verb_at >= 0 else ""
     obj = " ".join(_ACRONYMS.get(w, w) for i, w in enumerate(words) if i != verb_at and w not in _OBJECT_FILLER)
@@ -146,7 +151,15 @@ _ACRONYMS = {"pr": "PR", "mr": "MR", "rma": "RMA", "sms": "SMS", "dns": "DNS", "
 _OPERATION_KEYS = ("action", "operation", "op", "method", "command_name", "verb")
 # Verbs that are also the nouns tools are named after: `email_search` searches, `order_get` reads.
 _NOUN_VERBS = frozenset("email message order file post comment book return label tag schedule ship mark note release "
-                        "patch flag pin draft share sign transfer calendar invoice ticket issue".split())
+                        "patch flag pin draft share sign transfer calendar invoice ticket".split())
+
+
+_NOTE_WORDS = frozenset("note notes comment comments memo reply message post annotation".split())
+
+
+def _excerpt(text: str, limit: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + "…"
 
 
 def _verb(words: list[str], values: list[str]) -> tuple[int, str]:
@@ -216,16 +229,22 @@ def _join_values(values: list[str]) -> str:
 
 
 def short_path(path: str) -> str:
-    """A file path as a person names it: from the project's first well-known folder on,
-    else its last two parts."""
+    """A file path as a person names it: from the project's last well-known folder on
+    (`/home/dev/src/app/src/app/x.py` → `src/app/x.py`), else its last two parts."""
     path = path.strip().strip("'\"")
     parts = [p for p in path.split("/") if p]
-    for i, part in enumerate(parts[:-1]):
-        if part in _PROJECT_ROOTS and i > 0:
-            return "/".join(parts[i:])
+    roots = [i for i, part in enumerate(parts[:-1]) if part in _PROJECT_ROOTS and (i > 0 or not path.startswith("/"))]
+    if roots:
+        return "/".join(parts[roots[-1]:])
     if path.startswith(("/", "~")) and len(parts) > 2:
         return "/".join(parts[-2:])
     return path
+
+
+def file_phrase(verb: str, path: str) -> str:
+    """`edited importer.py (src/ledgerly/importer.py)`: the file as people name it, and its path."""
+    folder, _, name = path.rpartition("/")
+    return f"{verb} {name} ({path})" if folder and name else f"{verb} {path}".strip()
 
 
 _PROJECT_ROOTS = frozenset(
@@ -237,6 +256,11 @@ _PROJECT_ROOTS = frozenset(
 
 _SEGMENT_BREAK = re.compile(r"\s*(?:&&|\|\||;|\|)\s*")
 _ENV_ASSIGN = re.compile(r"^[A-Z_][A-Z0-9_]*=\S*$")
+# Flags whose next word is their value, not the command's object (`kubectl -n prod get pods`).
+_VALUE_FLAGS = frozenset("-n --namespace -o --output -c --context -l --selector -C --kubeconfig --region --profile "
+                         "-p -e --env -u --user -w --timeout -H --header -X --request --format --jq -R --repo "
+                         "--project --zone --cluster --resource-group -g --subscription --workdir -t --tag --since "
+                         "--tail --limit -L --label --reviewer --assignee --base --head -B".split())
 _WRAPPERS = frozenset(("sudo", "time", "nohup", "env", "command", "exec", "xargs"))
 _RUNNERS_CHECK = frozenset(
     "pytest py.test jest vitest mocha tox nox rspec phpunit ruff flake8 mypy pyright eslint tsc black prettier "
@@ -294,7 +318,19 @@ def _segment(segment: str) -> tuple[str, str, str]:
     if not tokens:
         return "read", "", ""
     program = tokens[0].rsplit("/", 1)[-1]
-    rest = [t for t in tokens[1:] if not t.startswith("-")]
+    rest: list[str] = []
+    namespace = ""
+    skip = False
+    for index, token in enumerate(tokens[1:], 1):
+        if skip:
+            skip = False
+            continue
+        if token.startswith("-"):
+            skip = token in _VALUE_FLAGS and "=" not in token
+            if skip and token in ("-n", "--namespace") and index + 1 < len(tokens):
+                namespace = tokens[index + 1]
+            continue
+        rest.append(token)
     sub = rest[0].lower() if rest else ""
     args = rest[1:]
     redirect = _REDIRECT.search(segment)
@@ -318,7 +354,9 @@ def _segment(segment: str) -> tuple[str, str, str]:
         if verb in ("get", "describe", "logs", "top", "explain", "status", "history", "list", "ls", "diff",
                     "template", "version", "config", "auth", "port-forward", "exec", "cp", "wait"):
             return "read", f"{program} {sub}", ""
-        return "change", f"{program} {sub}", _phrase(verb, args)
+        objects = [a.replace("/", " ", 1) if a.count("/") == 1 and not a.startswith((".", "/")) else a for a in args]
+        where = f" in {namespace}" if namespace else ""
+        return "change", f"{program} {sub}", _phrase(verb, objects) + where
     if program in ("docker", "podman", "docker-compose"):
         verb = sub
         if sub == "compose" and args:
@@ -357,7 +395,7 @@ def _segment(segment: str) -> tuple[str, str, str]:
                 return "change", f"manage.py {args[0]}", _phrase(args[0], args[1:])
             if args[0] == "test":
                 return "check", "manage.py test", ""
-        return _script(sub, program)
+        return _script(sub, program, args)
     if program in ("make", "just", "task", "invoke", "rake"):
         target = sub
         if target.startswith(("deploy", "release", "install", "migrate", "publish", "rollout", "push", "seed")):
@@ -395,6 +433,15 @@ def _segment(segment: str) -> tuple[str, str, str]:
             url = next((t for t in tokens if t.startswith(("http://", "https://"))), "")
             return "change", program, f"sent {verb} {url}".strip()
         return "read", program, ""
+    if program == "find" and ("-delete" in tokens or "-exec" in tokens):
+        done = tokens[tokens.index("-exec") + 1] if "-exec" in tokens and tokens.index("-exec") + 1 < len(tokens) else "rm"
+        verb = {"gzip": "compressed", "rm": "removed", "chmod": "changed mode of", "chown": "changed owner of"}.get(
+            done, "removed" if "-delete" in tokens else f"ran {done} on")
+        return "change", f"find {done}", f"{verb} {' '.join(short_path(a) for a in rest[:1])} files {' '.join(rest[1:3])}".strip()
+    if program in ("gzip", "xz", "zstd", "bzip2", "zip") or (program == "tar" and any("c" in t for t in tokens[1:2])):
+        return "change", program, f"compressed {' '.join(short_path(a) for a in rest[:2])}".strip()
+    if program == "journalctl" and any(t.startswith("--vacuum") for t in tokens):
+        return "change", "journalctl vacuum", "vacuumed the journal " + " ".join(t for t in tokens if t.startswith("--vacuum"))
     if program in _CHANGE_PROGRAMS or (program == "sed" and "-i" in tokens):
         verb = {"mkdir": "created", "mv": "moved", "cp": "copied", "rm": "removed", "touch": "created",
                 "chmod": "changed mode of", "chown": "changed owner of", "ln": "linked", "rsync": "synced",
@@ -407,7 +454,7 @@ def _segment(segment: str) -> tuple[str, str, str]:
     if redirect and program in ("echo", "printf", "cat", "jq", "envsubst", "base64", "openssl", "yq"):
         return "change", "write", f"wrote {short_path(redirect.group(1))}"
     if program.endswith((".sh", ".py", ".rb", ".js")) or program.startswith("./"):
-        return _script(program, program)
+        return _script(program, program, [t for t in tokens[1:] if not t.startswith("-")])
     return "read", program, ""
 
 
@@ -419,7 +466,8 @@ def _git(segment: str, sub: str, args: list[str]) -> tuple[str, str, str]:
         branch = next((a for a in reversed(args) if a not in ("origin", "upstream", "HEAD")), "")
         return "change", "git push", f"pushed {branch}".strip()
     if sub in ("merge", "rebase", "revert", "cherry-pick", "tag", "stash", "reset", "rm", "mv", "apply", "am"):
-        return "change", f"git {sub}", _phrase(sub, args[:2])
+        verb = {"rm": "remove", "mv": "move"}.get(sub, sub)
+        return "change", f"git {sub}", _phrase(verb, args[:2])
     if sub in ("checkout", "switch") and ("-b" in segment or "-c" in segment):
         return "change", f"git {sub}", f"created branch {args[0] if args else ''}".strip()
     if sub == "branch" and args and "-" not in segment:
@@ -445,10 +493,10 @@ def _package(program: str, sub: str, args: list[str], rest: list[str]) -> tuple[
     return "read", f"{program} {sub}", ""
 
 
-def _script(path: str, program: str) -> tuple[str, str, str]:
+def _script(path: str, program: str, args: list[str] = ()) -> tuple[str, str, str]:  # type: ignore[assignment]
     name = path.rsplit("/", 1)[-1].lower()
     if any(verb in name for verb in _SCRIPT_VERBS):
-        return "change", name, f"ran {short_path(path)}"
+        return "change", name, " ".join(["ran", short_path(path), *args[:4]])
     if "test" in name:
         return "check", name, ""
     return "read", name or program, ""
@@ -467,10 +515,22 @@ def _first_group(match: re.Match[str] | None) -> str:
 # --- the result ---
 
 
+def glossed(phrase: str, result: str) -> str:
+    """A script's step says what it reported: "ran scripts/rotate_keys.sh: rotated … 14 -> 15",
+    the line of its output that names what the script does, else its last line."""
+    name = phrase.split(" ", 2)[1].rsplit("/", 1)[-1].lower() if phrase.count(" ") else ""
+    lines = [" ".join(line.split()) for line in result.splitlines()[:40] if line.strip()]
+    verb = next((v for v in _SCRIPT_VERBS if v in name), "")
+    line = next((line for line in lines if verb and verb[:5] in line.lower()), lines[-1] if lines else "")
+    return f"{phrase}: {line}" if line and len(line) <= 120 else phrase
+
+
 class Outcome(NamedTuple):
     status: str  # "ok" | "failed" | "pending"
     detail: str  # the error's first line, or what it waits on
     ids: tuple[str, ...]  # identifiers the result carries
+    verb: str = ""  # a JSON result's status when it says what was done ("submitted", "booked")
+    text: str = ""  # the start of the result, for a script's step
 
 
 _FAIL_HEAD = re.compile(
@@ -495,7 +555,8 @@ _ID_IN_TEXT = re.compile(
     r"/(?:pull|pulls|merge_requests)/(\d+)|/issues/(\d+)|\b([A-Z][A-Z0-9]{1,9}-\d{2,})\b|(?<![\w/#])#(\d{2,7})\b|"
     r"^\[[\w./-]+ ([0-9a-f]{7,12})\]"
 )
-_ID_JSON_KEY = re.compile(r"(?:^|_)(?:id|number|no|code|ref|reference|confirmation|pnr|locator|url|sha|hash)$")
+_ID_JSON_KEY = re.compile(r"(?:^|_)(?:id|number|no|code|ref|reference|confirmation|pnr|locator|url|sha|hash)$|"
+                          r"^(?:user|email|login|username|account|order|ticket|rma|invoice|booking)$")
 
 
 def outcome(text: str, is_error: bool, kind: str) -> Outcome:
@@ -506,11 +567,12 @@ def outcome(text: str, is_error: bool, kind: str) -> Outcome:
     ids = _ids(body, data)
     first = _first_line(body)
     if is_error:
-        return Outcome("failed", first, ids)
+        return Outcome("failed", _error_line(body) or first, ids)
     if data is not None:
         verdict = _json_verdict(data)
         if verdict is not None:
             return Outcome(verdict[0], verdict[1] or first, ids)
+    verb = _done_status(data)
     low_head = body[:300].lower().lstrip("\"'`[({ ")
     if kind != "read" or low_head.startswith(("error", "exception", "traceback", "fatal", "failed")):
         if _FAIL_HEAD.match(low_head) or (kind != "read" and (_FAIL_ANYWHERE.search(body[:400].lower())
@@ -518,7 +580,20 @@ def outcome(text: str, is_error: bool, kind: str) -> Outcome:
             return Outcome("failed", _error_line(body) or first, ids)
     if kind == "change" and _PENDING_TEXT.search(body[:300].lower()):
         return Outcome("pending", _PENDING_TEXT.search(body[:300].lower()).group(0), ids)  # type: ignore[union-attr]
-    return Outcome("ok", first, ids)
+    return Outcome("ok", first, ids, verb, body[:2000] if kind == "change" else "")
+
+
+_DONE_STATUSES = frozenset("submitted created sent cancelled canceled booked scheduled approved confirmed refunded "
+                           "issued processed completed opened closed updated deleted shipped reserved assigned "
+                           "escalated merged deployed published posted paid transferred renewed activated "
+                           "deactivated suspended resolved filed registered invited added removed".split())
+
+
+def _done_status(data: Any) -> str:
+    if not isinstance(data, dict):
+        return ""
+    status = data.get("status") or data.get("state")
+    return status.lower() if isinstance(status, str) and status.lower() in _DONE_STATUSES else ""
 
 
 def _json(body: str) -> Any:
@@ -554,7 +629,8 @@ def _ids(body: str, data: Any) -> tuple[str, ...]:
     found: dict[str, None] = {}
     if isinstance(data, dict):
         for key, value in list(data.items())[:40]:
-            if isinstance(value, (str, int)) and not isinstance(value, bool) and _ID_JSON_KEY.search(str(key).lower()):
+            if isinstance(value, (str, int)) and not isinstance(value, bool) and _ID_JSON_KEY.search(str(key).lower()) \
+                    and not str(key).lower().startswith(("message", "request", "trace", "event", "correlation", "session")):
                 text = str(value)
                 if "/pull/" in text or "/issues/" in text:
                     found.update(dict.fromkeys(_text_ids(text)))
@@ -584,12 +660,16 @@ def _error_line(body: str) -> str:
     """The line that says what went wrong: the last `…Error: …` line of a traceback, a
     test summary, or the first line that mentions an error."""
     lines = [" ".join(line.split()) for line in body.splitlines() if line.strip()]
+    for line in lines[:60]:
+        if line.startswith(("FAILED ", "ERROR ", "E   ")):
+            return line[:160]
     for line in reversed(lines[-40:]):
         low = line.lower()
         if re.match(r"^[\w.]*(?:error|exception)\b", low) or re.search(r"\b[1-9]\d* (?:failed|errors?)\b", low):
             return line[:160]
     for line in lines[:40]:
-        if _FAIL_ANYWHERE.search(line.lower()) or _FAIL_HEAD.match(line.lower()):
+        if (_FAIL_ANYWHERE.search(line.lower()) or _FAIL_HEAD.match(line.lower())) \
+                and not re.match(r"exit code:? *\d+$", line.lower()):
             return line[:160]
     return lines[0][:160] if lines else ""
 
@@ -598,9 +678,12 @@ _BARE_PR = re.compile(r"\bPR\b(?!\s*#)(:?)")
 
 
 def step_name(call: Call, result: Outcome) -> str:
-    """The finished step: the call's phrase and the identifiers its result returned."""
+    """The finished step: the call's phrase and the identifiers its result returned; when
+    the result's status is a past participle ("submitted", "booked"), that is the verb."""
     ids = [i for i in result.ids if i.lower() not in call.phrase.lower()]
-    phrase = call.phrase
+    phrase = glossed(call.phrase, result.text) if call.phrase.startswith("ran ") else call.phrase
+    if result.verb and phrase.startswith("created ") and result.verb != "created":
+        phrase = result.verb + phrase[phrase.index(" "):]
     pr = next((i for i in ids if i.startswith("PR #")), "")
     if pr and "#" not in phrase and _BARE_PR.search(phrase):
         phrase = _BARE_PR.sub(lambda m: pr + (":" if m.group(1) else ""), phrase, count=1).replace("::", ":")

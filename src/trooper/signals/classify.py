@@ -280,7 +280,8 @@ WORKS_OUT = Rules(
     r"per (day|week|month|year|person|head|hour)|average|median|sum|ratio|percentage|split|"
     r"discount|interest|compound|after tax|tax on|tip|profit|margin|break even|breakeven|payback|runway|budget)\b",
     r"\b(volume|area|perimeter|capacity|weight|cost|price)\b.{0,40}\d|\d.{0,40}\b(volume|area|perimeter|capacity)\b",
-    r"\b(enough|fit in|fit into|how long until|how long till|how soon)\b",
+    r"\b(enough|fit in|fit into|how long until|how long till|how soon|day of the week|what day)\b",
+    r"\bhow many (\w{1,2}'?s|letters|vowels|words|syllables|characters)\b|\bhow many days (between|until|since|from|till)\b",
     r"\b(effects? (of|on)|impacts?|consequences?|implications?|second order|ripple|knock on|downsides?|upsides?|"
     r"risks?|trade offs?|tradeoffs?|advantages?|disadvantages?|pros|cons)\b",
     r"\b(and|then|also|plus) (what|who|when|where|how|why|which|tell|give|list|explain|convert|compare)\b",
@@ -289,7 +290,9 @@ WORKS_OUT = Rules(
 WEIGHS = Rules(
     r"\b(which|what) (name|one|option|title|word|phrase|color|colour|logo|approach|plan|city|car|laptop|phone)\b.{0,60}"
     r"\b(better|best|prefer|pick|choose|go with|nicer|sounds)\b",
-    r"\b(better|nicer|best|prefer|pick|choose|go with|vs\.?|versus)\b.{0,80}\bor\b|\bor\b.{0,80}\b(better|best|prefer)\b",
+    r"\b(better|nicer|best|prefer|pick|choose|go with|vs\.?|versus|healthier|cheaper|faster|safer|easier|harder|bigger|"
+    r"smaller|stronger|cleaner|quieter|warmer|lighter|heavier|smarter|riskier|older|newer|longer|shorter)\b.{0,80}\bor\b|"
+    r"\bor\b.{0,80}\b(better|best|prefer)\b",
     r"\b(good|bad|great|terrible|smart|wise|dumb|stupid|fair|reasonable|realistic|worth) (name|idea|choice|plan|move|"
     r"option|approach|deal|price|offer)\b", r"\b(is|are|was) .{1,40} (a good|a bad|worth|overrated|underrated|fair)\b",
     r"\b(how (should|would|do|can) (i|we)|what should (i|we)|structure|organi[sz]e|layout|architect|best practices?|"
@@ -308,8 +311,8 @@ CONTEXT_MARKS = Rules(r"\b(step|item|point|option|number|line|section|part) #?\d
 
 SMALL_TALK = Rules(
     r"^(hi|hello|hey|yo|hiya|howdy|good (morning|afternoon|evening|night)|thanks?( you)?|thx|ty|cheers|bye|goodbye|"
-    r"see you|ok thanks|great|perfect|cool|nice|awesome|got it|help|test(ing)?|ping)\b[\w\s,.!?:;)(-]{0,30}$",
-    r"^(what can you do|who (are|made|built|created) you|what('s| is) your name|are you (a bot|human|an ai|real)|"
+    r"see you|ok thanks|great|perfect|cool|nice|awesome|got it|test(ing)?|ping)\b[\w\s,.!?:;)(-]{0,30}$", r"^help[.!?]*$",
+    r"^(what can you (do|help( me)? with)|what do you do|who (are|made|built|created) you|what('s| is) your name|are you (a bot|human|an ai|real)|"
     r"what model are you|can you (speak|understand) \w+|do you (remember|know|speak)|are you there|you there)\b",
     r"^(just )?testing\b", r"\bthat'?s (perfect|great|all|it|fine)\b", r"^(ok|okay),? (thanks|thank you|bye)",
     r"^(hola|gracias|bonjour|salut|merci|hallo|danke|guten (morgen|tag)|olá|obrigad[oa])",
@@ -324,6 +327,9 @@ LOOKUP = Rules(
     r"length|age|birthday|founder|author|inventor|president|ceo|time ?zone|area code|symbol|formula|year|date)\b"
     r" (of|in|for)\b",
     r"\b(capital|population) of\b", r"^(is|are|was|were|did|does) \w",
+    r"\b(boiling|melting|freezing|flash|dew) point\b",
+    r"^(chi |qual[ei]? |quant[io] |dove |quando |cosa )|^(hoeveel|wie |wat is|waar |wanneer)|"
+    r"^(jaka |jaki |jakie |kto |gdzie |kiedy |ile )|\b(nedir|kimdir|nerede|ka[çc] )",
     r"(^¿?cu[áa]nt[oa]s?|^¿?qui[ée]n|^¿?qu[ée] (es|significa)|^¿?cu[áa]l es|^¿?d[óo]nde)|"
     r"(^que veut dire|^qu'est-ce que|^quel(le)? est|^combien|^o[ùu] (est|se))|(^wie viele|^was (ist|bedeutet)|^wer |"
     r"^wo (ist|liegt)|^wann)|(^qual [ée]|^quem|^o que [ée]|^quant[oa]s|^onde)|\bka matlab\b|\bkya hai\b|\bkya hota\b",
@@ -346,12 +352,32 @@ TRANSFORM = Rules(
     r"days?|weeks?|years?|bytes?|kb|mb|gb|tb)\b.{0,20}\b(to|in|into|as)\b",
     r"\b(translate|format|reformat|sort|alphabeti[sz]e|capitali[sz]e|uppercase|lowercase|title case|reverse|"
     r"remove duplicates|dedupe|bullet(ed)?( list| points)?|numbered list|table|json|csv|iso format|rewrite|rephrase|"
-    r"shorten|shorter|more concise|make (this|it) (shorter|a|an|into)|turn (this|it|these) into|put (this|these|a)|spell|fix (the )?"
+    r"shorten|shorter|more concise|make (this|it) (shorter|a|an|into)|make (this|it) (sound )?(more )?(polite|formal|"
+    r"casual|friendly|professional|concise)|remove (the )?(extra )?(spaces|line breaks|punctuation|emojis)|turn (this|it|these) into|put (this|these|a)|spell|fix (the )?"
     r"(spelling|typos?|grammar|punctuation|capitali[sz]ation|this link)|add (thousands )?separators|write (this|it) (in|as))\b",
     r"\b(summari[sz]e|summary|tl;?dr|gist|sum up|shorten)\b",
     r"(convierte|convert[ia]|umrechnen|übersetz|tradu[zcis]|converta|résume|resume|resumen)",
     scripts=(r"换算|转换|换成|翻译|に変換|を翻訳|перевед|конверт|حوّل|تحويل|बदलो",),
 )
+
+
+_LANGUAGES = (r"(english|spanish|french|german|italian|portuguese|japanese|chinese|mandarin|cantonese|korean|russian|"
+              r"arabic|hindi|dutch|polish|turkish|swedish|norwegian|danish|finnish|greek|latin|hebrew|czech|"
+              r"ukrainian|vietnamese|thai|indonesian|irish|welsh)")
+# How to say, spell or pronounce something: a lookup, though it starts like a how-question.
+SAY = Rules(
+    r"^how (do|would|can) (you|i|we) (say|spell|pronounce|write) .{1,40}$", r"\b" + _LANGUAGES + r" (word|term) for\b",
+    r"^(what is|whats|what's|how is) .{1,30} in " + _LANGUAGES + r"\??$", r"^.{1,40} in " + _LANGUAGES + r"\?*$",
+    r"^translate (?!.*\b(and|then|also)\b).{1,60}$",
+)
+_SMALL_TALK_WORDS = frozenset("ok okay cool thanks thank you ty thx cheers great nice awesome perfect got it bye "
+                              "for now lol haha good night morning hi hey hello so much a lot".split())
+_SMALL_TALK_CORE = frozenset("thanks thank thx ty cheers bye hi hey hello cool great awesome nice perfect".split())
+
+
+def _only_small_talk(seen: frozenset[str]) -> bool:
+    words = {w for w in seen if " " not in w}
+    return bool(words) and words <= _SMALL_TALK_WORDS and not words.isdisjoint(_SMALL_TALK_CORE)
 
 
 def classify(conversation: Conversation) -> Decision:
@@ -382,7 +408,7 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
     core = _without_framing(lowered)
     seen = grams(core)
     code = CODE.search(lowered, latin, seen) or CODE_MARKS.search(lowered, latin)
-    if SMALL_TALK.search(core, latin, seen) and not code:
+    if (SMALL_TALK.search(core, latin, seen) or _only_small_talk(seen)) and not code:
         return Decision("simple", "small talk")
     if code:
         return Decision("complex", "code")
@@ -406,6 +432,8 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
         return Decision("complex", "an estimate, a computation or several operations")
     if WEIGHS.search(ask, latin, asked):
         return Decision("complex", "a judgment, advice or a plan")
+    if SAY.search(core, latin, seen) and not has_history:
+        return Decision("simple", "a translation, spelling or pronunciation")
     if REASONING.search(core, latin, seen) or REASONING_MARKS.search(core, latin) \
             or (material and REASONING.search(ask, latin, asked)):
         return Decision("complex", "reasoning, judgment or a task")
@@ -433,6 +461,7 @@ _SUMMARY = re.compile(r"summar|tl;?dr|gist|sum up|shorten")
 _QUOTED = re.compile(r"['\"«“‘].{3,}['\"»”’]")
 
 
+_COMPOUND_MEASURE = re.compile(r"\d\s*(?:feet|foot|ft|lbs?|pounds?|st|stone|h|hrs?|hours?)\s+\d")
 _SEVERAL = frozenset(("and", "then", "also", "plus"))  # an ask that joins two jobs
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,/]\d+)*")
 
@@ -463,7 +492,7 @@ _ARITHMETIC = re.compile(r"^\D*\d+(?:[.,/]\d+)*\s*(?:times|plus|minus|divided by
 def _computes(ask: str) -> bool:
     """Numbers that have to be combined: two or more (a four-digit year is not one),
     unless it is one plain operation on two numbers ("what is 7 times 8")."""
-    count = 0
+    count = -len(_COMPOUND_MEASURE.findall(ask))  # "5 feet 10", "2 h 30": one quantity
     for match in _NUMBER.finditer(ask):
         digits = match.group(0)
         if not (len(digits) == 4 and digits[:2] in ("19", "20")):

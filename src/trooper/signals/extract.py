@@ -84,7 +84,7 @@ _DONE_VERBS = (
 )
 _NUMBERED_DONE = (
     r"(?:steps?|prs?|pull requests?|tasks?|phases?|parts?|stages?|items?|milestones?)\s*#?\s*\d+"
-    r"(?:\s*(?:-|–|to|and)\s*\d+)?\s*(?:\([^)]*\)\s*)?(?:is\s+|are\s+|has been\s+|now\s+)?"
+    r"(?:\s*(?:-|–|to|and|,)\s*(?:steps?\s*)?\d+){0,6}\s*(?:\([^)]*\)\s*)?(?:is\s+|are\s+|has been\s+|have been\s+|now\s+)?"
     r"(?:done|complete|completed|finished|merged|deployed|shipped)\b"
 )
 _MARKER = re.compile(
@@ -113,13 +113,14 @@ _SUBJECT_DONE = re.compile(
 )
 _NEGATED = re.compile(
     r"\b(?:not|never|no longer|cannot|yet to|still|until|unless|once|if|whether|would|will|should|nobody|no one|none)\b"
-    r"|n't\b",
+    r"|n't\b|'ll\b",
 )
 _OPEN = re.compile(
     r"\b(?:todo|to-do|fixme|tbd|blocked|blocker|blocking|stuck|on hold|(?<!without )waiting (?:on|for)|still waiting|awaiting|"
     r"still (?:need|needs|has to|have to|missing|pending|open|reviewing|deciding|checking|working on)|"
     r"(?:has|have)n't (?:been \w+|\w+ed)|(?:has|have) not (?:been \w+|\w+ed)|not yet|yet to|pending|outstanding|"
     r"needs? (?:approval|access|sign-?off|a decision|confirmation|review|to be (?:approved|confirmed|signed|reviewed|decided))|"
+    r"(?:needs?|requires?|goes to|sent to|waits? for|for) (?:\w+ ){0,4}(?:approval|sign-?off|review)|until (?:she|he|they|someone) approves?|"
     r"need (?:access|approval|sign-?off|to (?:confirm|check|decide|find out|figure out|ask|wait|hear))|"
     r"open question|unresolved|nobody has|no one has|until (?:\w+ ){0,3}(?:signs?|approves?|confirms?|repl(?:y|ies)|decides?|sends?)|"
     r"by (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|tomorrow|tonight|eod|end of (?:the )?(?:day|week|month)|next week))\b",
@@ -149,7 +150,7 @@ _CONSTRAINT = re.compile(
 )
 _NUMBERED = re.compile(
     r"\b(?P<unit>steps?|prs?|pull requests?|tasks?|phases?|parts?|stages?|items?|milestones?)\s*#?\s*"
-    r"(?P<n>\d{1,3})(?:\s*(?:-|–|to|and)\s*(?P<m>\d{1,3}))?(?!\s*[,.]\d)(?:\s*(?:of|/)\s*(?P<total>\d{1,3}))?\b",
+    r"(?P<n>\d{1,3})(?:\s*(?:-|–|to|and)\s*(?:steps?\s*)?(?P<m>\d{1,3}))?(?!\s*[,.]\d)(?:\s*(?:of|/)\s*(?P<total>\d{1,3}))?\b",
 )
 _ACTION = re.compile(
     r"\b(deploy|restart|migrat|run|rerun|roll ?back|merge|push|install|upgrad|test|build|check|verify|review|"
@@ -168,6 +169,11 @@ _IDENTIFIER = re.compile(
     r"\b[\w.+-]{1,64}@[\w-]{1,63}\.[\w.]{1,63}|\b\d{1,6}\.\d{1,6}(?:\.\d{1,6}){1,4}\b|\b(?:Dr\.|Mr\.|Ms\.)?\s?[A-Z][a-z]+ [A-Z][a-z]{2,}\b|"
     r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]* \d{1,2}\b|\b\d{1,2}:\d{2}\b"
 )
+_LOOKING = re.compile(r"(?:(?:step|phase)\s*\d+\s*[:.)-]\s*)?(?:look|get|check|search|find|review|verify|confirm|inspect|"
+                      r"read|list|identify|investigate|research|pull up|fetch|query|locate|test|run the tests|audit)\b")
+# A claim that says what was done, beyond "Step 2 done".
+_TOLD = re.compile(r"[:—–-]\s*\w+\W+\w+")
+_TICKET = re.compile(r"\b[A-Z][A-Z0-9]{1,9}-\d{2,}\b|(?<![\w#])#\d{2,7}\b")
 _SENTENCE_END = re.compile(r"[.!?](?=\s)|\n")
 _WORD = re.compile(r"[a-z0-9][a-z0-9#_.-]*")
 _STOP = frozenset(
@@ -204,7 +210,8 @@ _ASKING_APPROVAL = re.compile(r"\b(?:approv|confirm|go-ahead|go ahead|sign-?off|
 _REDIRECT = re.compile(
     r"^\W*(?:(?:oh|ok|okay|wait|hmm|no|sorry|hey)\W+)?(?:actually|instead)\b|"
     r"\b(?:change of plans?|scratch that|never ?mind|forget (?:it|that|about|the|my)|new plan|"
-    r"different (?:task|plan)|let'?s not|on second thought|hold off on|don'?t bother|(?:stop|drop) the)\b",
+    r"different (?:task|plan)|let'?s not|on second thought|hold off on|don'?t bother|(?:stop|drop) the)\b|"
+    r"^\W*(?:(?:ok|okay|fine|alright|hmm|ugh|meh)\W+)*just \w+.{0,60}\bthen\W*$",
     re.IGNORECASE,
 )
 _REDIRECT_DROP = re.compile(
@@ -317,8 +324,6 @@ class _Reading:
     def prose(self, text: str, questions: bool) -> None:
         role = self.role
         text = bounded(text, ANSWER_WINDOW if role == "assistant" else USER_WINDOW)
-        for plan in plans(text):
-            self.events.append(Event("plan", plan=plan))
         sentences = list(_sentences(text))
         if role == "user":
             words = without_harness(text)
@@ -328,14 +333,16 @@ class _Reading:
                 self.intent = _intent(sentences)
                 self.redirect = bool(_REDIRECT.search(text))
         asked: list[str] = []
+        last_id = ""
         for sentence in sentences:
             low = sentence.translate(_MARKUP).lower()
+            named = _TICKET.findall(sentence)
             if role == "user" and len(sentence) < 200 and _CONSTRAINT.search(low):
                 _add_unique(self.constraints, _clean(sentence))
             if role == "assistant" and _is_step(low):
                 unit, numbers, total = _step_numbers(low) or ("", (), 0)
                 self.events.append(Event("step", _clean(_first_clause(sentence)), _stems(low), unit, numbers, total))
-            elif _RESOLVED.search(low) and not _NEGATED.search(low):
+            elif _RESOLVED.search(low) and not _NEGATED.search(low) and not _OPEN.search(low):
                 self.events.append(Event("resolved", sentence, _stems(low)))
             elif low.endswith("?"):
                 if questions and role == "assistant" and _TO_USER.search(low):
@@ -343,13 +350,19 @@ class _Reading:
             else:
                 for clause in _clauses(sentence):
                     if _OPEN.search(clause.translate(_MARKUP).lower()):
-                        self.events.append(Event("open", _clean(clause), _stems(clause)))
+                        # "Claim EXP-7731 is submitted. It goes to Lena for approval": the loop is EXP-7731's
+                        text = _clean(clause) if named or not last_id else f"{_clean(clause)} ({last_id})"
+                        self.events.append(Event("open", text, _stems(text)))
+            if named:
+                last_id = named[-1]
             if role == "assistant" and _CHECKS_PASS.search(low) and not _NEGATED.search(low):
                 self.events.append(Event("checks_pass"))
             if role == "assistant":
                 moving = _MOVING_ON.search(low)
                 if moving and not _NEGATED.search(low[: moving.start()]):
                     self.events.append(Event("moving", numbers=(int(moving.group(1)),)))
+        for plan in plans(text):  # after the sentences: a list of what is left is not closed by the line above it
+            self.events.append(Event("plan", plan=plan))
         if asked:
             text_asked = " ".join(asked[-2:])
             self.events.append(Event("question", text_asked[:200], _stems(text_asked),
@@ -362,6 +375,12 @@ class _Reading:
             if len(low) == len(text):  # spans of the lower-cased text fit the original
                 self.actions.extend(_clean(text[m.start() : m.end()]) for m in _ACTION.finditer(low))
         self.entities.update(dict.fromkeys(_ENTITY.findall(text)))
+
+    def answered(self, text: str) -> None:
+        """A text agent's final answer is the deliverable the user asked for."""
+        first = next(iter(_sentences(text)), "")
+        if first:
+            self.events.append(Event("step", _clean(f"answered: {first}"), _stems(first)))
 
     def call(self, tool_id: str, name: str, arguments: object) -> None:
         described = actions.describe(name, arguments)
@@ -420,11 +439,15 @@ def _read_trace(reading: _Reading, text: str) -> None:
     for part in parts:
         if part.kind == "action":
             if part.name.lower() in ("finish", "final_answer", "answer", "respond", "reply"):
+                reading.answered(part.text)
                 reading.prose(part.text, questions=True)
             else:
                 reading.call("", part.name, part.text)
         elif part.kind == "observation":
             reading.result("", part.text, False)
+        elif part.kind == "answer":
+            reading.answered(part.text)
+            reading.prose(part.text, questions=True)
         else:
             prose = part.text if reading.role == "assistant" else _task_text(part.text)
             reading.prose(prose, questions=not has_action)
@@ -515,7 +538,7 @@ class _Loop:
 
 
 class _Step:
-    __slots__ = ("number", "text", "done", "touched", "words")
+    __slots__ = ("number", "text", "done", "touched", "words", "looks")
 
     def __init__(self, number: int, text: str, done: bool) -> None:
         self.number = number
@@ -523,6 +546,7 @@ class _Step:
         self.done = done
         self.touched = done  # some of its work is done
         self.words = _stems(text)
+        self.looks = _LOOKING.match(text.lower().lstrip("*`_ ")) is not None  # a lookup or a check finishes it
 
 
 class SignalReader:
@@ -541,6 +565,7 @@ class SignalReader:
         self.totals: list[int] = []
         self.plan: list[_Step] = []
         self.plan_unit = "step"
+        self.working_on = 0  # a todo list's item in progress: the work done now is that step
         self.actions: list[str] = []
         self.entities: dict[str, None] = {}
         self.facts: dict[str, None] = {}
@@ -562,7 +587,7 @@ class SignalReader:
             if kind == "step":
                 self._prose_step(event)
             elif kind == "resolved":
-                self._close(event.words, share=0.34)
+                self._close(event.words, share=0.34, evidence=True)
             elif kind == "open":
                 self._open(_Loop(event.text, event.words))
             elif kind == "question":
@@ -631,12 +656,15 @@ class SignalReader:
             if event.total:
                 self.totals.append(event.total)
             if event.unit in ("step", self.plan_unit) and self.plan:
+                named = all(0 < n <= len(self.plan) and self.plan[n - 1].touched for n in event.numbers)
                 for number in event.numbers:
                     if 0 < number <= len(self.plan):
                         self.plan[number - 1].done = True
+                if named and not _TOLD.search(event.text.lower()):
+                    return  # "Step 2 done." after the work that did step 2 was named: said once
         elif self._contradicted(event.words) or self._restated(event.words):
             return
-        elif self.plan:
+        elif self.plan and not self.working_on and self.plan_unit == "step":
             item = self._plan_item(event.words, strong=False)
             if item is not None:
                 item.done = True  # the assistant says it is finished
@@ -659,10 +687,10 @@ class SignalReader:
     # --- plans ---
 
     def _plan(self, plan: Plan) -> None:
-        if plan.remaining and self.plan:
+        if plan.remaining and (self.plan or self.steps):  # what is left once work is under way: loops
             for item, marked in zip(plan.items, plan.marked):
                 if not marked:
-                    self._open(_Loop(f"still to do: {item}", _stems(item)))
+                    self._open(_Loop(f"still to do: {item}", _stems(item)), dedupe=False)
             return
         if self.plan and self._same_plan(plan.items):
             for step, marked in zip(self.plan, plan.marked):
@@ -670,6 +698,7 @@ class SignalReader:
             return
         self.plan = [_Step(n, text, marked) for n, (text, marked) in enumerate(zip(plan.items, plan.marked), 1)]
         self.plan_unit = plan.unit
+        self.working_on = 0
         for unit, numbers in self.numbers.items():  # numbered work reported before the plan was laid out
             if unit in ("step", plan.unit):
                 for number in numbers:
@@ -691,14 +720,17 @@ class SignalReader:
         before = {step.text: step.done for step in self.plan}
         self.plan = [_Step(n, text, state == "completed") for n, (text, state) in enumerate(items, 1)]
         self.plan_unit = "step"
+        self.working_on = next((n for n, (_, state) in enumerate(items, 1) if state == "in_progress"), 0)
         for step in self.plan:
             if step.done and not before.get(step.text, False) and not self._restated(step.words):
                 self._add_step(f"step {step.number}: {step.text}", step.words)
 
     def _moving_on(self, number: int) -> None:
+        """"Starting step 4": steps before it that were under way are finished (one that
+        was never started may have been skipped, and stays open)."""
         if self.plan and 1 < number <= len(self.plan) + 1:
             for step in self.plan[: number - 1]:
-                step.done = True
+                step.done = step.done or step.touched
 
     def _plan_item(self, words: frozenset[str], strong: bool) -> _Step | None:
         """The plan step a piece of work belongs to: the step not yet done that shares
@@ -706,17 +738,22 @@ class SignalReader:
         it covers most of it; else the step is under way, and finished once the work
         moves on to a later step."""
         best, best_score = None, 0.0
+        upcoming = next((step for step in self.plan if not step.done and step.words), None)
         for step in self.plan:
-            if step.done or not step.words:
+            if step.done or not step.words or (strong and not step.looks):
                 continue
             shared = len((words & step.words) - _GENERIC)
             score = shared / len(step.words)
-            enough = shared >= 2 and score >= 0.34 if strong else (shared >= 2 or (shared >= 1 and score >= 0.5))
+            enough = shared >= 2 and score >= 0.34 if strong else (shared >= 2 or (shared >= 1 and len(step.words) == 1))
             if enough and score > best_score:
                 best, best_score = step, score
+        near = len((words & upcoming.words) - _GENERIC) if upcoming is not None and not strong else 0
+        if near and (best is None or len((words & best.words) - _GENERIC) <= near + 1):
+            # plans are worked in order: work that shares about as much with the next step is that step
+            best, best_score = upcoming, near / len(upcoming.words)  # type: ignore[union-attr]
         if best is None:
             return None
-        covers = (best_score >= 0.6 and len(words & best.words) >= 2) or len(best.words) == 1
+        covers = (best_score >= (0.4 if strong else 0.6) and len(words & best.words) >= 2) or len(best.words) == 1
         if strong:  # a lookup or a check finishes a step that is only that; it moves nothing on
             best.done = best.done or covers
             return best if covers else None
@@ -753,8 +790,13 @@ class SignalReader:
                 self._open(_Loop(text, _stems(f"{call.words} {text}"), key=call.key), dedupe=False)
             return
         name = actions.step_name(call, result)
+        said = _clean(result.detail)
+        if call.kind == "change" and said and len(said) <= 120 and not said.startswith("{") and \
+                _PAST_FIRST.match(said.lower()) and (not event.tool_id or len(name.split()) <= 3):
+            name = said  # "Added Aero 14 (L-2231) x1": the result says what was done
         if result.status == "pending":
-            text = f"{name}: {result.detail}"[:200]
+            ids = ", ".join(result.ids[:2])
+            text = (f"{ids} {result.detail}: {call.label}" if ids else f"{call.label}: {result.detail}")[:200]
             self._open(_Loop(text, _stems(text), ids=result.ids or (name,)), dedupe=False)
             return
         self._succeeded(call, result)
@@ -766,9 +808,12 @@ class SignalReader:
                 if announced:
                     name = f"{name}: {announced}"
             words = _stems(f"{name} {call.words}")
-            item = self._plan_item(words, strong=False) if self.plan else None
-            if item is not None:
-                name = f"step {item.number}: {name}"
+            if self.working_on:
+                name = f"step {self.working_on}: {name}"
+            elif self.plan_unit == "step":  # a plan of numbered PRs or phases is marked by its numbers
+                item = self._plan_item(words, strong=False) if self.plan else None
+                if item is not None:
+                    name = f"step {item.number}: {name}"
             if not self._restated_tool(name):
                 self._add_step(name[:200], words)
             self.actions.append(name[:120])
@@ -793,11 +838,16 @@ class SignalReader:
     # --- loops ---
 
     def _open(self, loop: _Loop, dedupe: bool = True) -> None:
+        """One loop per thing: a new mention of an open loop replaces its wording with the
+        newer one (usually the more specific) instead of adding a second loop."""
         if len(loop.words) < 2:
             return
-        if dedupe and any(len(loop.words & old.words) >= max(2, 0.5 * min(len(loop.words), len(old.words)))
-                          for old in self.loops):
-            return
+        if dedupe:
+            for old in self.loops:
+                if not old.key and not old.ids and not old.asked and \
+                        len(loop.words & old.words) >= max(3, 0.6 * min(len(loop.words), len(old.words))):
+                    old.text, old.words = loop.text, old.words | loop.words
+                    return
         self.loops.append(loop)
 
     def _ask(self, event: Event) -> None:
@@ -818,12 +868,14 @@ class SignalReader:
                 self.loops.remove(loop)
                 self.resolved.append(loop.text)
 
-    def _close(self, words: frozenset[str], share: float) -> None:
+    def _close(self, words: frozenset[str], share: float, evidence: bool = False) -> None:
         """Close the open loop a statement is most about, if they share enough words:
-        at least two, and `share` of the shorter of the two."""
+        at least two, and `share` of the shorter of the two. A failed or waiting call
+        is closed only by a statement that it is resolved (`evidence`), never by a
+        claim of work done around it."""
         best, most = None, 0
         for loop in self.loops:
-            if loop.asked:
+            if loop.asked or ((loop.key or loop.ids) and not evidence):
                 continue
             shared = len(words & loop.words)
             if shared > most:
@@ -859,7 +911,7 @@ class SignalReader:
 
 
 # Words too common in agents' work to tie a claim to a failed call or a plan step.
-_GENERIC = frozenset("tool call run ran file new add updat creat make get set use check test done fail error "
+_GENERIC = frozenset("tool call run ran file new add updat creat make set use check test done fail error "
                      "all now step user".split())
 
 
@@ -869,6 +921,8 @@ def _is_step(low: str) -> bool:
         return False
     if _MARKER.match(head):
         return True
+    if _OPEN.search(head):
+        return False  # "The refund is created but needs a supervisor's approval"
     if not (_PAST_FIRST.match(head) or _SUBJECT_DONE.match(head)):
         return False
     # "Fixed the build, but tests still fail" is not done; neither is "Added X if you agree".
@@ -931,7 +985,11 @@ def _first_clause(sentence: str) -> str:
 
 
 _IRREGULAR_STEMS = {"sent": "send", "wrote": "write", "written": "write", "ran": "run", "built": "build",
-                    "paid": "pay", "made": "make", "bought": "buy", "found": "find", "took": "take"}
+                    "paid": "pay", "made": "make", "bought": "buy", "found": "search", "took": "take",
+                    # the same act, in the words plans and tools use for it
+                    "look": "get", "lookup": "get", "looked": "get", "fetch": "get", "retrieve": "get", "pull": "get",
+                    "find": "search", "email": "send", "emailed": "send", "mail": "send", "notify": "send",
+                    "book": "book", "reserve": "book", "reserved": "book"}
 
 
 def _stems(text: str) -> frozenset[str]:
@@ -939,17 +997,25 @@ def _stems(text: str) -> frozenset[str]:
     stems = set()
     for word in _WORD.findall(text.lower()):
         word = word.strip(".-")
+        if "-" in word or "/" in word or "_" in word or "." in word:  # RMA-40417 is an RMA; search_flights searches
+            for part in re.split(r"[-/_.]", word):
+                if len(part) >= 3 and part.isalpha() and part not in _STOP:
+                    stems.add(_stem(part))
         if word in _STOP or len(word) < 2:
             continue
-        word = _IRREGULAR_STEMS.get(word, word)
-        for suffix in ("ing", "ed", "es", "s"):
-            if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-                word = word[: -len(suffix)]
-                break
-        if word.endswith("e") and len(word) >= 4:
-            word = word[:-1]
-        stems.add(word)
+        stems.add(_stem(word))
     return frozenset(stems)
+
+
+def _stem(word: str) -> str:
+    word = _IRREGULAR_STEMS.get(word, word)
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)]
+            break
+    if word.endswith("e") and len(word) >= 4:
+        word = word[:-1]
+    return _IRREGULAR_STEMS.get(word, word)
 
 
 def _stage(signals: Signals, totals: list[int]) -> str:

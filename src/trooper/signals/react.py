@@ -19,7 +19,7 @@ _NAME = re.compile(r"[A-Za-z_][\w.-]{0,60}")
 
 
 class Part(NamedTuple):
-    kind: str  # "prose" | "action" | "observation"
+    kind: str  # "prose" | "action" | "observation" | "answer"
     text: str  # prose or observation text; the action's argument
     name: str = ""  # the action's tool name
 
@@ -54,6 +54,8 @@ def parse(text: str) -> list[Part]:
                 parts[-1] = Part("action", body, parts[-1].name)
         elif label == "observation":
             parts.append(Part("observation", body))
+        elif label == "final answer":
+            parts.append(Part("answer", body))
         elif body:
             parts.append(Part("prose", body))
     return parts
