@@ -32,9 +32,11 @@ def load(path: Path = DATA) -> list[dict]:
 
 
 def conversation(row: dict) -> Conversation:
-    messages = tuple(Message(m["role"], (TextBlock(m["content"]),)) for m in row["messages"])
+    """The turn as a request carrying it would decode: system messages are the system prompt."""
+    system = "\n".join(m["content"] for m in row["messages"] if m["role"] == "system")
+    messages = tuple(Message(m["role"], (TextBlock(m["content"]),)) for m in row["messages"] if m["role"] != "system")
     tools = (Tool("lookup", "a tool", {"type": "object"}),) if row.get("tools") else ()
-    return Conversation(model="m", messages=messages, tools=tools)
+    return Conversation(model="m", messages=messages, system=system, tools=tools)
 
 
 def evaluate(rows: list[dict]) -> dict:

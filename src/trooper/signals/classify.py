@@ -19,6 +19,9 @@ from trooper.signals.bounded import has_long_run
 MAX_SIMPLE_WORDS = 20
 # Twenty words never take more: a longer turn carries a blob (a key, a dump, base64).
 MAX_SIMPLE_CHARS = 400
+# A short ask about a short text the turn carries (a paragraph to summarise or tidy) may be longer.
+MAX_MATERIAL_WORDS = 60
+MAX_MATERIAL_CHARS = 450
 
 
 class Decision(msgspec.Struct, frozen=True):
@@ -37,7 +40,7 @@ class Rules:
     regular expression. Those for scripts other than Latin run only on text that has such
     characters, which keeps English turns fast."""
 
-    __slots__ = ("alternatives", "words", "latin", "scripts", "gate")
+    __slots__ = ("alternatives", "words", "latin", "scripts", "gate", "open", "keyed")
 
     def __init__(self, *alternatives: str, scripts: tuple[str, ...] = (), gate: str = "") -> None:
         self.alternatives = alternatives
@@ -46,6 +49,7 @@ class Rules:
         self.gate = re.compile(gate) if gate else None
         words: set[str] = set()
         patterns: list[str] = []
+        longer: dict[str, list[str]] = {}
         for alternative in alternatives:
             for branch in _split_top(alternative):
                 literal = _literal_words(branch)
@@ -53,20 +57,88 @@ class Rules:
                     patterns.append(branch)
                     continue
                 words.update(phrase for phrase in literal if phrase.count(" ") <= 1)
-                longer = [phrase for phrase in literal if phrase.count(" ") > 1]
-                if longer:  # word pairs are looked up; longer phrases are searched for
-                    patterns.append(r"\b(?:" + "|".join(re.escape(p) for p in longer) + r")\b")
+                for phrase in literal:  # longer phrases are searched for when their first two words are there
+                    if phrase.count(" ") > 1:
+                        longer.setdefault(" ".join(phrase.split(" ", 2)[:2]), []).append(phrase)
         self.words = frozenset(words)
+        # The same patterns for a turn whose words are known: one that starts with a word
+        # ("\\b(how|what) …") runs only when the turn has that word.
+        keyed: dict[frozenset[str], list[str]] = {}
+        unkeyed: list[str] = []
+        for pattern in patterns:
+            first = _first_words(pattern)
+            if first is None:
+                unkeyed.append(pattern)
+            else:
+                keyed.setdefault(first, []).append(pattern)
+        for pair, phrases in longer.items():
+            keyed.setdefault(frozenset((pair,)), []).append(r"\b(?:" + "|".join(map(re.escape, phrases)) + r")\b")
+            patterns.append(r"\b(?:" + "|".join(map(re.escape, phrases)) + r")\b")
         self.latin = re.compile("|".join(patterns)) if patterns else None
+        self.open = re.compile("|".join(unkeyed)) if unkeyed else None
+        self.keyed = tuple((key, re.compile("|".join(group))) for key, group in keyed.items())
         self.scripts = re.compile("|".join(scripts)) if scripts else None
 
     def search(self, lowered: str, latin_only: bool, grams: frozenset[str] = frozenset()) -> bool:
+        """`grams` are the words of `lowered` (from `grams()`); without them every pattern runs."""
         if not self.words.isdisjoint(grams):
             return True
-        if self.latin is not None and (self.gate is None or self.gate.search(lowered) is not None) \
-                and self.latin.search(lowered) is not None:
-            return True
+        if self.latin is not None and (self.gate is None or self.gate.search(lowered) is not None):
+            if not grams:
+                if self.latin.search(lowered) is not None:
+                    return True
+            else:
+                if self.open is not None and self.open.search(lowered) is not None:
+                    return True
+                for key, pattern in self.keyed:
+                    if not key.isdisjoint(grams) and pattern.search(lowered) is not None:
+                        return True
         return not latin_only and self.scripts is not None and self.scripts.search(lowered) is not None
+
+
+_LEADING_WORD = re.compile(r"\\b([a-z]+)(?: |\\b|\\s|$)")
+
+
+def _first_words(pattern: str) -> frozenset[str] | None:
+    """The words a pattern can start with, when it starts with a group of whole words
+    (`\\b(is|are) (it|this) …` → {is, are}); None when it does not."""
+    word = _LEADING_WORD.match(pattern)
+    if word is not None:
+        return frozenset((word.group(1).replace("'", ""),))
+    if not pattern.startswith("\\b("):
+        return None
+    depth, end = 0, -1
+    for index in range(2, len(pattern)):
+        char = pattern[index]
+        if char == "\\":
+            continue
+        if pattern[index - 1] == "\\" and index >= 3 and pattern[index - 2] != "\\":
+            continue
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                end = index
+                break
+    if end < 0:
+        return None
+    after = pattern[end + 1 :]
+    if not after.startswith(("\\b", " ", "\\s")) and after != "":
+        return None
+    inner = pattern[3:end]
+    if inner.startswith("?:"):
+        inner = inner[2:]
+    expanded = _expand(inner)
+    if not expanded:
+        return None
+    first = set()
+    for text in expanded:
+        tokens = _GRAM_WORD.findall(text.replace("'", ""))
+        if not tokens or len(tokens) > 1 and text.split(" ", 1)[0] != tokens[0]:
+            return None
+        first.add(tokens[0])
+    return frozenset(first)
 
 
 _GRAM_WORD = re.compile(r"[^\W_]+")
@@ -197,12 +269,13 @@ CODE_MARKS = Rules(
     r"\b(const|let|var) \w+ ?=|\breturn [\w.]+;|\blambda \w*:|\bimport \w+(\.\w+)* as \w+", r"\b(ls|rm|cd|grep|chmod|curl|ssh|cat|find)\s+-\w",
     r"\b\w+\.\w{1,4}:\d+\b|\bpanic:|\b[a-z_]\w*=\w", r"\$\w+|\b\w+\.(py|js|ts|go|rs|java|rb|sh|yaml|yml|json|toml|sql|env|cpp|h)\b",
     r"\b[a-z]+_[a-z_]+\b", r"\bx\s*\^\s*\d|\bd/dx\b",
-    gate=r"[`(){}\[\]=<>;:$_^/|&*+.-]",
+    gate=r"[`(){}\[\]=<>;$_^|&*+]|\.[a-z]|\w:\d|(?:error|exception|panic):|\s-\w|d/dx",
 )
 REASONING = Rules(
     # why and how-things-work questions, in the languages people write to agents
     r"\bwhy\b", r"\bhow (do|does|did|can|could|would|should|to|come)\b", r"\bwhat (would|will|might) happen\b",
-    r"\bwhat happens (if|when)\b", r"\bexplain (why|how)\b", r"\b(cause|reason) (of|for)\b",
+    r"\bwhat happens\b", r"\bwhat if\b", r"\bexplain (why|how)\b", r"\b(cause|causes|caused|reason) (of|for)\b",
+    r"\b(could|would|might) cause\b", r"\bwho (pays|is liable|is responsible)\b", r"\bam i allowed\b",
     r"\bpor ?qu[ée]\b|\bpourquoi\b|\bcomment (faire|puis)|\bwarum\b|\bwieso\b|\bpor que\b|\bcomo (fa[çc]o|posso)\b",
     # judgment and advice
     r"\bshould (i|we|you|my|our|it)\b", r"\b(is|are) (it|this|that|my|these|they|those) [\w' ]{0,20}(safe|secure|strong|"
@@ -216,7 +289,10 @@ REASONING = Rules(
     r"\b(best|better|worst|right|ideal) (way|approach|option|choice|database|language|framework|tool|practice|time)\b",
     r"\b(recommend|advice|advise|suggest|opinion|pros and cons|trade-?offs?|compare|comparison|versus|vs\.?)\b",
     r"\bwhich is (bigger|larger|heavier|more)\b",
-    r"debería|conviene|dois-je|devrais|soll ich|lohnt|devo |vale a pena",
+    r"debería|conviene|dois-je|devrais|soll ich|lohnt|loont|devo |vale a pena",
+    r"\b(wenn|falls|als ik|jeżeli|jeśli)\b|, (y|et|und|en|e|i) (cuándo|cuando|cómo|como|quand|comment|wann|wie|"
+    r"wanneer|hoe|quando|kiedy|jak)\b",
+    r"\?\s+\w+\s+\w+",
     # tasks that take several steps, making, analysing
     r"\b(write|draft|compose|create|build|make|design|implement|generate|develop|plan|outline|prepare|set ?up|"
     r"migrate|optimi[sz]e|improve|review|analy[sz]e|evaluate|assess|debug|troubleshoot|diagnose|solve|prove|"
@@ -229,7 +305,7 @@ REASONING = Rules(
     r"\b(the|a) (country|city|person|company|team|year|man|woman|author|actor|place|state) (that|who|which|where)\b",
     scripts=(
         r"为什么|為什麼|怎么|如何|なぜ|どうして|どうやって|почему|зачем|как (сделать|исправить|настроить)|لماذا|كيف|क्यों|कैसे|왜|어떻게",
-        r"应该|值得|建议|哪个更|べき|どちらが|стоит ли|лучше|هل يجب|चाहिए|बेहतर|나을까|좋을까",
+        r"应该|值得|建议|哪个更|可行|划算|最好|最佳|べき|どちらが|一番|стоит ли|лучше|лучший|هل يجب|चाहिए|बेहतर|나을까|좋을까",
         r"帮我|幫我|写一|寫一|计划|計画|立てて|書いて|作って|напиши|составь|помоги|اكتب|خطة|लिखो|लिखें|योजना|써 ?줘|만들어",
     ),
 )
@@ -270,17 +346,30 @@ ACTS = Rules(
     r"reply|respond|forward|cc|remove|mark|flag|tag|label|pin|print|save|store|export|import|sync|replace)\b",
     r"\b(and|then) (tell|let) me (know )?(what|how|if|whether|when)\b", r"\bwhat'?s left\b|\bleft to do\b",
     r"\b(for me|on my behalf|in my (calendar|inbox|account|repo))\b",
+    r"\b(my|our) (order|orders|account|booking|package|parcel|flight|subscription|bill|invoice|delivery|refund|"
+    r"ticket|reservation|appointment|balance|payment|plan|rights)\b",
 )
 WORKS_OUT = Rules(
     # an estimate or an implicit computation
     r"\b(estimate|estimated|ballpark|about how (many|much|long|far))\b",
     r"\bhow (many|much|long|far|big|heavy) .{0,60}\b(would|will|could|can|do i|do we|does it take|should|need|fit|"
     r"left|remain|cost|take|last|afford|save|earn|burn|use|weigh|hold)\b",
-    r"(?!0x[0-9a-f])\d\s*(?:[a-z]{1,3}\s*)?(x|×|\*|by)\s*\d", r"\b(total|add up|add them|total cost|in total|altogether|combined|"
-    r"per (day|week|month|year|person|head|hour)|average|median|sum|ratio|percentage|split|"
+    r"(?!0x[0-9a-f])\d\s*[a-z]{1,3}\s*(x|×|\*|by)\s*\d|\d\s*by\s*\d|\d\s*(x|×)\s*\d+\s*(x|×)\s*\d", r"\b(total|add up|add them|total cost|in total|altogether|combined|"
+    r"per (day|week|month|year|person|head|hour)|sum|ratio|split|"
     r"discount|interest|compound|after tax|tax on|tip|profit|margin|break even|breakeven|payback|runway|budget)\b",
-    r"\b(volume|area|perimeter|capacity|weight|cost|price)\b.{0,40}\d|\d.{0,40}\b(volume|area|perimeter|capacity)\b",
+    r"\b(volume|area|perimeter|capacity|weight|cost|price|average|mean|median|percentage)\b.{0,40}\d|"
+    r"\d.{0,40}\b(volume|area|perimeter|capacity|average|median)\b",
     r"\b(enough|fit in|fit into|how long until|how long till|how soon|day of the week|what day)\b",
+    # what needs today's date or live data a small model does not have
+    r"\b(what time is it|time is it|right now|latest|today|tonight|tomorrow|yesterday|this week|"
+    r"next week|this year|weather|forecast|exchange rate|stock price|share price|ago|until|from now|from today|"
+    r"next full moon|open now|still open)\b",
+    r"\b(euros?|dollars?|usd|eur|gbp|pounds|yen|yuan|francs?|rupees?|bitcoin|btc) (in|to|into) (euros?|dollars?|usd|eur|"
+    r"gbp|pounds|yen|yuan|francs?|rupees?|bitcoin|btc)\b",
+    r"\b(do|does|can|will) (you|your \w+) (close|open|ship|deliver|accept|have|offer|sell|take|support|charge)\b",
+    r"\b(cube root|factorial|logarithm|to the power|density|per capita|backwards)\b",
+    r"\breverse (this|the|a) (string|word|letters)\b",
+    r"\bat \d+(\.\d+)? ?(min|km|mph|kmh|per|/)",
     r"\bhow many (\w{1,2}'?s|letters|vowels|words|syllables|characters)\b|\bhow many days (between|until|since|from|till)\b",
     r"\b(effects? (of|on)|impacts?|consequences?|implications?|second order|ripple|knock on|downsides?|upsides?|"
     r"risks?|trade offs?|tradeoffs?|advantages?|disadvantages?|pros|cons)\b",
@@ -293,6 +382,8 @@ WEIGHS = Rules(
     r"\b(better|nicer|best|prefer|pick|choose|go with|vs\.?|versus|healthier|cheaper|faster|safer|easier|harder|bigger|"
     r"smaller|stronger|cleaner|quieter|warmer|lighter|heavier|smarter|riskier|older|newer|longer|shorter)\b.{0,80}\bor\b|"
     r"\bor\b.{0,80}\b(better|best|prefer)\b",
+    r"\b(best|worst)\b(?![- ](selling|known|picture|actor|actress|director|seller))",
+    r"\b(mejor|meilleure?|beste[nr]?|migliore|melhor|najlepsz\w*)\b",
     r"\b(good|bad|great|terrible|smart|wise|dumb|stupid|fair|reasonable|realistic|worth) (name|idea|choice|plan|move|"
     r"option|approach|deal|price|offer)\b", r"\b(is|are|was) .{1,40} (a good|a bad|worth|overrated|underrated|fair)\b",
     r"\b(how (should|would|do|can) (i|we)|what should (i|we)|structure|organi[sz]e|layout|architect|best practices?|"
@@ -312,10 +403,14 @@ CONTEXT_MARKS = Rules(r"\b(step|item|point|option|number|line|section|part) #?\d
 SMALL_TALK = Rules(
     r"^(hi|hello|hey|yo|hiya|howdy|good (morning|afternoon|evening|night)|thanks?( you)?|thx|ty|cheers|bye|goodbye|"
     r"see you|ok thanks|great|perfect|cool|nice|awesome|got it|test(ing)?|ping)\b[\w\s,.!?:;)(-]{0,30}$", r"^help[.!?]*$",
-    r"^(what can you (do|help( me)? with)|what do you do|who (are|made|built|created) you|what('s| is) your name|are you (a bot|human|an ai|real)|"
+    r"^(what can you (do|help( me)? with)|what do you do|tell me about yourself|"
+    r"(can|do|are) you (remember|see|hear|read|browse|speak|learn|understand|access|store)\b|"
+    r"who (are|made|built|created) you|what('s| is) your name|are you (a bot|human|an ai|real)|"
     r"what model are you|can you (speak|understand) \w+|do you (remember|know|speak)|are you there|you there)\b",
     r"^(just )?testing\b", r"\bthat'?s (perfect|great|all|it|fine)\b", r"^(ok|okay),? (thanks|thank you|bye)",
-    r"^(hola|gracias|bonjour|salut|merci|hallo|danke|guten (morgen|tag)|olá|obrigad[oa])",
+    r"^(hola|gracias|bonjour|salut|merci|hallo|danke|guten (morgen|tag)|olá|obrigad[oa]|ciao|hej|hei)\b[\s,.!?¡]*"
+    r"(\w+[\s,.!?]*){0,2}$",
+    r"^(come stai|ça va|wie geht'?s|c[oó]mo est[aá]s|qu[eé] tal)\W*$",
     scripts=(r"^(你好|您好|谢谢|こんにちは|こんばんは|ありがとう|привет|здравствуйте|спасибо|مرحبا|شكرا|नमस्ते|धन्यवाद|안녕|감사)",),
 )
 LOOKUP = Rules(
@@ -327,7 +422,10 @@ LOOKUP = Rules(
     r"length|age|birthday|founder|author|inventor|president|ceo|time ?zone|area code|symbol|formula|year|date)\b"
     r" (of|in|for)\b",
     r"\b(capital|population) of\b", r"^(is|are|was|were|did|does) \w",
-    r"\b(boiling|melting|freezing|flash|dew) point\b",
+    r"\b(boiling|melting|freezing|flash|dew) point\b", r"^(wht|wat|whta|waht|whats|wut) ", r"^(in|on|at|by) (what|which) ",
+    r"^(list|name) (the|all) \w+( in order)?\W*$", r"^c'?est quoi\b|^qu'?est[- ]ce qu",
+    r"^(ποια|ποιο|ποιος|τι είναι|πόσ)|^(hur många|vad är|vem |var ligger)|^(apa arti|apa itu|berapa|siapa|di mana)|"
+    r"^(hvad er|hva er|hvor mange|hvem )|^(ano ang|sino |ilan )|^(kuinka monta|mikä on|kuka |missä )",
     r"^(chi |qual[ei]? |quant[io] |dove |quando |cosa )|^(hoeveel|wie |wat is|waar |wanneer)|"
     r"^(jaka |jaki |jakie |kto |gdzie |kiedy |ile )|\b(nedir|kimdir|nerede|ka[çc] )",
     r"(^¿?cu[áa]nt[oa]s?|^¿?qui[ée]n|^¿?qu[ée] (es|significa)|^¿?cu[áa]l es|^¿?d[óo]nde)|"
@@ -335,7 +433,8 @@ LOOKUP = Rules(
     r"^wo (ist|liegt)|^wann)|(^qual [ée]|^quem|^o que [ée]|^quant[oa]s|^onde)|\bka matlab\b|\bkya hai\b|\bkya hota\b",
     scripts=(
         r"(是哪里|是什么|什么是|是多少|等于多少|多少|是谁|在哪|意思)|(ですか|とは|意味|何|どこ|いつ|誰)|"
-        r"(^сколько|^что такое|^что значит|^кто|^где|^когда|^какой)|(^ما هي|^ما هو|^كم|^من هو|^أين|^متى)|"
+        r"(^сколько|^что такое|^что значит|^кто|^где|^когда|^какой)|(^що таке|^скільки|^хто|^де )|"
+        r"(^ما هي|^ما هو|^كم|^من هو|^أين|^متى)|(の\w{1,6}は[？?]$)|"
         r"(क्या है|कौन|कितने|कितना|कहाँ|कब)|(어디|몇|무엇|뭐예요|누구|언제)",
     ),
 )
@@ -346,18 +445,26 @@ DEFINITION = Rules(
 TRANSFORM = Rules(
     r"\b(convert|conversion|in (km|kilometers|miles|meters|feet|inches|cm|celsius|fahrenheit|kelvin|kg|pounds|lbs|grams|"
     r"ounces|liters|gallons|hours|minutes|seconds|days|weeks|binary|hex|roman numerals))\b",
-    r"\bhow many \w+ (are )?(in|is|per) (a|an|one|\d)", r"\b\d+(\.\d+)? ?\w+ (to|in|into) \w+\b",
+    r"\bhow many \w+ (are )?(in|is|per) (a|an|one|\d)",
+    r"\b(binary|hex|hexadecimal|octal) \w+ (to|in|into) \w+",
+    r"\b\d+(\.\d+)? ?[a-z]+( [a-z]+)? (to|in|into) (ml|millilit\w+|lit\w+|l|cups?|ounces|oz|grams|g|kg|kilos?|pounds|lbs?|"
+    r"decimal|binary|hex|hexadecimal|octal|roman numerals|square (meters|metres|feet)|acres|hectares|km|kilomet\w+|"
+    r"miles|meters|metres|feet|inches|cm|mm|celsius|fahrenheit|kelvin|seconds|minutes|hours|days|weeks|mph|km/h|"
+    r"bytes|kb|mb|gb|tb|teaspoons|tablespoons|pints|gallons|quarts|stone|tons|tonnes)\b",
     r"(?<![\d.,])\d[\d.,]*\s*°?\s*(km/h|mph|km|mi|miles?|m|meters?|ft|feet|inch(es)?|cm|mm|kg|g|lbs?|pounds?|oz|ounces?|"
     r"liters?|gal|gallons?|c|f|celsius|fahrenheit|degrees( celsius| fahrenheit)?|kelvin|hours?|minutes?|seconds?|"
     r"days?|weeks?|years?|bytes?|kb|mb|gb|tb)\b.{0,20}\b(to|in|into|as)\b",
-    r"\b(translate|format|reformat|sort|alphabeti[sz]e|capitali[sz]e|uppercase|lowercase|title case|reverse|"
+    r"\b(translate|format|reformat|sort|alphabeti[sz]e|capitali[sz]e|uppercase|lowercase|title case|reverse the order|"
     r"remove duplicates|dedupe|bullet(ed)?( list| points)?|numbered list|table|json|csv|iso format|rewrite|rephrase|"
-    r"shorten|shorter|more concise|make (this|it) (shorter|a|an|into)|make (this|it) (sound )?(more )?(polite|formal|"
-    r"casual|friendly|professional|concise)|remove (the )?(extra )?(spaces|line breaks|punctuation|emojis)|turn (this|it|these) into|put (this|these|a)|spell|fix (the )?"
+    r"more concise|make (this|it) (shorter|a|an|into)|make (this|it) (sound )?((more|less) )?(polite|formal|"
+    r"casual|friendly|professional|concise|robotic|natural|human|warm|clear)|remove (the )?(extra )?(spaces|line breaks|"
+    r"punctuation|emojis|timestamps)|extract (the )?(emails?|email addresses|names|numbers|dates|urls|links|phone numbers)|"
+    r"number (these|the) (lines|items)|anonymi[sz]e|join .{0,20} paragraphs|bold (the )?(key )?(terms|words)|turn (this|it|these) into|put (this|these|a)|spell|fix (the )?"
     r"(spelling|typos?|grammar|punctuation|capitali[sz]ation|this link)|add (thousands )?separators|write (this|it) (in|as))\b",
-    r"\b(summari[sz]e|summary|tl;?dr|gist|sum up|shorten)\b",
-    r"(convierte|convert[ia]|umrechnen|übersetz|tradu[zcis]|converta|résume|resume|resumen)",
-    scripts=(r"换算|转换|换成|翻译|に変換|を翻訳|перевед|конверт|حوّل|تحويل|बदलो",),
+    r"\b(summari[sz]e|summary|tl;?dr|gist|sum up)\b", r"\b(shorten|shorter)\b(?=.*:)",
+    r"(convierte|convert[ia]|umrechnen|übersetz|tradu[zcis]|converta|résume|resume|resumen|formatier|tabelle|"
+    r"ordena|trier|sortier)",
+    scripts=(r"换算|转换|换成|翻译|に変換|を翻訳|直して|書き直|перевед|перевест|конверт|حوّل|تحويل|बदलो",),
 )
 
 
@@ -369,10 +476,15 @@ SAY = Rules(
     r"^how (do|would|can) (you|i|we) (say|spell|pronounce|write) .{1,40}$", r"\b" + _LANGUAGES + r" (word|term) for\b",
     r"^(what is|whats|what's|how is) .{1,30} in " + _LANGUAGES + r"\??$", r"^.{1,40} in " + _LANGUAGES + r"\?*$",
     r"^translate (?!.*\b(and|then|also)\b).{1,60}$",
+    r"^(¿?c[oó]mo se dice|comment (on )?dit|come si dice|wie sagt man|como se diz|hoe zeg je) .{1,50}$",
+    scripts=(r"怎么说|怎麼說|英語で何|何と言います|как (сказать|перевести)",),
 )
-_SMALL_TALK_WORDS = frozenset("ok okay cool thanks thank you ty thx cheers great nice awesome perfect got it bye "
-                              "for now lol haha good night morning hi hey hello so much a lot".split())
-_SMALL_TALK_CORE = frozenset("thanks thank thx ty cheers bye hi hey hello cool great awesome nice perfect".split())
+_SMALL_TALK_WORDS = frozenset("ok okay k cool thanks thank you ty thx cheers great nice awesome perfect got it bye "
+                              "for now lol haha hahaha good night morning hi hey hello so much a lot wow whoa yay omg "
+                              "nope nah love that s kinda sad bored not just wanted to say worked the recipe fun "
+                              "interesting makes sense".split())
+_SMALL_TALK_CORE = frozenset("thanks thank thx ty cheers bye hi hey hello cool great awesome nice perfect lol haha "
+                             "hahaha wow whoa yay omg nope nah love sad bored ok okay k interesting".split())
 
 
 def _only_small_talk(seen: frozenset[str]) -> bool:
@@ -389,7 +501,8 @@ def classify(conversation: Conversation) -> Decision:
         return Decision("complex", "no user turn")
     if any(type(b) is not TextBlock for b in last.content):
         return Decision("complex", "non-text content")
-    has_history = conversation.messages.index(last) > 0
+    before = conversation.messages[: conversation.messages.index(last)]
+    has_history = any(message.role in ("user", "assistant") for message in before)  # a system prompt is not history
     return classify_text(last.text(), has_history)
 
 
@@ -398,13 +511,15 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
     if not text:
         return Decision("complex", "empty turn")
     words = word_count(text)
-    if words > MAX_SIMPLE_WORDS:
-        return Decision("complex", f"{words} words")
-    # Bounds the rules' work (signals/bounded.py): no simple turn is this long or has such a word.
-    if len(text) > MAX_SIMPLE_CHARS or has_long_run(text):
+    if words > MAX_SIMPLE_WORDS or len(text) > MAX_SIMPLE_CHARS:
+        return _long(text, words)
+    # Bounds the rules' work (signals/bounded.py): no simple turn has such a word.
+    if has_long_run(text):
         return Decision("complex", f"{len(text)} characters")
     lowered = text.lower()
     latin = max(lowered) < "\u0250"
+    if not latin and lowered.endswith(";"):
+        lowered = lowered[:-1] + "?"  # the Greek question mark, not a statement's end in code
     core = _without_framing(lowered)
     seen = grams(core)
     code = CODE.search(lowered, latin, seen) or CODE_MARKS.search(lowered, latin)
@@ -416,7 +531,7 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
         return Decision("complex", "depends on earlier turns")
     if CONTEXT.search(core, latin, seen) or CONTEXT_MARKS.search(core, latin):
         return Decision("complex", "depends on earlier turns")
-    if has_history and words <= 2:
+    if has_history and core == lowered and words <= 3:  # "in fahrenheit?", "the second one"
         return Decision("complex", "a fragment that continues earlier turns")
     # A job on text the turn carries ("sort these: 42, 7, 19") is judged by what it asks,
     # not by the material.
@@ -430,7 +545,7 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
         return Decision("complex", "a request to act")
     if _computes(ask) or WORKS_OUT.search(ask, latin, asked):
         return Decision("complex", "an estimate, a computation or several operations")
-    if WEIGHS.search(ask, latin, asked):
+    if WEIGHS.search(ask, latin, asked) or (material and WEIGHS.search(core, latin, seen)):
         return Decision("complex", "a judgment, advice or a plan")
     if SAY.search(core, latin, seen) and not has_history:
         return Decision("simple", "a translation, spelling or pronunciation")
@@ -448,21 +563,43 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
     return Decision("complex", "not clearly simple")
 
 
+def _long(text: str, words: int) -> Decision:
+    """A long turn is complex, unless it is a short ask about a short text it carries
+    ("summarize: <a paragraph>", "fix the typos in this: …")."""
+    if words > MAX_MATERIAL_WORDS or len(text) > MAX_MATERIAL_CHARS or has_long_run(text):
+        return Decision("complex", f"{words} words")
+    lowered = text.lower()
+    ask, material = _split_material(_without_framing(lowered))
+    if not material or word_count(ask) > 12:
+        return Decision("complex", f"{words} words")
+    latin = max(lowered) < "\u0250"
+    asked = grams(ask)
+    if TRANSFORM.search(ask, latin, asked) and asked.isdisjoint(_SEVERAL) and not CODE.search(lowered, latin, grams(lowered)) \
+            and not CODE_MARKS.search(ask, latin) and not REASONING.search(ask, latin, asked) \
+            and not WORKS_OUT.search(ask, latin, asked) and not ACTS.search(ask, latin, asked):
+        return Decision("simple", "a short job on the text it carries")
+    return Decision("complex", f"{words} words")
+
+
 # Framing that says nothing about the task: "Quick one:", "Step by step,", "URGENT!!!",
 # "Explain:", "unrelated, but", "ok. different topic:". The question after it decides.
 _FRAMING = re.compile(
     r"^((please |quick(ly)? |simple |short |easy |long |dumb |silly |random |unrelated|different topic|off topic|"
     r"one more|also|ok(ay)?|so|hey|urgent|important|question|q|reason carefully|think carefully|please think carefully|"
-    r"step by step|explain|briefly|in short|tell me|i need a detailed, thorough answer|sorry)\b[\w\s,.!'-]{0,40}?[:,.!]+\s*)+"
+    r"step by step|explain|briefly|in short|tell me|i need a detailed, thorough answer|sorry|thanks|thank you|"
+    r"by the way|btw|nevermind|never mind|nvm|anyway|oh|cool|great|perfect)\b[\w\s,.!'-]{0,40}?[:,.!]+\s*)+"
 )
-_AFTER_FRAMING = re.compile(r"^(but|and|so|anyway),?\s+")
+_AFTER_FRAMING = re.compile(r"^(but|and|so|anyway|by the way|btw),?\s+")
 _EXPLAIN_DEFINITION = re.compile(r"^(can you |could you |please )?explain (what|the (acronym|abbreviation|term|word))\b")
 _SUMMARY = re.compile(r"summar|tl;?dr|gist|sum up|shorten")
 _QUOTED = re.compile(r"['\"«“‘].{3,}['\"»”’]")
 
 
-_COMPOUND_MEASURE = re.compile(r"\d\s*(?:feet|foot|ft|lbs?|pounds?|st|stone|h|hrs?|hours?)\s+\d")
-_SEVERAL = frozenset(("and", "then", "also", "plus"))  # an ask that joins two jobs
+_FRACTION = re.compile(r"\d+/\d+\s*[-+*x×÷]|[-+*x×÷]\s*\d+/\d+")
+# An ask that joins a second job: "…and tell me…", "…then convert…" (not "capitalization and punctuation").
+_SEVERAL = frozenset(f"{joint} {verb}" for joint in ("and", "then", "also", "plus") for verb in (
+    "then tell give list explain convert compare translate sort count add make write send find calculate compute "
+    "summarize summarise rewrite show check email book put also explain format").split())
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,/]\d+)*")
 
 
@@ -481,23 +618,27 @@ def _split_material(text: str) -> tuple[str, str]:
         return head, tail
     quoted = _QUOTED.search(text)
     if quoted is not None:
-        return text[: quoted.start()] + text[quoted.end():], quoted.group(0)
+        return " ".join((text[: quoted.start()] + text[quoted.end():]).split()), quoted.group(0)
+    ask, mark, rest = text.partition("? ")
+    if mark and len(rest.split()) >= 3 and len(ask.split()) <= 14:  # "can you turn this into json? apples, 4, 1.20 …"
+        return ask, rest
     return text, ""
 
 
-_ARITHMETIC = re.compile(r"^\D*\d+(?:[.,/]\d+)*\s*(?:times|plus|minus|divided by|multiplied by|over|[-+*/x×÷])\s*"
-                         r"\d+(?:[.,/]\d+)*\D*$")
+# One plain operation a small model gets right: times tables, small sums, a percentage of a number.
+_ARITHMETIC = re.compile(r"^\D*(?:(?:[1-9]|1[0-2])\s*(?:times|multiplied by|divided by|[*x×÷/])\s*(?:[1-9]|1[0-2])|"
+                         r"\d{1,2}\s*(?:plus|minus|[-+])\s*\d{1,2}|\d{1,3}\s*% of\s*\d{1,4})\D*$")
 
 
 def _computes(ask: str) -> bool:
     """Numbers that have to be combined: two or more (a four-digit year is not one),
     unless it is one plain operation on two numbers ("what is 7 times 8")."""
-    count = -len(_COMPOUND_MEASURE.findall(ask))  # "5 feet 10", "2 h 30": one quantity
+    count = 0
     for match in _NUMBER.finditer(ask):
         digits = match.group(0)
         if not (len(digits) == 4 and digits[:2] in ("19", "20")):
             count += 1
-    return count > 2 or (count == 2 and _ARITHMETIC.match(ask) is None)
+    return count > 2 or (count == 2 and _ARITHMETIC.match(ask) is None) or (count == 1 and "/" in ask and _FRACTION.search(ask) is not None)
 
 
 def word_count(text: str) -> int:
