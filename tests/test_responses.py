@@ -109,6 +109,7 @@ async def test_cut_off_answer_is_incomplete_with_its_reason(stacks: Stacks) -> N
     async with openai_client(url) as sdk:
         response = await sdk.responses.create(model="gpt-4o-mini", input="Tell me everything.", max_output_tokens=5)
     assert (response.status, response.incomplete_details.reason) == ("incomplete", "max_output_tokens")
+    assert response.id.startswith("resp_")  # never Claude's msg_… id
     assert response.output_text == "The answer is a long"
     assert fake.requests[-1].json["max_tokens"] == 5
 

@@ -492,7 +492,8 @@ def _stop_reason(status: str, incomplete: IncompleteDetails | None, called_tools
 
 
 def encode_response(response: Response) -> bytes:
-    builder = _ResponseObject(response.id or new_id("resp_"), response.model)
+    # Another vendor's id (Claude's msg_…) is not a response id: clients may use it as one.
+    builder = _ResponseObject(response.id if response.id.startswith("resp_") else new_id("resp_"), response.model)
     for block in response.content:
         if type(block) is TextBlock:
             builder.output.append(_message_item(new_id("msg_"), block.text, "completed"))
