@@ -63,7 +63,7 @@ def codec(name: str) -> Codec:
     modules: dict[str, ModuleType] = {
         "anthropic": anthropic, "gemini": gemini, "openai": openai, "responses": responses, "ollama": ollama,
     }
-    return modules[name]  # type: ignore[return-value]
+    return modules[name]
 
 
 def names() -> Iterable[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, Union
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -18,6 +18,7 @@ from trooper.conversation import (
     ImageBlock,
     Message,
     Response,
+    Role,
     Sampling,
     StreamEnd,
     StreamEvent,
@@ -115,18 +116,26 @@ OMITTED_TYPES = (
 _OMITTED_CONTENT = tuple(
     msgspec.defstruct(f"Omitted_{kind}", [], bases=(_Content,), tag=kind, module=__name__) for kind in OMITTED_TYPES
 )
-ResultItem = Union[(TextContent, ImageContent, *_OMITTED_CONTENT)]  # noqa: UP007 - built from a tuple
+if TYPE_CHECKING:  # the omitted types exist only at run time; to the checker each is a _Content
+    ResultItem = TextContent | ImageContent | _Content
+else:
+    ResultItem = Union[(TextContent, ImageContent, *_OMITTED_CONTENT)]  # noqa: UP007 - built from a tuple
 
 
 class ToolResultContent(_Content, tag="tool_result"):
     tool_use_id: str
-    content: str | list[ResultItem] = ""  # type: ignore[valid-type]
+    content: str | list[ResultItem] = ""
     is_error: bool = False
 
 
-ContentItem = Union[  # noqa: UP007
-    (TextContent, ImageContent, ToolUseContent, ToolResultContent, ThinkingContent, RedactedThinkingContent, *_OMITTED_CONTENT)
-]
+if TYPE_CHECKING:
+    ContentItem = (TextContent | ImageContent | ToolUseContent | ToolResultContent | ThinkingContent
+                   | RedactedThinkingContent | _Content)
+else:
+    ContentItem = Union[  # noqa: UP007
+        (TextContent, ImageContent, ToolUseContent, ToolResultContent, ThinkingContent, RedactedThinkingContent,
+         *_OMITTED_CONTENT)
+    ]
 
 # --- wire shapes: request ---
 
@@ -135,7 +144,7 @@ class MessageParam(msgspec.Struct, gc=False):
     # Any role decodes: "system" mid-conversation (a beta Claude Code sends) and roles newer
     # than this code; `decode_request` decides what each becomes.
     role: str
-    content: str | list[ContentItem]  # type: ignore[valid-type]
+    content: str | list[ContentItem]
 
 
 class ToolParam(msgspec.Struct, omit_defaults=True, gc=False):
@@ -257,12 +266,14 @@ _RESULT_ITEM = msgspec.json.Decoder(ResultItem)
 _TEXT_CONTENT = msgspec.json.Decoder(TextContent)
 _BLOCK_TYPE = msgspec.json.Decoder(BlockType)
 _LENIENT_TOOL_RESULT = msgspec.json.Decoder(LenientToolResult)
-_KNOWN_BLOCK_TYPES = frozenset(item.__struct_config__.tag for item in ContentItem.__args__)  # type: ignore[attr-defined]
+_KNOWN_BLOCK_TYPES = frozenset(item.__struct_config__.tag for item in ContentItem.__args__)
 _KNOWN_FIELDS = frozenset(MessagesRequest.__struct_fields__)
 _RESPONSE = msgspec.json.Decoder(MessageBody[AnyContent])
 _ERROR = msgspec.json.Decoder(ErrorBody)
 
 # --- decode a client's request ---
+
+_CHAT_ROLES: dict[str, Role] = {"user": "user", "assistant": "assistant"}
 
 
 def decode_request(body: bytes, path: str = "") -> Conversation:
@@ -284,8 +295,9 @@ def decode_request(body: bytes, path: str = "") -> Conversation:
     for position, message in enumerate(request.messages):
         where = f"messages.{position}"
         role = message.role
-        if role == "user" or role == "assistant":
-            messages.add(role, _blocks_in(message.content, where, untranslatable))
+        chat_role = _CHAT_ROLES.get(role)
+        if chat_role is not None:
+            messages.add(chat_role, _blocks_in(message.content, where, untranslatable))
         elif role == "system":
             system.append(_system_message_in(message.content, where, untranslatable))
         else:
@@ -366,18 +378,18 @@ def _raw_block_in(raw: msgspec.Raw, where: str, untranslatable: list[str]) -> An
         if kind != "tool_result":
             raise bad_request_at(error, where) from None
     result = decode_at(_LENIENT_TOOL_RESULT, raw, where)
-    items: list[Any] | str = result.content
-    if not isinstance(items, str):
-        items = []
-        for position, item in enumerate(result.content):  # type: ignore[arg-type]
-            item_where = f"{where}.content.{position}"
-            try:
-                items.append(_RESULT_ITEM.decode(item))
-            except msgspec.ValidationError as error:
-                kind = _block_type(item, item_where)
-                if kind in _KNOWN_BLOCK_TYPES:
-                    raise bad_request_at(error, item_where) from None
-                untranslatable.append(f"{item_where}: content block type '{kind}'")
+    if isinstance(result.content, str):
+        return ToolResultContent(result.tool_use_id, result.content, result.is_error)
+    items: list[ResultItem] = []
+    for position, item in enumerate(result.content):
+        item_where = f"{where}.content.{position}"
+        try:
+            items.append(_RESULT_ITEM.decode(item))
+        except msgspec.ValidationError as error:
+            kind = _block_type(item, item_where)
+            if kind in _KNOWN_BLOCK_TYPES:
+                raise bad_request_at(error, item_where) from None
+            untranslatable.append(f"{item_where}: content block type '{kind}'")
     return ToolResultContent(result.tool_use_id, items, result.is_error)
 
 
@@ -386,25 +398,24 @@ def _block_type(raw: msgspec.Raw, where: str) -> str:
 
 
 def _block_in(item: Any) -> Block | None:
-    kind = type(item)
-    if kind is TextContent:
+    if type(item) is TextContent:
         return TextBlock(item.text)
-    if kind is ToolUseContent:
+    if type(item) is ToolUseContent:
         return ToolUseBlock(item.id, item.name, item.input)
-    if kind is ToolResultContent:
+    if type(item) is ToolResultContent:
         return ToolResultBlock(item.tool_use_id, _result_content_in(item.content), item.is_error)
-    if kind is ImageContent:
+    if type(item) is ImageContent:
         return _image_in(item)
-    if kind is ThinkingContent:
+    if type(item) is ThinkingContent:
         return ThinkingBlock(item.thinking, item.signature or "")
-    if kind is RedactedThinkingContent:
+    if type(item) is RedactedThinkingContent:
         return None  # encrypted reasoning only Anthropic can read; nothing to carry
     return TextBlock(f"[{item.__struct_config__.tag} omitted]")
 
 
 def _image_in(item: ImageContent) -> ImageBlock:
     source = item.source
-    if type(source) is Base64Source:
+    if isinstance(source, Base64Source):
         return ImageBlock(media_type=source.media_type, data=source.data)
     return ImageBlock(url=source.url)
 
@@ -474,17 +485,16 @@ def _message_out(message: Message) -> MessageParam:
 
 
 def _block_out(block: Block) -> Any:
-    kind = type(block)
-    if kind is TextBlock:
+    if type(block) is TextBlock:
         return TextContent(block.text)
-    if kind is ToolUseBlock:
+    if type(block) is ToolUseBlock:
         return ToolUseContent(block.id, block.name, block.input)
-    if kind is ToolResultBlock:
+    if type(block) is ToolResultBlock:
         content = [_block_out(b) for b in block.content if type(b) is not TextBlock or b.text]
         return ToolResultContent(block.tool_use_id, content or "", block.is_error)
-    if kind is ImageBlock:
+    if type(block) is ImageBlock:
         return _image_out(block)
-    if kind is ThinkingBlock and block.signature:
+    if type(block) is ThinkingBlock and block.signature:
         return ThinkingContent(block.text, block.signature)
     # Thinking without a signature: Anthropic would reject it as forged.
     return TextContent(replaced(block, NAME).text)
@@ -798,22 +808,21 @@ class StreamEncoder:
         self._input_tokens = 0
 
     def encode(self, event: StreamEvent) -> bytes:
-        kind = type(event)
-        if kind is TextDelta:
+        if type(event) is TextDelta:
             # The hot path: splice into a fixed frame instead of building the event.
             text = JSON_ENCODER.encode(event.text)
             return _TEXT_DELTA_HEAD + str(event.index).encode() + _TEXT_DELTA_MIDDLE + text + _TEXT_DELTA_TAIL
-        if kind is ToolInputDelta:
+        if type(event) is ToolInputDelta:
             return _event(b"content_block_delta", ContentBlockDeltaEvent(event.index, InputJSONDeltaBody(event.partial_json)))
-        if kind is ThinkingDelta:
+        if type(event) is ThinkingDelta:
             return _event(b"content_block_delta", ContentBlockDeltaEvent(event.index, ThinkingDeltaBody(event.text)))
-        if kind is BlockStart:
+        if type(event) is BlockStart:
             return _event(b"content_block_start", ContentBlockStartEvent(event.index, _started_block(event.block)))
-        if kind is BlockStop:
+        if type(event) is BlockStop:
             return _event(b"content_block_stop", ContentBlockStopEvent(event.index))
-        if kind is StreamStart:
+        if type(event) is StreamStart:
             return self._message_start(event)
-        if kind is StreamEnd:
+        if type(event) is StreamEnd:
             return self._message_end(event)
         return b""
 
@@ -825,7 +834,7 @@ class StreamEncoder:
 
     def _message_start(self, event: StreamStart) -> bytes:
         self._input_tokens = event.input_tokens
-        message = MessageBody(
+        message: MessageBody[Any] = MessageBody(
             id=event.id or new_id("msg_"),
             model=event.model or self._model,
             usage=UsageBody(event.input_tokens, 0),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 import structlog
@@ -29,6 +29,8 @@ from trooper.conversation import (
 )
 
 log = structlog.get_logger()
+
+T = TypeVar("T")
 
 JSON_ENCODER = msgspec.json.Encoder()
 ANY_JSON = msgspec.json.Decoder()
@@ -77,7 +79,7 @@ def bad_request_at(error: msgspec.ValidationError, where: str) -> BadRequest:
     return BadRequest(f"{where}.{message}")
 
 
-def decode_at(decoder: msgspec.json.Decoder[Any], raw: msgspec.Raw | bytes, where: str) -> Any:
+def decode_at(decoder: msgspec.json.Decoder[T], raw: msgspec.Raw | bytes, where: str) -> T:
     """`raw` (a part of the request at `where`) decoded; a BadRequest naming it otherwise."""
     try:
         return decoder.decode(raw)

@@ -406,17 +406,16 @@ def encode_request(conversation: Conversation, model: str) -> bytes:
 def _parts_out(message: Message, tool_names: dict[str, str]) -> list[Part]:
     parts: list[Part] = []
     for block in message.content:
-        kind = type(block)
-        if kind is TextBlock:
+        if type(block) is TextBlock:
             if block.text:  # Gemini rejects empty text parts
                 parts.append(Part(text=block.text))
-        elif kind is ToolUseBlock:
+        elif type(block) is ToolUseBlock:
             parts.append(Part(functionCall=FunctionCall(block.name, block.input, block.id)))
-        elif kind is ToolResultBlock:
-            _result_out(block, tool_names, parts)  # type: ignore[arg-type]
-        elif kind is ImageBlock:
-            parts.append(_image_out(block))  # type: ignore[arg-type]
-        elif kind is ThinkingBlock:
+        elif type(block) is ToolResultBlock:
+            _result_out(block, tool_names, parts)
+        elif type(block) is ImageBlock:
+            parts.append(_image_out(block))
+        elif type(block) is ThinkingBlock:
             if block.text:
                 parts.append(Part(text=block.text, thought=True))
         else:
@@ -512,12 +511,11 @@ def encode_response(response: Response) -> bytes:
 
 
 def _answer_part_out(block: Block) -> Part:
-    kind = type(block)
-    if kind is TextBlock:
+    if type(block) is TextBlock:
         return Part(text=block.text)
-    if kind is ThinkingBlock:
+    if type(block) is ThinkingBlock:
         return Part(text=block.text, thought=True)
-    if kind is ToolUseBlock:
+    if type(block) is ToolUseBlock:
         return Part(functionCall=FunctionCall(block.name, block.input, block.id))
     return Part(text=replaced(block, NAME).text)
 
@@ -647,29 +645,28 @@ class StreamEncoder:
         self._calls = WholeToolCalls(NAME)
 
     def encode(self, event: StreamEvent) -> bytes:
-        kind = type(event)
-        if kind is TextDelta:
+        if type(event) is TextDelta:
             return self._parts([Part(text=event.text)]) if event.text else b""
-        if kind is ThinkingDelta:
+        if type(event) is ThinkingDelta:
             return self._parts([Part(text=event.text, thought=True)]) if event.text else b""
-        if kind is ToolInputDelta:
+        if type(event) is ToolInputDelta:
             self._calls.add(event.index, event.partial_json)
             return b""
-        if kind is BlockStart:
+        if type(event) is BlockStart:
             self._calls.start(event)
             return b""
-        if kind is BlockStop:
+        if type(event) is BlockStop:
             call = self._calls.stop(event.index)
             if call is None:
                 return b""
             block, arguments = call
             return self._parts([Part(functionCall=FunctionCall(block.name, arguments, block.id))])
-        if kind is StreamStart:
+        if type(event) is StreamStart:
             self._id = event.id or self._id
             self._model = event.model or self._model
             self._input = Usage(event.input_tokens, 0)
             return b""
-        if kind is StreamEnd:
+        if type(event) is StreamEnd:
             chunk = _chunk(self._id, self._model, [Part(text="")], event.usage, _FINISH_REASONS[event.stop_reason])
             return sse_event(JSON_ENCODER.encode(chunk))
         return b""

@@ -154,7 +154,7 @@ def decode_request(body: bytes, path: str = "") -> Conversation:
             messages.add("user", _user_blocks_in(message))
         elif role == "assistant":
             blocks = _assistant_blocks_in(message)
-            pending_calls.extend(b for b in blocks if type(b) is ToolUseBlock)  # type: ignore[misc]
+            pending_calls.extend(b for b in blocks if type(b) is ToolUseBlock)
             messages.add("assistant", blocks)
         else:
             messages.add("user", [_tool_result_in(message, pending_calls)])
@@ -189,7 +189,7 @@ def _user_blocks_in(message: ChatMessage) -> list[Block]:
 def _assistant_blocks_in(message: ChatMessage) -> list[Block]:
     blocks: list[Block] = []
     if message.thinking:
-        blocks.append(ThinkingBlock(message.thinking))  # type: ignore[arg-type]
+        blocks.append(ThinkingBlock(message.thinking))
     calls = message.tool_calls or ()
     if message.content or not calls:
         blocks.append(TextBlock(message.content))
@@ -239,12 +239,11 @@ def _user_out(message: Message, tool_names: dict[str, str], messages: list[ChatM
     texts: list[str] = []
     images: list[str] = []
     for block in message.content:
-        kind = type(block)
-        if kind is ToolResultBlock:
-            messages.append(_tool_result_out(block, tool_names))  # type: ignore[arg-type]
-        elif kind is TextBlock:
+        if type(block) is ToolResultBlock:
+            messages.append(_tool_result_out(block, tool_names))
+        elif type(block) is TextBlock:
             texts.append(block.text)
-        elif kind is ImageBlock and (base64 := image_base64(block)) is not None:  # type: ignore[arg-type]
+        elif type(block) is ImageBlock and (base64 := image_base64(block)) is not None:
             images.append(base64[1])
         else:
             texts.append(replaced(block, NAME).text)  # Ollama takes no image URLs
@@ -263,12 +262,11 @@ def _assistant_out(message: Message) -> ChatMessage:
     thinking: list[str] = []
     calls: list[ToolCall] = []
     for block in message.content:
-        kind = type(block)
-        if kind is TextBlock:
+        if type(block) is TextBlock:
             texts.append(block.text)
-        elif kind is ToolUseBlock:
+        elif type(block) is ToolUseBlock:
             calls.append(ToolCall(FunctionCall(block.name, block.input), block.id))
-        elif kind is ThinkingBlock:
+        elif type(block) is ThinkingBlock:
             thinking.append(block.text)
         else:
             texts.append(replaced(block, NAME).text)
@@ -321,7 +319,7 @@ def decode_response(body: bytes) -> Response:
     message = answer.message or ChatMessage("assistant")
     content: list[Block] = []
     if message.thinking:
-        content.append(ThinkingBlock(message.thinking))  # type: ignore[arg-type]
+        content.append(ThinkingBlock(message.thinking))
     if message.content:
         content.append(TextBlock(message.content))
     for call in message.tool_calls or ():
@@ -340,12 +338,11 @@ def encode_response(response: Response) -> bytes:
     thinking: list[str] = []
     calls: list[ToolCall] = []
     for block in response.content:
-        kind = type(block)
-        if kind is TextBlock:
+        if type(block) is TextBlock:
             texts.append(block.text)
-        elif kind is ThinkingBlock:
+        elif type(block) is ThinkingBlock:
             thinking.append(block.text)
-        elif kind is ToolUseBlock:
+        elif type(block) is ToolUseBlock:
             calls.append(ToolCall(FunctionCall(block.name, block.input), block.id))
         else:
             texts.append(replaced(block, NAME).text)
@@ -445,7 +442,7 @@ class StreamDecoder:
 
     def _message(self, message: ChatMessage, events: list[StreamEvent]) -> None:
         if message.thinking:
-            events.append(ThinkingDelta(self._blocks.ensure("thinking", events), message.thinking))  # type: ignore[arg-type]
+            events.append(ThinkingDelta(self._blocks.ensure("thinking", events), message.thinking))
         if message.content:
             events.append(TextDelta(self._blocks.ensure("text", events), message.content))
         for call in message.tool_calls or ():
@@ -470,23 +467,22 @@ class StreamEncoder:
         self._calls = WholeToolCalls(NAME)
 
     def encode(self, event: StreamEvent) -> bytes:
-        kind = type(event)
-        if kind is TextDelta:
+        if type(event) is TextDelta:
             return self._line(ChatMessage("assistant", event.text))
-        if kind is ThinkingDelta:
+        if type(event) is ThinkingDelta:
             return self._line(ChatMessage("assistant", "", thinking=event.text))
-        if kind is ToolInputDelta:
+        if type(event) is ToolInputDelta:
             self._calls.add(event.index, event.partial_json)
             return b""
-        if kind is BlockStart:
+        if type(event) is BlockStart:
             self._calls.start(event)
             return b""
-        if kind is BlockStop:
+        if type(event) is BlockStop:
             return self._tool_call(event.index)
-        if kind is StreamStart:
+        if type(event) is StreamStart:
             self._model = event.model or self._model
             return b""
-        if kind is StreamEnd:
+        if type(event) is StreamEnd:
             final = _final_line(self._model, ChatMessage("assistant"), event.stop_reason, event.usage)
             return JSON_ENCODER.encode(final) + b"\n"
         return b""

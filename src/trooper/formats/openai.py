@@ -268,7 +268,7 @@ _MESSAGE = msgspec.json.Decoder(ChatMessage)
 _ROLE_AND_CONTENT = msgspec.json.Decoder(RoleAndContent)
 _PART_TYPE = msgspec.json.Decoder(PartType)
 _EMPTY_TEXT = msgspec.Raw(b'{"type":"text","text":""}')
-_ROLES = frozenset(kind.__struct_config__.tag for kind in ChatMessage.__args__)  # type: ignore[attr-defined]
+_ROLES = frozenset(kind.__struct_config__.tag for kind in ChatMessage.__args__)
 _PART_TYPES = frozenset(kind.__struct_config__.tag for kind in (TextPart, ImagePart, RefusalPart, AudioPart, FilePart))
 # stream_options goes to `extra` too: the client stream encoder reads include_usage there.
 _KNOWN_FIELDS = frozenset(ChatRequest.__struct_fields__) - {"stream_options"}
@@ -300,12 +300,11 @@ def decode_request(body: bytes, path: str = "") -> Conversation:
     for position, message in enumerate(chat):
         if message is None:
             continue
-        kind = type(message)
-        if kind is UserMessage:
+        if type(message) is UserMessage:
             messages.add("user", _user_blocks_in(message.content))
-        elif kind is AssistantMessage:
+        elif type(message) is AssistantMessage:
             messages.add("assistant", _assistant_blocks_in(message, f"messages.{position}"))
-        elif kind is ToolMessage:
+        elif type(message) is ToolMessage:
             # Tool results ride in a user message, as in Anthropic's model; the list
             # merges consecutive results (and a following user turn) into one message.
             messages.add("user", [ToolResultBlock(message.tool_call_id, _texts_in(message.content))])
@@ -372,13 +371,12 @@ def _user_blocks_in(content: str | list[Any]) -> list[Block]:
         return [TextBlock(content)]
     blocks: list[Block] = []
     for part in content:
-        kind = type(part)
-        if kind is TextPart:
+        if type(part) is TextPart:
             blocks.append(TextBlock(part.text))
-        elif kind is ImagePart:
+        elif type(part) is ImagePart:
             blocks.append(image_from_url(part.image_url.url))
         else:
-            blocks.append(TextBlock("[audio omitted]" if kind is AudioPart else "[file omitted]"))
+            blocks.append(TextBlock("[audio omitted]" if type(part) is AudioPart else "[file omitted]"))
     return blocks
 
 
@@ -390,7 +388,7 @@ def _assistant_blocks_in(message: AssistantMessage, where: str) -> list[Block]:
         if content or not calls:
             blocks.append(TextBlock(content))
     elif content:
-        blocks.extend(TextBlock(part.text if type(part) is TextPart else part.refusal) for part in content)
+        blocks.extend(TextBlock(part.text if isinstance(part, TextPart) else part.refusal) for part in content)
     elif message.refusal:
         blocks.append(TextBlock(message.refusal))
     for position, call in enumerate(calls):
@@ -466,20 +464,19 @@ def encode_request(conversation: Conversation, model: str) -> bytes:
 def _user_out(message: Message, messages: list[_Message]) -> None:
     """Tool results become `tool` messages (which must directly follow the assistant's
     calls); the rest of the user turn follows them as one user message."""
-    parts: list[_Part] = []
+    parts: list[UserPart] = []
     for block in message.content:
-        kind = type(block)
-        if kind is ToolResultBlock:
+        if type(block) is ToolResultBlock:
             messages.append(ToolMessage(block.tool_use_id, _result_content_out(block)))
-        elif kind is TextBlock:
+        elif type(block) is TextBlock:
             parts.append(TextPart(block.text))
-        elif kind is ImageBlock:
+        elif type(block) is ImageBlock:
             parts.append(ImagePart(ImageURL(image_url(block))))
         else:
             parts.append(TextPart(replaced(block, NAME).text))
     if parts:
-        single_text = len(parts) == 1 and type(parts[0]) is TextPart
-        messages.append(UserMessage(parts[0].text if single_text else parts))  # type: ignore[attr-defined]
+        first = parts[0]
+        messages.append(UserMessage(first.text if len(parts) == 1 and type(first) is TextPart else parts))
 
 
 def _result_content_out(result: ToolResultBlock) -> str | list[TextPart]:
@@ -504,7 +501,7 @@ def _assistant_out(message: Message) -> AssistantMessage:
     return AssistantMessage(content, calls or None)
 
 
-def _tool_choice_out(choice: ToolChoice | None) -> str | NamedToolChoice | None:
+def _tool_choice_out(choice: ToolChoice | None) -> Literal["auto", "none", "required"] | NamedToolChoice | None:
     if choice is None:
         return None
     if choice.mode == "tool":
@@ -512,12 +509,12 @@ def _tool_choice_out(choice: ToolChoice | None) -> str | NamedToolChoice | None:
     return "required" if choice.mode == "any" else choice.mode
 
 
-def _response_format_out(response_format: Literal["json"] | dict[str, Any] | None) -> _Format | None:
+def _response_format_out(response_format: Literal["json"] | dict[str, Any] | None) -> JSONObjectFormat | JSONSchemaFormat | None:
     if response_format is None:
         return None
     if response_format == "json":
         return JSONObjectFormat()
-    return JSONSchemaFormat(JSONSchemaSpec("response", response_format))  # type: ignore[arg-type]
+    return JSONSchemaFormat(JSONSchemaSpec("response", response_format))
 
 
 # --- whole responses ---
@@ -563,12 +560,11 @@ def encode_response(response: Response) -> bytes:
     thinking: list[str] = []
     calls: list[ToolCall] = []
     for block in response.content:
-        kind = type(block)
-        if kind is TextBlock:
+        if type(block) is TextBlock:
             texts.append(block.text)
-        elif kind is ToolUseBlock:
+        elif type(block) is ToolUseBlock:
             calls.append(ToolCall(id=block.id, function=FunctionCall(block.name, JSON_ENCODER.encode(block.input).decode())))
-        elif kind is ThinkingBlock:
+        elif type(block) is ThinkingBlock:
             thinking.append(block.text)
         else:
             texts.append(replaced(block, NAME).text)
@@ -731,8 +727,8 @@ class StreamDecoder:
         except msgspec.DecodeError as error:
             raise UpstreamError("bad_stream", f"OpenAI chunk: {error}") from None
         if chunk.error:
-            error = chunk.error
-            raise UpstreamError("stream_error", error if isinstance(error, str) else error.message)  # type: ignore[arg-type]
+            problem = chunk.error
+            raise UpstreamError("stream_error", problem if isinstance(problem, str) else problem.message)
         self._start(chunk.id, chunk.model, events)
         if chunk.usage:
             self._usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
@@ -753,10 +749,10 @@ class StreamDecoder:
     def _delta(self, delta: Delta, events: list[StreamEvent]) -> None:
         reasoning = delta.reasoning_content or delta.reasoning
         if reasoning:
-            events.append(ThinkingDelta(self._blocks.ensure("thinking", events), reasoning))  # type: ignore[arg-type]
+            events.append(ThinkingDelta(self._blocks.ensure("thinking", events), reasoning))
         text = delta.content or delta.refusal
         if text:
-            events.append(TextDelta(self._blocks.ensure("text", events), text))  # type: ignore[arg-type]
+            events.append(TextDelta(self._blocks.ensure("text", events), text))
         if delta.tool_calls:
             for call in delta.tool_calls:
                 self._tool_delta(call, events)
@@ -767,13 +763,13 @@ class StreamDecoder:
         # A new index, or (servers that omit the index) a new id, starts a new call.
         if known is None or (call.id and call.id != known[1]):
             call_id = call.id or new_id("call_")
-            index = self._blocks.open(ToolUseBlock(call_id, function.name or ""), events)  # type: ignore[arg-type]
-            self._tool_blocks[call.index] = (index, call_id)  # type: ignore[assignment]
+            index = self._blocks.open(ToolUseBlock(call_id, function.name or ""), events)
+            self._tool_blocks[call.index] = (index, call_id)
         else:
             index = known[0]
         if function.arguments:
             if index == self._blocks.open_index:
-                events.append(ToolInputDelta(index, function.arguments))  # type: ignore[arg-type]
+                events.append(ToolInputDelta(index, function.arguments))
             else:
                 log.warning("tool_arguments_out_of_order", source=NAME, tool_index=call.index)
 
@@ -800,24 +796,23 @@ class StreamEncoder:
         self._begin(new_id("chatcmpl-"), request.model)
 
     def encode(self, event: StreamEvent) -> bytes:
-        kind = type(event)
-        if kind is TextDelta:
+        if type(event) is TextDelta:
             # The hot path: splice the text into a prepared chunk instead of building one.
             return self._text_prefix + JSON_ENCODER.encode(event.text) + self._delta_suffix
-        if kind is ToolInputDelta:
+        if type(event) is ToolInputDelta:
             position = self._tool_indices.get(event.index)
             if position is None:
                 return b""
             arguments = FunctionDelta(arguments=event.partial_json)
             return self._chunk(Delta(tool_calls=[ToolCallDelta(position, function=arguments)]))
-        if kind is ThinkingDelta:
+        if type(event) is ThinkingDelta:
             return self._chunk(Delta(reasoning_content=event.text))
-        if kind is BlockStart:
+        if type(event) is BlockStart:
             return self._tool_call_start(event) if type(event.block) is ToolUseBlock else b""
-        if kind is StreamStart:
+        if type(event) is StreamStart:
             self._begin(event.id or new_id("chatcmpl-"), event.model or self._model)
             return self._chunk(Delta(role="assistant", content=""))
-        if kind is StreamEnd:
+        if type(event) is StreamEnd:
             return self._end(event)
         return b""  # BlockStop: OpenAI has no such chunk
 

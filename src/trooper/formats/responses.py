@@ -456,7 +456,7 @@ def decode_response(body: bytes) -> Response:
     content: list[Block] = []
     for item in answer.output:
         block = _remembered(item)
-        if block is not None and (type(block) is ToolUseBlock or block.text):
+        if block is not None and (isinstance(block, ToolUseBlock) or block.text):
             content.append(block)
         elif item.type == "reasoning":
             summary = "".join(part.text for part in item.summary)
@@ -682,8 +682,8 @@ class StreamDecoder:
         elif kind == "response.completed" or kind == "response.incomplete":
             self._end(event.response or ResponseBody(), events)
         elif kind == "response.failed":
-            response = event.response
-            detail = response.error.message if response is not None and response.error is not None else "response failed"
+            failed = event.response
+            detail = failed.error.message if failed is not None and failed.error is not None else "response failed"
             raise UpstreamError("stream_error", detail)
         elif kind == "error":
             raise UpstreamError("stream_error", event.message or (event.code or "error event"))
@@ -726,32 +726,31 @@ class StreamEncoder:
         self._texts: dict[int, list[str]] = {}  # our block index -> text or argument pieces so far
 
     def encode(self, event: StreamEvent) -> bytes:
-        kind = type(event)
-        if kind is TextDelta:
+        if type(event) is TextDelta:
             item = self._items.get(event.index)
             if item is None or not event.text:
                 return b""
             self._texts[event.index].append(event.text)
             return self._event("response.output_text.delta", item_id=item["id"], output_index=item["_index"],
                                content_index=0, delta=event.text, logprobs=[])
-        if kind is ToolInputDelta:
+        if type(event) is ToolInputDelta:
             item = self._items.get(event.index)
             if item is None or not event.partial_json:
                 return b""
             self._texts[event.index].append(event.partial_json)
             return self._event("response.function_call_arguments.delta", item_id=item["id"],
                                output_index=item["_index"], delta=event.partial_json)
-        if kind is BlockStart:
+        if type(event) is BlockStart:
             return self._open(event)
-        if kind is BlockStop:
+        if type(event) is BlockStop:
             return self._close(event.index)
-        if kind is StreamStart:
+        if type(event) is StreamStart:
             self._response.id = event.id if event.id.startswith("resp_") else self._response.id
             self._response.model = event.model or self._response.model
             self._input_tokens = event.input_tokens
             body = self._response.body("in_progress")
             return self._event("response.created", response=body) + self._event("response.in_progress", response=body)
-        if kind is StreamEnd:
+        if type(event) is StreamEnd:
             out = b"".join(self._close(index) for index in list(self._items))
             usage = event.usage if event.usage.input_tokens else Usage(self._input_tokens, event.usage.output_tokens)
             body = self._response.finished(event.stop_reason, usage)
