@@ -212,7 +212,7 @@ def _run(app, settings: Settings) -> None:  # type: ignore[no-untyped-def]
             await stop.wait()
             app.stopping()  # end live /events streams, which would hold up a graceful stop
 
-        await serve(app, config, shutdown_trigger=stop_requested)  # type: ignore[arg-type]
+        await serve(app, config, shutdown_trigger=stop_requested)
 
     try:
         import uvloop

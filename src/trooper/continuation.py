@@ -200,7 +200,7 @@ class Splice:
         mapped = self._index_map.get(index)
         if mapped is None:
             return []  # a delta for a block we never opened: drop rather than emit an ill-formed stream
-        renumbered = msgspec.structs.replace(event, index=mapped)  # type: ignore[type-var]
+        renumbered = msgspec.structs.replace(event, index=mapped)
         if self._holding == index:
             self._pending.append(renumbered)
             if kind is BlockStop:

@@ -320,7 +320,7 @@ class _Fitting:
         if type(block) is TextBlock:
             return TextBlock(cut_text(block.text, room))
         inner = tuple(TextBlock(cut_text(b.text, room)) if type(b) is TextBlock else b for b in block.content)  # type: ignore[union-attr]
-        return msgspec.structs.replace(block, content=inner)  # type: ignore[type-var]
+        return msgspec.structs.replace(block, content=inner)
 
     def shorten_until_fits(self, messages: list[Message]) -> list[Message]:
         """Cut the largest unprotected texts, by whole lines or sentences, until it fits."""

@@ -66,13 +66,13 @@ def render_sitrep(signals: Signals, room: int, notes: list[str] | None = None) -
                 "open_loops", "constraints"]
     # Size each item once and drop by arithmetic; one real estimate confirms (and the loop
     # repeats in the rare case quoting made the JSON larger than its parts).
-    sizes = {name: [estimate_text(item) + 2 for item in fields[name]] for name in give_way}  # type: ignore[union-attr]
+    sizes = {name: [estimate_text(item) + 2 for item in fields[name]] for name in give_way}
     target = room
     while True:
         total = estimate_text(SITREP_LEAD + signals.intent) + 40 + sum(sum(v) for v in sizes.values())
         for name in give_way:
             while total > target and fields[name]:
-                fields[name].pop(0)  # type: ignore[union-attr]  # oldest first
+                fields[name].pop(0)  # oldest first
                 total -= sizes[name].pop(0)
         text = SITREP_LEAD + SITREP_OPEN + msgspec.json.encode(fields).decode() + SITREP_CLOSE
         rendered = estimate_text(text)

@@ -631,7 +631,7 @@ class SignalReader:
     # --- intent ---
 
     def _redirect(self, message: Message) -> None:
-        text = " ".join(without_harness(b.text) for b in message.content if type(b) is TextBlock)  # type: ignore[union-attr]
+        text = " ".join(without_harness(b.text) for b in message.content if type(b) is TextBlock)
         new = _redirected(list(_sentences(_task_text(text))))
         if len(new.split()) >= 2:
             previous = self.intent.split(" (was: ", 1)[0]

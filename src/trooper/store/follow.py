@@ -91,7 +91,7 @@ def skip_answer(state: Followed, backlog: int, answer: Message) -> bool:
 
 
 def is_long(content: tuple[Block, ...]) -> bool:
-    return sum(len(b.text) for b in content if type(b) is TextBlock) > INLINE_ANSWER_CHARS  # type: ignore[union-attr]
+    return sum(len(b.text) for b in content if type(b) is TextBlock) > INLINE_ANSWER_CHARS
 
 
 def is_large(observation: Observation) -> bool:

@@ -83,7 +83,7 @@ def _without_image_data(block: Block) -> Block:
         return ImageBlock(media_type=block.media_type, url=block.url)  # type: ignore[union-attr]
     if kind is ToolResultBlock and any(type(p) is ImageBlock for p in block.content):  # type: ignore[union-attr]
         parts = tuple(_without_image_data(p) for p in block.content)  # type: ignore[union-attr]
-        return msgspec.structs.replace(block, content=parts)  # type: ignore[arg-type]
+        return msgspec.structs.replace(block, content=parts)
     return block
 
 
