@@ -389,7 +389,7 @@ async def test_circuit_opens_after_three_failures_and_a_probe_closes_it(claude: 
         message, headers = await ask_whole(trooper.url)
         assert message.content[0].text == "claude is back"
         assert headers["x-trooper-provider"] == "claude"
-        assert trooper.runtime.provider("claude").breaker.state == "closed"
+        assert trooper.runtime.health["claude"].state == "closed"
 
 
 async def test_a_failed_probe_reopens_the_circuit(claude: FakeUpstream, ollama: FakeUpstream) -> None:
@@ -400,7 +400,7 @@ async def test_a_failed_probe_reopens_the_circuit(claude: FakeUpstream, ollama: 
             await ask_whole(trooper.url)
         clock.advance(61)
         await ask_whole(trooper.url)  # the probe fails
-        assert trooper.runtime.provider("claude").breaker.state == "open"
+        assert trooper.runtime.health["claude"].state == "open"
         await ask_whole(trooper.url)
     assert len(claude.generation_requests()) == 4
 
@@ -422,7 +422,7 @@ async def test_auto_recovery_closes_the_circuit_with_a_free_call(claude: FakeUps
         claude.script_meta(Error(503))  # first health check: still down
         for _ in range(3):
             await ask_whole(trooper.url)
-        breaker = trooper.runtime.provider("claude").breaker
+        breaker = trooper.runtime.health["claude"]
         for _ in range(100):
             if breaker.state == "closed":
                 break

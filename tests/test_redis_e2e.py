@@ -126,8 +126,8 @@ async def test_a_provider_failing_three_times_through_a_is_skipped_by_b(
     async with run_trooper(env, clock=clock_a) as a, run_trooper(env, clock=clock_b) as b:
         for _ in range(3):
             await ask_whole(a.url)
-        assert a.runtime.provider("claude").breaker.state == "open"
-        breaker_b = b.runtime.provider("claude").breaker
+        assert a.runtime.health["claude"].state == "open"
+        breaker_b = b.runtime.health["claude"]
         for _ in range(100):  # B hears it through Redis, off its request path
             if breaker_b.state == "open":
                 break
@@ -142,7 +142,7 @@ async def test_a_provider_failing_three_times_through_a_is_skipped_by_b(
         await ask_whole(a.url)
         await ask_whole(b.url)
         await asyncio.sleep(0.3)
-        probers = [t for t in (a, b) if t.runtime.provider("claude").breaker.may_probe]
+        probers = [t for t in (a, b) if t.runtime.health["claude"].may_probe]
         assert len(probers) == 1
         assert len(claude.generation_requests()) == 3
         claude.script(Text("claude is back"))
@@ -150,10 +150,10 @@ async def test_a_provider_failing_three_times_through_a_is_skipped_by_b(
         assert headers["x-trooper-provider"] == "claude"
         other = b if probers[0] is a else a
         for _ in range(100):
-            if other.runtime.provider("claude").breaker.state == "closed":
+            if other.runtime.health["claude"].state == "closed":
                 break
             await asyncio.sleep(0.01)
-        assert other.runtime.provider("claude").breaker.state == "closed"
+        assert other.runtime.health["claude"].state == "closed"
 
 
 async def test_session_savings_are_one_total_across_instances(

@@ -16,8 +16,11 @@ from tests.redis_server import RedisServer, redis_server  # noqa: F401  (a fixtu
 from tests.test_store import Agent, conversation, record, text
 from trooper.config import ConfigError, StoreSettings, load
 from trooper.conversation import Response, TextBlock
+from trooper.pipeline import build_stages
+from trooper.runtime import Runtime
 from trooper.store import Observation, open_store
 from trooper.store.redis import RedisStore
+from trooper.store.shared_breaker import SharedBreaker
 
 
 def test_trooper_store_selects_redis_and_rejects_other_urls() -> None:
@@ -144,3 +147,23 @@ async def test_two_instances_writing_one_session_at_once_lose_nothing(redis_serv
     finally:
         for store in stores:
             await store.close()
+
+
+async def test_provider_health_is_built_once_and_shared_through_the_store(redis_server: RedisServer) -> None:  # noqa: F811
+    """The runtime's provider health comes from its store (shared breakers on Redis, local
+    ones otherwise); the failover stage configures it and the store's start keeps it."""
+    env = {"LOCAL_EMBEDDED": "off", "TROOPER_STORE": redis_server.url}
+    for settings in (load(None, env=env), load(None, env={"LOCAL_EMBEDDED": "off", "TROOPER_DB": ":memory:"})):
+        settings.stage_options = {"failover": {"breaker": {"threshold": 7}}}
+        runtime = Runtime(settings, env=env)
+        before = {name: breaker for name, breaker in runtime.health}
+        assert set(before) == {p.name for p in runtime.providers}
+        build_stages(settings.stages, settings.stage_options, runtime)
+        await runtime.store.start()
+        try:
+            assert {name: breaker for name, breaker in runtime.health} == before
+            assert all(b.settings.threshold == 7 for b in before.values())
+            shared = isinstance(runtime.store, RedisStore)
+            assert all(isinstance(b, SharedBreaker) == shared for b in before.values())
+        finally:
+            await runtime.store.close()

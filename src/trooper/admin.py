@@ -244,7 +244,7 @@ class Admin:
     # --- metrics ---
 
     async def metrics(self, request: Request) -> Response:
-        text = self.runtime.metrics.render(self.runtime.providers, self.store.stats())
+        text = self.runtime.metrics.render(self.runtime.health, self.store.stats())
         return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
 

@@ -57,7 +57,7 @@ class TrooperApp:
         self.max_body = runtime.settings.server.max_body_mb * 1024 * 1024
         self.gate = Gate(runtime.settings.access)
         self.startup_error = ""  # why start-up failed, for the one line `trooper serve` prints
-        self.readiness = Readiness(runtime.providers, lambda: runtime.http)
+        self.readiness = Readiness(runtime.providers, runtime.health, lambda: runtime.http)
         self.body_timeout = runtime.settings.server.body_timeout
         self._sampler: asyncio.Task[None] | None = None
         self.admin = Router(

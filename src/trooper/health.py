@@ -17,6 +17,7 @@ import aiohttp
 import msgspec
 
 from trooper.providers.base import Provider
+from trooper.providers.health import ProviderHealth
 
 PROBE_TIMEOUT = 1.5  # seconds for one local tier's free check
 PROBE_EVERY = 2.0  # checks run at most this often, however often readiness is asked
@@ -29,8 +30,10 @@ class ProviderReadiness(msgspec.Struct):
 
 
 class Readiness:
-    def __init__(self, providers: list[Provider], http: Callable[[], aiohttp.ClientSession]) -> None:
+    def __init__(self, providers: list[Provider], health: ProviderHealth,
+                 http: Callable[[], aiohttp.ClientSession]) -> None:
         self.providers = providers
+        self.health = health
         self._http = http  # the runtime's shared session, opened lazily
         self._checked_at = -PROBE_EVERY
         self._last: list[ProviderReadiness] = []
@@ -44,7 +47,7 @@ class Readiness:
             return self._last
 
     async def _one(self, provider: Provider) -> ProviderReadiness:
-        breaker = provider.breaker
+        breaker = self.health[provider.name]
         if breaker.state == "open":
             return ProviderReadiness(provider.name, False, breaker.why_open())
         if provider.key_env:

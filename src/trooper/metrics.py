@@ -22,7 +22,7 @@ import prometheus_client
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from trooper.providers.base import Provider
+from trooper.providers.health import ProviderHealth
 from trooper.store.base import StoreStats
 from trooper.store.records import RequestRecord
 
@@ -131,7 +131,7 @@ class Metrics:
 
     # --- scraping ---
 
-    def render(self, providers: Iterable[Provider], store: StoreStats) -> str:
+    def render(self, health: ProviderHealth, store: StoreStats) -> str:
         if self.multiprocess:
             self.sample_store(store)  # this worker's figures, as of now
             registry = CollectorRegistry(auto_describe=False)
@@ -147,16 +147,15 @@ class Metrics:
                     [(_labels((STORE_LABEL,), (label,)) if label else "", getattr(store, field)) for label, field in samples],
                 )
             ]
-        providers = list(providers)
         lines = [
             *_family(
                 "gauge", "trooper_circuit_state", "Circuit breaker state per provider: 1 for the current state.",
-                ((_labels(("provider", "state"), (p.name, s)), float(p.breaker.state == s))
-                 for p in providers for s in BREAKER_STATES),
+                ((_labels(("provider", "state"), (name, s)), float(breaker.state == s))
+                 for name, breaker in health for s in BREAKER_STATES),
             ),
             *_family(
                 "gauge", "trooper_circuit_recent_failures", "Failures inside the breaker window, per provider.",
-                ((_labels(("provider",), (p.name,)), p.breaker.recent_failures()) for p in providers),
+                ((_labels(("provider",), (name,)), breaker.recent_failures()) for name, breaker in health),
             ),
             *_family("gauge", "trooper_process_info",
                      "The process that answered this scrape (with --workers, counters add up every worker's).",

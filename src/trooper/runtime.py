@@ -13,6 +13,7 @@ from trooper import providers, redact
 from trooper.config import Settings
 from trooper.metrics import Metrics
 from trooper.providers.base import Provider
+from trooper.providers.health import ProviderHealth
 from trooper.providers.http import make_session
 from trooper.savings import SavingsLedger
 from trooper.store import Store, open_store
@@ -30,8 +31,8 @@ class Runtime:
         redact.remember([p.key for p in self.providers] + list(settings.access.clients.values()) + [settings.admin_token])
         self.store: Store = open_store(settings.store)  # started and closed by the app's lifespan
         self.savings = SavingsLedger(floor=self.store.saved)
-        if hasattr(self.store, "attach"):  # a shared store also shares provider health (at its start)
-            self.store.attach(self)
+        # Breakers, recent failures, probe lock: in this process, or shared through the store.
+        self.health: ProviderHealth = self.store.provider_health([p.name for p in self.providers], clock)
         self.metrics = Metrics()
         self.tracer: Tracer | None = None  # OpenTelemetry, set up when the server starts
         self._http: aiohttp.ClientSession | None = None

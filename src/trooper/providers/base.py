@@ -15,7 +15,6 @@ from trooper.compaction import answer_room
 from trooper.config import ProviderSettings, Timeouts
 from trooper.conversation import Conversation
 from trooper.formats import Codec, codec
-from trooper.providers.breaker import CircuitBreaker
 from trooper.signals.tokens import estimate_conversation
 
 PRODUCT_TOKEN = f"trooper/{__version__}"
@@ -49,8 +48,6 @@ class Provider:
         self.settings = settings
         self.configured_timeouts = settings.timeouts
         self.timeouts = settings.timeouts or Timeouts()
-        # Replaced by the failover stage with its configured breaker and the runtime's clock.
-        self.breaker = CircuitBreaker()
 
     def use_default_timeouts(self, timeouts: Timeouts) -> None:
         """Apply the pipeline-wide timeouts unless this provider set its own."""

@@ -32,6 +32,10 @@ class CircuitBreaker:
         self._reasons: deque[str] = deque(maxlen=max(1, settings.threshold))
         self.opened_because = ""
 
+    def configure(self, settings: BreakerSettings) -> None:
+        self.settings = settings
+        self._reasons = deque(self._reasons, maxlen=max(1, settings.threshold))
+
     def allow(self) -> bool:
         """May a request go to this provider now? While half-open, only one (the probe)."""
         if self.state == "closed":

@@ -28,7 +28,7 @@ from trooper.conversation import ApiError, Conversation, ErrorKind, Response, Up
 from trooper.formats import codec
 from trooper.pipeline import Attempt, ErrorReply, Exchange, RawReply, Reply, StageBase, StreamReply, WholeReply
 from trooper.providers.base import Provider, client_key_for
-from trooper.providers.breaker import BreakerSettings, CircuitBreaker
+from trooper.providers.breaker import BreakerSettings
 from trooper.providers.ratelimit import retry_delay
 from trooper.providers.verdict import judge, stated_limit
 from trooper.redact import scrub, scrub_bytes
@@ -76,8 +76,8 @@ class Failover(StageBase):
         super().__init__(options, runtime)
         codes = options.quota_status_codes
         self.quota_codes = frozenset(codes) if codes is not None else runtime.settings.quota_status_codes
+        runtime.health.configure(options.breaker)
         for provider in runtime.providers:
-            provider.breaker = CircuitBreaker(options.breaker, runtime.clock)
             provider.use_default_timeouts(options.timeouts)
         enabled = options.auto_recovery
         self.auto_recovery = runtime.settings.auto_recovery if enabled is None else enabled
@@ -159,7 +159,7 @@ class Failover(StageBase):
                 log.info("provider_skipped", provider=provider.name, reason=missing.reason, detail=missing.detail)
                 exchange.attempts.append(Attempt(provider.name, reason=missing.reason, detail=missing.detail))
                 continue
-            breaker = provider.breaker
+            breaker = self.runtime.health[provider.name]
             if not breaker.allow():
                 settings = breaker.settings
                 log.warning(
@@ -241,7 +241,7 @@ class Failover(StageBase):
         )
         exchange.attempts.append(attempt)
         if failure.reason not in _NOT_THE_PROVIDERS_HEALTH and not _clients_own_fault(provider, failure):
-            provider.breaker.record_failure(f"{failure.reason}: {failure.detail}" if failure.detail else failure.reason)
+            self.runtime.health[provider.name].record_failure(f"{failure.reason}: {failure.detail}" if failure.detail else failure.reason)
         log.warning(
             "provider_failed",
             provider=provider.name,
@@ -369,7 +369,8 @@ class Failover(StageBase):
     async def recover_once(self) -> None:
         """One round of free health checks on every provider whose circuit isn't closed."""
         for provider in self.runtime.providers:
-            if provider.breaker.state == "closed" or (provider.key_env and not provider.key):
+            breaker = self.runtime.health[provider.name]
+            if breaker.state == "closed" or (provider.key_env and not provider.key):
                 continue
             try:
                 async with asyncio.timeout(provider.timeouts.connect + provider.timeouts.first_byte):
@@ -380,7 +381,7 @@ class Failover(StageBase):
             except (aiohttp.ClientError, TimeoutError, OSError):
                 healthy = False
             if healthy:
-                provider.breaker.record_success()
+                breaker.record_success()
                 log.info(f"🔄 {provider.name} is answering again — routing back to it", provider=provider.name)
 
 

@@ -38,7 +38,7 @@ class Route(StageBase):
             exchange.decision = "forced_local"
             return
         if self._route_locally(exchange):
-            healthy = [p for p in local if p.breaker.state == "closed"]
+            healthy = [p for p in local if self.runtime.health[p.name].state == "closed"]
             if healthy:
                 exchange.plan = healthy + [p for p in providers if p not in healthy]
                 exchange.decision = "simple turn"

@@ -8,11 +8,13 @@ routes, the dashboard's event stream, the metrics.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 
+from trooper.providers.health import ProviderHealth
 from trooper.signals.extract import Signals
 from trooper.store.events import Subscription
 from trooper.store.records import Observation, SessionDetail, SessionSummary
@@ -65,6 +67,10 @@ class Store(Protocol):
 
     def problem(self) -> str:
         """Why the store can't be used right now, in one line ("" when it can)."""
+
+    def provider_health(self, providers: Iterable[str], clock: Callable[[], float]) -> ProviderHealth:
+        """The runtime's provider health, built once: kept in this process, or shared by
+        every instance of a shared store."""
 
 
 def redacted(url: str) -> str:

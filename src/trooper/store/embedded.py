@@ -20,7 +20,7 @@ import contextlib
 import os
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,6 +29,7 @@ import msgspec
 import structlog
 
 from trooper.config import StoreSettings
+from trooper.providers.health import ProviderHealth, local_health
 from trooper.signals.extract import Signals
 from trooper.store import session_rules
 from trooper.store.base import StoreStats
@@ -375,6 +376,9 @@ class EmbeddedStore:
 
     def problem(self) -> str:
         return "" if self._thread is not None else f"{self.location} is not open"
+
+    def provider_health(self, providers: Iterable[str], clock: Callable[[], float]) -> ProviderHealth:
+        return local_health(providers, clock)  # one process: nobody to share it with
 
     async def _settled(self) -> None:
         """Wait (briefly) until observations queued before this read are applied, so a

@@ -37,8 +37,7 @@ import random
 import time
 import uuid
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
 
 import msgspec
 import structlog
@@ -46,6 +45,8 @@ from redis import asyncio as aioredis
 from redis.exceptions import NoScriptError, RedisError
 
 from trooper.config import StoreSettings
+from trooper.providers.breaker import BreakerSettings
+from trooper.providers.health import ProviderHealth
 from trooper.signals.extract import Signals
 from trooper.store.base import StoreStats, StoreUnavailable, redacted
 from trooper.store.events import Broadcaster, Subscription, sse
@@ -116,16 +117,11 @@ class RedisStore:
         self._down = False
         self._applied = asyncio.Condition()
         self._listening = asyncio.Event()
-        self._runtime: Any = None
         self.breakers: dict[str, SharedBreaker] = {}
         self._outbox: deque[bytes] = deque(maxlen=1000)
         self._send = asyncio.Event()
         self._probes: set[str] = set()
         self._background: set[asyncio.Task[None]] = set()
-
-    def attach(self, runtime: Any) -> None:
-        """The runtime whose providers' breakers this store shares (from `start`)."""
-        self._runtime = runtime
 
     def _client(self) -> aioredis.Redis:
         return aioredis.Redis.from_url(
@@ -137,7 +133,6 @@ class RedisStore:
 
     async def start(self) -> None:
         self._redis = self._client()
-        self._share_breakers()
         try:
             await self._redis.ping()
             await self._redis.script_load(COMMIT)
@@ -403,17 +398,14 @@ class RedisStore:
 
     # --- shared provider health ---
 
-    def _share_breakers(self) -> None:
-        """Swap each provider's breaker (set by the failover stage) for one kept in step
-        with every instance's, with the same settings and clock."""
-        if self._runtime is None:
-            return
-        for provider in self._runtime.providers:
-            local = provider.breaker
-            if isinstance(local, SharedBreaker):
-                continue
-            shared = SharedBreaker(provider.name, local.settings, local.clock, self._tell, self._want_probe, self.instance)
-            provider.breaker = self.breakers[provider.name] = shared
+    def provider_health(self, providers: Iterable[str], clock: Callable[[], float]) -> ProviderHealth:
+        """Breakers kept in step with every instance's (through pub/sub, from `start`)."""
+        def shared(provider: str) -> SharedBreaker:
+            breaker = SharedBreaker(provider, BreakerSettings(), clock, self._tell, self._want_probe, self.instance)
+            self.breakers[provider] = breaker
+            return breaker
+
+        return ProviderHealth(providers, shared)
 
     def _tell(self, event: BreakerEvent) -> None:
         """Called on the request path: queue the event for the sender task (never waits)."""

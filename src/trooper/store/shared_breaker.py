@@ -1,7 +1,7 @@
-"""Circuit breakers shared by every instance on one Redis, with no Redis round trip on the
-request path: each instance keeps its local `CircuitBreaker` (called synchronously by the
-failover stage) and tells the others what happened through pub/sub; what it hears, it
-applies to its own. A provider failing `threshold` times through any mix of instances is
+"""Circuit breakers shared by every instance on one Redis (the Redis store's provider
+health), with no Redis round trip on the request path: each instance keeps its local
+breaker (called synchronously by the failover stage) and tells the others what happened
+through pub/sub; what it hears, it applies to its own. A provider failing `threshold` times through any mix of instances is
 skipped by all of them.
 
 Half-open: after the cooldown, an instance probes the provider only once it holds the
