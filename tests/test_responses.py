@@ -328,6 +328,40 @@ async def test_an_item_reference_to_an_item_trooper_handed_out_is_resolved(stack
     assert messages[1] == {"role": "assistant", "content": "The deploy failed on a missing secret."}
 
 
+@pytest.mark.parametrize("streamed", [False, True], ids=["whole", "streamed"])
+async def test_previous_response_id_of_a_translated_answer_is_served_from_troopers_store(stacks: Stacks, streamed: bool) -> None:
+    """A conversation chained by previous_response_id (store on, the API's default) while
+    Claude answers: each turn reaches Claude with the whole history, as OpenAI would have kept
+    it; an answer asked with store: false is not kept, so naming it is refused by name."""
+    fake, url = stacks["claude"]
+    fake.reset()
+    fake.script(Text("The deploy failed on a missing secret."), Text("Add the secret and redeploy."))
+    first = await ask_responses_id(url, streamed, {"input": ASK, "instructions": "Be brief."})
+    second = await ask_responses_id(url, streamed, {"input": "So what should I do next about that deploy?",
+                                                    "previous_response_id": first})
+    assert second.startswith("resp_") and second != first
+    sent = fake.generation_requests()[1].json
+    assert sent["messages"] == [
+        {"role": "user", "content": ASK},
+        {"role": "assistant", "content": "The deploy failed on a missing secret."},
+        {"role": "user", "content": "So what should I do next about that deploy?"},
+    ]
+    assert "system" not in sent  # instructions are not carried over, as the API says
+    fake.script(Text("Not kept."))
+    unkept = await ask_responses_id(url, streamed, {"input": ASK, "store": False})
+    async with openai_client(url) as sdk:
+        with pytest.raises(openai.BadRequestError, match="previous_response_id"):
+            await sdk.responses.create(model="gpt-4o-mini", input="And then?", previous_response_id=unkept)
+
+
+async def ask_responses_id(url: str, streamed: bool, request: dict[str, Any]) -> str:
+    async with openai_client(url) as sdk:
+        if not streamed:
+            return (await sdk.responses.create(model="gpt-4o-mini", **request)).id
+        async with sdk.responses.stream(model="gpt-4o-mini", **request) as stream:
+            return (await stream.get_final_response()).id
+
+
 async def test_a_responses_conversation_is_one_session(claude: FakeUpstream) -> None:
     """Three turns of one Responses conversation (the whole history resent each turn, as
     Codex does) are one session, with every message in its transcript."""

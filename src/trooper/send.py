@@ -29,7 +29,7 @@ async def send_reply(send, exchange: Exchange, reply: Reply) -> None:  # type: i
         else:
             await send_stream(send, reply.status, reply.content_type, reply.body, reply.headers, extra, client, exchange=exchange)
     elif isinstance(reply, WholeReply):
-        await send_bytes(send, reply.status, JSON, client.encode_response(reply.response), {}, extra)
+        await send_bytes(send, reply.status, JSON, client.encode_response(reply.response, exchange.conversation), {}, extra)
     elif isinstance(reply, StreamReply):
         assert exchange.conversation is not None
         encoder = client.StreamEncoder(exchange.conversation)

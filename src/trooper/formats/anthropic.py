@@ -546,7 +546,7 @@ def _answer_block_in(item: AnyContent) -> Block | None:
     return TextBlock(f"[{kind} omitted]")
 
 
-def encode_response(response: Response) -> bytes:
+def encode_response(response: Response, request: Conversation | None = None) -> bytes:
     message = MessageBody(
         id=response.id or new_id("msg_"),
         model=response.model,

@@ -505,7 +505,7 @@ def decode_response(body: bytes) -> Response:
     )
 
 
-def encode_response(response: Response) -> bytes:
+def encode_response(response: Response, request: Conversation | None = None) -> bytes:
     parts = [_answer_part_out(block) for block in response.content]
     return JSON_ENCODER.encode(_chunk(response.id, response.model, parts, response.usage, _FINISH_REASONS[response.stop_reason]))
 

@@ -333,7 +333,7 @@ def decode_response(body: bytes) -> Response:
     )
 
 
-def encode_response(response: Response) -> bytes:
+def encode_response(response: Response, request: Conversation | None = None) -> bytes:
     texts: list[str] = []
     thinking: list[str] = []
     calls: list[ToolCall] = []

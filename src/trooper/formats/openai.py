@@ -555,7 +555,7 @@ def _stop_reason(finish_reason: str | None, called_tools: bool) -> StopReason:
     return "tool_use" if called_tools and reason == "end_turn" else reason
 
 
-def encode_response(response: Response) -> bytes:
+def encode_response(response: Response, request: Conversation | None = None) -> bytes:
     texts: list[str] = []
     thinking: list[str] = []
     calls: list[ToolCall] = []

@@ -9,10 +9,10 @@ sequence of typed events (`response.created` … `response.output_text.delta` �
 `response.completed`), each numbered by `sequence_number`, with no `[DONE]`.
 
 Reasoning items (encrypted, provider-bound) travel untouched on the fast path and are dropped,
-with a debug log, when translating. An `item_reference` is resolved from the items Trooper
-handed out lately (response_items.py). `previous_response_id` names a conversation OpenAI
-keeps and no other provider has: it goes to OpenAI as is, and translating it is refused with
-a 400 naming it (send the whole conversation as `input`, as Codex does with `store: false`).
+with a debug log, when translating. An `item_reference`, and a `previous_response_id` naming
+an answer Trooper translated, are resolved from what Trooper handed out lately
+(response_items.py); one naming an answer OpenAI wrote goes to OpenAI as is (it keeps them),
+and translating it is refused with a 400 naming it.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from trooper.conversation import (
     BlockStop,
     Conversation,
     ImageBlock,
+    Message,
     Response,
     Sampling,
     StopReason,
@@ -65,7 +66,7 @@ from trooper.formats.common import (
     parse_tool_arguments,
     replaced,
 )
-from trooper.formats.response_items import recall, remember
+from trooper.formats.response_items import recall, recall_response, remember, remember_response
 from trooper.formats.sse import SSEParser, sse_comment, sse_event
 
 NAME = "responses"
@@ -150,13 +151,16 @@ def decode_request(body: bytes, path: str = "") -> Conversation:
     except msgspec.DecodeError as error:
         raise bad_request_from(error) from None
     untranslatable: list[str] = []
-    if request.previous_response_id:
-        # OpenAI keeps the conversation it names; no other provider has it.
-        untranslatable.append("previous_response_id (the conversation OpenAI keeps: send it whole in `input` instead)")
     if not request.model:
         raise BadRequest("model: missing required field")
-    system = [request.instructions] if request.instructions else []
+    system = [request.instructions] if request.instructions else []  # the earlier ones are not carried over
     messages = MessageList()
+    if request.previous_response_id:
+        earlier = recall_response(request.previous_response_id)
+        if earlier is None:  # one OpenAI answered (it keeps it), or one this process no longer holds
+            untranslatable.append(f"previous_response_id '{request.previous_response_id[:64]}' (a conversation only OpenAI keeps)")
+        for message in earlier or ():
+            messages.add(message.role, message.content)
     if isinstance(request.input, str):
         messages.add("user", [TextBlock(request.input)])
     else:
@@ -491,7 +495,7 @@ def _stop_reason(status: str, incomplete: IncompleteDetails | None, called_tools
     return "tool_use" if called_tools else "end_turn"
 
 
-def encode_response(response: Response) -> bytes:
+def encode_response(response: Response, request: Conversation | None = None) -> bytes:
     # Another vendor's id (Claude's msg_…) is not a response id: clients may use it as one.
     builder = _ResponseObject(response.id if response.id.startswith("resp_") else new_id("resp_"), response.model)
     for block in response.content:
@@ -504,7 +508,17 @@ def encode_response(response: Response) -> bytes:
             remember(builder.output[-1]["id"], block)
         else:
             log.debug("block_dropped", target=NAME, block=type(block).__name__)
+    answer = tuple(b for b in response.content if type(b) is TextBlock or type(b) is ToolUseBlock)
+    _remember_conversation(builder.id, request, answer)
     return JSON_ENCODER.encode(builder.finished(response.stop_reason, response.usage))
+
+
+def _remember_conversation(response_id: str, request: Conversation | None, answer: tuple[Block, ...]) -> None:
+    """Keep the conversation this response ended, for a later previous_response_id, as the
+    API does unless the request said `store: false`."""
+    if request is None or request.extra.get("store") is False:
+        return
+    remember_response(response_id, (*request.messages, Message("assistant", answer or (TextBlock(""),))))
 
 
 class _ResponseObject:
@@ -722,6 +736,8 @@ class StreamEncoder:
         self._response = _ResponseObject(new_id("resp_"), request.model, request)
         self._sequence = 0
         self._input_tokens = 0
+        self._request = request
+        self._answer: list[Block] = []  # the blocks of the finished items, for previous_response_id
         self._items: dict[int, dict[str, Any]] = {}  # our block index -> the output item being written
         self._texts: dict[int, list[str]] = {}  # our block index -> text or argument pieces so far
 
@@ -754,6 +770,7 @@ class StreamEncoder:
             out = b"".join(self._close(index) for index in list(self._items))
             usage = event.usage if event.usage.input_tokens else Usage(self._input_tokens, event.usage.output_tokens)
             body = self._response.finished(event.stop_reason, usage)
+            _remember_conversation(self._response.id, self._request, tuple(self._answer))
             return out + self._event("response.completed" if body["status"] == "completed" else "response.incomplete", response=body)
         return b""  # ThinkingDelta: reasoning is the provider's own; not carried across vendors
 
@@ -832,14 +849,16 @@ class StreamEncoder:
         if item["type"] == "message":
             part = {"type": "output_text", "text": whole, "annotations": [], "logprobs": []}
             done = _message_item(item["id"], whole, "completed")
-            remember(item["id"], TextBlock(whole))
+            self._answer.append(TextBlock(whole))
+            remember(item["id"], self._answer[-1])
             out = self._event("response.output_text.done", item_id=item["id"], output_index=output_index,
                               content_index=0, text=whole, logprobs=[])
             out += self._event("response.content_part.done", item_id=item["id"], output_index=output_index,
                                content_index=0, part=part)
         else:
             done = _call_item(item["id"], item["call_id"], item["name"], whole, "completed")
-            remember(item["id"], ToolUseBlock(item["call_id"], item["name"], lenient_tool_arguments(whole, NAME)))
+            self._answer.append(ToolUseBlock(item["call_id"], item["name"], lenient_tool_arguments(whole, NAME)))
+            remember(item["id"], self._answer[-1])
             out = self._event("response.function_call_arguments.done", item_id=item["id"], output_index=output_index,
                               name=item["name"], arguments=whole)
         self._response.output.append(done)
