@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import msgspec
 
-from trooper.conversation import Message, TextBlock, ToolResultBlock
+from trooper.conversation import Block, Message, TextBlock, ToolResultBlock
 from trooper.signals.harness import without_harness
 
 
@@ -16,9 +16,9 @@ def strip_message(message: Message) -> tuple[Message, int]:
     return (Message(message.role, tuple(blocks)), removed) if removed else (message, 0)
 
 
-def _strip_blocks(content: tuple) -> tuple[list, int]:
+def _strip_blocks(content: tuple[Block, ...]) -> tuple[list[Block], int]:
     removed = 0
-    blocks: list = []
+    blocks: list[Block] = []
     for block in content:
         if type(block) is TextBlock and (stripped := strip_harness(block.text))[1]:
             text, count = stripped

@@ -49,9 +49,7 @@ def render_sitrep(signals: Signals, room: int, notes: list[str] | None = None) -
     # Only fields that give way after the notes may stand in for them.
     carried = {*signals.constraints, *signals.open_loops, signals.intent}
     notes = [note for note in (_uncarried(n, carried) for n in notes or ()) if note]
-    fields = {
-        "intent": signals.intent,
-        "stage": signals.stage,
+    lists: dict[str, list[str]] = {  # in the order the SITREP shows them
         "constraints": list(signals.constraints),
         "active_entities": list(signals.active_entities),
         "facts": list(signals.facts),
@@ -60,23 +58,23 @@ def render_sitrep(signals: Signals, room: int, notes: list[str] | None = None) -
         "resolved_loops": list(signals.resolved_loops),
         "completed_steps": list(signals.completed_steps),
         "user_notes": notes,
-        "confidence": signals.confidence,
     }
     give_way = ["recent_actions", "active_entities", "resolved_loops", "completed_steps", "facts", "user_notes",
                 "open_loops", "constraints"]
     # Size each item once and drop by arithmetic; one real estimate confirms (and the loop
     # repeats in the rare case quoting made the JSON larger than its parts).
-    sizes = {name: [estimate_text(item) + 2 for item in fields[name]] for name in give_way}
+    sizes = {name: [estimate_text(item) + 2 for item in lists[name]] for name in give_way}
     target = room
     while True:
         total = estimate_text(SITREP_LEAD + signals.intent) + 40 + sum(sum(v) for v in sizes.values())
         for name in give_way:
-            while total > target and fields[name]:
-                fields[name].pop(0)  # oldest first
+            while total > target and lists[name]:
+                lists[name].pop(0)  # oldest first
                 total -= sizes[name].pop(0)
+        fields = {"intent": signals.intent, "stage": signals.stage, **lists, "confidence": signals.confidence}
         text = SITREP_LEAD + SITREP_OPEN + msgspec.json.encode(fields).decode() + SITREP_CLOSE
         rendered = estimate_text(text)
-        if rendered <= room or not any(fields[name] for name in give_way):
+        if rendered <= room or not any(lists[name] for name in give_way):
             return text
         target -= max(rendered - room, 4)  # the JSON around the items cost more than guessed
 

@@ -4,6 +4,7 @@ sentence and a schema of names, types, enums and what is required."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from trooper.compaction.cuts import segments
 from trooper.conversation import Message, TextBlock, Tool, ToolResultBlock
@@ -31,7 +32,7 @@ def _first_sentence(text: str) -> str:
 _SCHEMA_KEEP = ("type", "enum", "required", "const")
 
 
-def _bare_schema(schema: object) -> dict:
+def _bare_schema(schema: object) -> dict[str, Any]:
     if not isinstance(schema, dict):
         return {}
     bare = {k: schema[k] for k in _SCHEMA_KEEP if k in schema}
