@@ -656,10 +656,16 @@ def _first_line(body: str) -> str:
     return ""
 
 
+_LOCATED_ERROR = re.compile(r"[\w/.-]+\.\w{1,5}:\d+(?::\d+)?:?\s*(?:error|E\d{3})\b|^error(?:\[\w+\])?: [^\n]{8,}")
+
+
 def _error_line(body: str) -> str:
     """The line that says what went wrong: the last `…Error: …` line of a traceback, a
     test summary, or the first line that mentions an error."""
     lines = [" ".join(line.split()) for line in body.splitlines() if line.strip()]
+    for line in lines[:80]:  # a compiler's or linter's "path:line: error: …" says the most
+        if _LOCATED_ERROR.search(line):
+            return line[:160]
     for line in lines[:60]:
         if line.startswith(("FAILED ", "ERROR ", "E   ")):
             return line[:160]

@@ -137,7 +137,8 @@ _INTENT = re.compile(
     r"(?:can|could|would|will) you(?: please)?|please|help (?:me|us)(?: to)?|let's|let us)\s+(?P<what>[^?!\n]{3,})",
     re.IGNORECASE,
 )
-_VAGUE = re.compile(r"^(?:\w+\s+)?(?:it|this|that|them|in|up|on|me|us|there|started|going)\b[\s,.;:]*$", re.IGNORECASE)
+_VAGUE = re.compile(r"^(?:\w+\s+)?(?:it|this|that|them|in|up|on|me|us|there|started|going|around|into it|into this)\b[\s,.;:]*$",
+                    re.IGNORECASE)
 _IMPERATIVE = re.compile(
     r"^(?:investigate|build|create|fix|migrate|deploy|add|implement|write|refactor|set up|debug|upgrade|port|move|"
     r"clean up|automate|design|review|research|find|triage|resolve|optimi[sz]e|rewrite|generate|prepare|update|"
@@ -173,6 +174,12 @@ _LOOKING = re.compile(r"(?:(?:step|phase)\s*\d+\s*[:.)-]\s*)?(?:look|get|check|s
                       r"read|list|identify|investigate|research|pull up|fetch|query|locate|test|run the tests|audit)\b")
 # A claim that says what was done, beyond "Step 2 done".
 _TOLD = re.compile(r"[:—–-]\s*\w+\W+\w+")
+# The user taking an item on: "I'll push and tag it", "I will open the PR myself".
+_HANDOFF = re.compile(
+    r"\b(?:i'll|i will|i'm going to|i am going to|i'll be)\s+(?:do the |handle the |take care of the )?"
+    r"(?=(?:cut|push|tag|open|review|check|handle|book|add|ask|send|merge|deploy|release|write|upload|ping|call|talk|"
+    r"chase|sort|update|file|submit|pay|sign|approve|decide|confirm|test|run|look|get|bring|pick|print|email)\b)"
+)
 _TICKET = re.compile(r"\b[A-Z][A-Z0-9]{1,9}-\d{2,}\b|(?<![\w#])#\d{2,7}\b")
 _SENTENCE_END = re.compile(r"[.!?](?=\s)|\n")
 _WORD = re.compile(r"[a-z0-9][a-z0-9#_.-]*")
@@ -339,6 +346,11 @@ class _Reading:
             named = _TICKET.findall(sentence)
             if role == "user" and len(sentence) < 200 and _CONSTRAINT.search(low):
                 _add_unique(self.constraints, _clean(sentence))
+            if role == "user":
+                handoff = _HANDOFF.search(low)
+                if handoff is not None:  # "I'll cut the release tomorrow": the user's own open loop
+                    said = "user will " + _clean(sentence[handoff.end():])
+                    self.events.append(Event("open", said[:200], _stems(said)))
             if role == "assistant" and _is_step(low):
                 unit, numbers, total = _step_numbers(low) or ("", (), 0)
                 self.events.append(Event("step", _clean(_first_clause(sentence)), _stems(low), unit, numbers, total))
@@ -351,8 +363,8 @@ class _Reading:
                 for clause in _clauses(sentence):
                     if _OPEN.search(clause.translate(_MARKUP).lower()):
                         # "Claim EXP-7731 is submitted. It goes to Lena for approval": the loop is EXP-7731's
-                        text = _clean(clause) if named or not last_id else f"{_clean(clause)} ({last_id})"
-                        self.events.append(Event("open", text, _stems(text)))
+                        said = _clean(clause) if named or not last_id else f"{_clean(clause)} ({last_id})"
+                        self.events.append(Event("open", said, _stems(said)))
             if named:
                 last_id = named[-1]
             if role == "assistant" and _CHECKS_PASS.search(low) and not _NEGATED.search(low):
@@ -485,18 +497,20 @@ def _intent(sentences: list[str]) -> str:
         if not what or _VAGUE.match(what):
             what = _clean(sentence) if _IMPERATIVE.match(sentence) else ""
         if what:
-            parts = [what.rstrip(".!")]
-            scene = next((rest for rest in (_GREETING.sub("", s) for s in sentences[:i])
-                          if rest and not _SMALL_TALK.match(rest)), "")
-            if scene:
-                parts.append(_clean(scene).rstrip(".!"))
-            detail = sentences[i + 1] if i + 1 < len(sentences) else ""
-            if detail and not detail.rstrip().endswith("?") and not _INTENT.search(detail) and len(parts[0]) < 120:
-                parts.append(_clean(detail).rstrip(".!"))
-            return " — ".join(parts)[:240]
-    told = [rest for rest in (_GREETING.sub("", s) for s in sentences[:4])
+            # the goal first, then the rest of what the user said about it, in their words
+            rest = [_clean(_GREETING.sub("", s)).rstrip(".!") for j, s in enumerate(sentences) if j != i]
+            rest = [r for r in rest if r and not _SMALL_TALK.match(r) and not _bare_request(r)]
+            return " — ".join([what.rstrip(".!"), *rest])[:INTENT_LENGTH]
+    told = [rest for rest in (_GREETING.sub("", s) for s in sentences)
             if rest and not (_SMALL_TALK.match(rest) and len(rest.split()) < 8) and not _bare_request(rest)]
-    return " ".join(_clean(s).rstrip(".!") + "." for s in told[:2])[:240].rstrip(".") if told else ""
+    if not told or (len(" ".join(told).split()) <= 12 and _CHAT.search(" ".join(told).lower())):
+        return ""  # "hey benefitsbot, how's it going": no task yet
+    return " ".join(_clean(s).rstrip(".!") + "." for s in told)[:INTENT_LENGTH].rstrip(".")
+
+
+INTENT_LENGTH = 300
+_CHAT = re.compile(r"\b(?:how'?s it going|how are you|how was your|how'?s your|hope you|hope your|is this the|are you (?:a|the)|"
+                   r"what'?s up|long week|mondays?|lol|haha)\b")
 
 
 def _bare_request(sentence: str) -> bool:
@@ -561,6 +575,7 @@ class SignalReader:
         self.resolved: list[str] = []
         self.steps: list[str] = []
         self.step_words: list[frozenset[str]] = []
+        self.step_items: list[int] = []  # the plan step each piece of work belongs to, 0 for none
         self.numbers: dict[str, set[int]] = {}
         self.totals: list[int] = []
         self.plan: list[_Step] = []
@@ -619,7 +634,7 @@ class SignalReader:
             facts=list(self.facts)[-MAX_ITEMS * 2 :],
             open_loops=[loop.text for loop in self.loops][-MAX_ITEMS:],
             resolved_loops=self.resolved[-MAX_ITEMS:],
-            completed_steps=list(self.steps),
+            completed_steps=self._completed(),
             recent_actions=self.actions[-5:],
             resume_from=self._resume_from(),
             plan=[step.text for step in self.plan],
@@ -628,10 +643,37 @@ class SignalReader:
         signals.confidence = _confidence(signals)
         return signals
 
+    def _completed(self) -> list[str]:
+        """Finished work as people list it: with a plan, one entry per finished plan step
+        (its words, then the work that did it: `step 2: Create the RMA — created RMA-55120`);
+        work outside the plan, or toward a step not yet finished, on its own."""
+        done = {step.number: step for step in self.plan if step.done}
+        grouped: dict[int, list[str]] = {}
+        order: list[tuple[int, str]] = []
+        for text, item in zip(self.steps, self.step_items):
+            if item in done:
+                if item not in grouped:
+                    grouped[item] = []
+                    order.append((item, ""))
+                grouped[item].append(text)
+            else:
+                order.append((0, text))
+        for number in sorted(set(done) - set(grouped)):
+            order.append((number, ""))
+            grouped[number] = []
+        entries = []
+        for item in sorted(grouped):  # the plan's finished steps in its order, then the other work
+            work = "; ".join(dict.fromkeys(grouped[item]))
+            head = f"step {item}: {done[item].text.rstrip('.')}"
+            entries.append(f"{head} — {work}"[:240] if work else head)
+        return entries + [text for item, text in order if not item]
+
     # --- intent ---
 
     def _redirect(self, message: Message) -> None:
         text = " ".join(without_harness(b.text) for b in message.content if type(b) is TextBlock)
+        if react.is_trace(text):  # the user's words beside a text agent's observation
+            text = " ".join(part.text for part in react.parse(text) if part.kind == "prose")
         new = _redirected(list(_sentences(_task_text(text))))
         if len(new.split()) >= 2:
             previous = self.intent.split(" (was: ", 1)[0]
@@ -639,12 +681,14 @@ class SignalReader:
 
     # --- steps ---
 
-    def _add_step(self, text: str, words: frozenset[str] | None = None) -> None:
+    def _add_step(self, text: str, words: frozenset[str] | None = None, item: int = 0) -> None:
+        """Record a piece of finished work; `item` is the plan step it belongs to (0: none)."""
         words = _stems(text) if words is None else words
         if not text or text in self.steps:
             return
         self.steps.append(text)
         self.step_words.append(words)
+        self.step_items.append(item)
         self._close(words, share=0.5)
 
     def _prose_step(self, event: Event) -> None:
@@ -656,21 +700,22 @@ class SignalReader:
             if event.total:
                 self.totals.append(event.total)
             if event.unit in ("step", self.plan_unit) and self.plan:
-                named = all(0 < n <= len(self.plan) and self.plan[n - 1].touched for n in event.numbers)
                 for number in event.numbers:
                     if 0 < number <= len(self.plan):
                         self.plan[number - 1].done = True
-                if named and not _TOLD.search(event.text.lower()):
-                    return  # "Step 2 done." after the work that did step 2 was named: said once
+                first = event.numbers[0]
+                if 0 < first <= len(self.plan):
+                    if _TOLD.search(event.text.lower()):  # "✅ Step 2 done: the schema is migrated"
+                        self._add_step(event.text, event.words, first)
+                    return  # a bare "Step 2 done." adds nothing to step 2's own entry
         elif self._contradicted(event.words) or self._restated(event.words):
             return
         elif self.plan and not self.working_on and self.plan_unit == "step":
             item = self._plan_item(event.words, strong=False)
             if item is not None:
                 item.done = True  # the assistant says it is finished
-                if str(item.number) not in event.text:
-                    self._add_step(f"step {item.number}: {event.text}", event.words)
-                    return
+                self._add_step(event.text, event.words, item.number)
+                return
         self._add_step(event.text, event.words)
 
     def _contradicted(self, words: frozenset[str]) -> bool:
@@ -717,13 +762,9 @@ class SignalReader:
     def _todo(self, items: tuple[tuple[str, str], ...]) -> None:
         if not items:
             return
-        before = {step.text: step.done for step in self.plan}
         self.plan = [_Step(n, text, state == "completed") for n, (text, state) in enumerate(items, 1)]
         self.plan_unit = "step"
         self.working_on = next((n for n, (_, state) in enumerate(items, 1) if state == "in_progress"), 0)
-        for step in self.plan:
-            if step.done and not before.get(step.text, False) and not self._restated(step.words):
-                self._add_step(f"step {step.number}: {step.text}", step.words)
 
     def _moving_on(self, number: int) -> None:
         """"Starting step 4": steps before it that were under way are finished (one that
@@ -808,14 +849,12 @@ class SignalReader:
                 if announced:
                     name = f"{name}: {announced}"
             words = _stems(f"{name} {call.words}")
-            if self.working_on:
-                name = f"step {self.working_on}: {name}"
-            elif self.plan_unit == "step":  # a plan of numbered PRs or phases is marked by its numbers
+            number = self.working_on
+            if not number and self.plan_unit == "step":  # a plan of numbered PRs or phases is marked by its numbers
                 item = self._plan_item(words, strong=False) if self.plan else None
-                if item is not None:
-                    name = f"step {item.number}: {name}"
+                number = item.number if item is not None else 0
             if not self._restated_tool(name):
-                self._add_step(name[:200], words)
+                self._add_step(name[:200], words, number)
             self.actions.append(name[:120])
         elif self.plan:
             self._plan_item(_stems(f"{call.words} {announced}"), strong=True)
@@ -887,7 +926,8 @@ class SignalReader:
     def _trim(self) -> None:
         """Keep what is held bounded: old items give way to new ones."""
         for items, limit in ((self.loops, 4 * MAX_ITEMS), (self.resolved, MAX_ITEMS), (self.actions, 5),
-                             (self.steps, MAX_STEPS), (self.step_words, MAX_STEPS), (self.plan, 40),
+                             (self.steps, MAX_STEPS), (self.step_words, MAX_STEPS), (self.step_items, MAX_STEPS),
+                             (self.plan, 40),
                              (self.text_calls, 16)):
             del items[: max(0, len(items) - limit)]
         del self.constraints[MAX_ITEMS:]  # the first ones stated are kept

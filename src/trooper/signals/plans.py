@@ -18,7 +18,7 @@ _ITEM = re.compile(r"([ \t]*)(?:(\d{1,2})[.)]|[-*•+]|(?:[-*]\s+)?\[[ xX✓]\])
 _STEP_LINE = re.compile(r"([ \t]*)(?:\*\*|#+\s*)?(?:step|phase|stage)[ \t]*(\d{1,2})\b(?:\*\*)?[ \t]*[:.)—–-]", re.I)
 _LEAD = re.compile(r"^(?:\*\*[^*]{1,80}\*\*\s*[:—–-]?\s*|(?:step|phase|stage)\s*\d{1,2}\s*[:.)—–-]\s*|"
                    r"(?:first|then|next|finally|and|also|lastly|after that),?\s+)+", re.I)
-_DONE_MARK = re.compile(r"✅|✔|☑|\[[xX✓]\]|~~|\((?:done|completed?|finished)\)|[—–-]\s*(?:done|completed?)\b|"
+_DONE_MARK = re.compile(r"✅|✔|✓|☑|\[[xX✓]\]|~~|\((?:done|completed?|finished)\)|[—–-]\s*(?:done|completed?)\b|"
                         r":\s*(?:done|completed?)\b")
 _REMAINING = re.compile(r"\b(?:next steps?|remaining|left to do|still to do|to-?do|follow-?ups?|open items|"
                         r"what'?s left|outstanding|pending)\b", re.I)
@@ -27,6 +27,10 @@ _OPTIONS = re.compile(r"\b(?:options?|alternatives?|either|choices|you could|we 
 _NOT_PLAN_HEAD = re.compile(r"\b(?:summary|recap|what i did|done so far|findings|results?|here'?s what (?:i|we) "
                             r"(?:did|found|changed)|changes made|completed)\b", re.I)
 _FENCE = "```"
+# A head that says the list is a plan: its items count as steps whatever they start with.
+_SAYS_PLAN = re.compile(r"\b(?:plan|steps?|here'?s what (?:i'?ll|we'?ll|i will)|i'?ll|to-?do)\s*:?\s*$|\bplan\b", re.I)
+# An inline plan: "Plan: 1) check visas, 2) hold flights, 3) block rooms".
+_INLINE = re.compile(r"(?<![\w.])([1-9])\)\s+")
 _UNIT = re.compile(r"\s*(steps?|phases?|stages?|prs?|pull requests?|tasks?|parts?|milestones?)\s*#?\s*\d{1,2}\b", re.I)
 
 EXTRA_VERBS = frozenset(
@@ -49,9 +53,11 @@ class Plan(NamedTuple):
 
 def plans(text: str) -> list[Plan]:
     """The plans a message lays out, in order (usually none or one)."""
-    if "\n" not in text:
-        return []
     found: list[Plan] = []
+    if ")" in text:
+        found.extend(_inline(text))
+    if "\n" not in text:
+        return found
     lines = text.splitlines()
     in_fence = False
     run: list[tuple[str, str]] = []  # (indent, item text)
@@ -88,6 +94,27 @@ def plans(text: str) -> list[Plan]:
     return found
 
 
+def _inline(text: str) -> list[Plan]:
+    """Plans written in a line: "1) enrich them, 2) put them in the CRM, 3) add …"."""
+    found = []
+    for line in text.splitlines():
+        marks = list(_INLINE.finditer(line))
+        numbers = [int(m.group(1)) for m in marks]
+        if len(marks) < 2 or numbers != list(range(1, len(marks) + 1)):
+            continue
+        items = []
+        for mark, following in zip(marks, [*marks[1:], None]):
+            item = line[mark.end(): following.start() if following else len(line)]
+            if following is None:
+                item = re.split(r"(?<=[a-z0-9)])[.!?](?:\s|$)", item, maxsplit=1)[0]
+            items.append(item.strip().rstrip(",;").removesuffix(" and").removesuffix(" then").strip())
+        head = line[: marks[0].start()]
+        if items:  # numbered inline with ")" is how people write steps in a line
+            found.append(Plan(tuple(_clean(item) for item in items), tuple(bool(_DONE_MARK.search(i)) for i in items),
+                              bool(_REMAINING.search(head))))
+    return found
+
+
 def _close(run: list[tuple[str, str]], head: str, found: list[Plan]) -> None:
     if len(run) < 2:
         return
@@ -96,8 +123,8 @@ def _close(run: list[tuple[str, str]], head: str, found: list[Plan]) -> None:
         return
     units = [_UNIT.match(text.replace("**", "")) for text in items]
     unit = units[0].group(1).lower().rstrip("s") if all(units) else "step"  # type: ignore[union-attr]
-    actions = len(items) if all(units) else sum(_is_action(text) for text in items)
-    if actions * 2 < len(items) + (0 if "plan" in head.lower() or "step" in head.lower() else 1):
+    actions = len(items) if all(units) or _SAYS_PLAN.search(head) else sum(_is_action(text) for text in items)
+    if actions * 2 < len(items) + 1:
         return
     found.append(Plan(tuple(_clean(text) for text in items), tuple(bool(_DONE_MARK.search(t)) for t in items),
                       bool(_REMAINING.search(head)), "pr" if unit.startswith("pull") else unit))
