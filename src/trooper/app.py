@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import msgspec
@@ -42,7 +42,7 @@ from trooper.stages.normalize import TOO_DEEP
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]  # as Starlette types it
 
 log = structlog.get_logger("trooper")
 
@@ -280,6 +280,7 @@ class TrooperApp:
         for provider in self.runtime.providers:
             if provider.model and all(model != provider.model for model, _ in seen):
                 seen.append((provider.model, provider))
+        data: list[dict[str, Any]]
         if "anthropic-version" in request.headers:
             data = [
                 {"type": "model", "id": m, "display_name": f"{m} via {p.name}", "created_at": "2025-01-01T00:00:00Z"}

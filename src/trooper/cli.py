@@ -7,7 +7,7 @@ import asyncio
 import gc
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from trooper import __version__
 from trooper.config import ConfigError, Settings, load
@@ -22,8 +22,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_CONFIG
+    run: Callable[[argparse.Namespace], int] = args.run
     try:
-        return args.run(args)
+        return run(args)
     except ConfigError as exc:
         print(f"trooper: error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -135,11 +136,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         _run(app, settings)
     except Exception as exc:
-        if not app.startup_error and not isinstance(exc, OSError):
-            raise
         if app.startup_error:  # the store, or a stage's start-up hook
             print(f"trooper: error: {app.startup_error}", file=sys.stderr)
             return EXIT_CONFIG
+        if not isinstance(exc, OSError):
+            raise
         print(
             f"trooper: error: cannot listen on {settings.server.bind}:{settings.server.port}: {exc.strerror or exc}"
             " (set --port or TROOPER_PORT)",

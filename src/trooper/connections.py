@@ -119,7 +119,8 @@ def install(server: ServerSettings) -> None:
     process hold as many files as the cap needs (the soft limit is often 1024)."""
     _Limits.cap = server.max_connections
     _Limits.header_timeout = server.header_timeout
-    hypercorn_run.TCPServer = GuardedTCPServer
+    # hypercorn's run module imported TCPServer by name: our class replaces that binding.
+    hypercorn_run.TCPServer = GuardedTCPServer  # type: ignore[attr-defined]
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = server.max_connections * 2 + 256  # each proxied request may hold an upstream connection too
     if soft != resource.RLIM_INFINITY and soft < wanted:

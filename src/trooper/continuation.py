@@ -142,15 +142,14 @@ class Splice:
 
     def _judge(self, seam: Seam, event: StreamEvent) -> list[StreamEvent]:
         """Hold `event` until the seam has decided how this upstream joins the answer."""
-        kind = type(event)
-        if kind is BlockStart and type(event.block) is ThinkingBlock or kind is ThinkingDelta:  # type: ignore[union-attr]
+        if type(event) is BlockStart and type(event.block) is ThinkingBlock or type(event) is ThinkingDelta:
             return []  # a continuation's reasoning is not part of the answer the client is reading
         self._seam_held.append(event)
-        if kind is BlockStart and type(event.block) is TextBlock:  # type: ignore[union-attr]
-            self._seam_text_blocks.add(event.index)  # type: ignore[union-attr]
-        elif kind is TextDelta and event.index in self._seam_text_blocks:  # type: ignore[union-attr]
-            seam.feed(event.text)  # type: ignore[union-attr]
-        elif kind is StreamEnd or kind is ToolInputDelta or kind is BlockStart:
+        if type(event) is BlockStart and type(event.block) is TextBlock:
+            self._seam_text_blocks.add(event.index)
+        elif type(event) is TextDelta and event.index in self._seam_text_blocks:
+            seam.feed(event.text)
+        elif type(event) is StreamEnd or type(event) is ToolInputDelta or type(event) is BlockStart:
             seam.end()  # the text, if any, is over: decide with what came
         if not seam.decided:
             return []
@@ -182,19 +181,18 @@ class Splice:
         return Usage(self.input_tokens or reported.input_tokens, self._earlier_output + generated)
 
     def _take(self, event: StreamEvent) -> list[StreamEvent]:
-        kind = type(event)
-        if kind is StreamStart:
+        if type(event) is StreamStart:
             if self._started:
                 return []
             self._started = True
             return self._commit([event])
-        if kind is BlockStart:
-            return self._block_start(event)  # type: ignore[arg-type]
-        if kind is StreamEnd:
+        if type(event) is BlockStart:
+            return self._block_start(event)
+        if type(event) is StreamEnd:
             out = self._close_open()
             self._ended = True
             return self._commit([*out, event])
-        if kind is StreamNote:
+        if type(event) is StreamNote:
             return [event]
         index = event.index  # type: ignore[union-attr]
         mapped = self._index_map.get(index)
@@ -203,13 +201,13 @@ class Splice:
         renumbered = msgspec.structs.replace(event, index=mapped)
         if self._holding == index:
             self._pending.append(renumbered)
-            if kind is BlockStop:
+            if type(event) is BlockStop:
                 self._holding = None
                 released, self._pending = self._pending, []
                 self._next_index = mapped + 1
                 return self._commit(released)
             return []
-        if kind is BlockStop:
+        if type(event) is BlockStop:
             if self._open != mapped:
                 return []  # already closed (merged block closed by a switch)
             self._open = None

@@ -240,18 +240,17 @@ class ResponseBuilder:
         self.done = False
 
     def add(self, event: StreamEvent) -> None:
-        kind = type(event)
-        if kind is TextDelta or kind is ThinkingDelta:
-            self._texts.setdefault(event.index, []).append(event.text)  # type: ignore[union-attr]
-        elif kind is ToolInputDelta:
-            self._json.setdefault(event.index, []).append(event.partial_json)  # type: ignore[union-attr]
-        elif kind is BlockStart:
-            self._blocks[event.index] = event.block  # type: ignore[union-attr]
-        elif kind is StreamStart:
-            self.id, self.model, self.input_tokens = event.id, event.model, event.input_tokens  # type: ignore[union-attr]
-        elif kind is StreamEnd:
-            self.stop_reason, self.stop_sequence = event.stop_reason, event.stop_sequence  # type: ignore[union-attr]
-            usage = event.usage  # type: ignore[union-attr]
+        if type(event) is TextDelta or type(event) is ThinkingDelta:
+            self._texts.setdefault(event.index, []).append(event.text)
+        elif type(event) is ToolInputDelta:
+            self._json.setdefault(event.index, []).append(event.partial_json)
+        elif type(event) is BlockStart:
+            self._blocks[event.index] = event.block
+        elif type(event) is StreamStart:
+            self.id, self.model, self.input_tokens = event.id, event.model, event.input_tokens
+        elif type(event) is StreamEnd:
+            self.stop_reason, self.stop_sequence = event.stop_reason, event.stop_sequence
+            usage = event.usage
             self.usage = Usage(usage.input_tokens or self.input_tokens, usage.output_tokens)
             self.done = True
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -18,7 +19,7 @@ def _scrub(value: Any) -> Any:
     return scrub(value) if isinstance(value, str) else value
 
 
-def scrub_keys(logger: Any, method: str, event: dict[str, Any]) -> dict[str, Any]:
+def scrub_keys(logger: Any, method: str, event: MutableMapping[str, Any]) -> dict[str, Any]:
     return {name: _scrub(value) for name, value in event.items()}
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable, Iterable
+from typing import Literal
 
 import prometheus_client
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -32,9 +33,12 @@ FIRST_TOKEN_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 
 BREAKER_STATES = ("closed", "open", "half_open")
 STORE_SAMPLE_EVERY = 1.0  # seconds, with several workers
 
+# How several workers' values of a gauge combine (Gauge's multiprocess_mode).
+MultiprocessMode = Literal["all", "liveall", "min", "livemin", "max", "livemax", "sum", "livesum", "mostrecent",
+                           "livemostrecent"]
 # The store's figures: name, help, how several workers' values combine, and its samples
 # as (label, StoreStats field); a labelled figure names its label after the help.
-STORE_FIGURES: tuple[tuple[str, str, str, tuple[tuple[str, str], ...]], ...] = (
+STORE_FIGURES: tuple[tuple[str, str, MultiprocessMode, tuple[tuple[str, str], ...]], ...] = (
     ("trooper_sessions", "Sessions held by the store.", "max", (("", "sessions"),)),
     ("trooper_store_queued", "Observations waiting to be applied by the store.", "livesum", (("", "queued"),)),
     ("trooper_store_dropped_total", "Observations dropped because the store's queue was full.", "sum",
@@ -49,7 +53,7 @@ STORE_FIGURES: tuple[tuple[str, str, str, tuple[tuple[str, str], ...]], ...] = (
 STORE_LABEL = "kind"  # the label of a store figure with several samples
 
 
-prometheus_client.disable_created_metrics()  # no *_created series: nothing here needs them
+prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]  # no *_created series: nothing here needs them
 
 
 def multiprocess() -> bool:
@@ -135,7 +139,7 @@ class Metrics:
         if self.multiprocess:
             self.sample_store(store)  # this worker's figures, as of now
             registry = CollectorRegistry(auto_describe=False)
-            MultiProcessCollector(registry)
+            MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # prometheus_client leaves it unannotated
             kept = generate_latest(registry).decode()
             read_now: list[str] = []
         else:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-Send = Callable[[dict[str, Any]], Awaitable[None]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]  # as Starlette types it
 
 HEADER = b"x-request-id"
 UPSTREAM_HEADER = b"x-upstream-request-id"
@@ -32,7 +32,7 @@ def request_id(headers: list[tuple[bytes, bytes]]) -> bytes:
 def with_request_id(send: Send, rid: bytes) -> Send:
     """`send` that adds X-Request-Id to the response's headers."""
 
-    async def send_with_id(message: dict[str, Any]) -> None:
+    async def send_with_id(message: MutableMapping[str, Any]) -> None:
         if message["type"] == "http.response.start":
             headers = [(UPSTREAM_HEADER, value) if name == HEADER else (name, value)
                        for name, value in message.get("headers", ())]

@@ -87,9 +87,9 @@ def route(method: str, path: str, query: str, headers: dict[str, str]) -> Target
     gemini = _GEMINI_CALL.match(path)
     if gemini is not None and method == "POST":
         return _gemini_route(gemini.group(1), gemini.group(2), query)
-    for vendor, prefixes in ORGANISATION_PATHS.items():
+    for organisation, prefixes in ORGANISATION_PATHS.items():
         if _under(path, prefixes):
-            return Target("passthrough", vendor, query=query, client_key_only=True)
+            return Target("passthrough", organisation, query=query, client_key_only=True)
     vendor = pass_through_vendor(path, headers)
     if vendor is None:
         message = f"{method} {path} is not a route Trooper serves. {supported_routes()}"

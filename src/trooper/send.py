@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import aclosing
 from typing import Literal
 
@@ -71,8 +71,9 @@ async def send_stream(  # type: ignore[no-untyped-def]
     raw = _headers(content_type, headers, extra)
     raw.append((b"cache-control", b"no-cache"))
     await send({"type": "http.response.start", "status": status, "headers": raw})
-    # aclosing: a client that goes away mid-stream must close the upstream at once.
-    async with aclosing(chunks):
+    # aclosing: a client that goes away mid-stream must close the upstream at once. Every
+    # stream is an async generator (it has aclose); the replies type it as an AsyncIterator.
+    async with aclosing(chunks):  # type: ignore[type-var]
         try:
             async for chunk in chunks:
                 if chunk:
@@ -100,7 +101,7 @@ async def _encoded(events, encoder) -> AsyncIterator[bytes]:  # type: ignore[no-
 def stream_error(client: Codec, error: ApiError) -> bytes:
     """An error as one SSE event in the client's format (Anthropic names the event; a
     codec with its own in-stream error event says so with `encode_stream_error`)."""
-    own = getattr(client, "encode_stream_error", None)
+    own: Callable[[ApiError], bytes] | None = getattr(client, "encode_stream_error", None)
     if own is not None:
         return own(error)
     data = client.encode_error(error)

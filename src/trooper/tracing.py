@@ -17,11 +17,15 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import msgspec
 import structlog
 
 from trooper import __version__
+
+if TYPE_CHECKING:  # the otel extra may be absent at run time
+    from opentelemetry.util.types import AttributeValue
 
 log = structlog.get_logger("trooper")
 
@@ -182,8 +186,8 @@ class Tracer:
         span.end(end_time=record.end_ns)
 
 
-def _request_attributes(record: TraceRecord) -> dict[str, object]:
-    attributes: dict[str, object] = {
+def _request_attributes(record: TraceRecord) -> dict[str, AttributeValue]:
+    attributes: dict[str, AttributeValue] = {
         "gen_ai.operation.name": "chat",
         "gen_ai.request.model": record.request_model,
         "http.request.method": record.method,
@@ -217,8 +221,8 @@ def _request_attributes(record: TraceRecord) -> dict[str, object]:
     return attributes
 
 
-def _attempt_attributes(record: TraceRecord, attempt: AttemptTrace) -> dict[str, object]:
-    attributes: dict[str, object] = {
+def _attempt_attributes(record: TraceRecord, attempt: AttemptTrace) -> dict[str, AttributeValue]:
+    attributes: dict[str, AttributeValue] = {
         "gen_ai.operation.name": "chat",
         "gen_ai.provider.name": PROVIDER_NAMES.get(attempt.provider_kind, attempt.provider_kind),
         "gen_ai.request.model": attempt.model,

@@ -849,16 +849,18 @@ class StreamEncoder:
         if item["type"] == "message":
             part = {"type": "output_text", "text": whole, "annotations": [], "logprobs": []}
             done = _message_item(item["id"], whole, "completed")
-            self._answer.append(TextBlock(whole))
-            remember(item["id"], self._answer[-1])
+            text = TextBlock(whole)
+            self._answer.append(text)
+            remember(item["id"], text)
             out = self._event("response.output_text.done", item_id=item["id"], output_index=output_index,
                               content_index=0, text=whole, logprobs=[])
             out += self._event("response.content_part.done", item_id=item["id"], output_index=output_index,
                                content_index=0, part=part)
         else:
             done = _call_item(item["id"], item["call_id"], item["name"], whole, "completed")
-            self._answer.append(ToolUseBlock(item["call_id"], item["name"], lenient_tool_arguments(whole, NAME)))
-            remember(item["id"], self._answer[-1])
+            call = ToolUseBlock(item["call_id"], item["name"], lenient_tool_arguments(whole, NAME))
+            self._answer.append(call)
+            remember(item["id"], call)
             out = self._event("response.function_call_arguments.done", item_id=item["id"], output_index=output_index,
                               name=item["name"], arguments=whole)
         self._response.output.append(done)

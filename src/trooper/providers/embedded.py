@@ -57,6 +57,7 @@ class EmbeddedProvider(LocalOpenAIProvider):
     """The local tier of last resort: never needs a network, a key or another process.
     Its small model neither calls tools nor sees images."""
 
+    context_window: int  # always known: the model file's own, or less
     tools_by_default = False
     images_by_default = False
 
@@ -154,13 +155,12 @@ def _text_of(blocks: tuple[Block, ...]) -> str:
 
 
 def _as_text(block: Block) -> str:
-    kind = type(block)
-    if kind is TextBlock:
-        return block.text  # type: ignore[union-attr]
-    if kind is ToolUseBlock:
-        return f"[called {block.name}({msgspec.json.encode(block.input).decode()})]"  # type: ignore[union-attr]
-    if kind is ToolResultBlock:
-        return "Tool result: " + "".join(b.text for b in block.content if type(b) is TextBlock)  # type: ignore[union-attr]
+    if type(block) is TextBlock:
+        return block.text
+    if type(block) is ToolUseBlock:
+        return f"[called {block.name}({msgspec.json.encode(block.input).decode()})]"
+    if type(block) is ToolResultBlock:
+        return "Tool result: " + "".join(b.text for b in block.content if type(b) is TextBlock)
     return ""
 
 

@@ -419,13 +419,12 @@ def _observe(message: Message) -> Observed:
     reading = _Reading(message.role)
     has_calls = any(type(block) is ToolUseBlock for block in message.content)
     for block in message.content:
-        kind = type(block)
-        if kind is ToolUseBlock:
-            reading.call(block.id, block.name, block.input)  # type: ignore[union-attr]
-        elif kind is ToolResultBlock:
-            reading.result(block.tool_use_id, _result_text(block), block.is_error, block.name)  # type: ignore[union-attr,arg-type]
-        elif kind is TextBlock:
-            text = block.text  # type: ignore[union-attr]
+        if type(block) is ToolUseBlock:
+            reading.call(block.id, block.name, block.input)
+        elif type(block) is ToolResultBlock:
+            reading.result(block.tool_use_id, _result_text(block), block.is_error, block.name)
+        elif type(block) is TextBlock:
+            text = block.text
             if message.role == "user":
                 text = without_harness(text)
                 if not text:

@@ -115,14 +115,13 @@ def _non_ascii_counts(text: str, utf8: int) -> tuple[int, int]:
 
 
 def estimate_block(block: Block) -> int:
-    kind = type(block)
-    if kind is TextBlock or kind is ThinkingBlock:
-        return estimate_text(block.text)  # type: ignore[union-attr]
-    if kind is ToolUseBlock:
-        return PER_TOOL + estimate_text(block.name) + estimate_text(str(block.input))  # type: ignore[union-attr]
-    if kind is ToolResultBlock:
-        return PER_TOOL + sum(estimate_block(b) for b in block.content)  # type: ignore[union-attr]
-    if kind is ImageBlock:
+    if type(block) is TextBlock or type(block) is ThinkingBlock:
+        return estimate_text(block.text)
+    if type(block) is ToolUseBlock:
+        return PER_TOOL + estimate_text(block.name) + estimate_text(str(block.input))
+    if type(block) is ToolResultBlock:
+        return PER_TOOL + sum(estimate_block(b) for b in block.content)
+    if type(block) is ImageBlock:
         return PER_IMAGE
     return 0
 

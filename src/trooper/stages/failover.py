@@ -72,6 +72,8 @@ class Failover(StageBase):
         # gets the all-failed error.
         allow_degraded: bool = False
 
+    options: Options
+
     def __init__(self, options: Options, runtime) -> None:  # type: ignore[no-untyped-def]
         super().__init__(options, runtime)
         codes = options.quota_status_codes
@@ -411,6 +413,8 @@ def all_failed(attempts: list[Attempt], local_installed: bool = True) -> ErrorRe
     header = ", ".join(f"{a.provider}={a.status or a.reason}" for a in attempts)
     tried = [a for a in attempts if a.reason not in ("no_key", "circuit_open", *SKIPS)]
     reasons = {a.reason for a in tried}
+    status: int
+    kind: ErrorKind
     status, kind = (503, "api_error")
     if len(reasons) == 1 and (shared := _SHARED_FAILURE.get(reasons.pop())) is not None:
         status, kind = tried[-1].status or shared[0], shared[1]  # the upstream's own status, e.g. 503 or 529

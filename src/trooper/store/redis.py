@@ -38,6 +38,7 @@ import time
 import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator
+from typing import cast
 
 import msgspec
 import structlog
@@ -71,6 +72,12 @@ SAVED_KEPT = 100_000  # sessions whose savings figure is kept for the response h
 _encode = msgspec.json.encode
 _summary = msgspec.json.Decoder(SessionSummary).decode
 _signals = msgspec.json.Decoder(Signals).decode
+
+
+def _raw(members: object) -> list[bytes]:
+    """A sorted-set range's members: bytes, as this client doesn't decode responses (redis-py
+    types every reply as any of its shapes)."""
+    return cast(list[bytes], members)
 
 class _SavedSummary(msgspec.Struct):
     id: str
@@ -471,12 +478,12 @@ class RedisStore:
             doomed: list[str] = []
             if self.settings.max_age_days:
                 horizon = now - self.settings.max_age_days * 86400
-                doomed += [i.decode() for i in await self._redis.zrangebyscore(index, "-inf", f"({horizon}")]
+                doomed += [i.decode() for i in _raw(await self._redis.zrangebyscore(index, "-inf", f"({horizon}"))]
             total = await self._redis.zcard(index)
             excess = total - len(doomed) - self.settings.max_sessions
             if self.settings.max_sessions and excess > 0:
                 gone = set(doomed)
-                oldest = [raw.decode() for raw in await self._redis.zrange(index, 0, excess + len(doomed) - 1)]
+                oldest = [raw.decode() for raw in _raw(await self._redis.zrange(index, 0, excess + len(doomed) - 1))]
                 doomed += [sid for sid in oldest if sid not in gone][:excess]
             kept: list[str] = []
             for sid in doomed:  # sessions with a request under way stay
@@ -559,7 +566,7 @@ class RedisStore:
         assert self._redis is not None
         with self._reading():
             summary, signals = await self._redis.hmget(self._k(f"s:{session_id}"), "summary", "signals")
-        return None if summary is None else (_summary(summary), _signals(signals))
+        return None if summary is None or signals is None else (_summary(summary), _signals(signals))
 
     def subscribe(self) -> Subscription:
         return self._events.subscribe()

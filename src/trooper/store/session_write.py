@@ -102,7 +102,7 @@ class Write:
 
     def args(self, mark: str, channel: str, instance: str) -> list[bytes | str | float | int]:
         """ARGV for COMMIT (see there)."""
-        head = ["summary", self.head[0], "signals", self.head[1], "system", self.head[2], mark, self.head[3]]
+        head: list[bytes | str] = ["summary", self.head[0], "signals", self.head[1], "system", self.head[2], mark, self.head[3]]
         for field, number in self.numbers.items():
             head += [field, number]
         added = self.local.keys[self.base:]

@@ -9,6 +9,7 @@ seed product stored every request's history again, quadratically).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 
 import msgspec
 
@@ -37,23 +38,22 @@ def message_key(message: Message) -> bytes:
     blocks (which clients may drop) and surrounding whitespace don't count."""
     digest = hashlib.blake2b(message.role.encode(), digest_size=12)
     for block in message.content:
-        kind = type(block)
-        if kind is TextBlock:
-            text = block.text.strip()  # type: ignore[union-attr]
+        if type(block) is TextBlock:
+            text = block.text.strip()
             if text:
                 digest.update(b"\x00t" + text.encode())
-        elif kind is ToolUseBlock:
-            digest.update(b"\x00u" + block.name.encode() + _encode_sorted(block.input))  # type: ignore[union-attr]
-        elif kind is ToolResultBlock:
+        elif type(block) is ToolUseBlock:
+            digest.update(b"\x00u" + block.name.encode() + _encode_sorted(block.input))
+        elif type(block) is ToolResultBlock:
             digest.update(b"\x00r")
-            for part in block.content:  # type: ignore[union-attr]
+            for part in block.content:
                 digest.update(part.text.encode() if type(part) is TextBlock else _image_ref(part))  # type: ignore[arg-type]
-        elif kind is ImageBlock:
-            digest.update(b"\x00i" + _image_ref(block))  # type: ignore[arg-type]
+        elif type(block) is ImageBlock:
+            digest.update(b"\x00i" + _image_ref(block))
     return digest.digest()
 
 
-def new_from(stored: list[bytes], keys: list[bytes], roles: list[str]) -> int:
+def new_from(stored: list[bytes], keys: list[bytes], roles: Sequence[str]) -> int:
     """The index of the first message of a request that the transcript doesn't hold yet.
 
     The usual case: the request extends the transcript, so everything past it is new.
@@ -78,11 +78,10 @@ def stored_content(content: tuple[Block, ...]) -> tuple[Block, ...]:
 
 
 def _without_image_data(block: Block) -> Block:
-    kind = type(block)
-    if kind is ImageBlock and block.data:  # type: ignore[union-attr]
-        return ImageBlock(media_type=block.media_type, url=block.url)  # type: ignore[union-attr]
-    if kind is ToolResultBlock and any(type(p) is ImageBlock for p in block.content):  # type: ignore[union-attr]
-        parts = tuple(_without_image_data(p) for p in block.content)  # type: ignore[union-attr]
+    if type(block) is ImageBlock and block.data:
+        return ImageBlock(media_type=block.media_type, url=block.url)
+    if type(block) is ToolResultBlock and any(type(p) is ImageBlock for p in block.content):
+        parts = tuple(_without_image_data(p) for p in block.content)
         return msgspec.structs.replace(block, content=parts)
     return block
 
