@@ -214,6 +214,10 @@ async def test_admin_sign_in_is_a_revocable_expiring_session_and_guessing_is_thr
                     statuses.append(r.status)
                     retry_after = r.headers.get("retry-after")
             assert statuses == [401] * 5 + [429] and retry_after is not None and int(retry_after) > 0
+            # A header the client writes itself doesn't make it someone else.
+            async with http.get(trooper.url + "/sessions", headers={**guesser, "x-real-ip": "192.0.2.55",
+                                                                   "authorization": "Bearer wrong"}) as r:
+                assert r.status == 429
             async with http.get(trooper.url + "/sessions", headers={**plain, "authorization": f"Bearer {ADMIN_TOKEN}"}) as r:
                 assert r.status == 200  # another client is not held back
             # The open sign-in form reads no more than a small body.

@@ -112,10 +112,15 @@ class Network:
         if not self.trusts(peer):
             present = next((name for name in FORWARDING_HEADERS if name in headers), "")
             return Caller(peer, untrusted_header=present, https=https)
-        named = [a for a in _named_addresses(headers) if not self.trusts(a)]
+        chain, single = _named_addresses(headers)
+        chain = [a for a in chain if not self.trusts(a)]
+        single = [a for a in single if not self.trusts(a)]
         proto = headers.get("x-forwarded-proto", "").partition(",")[0].strip().lower()
         https = https or proto == "https" or "proto=https" in headers.get("forwarded", "").lower()
-        return Caller(named[-1] if named else "", tuple(named), via=peer, https=https)
+        # Who it is: the nearest hop the proxies appended (a client can write the first ones, or
+        # a header the proxy passes on untouched, but not the hop the proxy adds itself).
+        address = chain[-1] if chain else (single[-1] if single else "")
+        return Caller(address, (*chain, *single), via=peer, https=https)
 
     def local_refusal(self, caller: Caller, headers: Mapping[str, str]) -> str | None:
         """None when the caller is on this machine; else why not, for the person."""
@@ -145,18 +150,18 @@ def cross_site(headers: Mapping[str, str]) -> str | None:
     return None
 
 
-def _named_addresses(headers: Mapping[str, str]) -> list[str]:
-    """Every address the forwarding headers name, in order (nearest proxy last)."""
-    named: list[str] = []
+def _named_addresses(headers: Mapping[str, str]) -> tuple[list[str], list[str]]:
+    """The addresses the forwarding headers name: the hop chains (Forwarded, X-Forwarded-For;
+    nearest proxy last), and the single-address headers (X-Real-IP, True-Client-IP, ...)."""
+    chain: list[str] = []
     for part in headers.get("forwarded", "").split(","):
         for pair in part.split(";"):
             key, _, value = pair.strip().partition("=")
             if key.lower() == "for" and value:
-                named.append(value.strip().strip('"'))
-    named += [p.strip() for p in headers.get("x-forwarded-for", "").split(",") if p.strip()]
-    for name in FORWARDING_HEADERS[2:]:
-        named += [p.strip() for p in headers.get(name, "").split(",") if p.strip()]
-    return named
+                chain.append(value.strip().strip('"'))
+    chain += [p.strip() for p in headers.get("x-forwarded-for", "").split(",") if p.strip()]
+    single = [p.strip() for name in FORWARDING_HEADERS[2:] for p in headers.get(name, "").split(",") if p.strip()]
+    return chain, single
 
 
 def presented_keys(headers: Mapping[str, str]) -> list[str]:
