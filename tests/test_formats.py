@@ -39,7 +39,8 @@ from trooper.conversation import (
 )
 from trooper.formats import anthropic, codec, ollama, openai
 from trooper.formats.common import parse_data_url
-from trooper.formats.sse import SSEParser, sse_comment, sse_event
+from trooper.formats.framing import NDJSON, SSE, Framer, sse_messages
+from trooper.formats.sse import sse_comment, sse_event
 
 PNG = "iVBORw0KGgoAAAANSUhEUg=="
 
@@ -786,29 +787,38 @@ def test_ollama_error_shape() -> None:
 # ---------------------------------------------------------------- SSE
 
 
-def test_sse_parser() -> None:
+def read_sse(stream: bytes, step: int) -> list[tuple[bytes, bytes]]:
+    """The events of an SSE stream arriving in chunks of `step` bytes: framed, then each
+    frame parsed, then what is left at the end."""
+    framer = Framer()
+    frames = [f for start in range(0, len(stream), step) for f in framer.split(stream[start : start + step])]
+    return [m for frame in [*frames, framer.rest()] for m in SSE.messages(frame)]
+
+
+def test_sse_framing_and_parsing() -> None:
     stream = b": hello\r\nevent: a\r\ndata: 1\r\ndata: 2\r\n\r\nid: 5\nretry: 10\n\nevent: b\ndata:3\n\ndata: {\"x\": 1}\n\nevent: tail\ndata: t\n"
-    expected = [(b"a", b"1\n2"), (b"b", b"3"), (b"", b'{"x": 1}')]
-    parser = SSEParser()
-    assert parser.feed(stream) == expected
-    assert parser.close() == [(b"tail", b"t")]
-    for step in (1, 2, 3, 7):
-        parser = SSEParser()
-        events = [e for start in range(0, len(stream), step) for e in parser.feed(stream[start : start + step])]
-        assert events + parser.close() == expected + [(b"tail", b"t")]
+    expected = [(b"a", b"1\n2"), (b"b", b"3"), (b"", b'{"x": 1}'), (b"tail", b"t")]
+    assert sse_messages(stream) == expected
+    for step in (1, 2, 3, 7, len(stream)):
+        assert read_sse(stream, step) == expected
 
 
-def test_sse_parser_drops_an_unterminated_line() -> None:
-    parser = SSEParser()
-    assert parser.feed(b"data: complete\n\ndata: {\"cut") == [(b"", b"complete")]
-    assert parser.close() == []
+def test_sse_parsing_drops_an_unterminated_line() -> None:
+    assert read_sse(b"data: complete\n\ndata: {\"cut", 5) == [(b"", b"complete")]
+
+
+def test_ndjson_framing_keeps_a_last_line_without_its_newline() -> None:
+    framer = NDJSON.framer()
+    assert framer.split(b'{"a": 1}\n{"b"') == [b'{"a": 1}\n']
+    assert NDJSON.messages(framer.split(b': 2}\n\n{"c": 3}')[0]) == [(b"", b'{"b": 2}')]
+    assert NDJSON.messages(framer.rest()) == [(b"", b'{"c": 3}')]
 
 
 def test_sse_writers() -> None:
     assert sse_event(b"{}", b"ping") == b"event: ping\ndata: {}\n\n"
     assert sse_event(b"{}") == b"data: {}\n\n"
     assert sse_comment("a\nb") == b": a\n: b\n\n"
-    assert SSEParser().feed(sse_comment("keep-alive") + sse_event(b"1")) == [(b"", b"1")]
+    assert sse_messages(sse_comment("keep-alive") + sse_event(b"1")) == [(b"", b"1")]
 
 
 def test_parse_data_url() -> None:
@@ -927,7 +937,7 @@ def test_anthropic_stream_encoder_output() -> None:
     assert out.startswith(b"event: message_start\ndata: ")
     assert b"event: ping\n" in out
     assert out.endswith(b'event: message_stop\ndata: {"type":"message_stop"}\n\n')
-    events = SSEParser().feed(out)
+    events = sse_messages(out)
     start = json.loads(events[0][1])
     assert start["message"] == {
         "id": "msg_01",
@@ -1063,7 +1073,7 @@ def test_openai_stream_encoder_output() -> None:
     encoder = openai.StreamEncoder(CONVERSATION)  # extra has no stream_options: no usage chunk
     out = b"".join(encoder.encode(e) for e in ANTHROPIC_EVENTS) + encoder.trailer()
     assert out.endswith(b"data: [DONE]\n\n")
-    chunks = [json.loads(data) for _, data in SSEParser().feed(out) if data != b"[DONE]"]
+    chunks = [json.loads(data) for _, data in sse_messages(out) if data != b"[DONE]"]
     assert {c["id"] for c in chunks} == {"msg_01"}
     assert {c["object"] for c in chunks} == {"chat.completion.chunk"}
     assert len({c["created"] for c in chunks}) == 1
@@ -1082,7 +1092,7 @@ def test_openai_stream_encoder_usage_chunk() -> None:
     encoder = openai.StreamEncoder(request)
     events = [StreamStart("", "gpt-4o"), BlockStart(0, TextBlock("")), TextDelta(0, "hi"), BlockStop(0), StreamEnd("max_tokens", None, Usage(3, 4))]
     out = b"".join(encoder.encode(e) for e in events) + encoder.trailer()
-    chunks = [json.loads(data) for _, data in SSEParser().feed(out) if data != b"[DONE]"]
+    chunks = [json.loads(data) for _, data in sse_messages(out) if data != b"[DONE]"]
     assert chunks[0]["id"].startswith("chatcmpl-")
     assert chunks[-2]["choices"][0]["finish_reason"] == "length"
     assert chunks[-1]["choices"] == [] and chunks[-1]["usage"] == {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}

@@ -20,12 +20,12 @@ import aiohttp
 
 from trooper.conversation import ApiError, UpstreamError
 from trooper.formats import Codec, codec
-from trooper.formats.sse import Framer
+from trooper.formats.framing import Framing, framing_of
 from trooper.providers.base import client_key_for
 from trooper.redact import scrub_bytes
 from trooper.routes import Target
 from trooper.runtime import Runtime
-from trooper.send import send_bytes, send_error, send_stream, stream_error
+from trooper.send import send_bytes, send_error, send_stream
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -89,18 +89,9 @@ async def pass_through(
         await send_bytes(send, upstream.status, content_type, scrub_bytes(error, [key]), response_headers, {})
         return
     await send_stream(
-        send, upstream.status, content_type, _chunks(upstream, client, _line_format(content_type)), response_headers, {},
+        send, upstream.status, content_type, _chunks(upstream, client, framing_of(content_type)), response_headers, {},
         client, on_break="abort",
     )
-
-
-def _line_format(content_type: str) -> str:
-    """"sse" or "ndjson" for a stream of lines (forwarded a whole line at a time), else ""."""
-    if content_type.startswith("text/event-stream"):
-        return "sse"
-    if content_type.startswith(("application/x-ndjson", "application/jsonl")):
-        return "ndjson"
-    return ""
 
 
 async def count_at_gemini(
@@ -125,11 +116,11 @@ async def count_at_gemini(
         return None
 
 
-async def _chunks(upstream: aiohttp.ClientResponse, client: Codec, lines: str) -> AsyncIterator[bytes]:
+async def _chunks(upstream: aiohttp.ClientResponse, client: Codec, framing: Framing | None) -> AsyncIterator[bytes]:
     """The upstream's body as it comes; a stream cut only between whole events (SSE) or
     lines (NDJSON), so that on a break the client gets whole events, then an error in the
     vendor's shape (an SSE event, or an NDJSON line), then the abort."""
-    framer = Framer(ndjson=lines == "ndjson") if lines else None
+    framer = framing.framer() if framing is not None else None
     try:
         async for chunk in upstream.content.iter_any():
             if framer is None:
@@ -142,9 +133,9 @@ async def _chunks(upstream: aiohttp.ClientResponse, client: Codec, lines: str) -
             yield framer.rest()
     except (aiohttp.ClientError, OSError) as exc:
         failure = UpstreamError("network", f"{type(exc).__name__}: {exc}"[:200])
-        if lines:
+        if framer is not None:
             error = ApiError(502, "api_error", f"upstream stream broke: {failure.detail}")
-            yield stream_error(client, error) if lines == "sse" else client.encode_error(error) + b"\n"
+            yield client.encode_stream_error(error)
         raise failure from None
     finally:
         upstream.release()

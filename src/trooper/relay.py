@@ -29,13 +29,10 @@ from trooper.conversation import (
     UpstreamError,
 )
 from trooper.formats import codec
-from trooper.formats.sse import Framer
 from trooper.pipeline import Attempt, ErrorReply, Exchange, RawReply, Reply
 from trooper.providers.base import Provider
 from trooper.seam import Refused, Seam
 from trooper.signals.tokens import estimate_conversation
-
-NDJSON_FORMATS = frozenset({"ollama"})  # every other streaming format is SSE
 
 # Upstream response headers worth passing on to a client of the same vendor.
 _FORWARDED_PREFIXES = ("anthropic-", "x-ratelimit-", "openai-", "x-request-id", "request-id", "retry-after")
@@ -98,8 +95,9 @@ class UpstreamStream:
         self.content_type = content_type(upstream)
         self.forwarded = forwarded(upstream.headers)
         wire = wire or provider.kind
-        self.decoder = codec(wire).StreamDecoder()
-        self.framer = Framer(ndjson=wire in NDJSON_FORMATS)
+        wire_codec = codec(wire)
+        self.decoder = wire_codec.StreamDecoder()
+        self.framer = wire_codec.FRAMING.framer()  # the one framing pass: the decoder takes whole frames
         self._idle = timeouts.idle
         self._deadline = deadline
         self._first: list[list[Piece]] = []
@@ -164,7 +162,7 @@ class UpstreamStream:
         if not chunk:
             self._ended = True
             rest = self.framer.rest()
-            return [(rest, self.decoder.feed(rest) + self.decoder.close())]
+            return [(rest, self.decoder.feed_frame(rest) + self.decoder.close())]
         return self._decode(self.framer.split(chunk), until_first_event)
 
     def _decode(self, frames: list[bytes], until_first_event: bool = False) -> list[Piece]:
@@ -174,7 +172,7 @@ class UpstreamStream:
         pieces: list[Piece] = []
         for count, frame in enumerate(frames, 1):
             try:
-                events = self.decoder.feed(frame)
+                events = self.decoder.feed_frame(frame)
             except UpstreamError as exc:
                 if not pieces:
                     raise
@@ -364,10 +362,7 @@ def network_failure(exc: BaseException, provider: Provider) -> ProviderFailure:
     detail = str(exc) or type(exc).__name__
     if isinstance(exc, aiohttp.ClientConnectorError):
         detail = f"cannot connect to {provider.base_url}"
-        if provider.kind == "ollama":
-            detail += " (is Ollama running? set FALLBACK_URL)"
-        elif provider.local:
-            detail += " (is the local model server running? check LOCAL_URL)"
+        detail += provider.unreachable_hint
     return ProviderFailure("network", detail=detail)
 
 

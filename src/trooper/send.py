@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import aclosing
 from typing import Literal
 
@@ -87,7 +87,7 @@ async def send_stream(  # type: ignore[no-untyped-def]
             error = ApiError(502, "api_error", message)
             if on_break == "abort":
                 return  # no final chunk: the server closes the connection mid-body, which clients see as an error
-            await send({"type": "http.response.body", "body": stream_error(client, error), "more_body": True})
+            await send({"type": "http.response.body", "body": client.encode_stream_error(error), "more_body": True})
     await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
@@ -96,18 +96,6 @@ async def _encoded(events, encoder) -> AsyncIterator[bytes]:  # type: ignore[no-
         async for event in events:
             yield encoder.comment(event.text) if type(event) is StreamNote else encoder.encode(event)
     yield encoder.trailer()
-
-
-def stream_error(client: Codec, error: ApiError) -> bytes:
-    """An error as one SSE event in the client's format (Anthropic names the event; a
-    codec with its own in-stream error event says so with `encode_stream_error`)."""
-    own: Callable[[ApiError], bytes] | None = getattr(client, "encode_stream_error", None)
-    if own is not None:
-        return own(error)
-    data = client.encode_error(error)
-    if client.NAME == "anthropic":
-        return b"event: error\ndata: " + data + b"\n\n"
-    return b"data: " + data + b"\n\n"
 
 
 def _headers(content_type: str, headers: Mapping[str, str], extra: Mapping[str, str]) -> list[tuple[bytes, bytes]]:

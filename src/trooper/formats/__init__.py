@@ -4,10 +4,12 @@ Every codec module exposes the same names (see `Codec` below), so the app and th
 providers pick one by name and never special-case a format:
 
 - client side: `decode_request` (bytes and the request path -> Conversation), `encode_response`,
-  `StreamEncoder` (canonical events -> the client's stream bytes), `encode_error`;
+  `StreamEncoder` (canonical events -> the client's stream bytes), `encode_error`,
+  `encode_stream_error` (an error inside a started stream, as the client's SDK reads one);
 - provider side: `encode_request` (Conversation -> bytes for that upstream),
-  `decode_response`, `StreamDecoder` (upstream bytes, cut anywhere -> canonical events),
-  `decode_error`.
+  `decode_response`, `StreamDecoder` (upstream frames, or bytes cut anywhere -> canonical
+  events), `decode_error`;
+- `FRAMING`: how its streams are framed (SSE or NDJSON, `framing.py`).
 """
 
 from __future__ import annotations
@@ -17,11 +19,15 @@ from types import ModuleType
 from typing import Protocol
 
 from trooper.conversation import ApiError, Conversation, Response, StreamEvent
+from trooper.formats.framing import Framing
 
 
 class StreamDecoder(Protocol):
     def feed(self, chunk: bytes) -> list[StreamEvent]:
         """Events completed by this chunk. Raises UpstreamError on an error event."""
+
+    def feed_frame(self, frame: bytes) -> list[StreamEvent]:
+        """The events of one whole frame (the caller framed the stream with `FRAMING`)."""
 
     def close(self) -> list[StreamEvent]:
         """Called at end of body. Raises UpstreamError if the stream was cut short."""
@@ -43,6 +49,7 @@ class StreamEncoder(Protocol):
 class Codec(Protocol):
     NAME: str
     CONTENT_TYPE: str
+    FRAMING: Framing
 
     def decode_request(self, body: bytes, path: str = "") -> Conversation:
         """`path` is the request's: a format that names the model in the URL (Gemini) reads it there."""
@@ -53,6 +60,7 @@ class Codec(Protocol):
         Responses API's previous_response_id, remembers it)."""
     def decode_error(self, status: int, body: bytes) -> ApiError: ...
     def encode_error(self, error: ApiError) -> bytes: ...
+    def encode_stream_error(self, error: ApiError) -> bytes: ...
 
     def StreamDecoder(self) -> StreamDecoder: ...  # noqa: N802 - a class in each module
     def StreamEncoder(self, request: Conversation) -> StreamEncoder: ...  # noqa: N802

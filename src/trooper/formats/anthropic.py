@@ -54,10 +54,12 @@ from trooper.formats.common import (
     new_id,
     replaced,
 )
-from trooper.formats.sse import SSEParser, sse_comment, sse_event
+from trooper.formats.framing import SSE, FramedDecoder
+from trooper.formats.sse import sse_comment, sse_event
 
 NAME = "anthropic"
 CONTENT_TYPE = "application/json"
+FRAMING = SSE  # how its streams are framed
 DEFAULT_MAX_TOKENS = 4096
 
 # --- wire shapes: content blocks (tagged by "type") ---
@@ -593,6 +595,11 @@ def encode_error(error: ApiError) -> bytes:
     return JSON_ENCODER.encode(ErrorBody(error=ErrorDetail(_ERROR_TYPES.get(error.kind, "api_error"), error.message)))
 
 
+def encode_stream_error(error: ApiError) -> bytes:
+    """An error inside a started stream: Anthropic's `error` event."""
+    return sse_event(encode_error(error), b"error")
+
+
 # --- streams: wire shapes ---
 
 
@@ -674,11 +681,13 @@ _MESSAGE_STOP = sse_event(b'{"type":"message_stop"}', b"message_stop")
 # --- streams: upstream bytes -> canonical events ---
 
 
-class StreamDecoder:
-    """An Anthropic SSE stream, in chunks cut anywhere, as canonical events."""
+class StreamDecoder(FramedDecoder):
+    """An Anthropic SSE stream, in whole frames or chunks cut anywhere, as canonical events."""
+
+    framing = FRAMING
 
     def __init__(self) -> None:
-        self._sse = SSEParser()
+        super().__init__()
         self._blocks = BlockSequencer()
         # upstream block index -> (our index, kind of deltas it takes); -1: block skipped
         self._indices: dict[int, tuple[int, str]] = {}
@@ -688,21 +697,11 @@ class StreamDecoder:
         self._stop_sequence: str | None = None
         self._usage = UsageBody()
 
-    def feed(self, chunk: bytes) -> list[StreamEvent]:
-        events: list[StreamEvent] = []
-        for name, data in self._sse.feed(chunk):
-            self._take(name, data, events)
-        return events
-
-    def close(self) -> list[StreamEvent]:
-        events: list[StreamEvent] = []
-        for name, data in self._sse.close():
-            self._take(name, data, events)
+    def end(self, events: list[StreamEvent]) -> None:
         if not self._ended:
             raise UpstreamError("truncated", "Anthropic stream ended before message_stop")
-        return events
 
-    def _take(self, name: bytes, data: bytes, events: list[StreamEvent]) -> None:
+    def take(self, name: bytes, data: bytes, events: list[StreamEvent]) -> None:
         if self._ended or name not in _STREAM_EVENT_NAMES:
             return  # ping, and event types newer than this code
         try:

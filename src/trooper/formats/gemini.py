@@ -63,10 +63,12 @@ from trooper.formats.common import (
     new_id,
     replaced,
 )
-from trooper.formats.sse import SSEParser, sse_event
+from trooper.formats.framing import SSE, FramedDecoder
+from trooper.formats.sse import sse_event
 
 NAME = "gemini"
 CONTENT_TYPE = "application/json"
+FRAMING = SSE  # how its streams are framed
 JSON_MIME_TYPE = "application/json"
 
 # --- wire shapes: parts (a "oneof": exactly one data field is set) ---
@@ -553,41 +555,40 @@ def encode_error(error: ApiError) -> bytes:
     return JSON_ENCODER.encode(ErrorBody(ErrorDetail(error.status, error.message, status)))
 
 
+def encode_stream_error(error: ApiError) -> bytes:
+    """An error inside a started stream: a data event holding the error body, which the SDK raises on."""
+    return sse_event(encode_error(error))
+
+
 # --- streams: upstream bytes -> canonical events ---
 
 _DATA_EVENT_NAMES = frozenset({b"", b"message"})
 
 
-class StreamDecoder:
+class StreamDecoder(FramedDecoder):
     """A `streamGenerateContent?alt=sse` stream, in chunks cut anywhere, as canonical
     events. Each SSE event is a whole GenerateContentResponse; function calls arrive
     whole. There is no end marker: the body ends after the chunk with a finishReason."""
 
+    framing = FRAMING
+
     def __init__(self) -> None:
-        self._sse = SSEParser()
+        super().__init__()
         self._blocks = BlockSequencer()
         self._started = False
         self._stop: StopReason | None = None
         self._called_tools = False
         self._usage = Usage()
 
-    def feed(self, chunk: bytes) -> list[StreamEvent]:
-        events: list[StreamEvent] = []
-        for name, data in self._sse.feed(chunk):
-            if name in _DATA_EVENT_NAMES:
-                self._take(data, events)
-        return events
+    def take(self, name: bytes, data: bytes, events: list[StreamEvent]) -> None:
+        if name in _DATA_EVENT_NAMES:
+            self._take(data, events)
 
-    def close(self) -> list[StreamEvent]:
-        events: list[StreamEvent] = []
-        for name, data in self._sse.close():
-            if name in _DATA_EVENT_NAMES:
-                self._take(data, events)
+    def end(self, events: list[StreamEvent]) -> None:
         if self._stop is None:
             raise UpstreamError("truncated", "Gemini stream ended without a finishReason")
         self._blocks.close(events)
         events.append(StreamEnd(self._stop, None, self._usage))
-        return events
 
     def _take(self, data: bytes, events: list[StreamEvent]) -> None:
         try:

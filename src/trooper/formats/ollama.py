@@ -53,9 +53,11 @@ from trooper.formats.common import (
     replaced,
     sniff_media_type,
 )
+from trooper.formats.framing import NDJSON, FramedDecoder
 
 NAME = "ollama"
 CONTENT_TYPE = "application/json"
+FRAMING = NDJSON  # how its streams are framed
 USER_TEXT_SEPARATOR = "\n\n"  # Ollama content is one string; user text blocks are separate thoughts
 
 # --- wire shapes ---
@@ -381,45 +383,31 @@ def encode_error(error: ApiError) -> bytes:
     return JSON_ENCODER.encode(ErrorBody(error.message))
 
 
+def encode_stream_error(error: ApiError) -> bytes:
+    """An error inside a started stream: a line holding the error body, as Ollama writes one."""
+    return encode_error(error) + b"\n"
+
+
 # --- streams: upstream NDJSON -> canonical events ---
 
 
-class StreamDecoder:
-    """An Ollama NDJSON stream, in chunks cut anywhere, as canonical events."""
+class StreamDecoder(FramedDecoder):
+    """An Ollama NDJSON stream, in whole lines or chunks cut anywhere, as canonical events."""
+
+    framing = FRAMING
 
     def __init__(self) -> None:
-        self._buffer = bytearray()
-        self._scanned = 0
+        super().__init__()
         self._blocks = BlockSequencer()
         self._started = False
         self._ended = False
         self._called_tools = False
 
-    def feed(self, chunk: bytes) -> list[StreamEvent]:
-        events: list[StreamEvent] = []
-        buffer = self._buffer
-        buffer += chunk
-        start = 0
-        end = buffer.find(b"\n", self._scanned)
-        while end >= 0:
-            self._take(bytes(buffer[start:end]), events)
-            start = end + 1
-            end = buffer.find(b"\n", start)
-        if start:
-            del buffer[:start]
-        self._scanned = len(buffer)
-        return events
-
-    def close(self) -> list[StreamEvent]:
-        events: list[StreamEvent] = []
-        if self._buffer.strip():
-            self._take(bytes(self._buffer), events)  # a last line without its newline
-        self._buffer.clear()
+    def end(self, events: list[StreamEvent]) -> None:
         if not self._ended:
             raise UpstreamError("truncated", "Ollama stream ended before done: true")
-        return events
 
-    def _take(self, line: bytes, events: list[StreamEvent]) -> None:
+    def take(self, _name: bytes, line: bytes, events: list[StreamEvent]) -> None:
         if self._ended or not line.strip():
             return
         try:

@@ -57,10 +57,12 @@ from trooper.formats.common import (
     parse_tool_arguments,
     replaced,
 )
-from trooper.formats.sse import SSEParser, sse_comment, sse_event
+from trooper.formats.framing import SSE, FramedDecoder
+from trooper.formats.sse import sse_comment, sse_event
 
 NAME = "openai"
 CONTENT_TYPE = "application/json"
+FRAMING = SSE  # how its streams are framed
 
 # --- wire shapes: message content parts (tagged by "type") ---
 
@@ -636,6 +638,11 @@ def encode_error(error: ApiError) -> bytes:
     return JSON_ENCODER.encode(ErrorBody(ErrorDetail(error.message, error_type, None, code)))
 
 
+def encode_stream_error(error: ApiError) -> bytes:
+    """An error inside a started stream: a data event holding the error body, which the SDKs raise on."""
+    return sse_event(encode_error(error))
+
+
 # --- streams: wire shapes (chat.completion.chunk) ---
 
 
@@ -684,11 +691,13 @@ _DONE = b"[DONE]"
 # --- streams: upstream bytes -> canonical events ---
 
 
-class StreamDecoder:
+class StreamDecoder(FramedDecoder):
     """An OpenAI chat.completion.chunk stream, in chunks cut anywhere, as canonical events."""
 
+    framing = FRAMING
+
     def __init__(self) -> None:
-        self._sse = SSEParser()
+        super().__init__()
         self._blocks = BlockSequencer()
         self._tool_blocks: dict[int | None, tuple[int, str]] = {}  # tool_calls index -> (our index, call id)
         self._started = False
@@ -696,24 +705,16 @@ class StreamDecoder:
         self._finish_reason: str | None = None
         self._usage = Usage()
 
-    def feed(self, chunk: bytes) -> list[StreamEvent]:
-        events: list[StreamEvent] = []
-        for name, data in self._sse.feed(chunk):
-            if name in _DATA_EVENT_NAMES:
-                self._take(data, events)
-        return events
+    def take(self, name: bytes, data: bytes, events: list[StreamEvent]) -> None:
+        if name in _DATA_EVENT_NAMES:
+            self._take(data, events)
 
-    def close(self) -> list[StreamEvent]:
-        events: list[StreamEvent] = []
-        for name, data in self._sse.close():
-            if name in _DATA_EVENT_NAMES:
-                self._take(data, events)
+    def end(self, events: list[StreamEvent]) -> None:
         if not self._ended:
             # Without [DONE], a finish_reason still says the answer is whole.
             if self._finish_reason is None:
                 raise UpstreamError("truncated", "OpenAI stream ended without finish_reason or [DONE]")
             self._end(events)
-        return events
 
     def _take(self, data: bytes, events: list[StreamEvent]) -> None:
         if self._ended:

@@ -66,11 +66,13 @@ from trooper.formats.common import (
     parse_tool_arguments,
     replaced,
 )
+from trooper.formats.framing import SSE, FramedDecoder
 from trooper.formats.response_items import recall, recall_response, remember, remember_response
-from trooper.formats.sse import SSEParser, sse_comment, sse_event
+from trooper.formats.sse import sse_comment, sse_event
 
 NAME = "responses"
 CONTENT_TYPE = "application/json"
+FRAMING = SSE  # how its streams are framed
 
 # --- wire shapes: request (every field optional: item and part kinds are told by `type`,
 # and kinds the canonical model has no place for are skipped, not refused) ---
@@ -630,30 +632,25 @@ class WireEvent(msgspec.Struct, gc=False):
 _EVENT = msgspec.json.Decoder(WireEvent)
 
 
-class StreamDecoder:
-    """A Responses API event stream, in chunks cut anywhere, as canonical events."""
+class StreamDecoder(FramedDecoder):
+    """A Responses API event stream, in whole frames or chunks cut anywhere, as canonical events."""
+
+    framing = FRAMING
 
     def __init__(self) -> None:
-        self._sse = SSEParser()
+        super().__init__()
         self._blocks = BlockSequencer()
         self._calls: dict[int, tuple[int, bool]] = {}  # output_index -> (our block index, arguments streamed)
         self._started = False
         self._ended = False
         self._called_tools = False
 
-    def feed(self, chunk: bytes) -> list[StreamEvent]:
-        events: list[StreamEvent] = []
-        for _name, data in self._sse.feed(chunk):
-            self._take(data, events)
-        return events
+    def take(self, name: bytes, data: bytes, events: list[StreamEvent]) -> None:
+        self._take(data, events)
 
-    def close(self) -> list[StreamEvent]:
-        events: list[StreamEvent] = []
-        for _name, data in self._sse.close():
-            self._take(data, events)
+    def end(self, events: list[StreamEvent]) -> None:
         if not self._ended:
             raise UpstreamError("truncated", "Responses stream ended without response.completed")
-        return events
 
     def _take(self, data: bytes, events: list[StreamEvent]) -> None:
         if self._ended or data.startswith(b"[DONE]"):
@@ -786,11 +783,10 @@ class StreamEncoder:
         item ids, output indices and sequence numbers from the frames the client was sent,
         so what follows continues the same response (SDKs check all four), and its final
         output keeps OpenAI's own items, reasoning included."""
-        parser = SSEParser()
         added: list[tuple[int, dict[str, Any]]] = []
         done: dict[int, dict[str, Any]] = {}
         for frame in frames:
-            for _name, data in parser.feed(frame):
+            for _name, data in SSE.messages(frame):
                 try:
                     event = msgspec.json.decode(data)
                 except msgspec.DecodeError:

@@ -49,6 +49,11 @@ class Provider:
         self.configured_timeouts = settings.timeouts
         self.timeouts = settings.timeouts or Timeouts()
 
+    @property
+    def unreachable_hint(self) -> str:
+        """Said after "cannot connect to <url>" when nothing answers there."""
+        return " (is the local model server running? check LOCAL_URL)" if self.local else ""
+
     def use_default_timeouts(self, timeouts: Timeouts) -> None:
         """Apply the pipeline-wide timeouts unless this provider set its own."""
         if self.configured_timeouts is None:

@@ -17,6 +17,10 @@ class OllamaProvider(Provider):
     # Ollama's templates leave a final assistant message open, so the model carries it on.
     prefill_by_default = True
 
+    @property
+    def unreachable_hint(self) -> str:
+        return " (is Ollama running? set FALLBACK_URL)"
+
     def endpoint(self, model: str, stream: bool, wire: str = "") -> str:
         return self.base_url + "/api/chat"
 
