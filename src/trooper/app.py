@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
@@ -22,6 +22,7 @@ import structlog
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, Router
+from starlette.types import Send
 
 from trooper import __version__, tracing
 from trooper.access import Gate
@@ -42,7 +43,7 @@ from trooper.stages.normalize import TOO_DEEP
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]  # as Starlette types it
+Handler = Callable[[Scope, Send, str, bytes], Awaitable[None]]  # scope, send, the format or vendor, the body
 
 log = structlog.get_logger("trooper")
 
@@ -146,7 +147,7 @@ class TrooperApp:
 
     # --- the guard every proxied request runs under ---
 
-    async def _guarded(self, handler, scope: Scope, receive: Receive, send: Send, client_format: str) -> None:  # type: ignore[no-untyped-def]
+    async def _guarded(self, handler: Handler, scope: Scope, receive: Receive, send: Send, client_format: str) -> None:
         """Run `handler` so that a client that goes away cancels the work at once (and with
         it the upstream request), and an unexpected bug is a clean 500, never a traceback.
         First of all, the gate: only admitted callers may spend the operator's keys."""

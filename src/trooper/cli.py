@@ -8,10 +8,17 @@ import gc
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from trooper import __version__
 from trooper.config import ConfigError, Settings, load
 from trooper.pipeline import build_stages, installed_stages, stage_package
+
+if TYPE_CHECKING:  # imported where used: `trooper --help` stays quick
+    from hypercorn.config import Config
+
+    from trooper.app import TrooperApp
+    from trooper.runtime import Runtime
 
 EXIT_CONFIG = 2
 
@@ -90,7 +97,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return code
 
 
-def chain_description(runtime) -> str:  # type: ignore[no-untyped-def]
+def chain_description(runtime: Runtime) -> str:
     parts = []
     for p in runtime.providers:
         key = "local" if not p.key_env else ("key set" if p.key else f"no key: {p.key_env} unset, client keys only")
@@ -150,7 +157,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _announce(settings: Settings, runtime) -> None:  # type: ignore[no-untyped-def]
+def _announce(settings: Settings, runtime: Runtime) -> None:
     import structlog
 
     log = structlog.get_logger("trooper")
@@ -181,7 +188,7 @@ def _tune_interpreter() -> None:
     sys.setswitchinterval(0.0005)
 
 
-def server_config(settings: Settings):  # type: ignore[no-untyped-def]
+def server_config(settings: Settings) -> Config:
     """hypercorn's settings, the same for one process and for workers."""
     from hypercorn.config import Config
 
@@ -195,7 +202,7 @@ def server_config(settings: Settings):  # type: ignore[no-untyped-def]
     return config
 
 
-def _run(app, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+def _run(app: TrooperApp, settings: Settings) -> None:
     from hypercorn.asyncio import serve
 
     from trooper import connections
@@ -213,7 +220,8 @@ def _run(app, settings: Settings) -> None:  # type: ignore[no-untyped-def]
             await stop.wait()
             app.stopping()  # end live /events streams, which would hold up a graceful stop
 
-        await serve(app, config, shutdown_trigger=stop_requested)
+        # hypercorn types the ASGI scope and messages as TypedDicts; the app reads them as dicts.
+        await serve(app, config, shutdown_trigger=stop_requested)  # type: ignore[arg-type]
 
     try:
         import uvloop

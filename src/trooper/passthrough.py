@@ -13,10 +13,10 @@ complete answer. Any other body that breaks is aborted.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator
 
 import aiohttp
+from starlette.types import Send
 
 from trooper.conversation import ApiError, UpstreamError
 from trooper.formats import Codec, codec
@@ -26,8 +26,6 @@ from trooper.redact import scrub_bytes
 from trooper.routes import Target
 from trooper.runtime import Runtime
 from trooper.send import send_bytes, send_error, send_stream
-
-Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 # Client request headers that never go upstream: hop-by-hop ones, and every credential
 # (the right one for this vendor is added back by the provider).

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import MutableMapping
 from typing import Any
 
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]  # as Starlette types it
+from starlette.types import Send
 
 HEADER = b"x-request-id"
 UPSTREAM_HEADER = b"x-upstream-request-id"

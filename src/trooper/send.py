@@ -9,9 +9,10 @@ from typing import Literal
 
 import msgspec
 import structlog
+from starlette.types import Send
 
-from trooper.conversation import ApiError, StreamNote, UpstreamError
-from trooper.formats import Codec, codec
+from trooper.conversation import ApiError, StreamEvent, StreamNote, UpstreamError
+from trooper.formats import Codec, StreamEncoder, codec
 from trooper.pipeline import Exchange, RawReply, Reply, StreamReply, WholeReply
 
 log = structlog.get_logger("trooper")
@@ -20,7 +21,7 @@ JSON = "application/json"
 SSE = "text/event-stream; charset=utf-8"
 
 
-async def send_reply(send, exchange: Exchange, reply: Reply) -> None:  # type: ignore[no-untyped-def]
+async def send_reply(send: Send, exchange: Exchange, reply: Reply) -> None:
     client = codec(exchange.client_format)
     extra = exchange.response_headers
     if isinstance(reply, RawReply):
@@ -40,12 +41,12 @@ async def send_reply(send, exchange: Exchange, reply: Reply) -> None:  # type: i
         await send_error(send, client, reply.error, {**reply.headers, **extra})
 
 
-async def send_error(send, client: Codec, error: ApiError, headers: Mapping[str, str] | None = None) -> None:  # type: ignore[no-untyped-def]
+async def send_error(send: Send, client: Codec, error: ApiError, headers: Mapping[str, str] | None = None) -> None:
     await send_bytes(send, error.status, JSON, client.encode_error(error), headers or {}, {})
 
 
-async def send_bytes(  # type: ignore[no-untyped-def]
-    send, status: int, content_type: str, body: bytes, headers: Mapping[str, str], extra: Mapping[str, str]
+async def send_bytes(
+    send: Send, status: int, content_type: str, body: bytes, headers: Mapping[str, str], extra: Mapping[str, str]
 ) -> None:
     raw = _headers(content_type, headers, extra)
     raw.append((b"content-length", str(len(body)).encode()))
@@ -53,8 +54,8 @@ async def send_bytes(  # type: ignore[no-untyped-def]
     await send({"type": "http.response.body", "body": body})
 
 
-async def send_stream(  # type: ignore[no-untyped-def]
-    send,
+async def send_stream(
+    send: Send,
     status: int,
     content_type: str,
     chunks: AsyncIterator[bytes],
@@ -91,8 +92,8 @@ async def send_stream(  # type: ignore[no-untyped-def]
     await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-async def _encoded(events, encoder) -> AsyncIterator[bytes]:  # type: ignore[no-untyped-def]
-    async with aclosing(events):
+async def _encoded(events: AsyncIterator[StreamEvent], encoder: StreamEncoder) -> AsyncIterator[bytes]:
+    async with aclosing(events):  # type: ignore[type-var]  # an async generator, typed as its iterator
         async for event in events:
             yield encoder.comment(event.text) if type(event) is StreamNote else encoder.encode(event)
     yield encoder.trailer()

@@ -9,9 +9,13 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from trooper.config import Settings
 from trooper.metrics import MULTIPROC_ENV
+
+if TYPE_CHECKING:
+    from trooper.app import TrooperApp
 
 PIPELINE_ENV = "TROOPER_WORKER_PIPELINE"
 
@@ -52,7 +56,7 @@ def _metrics_directory() -> str:
     return made
 
 
-def build_app():  # type: ignore[no-untyped-def]
+def build_app() -> TrooperApp:
     from trooper import connections, logs
     from trooper.app import TrooperApp
     from trooper.cli import _tune_interpreter

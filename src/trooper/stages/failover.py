@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import importlib.util
 import time
+from typing import TYPE_CHECKING
 
 import aiohttp
 import msgspec
@@ -33,6 +34,9 @@ from trooper.providers.ratelimit import retry_delay
 from trooper.providers.verdict import judge, stated_limit
 from trooper.redact import scrub, scrub_bytes
 from trooper.relay import ProviderFailure, Relay, UpstreamStream, content_type, forwarded, network_failure
+
+if TYPE_CHECKING:
+    from trooper.runtime import Runtime
 
 MAX_ERROR_BODY = 64 * 1024
 CONTEXT_MARGIN = 0.9  # share of a stated context limit a compacted conversation may fill
@@ -74,7 +78,7 @@ class Failover(StageBase):
 
     options: Options
 
-    def __init__(self, options: Options, runtime) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, options: Options, runtime: Runtime) -> None:
         super().__init__(options, runtime)
         codes = options.quota_status_codes
         self.quota_codes = frozenset(codes) if codes is not None else runtime.settings.quota_status_codes
