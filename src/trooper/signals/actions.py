@@ -107,6 +107,13 @@ def describe(tool: str, arguments: Any) -> Call:
         return Call(low, "plan", "", "")
     args = arguments if isinstance(arguments, dict) else {}
     text_arg = arguments if isinstance(arguments, str) else ""
+    if text_arg.startswith("{") and text_arg.endswith("}") and len(text_arg) < 20_000:
+        try:
+            decoded = msgspec.json.decode(text_arg)
+        except msgspec.DecodeError:
+            decoded = None
+        if isinstance(decoded, dict):
+            args, text_arg = decoded, ""
     if low in _SHELL_TOOLS or (not args and text_arg and low in ("python", "terminal")):
         command = str(args.get("command") or args.get("cmd") or args.get("script") or text_arg)
         return shell(command, tool)
@@ -274,7 +281,8 @@ _CHANGE_PROGRAMS = frozenset("mkdir mv cp rm touch chmod chown ln rsync scp tee 
 _SCRIPT_VERBS = ("deploy", "rotate", "migrate", "backup", "restore", "release", "seed", "provision", "publish",
                  "rollback", "install", "setup", "bootstrap", "upgrade", "sync", "cleanup", "purge")
 _SQL_CHANGE = re.compile(r"\b(update|insert|delete|alter|create|drop|grant|revoke|truncate|vacuum|reindex)\b", re.I)
-_QUOTED_MESSAGE = re.compile(r"""-m\s*(?:"([^"]{1,200})"|'([^']{1,200})'|(\S+))""")
+_QUOTED_MESSAGE = re.compile(r"""(?<!\S)-[a-z]*m\s*(?:"([^"]{1,200})"|'([^']{1,200})'|(\S+))""")
+_COMMIT_LINE = re.compile(r"^\[[\w./-]+(?: \(root-commit\))? ([0-9a-f]{7,12})\]", re.MULTILINE)
 _TITLE = re.compile(r"""--title\s*(?:"([^"]{1,200})"|'([^']{1,200})'|(\S+))""")
 _REDIRECT = re.compile(r"(?<![0-9&>])>{1,2}\s*([\w./~-]+)")
 _RANK = {"read": 0, "check": 1, "change": 2}
@@ -460,7 +468,7 @@ def _segment(segment: str) -> tuple[str, str, str]:
 
 def _git(segment: str, sub: str, args: list[str]) -> tuple[str, str, str]:
     if sub == "commit":
-        message = _first_group(_QUOTED_MESSAGE.search(segment))
+        message = _first_group(_QUOTED_MESSAGE.search(segment)).split("\n", 1)[0].strip().strip("'\"")
         return "change", "git commit", f"committed '{message}'" if message else "committed"
     if sub == "push":
         branch = next((a for a in reversed(args) if a not in ("origin", "upstream", "HEAD")), "")
@@ -636,6 +644,7 @@ def _ids(body: str, data: Any) -> tuple[str, ...]:
                     found.update(dict.fromkeys(_text_ids(text)))
                 elif 0 < len(text) <= 24 and not text.startswith("http"):
                     found[text] = None
+    found.update(dict.fromkeys(_COMMIT_LINE.findall(body[:4000])))
     found.update(dict.fromkeys(_text_ids(body[:2000])))
     return tuple(found)[:4]
 

@@ -551,7 +551,7 @@ class _Loop:
 
 
 class _Step:
-    __slots__ = ("number", "text", "done", "touched", "words", "looks")
+    __slots__ = ("number", "text", "done", "touched", "words", "looks", "verb")
 
     def __init__(self, number: int, text: str, done: bool) -> None:
         self.number = number
@@ -560,6 +560,8 @@ class _Step:
         self.touched = done  # some of its work is done
         self.words = _stems(text)
         self.looks = _LOOKING.match(text.lower().lstrip("*`_ ")) is not None  # a lookup or a check finishes it
+        head = _stems(text.split(" ", 1)[0]) if text else frozenset()
+        self.verb = next(iter(head)) if len(head) == 1 else ""
 
 
 class SignalReader:
@@ -723,10 +725,12 @@ class SignalReader:
         return any(loop.key and len(words & loop.words - _GENERIC) >= 1 for loop in self.loops)
 
     def _restated(self, words: frozenset[str]) -> bool:
-        """Is this claim a step already recorded, said again (a closing summary)?"""
+        """Is this claim a step already recorded, said again (a closing summary, or "Flight
+        booked: TP8QZ2" after the booking call returned TP8QZ2)?"""
         if len(words) < 2:
             return True
-        return any(len(words & old) >= max(2, 0.6 * len(words)) for old in self.step_words)
+        named = {w for w in words if any(ch.isdigit() for ch in w) and any(ch.isalpha() for ch in w) and len(w) >= 4}
+        return any(len(words & old) >= max(2, 0.6 * len(words)) or named & old for old in self.step_words)
 
     # --- plans ---
 
@@ -772,7 +776,7 @@ class SignalReader:
             for step in self.plan[: number - 1]:
                 step.done = step.done or step.touched
 
-    def _plan_item(self, words: frozenset[str], strong: bool) -> _Step | None:
+    def _plan_item(self, words: frozenset[str], strong: bool, loose: bool = False) -> _Step | None:
         """The plan step a piece of work belongs to: the step not yet done that shares
         the most of its words with the work, if enough. The work finishes the step when
         it covers most of it; else the step is under way, and finished once the work
@@ -787,13 +791,18 @@ class SignalReader:
             enough = shared >= 2 and score >= 0.34 if strong else (shared >= 2 or (shared >= 1 and len(step.words) == 1))
             if enough and score > best_score:
                 best, best_score = step, score
-        near = len((words & upcoming.words) - _GENERIC) if upcoming is not None and not strong else 0
-        if near and (best is None or len((words & best.words) - _GENERIC) <= near + 1):
+        near = len((words & upcoming.words) - _GENERIC) if upcoming is not None else 0
+        if strong and best is None and near and upcoming is not None and (upcoming.looks or loose):
+            upcoming.done = upcoming.touched = True  # a lookup about the next step, when that step is a lookup
+            return upcoming
+        elif not strong and near and (best is None or len((words & best.words) - _GENERIC) <= near + 1):
             # plans are worked in order: work that shares about as much with the next step is that step
             best, best_score = upcoming, near / len(upcoming.words)  # type: ignore[union-attr]
         if best is None:
             return None
-        covers = (best_score >= (0.4 if strong else 0.6) and len(words & best.words) >= 2) or len(best.words) == 1
+        # the work covers the step: most of its words, or its verb and its object ("Book a hotel…" by book_hotel)
+        covers = (best_score >= (0.4 if strong else 0.6) and len(words & best.words) >= 2) or len(best.words) == 1 \
+            or (best.verb in words and len((words & best.words) - {best.verb}) >= 1)
         if strong:  # a lookup or a check finishes a step that is only that; it moves nothing on
             best.done = best.done or covers
             return best if covers else None
@@ -835,9 +844,17 @@ class SignalReader:
                 _PAST_FIRST.match(said.lower()) and (not event.tool_id or len(name.split()) <= 3):
             name = said  # "Added Aero 14 (L-2231) x1": the result says what was done
         if result.status == "pending":
+            for loop in self.loops:  # five bookings waiting for the same consent are one loop
+                if loop.ids and loop.key == f"pending:{call.key}:{result.detail}":
+                    loop.ids = (*loop.ids, *result.ids[:1])
+                    loop.text = f"{', '.join(loop.ids[:4])} {result.detail}: {call.label}"[:200]
+                    loop.words = loop.words | _stems(loop.text)
+                    return
             ids = ", ".join(result.ids[:2])
             text = (f"{ids} {result.detail}: {call.label}" if ids else f"{call.label}: {result.detail}")[:200]
-            self._open(_Loop(text, _stems(text), ids=result.ids or (name,)), dedupe=False)
+            loop = _Loop(text, _stems(text), ids=result.ids or (name,))
+            loop.key = f"pending:{call.key}:{result.detail}"
+            self._open(loop, dedupe=False)
             return
         self._succeeded(call, result)
         if call.kind == "change":
@@ -856,7 +873,9 @@ class SignalReader:
                 self._add_step(name[:200], words, number)
             self.actions.append(name[:120])
         elif self.plan:
-            self._plan_item(_stems(f"{call.words} {announced}"), strong=True)
+            # an app's lookup ("search_products", "get_pricing") can be the step itself; reading a file is not
+            loose = not call.key.startswith(_WORKSPACE_TOOLS)
+            self._plan_item(_stems(f"{call.words} {announced}"), strong=True, loose=loose)
 
     def _restated_tool(self, name: str) -> bool:
         return name in self.steps
@@ -949,6 +968,9 @@ class SignalReader:
         return n
 
 
+_WORKSPACE_TOOLS = ("bash", "shell", "sh", "ssh", "run", "read", "grep", "glob", "ls", "view", "str_replace", "edit", "cat",
+                    "find", "webfetch", "websearch", "task", "notebook", "todo", "search_files", "list_files",
+                    "open_file", "psql", "sql", "dbt", "warehouse", "query", "execute", "terminal", "python", "kubectl")
 # Words too common in agents' work to tie a claim to a failed call or a plan step.
 _GENERIC = frozenset("tool call run ran file new add updat creat make set use check test done fail error "
                      "all now step user".split())
