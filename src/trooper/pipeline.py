@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from trooper.providers.base import Provider
     from trooper.runtime import Runtime
     from trooper.signals.classify import Decision
-    from trooper.stages.compact import Compactor
 
 STAGE_GROUP = "trooper.stages"
 
@@ -56,6 +55,7 @@ class RawReply(msgspec.Struct):
     content_type: str
     body: bytes | AsyncIterator[bytes]
     headers: dict[str, str] = {}
+    answer: Response | None = None  # a whole 200 answer's body, decoded: what observers read
 
 
 class ErrorReply(msgspec.Struct):
@@ -84,8 +84,38 @@ class Attempt(msgspec.Struct):
     splice: str = ""
 
 
+class Fitter(Protocol):
+    """What fits a conversation into a provider's window (the compact stage's Compactor)."""
+
+    given: dict[str, Compacted]  # provider name -> what it was given
+
+    def result(self, conversation: Conversation, window: int) -> Compacted: ...
+
+    def fit(self, conversation: Conversation, window: int, provider: str = "") -> Conversation: ...
+
+
 class Exchange:
-    """One request/response round trip. Stages read and write it; nothing else is global."""
+    """One request/response round trip. Stages read and write it; nothing else is global.
+
+    The contract, field by field (a stage writes only what its line names; anything of
+    a plugin's own goes in `notes`):
+
+    - set by the app before the stages, read-only: request_id, method, path, query,
+      headers (lower-cased), client_addr, client, client_format, started, log;
+      `decoded` (the conversation as the client sent it).
+    - `body`: the client's bytes; a stage that makes them stale sets it to None (no fast path).
+    - `conversation`: what the providers are asked; a stage changes it by replacing it
+      (normalize, and plugins).
+    - `session_id`, `forced_local`: normalize. `classification`: classify.
+      `compactor`: compact (read through `conversation_for` and `fitted`).
+    - `plan`, `decision`: route (the providers to try, in order, and why).
+    - `attempts`, `provider`, `model`, `degraded`, `answer`, `reply`: failover (any
+      request-phase stage may set `reply` to answer early: the rest of the request phase
+      is then skipped). `first_bytes_at`: the app, as a stream's first bytes go out.
+    - `response_headers`: the headers stage (and plugins) add to them.
+    - `notes`: plugin space only; no built-in stage reads or writes it.
+    - `on_finish`: any stage; callbacks run once the response is sent.
+    """
 
     __slots__ = (
         "request_id",
@@ -150,7 +180,7 @@ class Exchange:
         self.plan: list[Provider] = []
         self.decision = ""  # why this plan: "direct", "forced_local", "simple turn", ...
         self.classification: Decision | None = None  # simple or complex, and why
-        self.compactor: Compactor | None = None  # fits the conversation into small windows
+        self.compactor: Fitter | None = None  # fits the conversation into small windows
         self.degraded: tuple[str, ...] = ()  # what the answering tier lacked (no_tools, ...), when allowed
         self.attempts: list[Attempt] = []
         self.provider: Provider | None = None  # who answered
@@ -163,7 +193,7 @@ class Exchange:
         self.started = time.perf_counter()
         self.first_bytes_at = 0.0  # when a streamed answer's first bytes went to the client
         self.log = structlog.get_logger("trooper")
-        self.notes: dict[str, Any] = {}  # free space for plugin stages
+        self.notes: dict[str, Any] = {}  # plugin stages' space: never a built-in stage's
         self._on_finish: list[Callable[[Exchange, BaseException | None], Awaitable[None] | None]] = []
 
     def conversation_for(self, provider: Provider, conversation: Conversation | None = None) -> Conversation:

@@ -129,8 +129,8 @@ class Failover(StageBase):
             exchange.answer = opened
             exchange.reply = WholeReply(_with_model(opened, exchange.model))
         else:
-            if isinstance(opened, RawReply) and opened.status == 200:
-                exchange.answer = exchange.notes.pop("response", None)
+            if isinstance(opened, RawReply):
+                exchange.answer = opened.answer
             exchange.reply = opened
 
     # --- walking the plan ---
@@ -324,7 +324,7 @@ class Failover(StageBase):
                 upstream.close()
                 raise ProviderFailure(exc.reason, 200, exc.detail[:200]) from None
             return stream
-        return await self._whole(provider, upstream, wire, fast, exchange, deadline)
+        return await self._whole(provider, upstream, wire, fast, deadline)
 
     async def _refusal(self, provider: Provider, upstream: aiohttp.ClientResponse, wire: str, same_format: bool) -> Reply:
         """A non-200: either fall over (raise) or hand the error back to the client."""
@@ -347,7 +347,7 @@ class Failover(StageBase):
         return ErrorReply(wire_codec.decode_error(status, body))
 
     async def _whole(
-        self, provider: Provider, upstream: aiohttp.ClientResponse, wire: str, raw: bool, exchange: Exchange, deadline: float
+        self, provider: Provider, upstream: aiohttp.ClientResponse, wire: str, raw: bool, deadline: float
     ) -> Response | Reply:
         try:
             async with asyncio.timeout_at(deadline):
@@ -361,8 +361,7 @@ class Failover(StageBase):
         except UpstreamError as exc:
             raise ProviderFailure("bad_response", 200, exc.detail[:200]) from None
         if raw:
-            exchange.notes["response"] = response
-            return RawReply(200, content_type(upstream), body, forwarded(upstream.headers))
+            return RawReply(200, content_type(upstream), body, forwarded(upstream.headers), answer=response)
         return response
 
     # --- auto-recovery ---
