@@ -69,7 +69,7 @@ class GuardedTCPServer(TCPServer):
         super().__init__(*args, **kwargs)
         self.in_request = False
         self._header_clock: asyncio.TimerHandle | None = None
-        self.reader = _WatchedReader(self.reader, self)  # type: ignore[assignment]
+        self.reader = _WatchedReader(self.reader, self)  # type: ignore[assignment]  # hypercorn's reader, watched
 
     async def run(self) -> None:
         if _Limits.open >= _Limits.cap:

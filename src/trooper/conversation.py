@@ -8,7 +8,7 @@ so "did any stage change it?" is an identity check, which is what the fast path 
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import msgspec
 
@@ -66,7 +66,7 @@ class Tool(msgspec.Struct, frozen=True):
 
 
 ToolChoiceMode = Literal["auto", "any", "tool", "none"]
-TOOL_CHOICE_MODES: frozenset[str] = frozenset(ToolChoiceMode.__args__)  # type: ignore[attr-defined]
+TOOL_CHOICE_MODES: frozenset[str] = frozenset(get_args(ToolChoiceMode))
 
 
 class ToolChoice(msgspec.Struct, frozen=True):
@@ -272,6 +272,6 @@ class ResponseBuilder:
                     arguments = msgspec.json.decode(raw)
                 except msgspec.DecodeError:
                     arguments = {"_partial": raw}
-                content.append(ToolUseBlock(block.id, block.name, arguments if isinstance(arguments, dict) else {}))  # type: ignore[union-attr]
+                content.append(ToolUseBlock(block.id, block.name, arguments if isinstance(arguments, dict) else {}))  # type: ignore[union-attr]  # the kind left: tool_use
         usage = self.usage if self.done else Usage(self.input_tokens, 0)
         return Response(self.id, self.model, tuple(content), self.stop_reason, self.stop_sequence, usage)

@@ -143,7 +143,7 @@ class Metrics:
             kept = generate_latest(registry).decode()
             read_now: list[str] = []
         else:
-            kept = generate_latest(self.registry).decode()  # type: ignore[arg-type]
+            kept = generate_latest(self.registry).decode()  # type: ignore[arg-type]  # set when not multiprocess
             read_now = [
                 line for name, help, _, samples in STORE_FIGURES
                 for line in _family(

@@ -247,8 +247,8 @@ class LenientRequest(MessagesRequest):
     """The request with its messages and system blocks left raw, read block by block when
     the typed read meets a block type this code doesn't know."""
 
-    messages: list[LenientMessage]  # type: ignore[assignment]
-    system: str | list[msgspec.Raw] = ""  # type: ignore[assignment]
+    messages: list[LenientMessage]  # type: ignore[assignment]  # raw here, typed in the strict read
+    system: str | list[msgspec.Raw] = ""  # type: ignore[assignment]  # likewise
 
 
 class LenientToolResult(msgspec.Struct, gc=False):
@@ -425,7 +425,7 @@ def _image_in(item: ImageContent) -> ImageBlock:
 def _result_content_in(content: str | list[Any]) -> tuple[TextBlock | ImageBlock, ...]:
     if isinstance(content, str):
         return (TextBlock(content),) if content else ()
-    return tuple(_block_in(item) for item in content)  # type: ignore[misc]
+    return tuple(_block_in(item) for item in content)  # type: ignore[misc]  # ResultItems become text or image blocks
 
 
 def _response_format_in(config: OutputConfig | None) -> dict[str, Any] | None:
@@ -447,7 +447,7 @@ def _tool_choice_in(choice: ToolChoiceParam | None, untranslatable: list[str]) -
     if choice.type not in TOOL_CHOICE_MODES:
         untranslatable.append(f"tool_choice: type '{choice.type}'")
         return None
-    return ToolChoice(choice.type, choice.name, not choice.disable_parallel_tool_use)  # type: ignore[arg-type]
+    return ToolChoice(choice.type, choice.name, not choice.disable_parallel_tool_use)  # type: ignore[arg-type]  # checked above
 
 
 # --- encode a request for an Anthropic upstream ---
@@ -730,7 +730,7 @@ class StreamDecoder(FramedDecoder):
         elif kind == "message_stop":
             self._blocks.close(events)
             usage = Usage(self._usage.total_input(), self._usage.output_tokens)
-            events.append(StreamEnd(self._stop_reason, self._stop_sequence, usage))  # type: ignore[arg-type]
+            events.append(StreamEnd(self._stop_reason, self._stop_sequence, usage))  # type: ignore[arg-type]  # as Anthropic sent it
             self._ended = True
 
     def _start(self, message: MessageBody[AnyContent] | None, events: list[StreamEvent]) -> None:

@@ -361,7 +361,7 @@ class BlockSequencer:
         index = self.next_index
         self.next_index += 1
         self.open_index = index
-        self.open_kind = block.__struct_config__.tag  # type: ignore[assignment]
+        self.open_kind = block.__struct_config__.tag  # type: ignore[assignment]  # a block's tag is its kind
         events.append(BlockStart(index, block))
         return index
 

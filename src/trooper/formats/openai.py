@@ -252,7 +252,7 @@ class LenientChatRequest(ChatRequest):
     """The request with its messages left raw, read one by one when the typed read meets a
     role or content part type this code doesn't know."""
 
-    messages: list[msgspec.Raw]  # type: ignore[assignment]
+    messages: list[msgspec.Raw]  # type: ignore[assignment]  # narrower in the strict read; raw here
 
 
 class RoleAndContent(msgspec.Struct, gc=False):
@@ -833,7 +833,7 @@ class StreamEncoder:
         self._delta_suffix = tail + b"\n\n"
 
     def _tool_call_start(self, event: BlockStart) -> bytes:
-        block: ToolUseBlock = event.block  # type: ignore[assignment]
+        block: ToolUseBlock = event.block  # type: ignore[assignment]  # called for a tool_use start only
         position = len(self._tool_indices)
         self._tool_indices[event.index] = position
         call = ToolCallDelta(position, block.id, "function", FunctionDelta(block.name, ""))

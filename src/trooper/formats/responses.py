@@ -43,6 +43,7 @@ from trooper.conversation import (
     ThinkingDelta,
     Tool,
     ToolChoice,
+    ToolChoiceMode,
     ToolInputDelta,
     ToolResultBlock,
     ToolUseBlock,
@@ -140,7 +141,7 @@ class ResponsesRequest(msgspec.Struct, omit_defaults=True, gc=False):
 
 _REQUEST = msgspec.json.Decoder(ResponsesRequest)
 _KNOWN_FIELDS = frozenset(ResponsesRequest.__struct_fields__) - {"store"}
-_TOOL_CHOICE_MODES = {"auto": "auto", "required": "any", "none": "none"}
+_TOOL_CHOICE_MODES: dict[str, ToolChoiceMode] = {"auto": "auto", "required": "any", "none": "none"}
 _SYSTEM_ROLES = ("system", "developer")
 
 # --- decode a client's request ---
@@ -246,7 +247,7 @@ def _user_blocks_in(content: str | list[Part] | None, where: str) -> list[Block]
 def _result_content_in(output: str | list[Part] | None, where: str) -> tuple[TextBlock | ImageBlock, ...]:
     if output is None or isinstance(output, str):
         return (TextBlock(output),) if output else ()
-    return tuple(b for b in _user_blocks_in(output, f"{where}.output") if type(b) in (TextBlock, ImageBlock))  # type: ignore[misc]
+    return tuple(b for b in _user_blocks_in(output, f"{where}.output") if isinstance(b, (TextBlock, ImageBlock)))
 
 
 def _tools_in(tools: list[FunctionTool]) -> tuple[Tool, ...]:
@@ -267,7 +268,7 @@ def _tool_choice_in(choice: str | ToolChoiceObject | None, parallel: bool | None
     mode = _TOOL_CHOICE_MODES.get(choice or "auto")
     if mode is None:
         raise BadRequest(f"tool_choice: unknown value '{choice}' (auto, required, none or a function)")
-    return ToolChoice(mode, "", parallel)  # type: ignore[arg-type]
+    return ToolChoice(mode, "", parallel)
 
 
 def _response_format_in(text: TextConfig | None) -> Any:

@@ -245,8 +245,8 @@ class EmbeddedServer:
     async def _whole(self, job: Job, first: str | None, texts: asyncio.Queue[str | None]) -> web.Response:
         parts: list[str] = []
         text = first
-        while text is not _DONE:
-            parts.append(text)  # type: ignore[arg-type]
+        while text is not None:  # None is _DONE
+            parts.append(text)
             text = await texts.get()
         if job.error is not None:
             return _error(_api_error(job.error))
@@ -263,8 +263,8 @@ class EmbeddedServer:
         await response.write(encoder.encode(StreamStart(new_id("chatcmpl-"), self.model, job.usage.prompt_tokens)))
         await response.write(encoder.encode(BlockStart(0, TextBlock(""))))
         text = first
-        while text is not _DONE:
-            await response.write(encoder.encode(TextDelta(0, text)))  # type: ignore[arg-type]
+        while text is not None:  # None is _DONE
+            await response.write(encoder.encode(TextDelta(0, text)))
             text = await texts.get()
         if job.error is not None:  # OpenAI's in-stream error: the client's SDK raises it
             await response.write(b"data: " + openai.encode_error(_api_error(job.error)) + b"\n\n")

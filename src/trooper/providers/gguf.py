@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import struct
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import msgspec
 
@@ -54,7 +54,7 @@ def read_info(path: str | Path) -> GGUFInfo:
     )
 
 
-def _unpack(f: BinaryIO, fmt: str) -> tuple:  # type: ignore[type-arg]
+def _unpack(f: BinaryIO, fmt: str) -> tuple[Any, ...]:
     fmt = "<" + fmt
     data = f.read(struct.calcsize(fmt))
     return struct.unpack(fmt, data)

@@ -11,6 +11,7 @@ succeeded, failed or is waiting (a refund pending approval), and which identifie
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import msgspec
@@ -423,8 +424,8 @@ def _segment(segment: str) -> tuple[str, str, str]:
             return "change", f"dbt {sub}", f"ran dbt {sub} {' '.join(args[:3])}".strip()
         return "check", f"dbt {sub}", ""
     if program in ("psql", "mysql", "sqlite3", "clickhouse-client", "bq", "snowsql", "mongosh"):
-        if _SQL_CHANGE.search(segment):
-            return "change", program, f"ran {_SQL_CHANGE.search(segment).group(1).upper()} on {program}"  # type: ignore[union-attr]
+        if sql := _SQL_CHANGE.search(segment):
+            return "change", program, f"ran {sql.group(1).upper()} on {program}"
         return "read", program, ""
     if program in ("aws", "gcloud", "az", "doctl", "flyctl", "fly", "heroku", "vercel", "netlify", "wrangler",
                    "firebase", "eksctl", "gsutil"):
@@ -501,7 +502,7 @@ def _package(program: str, sub: str, args: list[str], rest: list[str]) -> tuple[
     return "read", f"{program} {sub}", ""
 
 
-def _script(path: str, program: str, args: list[str] = ()) -> tuple[str, str, str]:  # type: ignore[assignment]
+def _script(path: str, program: str, args: Sequence[str] = ()) -> tuple[str, str, str]:
     name = path.rsplit("/", 1)[-1].lower()
     if any(verb in name for verb in _SCRIPT_VERBS):
         return "change", name, " ".join(["ran", short_path(path), *args[:4]])
@@ -586,8 +587,8 @@ def outcome(text: str, is_error: bool, kind: str) -> Outcome:
         if _FAIL_HEAD.match(low_head) or (kind != "read" and (_FAIL_ANYWHERE.search(body[:400].lower())
                                                               or _FAIL_ANYWHERE.search(body[-400:].lower()))):
             return Outcome("failed", _error_line(body) or first, ids)
-    if kind == "change" and _PENDING_TEXT.search(body[:300].lower()):
-        return Outcome("pending", _PENDING_TEXT.search(body[:300].lower()).group(0), ids)  # type: ignore[union-attr]
+    if kind == "change" and (pending := _PENDING_TEXT.search(body[:300].lower())):
+        return Outcome("pending", pending.group(0), ids)
     return Outcome("ok", first, ids, verb, body[:2000] if kind == "change" else "")
 
 

@@ -615,7 +615,7 @@ class SignalReader:
             elif kind == "moving":
                 self._moving_on(event.numbers[0])
             elif kind == "plan":
-                self._plan(event.plan)  # type: ignore[arg-type]
+                self._plan(event.plan)  # type: ignore[arg-type]  # a plan event carries one
             elif kind == "todo":
                 self._todo(event.todo)
             elif kind == "call":
@@ -797,7 +797,7 @@ class SignalReader:
             return upcoming
         elif not strong and near and (best is None or len((words & best.words) - _GENERIC) <= near + 1):
             # plans are worked in order: work that shares about as much with the next step is that step
-            best, best_score = upcoming, near / len(upcoming.words)  # type: ignore[union-attr]
+            best, best_score = upcoming, near / len(upcoming.words)  # type: ignore[union-attr]  # near: upcoming set
         if best is None:
             return None
         # the work covers the step: most of its words, or its verb and its object ("Book a hotel…" by book_hotel)

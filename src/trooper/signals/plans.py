@@ -122,7 +122,7 @@ def _close(run: list[tuple[str, str]], head: str, found: list[Plan]) -> None:
     if _OPTIONS.search(head) or _NOT_PLAN_HEAD.search(head) or sum(text.rstrip().endswith("?") for text in items) > 1:
         return
     units = [_UNIT.match(text.replace("**", "")) for text in items]
-    unit = units[0].group(1).lower().rstrip("s") if all(units) else "step"  # type: ignore[union-attr]
+    unit = units[0].group(1).lower().rstrip("s") if all(units) else "step"  # type: ignore[union-attr]  # all matched
     actions = len(items) if all(units) or _SAYS_PLAN.search(head) else sum(_is_action(text) for text in items)
     if actions * 2 < len(items) + 1:
         return

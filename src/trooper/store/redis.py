@@ -264,7 +264,7 @@ class RedisStore:
                 writes.append(write)
             unused = locked - {w.sid for w in writes}
             if unused:
-                await self._redis.delete(*(self._k(f"lock:{sid}") for sid in unused))  # type: ignore[union-attr]
+                await self._redis.delete(*(self._k(f"lock:{sid}") for sid in unused))  # type: ignore[union-attr]  # connected
             raced = {w.sid for w in await self._commit(writes)}
             for write in writes:
                 sid = write.sid
@@ -316,14 +316,15 @@ class RedisStore:
                 held[sid] = Head(0, None, Signals(), None, 0, {})
                 continue
             pending = {ref: int(n) for ref, n in zip(refs, numbers, strict=True) if n is not None}
-            state = Head(int(rev), _summary(summary), _signals(signals), system.decode(), int(applied or 0), pending)
+            summary_now = _summary(summary)
+            state = Head(int(rev), summary_now, _signals(signals), system.decode(), int(applied or 0), pending)
             held[sid] = state
-            self._know_saved(sid, state.summary.tokens_saved)  # type: ignore[union-attr]
+            self._know_saved(sid, summary_now.tokens_saved)
             if local.born != born:
                 local.forget(born)
             if local.rev != state.rev:
                 local.reader = None  # another instance moved the session on
-                tails.append((sid, local, state.summary.messages))  # type: ignore[union-attr]
+                tails.append((sid, local, summary_now.messages))
         if tails:
             async with self._redis.pipeline(transaction=False) as pipe:
                 for sid, local, _ in tails:

@@ -47,7 +47,7 @@ def message_key(message: Message) -> bytes:
         elif type(block) is ToolResultBlock:
             digest.update(b"\x00r")
             for part in block.content:
-                digest.update(part.text.encode() if type(part) is TextBlock else _image_ref(part))  # type: ignore[arg-type]
+                digest.update(part.text.encode() if isinstance(part, TextBlock) else _image_ref(part))
         elif type(block) is ImageBlock:
             digest.update(b"\x00i" + _image_ref(block))
     return digest.digest()
