@@ -27,7 +27,7 @@ from starlette.types import Send
 from trooper import __version__, tracing
 from trooper.access import Gate
 from trooper.admin import Admin, warn_if_exposed
-from trooper.conversation import ApiError, BadRequest
+from trooper.conversation import TOO_DEEP, ApiError, BadRequest
 from trooper.formats import codec, gemini
 from trooper.health import Readiness
 from trooper.passthrough import count_at_gemini, pass_through
@@ -39,7 +39,6 @@ from trooper.routes import PIPELINE_ROUTES, Target, query_key, route
 from trooper.runtime import Runtime
 from trooper.send import json_bytes, send_bytes, send_error, send_reply
 from trooper.signals.tokens import estimate_conversation
-from trooper.stages.normalize import TOO_DEEP
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]

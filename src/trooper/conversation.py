@@ -192,6 +192,9 @@ class UpstreamError(Exception):
         self.detail = detail
 
 
+TOO_DEEP = "request body nests arrays and objects too deeply"  # a 400 wherever a walk hits the limit
+
+
 class BadRequest(Exception):
     """The client's request is malformed. Becomes a 400 in the client's own error shape."""
 

@@ -7,7 +7,7 @@ import hashlib
 
 import msgspec
 
-from trooper.conversation import ApiError, BadRequest, Conversation
+from trooper.conversation import TOO_DEEP, ApiError, BadRequest, Conversation
 from trooper.formats import codec
 from trooper.formats.common import bad_request_from
 from trooper.pipeline import ErrorReply, Exchange, StageBase
@@ -17,7 +17,6 @@ PRIVATE_FIELDS = ("x_force_local",)
 MAX_SESSION_ID = 200
 # Agents that name their own sessions: Claude Code, and the Codex CLI.
 AGENT_SESSION_HEADERS = ("x-claude-code-session-id", "session_id", "session-id")  # Claude Code; Codex CLI
-TOO_DEEP = "request body nests arrays and objects too deeply"
 
 
 class Normalize(StageBase):
