@@ -312,7 +312,7 @@ def shell(command: str, tool: str = "bash") -> Call:
         key = "test" if "test" in key or key.split(" ")[0] in _TEST_RUNNERS else key
     if host and phrase:
         phrase += f" on {host}"
-    shown = command if len(command) <= 80 else command[:77] + "..."
+    shown = key if kind != "read" and key else (command if len(command) <= 80 else command[:77] + "...")
     return Call(f"{tool.lower()}:{key}", kind, phrase[:200], command[:300], f"`{shown}`" + (f" on {host}" if host else ""))
 
 

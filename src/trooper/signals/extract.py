@@ -335,7 +335,7 @@ class _Reading:
         if role == "user":
             words = without_harness(text)
             if words:
-                self.events.append(Event("reply", words[:200].lower()))
+                self.events.append(Event("reply", " ".join(words[:200].split())))
             if not self.intent and len(text.split()) >= 4:
                 self.intent = _intent(sentences)
                 self.redirect = bool(_REDIRECT.search(text))
@@ -588,9 +588,12 @@ class SignalReader:
         self.calls: dict[str, tuple[Call, str]] = {}  # call id -> the call, and what the assistant said of it
         self.text_calls: list[tuple[Call, str]] = []  # a text agent's calls, answered in order
         self.edited: set[str] = set()  # files changed since the user last spoke
+        self.asking = ""  # the user's question that no answer has followed yet
 
     def read(self, message: Message) -> None:
         seen = observe(message)
+        if message.role == "assistant":
+            self.asking = ""
         if seen.intent:
             if not self.intent:
                 self.intent = seen.intent
@@ -633,7 +636,7 @@ class SignalReader:
             constraints=self.constraints[:MAX_ITEMS],
             active_entities=list(self.entities)[-12:],
             facts=list(self.facts)[-MAX_ITEMS * 2 :],
-            open_loops=[loop.text for loop in self.loops][-MAX_ITEMS:],
+            open_loops=([loop.text for loop in self.loops] + ([f"user asks: {self.asking}"] if self.asking else []))[-MAX_ITEMS:],
             resolved_loops=self.resolved[-MAX_ITEMS:],
             completed_steps=self._completed(),
             recent_actions=self.actions[-5:],
@@ -709,7 +712,10 @@ class SignalReader:
                     if _TOLD.search(event.text.lower()):  # "✅ Step 2 done: the schema is migrated"
                         self._add_step(event.text, event.words, first)
                     return  # a bare "Step 2 done." adds nothing to step 2's own entry
-        elif self._contradicted(event.words) or self._restated(event.words):
+        elif self._contradicted(event.words):
+            return
+        elif self._restated(event.words):
+            self._gloss(event)
             return
         elif self.plan and not self.working_on and self.plan_unit == "step":
             item = self._plan_item(event.words, strong=False)
@@ -718,6 +724,17 @@ class SignalReader:
                 self._add_step(event.text, event.words, item.number)
                 return
         self._add_step(event.text, event.words)
+
+    def _gloss(self, event: Event) -> None:
+        """A claim that repeats a recorded step's id ("Flight booked: TAP, ref TP8QZ2")
+        adds its words to that step instead of becoming a second one."""
+        named = {w for w in event.words if any(ch.isdigit() for ch in w) and any(ch.isalpha() for ch in w) and len(w) >= 4}
+        for index in range(len(self.steps) - 1, -1, -1):
+            if named & self.step_words[index]:
+                if event.text.lower() not in self.steps[index].lower():
+                    self.steps[index] = f"{self.steps[index]} — {event.text}"[:240]
+                    self.step_words[index] = self.step_words[index] | event.words
+                return
 
     def _contradicted(self, words: frozenset[str]) -> bool:
         """Does a failed call, not since retried successfully, share what the claim is
@@ -862,9 +879,9 @@ class SignalReader:
                 if call.key in self.edited:
                     return  # more edits to a file already changed since the user last spoke: one piece of work
                 self.edited.add(call.key)
-                if announced:
-                    name = f"{name}: {announced}"
-            words = _stems(f"{name} {call.words}")
+            words = _stems(f"{name} {call.words}")  # what was done, not what was announced, places it in the plan
+            if announced and announced.lower() not in name.lower():
+                name = f"{name}: {announced}"  # what the assistant said it was doing: the step's purpose
             number = self.working_on
             if not number and self.plan_unit == "step":  # a plan of numbered PRs or phases is marked by its numbers
                 item = self._plan_item(words, strong=False) if self.plan else None
@@ -918,7 +935,8 @@ class SignalReader:
         """The user spoke: the assistant's questions are answered, and a yes settles what
         the assistant asked approval for."""
         self.edited.clear()
-        approves = _APPROVAL_WORDS.match(said) is not None
+        self.asking = said if said.rstrip().endswith("?") and len(said.split()) >= 4 else ""
+        approves = _APPROVAL_WORDS.match(said.lower()) is not None
         for loop in list(self.loops):
             if loop.asked or (approves and not loop.key and not loop.ids and _ASKING_APPROVAL.search(loop.text.lower())
                               and loop.text.startswith("waiting for the user")):
