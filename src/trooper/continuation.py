@@ -20,6 +20,7 @@ from trooper.conversation import (
     Message,
     Response,
     ResponseBuilder,
+    StopReason,
     StreamEnd,
     StreamEvent,
     StreamNote,
@@ -126,17 +127,16 @@ class Splice:
         """Events to send the client for one upstream event (possibly none, or several
         when a held tool block or a held opening is released). Raises `Refused` when a
         continuation does not join the text sent."""
-        kind = type(event)
-        if kind is TextDelta or kind is ThinkingDelta:
-            self._generated.append(event.text)  # type: ignore[union-attr]
-        elif kind is ToolInputDelta:
-            self._generated.append(event.partial_json)  # type: ignore[union-attr]
-        elif kind is StreamStart and not self._switched and not self.input_tokens:
-            self.input_tokens = event.input_tokens  # type: ignore[union-attr]
-        elif kind is StreamEnd:
-            event = self._with_usage(event)  # type: ignore[arg-type]
+        if type(event) is TextDelta or type(event) is ThinkingDelta:
+            self._generated.append(event.text)
+        elif type(event) is ToolInputDelta:
+            self._generated.append(event.partial_json)
+        elif type(event) is StreamStart and not self._switched and not self.input_tokens:
+            self.input_tokens = event.input_tokens
+        elif type(event) is StreamEnd:
+            event = self._with_usage(event)
         seam = self.seam
-        if seam is None or seam.decided or kind is StreamStart or kind is StreamNote:
+        if seam is None or seam.decided or type(event) is StreamStart or type(event) is StreamNote:
             return self._take(event)
         return self._judge(seam, event)
 
@@ -194,7 +194,7 @@ class Splice:
             return self._commit([*out, event])
         if type(event) is StreamNote:
             return [event]
-        index = event.index  # type: ignore[union-attr]
+        index = event.index  # type: ignore[union-attr]  # start, end and notes returned above
         mapped = self._index_map.get(index)
         if mapped is None:
             return []  # a delta for a block we never opened: drop rather than emit an ill-formed stream
@@ -247,11 +247,11 @@ class Splice:
         self.sent.extend(events)
         return events
 
-    def finish(self, stop_reason: str = "end_turn") -> list[StreamEvent]:
+    def finish(self, stop_reason: StopReason = "end_turn") -> list[StreamEvent]:
         """Close the message as it stands (nothing left to continue)."""
         if self._ended:
             return []
-        return self._take(StreamEnd(stop_reason=stop_reason, usage=self._usage(Usage())))  # type: ignore[arg-type]
+        return self._take(StreamEnd(stop_reason=stop_reason, usage=self._usage(Usage())))
 
 
 __all__ = ["Splice", "continuation", "continue_prompt", "delivered_text", "has_tool_calls"]

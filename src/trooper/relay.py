@@ -242,7 +242,8 @@ class Relay:
             return
         except UpstreamError as exc:
             failure = exc
-        encoder = codec(self.exchange.client_format).StreamEncoder(self.exchange.conversation)  # type: ignore[arg-type]
+        assert self.exchange.conversation is not None  # a canonical stream answers a decoded request
+        encoder = codec(self.exchange.client_format).StreamEncoder(self.exchange.conversation)
         for event in self.splice.sent:
             encoder.encode(event)  # bring the encoder to where the client is; that output was sent already
         follow = getattr(encoder, "follow", None)
@@ -323,14 +324,16 @@ class Relay:
         once more without when it rejects the prefill with a 400."""
         prefill = provider.prefill and bool(delivered_text(delivered).strip())
         asked = continuation(conversation, delivered, prefill=prefill)
-        found = await self.walker.first_answer(self.exchange, [provider], asked, raw_ok=False)  # type: ignore[arg-type]
+        assert asked is not None  # None only for an answer holding tool calls, which _switch finished
+        found = await self.walker.first_answer(self.exchange, [provider], asked, raw_ok=False)
         if found is not None and prefill and _status(found[1]) == 400:
             rejected = self.exchange.attempts[-1]
             rejected.ok, rejected.reason = False, "prefill_rejected"
             log.warning("prefill_rejected", provider=provider.name, fix=f"set prefill = false on provider '{provider.name}'")
             prefill = False
             asked = continuation(conversation, delivered, prefill=False)
-            found = await self.walker.first_answer(self.exchange, [provider], asked, raw_ok=False)  # type: ignore[arg-type]
+            assert asked is not None
+            found = await self.walker.first_answer(self.exchange, [provider], asked, raw_ok=False)
         if found is None or not isinstance(found[1], UpstreamStream):
             return None
         return found[1], prefill

@@ -11,7 +11,7 @@ from trooper.compaction.harness import drop_harness_blocks, strip_harness, strip
 from trooper.compaction.keep import cuttable, pinned_turn, protected_turns
 from trooper.compaction.sitrep import render_sitrep, user_notes
 from trooper.compaction.tools import names_tool, plain_text, tool_tokens, trim_tool
-from trooper.conversation import Block, Conversation, Message, TextBlock, ToolUseBlock
+from trooper.conversation import Block, Conversation, Message, TextBlock, ToolResultBlock, ToolUseBlock
 from trooper.signals.extract import extract
 from trooper.signals.tokens import PER_MESSAGE, estimate_message, estimate_text
 
@@ -319,8 +319,10 @@ class _Fitting:
             return block
         if type(block) is TextBlock:
             return TextBlock(cut_text(block.text, room))
-        inner = tuple(TextBlock(cut_text(b.text, room)) if type(b) is TextBlock else b for b in block.content)  # type: ignore[union-attr]
-        return msgspec.structs.replace(block, content=inner)
+        if type(block) is ToolResultBlock:
+            inner = tuple(TextBlock(cut_text(b.text, room)) if type(b) is TextBlock else b for b in block.content)
+            return msgspec.structs.replace(block, content=inner)
+        return block  # cuttable() admits only these two
 
     def shorten_until_fits(self, messages: list[Message]) -> list[Message]:
         """Cut the largest unprotected texts, by whole lines or sentences, until it fits."""
@@ -351,7 +353,7 @@ class _Fitting:
         return Compacted(
             conversation, before, after, self.budget, compacted=True, truncated=self.truncated, fits=after <= self.budget,
             cut=tuple(self.cut), tools_trimmed=tuple(n for n in self.trimmed if n not in self.dropped_tools),
-            tools_dropped=tuple(self.dropped_tools), harness_lines=self.harness_lines, **kept,  # type: ignore[arg-type]
+            tools_dropped=tuple(self.dropped_tools), harness_lines=self.harness_lines, **kept,  # type: ignore[arg-type]  # the caller's Compacted flags
         )
 
 

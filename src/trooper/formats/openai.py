@@ -433,7 +433,7 @@ def encode_request(conversation: Conversation, model: str) -> bytes:
     sampling = conversation.sampling
     if sampling.top_k is not None:
         log.debug("sampling_dropped", target=NAME, fields=["top_k"])
-    messages: list[_Message] = [SystemMessage(conversation.system)] if conversation.system else []
+    messages: list[ChatMessage] = [SystemMessage(conversation.system)] if conversation.system else []
     for message in conversation.messages:
         if message.role == "user":
             _user_out(message, messages)
@@ -444,7 +444,7 @@ def encode_request(conversation: Conversation, model: str) -> bytes:
     reasoning = model.startswith(_REASONING_MODEL_PREFIXES)
     request = ChatRequest(
         model=model,
-        messages=messages,  # type: ignore[arg-type]
+        messages=messages,
         # max_tokens where the model takes it (more compatible servers do); OpenAI's
         # reasoning models refuse it and take only max_completion_tokens.
         max_tokens=None if reasoning else sampling.max_tokens,
@@ -463,7 +463,7 @@ def encode_request(conversation: Conversation, model: str) -> bytes:
     return JSON_ENCODER.encode(request)
 
 
-def _user_out(message: Message, messages: list[_Message]) -> None:
+def _user_out(message: Message, messages: list[ChatMessage]) -> None:
     """Tool results become `tool` messages (which must directly follow the assistant's
     calls); the rest of the user turn follows them as one user message."""
     parts: list[UserPart] = []
