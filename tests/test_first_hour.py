@@ -12,9 +12,13 @@ import aiohttp
 import anthropic
 import openai
 import pytest
+from structlog.testing import capture_logs
 
 from tests.conftest import FakeClock, chain_env, run_trooper
 from tests.fakes.upstream import Error, FakeUpstream, Text
+from trooper.cli import _announce
+from trooper.config import load
+from trooper.runtime import Runtime
 from trooper.stages import failover
 
 FAST = """
@@ -143,3 +147,12 @@ async def test_x_request_id_is_the_client_s_when_well_formed(openai_fake: FakeUp
             assert re.fullmatch(r"[0-9a-f]{32}", resp.headers["x-request-id"])
         async with http.post(url, data=b"{not json", headers={"content-type": "application/json"}) as resp:
             assert resp.status == 400 and re.fullmatch(r"[0-9a-f]{32}", resp.headers["x-request-id"])
+
+
+def test_start_up_names_the_local_extra_when_nothing_local_is_installed(nothing_local: None) -> None:
+    env = chain_env()
+    settings = load(None, env=env)
+    with capture_logs() as logs:
+        _announce(settings, Runtime(settings, env=env))
+    hints = [e["hint"] for e in logs if e["event"] == "no_local_model"]
+    assert len(hints) == 1 and "pip install 'trooper-gateway[local]'" in hints[0]

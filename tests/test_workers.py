@@ -115,3 +115,31 @@ async def start_two_workers(claude: FakeUpstream, redis_server: RedisServer, tmp
     )
     await _wait_healthy(port, proc)
     return proc, f"http://127.0.0.1:{port}"
+
+
+async def test_one_process_with_a_metrics_directory_starts_it_afresh(claude: FakeUpstream, tmp_path: Path) -> None:
+    """PROMETHEUS_MULTIPROC_DIR set for one process: a previous run's files are cleared, and
+    /metrics reads this run's figures back from the directory."""
+    metrics = tmp_path / "metrics"
+    metrics.mkdir()
+    (metrics / "counter_999999.db").write_bytes(b"a previous run's counts")
+    claude.script(Text("hi"))
+    port = free_port()
+    env = chain_env(claude=claude, TROOPER_PORT=str(port), PATH=os.environ.get("PATH", ""), HOME=str(tmp_path),
+                    PYTHONPATH=os.environ.get("PYTHONPATH", ""), PROMETHEUS_MULTIPROC_DIR=str(metrics))
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "trooper.cli", "serve", env=env,
+                                                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    try:
+        await _wait_healthy(port, proc)
+        url = f"http://127.0.0.1:{port}"
+        await turn(url, [], "Explain the plan", "one-process")
+        figures = (0.0, 0.0)
+        for _ in range(100):  # the record is written just after the answer's last byte
+            _, figures = await scrape(url)
+            if figures[0] == 1:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await stop(proc)
+    assert figures == (1, 0)
+    assert not (metrics / "counter_999999.db").exists()

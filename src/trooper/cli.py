@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -132,6 +133,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
                      "run Ollama or a LOCAL_URL server and set LOCAL_EMBEDDED=off",
             )
         return serve_workers(args.pipeline, settings, workers)
+    from trooper.metrics import MULTIPROC_ENV, clear_metrics_directory
+
+    if os.environ.get(MULTIPROC_ENV):  # one process keeping its metrics in files (as workers do)
+        clear_metrics_directory(os.environ[MULTIPROC_ENV])
     runtime = Runtime(settings)
     stages = build_stages(settings.stages, settings.stage_options, runtime)
     app = TrooperApp(runtime, stages)
@@ -169,6 +174,10 @@ def _announce(settings: Settings, runtime: Runtime) -> None:
             "no_cloud_key",
             hint="set CLAUDE_API_KEY and/or OPENAI_API_KEY; until then cloud calls use the key each client sends",
         )
+        from trooper.stages.failover import LOCAL_EXTRA_HINT, embedded_installed
+
+        if not any(p.kind == "embedded" for p in runtime.providers) and not embedded_installed():
+            log.warning("no_local_model", hint=LOCAL_EXTRA_HINT)  # the first hour: say it before the first 503
     if server.bind not in ("127.0.0.1", "::1", "localhost"):
         log.warning("listening_beyond_loopback", bind=server.bind)
 

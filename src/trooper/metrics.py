@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Literal
 
 import prometheus_client
@@ -58,6 +59,13 @@ prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]  # 
 
 def multiprocess() -> bool:
     return bool(os.environ.get(MULTIPROC_ENV))
+
+
+def clear_metrics_directory(directory: str) -> None:
+    """Empty PROMETHEUS_MULTIPROC_DIR of a previous run's values, which would add up with this one's."""
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    for stale in Path(directory).glob("*.db"):
+        stale.unlink()
 
 
 class Metrics:

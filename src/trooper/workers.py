@@ -8,11 +8,10 @@ import importlib.util
 import os
 import shutil
 import tempfile
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from trooper.config import Settings
-from trooper.metrics import MULTIPROC_ENV
+from trooper.metrics import MULTIPROC_ENV, clear_metrics_directory
 
 if TYPE_CHECKING:
     from trooper.app import TrooperApp
@@ -47,9 +46,7 @@ def _metrics_directory() -> str:
     emptied of a previous run's counts, or a fresh directory (returned, to be removed)."""
     given = os.environ.get(MULTIPROC_ENV)
     if given:
-        Path(given).mkdir(parents=True, exist_ok=True)
-        for stale in Path(given).glob("*.db"):
-            stale.unlink()
+        clear_metrics_directory(given)
         return ""
     made = tempfile.mkdtemp(prefix="trooper-metrics-")
     os.environ[MULTIPROC_ENV] = made  # the workers are spawned: they inherit it
