@@ -12,7 +12,13 @@ from trooper.conversation import Conversation, Message, TextBlock, Tool
 from trooper.signals.classify import classify, classify_text, word_count
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "bench"))
-from classifier import DATA, evaluate, load  # noqa: E402
+from classifier import DATA, HELDOUT, evaluate, load  # noqa: E402
+
+# What the rules achieve on the blind held-out split (python bench/classifier.py, 543 turns):
+# 86.0% accuracy, 5.4% of complex turns sent local. The targets (95%, 2%) are not met;
+# the README says so beside the figures.
+HELDOUT_ACCURACY_FLOOR = 0.86
+HELDOUT_COMPLEX_TO_SIMPLE_CEILING = 0.055
 
 
 def test_quality_floors_on_the_dev_turns() -> None:
@@ -21,6 +27,15 @@ def test_quality_floors_on_the_dev_turns() -> None:
     dev = evaluate(rows)
     assert dev["accuracy"] >= 0.94, [(r["id"], d.reason) for r, d in dev["wrong"]]
     assert dev["complex_to_simple_share"] <= 0.01
+
+
+def test_quality_floors_on_the_blind_heldout_turns() -> None:
+    if not HELDOUT.is_file():
+        pytest.skip(f"no blind held-out split at {HELDOUT} (it is written separately, from the labelling guide)")
+    heldout = evaluate(load(HELDOUT))
+    assert heldout["accuracy"] >= HELDOUT_ACCURACY_FLOOR, f"accuracy {heldout['accuracy']:.3f}"
+    assert heldout["complex_to_simple_share"] <= HELDOUT_COMPLEX_TO_SIMPLE_CEILING, (
+        f"complex→simple {heldout['complex_to_simple_share']:.3f}")
 
 
 def ask(text: str, history: bool = False, tools: bool = False) -> str:

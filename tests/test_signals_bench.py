@@ -1,7 +1,8 @@
 """Floors for signal extraction, measured by bench/signals.py (the same code and the same
 matching the bench prints) on the labelled agent sessions: the dev split in
 tests/data/agent_conversations/ guards against regressions, the blind held-out split in
-tests/data/heldout/agent_conversations/ holds the figures the README reports."""
+tests/data/heldout/agent_conversations/ holds the figures the README reports; its floors
+are asserted at what is achieved there, and the test skips only when that split is absent."""
 
 from __future__ import annotations
 
@@ -28,6 +29,16 @@ def _bench():  # type: ignore[no-untyped-def]
 bench = _bench()
 DEV = bench.load(bench.DATA)
 
+# What the extractor achieves on the blind held-out split (python bench/signals.py, 51 sessions),
+# asserted as floors. The issue's targets (steps R 90% / P 80%, loops R 85%, intent 90%,
+# resume_from 95%) are far above them: the README says so beside the figures.
+HELDOUT_FLOORS = {
+    "completed_step_recall": 0.39,
+    "completed_step_precision": 0.40,
+    "open_loop_recall": 0.09,
+    "intent_keyword_hit_rate": 0.83,
+    "resume_from_exact_numbered": 0.43,
+}
 # Regression guards at what the extractor achieves on the dev split (bench/signals.py).
 DEV_FLOORS = {
     "completed_step_recall": 0.55,
@@ -48,6 +59,20 @@ def test_the_dev_corpus_covers_both_wire_formats_and_tool_calling() -> None:
 def test_dev_floor(measure: str) -> None:
     figures = bench.evaluate(DEV)
     assert figures[measure] >= DEV_FLOORS[measure], [m for m in figures["misses"]]
+
+
+@pytest.fixture(scope="module")
+def heldout_figures() -> dict:
+    if not bench.HELDOUT.is_dir() or not any(bench.HELDOUT.glob("*.json")):
+        pytest.skip(f"no blind held-out split at {bench.HELDOUT} (it is written separately, from the labelling guide)")
+    figures = bench.evaluate(bench.load(bench.HELDOUT))
+    figures.pop("misses")  # the held-out split is blind: its misses are never shown
+    return figures
+
+
+@pytest.mark.parametrize("measure", sorted(HELDOUT_FLOORS))
+def test_heldout_floor(heldout_figures: dict, measure: str) -> None:
+    assert heldout_figures[measure] >= HELDOUT_FLOORS[measure], f"{measure} = {heldout_figures[measure]:.3f}"
 
 
 def test_the_matcher_is_strict_about_numbers() -> None:
