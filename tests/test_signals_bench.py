@@ -39,12 +39,13 @@ HELDOUT_FLOORS = {
     "intent_keyword_hit_rate": 0.83,
     "resume_from_exact_numbered": 0.43,
 }
-# Regression guards at what the extractor achieves on the dev split (bench/signals.py).
+# Regression guards on the dev split (bench/signals.py), 5 points under what the extractor
+# achieves there: the dev-data session keeps adding sessions, which move the figures a little.
 DEV_FLOORS = {
-    "completed_step_recall": 0.55,
-    "open_loop_recall": 0.33,
-    "intent_keyword_hit_rate": 0.89,
-    "resume_from_exact_numbered": 0.63,
+    "completed_step_recall": 0.50,
+    "open_loop_recall": 0.28,
+    "intent_keyword_hit_rate": 0.84,
+    "resume_from_exact_numbered": 0.58,
 }
 
 
