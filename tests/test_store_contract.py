@@ -1,15 +1,18 @@
 """One behaviour suite, run against both stores (embedded SQLite and Redis), so the two
-cannot drift: round trips, incremental transcripts, ordering, retention, live updates."""
+cannot drift: round trips, incremental transcripts, ordering, retention, live updates,
+per-session caps."""
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
+from redis import asyncio as aioredis
 
 from tests.redis_server import redis_server  # noqa: F401  (a fixture)
 from tests.test_store import Agent, conversation, record, text
@@ -23,15 +26,19 @@ Factory = Callable[..., Any]
 
 @pytest.fixture(params=["sqlite", "redis"])
 async def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Factory]:
-    """Builds started stores of one kind (settings and clock as a test asks); closes them after."""
+    """Builds started stores of one kind (settings and clock as a test asks); closes them
+    after. `like`: another store on the same data (the same Redis; the same SQLite file,
+    once the first is closed), as a restart or a second instance sees it."""
     opened: list[Any] = []
     url = request.getfixturevalue("redis_server").url if request.param == "redis" else ""
 
-    async def make(clock: Callable[[], float] | None = None, **settings: Any) -> Any:
+    async def make(clock: Callable[[], float] | None = None, like: Any = None, **settings: Any) -> Any:
         more = {"clock": clock} if clock is not None else {}
         settings.setdefault("max_age_days", 0)
-        if request.param == "redis":
-            store: Any = RedisStore(StoreSettings(url=url, **settings), **more)
+        if like is not None:
+            store: Any = type(like)(like.settings, **more)
+        elif request.param == "redis":
+            store = RedisStore(StoreSettings(url=url, **settings), **more)
         else:
             store = EmbeddedStore(StoreSettings(path=str(tmp_path / f"t{len(opened)}.db"), **settings), **more)
         await store.start()
@@ -198,3 +205,112 @@ async def test_a_backlog_keeps_every_record_and_signals_catch_up(make_store: Fac
     assert found is not None
     assert found[1].resume_from == 42
     assert "✅ Step 40 done: migrated table 40" in found[1].completed_steps
+
+
+def seqs(raws: list[msgspec.Raw]) -> list[int]:
+    return [msgspec.json.decode(raw)["seq"] for raw in raws]
+
+
+async def held(store: Any, session_id: str) -> tuple[int, int]:
+    """How many transcript entries and request records the store's storage holds for a
+    session (SQLite rows; Redis list and hash lengths, both transcript lists)."""
+    if isinstance(store, RedisStore):
+        client = aioredis.Redis.from_url(store.settings.url)
+        try:
+            keys, messages, requests = [await client.llen(f"trooper:s:{session_id}:keys"),
+                                        await client.llen(f"trooper:s:{session_id}:msgs"),
+                                        await client.hlen(f"trooper:s:{session_id}:reqs")]
+        finally:
+            await client.aclose()
+        assert keys == messages
+        return messages, requests
+    await store.flush()
+    with sqlite3.connect(store.location) as db:
+        return tuple(db.execute(f"SELECT count(*) FROM {table} WHERE session_id = ?", (session_id,)).fetchone()[0]
+                     for table in ("messages", "requests"))  # type: ignore[return-value]
+
+
+async def test_a_long_session_keeps_its_newest_messages_and_requests(make_store: Factory) -> None:
+    store = await make_store(max_messages=30, max_requests=10)
+    agent = Agent(store)
+    for n in range(1, 41):
+        agent.turn(f"Turn {n}: carry on with the migration.", f"Completed step {n}.")
+    detail = await store.session("s1")
+    assert detail is not None
+    assert seqs(detail.transcript) == list(range(51, 81))  # the newest 30 of 80
+    assert seqs(detail.requests) == list(range(31, 41))
+    assert detail.session.messages == 80 and detail.session.requests == 40  # the counts stay true
+    stats = store.stats()
+    assert (stats.trimmed_messages, stats.trimmed_requests) == (50, 30)
+    assert await held(store, "s1") == (30, 10)
+    # The next turn is still recognised as the same conversation growing by two messages.
+    agent.turn("Turn 41: finish up.", "Completed step 41.")
+    detail = await store.session("s1")
+    assert detail is not None and seqs(detail.transcript)[-3:] == [80, 81, 82]
+    found = await store.signals("s1")
+    assert found is not None and found[0].messages == 82
+    # A restart (SQLite) or another instance (Redis) carries on from what is stored.
+    if isinstance(store, EmbeddedStore):
+        await store.close()
+    again = await make_store(like=store)
+    follower = Agent(again)
+    follower.history, follower.ref = list(agent.history), 100
+    follower.turn("Turn 42: one more.", "Completed step 42.")
+    detail = await again.session("s1")
+    assert detail is not None
+    assert seqs(detail.transcript) == list(range(55, 85)) and seqs(detail.requests) == list(range(33, 43))
+    assert (detail.session.messages, detail.session.requests, detail.session.in_flight) == (84, 42, 0)
+    assert await held(again, "s1") == (30, 10)
+
+
+async def test_an_answer_whose_request_record_the_cap_dropped_is_not_kept(make_store: Factory) -> None:
+    store = await make_store(max_requests=2)
+    asked = [conversation(*(text("user", f"Question {k}?") for k in range(1, n + 1))) for n in range(1, 5)]
+    for ref, conv in enumerate(asked, 1):
+        store.observe(Observation(ref, "s1", "request", float(ref), conv))
+    await store.signals("s1")  # the requests applied: records 1 and 2 are past the cap
+    assert await held(store, "s1") == (4, 0)  # and written
+    for ref in (4, 3, 2, 1):  # the answers come late, the oldest last
+        store.observe(Observation(ref, "s1", "answer", 10.0 + ref, asked[ref - 1],
+                                  Response("m", "m", (TextBlock(f"Answer {ref}."),)), record()))
+    detail = await store.session("s1")
+    assert detail is not None
+    assert seqs(detail.requests) == [3, 4] and (detail.session.requests, detail.session.in_flight) == (4, 0)
+    assert await held(store, "s1") == (len(detail.transcript), 2)
+    assert store.stats().trimmed_requests == 2
+
+
+async def test_two_instances_writing_one_capped_session_keep_its_newest(make_store: Factory) -> None:
+    """A stateless client behind a load balancer, every request in one session on either
+    instance at once (Redis: two stores racing on one session; SQLite: one process is the
+    whole fleet, so one store takes both). The caps hold, the counts stay true, the
+    newest records are the ones kept, and what was dropped is counted once."""
+    first = await make_store(max_messages=40, max_requests=25)
+    stores = [first, first if isinstance(first, EmbeddedStore) else await make_store(like=first)]
+    asked = conversation(text("user", "Classify this ticket."))
+    per_store = 150
+    for wave in range(15):
+        for n in range(wave * per_store // 15, (wave + 1) * per_store // 15):
+            for i, store in enumerate(stores):
+                ref = 1 + n + i * 10_000
+                said = Response("m", "m", (TextBlock(f"Answer {i}-{n}."),))
+                store.observe(Observation(ref, "hot", "request", 1.0 + n, asked))
+                store.observe(Observation(ref, "hot", "answer", 1.5 + n, asked, said, record()))
+        await asyncio.sleep(0.01)  # the writers run between waves, racing each other
+    for store in stores:
+        await store.signals("hot")  # every observation of this instance applied
+    detail = await first.session("hot")
+    assert detail is not None
+    summary = detail.session
+    assert (summary.requests, summary.in_flight) == (2 * per_store, 0)
+    assert seqs(detail.requests) == list(range(2 * per_store - 24, 2 * per_store + 1))
+    assert seqs(detail.transcript) == list(range(summary.messages - 39, summary.messages + 1))
+    answers = [t for t in texts(detail.transcript) if t.startswith("Answer")]
+    assert len(answers) == len(set(answers)) >= 30
+    assert await held(first, "hot") == (40, 25)
+    counted = [store.stats() for store in dict.fromkeys(stores)]
+    assert sum(s.trimmed_messages for s in counted) == summary.messages - 40
+    assert sum(s.trimmed_requests for s in counted) == 2 * per_store - 25
+    assert sum(s.dropped for s in counted) == 0
+    if isinstance(first, RedisStore):
+        assert any(store._contended for store in stores)  # they raced, and took turns under the lock

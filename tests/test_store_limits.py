@@ -1,5 +1,6 @@
 """Bounded storage and a store that never takes Trooper down: per-session caps on the
-transcript and the request records (counted in /metrics), histories that keep diverging
+transcript and the request records counted in /metrics (the caps themselves, on both
+stores: tests/test_store_contract.py), histories that keep diverging
 stored once, a one-line start-up error naming the path and the fix for every unusable
 store location (a real `trooper serve`), and a store that fails at run time logged and
 survived."""
@@ -15,11 +16,11 @@ from pathlib import Path
 
 import aiohttp
 import anthropic
-import msgspec
 import pytest
 
 from tests.conftest import chain_env, run_trooper
 from tests.fakes.upstream import FakeUpstream, Text
+from tests.redis_server import redis_server  # noqa: F401  (a fixture)
 from tests.served import serve_env
 from tests.test_serve_cli import free_port
 from tests.test_store import Agent, conversation, rows, text
@@ -29,44 +30,6 @@ from trooper.store.sqlite import Database
 
 # Root passes every permission check; without these capabilities it is held to the file modes.
 UNPRIVILEGED = ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner"] if os.geteuid() == 0 else []
-
-
-async def test_a_long_session_keeps_its_newest_messages_and_requests(tmp_path: Path) -> None:
-    store = EmbeddedStore(StoreSettings(path=str(tmp_path / "t.db"), max_messages=30, max_requests=10))
-    await store.start()
-    try:
-        agent = Agent(store)
-        for n in range(1, 41):
-            agent.turn(f"Turn {n}: carry on with the migration.", f"Completed step {n}.")
-        detail = await store.session("s1")
-        assert detail is not None
-        entries = [msgspec.json.decode(raw) for raw in detail.transcript]
-        assert [e["seq"] for e in entries] == list(range(51, 81))  # the newest 30 of 80
-        assert [msgspec.json.decode(raw)["seq"] for raw in detail.requests] == list(range(31, 41))
-        assert detail.session.messages == 80 and detail.session.requests == 40  # the counts stay true
-        stats = store.stats()
-        assert (stats.trimmed_messages, stats.trimmed_requests) == (50, 30)
-        await store.flush()
-        assert rows(store.location, "messages") == 30 and rows(store.location, "requests") == 10
-        # The next turn is still recognised as the same conversation growing by two messages.
-        agent.turn("Turn 41: finish up.", "Completed step 41.")
-        detail = await store.session("s1")
-        assert detail is not None and msgspec.json.decode(detail.transcript[-1])["seq"] == 82
-    finally:
-        await store.close()
-    again = EmbeddedStore(store.settings)  # and after a restart, from the file
-    await again.start()
-    try:
-        follower = Agent(again)
-        follower.history, follower.ref = list(agent.history), 100
-        follower.turn("Turn 42: one more.", "Completed step 42.")
-        detail = await again.session("s1")
-        assert detail is not None
-        assert [msgspec.json.decode(raw)["seq"] for raw in detail.transcript][-2:] == [83, 84]
-        await again.flush()
-        assert rows(again.location, "messages") == 30
-    finally:
-        await again.close()
 
 
 async def test_histories_that_keep_diverging_are_stored_once(tmp_path: Path) -> None:
@@ -95,11 +58,14 @@ async def test_histories_that_keep_diverging_are_stored_once(tmp_path: Path) -> 
         await store.close()
 
 
-async def test_the_caps_show_in_metrics(tmp_path: Path, claude: FakeUpstream) -> None:
+@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+async def test_the_caps_show_in_metrics(tmp_path: Path, claude: FakeUpstream, kind: str,
+                                        request: pytest.FixtureRequest) -> None:
     claude.default = Text("Done.")
     pipeline = tmp_path / "caps.toml"
     pipeline.write_text("[store]\nmax_messages = 4\nmax_requests = 2\n")
-    async with run_trooper(chain_env(claude=claude, TROOPER_DB=str(tmp_path / "t.db")), pipeline) as trooper:
+    store = {"TROOPER_STORE": request.getfixturevalue("redis_server").url} if kind == "redis" else {}
+    async with run_trooper(chain_env(claude=claude, TROOPER_DB=str(tmp_path / "t.db"), **store), pipeline) as trooper:
         client = anthropic.AsyncAnthropic(base_url=trooper.url, api_key="client-key", max_retries=0)
         history: list[dict] = []
         for n in range(5):
@@ -113,6 +79,8 @@ async def test_the_caps_show_in_metrics(tmp_path: Path, claude: FakeUpstream) ->
             async with http.get(trooper.url + "/metrics") as response:
                 metrics = await response.text()
     assert [e["seq"] for e in detail["transcript"]] == [7, 8, 9, 10]
+    assert [r["seq"] for r in detail["requests"]] == [4, 5]
+    assert (detail["session"]["messages"], detail["session"]["requests"]) == (10, 5)
     assert 'trooper_store_trimmed_total{kind="messages"} 6' in metrics
     assert 'trooper_store_trimmed_total{kind="requests"} 3' in metrics
 

@@ -262,7 +262,7 @@ class EmbeddedStore:
         sid = state.summary.id
         if observation.phase == "request":
             self._pending[observation.ref] = change.request
-        if change.record is not None:
+        if change.record is not None and change.request > state.requests_dropped:  # not one the cap dropped
             applied.requests.append((sid, change.request, _encode(change.record)))
         for entry, key in zip(change.entries, change.keys, strict=True):
             applied.messages.append((sid, entry.seq, key, _encode(entry)))

@@ -3,7 +3,8 @@ several workers and instances are one Trooper (`TROOPER_STORE=redis://host:port/
 
 Same interface and semantics as the embedded store (store/embedded.py): transcripts grow
 by what is new in each request, summaries and signals are whole, request records are
-numbered per session, retention by age and count.
+numbered per session, per-session caps drop the oldest messages and records (in the same
+check-and-set write that adds the new ones), retention by age and count.
 
 Off the request path: `observe` only appends to a bounded in-memory buffer and wakes
 the writer task. The writer takes the buffer's head in batches; per session of a batch
@@ -22,9 +23,11 @@ shows every instance's sessions.
 
 Keys (prefix `trooper:`): `sessions` (zset id -> last_seen), `s:{id}` (hash: rev, born,
 summary, signals, system, `applied:{instance}`, `p:{instance}:{ref}` for requests whose
-answer is still to come), `s:{id}:keys` (list: one short key per transcript message),
-`s:{id}:msgs` (list: transcript entries, seq = position), `s:{id}:reqs` (hash: request
-records by seq; an answer may be written after a later request's, from another instance),
+answer is still to come, `dropped` and `requests_dropped`: how many of the oldest messages
+and up to which number request records the caps dropped), `s:{id}:keys` (list: one short
+key per stored transcript message), `s:{id}:msgs` (list: stored transcript entries, seq =
+dropped + position), `s:{id}:reqs` (hash: request records by seq; an answer may be
+written after a later request's, from another instance),
 `lock:{id}` (a session's write lock, taken after it lost a race; expires by itself).
 """
 
@@ -116,6 +119,8 @@ class RedisStore:
         self._dropped = 0
         self._lost = 0  # given up after MAX_RACES lost races
         self._skipped = 0
+        self._trimmed_messages = 0
+        self._trimmed_requests = 0
         self._contended: dict[str, float] = {}  # session -> until when it is written under a lock
         self._saved: OrderedDict[str, int] = OrderedDict()  # session -> tokens saved, as last seen
         self._mark = f"applied:{self.instance}"
@@ -300,12 +305,13 @@ class RedisStore:
         }
         async with self._redis.pipeline(transaction=False) as pipe:
             for sid, refs in asked.items():
-                pipe.hmget(self._k(f"s:{sid}"), "rev", "born", "summary", "signals", "system", self._mark,
-                           *[pending_field(self.instance, ref) for ref in refs])
+                pipe.hmget(self._k(f"s:{sid}"), "rev", "born", "summary", "signals", "system", self._mark, "dropped",
+                           "requests_dropped", *[pending_field(self.instance, ref) for ref in refs])
             heads = await pipe.execute()
         held: dict[str, Head] = {}
         tails: list[tuple[str, View, int]] = []
-        for (sid, refs), (rev, born, summary, signals, system, applied, *numbers) in zip(asked.items(), heads, strict=True):
+        for (sid, refs), (rev, born, summary, signals, system, applied, dropped, requests_dropped, *numbers) in zip(
+                asked.items(), heads, strict=True):
             local = self._local.get(sid)
             if local is None:
                 local = self._local[sid] = View()
@@ -317,7 +323,8 @@ class RedisStore:
                 continue
             pending = {ref: int(n) for ref, n in zip(refs, numbers, strict=True) if n is not None}
             summary_now = _summary(summary)
-            state = Head(int(rev), summary_now, _signals(signals), system.decode(), int(applied or 0), pending)
+            state = Head(int(rev), summary_now, _signals(signals), system.decode(), int(applied or 0), pending,
+                         int(dropped or 0), int(requests_dropped or 0))
             held[sid] = state
             self._know_saved(sid, summary_now.tokens_saved)
             if local.born != born:
@@ -326,13 +333,17 @@ class RedisStore:
                 local.reader = None  # another instance moved the session on
                 tails.append((sid, local, summary_now.messages))
         if tails:
-            async with self._redis.pipeline(transaction=False) as pipe:
+            # The cap drops the list's head, so a tail is only known for what it is as of a
+            # revision: read each with the revision, together (MULTI).
+            async with self._redis.pipeline(transaction=True) as pipe:
                 for sid, local, _ in tails:
-                    pipe.lrange(self._k(f"s:{sid}:keys"), len(local.keys), -1)
+                    pipe.hget(self._k(f"s:{sid}"), "rev")
+                    pipe.lrange(self._k(f"s:{sid}:keys"), local.tail_from(held[sid].dropped), -1)
                 found = await pipe.execute()
-            for (sid, local, count), more in zip(tails, found, strict=True):
-                local.keys.extend(more)
-                del local.keys[count:]  # as of the revision read (the list only grows)
+            for (sid, local, count), rev, more in zip(tails, found[::2], found[1::2], strict=True):
+                if rev is None or int(rev) != held[sid].rev:
+                    continue  # written meanwhile: this write will lose its race and read again
+                local.move_to(held[sid].dropped, more, count)
                 local.rev = held[sid].rev
         return held
 
@@ -341,7 +352,8 @@ class RedisStore:
         if not items:
             return None  # written before (the reply was lost): nothing twice
         large = any(is_large(o) for _, o in items)
-        return await off_loop_if_large(large, work, sid, self._local[sid], held, items, backlog, self.instance)
+        return await off_loop_if_large(large, work, sid, self._local[sid], held, items, backlog, self.instance,
+                                       self.settings.max_messages, self.settings.max_requests)
 
     async def _commit(self, writes: list[Write]) -> list[Write]:
         """Every session's changes in one round trip, each applied by the check-and-set
@@ -361,11 +373,11 @@ class RedisStore:
                 write.local.born = write.born
                 self._sessions = result
                 self._skipped += write.skipped
+                self._trimmed_messages += len(write.cut)
+                self._trimmed_requests += len(write.gone)
                 self._know_saved(write.sid, write.saved)
                 continue
-            del write.local.keys[write.base:]  # not written: as stored
-            write.local.reader = None
-            write.local.rev = -1
+            write.local.restore(write)  # not written: as stored
             if isinstance(result, NoScriptError):  # a restarted Redis forgot the script
                 await self._redis.script_load(COMMIT)
             elif isinstance(result, Exception):
@@ -550,7 +562,7 @@ class RedisStore:
         await self._settled()
         assert self._redis is not None
         with self._reading():
-            async with self._redis.pipeline(transaction=False) as pipe:
+            async with self._redis.pipeline(transaction=True) as pipe:  # one revision's summary, records and transcript
                 pipe.hmget(self._k(f"s:{session_id}"), "summary", "signals", "system")
                 pipe.hgetall(self._k(f"s:{session_id}:reqs"))
                 pipe.lrange(self._k(f"s:{session_id}:msgs"), 0, -1)
@@ -576,7 +588,8 @@ class RedisStore:
         self._events.close()
 
     def stats(self) -> StoreStats:
-        return StoreStats(self._sessions, len(self._buffer), self._dropped + self._lost, self._write_errors, self._skipped)
+        return StoreStats(self._sessions, len(self._buffer), self._dropped + self._lost, self._write_errors, self._skipped,
+                          self._trimmed_messages, self._trimmed_requests)
 
     async def _settled(self) -> None:
         """Wait (briefly) until this instance's observations queued before the read are

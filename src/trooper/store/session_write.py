@@ -22,8 +22,10 @@ _encode = msgspec.json.encode
 # new session, the session id, its last_seen, the events channel, the lock's holder if
 # this write holds it (else ""); then counted runs: hash fields to set (pairs),
 # hash fields to delete, transcript keys, transcript entries, request records (pairs);
-# then the live updates to publish, as one message. Returns the number of sessions, or -1 if the
-# session changed since it was read. Long runs go in slices Lua's stack can take.
+# then how many of the oldest transcript keys and entries the per-session cap drops, and a
+# counted run of request records it drops; then the live updates to publish, as one
+# message. Returns the number of sessions, or -1 if the session changed since it was read.
+# Long runs go in slices Lua's stack can take.
 COMMIT = """
 local holder = redis.call('GET', KEYS[6])
 if holder and holder ~= ARGV[6] then return -1 end
@@ -45,6 +47,13 @@ run('HDEL', KEYS[1], 1)
 run('RPUSH', KEYS[2], 1)
 run('RPUSH', KEYS[3], 1)
 run('HSET', KEYS[4], 2)
+local cut = tonumber(ARGV[i])
+if cut > 0 then
+  redis.call('LTRIM', KEYS[2], cut, -1)
+  redis.call('LTRIM', KEYS[3], cut, -1)
+end
+i = i + 1
+run('HDEL', KEYS[4], 1)
 redis.call('ZADD', KEYS[5], ARGV[4], ARGV[3])
 for j = i, #ARGV do redis.call('PUBLISH', ARGV[5], ARGV[j]) end
 return redis.call('ZCARD', KEYS[5])
@@ -53,21 +62,48 @@ COMMIT_SHA = hashlib.sha1(COMMIT.encode()).hexdigest()
 
 
 class View:
-    """This instance's view of a session: the transcript keys as of revision `rev`
-    (the list only grows, so another instance's writes are fetched as a tail) and the
-    signal reader that has read them (None when it hasn't)."""
+    """This instance's view of a session: the stored transcript keys as of revision `rev`,
+    past the `dropped` oldest the cap removed (the list grows at its end and loses its
+    head, so another instance's writes are fetched as a tail from where this view ends)
+    and the signal reader that has read them (None when it hasn't)."""
 
-    __slots__ = ("born", "rev", "keys", "reader", "used")
+    __slots__ = ("born", "rev", "keys", "dropped", "reader", "used")
 
     def __init__(self) -> None:
         self.born = b""
         self.rev = -1
         self.keys: list[bytes] = []
+        self.dropped = 0
         self.reader: SignalReader | None = None
         self.used = 0.0
 
     def forget(self, born: bytes) -> None:
-        self.born, self.rev, self.keys, self.reader = born, -1, [], None
+        self.born, self.rev, self.keys, self.dropped, self.reader = born, -1, [], 0, None
+
+    def move_to(self, dropped: int, tail: list[bytes], messages: int) -> None:
+        """Take the stored keys from where this view ends (`tail`, read from list index
+        `tail_from(dropped)`), as of a revision whose cap had dropped `dropped` of the
+        session's `messages`."""
+        if self.tail_from(dropped) == 0:
+            self.keys, self.dropped = [], dropped
+        self.keys.extend(tail)
+        del self.keys[: dropped - self.dropped]
+        del self.keys[messages - dropped :]
+        self.dropped = dropped
+
+    def tail_from(self, dropped: int) -> int:
+        """The list index the stored keys this view lacks start at (0: all of them, as
+        the view ends before the stored head)."""
+        end = self.dropped + len(self.keys)
+        return end - dropped if self.dropped <= dropped <= end else 0
+
+    def restore(self, write: Write) -> None:
+        """As stored: undo a write that was not applied."""
+        self.keys[:0] = write.cut
+        self.dropped -= len(write.cut)
+        del self.keys[write.base :]
+        self.reader = None
+        self.rev = -1
 
 
 class Head(NamedTuple):
@@ -79,21 +115,26 @@ class Head(NamedTuple):
     system: str | None
     applied: int  # the last of this instance's observations written
     pending: dict[int, int]  # observation ref -> the number given its request
+    dropped: int = 0  # the oldest transcript messages the cap dropped
+    requests_dropped: int = 0  # request records up to this number were dropped by the cap
 
 
 class Write:
     """One session's changes from one batch, as the commit script takes them."""
 
-    __slots__ = ("sid", "local", "base", "rev", "born", "head", "numbers", "forget", "entries", "records",
-                 "updates", "last_seen", "skipped", "saved", "locked")
+    __slots__ = ("sid", "local", "base", "rev", "born", "head", "numbers", "forget", "added", "entries", "records",
+                 "cut", "gone", "updates", "last_seen", "skipped", "saved", "locked")
 
     def __init__(self, sid: str, local: View, base: int, rev: int, born: bytes) -> None:
         self.sid, self.local, self.base, self.rev, self.born = sid, local, base, rev, born
-        self.head: list[bytes] = []  # summary, signals, system, last applied observation
+        self.head: list[bytes] = []  # summary, signals, system, last applied observation, the two caps' marks
         self.numbers: dict[str, bytes] = {}  # request numbers for answers still to come
         self.forget: list[str] = []  # numbers no longer needed
+        self.added: list[bytes] = []  # the new entries' transcript keys
         self.entries: list[bytes] = []
         self.records: list[bytes] = []  # seq, record, seq, record...
+        self.cut: list[bytes] = []  # the oldest transcript keys the cap drops
+        self.gone: list[bytes] = []  # the request records the cap drops, by number
         self.updates: list[bytes] = []
         self.last_seen = 0.0
         self.skipped = 0  # long answers left unread for signals (the store was behind)
@@ -102,15 +143,16 @@ class Write:
 
     def args(self, mark: str, channel: str, instance: str) -> list[bytes | str | float | int]:
         """ARGV for COMMIT (see there)."""
-        head: list[bytes | str] = ["summary", self.head[0], "signals", self.head[1], "system", self.head[2], mark, self.head[3]]
+        head: list[bytes | str] = ["summary", self.head[0], "signals", self.head[1], "system", self.head[2], mark,
+                                   self.head[3], "dropped", self.head[4], "requests_dropped", self.head[5]]
         for field, number in self.numbers.items():
             head += [field, number]
-        added = self.local.keys[self.base:]
         return [
             self.rev, self.born, self.sid, self.last_seen, channel, instance if self.locked else "",
             len(head) // 2, *head, len(self.forget), *self.forget,
-            len(added), *added, len(self.entries), *self.entries,
-            len(self.records) // 2, *self.records, *([b"".join(self.updates)] if self.updates else []),
+            len(self.added), *self.added, len(self.entries), *self.entries,
+            len(self.records) // 2, *self.records, len(self.cut), len(self.gone), *self.gone,
+            *([b"".join(self.updates)] if self.updates else []),
         ]
 
 
@@ -127,14 +169,16 @@ def pending_field(instance: str, ref: int) -> str:
 
 
 def work(sid: str, local: View, held: Head, items: list[tuple[int, Observation]], backlog: int,
-         instance: str) -> Write:
+         instance: str, max_messages: int, max_requests: int) -> Write:
     """Apply a session's observations (this instance's, numbered) to what is stored, in
-    memory: the new transcript entries and keys, request records, summary, signals and the
-    live updates. `local` moves on with them; the store puts it back if the write loses."""
+    memory: the new transcript entries and keys, request records, summary, signals, what
+    the per-session caps drop (0: no cap), and the live updates. `local` moves on with
+    them; the store puts it back if the write loses."""
     first = items[0][1]
     summary = held.summary or SessionSummary(sid, first.at, first.at)
     system = held.system if held.system is not None else first.conversation.system
     state = SessionState(summary, held.signals, system, local.keys)
+    state.dropped = local.dropped
     state.reader = local.reader
     write = Write(sid, local, len(local.keys), held.rev, local.born or uuid.uuid4().hex[:12].encode())
     asked: dict[int, int] = {}  # request numbers given in this write, by observation ref
@@ -159,7 +203,21 @@ def work(sid: str, local: View, held: Head, items: list[tuple[int, Observation]]
         write.entries += [_encode(e) for e in change.entries]
         write.updates.append(sse("session", Update(summary, state.signals, change.entries, change.record)))
     local.reader = state.reader
-    write.head = [_encode(summary), _encode(state.signals), state.system.encode(), b"%d" % items[-1][0]]
+    write.added = local.keys[write.base:]
+    excess = len(local.keys) - max_messages if max_messages else 0
+    if excess > 0:
+        write.cut = local.keys[:excess]
+        del local.keys[:excess]
+        local.dropped += excess
+    upto = max(held.requests_dropped, summary.requests - max_requests if max_requests else 0)
+    if upto > held.requests_dropped:
+        write.gone = [b"%d" % seq for seq in range(held.requests_dropped + 1, upto + 1)]
+    if upto:  # an answer whose request's record the cap dropped already is not kept either
+        kept = [(seq, record) for seq, record in zip(write.records[::2], write.records[1::2], strict=True)
+                if int(seq) > upto]
+        write.records = [part for pair in kept for part in pair]
+    write.head = [_encode(summary), _encode(state.signals), state.system.encode(), b"%d" % items[-1][0],
+                  b"%d" % local.dropped, b"%d" % upto]
     write.last_seen = summary.last_seen
     write.saved = summary.tokens_saved
     return write
