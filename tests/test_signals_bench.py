@@ -33,7 +33,7 @@ DEV = bench.load(bench.DATA)
 # asserted as floors. The targets (steps R 90% / P 80%, loops R 85%, intent 90%,
 # resume_from 95%) are far above them: the README says so beside the figures.
 HELDOUT_FLOORS = {
-    "completed_step_recall": 0.39,
+    "completed_step_recall": 0.38,
     "completed_step_precision": 0.40,
     "open_loop_recall": 0.09,
     "intent_keyword_hit_rate": 0.83,

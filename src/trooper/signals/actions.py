@@ -28,7 +28,8 @@ CHANGE_VERBS = frozenset(
     "scale send set ship sign start stop submit subscribe suspend sync tag terminate transfer trigger unblock "
     "unlock unsubscribe update upgrade upload upsert void write backup seed purge invalidate kill pause "
     "disconnect connect link unlink enqueue quarantine isolate rollout uninstall downgrade truncate "
-    "whitelist allowlist blocklist ban unban mute unmute archive pin unpin share publish draft generate".split()
+    "whitelist allowlist blocklist ban unban mute unmute archive pin unpin share publish draft generate make render "
+    "produce export prepare record request rerun retry reserve remind reply hold release regrade mark".split()
 )
 CHECK_VERBS = frozenset("test tests lint validate verify build typecheck audit".split())
 READ_VERBS = frozenset(
@@ -262,7 +263,6 @@ _PROJECT_ROOTS = frozenset(
 
 # --- shell commands ---
 
-_SEGMENT_BREAK = re.compile(r"\s*(?:&&|\|\||;|\|)\s*")
 _ENV_ASSIGN = re.compile(r"^[A-Z_][A-Z0-9_]*=\S*$")
 # Flags whose next word is their value, not the command's object (`kubectl -n prod get pods`).
 _VALUE_FLAGS = frozenset("-n --namespace -o --output -c --context -l --selector -C --kubeconfig --region --profile "
@@ -283,7 +283,7 @@ _SCRIPT_VERBS = ("deploy", "rotate", "migrate", "backup", "restore", "release", 
                  "rollback", "install", "setup", "bootstrap", "upgrade", "sync", "cleanup", "purge")
 _SQL_CHANGE = re.compile(r"\b(update|insert|delete|alter|create|drop|grant|revoke|truncate|vacuum|reindex)\b", re.I)
 _QUOTED_MESSAGE = re.compile(r"""(?<!\S)-[a-z]*m\s*(?:"([^"]{1,200})"|'([^']{1,200})'|(\S+))""")
-_COMMIT_LINE = re.compile(r"^\[[\w./-]+(?: \(root-commit\))? ([0-9a-f]{7,12})\]", re.MULTILINE)
+_COMMIT_LINE = re.compile(r"^\[[\w./-]+(?: \(root-commit\))? ([0-9a-f]{7,12})\]|^([0-9a-f]{7,12}) (?=\S)", re.MULTILINE)
 _TITLE = re.compile(r"""--title\s*(?:"([^"]{1,200})"|'([^']{1,200})'|(\S+))""")
 _REDIRECT = re.compile(r"(?<![0-9&>])>{1,2}\s*([\w./~-]+)")
 _RANK = {"read": 0, "check": 1, "change": 2}
@@ -299,7 +299,7 @@ def shell(command: str, tool: str = "bash") -> Call:
         host, command = ssh.group(1).split("@")[-1], ssh.group(2).strip().strip("'\"")
     best: tuple[str, str, str] = ("read", "", "")
     changes: list[str] = []
-    for segment in _SEGMENT_BREAK.split(command)[:12]:
+    for segment in _segments(command)[:12]:
         kind, key, phrase = _segment(segment)
         if kind == "change" and phrase:
             changes.append(phrase)
@@ -314,6 +314,33 @@ def shell(command: str, tool: str = "bash") -> Call:
         phrase += f" on {host}"
     shown = key if kind != "read" and key else (command if len(command) <= 80 else command[:77] + "...")
     return Call(f"{tool.lower()}:{key}", kind, phrase[:200], command[:300], f"`{shown}`" + (f" on {host}" if host else ""))
+
+
+def _segments(command: str) -> list[str]:
+    """The commands of a line, split at `&&`, `||`, `;` and `|` outside quotes (a commit
+    message may hold a `;`). One pass."""
+    parts: list[str] = []
+    start = 0
+    quote = ""
+    index = 0
+    while index < len(command):
+        char = command[index]
+        if quote:
+            if char == quote:
+                quote = ""
+        elif char in "'\"":
+            quote = char
+        elif char in ";|&\n":
+            if char == "&" and command[index + 1 : index + 2] != "&":
+                index += 1
+                continue
+            parts.append(command[start:index])
+            index += 2 if command[index : index + 2] in ("&&", "||") else 1
+            start = index
+            continue
+        index += 1
+    parts.append(command[start:])
+    return [part.strip() for part in parts if part.strip()]
 
 
 def _segment(segment: str) -> tuple[str, str, str]:
@@ -645,7 +672,7 @@ def _ids(body: str, data: Any) -> tuple[str, ...]:
                     found.update(dict.fromkeys(_text_ids(text)))
                 elif 0 < len(text) <= 24 and not text.startswith("http"):
                     found[text] = None
-    found.update(dict.fromkeys(_COMMIT_LINE.findall(body[:4000])))
+    found.update(dict.fromkeys(a or b for a, b in _COMMIT_LINE.findall(body[:4000])))
     found.update(dict.fromkeys(_text_ids(body[:2000])))
     return tuple(found)[:4]
 
