@@ -38,8 +38,8 @@ from trooper.conversation import (
     Usage,
 )
 from trooper.formats import anthropic, codec, ollama, openai
-from trooper.formats.common import parse_data_url
 from trooper.formats.framing import NDJSON, SSE, Framer, sse_messages
+from trooper.formats.images import parse_data_url
 from trooper.formats.sse import sse_comment, sse_event
 
 PNG = "iVBORw0KGgoAAAANSUhEUg=="

@@ -20,6 +20,7 @@ from trooper.conversation import (
     Response,
     Role,
     Sampling,
+    StopReason,
     StreamEnd,
     StreamEvent,
     StreamStart,
@@ -35,32 +36,34 @@ from trooper.conversation import (
     UpstreamError,
     Usage,
 )
-from trooper.formats.common import (
-    JSON_ENCODER,
-    RAW_OBJECT,
-    STOP_REASONS_FROM_ANTHROPIC,
-    BlockSequencer,
-    MessageList,
-    anthropic_stop_reason,
-    bad_request_at,
-    bad_request_from,
-    body_text,
-    decode_at,
-    decode_extra,
-    image_base64,
-    kind_from_status,
-    log,
-    log_dropped_extra,
-    new_id,
-    replaced,
-)
+from trooper.formats.blocks import BlockSequencer
+from trooper.formats.common import JSON_ENCODER, RAW_OBJECT, body_text, kind_from_status, log, new_id
+from trooper.formats.decoding import MessageList, bad_request_at, bad_request_from, decode_at, decode_extra
 from trooper.formats.framing import SSE, FramedDecoder
+from trooper.formats.images import image_base64
+from trooper.formats.lossy import log_dropped_extra, replaced
 from trooper.formats.sse import sse_comment, sse_event
 
 NAME = "anthropic"
 CONTENT_TYPE = "application/json"
 FRAMING = SSE  # how its streams are framed
 DEFAULT_MAX_TOKENS = 4096
+
+STOP_REASONS_FROM_ANTHROPIC: dict[str, StopReason] = {
+    "end_turn": "end_turn",
+    "max_tokens": "max_tokens",
+    "stop_sequence": "stop_sequence",
+    "tool_use": "tool_use",
+    "refusal": "refusal",
+    "pause_turn": "end_turn",
+    "model_context_window_exceeded": "max_tokens",
+}
+
+
+def anthropic_stop_reason(reason: StopReason) -> str:
+    # "error" is ours, not Anthropic's: the answer simply ended.
+    return "end_turn" if reason == "error" else reason
+
 
 # --- wire shapes: content blocks (tagged by "type") ---
 

@@ -46,24 +46,12 @@ from trooper.conversation import (
     UpstreamError,
     Usage,
 )
-from trooper.formats.common import (
-    JSON_ENCODER,
-    RAW_OBJECT,
-    BlockSequencer,
-    MessageList,
-    WholeToolCalls,
-    bad_request_from,
-    body_text,
-    claim_call,
-    decode_extra,
-    image_base64,
-    kind_from_status,
-    log,
-    log_dropped_extra,
-    new_id,
-    replaced,
-)
+from trooper.formats.blocks import BlockSequencer, WholeToolCalls
+from trooper.formats.common import JSON_ENCODER, RAW_OBJECT, body_text, kind_from_status, log, new_id
+from trooper.formats.decoding import MessageList, bad_request_from, claim_call, decode_extra
 from trooper.formats.framing import SSE, FramedDecoder
+from trooper.formats.images import image_base64
+from trooper.formats.lossy import log_dropped_extra, replaced
 from trooper.formats.sse import sse_event
 
 NAME = "gemini"

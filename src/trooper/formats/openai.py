@@ -35,34 +35,42 @@ from trooper.conversation import (
     UpstreamError,
     Usage,
 )
-from trooper.formats.common import (
-    JSON_ENCODER,
-    OPENAI_FINISH_REASONS,
-    RAW_OBJECT,
-    STOP_REASONS_FROM_OPENAI,
-    BlockSequencer,
+from trooper.formats.blocks import BlockSequencer
+from trooper.formats.common import JSON_ENCODER, RAW_OBJECT, body_text, kind_from_status, log, new_id
+from trooper.formats.decoding import (
     MessageList,
     bad_request_at,
     bad_request_from,
-    body_text,
     decode_at,
     decode_extra,
-    image_from_url,
-    image_url,
-    kind_from_status,
     lenient_tool_arguments,
-    log,
-    log_dropped_extra,
-    new_id,
     parse_tool_arguments,
-    replaced,
 )
 from trooper.formats.framing import SSE, FramedDecoder
+from trooper.formats.images import image_from_url, image_url
+from trooper.formats.lossy import log_dropped_extra, replaced
 from trooper.formats.sse import sse_comment, sse_event
 
 NAME = "openai"
 CONTENT_TYPE = "application/json"
 FRAMING = SSE  # how its streams are framed
+
+OPENAI_FINISH_REASONS: dict[str, str] = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+    "error": "stop",
+}
+STOP_REASONS_FROM_OPENAI: dict[str, StopReason] = {
+    "stop": "end_turn",
+    "length": "max_tokens",
+    "tool_calls": "tool_use",
+    "function_call": "tool_use",
+    "content_filter": "refusal",
+}
+
 
 # --- wire shapes: message content parts (tagged by "type") ---
 

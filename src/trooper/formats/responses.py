@@ -51,23 +51,18 @@ from trooper.conversation import (
     Usage,
 )
 from trooper.formats import openai
-from trooper.formats.common import (
-    JSON_ENCODER,
-    RAW_OBJECT,
-    BlockSequencer,
+from trooper.formats.blocks import BlockSequencer
+from trooper.formats.common import JSON_ENCODER, RAW_OBJECT, log, new_id
+from trooper.formats.decoding import (
     MessageList,
     bad_request_from,
     decode_extra,
-    image_from_url,
-    image_url,
     lenient_tool_arguments,
-    log,
-    log_dropped_extra,
-    new_id,
     parse_tool_arguments,
-    replaced,
 )
 from trooper.formats.framing import SSE, FramedDecoder
+from trooper.formats.images import image_from_url, image_url
+from trooper.formats.lossy import log_dropped_extra, replaced
 from trooper.formats.response_items import recall, recall_response, remember, remember_response
 from trooper.formats.sse import sse_comment, sse_event
 

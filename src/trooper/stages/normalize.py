@@ -9,7 +9,7 @@ import msgspec
 
 from trooper.conversation import TOO_DEEP, ApiError, BadRequest, Conversation
 from trooper.formats import codec
-from trooper.formats.common import bad_request_from
+from trooper.formats.decoding import bad_request_from
 from trooper.pipeline import ErrorReply, Exchange, StageBase
 from trooper.routes import BODY_MODEL
 
