@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import aiohttp
 import anthropic
@@ -62,6 +63,38 @@ async def test_turns_alternating_between_instances_make_one_session(claude: Fake
     assert detail["signals"]["completed_steps"] == [
         "✅ Step 1 done: dumped the users table", "✅ Step 2 done: restored it on the new cluster",
         "✅ Step 3 done: rebuilt the indexes"]
+
+
+async def test_a_capped_session_alternating_between_instances_keeps_its_newest(
+        claude: FakeUpstream, redis_server: RedisServer, tmp_path: Path) -> None:
+    """[store] caps with Redis: each instance drops what its writes push past them, and
+    /sessions/{id} and /recovery answer the same on both, with the counts still true."""
+    script(claude)
+    pipeline = tmp_path / "caps.toml"
+    pipeline.write_text("[store]\nmax_messages = 5\nmax_requests = 2\n")
+    env = chain_env(claude=claude, TROOPER_STORE=redis_server.url)
+    async with run_trooper(env, pipeline) as a, run_trooper(env, pipeline) as b:
+        history: list[dict] = []
+        for n, (said, _) in enumerate(TURNS):
+            await turn((a, b)[n % 2].url, history, said, "capped")
+        deadline = time.monotonic() + 3
+        while True:
+            seen_a, seen_b = await snapshot(a.url), await snapshot(b.url)
+            summary = seen_a["details"]["capped"]["session"]
+            if (summary["requests"] == 4 and not summary["in_flight"] and seen_a == seen_b) or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.05)
+        async with aiohttp.ClientSession() as http:
+            resume = [await (await http.get(f"{t.url}/recovery/capped")).json() for t in (a, b)]
+        trimmed = [a.runtime.store.stats(), b.runtime.store.stats()]
+    assert seen_a == seen_b
+    detail = seen_a["details"]["capped"]
+    assert [e["seq"] for e in detail["transcript"]] == [4, 5, 6, 7, 8]
+    assert [e["content"][0]["text"] for e in detail["transcript"]][-2:] == [TURNS[3][0], TURNS[3][1]]
+    assert [r["seq"] for r in detail["requests"]] == [3, 4]
+    assert (detail["session"]["messages"], detail["session"]["requests"], detail["session"]["in_flight"]) == (8, 4, 0)
+    assert resume[0] == resume[1] and resume[0]["completed_steps"][-1] == "✅ Step 3 done: rebuilt the indexes"
+    assert sum(t.trimmed_messages for t in trimmed) == 3 and sum(t.trimmed_requests for t in trimmed) == 2
 
 
 async def test_an_events_subscriber_on_b_sees_a_turn_through_a_within_a_second(
