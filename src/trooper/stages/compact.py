@@ -42,6 +42,8 @@ class Compactor:
         self.answer_share = answer_share
         self.results: dict[tuple[bytes, int], Compacted] = {}  # (content digest, window) -> fit
         self.given: dict[str, Compacted] = {}  # provider name -> what it was given
+        # The last conversation digested, held so its digest is reused while it is alive.
+        self._digested: tuple[Conversation, bytes] | None = None
 
     def budget(self, conversation: Conversation, window: int) -> int:
         return window - answer_room(window, conversation.sampling.max_tokens, self.answer_share)
@@ -49,7 +51,7 @@ class Compactor:
     def result(self, conversation: Conversation, window: int) -> Compacted:
         # Keyed by content, not id(): a conversation freed after its fit leaves its id to the
         # next one allocated, which would be handed the first one's compaction.
-        key = (content_digest(conversation), window)
+        key = (self._digest(conversation), window)
         result = self.results.get(key)
         if result is None:
             result = compact(conversation, self.budget(conversation, window))
@@ -64,6 +66,11 @@ class Compactor:
                     tools_dropped=",".join(result.tools_dropped) or None,
                 )
         return result
+
+    def _digest(self, conversation: Conversation) -> bytes:
+        if self._digested is None or self._digested[0] is not conversation:
+            self._digested = (conversation, content_digest(conversation))
+        return self._digested[1]
 
     def fit(self, conversation: Conversation, window: int, provider: str = "") -> Conversation:
         result = self.result(conversation, window)
