@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from trooper.conversation import Conversation, Message, TextBlock, Tool  # noqa: E402
-from trooper.signals.classify import classify, classify_text, rules_decision  # noqa: E402
+from trooper.signals.classify import classify  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "classifier_turns.jsonl"
 HELDOUT = ROOT / "tests" / "data" / "heldout" / "classifier_turns.jsonl"
@@ -51,24 +51,12 @@ def evaluate(rows: list[dict]) -> dict:
         for c in conversations:
             classify(c)
     per_decision_us = (time.perf_counter() - started) / (rounds * len(conversations)) * 1e6
-    turns = [(r["messages"][-1]["content"], len(c.messages) > 1) for r, c in zip(rows, conversations) if not c.tools]
-    started = time.perf_counter()
-    for _ in range(rounds):
-        for text, has_history in turns:
-            rules_decision(text, has_history)
-    rules_us = (time.perf_counter() - started) / (rounds * len(turns)) * 1e6
-    started = time.perf_counter()
-    for _ in range(rounds):
-        for text, has_history in turns:
-            classify_text(text, has_history)
-    text_us = (time.perf_counter() - started) / (rounds * len(turns)) * 1e6
     return {
         "turns": len(rows),
         "accuracy": 1 - len(wrong) / len(rows),
         "complex_to_simple": len(costly),
         "complex_to_simple_share": len(costly) / max(len(complex_rows), 1),
         "us_per_decision": per_decision_us,
-        "turn_model_us": text_us - rules_us,
         "wrong": wrong,
     }
 
@@ -85,8 +73,7 @@ def main() -> None:
     for title, key, fmt, points in (("turns", "turns", "{:.0f}", False), ("accuracy", "accuracy", "{:.1%}", True),
                                     ("complex→simple", "complex_to_simple", "{:.0f}", False),
                                     ("  of complex turns", "complex_to_simple_share", "{:.1%}", True),
-                                    ("µs per decision", "us_per_decision", "{:.1f}", False),
-                                    ("  of which turn model", "turn_model_us", "{:.1f}", False)):
+                                    ("µs per decision", "us_per_decision", "{:.1f}", False)):
         cells = "".join(f"{fmt.format(figures[name][key]):>10}" for name in names)
         gap = f"{(figures[names[1]][key] - figures[names[0]][key]) * 100:+.1f} pt" if points and len(names) == 2 else ""
         print(f"{title:<22}{cells}{gap:>10}")

@@ -9,16 +9,15 @@ from pathlib import Path
 import pytest
 
 from trooper.conversation import Conversation, Message, TextBlock, Tool
-from trooper.signals import turn_model
-from trooper.signals.classify import classify, classify_text, grams, rules_decision, word_count
+from trooper.signals.classify import classify, classify_text, word_count
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "bench"))
-from classifier import DATA, HELDOUT, conversation, evaluate, load  # noqa: E402
+from classifier import DATA, HELDOUT, evaluate, load  # noqa: E402
 
-# What the rules and the shipped turn model achieve on the blind held-out split
-# (python bench/classifier.py, 543 turns): 86.2% accuracy, 5.4% of complex turns sent local.
-# The targets (95%, 2%) are not met; the README says so beside the figures.
-HELDOUT_ACCURACY_FLOOR = 0.861
+# What the rules achieve on the blind held-out split (python bench/classifier.py, 543 turns):
+# 86.0% accuracy, 5.4% of complex turns sent local. The targets (95%, 2%) are not met;
+# the README says so beside the figures.
+HELDOUT_ACCURACY_FLOOR = 0.86
 HELDOUT_COMPLEX_TO_SIMPLE_CEILING = 0.055
 
 
@@ -38,30 +37,6 @@ def test_quality_floors_on_the_blind_heldout_turns() -> None:
     assert heldout["accuracy"] >= HELDOUT_ACCURACY_FLOOR, f"accuracy {heldout['accuracy']:.3f}"
     assert heldout["complex_to_simple_share"] <= HELDOUT_COMPLEX_TO_SIMPLE_CEILING, (
         f"complex→simple {heldout['complex_to_simple_share']:.3f}")
-
-
-def test_the_shipped_turn_model_loads_and_decides_the_same_every_time() -> None:
-    model = turn_model.load()
-    assert model.weights and model.weak_reasons and 0.0 < model.promote_at <= 1.0
-    rows = load(DATA)
-    first = [classify(conversation(row)) for row in rows]
-    assert first == [classify(conversation(row)) for row in rows]
-    promoted = [d for d in first if d.reason.startswith("model:")]
-    assert promoted and all(d.simple for d in promoted)  # it only ever turns a weak complex simple
-    for row, decision in zip(rows, first):
-        text = row["messages"][-1]["content"]
-        has_history = len(row["messages"]) > 1 and any(m["role"] != "system" for m in row["messages"][:-1])
-        if not row.get("tools"):
-            rules = rules_decision(text, has_history)
-            assert decision == rules or (turn_model.reason_kind(rules.reason) in model.weak_reasons and decision.simple)
-
-
-def test_the_turn_model_scores_the_same_whatever_the_order_of_its_features() -> None:
-    model = turn_model.load()
-    text = "what is the tallest building in lisbon"
-    features = turn_model.features(text, grams(text), False, "not clearly simple")
-    assert model.simple_probability(features) == model.simple_probability(features[::-1])
-    assert model.simple_probability(features) == model.simple_probability(sorted(features))
 
 
 def ask(text: str, history: bool = False, tools: bool = False) -> str:

@@ -1,6 +1,5 @@
 """The turn classifier: is the last user turn `simple` (safe for a small local model) or
-`complex`? Deterministic rules, no model call, microseconds per decision; a small
-logistic model shipped with them (turn_model.py) may overturn their weakest `complex`.
+`complex`? Deterministic rules, no model call, microseconds per decision.
 
 Sending a complex turn to a 3B model is the costly error, so the rules are asymmetric:
 any sign of complexity wins, and `simple` needs a positive sign that the turn is a
@@ -16,8 +15,6 @@ import msgspec
 
 from trooper.conversation import Conversation, Message, TextBlock, ToolResultBlock
 from trooper.signals.bounded import has_long_run
-from trooper.signals.turn_model import TurnModel, features, reason_kind
-from trooper.signals.turn_model import load as load_model
 
 MAX_SIMPLE_WORDS = 20
 # Twenty words never take more: a longer turn carries a blob (a key, a dump, base64).
@@ -510,24 +507,6 @@ def classify(conversation: Conversation) -> Decision:
 
 
 def classify_text(text: str, has_history: bool = False) -> Decision:
-    """The rules' decision, second-guessed by the shipped model (turn_model.py) where the
-    rules have only a weak reason: a `simple` it scores unlikely turns complex, and a
-    long or unrecognised turn it scores very likely simple turns simple."""
-    decision = rules_decision(text, has_history)
-    if decision.simple and _MODEL.demote_below <= 0.0 or not decision.simple \
-            and reason_kind(decision.reason) not in _MODEL.weak_reasons:
-        return decision
-    lowered = text.strip().lower()
-    probability = _MODEL.simple_probability(features(lowered, grams(lowered), has_history, decision.reason))
-    if decision.simple and probability < _MODEL.demote_below:
-        return Decision("complex", f"model: {probability:.2f} likely simple ({decision.reason})")
-    if not decision.simple and probability >= _MODEL.promote_at:
-        return Decision("simple", f"model: {probability:.2f} likely simple ({decision.reason})")
-    return decision
-
-
-def rules_decision(text: str, has_history: bool = False) -> Decision:
-    """The rules alone."""
     text = text.strip()
     if not text:
         return Decision("complex", "empty turn")
@@ -686,6 +665,4 @@ def _last_user(messages: tuple[Message, ...]) -> Message | None:
     return None
 
 
-_MODEL: TurnModel = load_model()  # shipped in the package; missing, the install is broken
-
-__all__ = ["Decision", "classify", "classify_text", "rules_decision", "word_count"]
+__all__ = ["Decision", "classify", "classify_text", "word_count"]
