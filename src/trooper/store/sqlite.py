@@ -44,6 +44,9 @@ CREATE TABLE IF NOT EXISTS requests (
 SessionRow = tuple[str, float, float, str, bytes, bytes]  # id, first_seen, last_seen, system, summary, signals
 
 
+WAL_LIMIT_BYTES = 8 * 1024 * 1024
+
+
 class Batch:
     """Writes waiting for the next flush."""
 
@@ -116,6 +119,9 @@ class Database:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA busy_timeout=5000")
+            # The WAL keeps the size of its largest burst unless told otherwise: truncate it
+            # back after each checkpoint, so the files on disk stay near the data they hold.
+            db.execute(f"PRAGMA journal_size_limit={WAL_LIMIT_BYTES}")
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 raise sqlite3.DatabaseError(f"written by a newer Trooper (schema {version}, this one knows {SCHEMA_VERSION})")
