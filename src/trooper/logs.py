@@ -36,7 +36,9 @@ def configure(log_format: str = "console", level: str = "info", *, cache: bool =
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info if log_format == "json" else structlog.dev.set_exc_info,
+            # A traceback becomes text before the scrubber sees it, in both formats: left to the
+            # console renderer it was printed unscrubbed (and rich's tracebacks print locals).
+            structlog.processors.format_exc_info,
             scrub_keys,
             renderer,
         ],
