@@ -32,6 +32,8 @@ def _raw_response(status: str, message: str) -> bytes:
             "connection: close\r\n\r\n").encode() + body
 
 
+LINGER_SECONDS = 0.5
+LINGER_BYTES = 65536
 OVER_CAPACITY = _raw_response("503 Service Unavailable", "too many open connections to Trooper; retry shortly")
 HEADERS_TOO_SLOW = _raw_response("408 Request Timeout", "request headers not received in time")
 
@@ -69,6 +71,7 @@ class GuardedTCPServer(TCPServer):
         super().__init__(*args, **kwargs)
         self.in_request = False
         self._header_clock: asyncio.TimerHandle | None = None
+        self._raw_reader = self.reader  # read unwatched when refusing: no header clock for a refused connection
         self.reader = _WatchedReader(self.reader, self)  # type: ignore[assignment]  # hypercorn's reader, watched
 
     async def run(self) -> None:
@@ -80,6 +83,7 @@ class GuardedTCPServer(TCPServer):
             with contextlib.suppress(Exception):
                 self.writer.write(OVER_CAPACITY)
                 await self.writer.drain()
+                await _linger(self._raw_reader)
             self.writer.close()
             return
         _Limits.open += 1
@@ -112,6 +116,14 @@ class GuardedTCPServer(TCPServer):
         with contextlib.suppress(Exception):
             self.writer.write(HEADERS_TOO_SLOW)
         self.writer.close()
+
+
+async def _linger(reader: Any) -> None:
+    """Read what the client already sent (briefly, boundedly) before closing: closing a socket
+    with unread bytes sends a reset, and a reset can make the client lose the 503 unread."""
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(LINGER_SECONDS):
+            await reader.read(LINGER_BYTES)
 
 
 def install(server: ServerSettings) -> None:
