@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 from tests.test_serve_cli import _wait_healthy, free_port
 
@@ -23,6 +26,14 @@ class Served:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+def agent_cli(command: str, package: str) -> str:
+    """The path of an agent CLI the suite drives; missing, a failure that says how to get it."""
+    found = shutil.which(command)
+    if found is None:
+        pytest.fail(f"the {command} CLI is not installed: `bash scripts/test` installs it (npm install -g {package})")
+    return found
 
 
 def serve_env(port: int, **more: str) -> dict[str, str]:

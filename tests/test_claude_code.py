@@ -18,8 +18,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -31,7 +29,7 @@ import pytest
 
 from tests.conftest import CLOSED
 from tests.fakes.upstream import Behaviour, Error, Exchange, FakeUpstream, Recorded, ResetAfterFrame, Text, ToolCall
-from tests.test_serve_cli import _wait_healthy, free_port
+from tests.served import agent_cli, serving
 from trooper import __version__
 
 ROOT = Path(__file__).parent.parent
@@ -44,11 +42,7 @@ QUOTA = Error(429, headers={"retry-after": "30"}, message="Number of request tok
 
 @pytest.fixture(scope="module")
 def claude_cli() -> str:
-    found = shutil.which("claude")
-    if found is None:
-        pytest.fail("the Claude Code CLI is not installed: `bash scripts/test` installs it "
-                    "(npm install -g @anthropic-ai/claude-code)")
-    return found
+    return agent_cli("claude", "@anthropic-ai/claude-code")
 
 
 THINKING_RULE = (
@@ -90,9 +84,7 @@ class Run:
 @asynccontextmanager
 async def trooper_serve(claude: FakeUpstream, ollama: FakeUpstream, directory: Path) -> AsyncIterator[str]:
     """The real `trooper serve` with no key of its own: Claude is asked with the client's."""
-    port = free_port()
     env = {
-        "PATH": os.environ.get("PATH", ""),
         "CLAUDE_URL": claude.url,
         "GEMINI_URL": CLOSED,
         "OPENAI_URL": CLOSED + "/v1",
@@ -101,21 +93,10 @@ async def trooper_serve(claude: FakeUpstream, ollama: FakeUpstream, directory: P
         # Claude Code's 24 tools alone are ~16k tokens: the local tier gets a window they fit.
         "CONTEXT_WINDOW": "131072",
         "LOCAL_EMBEDDED": "off",
-        "TROOPER_PORT": str(port),
         "TROOPER_DB": str(directory / "trooper.db"),
     }
-    if "PYTHONPATH" in os.environ:
-        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "trooper.cli", "serve", "--pipeline", str(ROOT / "pipeline.toml"),
-        env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        await _wait_healthy(port, proc)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        await asyncio.wait_for(proc.communicate(), 15)
+    async with serving(directory, env, "--pipeline", str(ROOT / "pipeline.toml")) as served:
+        yield served.url
 
 
 async def run_claude(cli: str, url: str, workdir: Path, prompt: str, credential: dict[str, str], *flags: str) -> Run:

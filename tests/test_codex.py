@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -28,7 +27,7 @@ import pytest
 
 from tests.conftest import CLOSED
 from tests.fakes.upstream import Error, FakeUpstream, Recorded, ResetAfterFrame, Text, ToolCall
-from tests.served import serving
+from tests.served import agent_cli, serving
 from tests.test_claude_code import get_json, one_session
 
 ROOT = Path(__file__).parent.parent
@@ -41,10 +40,7 @@ QUOTA = Error(429, headers={"retry-after": "30"}, message="Rate limit reached fo
 
 @pytest.fixture(scope="module")
 def codex_cli() -> str:
-    found = shutil.which("codex")
-    if found is None:
-        pytest.fail("the Codex CLI is not installed: `bash scripts/test` installs it (npm install -g @openai/codex)")
-    return found
+    return agent_cli("codex", "@openai/codex")
 
 
 @asynccontextmanager
