@@ -3,6 +3,7 @@
 
     python bench/classifier.py            # dev and held-out figures, and the gap
     python bench/classifier.py --errors   # also list every wrong decision on the dev split
+    python bench/classifier.py --split dev --errors   # dev only, by source: what to run while tuning
 
 Dev: tests/data/classifier_turns.jsonl (the rules may be tuned on it). Held-out:
 tests/data/heldout/classifier_turns.jsonl, written and labelled blind from the labelling guide
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -61,26 +63,45 @@ def evaluate(rows: list[dict]) -> dict:
     }
 
 
+def by_source(rows: list[dict]) -> dict[str, list[dict]]:
+    """Dev turns by who wrote them, from the id's prefix: `c…` the first set (issue 5), `dv_t…`
+    written from the labelling guide, `bd_t…` written blind from the guide (never seen by whoever
+    tunes the rules before they were measured)."""
+    sources: dict[str, list[dict]] = {}
+    for row in rows:
+        prefix = re.match(r"[a-z_]+", row["id"])
+        sources.setdefault(prefix.group(0).rstrip("_") if prefix else "?", []).append(row)
+    return sources
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--errors", action="store_true", help="list the dev split's wrong decisions")
+    parser.add_argument("--split", choices=("dev", "heldout", "both"), default="both",
+                        help="which split to measure; tune with dev only, so held-out stays unseen")
     args = parser.parse_args()
-    figures = {"dev": evaluate(load(DATA))}
-    if HELDOUT.is_file():
+    figures = {}
+    if args.split in ("dev", "both"):
+        figures["dev"] = evaluate(load(DATA))
+    if args.split in ("heldout", "both") and HELDOUT.is_file():
         figures["held-out"] = evaluate(load(HELDOUT))
+    if args.split == "dev":  # how well the rules carry from one writer's phrasings to another's
+        for source, rows in by_source(load(DATA)).items():
+            figures[f"dev {source}"] = evaluate(rows)
     names = list(figures)
-    print(f"{'measure':<22}" + "".join(f"{name:>10}" for name in names) + ("       gap" if len(names) == 2 else ""))
+    both = "held-out" in figures and "dev" in figures
+    print(f"{'measure':<22}" + "".join(f"{name:>10}" for name in names) + ("       gap" if both else ""))
     for title, key, fmt, points in (("turns", "turns", "{:.0f}", False), ("accuracy", "accuracy", "{:.1%}", True),
                                     ("complex→simple", "complex_to_simple", "{:.0f}", False),
                                     ("  of complex turns", "complex_to_simple_share", "{:.1%}", True),
                                     ("µs per decision", "us_per_decision", "{:.1f}", False)):
         cells = "".join(f"{fmt.format(figures[name][key]):>10}" for name in names)
-        gap = f"{(figures[names[1]][key] - figures[names[0]][key]) * 100:+.1f} pt" if points and len(names) == 2 else ""
+        gap = f"{(figures['held-out'][key] - figures['dev'][key]) * 100:+.1f} pt" if points and both else ""
         print(f"{title:<22}{cells}{gap:>10}")
-    if not HELDOUT.is_file():
+    if args.split != "dev" and not HELDOUT.is_file():
         print(f"(no held-out split at {HELDOUT.relative_to(ROOT)})")
     print("targets on held-out: accuracy ≥ 95%, complex→simple ≤ 2% of complex turns, ≤ 50 µs per decision")
-    if args.errors:
+    if args.errors and "dev" in figures:
         for row, decision in figures["dev"]["wrong"]:
             text = row["messages"][-1]["content"].replace("\n", " ")[:110]
             print(f"  {row['id']} want {row['label']:<7} got {decision.label:<7} ({decision.reason}) "

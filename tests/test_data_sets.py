@@ -29,7 +29,7 @@ COMPLEX_ONLY = {
 }
 MIXED = {"short_summary_given_text", "url", "non_english", "boundary_20_words", "near_miss"}
 CATEGORIES = SIMPLE_ONLY | COMPLEX_ONLY | MIXED
-# tests/data/README.md's list, used by the turns written since (dev `dv_t…`, held-out `ho_t…`).
+# tests/data/README.md's list, used by the turns written since (dev `dv_t…` and `bd_t…`, held-out `ho_t…`).
 GUIDE_CATEGORIES = {
     "factual", "definition", "conversion", "formatting", "greeting_meta", "translation", "short_summary_given_text",
     "reasoning", "estimate", "judgment", "advice", "planning", "multi_step", "code_requested", "code_in_message",
@@ -71,7 +71,7 @@ def test_turn_count_and_ids():
     assert len(TURNS) >= 300
     ids = [t["id"] for t in ALL_TURNS + HELD_OUT_TURNS]
     assert len(ids) == len(set(ids))
-    assert all(re.fullmatch(r"(c|dv_t)\d{3,}", t["id"]) for t in ALL_TURNS)
+    assert all(re.fullmatch(r"(c|dv_t|bd_t)\d{3,}", t["id"]) for t in ALL_TURNS)
     assert all(re.fullmatch(r"ho_t\d{4}", t["id"]) for t in HELD_OUT_TURNS)
 
 
