@@ -153,3 +153,29 @@ async def test_a_malformed_event_that_carried_nothing_is_skipped(chains: Chains,
     text, input_tokens, output_tokens = await ASKERS[client](trooper.url)
     assert (text, input_tokens, output_tokens) == (ANSWER, PRIMARY_INPUT, len(ANSWER.split()))
     assert fallback.generation_requests() == []  # the primary answered it all
+
+
+@pytest.mark.parametrize("client", list(ASKERS))
+async def test_a_refused_continuation_moves_on_to_the_next_provider(tmp_path: Path, client: str) -> None:
+    """The first fallback answers something else (refused, never shown); the second one
+    continues: the client gets the whole answer, and the refusal is on its attempt."""
+    async with FakeUpstream() as claude, FakeUpstream() as ignorer, FakeUpstream() as continuer:
+        path = tmp_path / "three.toml"
+        path.write_text(
+            "[stages.route]\nsimple_to_local = false\n"
+            "[stages.failover.breaker]\nthreshold = 1000000\n"
+            f'[[providers]]\nname = "claude"\nkind = "anthropic"\nurl = "{claude.url}"\nkey_env = "CLAUDE_API_KEY"\n'
+            'model = "claude-haiku-4-5"\n'
+            f'[[providers]]\nname = "ignorer"\nkind = "openai"\nurl = "{ignorer.url}/v1"\nmodel = "fallback-model"\n'
+            f'[[providers]]\nname = "continuer"\nkind = "openai"\nurl = "{continuer.url}/v1"\nmodel = "fallback-model"\n'
+        )
+        env = {"CLAUDE_API_KEY": "sk-ant-test-claude-key-0123456789", "LOCAL_EMBEDDED": "off"}
+        async with run_trooper(env, path) as trooper:
+            claude.script(ResetMidStream(AFTER, Text(ANSWER)))
+            ignorer.default = Habit("ignores", ANSWER)
+            continuer.default = Habit("continues", ANSWER)
+            text, input_tokens, _ = await ASKERS[client](trooper.url)
+            assert (text, input_tokens) == (ANSWER, PRIMARY_INPUT)
+            assert len(ignorer.generation_requests()) == 1 and len(continuer.generation_requests()) == 1
+            # Answering something else is not ill health: the ignorer's breaker counted nothing.
+            assert trooper.runtime.health["ignorer"].recent_failures() == 0

@@ -211,8 +211,12 @@ class Relay:
                             for out in self._take(event):
                                 yield out
                 return
-            except SpliceRefused:
-                raise
+            except SpliceRefused as refused:
+                if not self.remaining or not self.walker.mid_stream:
+                    raise
+                # Nothing of the refused continuation reached the client: the next provider may still join it.
+                async for out in self._switch(refused, recorded=True):
+                    yield out
             except UpstreamError as exc:
                 async for out in self._switch(exc):
                     yield out
@@ -275,16 +279,20 @@ class Relay:
         attempt, self._joining = self._joining, None
         if attempt is not None:
             attempt.splice = outcome
+            if outcome == "refused":  # the provider answered, but its answer was not used
+                attempt.ok, attempt.reason, attempt.detail = False, "splice_refused", why
         fields = {"why": why} if why else {}
         say = log.warning if outcome == "refused" else log.info
         say("stream_spliced", provider=self.source.provider.name, outcome=outcome, **fields)
 
-    async def _switch(self, exc: UpstreamError) -> AsyncIterator[StreamEvent]:
-        """The source died mid-answer: record it, then continue on the next provider, or
-        finish the message as it stands, or give up (re-raise: the client gets an error event)."""
+    async def _switch(self, exc: UpstreamError, *, recorded: bool = False) -> AsyncIterator[StreamEvent]:
+        """The source died mid-answer (or its continuation was refused, already `recorded` on
+        its attempt): record it, then continue on the next provider, or finish the message as
+        it stands, or give up (re-raise: the client gets an error event)."""
         failed = self.source.provider
-        failure = ProviderFailure(exc.reason, 200, exc.detail[:200])
-        self.walker.record_failure(self.exchange, failed, failure, time.perf_counter())
+        if not recorded:
+            failure = ProviderFailure(exc.reason, 200, exc.detail[:200])
+            self.walker.record_failure(self.exchange, failed, failure, time.perf_counter())
         conversation = self.exchange.conversation
         if not self.walker.mid_stream or conversation is None:
             raise exc
