@@ -20,8 +20,8 @@ MAX_SIMPLE_WORDS = 20
 # Twenty words never take more: a longer turn carries a blob (a key, a dump, base64).
 MAX_SIMPLE_CHARS = 400
 # A short ask about a short text the turn carries (a paragraph to summarise or tidy) may be longer.
-MAX_MATERIAL_WORDS = 60
-MAX_MATERIAL_CHARS = 450
+MAX_MATERIAL_WORDS = 150
+MAX_MATERIAL_CHARS = 1000
 
 
 class Decision(msgspec.Struct, frozen=True):
@@ -511,8 +511,8 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
     if not text:
         return Decision("complex", "empty turn")
     words = word_count(text)
-    if words > MAX_SIMPLE_WORDS or len(text) > MAX_SIMPLE_CHARS:
-        return _long(text, words)
+    if words > MAX_MATERIAL_WORDS or len(text) > MAX_MATERIAL_CHARS:
+        return Decision("complex", f"{words} words")
     # Bounds the rules' work (signals/bounded.py): no simple turn has such a word.
     if has_long_run(text):
         return Decision("complex", f"{len(text)} characters")
@@ -520,6 +520,13 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
     latin = max(lowered) < "\u0250"
     if not latin and lowered.endswith(";"):
         lowered = lowered[:-1] + "?"  # the Greek question mark, not a statement's end in code
+    # A job on text the turn carries ("sort these: 42, 7, 19", "tldr\n\n<an email>") is
+    # judged by what it asks, not by the material, however long the material is.
+    whole_ask, carried = _split_material(lowered)
+    if carried and _text_job(whole_ask, carried, latin):
+        return Decision("simple", "a short job on the text it carries")
+    if words > MAX_SIMPLE_WORDS or len(text) > MAX_SIMPLE_CHARS:
+        return Decision("complex", f"{words} words")
     core = _without_framing(lowered)
     seen = grams(core)
     code = CODE.search(lowered, latin, seen) or CODE_MARKS.search(lowered, latin)
@@ -533,14 +540,8 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
         return Decision("complex", "depends on earlier turns")
     if has_history and core == lowered and words <= 3:  # "in fahrenheit?", "the second one"
         return Decision("complex", "a fragment that continues earlier turns")
-    # A job on text the turn carries ("sort these: 42, 7, 19") is judged by what it asks,
-    # not by the material.
     ask, material = _split_material(core)
     asked = grams(ask) if material else seen
-    if material and TRANSFORM.search(ask, latin, asked) and asked.isdisjoint(_SEVERAL) \
-            and not REASONING.search(ask, latin, asked) and not REASONING_MARKS.search(ask, latin) \
-            and not WORKS_OUT.search(ask, latin, asked):
-        return Decision("simple", "conversion or formatting of text it carries")
     if ACTS.search(ask, latin, asked):
         return Decision("complex", "a request to act")
     if _computes(ask) or WORKS_OUT.search(ask, latin, asked):
@@ -563,22 +564,64 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
     return Decision("complex", "not clearly simple")
 
 
-def _long(text: str, words: int) -> Decision:
-    """A long turn is complex, unless it is a short ask about a short text it carries
-    ("summarize: <a paragraph>", "fix the typos in this: …")."""
-    if words > MAX_MATERIAL_WORDS or len(text) > MAX_MATERIAL_CHARS or has_long_run(text):
-        return Decision("complex", f"{words} words")
-    lowered = text.lower()
-    ask, material = _split_material(_without_framing(lowered))
-    if not material or word_count(ask) > 12:
-        return Decision("complex", f"{words} words")
-    latin = max(lowered) < "\u0250"
-    asked = grams(ask)
-    if TRANSFORM.search(ask, latin, asked) and asked.isdisjoint(_SEVERAL) and not CODE.search(lowered, latin, grams(lowered)) \
-            and not CODE_MARKS.search(ask, latin) and not REASONING.search(ask, latin, asked) \
-            and not WORKS_OUT.search(ask, latin, asked) and not ACTS.search(ask, latin, asked):
-        return Decision("simple", "a short job on the text it carries")
-    return Decision("complex", f"{words} words")
+# What a job on carried text asks for: to reformat, tidy, shorten or summarise it, translate it.
+TEXT_JOB = Rules(
+    r"\b(tl;?dr|tldr|summari[sz]e|summary|sum (it |this |that )?up|gist|shorten|shorter|condense|trim|less wordy|"
+    r"more concise|reword|rephrase|paraphrase|rewrite|proofread|spell ?check|fix (the |any |all |my )?(spelling|grammar|"
+    r"typos?|punctuation|capitali[sz]ation|formatting|line breaks)|correct (the )?(spelling|grammar|typos)|"
+    r"tidy|clean (it |this )?up|uppercase|upper case|lowercase|lower case|all caps|capitali[sz]e|title case|"
+    r"sentence case|alphabeti[sz]e|alphabetical|sort|reverse the order|remove|delete|strip|dedupe|deduplicate|"
+    r"extract|pull out|put (each|every|them|these|it|this|the)|one per line|(its|their) own line|bullets?|"
+    r"bullet points|bulleted|numbered|bold|italics?|italici[sz]e|join|unwrap|table|csv|json|markdown|"
+    r"past tense|present tense|translate|convert|turn (this|it|these|them|each)|make (this|it) (more |less |a bit )?"
+    r"(shorter|polite|formal|casual|friendly|professional|concise|clearer|simpler)|format|reformat)\b",
+    scripts=(r"翻译|翻訳|要約|总结|總結|перевед|кратко",),
+)
+# What makes such a job more than a job: thinking about the text, writing something new from
+# it, working something out of it, acting on it, or a second task.
+TEXT_JOB_BLOCKS = Rules(
+    r"\b(why|how come|explain|analy[sz]e|evaluate|assess|review|critique|feedback|improve|better|best|should|"
+    r"opinion|think|recommend|suggest|advice|wrong|correct\?|right\?|check (if|whether|that|for)|verify|"
+    r"respond|reply|answer|draft|compose|create|generate|come up with|ideas?|brainstorm|continue|expand|"
+    r"elaborate|longer|persuasive|funn(y|ier)|joke|poem|story|tone|meaning|mean|implications?|risks?|"
+    r"send|email|forward|post|publish|schedule|book|share|upload|tweet|submit|then|also|as well|plus)\b",
+    r"\binto an? ([\w-]+ ){0,3}(message|email|letter|post|reply|response|announcement|speech|bio|tweet|essay|"
+    r"article|memo|note|story|poem|pitch|ad|slogan|headline)\b",
+    r"\b(write|writes|written) (a|an|me|the|my|some)\b",
+    r"\b(python|javascript|js|typescript|ts|golang|go|rust|java|kotlin|swift|ruby|php|perl|c\+\+|c#|sql|bash|regex|"
+    r"code|script|function|program)\b",
+)
+# Units in the ask and several numbers in the text: several conversions, each worked out.
+UNITS = Rules(
+    r"\b(cups?|grams?|g|kg|kilos?|pounds|lbs?|ounces|oz|ml|lit(er|re)s?|celsius|fahrenheit|miles|km|kilomet(er|re)s|"
+    r"feet|inches|cm|met(er|re)s|usd|eur|gbp|dollars|euros|currency|currencies|metric|imperial|calories|kcal)\b",
+)
+# Code in the carried text: its syntax, not its topic ("deploy" in a chat log is not code).
+CARRIED_CODE = Rules(
+    r"```", r"\btraceback\b", r"\b\w+(error|exception)\b", r"=>|==|!=|&&|\|\||;[ \t]*(\n|$)", r"\w\([^)\n]*\)\s*[{:;]",
+    r"\b(def|func|fn|function|class) \w+", r"\b(const|let|var) \w+ ?=", r"^\s*(import|from|#include|package) \w",
+    r"\bselect .{1,80} from\b", r"[{}]\s*(\n|$)", r"\$ \w+ -", r"\bnull\b|\bundefined\b|\bnone\b",
+)
+MAX_JOB_ASK_WORDS = 25
+MAX_SUMMARISED_WORDS = 60
+
+
+def _text_job(ask: str, carried: str, latin: bool) -> bool:
+    """A job a small model does well on text the turn carries: reformat, tidy, shorten,
+    summarise or translate it, asked for in a few words, with nothing else asked."""
+    asked = grams(ask.replace("sum up", "summarize"))
+    if word_count(ask) > MAX_JOB_ASK_WORDS or not (TEXT_JOB.search(ask, latin, asked) or TRANSFORM.search(ask, latin, asked)):
+        return False
+    if _SUMMARY.search(ask) is not None and word_count(carried) > MAX_SUMMARISED_WORDS:
+        return False  # summarising takes reading; a long text is more than a small model's job
+    if UNITS.search(ask, latin, asked) and len(_NUMBER.findall(carried)) > 1:
+        return False
+    if TEXT_JOB_BLOCKS.search(ask, latin, asked) or not asked.isdisjoint(_SEVERAL) \
+            or CODE.search(ask, latin, asked) or CODE_MARKS.search(ask, latin) or CONTEXT.search(ask, latin, asked):
+        return False
+    if WORKS_OUT.search(ask.replace("sum up", "summarize"), latin, asked):
+        return False
+    return not CARRIED_CODE.search(carried, latin)
 
 
 # Framing that says nothing about the task: "Quick one:", "Step by step,", "URGENT!!!",
@@ -613,9 +656,12 @@ def _without_framing(text: str) -> str:
 
 def _split_material(text: str) -> tuple[str, str]:
     """The ask, and the text it carries to work on (after a colon, or quoted), if any."""
-    head, colon, tail = text.partition(":")
-    if colon and tail.strip() and not head.endswith(("http", "https")):
-        return head, tail
+    colon, newline = text.find(":"), text.find("\n")  # "fix the grammar: …", "tldr pls\n\n<an email>"
+    if colon >= 0 and text[:colon].endswith(("http", "https")):
+        colon = -1
+    cut = min(colon, newline) if colon >= 0 and newline >= 0 else max(colon, newline)
+    if cut >= 0 and text[cut + 1:].strip():
+        return text[:cut], text[cut + 1:]
     quoted = _QUOTED.search(text)
     if quoted is not None:
         return " ".join((text[: quoted.start()] + text[quoted.end():]).split()), quoted.group(0)
