@@ -407,7 +407,10 @@ SMALL_TALK = Rules(
     r"(can|do|are) you (remember|see|hear|read|browse|speak|learn|understand|access|store)\b|"
     r"who (are|made|built|created) you|what('s| is) your name|are you (a bot|human|an ai|real)|"
     r"what model are you|can you (speak|understand) \w+|do you (remember|know|speak)|are you there|you there)\b",
-    r"^(just )?testing\b", r"\bthat'?s (perfect|great|all|it|fine)\b", r"^(ok|okay),? (thanks|thank you|bye)",
+    r"^(just )?testing\b", r"^(h+e+y+|h+i+|y+o+|t+h+a+n+k+s+|t+y+|b+y+e+|h+e+l+o+)[!.\s]*$",
+    r"^(just )?(curious,? )?(what|who) (are|r) (you|u)\b", r"^(tell me|know|got) (a|any|another) (joke|pun)\b",
+    r"\b(tu t'?appelles|comment (tu t'?appelles|vous appelez)|qui (es-tu|[êe]tes-vous)|c[oó]mo te llamas|"
+    r"qui[ée]n eres|wie hei(ß|ss)t du|wer bist du|come ti chiami|chi sei|como (você se chama|te chamas))\b", r"\bthat'?s (perfect|great|all|it|fine)\b", r"^(ok|okay),? (thanks|thank you|bye)",
     r"^(hola|gracias|bonjour|salut|merci|hallo|danke|guten (morgen|tag)|olá|obrigad[oa]|ciao|hej|hei)\b[\s,.!?¡]*"
     r"(\w+[\s,.!?]*){0,2}$",
     r"^(come stai|ça va|wie geht'?s|c[oó]mo est[aá]s|qu[eé] tal)\W*$",
@@ -421,9 +424,9 @@ LOOKUP = Rules(
     r"\b(capital|population|currency|language|height|weight|distance|boiling|melting|freezing|speed|area|"
     r"length|age|birthday|founder|author|inventor|president|ceo|time ?zone|area code|symbol|formula|year|date)\b"
     r" (of|in|for)\b",
-    r"\b(capital|population) of\b", r"^(is|are|was|were|did|does) \w",
+    r"\b(capital|population) of\b", r"^(is|are|was|were|did|does) ['\"‘“]?\w",
     r"\b(boiling|melting|freezing|flash|dew) point\b", r"^(wht|wat|whta|waht|whats|wut) ", r"^(in|on|at|by) (what|which) ",
-    r"^(list|name) (the|all) \w+( in order)?\W*$", r"^c'?est quoi\b|^qu'?est[- ]ce qu",
+    r"^(list|name) (the|all|every|\d+|two|three|four|five|ten) (?!.* and )", r"^c'?est quoi\b|^qu'?est[- ]ce qu",
     r"^(ποια|ποιο|ποιος|τι είναι|πόσ)|^(hur många|vad är|vem |var ligger)|^(apa arti|apa itu|berapa|siapa|di mana)|"
     r"^(hvad er|hva er|hvor mange|hvem )|^(ano ang|sino |ilan )|^(kuinka monta|mikä on|kuka |missä )",
     r"^(chi |qual[ei]? |quant[io] |dove |quando |cosa )|^(hoeveel|wie |wat is|waar |wanneer)|"
@@ -472,6 +475,8 @@ _LANGUAGES = (r"(english|spanish|french|german|italian|portuguese|japanese|chine
               r"arabic|hindi|dutch|polish|turkish|swedish|norwegian|danish|finnish|greek|latin|hebrew|czech|"
               r"ukrainian|vietnamese|thai|indonesian|irish|welsh)")
 # How to say, spell or pronounce something: a lookup, though it starts like a how-question.
+# How to say something in a language, though it starts like a how-question ("how do i say thanks in korean").
+SAY_HOW = Rules(r"^how (do|would|can|to) (you |i |we )?(say|spell|pronounce) .{1,50}$")
 SAY = Rules(
     r"^how (do|would|can) (you|i|we) (say|spell|pronounce|write) .{1,40}$", r"\b" + _LANGUAGES + r" (word|term) for\b",
     r"^(what is|whats|what's|how is) .{1,30} in " + _LANGUAGES + r"\??$", r"^.{1,40} in " + _LANGUAGES + r"\?*$",
@@ -485,6 +490,15 @@ _SMALL_TALK_WORDS = frozenset("ok okay k cool thanks thank you ty thx cheers gre
                               "interesting makes sense".split())
 _SMALL_TALK_CORE = frozenset("thanks thank thx ty cheers bye hi hey hello cool great awesome nice perfect lol haha "
                              "hahaha wow whoa yay omg nope nah love sad bored ok okay k interesting".split())
+
+
+# After an assistant's turn, "ok", "yes", "sure" say go on with what it offered: that work is complex.
+_CONSENT = frozenset(("ok", "okay", "k", "sure", "yes", "yeah", "yep", "yup", "please", "go ahead", "do it"))
+_CLOSING = frozenset("thanks thank thx ty cheers bye goodbye night lol haha hahaha".split())
+
+
+def _consents(seen: frozenset[str]) -> bool:
+    return not seen.isdisjoint(_CONSENT) and seen.isdisjoint(_CLOSING)
 
 
 def _only_small_talk(seen: frozenset[str]) -> bool:
@@ -531,9 +545,16 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
     seen = grams(core)
     code = CODE.search(lowered, latin, seen) or CODE_MARKS.search(lowered, latin)
     if (SMALL_TALK.search(core, latin, seen) or _only_small_talk(seen)) and not code:
+        if has_history and _consents(seen):
+            return Decision("complex", "consent to go on with earlier work")
+        return Decision("simple", "small talk")
+    if core != lowered and not code and SMALL_TALK.search(lowered, latin, grams(lowered)) \
+            and word_count(core) <= 8 and not _asks(core, latin, seen):  # "thanks, that helps"
         return Decision("simple", "small talk")
     if code:
         return Decision("complex", "code")
+    if SAY_HOW.search(core, latin, seen) and not has_history:
+        return Decision("simple", "a translation, spelling or pronunciation")
     if has_history and REFERS_BACK.search(core, latin, seen):
         return Decision("complex", "depends on earlier turns")
     if CONTEXT.search(core, latin, seen) or CONTEXT_MARKS.search(core, latin):
@@ -564,6 +585,12 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
     return Decision("complex", "not clearly simple")
 
 
+def _asks(core: str, latin: bool, seen: frozenset[str]) -> bool:
+    """Whether a text after a thank-you asks for anything."""
+    return any(rules.search(core, latin, seen) for rules in (ACTS, WORKS_OUT, WEIGHS, REASONING, CONTEXT, LOOKUP,
+                                                               DEFINITION, TRANSFORM, SAY)) or "?" in core
+
+
 # What a job on carried text asks for: to reformat, tidy, shorten or summarise it, translate it.
 TEXT_JOB = Rules(
     r"\b(tl;?dr|tldr|summari[sz]e|summary|sum (it |this |that )?up|gist|shorten|shorter|condense|trim|less wordy|"
@@ -575,6 +602,7 @@ TEXT_JOB = Rules(
     r"bullet points|bulleted|numbered|bold|italics?|italici[sz]e|join|unwrap|table|csv|json|markdown|"
     r"past tense|present tense|translate|convert|turn (this|it|these|them|each)|make (this|it) (more |less |a bit )?"
     r"(shorter|polite|formal|casual|friendly|professional|concise|clearer|simpler)|format|reformat)\b",
+    r"\b(in|into|to) " + _LANGUAGES + r"\b",
     scripts=(r"翻译|翻訳|要約|总结|總結|перевед|кратко",),
 )
 # What makes such a job more than a job: thinking about the text, writing something new from
@@ -635,7 +663,7 @@ _FRAMING = re.compile(
 _AFTER_FRAMING = re.compile(r"^(but|and|so|anyway|by the way|btw),?\s+")
 _EXPLAIN_DEFINITION = re.compile(r"^(can you |could you |please )?explain (what|the (acronym|abbreviation|term|word))\b")
 _SUMMARY = re.compile(r"summar|tl;?dr|gist|sum up|shorten")
-_QUOTED = re.compile(r"['\"«“‘].{3,}['\"»”’]")
+_QUOTED = re.compile(r"(?<!\w)['\"«“‘].{3,}['\"»”’](?!\w)")  # not the apostrophe in "what's"
 
 
 _FRACTION = re.compile(r"\d+/\d+\s*[-+*x×÷]|[-+*x×÷]\s*\d+/\d+")
