@@ -2,8 +2,9 @@
 the vendor pass-throughs), a request carrying an Anthropic, an OpenAI and a Gemini key reaches
 each vendor's fake with that vendor's key only; paths that leave the API prefix and injected
 model names are refused with a 400 before any upstream call; a path no vendor has is a 404
-naming the routes; organisation endpoints never go with the operator's key; a pass-through
-stream that breaks ends with an error line and an aborted body, never a clean end."""
+naming the routes; a CORS preflight is answered by Trooper, never by a provider; organisation
+endpoints never go with the operator's key; a pass-through stream that breaks ends with an
+error line and an aborted body, never a clean end."""
 
 from __future__ import annotations
 
@@ -182,6 +183,26 @@ async def test_a_path_no_vendor_has_is_a_404_naming_the_routes() -> None:
     assert status == 404
     message = answer["error"]["message"]
     assert "/v1/admin/keys" in message and "POST /v1/responses" in message and ":generateContent" in message
+    assert all(not fake.requests for fake in fakes.values())
+
+
+PREFLIGHTS = ["/v1/chat/completions", "/chat/completions", "/v1/messages", "/v1/responses",
+              "/v1beta/models/gemini-2.0-flash:streamGenerateContent", "/v1/files", "/api/chat"]
+
+
+@pytest.mark.parametrize("origin", ["http://localhost:3000", "https://elsewhere.example"], ids=["local_page", "other_site"])
+async def test_a_cors_preflight_is_answered_here_and_never_reaches_a_provider(origin: str) -> None:
+    """A web page's preflight to any proxy route, from a page on this machine (which the gate
+    admits) or another site: 204 with nothing allowed, so the browser sends no request; no
+    vendor's fake is asked, whatever keys the preflight carries."""
+    preflight = {"origin": origin, "access-control-request-method": "POST",
+                 "access-control-request-headers": "content-type, authorization"}
+    async with keyless_chain() as (fakes, url), aiohttp.ClientSession() as http:
+        for path in PREFLIGHTS:
+            async with http.options(url + path, headers={**preflight, **ALL_KEYS}) as resp:
+                assert resp.status == 204, (path, await resp.text())
+                assert not [name for name in resp.headers if name.lower().startswith("access-control-")], path
+                assert await resp.read() == b""
     assert all(not fake.requests for fake in fakes.values())
 
 

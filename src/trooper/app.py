@@ -1,13 +1,13 @@
 """The ASGI app. The proxy routes are raw ASGI (the hot path); everything else
 (health, model list, and later the dashboard and admin pages) is a Starlette router.
 
-Routing, in order:
-  POST /v1/messages                                -> pipeline, Anthropic format
-  POST /v1/chat/completions, /chat/completions     -> pipeline, OpenAI format
-  POST /v1/responses, /responses                   -> pipeline, OpenAI Responses format
+Routing (`routes.py`, from the paths each format declares in `formats/`), in order:
+  POST to a format's pipeline path                  -> pipeline, in that format
+  OPTIONS to a proxy route (a CORS preflight)       -> 204 here, no Access-Control-Allow-*
   GET|HEAD /, GET /health[/live|/ready], /v1/models -> Starlette
-  sessions, recovery, events, dashboard, metrics   -> Starlette (trooper.admin)
-  any other /v1/...                                -> passed through to the matching vendor
+  sessions, recovery, events, dashboard, metrics    -> Starlette (trooper.admin)
+  a format's model-in-the-URL call (Gemini's)       -> pipeline, or its token count
+  any other vendor API path                         -> passed through to that vendor
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ from trooper import __version__, tracing
 from trooper.access import Gate
 from trooper.admin import Admin, warn_if_exposed
 from trooper.conversation import TOO_DEEP, ApiError, BadRequest
-from trooper.formats import codec, gemini
+from trooper.formats import codec
 from trooper.health import Readiness
-from trooper.passthrough import count_at_gemini, pass_through
+from trooper.passthrough import count_upstream, pass_through
 from trooper.pipeline import ErrorReply, Exchange, Stage, run_stages
 from trooper.providers.base import Provider
 from trooper.redact import safe_url, scrub
@@ -84,6 +84,8 @@ class TrooperApp:
             chosen = route(scope["method"], scope["path"], scope["query_string"].decode("latin-1"), _lower_headers(scope))
             if chosen.handler == "admin":
                 await self.admin(scope, receive, send)
+            elif chosen.handler == "preflight":
+                await answer_preflight(scope, send)
             elif chosen.error is not None:
                 log.info("request_refused", path=scope["path"][:200], status=chosen.error.status)
                 await send_error(send, codec(chosen.wire), chosen.error)
@@ -231,13 +233,18 @@ class TrooperApp:
     # --- Gemini's countTokens, and pass-through of other vendor API calls ---
 
     async def count_tokens(self, scope: Scope, send: Send, client_format: str, body: bytes) -> None:
-        """Gemini's own count when a Gemini provider answers, else Trooper's estimate."""
-        try:
-            conversation = gemini.decode_count_request(body, scope["path"])
-        except BadRequest as exc:
-            await send_error(send, codec("gemini"), ApiError(400, "invalid_request", exc.message))
+        """The vendor's own count when one of its providers answers, else Trooper's estimate."""
+        client = codec(client_format)
+        grammar = client.INGRESS.grammar  # routes.py sends here only the calls of a grammar that counts
+        if grammar is None or grammar.decode_count is None:
+            await send_error(send, client, ApiError(404, "not_found", f"{scope['path']} counts no tokens"))
             return
-        counted = await count_at_gemini(self.runtime, scope["trooper.route"], scope["path"], _client_headers(scope), body)
+        try:
+            conversation = grammar.decode_count(body, scope["path"])
+        except BadRequest as exc:
+            await send_error(send, client, ApiError(400, "invalid_request", exc.message))
+            return
+        counted = await count_upstream(self.runtime, scope["trooper.route"], scope["path"], _client_headers(scope), body)
         if counted is not None:
             await send_bytes(send, 200, "application/json", counted[1], {"x-trooper-provider": counted[0]}, {})
             return
@@ -292,6 +299,15 @@ class TrooperApp:
             )
         data = [{"id": m, "object": "model", "created": 0, "owned_by": p.name} for m, p in seen]
         return JSONResponse({"object": "list", "data": data})
+
+
+async def answer_preflight(scope: Scope, send: Send) -> None:
+    """A CORS preflight (any OPTIONS) to a proxy route is answered here and never reaches a
+    provider: 204 without Access-Control-Allow-*, so a browser sends a web page's request no
+    further. Trooper serves no cross-site caller (access.py refuses them): nothing to allow."""
+    log.info("preflight_answered", path=scope["path"][:200])
+    await send({"type": "http.response.start", "status": 204, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
 
 
 async def refuse_websocket(receive: Receive, send: Send) -> None:

@@ -92,15 +92,17 @@ async def pass_through(
     )
 
 
-async def count_at_gemini(
+async def count_upstream(
     runtime: Runtime, target: Target, path: str, headers: dict[str, str], body: bytes
 ) -> tuple[str, bytes] | None:
-    """(provider name, its answer) for a `:countTokens` a Gemini provider counted; None when
-    none could be asked or it did not answer 200 (the caller then estimates)."""
-    provider = runtime.first_of_kind("gemini")
+    """(provider name, its answer) for a token count (Gemini's `:countTokens`) a provider of
+    the target's vendor counted; None when none could be asked or it did not answer 200 (the
+    caller then estimates)."""
+    vendor = target.wire
+    provider = runtime.first_of_kind(vendor)
     if provider is None:
         return None
-    key = provider.key or client_key_for("gemini", headers, "gemini")
+    key = provider.key or client_key_for(vendor, headers, vendor)
     if not key:
         return None
     headers = {"Content-Type": "application/json", **provider.auth_headers(key, headers)}

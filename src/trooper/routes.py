@@ -1,115 +1,140 @@
 """Which way a request goes, decided from its method, path and headers alone, before any
 upstream is called:
 
-- the pipeline, in the client's wire format (Messages, Chat Completions, Responses, Gemini's
-  generateContent and streamGenerateContent);
-- Gemini's countTokens;
-- a pass-through to a provider of the vendor whose API the path is (Anthropic, OpenAI, Gemini,
-  Ollama), and only to one: a path no vendor has is a 404 naming the routes there are;
+- the pipeline, in the client's wire format: the POST paths each format declares, and the
+  URLs of a format that names the model and verb in the path (its grammar);
+- a token count a format's grammar asks for;
+- a pass-through to a provider of the vendor whose API space the path is, and only to one:
+  a path no vendor has is a 404 naming the routes there are;
 - Trooper's own pages (health, models, sessions, dashboard...);
+- answered here: a CORS preflight (OPTIONS) to a proxy route, which never reaches a provider;
 - refused: a path that escapes the API prefix once normalised (`/v1/../admin`, `%2e%2e`,
   doubly encoded or odd characters), a model name unfit for a URL. Organisation and key
   management endpoints pass only with the client's own key, never the operator's.
+
+Every format's paths, grammar and API space are declared by its codec (`formats/ingress.py`);
+the tables here are built from those declarations once, at import, and name no format.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal, NamedTuple
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl
 
 from trooper.conversation import ApiError
+from trooper.formats import ingresses
+from trooper.formats.ingress import ApiSpace, Ingress, without
 
-PIPELINE_ROUTES = {
-    "/v1/messages": "anthropic",
-    "/v1/chat/completions": "openai",
-    "/chat/completions": "openai",
-    "/v1/responses": "responses",
-    "/responses": "responses",
-}
-
-# A model name that may go into a URL path: Gemini's (gemini-2.0-flash, gemini-2.5-pro-exp-03-25).
-URL_MODEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
 # Any model name a client may send in a body: letters, digits and . _ - : / @ + [ ] (Ollama's
 # qwen2.5:3b, OpenRouter's meta-llama/llama-3, fine-tunes' ft:gpt-4o:org::id, Claude Code's
 # sonnet[1m]); no "..", no space, quote, control character or anything else a URL or a header
 # would read differently.
 BODY_MODEL = re.compile(r"[A-Za-z0-9._:/@+\[\]-]{1,256}\Z")
-_GEMINI_CALL = re.compile(r"/v1(?:beta)?/models/([^/:]+):([A-Za-z]+)\Z")
-_GEMINI_GENERATE = {"generateContent": False, "streamGenerateContent": True}
 # A path segment after percent-decoding: RFC 3986's unreserved and sub-delims, ":" and "@".
 # A "%" left after decoding means the client encoded twice: refused, never decoded again.
 _SEGMENT = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=:@-]+\Z")
+MODEL_LIST = "/v1/models"  # a GET there is Trooper's own list (app.py), in the asking SDK's shape
 
-# What each vendor's API is, by path prefix (a prefix matches itself and what is below it).
-PASSTHROUGH_PATHS: dict[str, tuple[str, ...]] = {
-    "anthropic": ("/v1/messages", "/v1/complete", "/v1/files", "/v1/models", "/v1/skills"),
-    "openai": (
-        "/v1/chat/completions", "/v1/responses", "/v1/conversations", "/v1/completions", "/v1/embeddings",
-        "/v1/moderations", "/v1/audio", "/v1/images", "/v1/files", "/v1/uploads", "/v1/batches",
-        "/v1/vector_stores", "/v1/models", "/v1/fine_tuning",
-    ),
-    "gemini": ("/v1beta/models", "/v1beta/files", "/v1beta/cachedContents", "/v1/models"),
-    "ollama": ("/api/tags", "/api/show", "/api/version", "/api/ps", "/api/embed", "/api/embeddings", "/api/generate", "/api/chat"),
-}
-# Organisation, admin and key management: never with the operator's key.
-ORGANISATION_PATHS: dict[str, tuple[str, ...]] = {
-    "anthropic": ("/v1/organizations",),  # the Admin API: users, workspaces, API keys
-    "openai": ("/v1/organization",),  # projects, users, admin API keys, usage and costs
-}
-# Paths that are a vendor's API space: anything below them is a pass-through or a 404.
-API_PREFIXES = ("/v1/", "/v1beta/", "/api/")
-# Shared by two vendors: Anthropic's SDKs send anthropic-version, OpenAI's don't.
-_SHARED = frozenset({"/v1/files", "/v1/models"})
-
-Handler = Literal["pipeline", "count_tokens", "passthrough", "admin", "refused"]
+Handler = Literal["pipeline", "count_tokens", "passthrough", "admin", "refused", "preflight"]
 
 
 class Target(NamedTuple):
     """Where a request goes, and what to tell the client if nowhere."""
 
     handler: Handler
-    wire: str = "openai"  # the client's wire format, or the pass-through's vendor: errors are in its shape
+    wire: str = ""  # the client's wire format, or the pass-through's vendor: errors are in its shape
     error: ApiError | None = None
-    query: str = ""  # the query string to forward (Gemini's alt and key taken out)
+    query: str = ""  # the query string to forward (a format's own parameters and the key taken out)
     client_key_only: bool = False  # organisation endpoints: the client's own key or nothing
 
 
-def route(method: str, path: str, query: str, headers: dict[str, str]) -> Target:
-    if method == "POST" and path in PIPELINE_ROUTES:
-        return Target("pipeline", PIPELINE_ROUTES[path], query=query)
-    if not path.startswith(API_PREFIXES) or (path == "/v1/models" and method == "GET"):
-        return Target("admin")
-    wire = _vendor_guess(path, headers)
-    problem = path_problem(path)
-    if problem:
-        return Target("refused", wire, ApiError(400, "invalid_request", problem))
-    gemini = _GEMINI_CALL.match(path)
-    if gemini is not None and method == "POST":
-        return _gemini_route(gemini.group(1), gemini.group(2), query)
-    for organisation, prefixes in ORGANISATION_PATHS.items():
-        if _under(path, prefixes):
-            return Target("passthrough", organisation, query=query, client_key_only=True)
-    vendor = pass_through_vendor(path, headers)
-    if vendor is None:
-        message = f"{method} {path} is not a route Trooper serves. {supported_routes()}"
-        return Target("refused", wire, ApiError(404, "not_found", message))
-    return Target("passthrough", vendor, query=_without(query, ("key",)) if vendor == "gemini" else query)
+_ADMIN = Target("admin")
+_PREFLIGHT = Target("preflight")
+Space = tuple[str, ApiSpace]  # the vendor (its format's name) and its API space
 
 
-def _gemini_route(model: str, verb: str, query: str) -> Target:
-    if not URL_MODEL.match(model):
-        return Target("refused", "gemini", ApiError(400, "invalid_request", f"model name {model[:80]!r} is not valid"))
-    forwarded = _without(query, ("alt", "key"))
-    if verb == "countTokens":
-        return Target("count_tokens", "gemini", query=forwarded)
-    stream = _GEMINI_GENERATE.get(verb)
-    if stream is None:
-        return Target("passthrough", "gemini", query=_without(query, ("key",)))  # embedContent, batchEmbedContents...
-    if stream and ("alt", "sse") not in parse_qsl(query):
-        message = "streamGenerateContent is served as server-sent events only: add ?alt=sse (the SDKs do)"
-        return Target("refused", "gemini", ApiError(400, "invalid_request", message))
-    return Target("pipeline", "gemini", query=forwarded)
+class Routes:
+    """The routing tables, built once from the formats' declarations (`INGRESS`)."""
+
+    def __init__(self, declared: Iterable[tuple[str, Ingress]]) -> None:
+        declared = list(declared)
+        self.pipeline = {path: name for name, ingress in declared for path in ingress.paths}
+        self.grammars = tuple((name, ingress.grammar) for name, ingress in declared if ingress.grammar is not None)
+        self.spaces: tuple[Space, ...] = tuple((name, ingress.api) for name, ingress in declared if ingress.api is not None)
+        self._covering = tuple((_prefixes(space.paths), (name, space)) for name, space in self.spaces)
+        self._organisations = tuple((_prefixes(space.organisation), name) for name, space in self.spaces if space.organisation)
+        # Paths that are some vendor's API space: anything below them is a pass-through or a 404.
+        self.api_prefixes = tuple(sorted({"/" + path.split("/")[1] + "/" for _, space in self.spaces for path in space.paths}))
+        self.key_params = tuple(sorted({space.key_param for _, space in self.spaces if space.key_param}))
+        self._key_markers = tuple(param + "=" for param in self.key_params)
+        self.listing = self._listing()
+
+    def route(self, method: str, path: str, query: str, headers: Mapping[str, str]) -> Target:
+        if method == "POST" and path in self.pipeline:
+            return Target("pipeline", self.pipeline[path], query=query)
+        api = path.startswith(self.api_prefixes)
+        if method == "OPTIONS" and (api or path in self.pipeline):
+            return _PREFLIGHT
+        if not api or (path == MODEL_LIST and method == "GET"):
+            return _ADMIN
+        problem = path_problem(path)
+        if problem:
+            return Target("refused", self.error_shape(path, headers), ApiError(400, "invalid_request", problem))
+        for name, grammar in self.grammars:
+            call = grammar.call(method, path, query)
+            if call is not None:
+                return Target(call.handler, name, call.error, call.query)
+        for organisation, name in self._organisations:
+            if organisation.match(path):
+                return Target("passthrough", name, query=query, client_key_only=True)
+        vendor = self.vendor(path, headers)
+        if vendor is None:
+            message = f"{method} {path} is not a route Trooper serves. {self.listing}"
+            return Target("refused", self.error_shape(path, headers), ApiError(404, "not_found", message))
+        name, space = vendor
+        return Target("passthrough", name, query=without(query, (space.key_param,)) if space.key_param else query)
+
+    def vendor(self, path: str, headers: Mapping[str, str]) -> Space | None:
+        """The vendor whose API `path` is: the only one whose space has it, or, of those that
+        share it, the one whose SDK marked the request. None when it is no vendor's."""
+        having = [space for covered, space in self._covering if covered.match(path)]
+        if len(having) < 2:
+            return having[0] if having else None
+        return _marked(having, path, headers)
+
+    def error_shape(self, path: str, headers: Mapping[str, str]) -> str:
+        """Whose error shape a refusal is written in, before the path is known to be anyone's."""
+        marked = _marked(self.spaces, path, headers)
+        return (marked or self.spaces[0])[0]
+
+    def query_key(self, query: str) -> str:
+        """A client's key sent in the query (`?key=`: Gemini's REST callers; the SDKs use a header)."""
+        if not query or not any(marker in query for marker in self._key_markers):
+            return ""
+        return next((v for k, v in parse_qsl(query) if k in self.key_params), "")
+
+    def _listing(self) -> str:
+        pipeline = ", ".join(f"POST {path}" for path in self.pipeline)
+        grammars = "; ".join(grammar.described for _, grammar in self.grammars)
+        spaces = "; ".join(f"{name}: {', '.join(space.paths)}" for name, space in self.spaces)
+        return f"Routes: {'; '.join(filter(None, (pipeline, grammars)))}; passed through to the vendor's provider: {spaces}."
+
+
+def _prefixes(prefixes: tuple[str, ...]) -> re.Pattern[str]:
+    """Matches what `prefixes` cover: each itself, what is below it, and `prefix:verb`."""
+    return re.compile(f"(?:{'|'.join(map(re.escape, prefixes))})(?:[/:]|\\Z)")
+
+
+def _marked(spaces: Sequence[Space], path: str, headers: Mapping[str, str]) -> Space | None:
+    """Of `spaces`, the one whose SDK marked the request: by a path only it sends, then by a
+    header only it sends; else the one whose SDKs leave no mark."""
+    return (
+        next((space for space in spaces if space[1].sent_by_path(path)), None)
+        or next((space for space in spaces if space[1].sent_by_headers(headers)), None)
+        or next((space for space in spaces if not space[1].marked), None)
+    )
 
 
 def path_problem(path: str) -> str:
@@ -123,56 +148,11 @@ def path_problem(path: str) -> str:
     return ""
 
 
-def pass_through_vendor(path: str, headers: dict[str, str]) -> str | None:
-    """The vendor whose API `path` is, or None when it is no vendor's."""
-    if path.startswith("/v1/models/") and ":" in path.rsplit("/", 1)[-1]:
-        return "gemini"  # /v1/models/{model}:embedContent: Gemini's v1 form
-    anthropic = "anthropic-version" in headers
-    for vendor, prefixes in PASSTHROUGH_PATHS.items():
-        if not _under(path, prefixes):
-            continue
-        shared = any(_under(path, (prefix,)) for prefix in _SHARED)
-        if vendor == "gemini" and path.startswith("/v1/"):
-            continue
-        if shared and vendor in ("anthropic", "openai") and (vendor == "anthropic") != anthropic:
-            continue
-        return vendor
-    return None
-
-
-def supported_routes() -> str:
-    pipeline = ", ".join(f"POST {path}" for path in PIPELINE_ROUTES)
-    gemini = "POST /v1beta/models/{model}:generateContent, :streamGenerateContent?alt=sse, :countTokens (and /v1/models/...)"
-    others = "; ".join(f"{vendor}: {', '.join(prefixes)}" for vendor, prefixes in PASSTHROUGH_PATHS.items())
-    return f"Routes: {pipeline}; {gemini}; passed through to the vendor's provider: {others}."
-
-
-def _vendor_guess(path: str, headers: dict[str, str]) -> str:
-    """Whose error shape a refusal is written in, before the path is known to be anyone's."""
-    if path.startswith("/v1beta/") or _GEMINI_CALL.match(path):
-        return "gemini"
-    if path.startswith("/api/"):
-        return "ollama"
-    if path.startswith("/v1/messages") or "anthropic-version" in headers:
-        return "anthropic"
-    return "openai"
-
-
-def _under(path: str, prefixes: tuple[str, ...]) -> bool:
-    return any(path == prefix or path.startswith(prefix + "/") or path.startswith(prefix + ":") for prefix in prefixes)
-
-
-def query_key(query: str) -> str:
-    """A Gemini client's key sent as `?key=` (REST callers do; the SDKs use x-goog-api-key)."""
-    return next((v for k, v in parse_qsl(query) if k == "key"), "") if "key=" in query else ""
+ROUTES = Routes(ingresses())
+PIPELINE_ROUTES = ROUTES.pipeline  # path -> format: what app.py looks up first, on every request
+route = ROUTES.route
+query_key = ROUTES.query_key
 
 
 def without_key(query: str) -> str:
-    return _without(query, ("key",))
-
-
-def _without(query: str, names: tuple[str, ...]) -> str:
-    if not query:
-        return ""
-    kept = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k not in names]
-    return urlencode(kept)
+    return without(query, ROUTES.key_params)

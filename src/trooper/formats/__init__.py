@@ -9,7 +9,9 @@ providers pick one by name and never special-case a format:
 - provider side: `encode_request` (Conversation -> bytes for that upstream),
   `decode_response`, `StreamDecoder` (upstream frames, or bytes cut anywhere -> canonical
   events), `decode_error`;
-- `FRAMING`: how its streams are framed (SSE or NDJSON, `framing.py`).
+- `FRAMING`: how its streams are framed (SSE or NDJSON, `framing.py`);
+- `INGRESS`: the paths it is served at, and its vendor's API space (`ingress.py`), from
+  which `routes.py` builds its tables.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Protocol
 
 from trooper.conversation import ApiError, Conversation, Response, StreamEvent
 from trooper.formats.framing import Framing
+from trooper.formats.ingress import Ingress
 
 
 class StreamDecoder(Protocol):
@@ -50,6 +53,7 @@ class Codec(Protocol):
     NAME: str
     CONTENT_TYPE: str
     FRAMING: Framing
+    INGRESS: Ingress
 
     def decode_request(self, body: bytes, path: str = "") -> Conversation:
         """`path` is the request's: a format that names the model in the URL (Gemini) reads it there."""
@@ -78,3 +82,8 @@ def codec(name: str) -> Codec:
 
 def names() -> Iterable[str]:
     return ("anthropic", "gemini", "openai", "responses", "ollama")
+
+
+def ingresses() -> list[tuple[str, Ingress]]:
+    """Each format's name and its `INGRESS`, in `names()` order."""
+    return [(name, codec(name).INGRESS) for name in names()]

@@ -41,12 +41,29 @@ from trooper.formats.common import JSON_ENCODER, RAW_OBJECT, body_text, kind_fro
 from trooper.formats.decoding import MessageList, bad_request_at, bad_request_from, decode_at, decode_extra
 from trooper.formats.framing import SSE, FramedDecoder
 from trooper.formats.images import image_base64
+from trooper.formats.ingress import ApiSpace, Ingress
 from trooper.formats.lossy import log_dropped_extra, replaced
 from trooper.formats.sse import sse_comment, sse_event
 
 NAME = "anthropic"
 CONTENT_TYPE = "application/json"
 FRAMING = SSE  # how its streams are framed
+
+
+def _sent_by_anthropic(path: str) -> bool:
+    return path.startswith("/v1/messages")
+
+
+INGRESS = Ingress(
+    paths=("/v1/messages",),
+    api=ApiSpace(
+        ("/v1/messages", "/v1/complete", "/v1/files", "/v1/models", "/v1/skills"),
+        organisation=("/v1/organizations",),  # the Admin API: users, workspaces, API keys
+        path_mark=_sent_by_anthropic,
+        header_marks=("anthropic-version",),  # every Anthropic SDK sends it; OpenAI's don't
+    ),
+)
+
 DEFAULT_MAX_TOKENS = 4096
 
 STOP_REASONS_FROM_ANTHROPIC: dict[str, StopReason] = {

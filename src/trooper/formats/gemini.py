@@ -14,8 +14,9 @@ OpenAPI subset and reject keywords such as `additionalProperties`).
 from __future__ import annotations
 
 import mimetypes
+import re
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import msgspec
 
@@ -51,6 +52,7 @@ from trooper.formats.common import JSON_ENCODER, RAW_OBJECT, body_text, kind_fro
 from trooper.formats.decoding import MessageList, bad_request_from, claim_call, decode_extra
 from trooper.formats.framing import SSE, FramedDecoder
 from trooper.formats.images import image_base64
+from trooper.formats.ingress import URL_MODEL, ApiSpace, Call, Grammar, Ingress, without
 from trooper.formats.lossy import log_dropped_extra, replaced
 from trooper.formats.sse import sse_event
 
@@ -672,3 +674,49 @@ class StreamEncoder:
         # Every chunk carries the prompt's token count, as Gemini's do.
         return sse_event(JSON_ENCODER.encode(_chunk(self._id, self._model, parts, self._input, None)))
 
+
+
+# --- where it is served: the model and the verb are in the URL ---
+
+_CALL = re.compile(r"/v1(?:beta)?/models/([^/:]+):([A-Za-z]+)\Z")
+_GENERATE = {"generateContent": False, "streamGenerateContent": True}  # verb -> streamed
+
+
+def _call(method: str, path: str, query: str) -> Call | None:
+    """A POST to /v1beta/models/{model}:{verb} (or /v1/...): generate in the pipeline, count
+    tokens, or pass another verb (embedContent...) through. The key (`?key=`) is never
+    forwarded in the query, nor `alt`, which Trooper answers itself."""
+    found = _CALL.match(path) if method == "POST" else None
+    if found is None:
+        return None
+    model, verb = found.groups()
+    if not URL_MODEL.match(model):
+        return Call("refused", error=ApiError(400, "invalid_request", f"model name {model[:80]!r} is not valid"))
+    if verb == "countTokens":
+        return Call("count_tokens", without(query, ("alt", "key")))
+    stream = _GENERATE.get(verb)
+    if stream is None:
+        return Call("passthrough", without(query, ("key",)))
+    if stream and ("alt", "sse") not in parse_qsl(query):
+        message = "streamGenerateContent is served as server-sent events only: add ?alt=sse (the SDKs do)"
+        return Call("refused", error=ApiError(400, "invalid_request", message))
+    return Call("pipeline", without(query, ("alt", "key")))
+
+
+def _sent_by_gemini(path: str) -> bool:
+    """/v1beta/..., or the v1 form of a model call: /v1/models/{model}:{verb}."""
+    return path.startswith("/v1beta/") or (path.startswith("/v1/models/") and ":" in path.rsplit("/", 1)[-1])
+
+
+INGRESS = Ingress(
+    grammar=Grammar(
+        _call,
+        "POST /v1beta/models/{model}:generateContent, :streamGenerateContent?alt=sse, :countTokens (and /v1/models/...)",
+        decode_count_request,
+    ),
+    api=ApiSpace(
+        ("/v1beta/models", "/v1beta/files", "/v1beta/cachedContents", "/v1/models"),
+        path_mark=_sent_by_gemini,
+        key_param="key",
+    ),
+)

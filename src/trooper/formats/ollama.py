@@ -40,11 +40,24 @@ from trooper.formats.common import JSON_ENCODER, RAW_OBJECT, body_text, kind_fro
 from trooper.formats.decoding import MessageList, bad_request_from, claim_call, decode_extra
 from trooper.formats.framing import NDJSON, FramedDecoder
 from trooper.formats.images import image_base64, sniff_media_type
+from trooper.formats.ingress import ApiSpace, Ingress
 from trooper.formats.lossy import log_dropped_extra, replaced
 
 NAME = "ollama"
 CONTENT_TYPE = "application/json"
 FRAMING = NDJSON  # how its streams are framed
+
+
+def _sent_to_ollama(path: str) -> bool:
+    return path.startswith("/api/")
+
+
+# Served by pass-through only: Ollama's API is a provider's, not a client format of the pipeline.
+INGRESS = Ingress(api=ApiSpace(
+    ("/api/tags", "/api/show", "/api/version", "/api/ps", "/api/embed", "/api/embeddings", "/api/generate", "/api/chat"),
+    path_mark=_sent_to_ollama,
+))
+
 USER_TEXT_SEPARATOR = "\n\n"  # Ollama content is one string; user text blocks are separate thoughts
 
 # --- wire shapes ---

@@ -48,12 +48,26 @@ from trooper.formats.decoding import (
 )
 from trooper.formats.framing import SSE, FramedDecoder
 from trooper.formats.images import image_from_url, image_url
+from trooper.formats.ingress import ApiSpace, Ingress
 from trooper.formats.lossy import log_dropped_extra, replaced
 from trooper.formats.sse import sse_comment, sse_event
 
 NAME = "openai"
 CONTENT_TYPE = "application/json"
 FRAMING = SSE  # how its streams are framed
+# OpenAI's SDKs leave no mark: a path it shares (/v1/models, /v1/files) that no other vendor's
+# SDK marked is OpenAI's, and so is the error shape of a request no vendor's SDK marked.
+INGRESS = Ingress(
+    paths=("/v1/chat/completions", "/chat/completions"),
+    api=ApiSpace(
+        (
+            "/v1/chat/completions", "/v1/responses", "/v1/conversations", "/v1/completions", "/v1/embeddings",
+            "/v1/moderations", "/v1/audio", "/v1/images", "/v1/files", "/v1/uploads", "/v1/batches",
+            "/v1/vector_stores", "/v1/models", "/v1/fine_tuning",
+        ),
+        organisation=("/v1/organization",),  # projects, users, admin API keys, usage and costs
+    ),
+)
 
 OPENAI_FINISH_REASONS: dict[str, str] = {
     "end_turn": "stop",

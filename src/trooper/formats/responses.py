@@ -62,6 +62,7 @@ from trooper.formats.decoding import (
 )
 from trooper.formats.framing import SSE, FramedDecoder
 from trooper.formats.images import image_from_url, image_url
+from trooper.formats.ingress import Ingress
 from trooper.formats.lossy import log_dropped_extra, replaced
 from trooper.formats.response_items import recall, recall_response, remember, remember_response
 from trooper.formats.sse import sse_comment, sse_event
@@ -69,6 +70,7 @@ from trooper.formats.sse import sse_comment, sse_event
 NAME = "responses"
 CONTENT_TYPE = "application/json"
 FRAMING = SSE  # how its streams are framed
+INGRESS = Ingress(paths=("/v1/responses", "/responses"))  # its API space is OpenAI's (openai.py)
 
 # --- wire shapes: request (every field optional: item and part kinds are told by `type`,
 # and kinds the canonical model has no place for are skipped, not refused) ---

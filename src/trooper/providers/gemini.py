@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from trooper.formats.ingress import URL_MODEL
 from trooper.providers.base import Provider
-from trooper.routes import URL_MODEL
 
 
 class GeminiProvider(Provider):
