@@ -5,6 +5,8 @@ side by side, with the gap between them.
 
     python bench/signals.py            # dev and held-out figures, and the gap
     python bench/signals.py --misses   # also list every miss and false hit on the dev split
+    python bench/signals.py --split dev --misses   # dev only (never loads the held-out split), with
+                                                   # its blind-written bd_ sessions apart as well
 
 Dev: tests/data/agent_conversations/*.json (the rules may be tuned on it). Held-out:
 tests/data/heldout/agent_conversations/*.json, written and labelled blind from the labelling
@@ -39,6 +41,10 @@ from trooper.signals.extract import Signals, extract  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "agent_conversations"
 HELDOUT = ROOT / "tests" / "data" / "heldout" / "agent_conversations"
+
+# Dev sessions written blind from the labelling guide (as the held-out split is), kept in the
+# dev split: `--split dev` prints them apart as well.
+BLIND_PREFIX = "bd_"
 
 _STOP = frozenset(
     "a an the to of on in for and or is are was were be been it its this that with from by at as we i you our "
@@ -205,18 +211,27 @@ def table(figures: dict[str, dict[str, Any]]) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--misses", action="store_true", help="list the dev split's misses and false hits")
+    parser.add_argument("--split", choices=("dev", "heldout", "both"), default="both",
+                        help="which split to measure (dev alone never loads the held-out split)")
     args = parser.parse_args()
-    figures = {"dev": evaluate(load(DATA))}
-    heldout = load(HELDOUT) if HELDOUT.is_dir() else []
+    figures: dict[str, dict[str, Any]] = {}
+    dev = load(DATA) if args.split != "heldout" else []
+    if dev:
+        figures["dev"] = evaluate(dev)
+    blind = [case for case in dev if case["id"].startswith(BLIND_PREFIX)]
+    if blind and args.split == "dev":  # dev sessions written blind from the guide, beside the rest
+        figures["dev bd_"] = evaluate(blind)
+        figures["dev other"] = evaluate([case for case in dev if not case["id"].startswith(BLIND_PREFIX)])
+    heldout = load(HELDOUT) if args.split != "dev" and HELDOUT.is_dir() else []
     if heldout:
         figures["held-out"] = evaluate(heldout)
     for line in table(figures):
         print(line)
-    if not heldout:
+    if args.split != "dev" and not heldout:
         print(f"(no held-out split at {HELDOUT.relative_to(ROOT)})")
     print("targets on held-out: completed steps R ≥ 90% with P ≥ 80%, open loops R ≥ 85%, intent ≥ 90%, "
           "resume_from exact ≥ 95%")
-    if args.misses:
+    if args.misses and "dev" in figures:
         for line in figures["dev"]["misses"]:
             print("  " + line)
 

@@ -180,6 +180,12 @@ _HANDOFF = re.compile(
     r"(?=(?:cut|push|tag|open|review|check|handle|book|add|ask|send|merge|deploy|release|write|upload|ping|call|talk|"
     r"chase|sort|update|file|submit|pay|sign|approve|decide|confirm|test|run|look|get|bring|pick|print|email)\b)"
 )
+# An identifier an agent repeats when it talks about an item: RMA-55120, JE-2318, q_5f21, #612,
+# a hash, an address. A letter and a digit both, so words and plain numbers are not ones.
+_ID = re.compile(r"(?<![\w@.-])(?:[A-Za-z][A-Za-z0-9]{0,11}[-_]?\d[A-Za-z0-9]{0,20}(?:[-_][A-Za-z0-9]{1,20}){0,3}|"
+                 r"#\d{2,7})(?![\w@-])")
+GLOSSED_LENGTH = 320
+_STEP_NAMED = re.compile(r"^step (\d{1,2})\b")
 _TICKET = re.compile(r"\b[A-Z][A-Z0-9]{1,9}-\d{2,}\b|(?<![\w#])#\d{2,7}\b")
 _SENTENCE_END = re.compile(r"[.!?](?=\s)|\n")
 _WORD = re.compile(r"[a-z0-9][a-z0-9#_.-]*")
@@ -257,7 +263,7 @@ class Event(msgspec.Struct, frozen=True):
     open loop, a question to the user, a plan, a tool call, or a tool result."""
 
     kind: Literal["step", "resolved", "open", "question", "moving", "plan", "todo", "call", "result", "reply",
-                  "checks_pass"]
+                  "checks_pass", "said"]
     text: str = ""
     words: frozenset[str] = frozenset()
     unit: str = ""  # steps: the numbered unit (step, pr, task...) and its numbers
@@ -351,7 +357,8 @@ class _Reading:
                 if handoff is not None:  # "I'll cut the release tomorrow": the user's own open loop
                     said = "user will " + _clean(sentence[handoff.end():])
                     self.events.append(Event("open", said[:200], _stems(said)))
-            if role == "assistant" and _is_step(low):
+            claimed = role == "assistant" and _is_step(low)
+            if claimed:
                 unit, numbers, total = _step_numbers(low) or ("", (), 0)
                 self.events.append(Event("step", _clean(_first_clause(sentence)), _stems(low), unit, numbers, total))
             elif _RESOLVED.search(low) and not _NEGATED.search(low) and not _OPEN.search(low):
@@ -370,6 +377,9 @@ class _Reading:
             if role == "assistant" and _CHECKS_PASS.search(low) and not _NEGATED.search(low):
                 self.events.append(Event("checks_pass"))
             if role == "assistant":
+                ids = _ids_in(sentence)
+                if ids:  # "A-90111 → tomorrow 10:15, Dr. Levin": what the agent says of an item it named
+                    self.events.append(Event("said", _clean(sentence), ids, unit="claim" if claimed else ""))
                 moving = _MOVING_ON.search(low)
                 if moving and not _NEGATED.search(low[: moving.start()]):
                     self.events.append(Event("moving", numbers=(int(moving.group(1)),)))
@@ -615,6 +625,8 @@ class SignalReader:
                 self._reply(event.text)
             elif kind == "checks_pass":
                 self._checks_passed()
+            elif kind == "said":
+                self._said(event)
             elif kind == "moving":
                 self._moving_on(event.numbers[0])
             elif kind == "plan":
@@ -631,27 +643,48 @@ class SignalReader:
         self._trim()
 
     def signals(self) -> Signals:
+        resume_from = self._resume_from()
         signals = Signals(
             intent=self.intent,
             constraints=self.constraints[:MAX_ITEMS],
             active_entities=list(self.entities)[-12:],
             facts=list(self.facts)[-MAX_ITEMS * 2 :],
-            open_loops=([loop.text for loop in self.loops] + ([f"user asks: {self.asking}"] if self.asking else []))[-MAX_ITEMS:],
+            open_loops=(self._open_loops(resume_from) + ([f"user asks: {self.asking}"] if self.asking else []))[-MAX_ITEMS:],
             resolved_loops=self.resolved[-MAX_ITEMS:],
             completed_steps=self._completed(),
             recent_actions=self.actions[-5:],
-            resume_from=self._resume_from(),
+            resume_from=resume_from,
             plan=[step.text for step in self.plan],
         )
         signals.stage = _stage(signals, self.totals + ([len(self.plan)] if self.plan else []))
         signals.confidence = _confidence(signals)
         return signals
 
+    def _open_loops(self, resume_from: int | None) -> list[str]:
+        """The open loops, and the plan step the work stopped at: the first one not done is
+        unfinished business, named by its number and joined by the loop that holds it up."""
+        texts = [loop.text for loop in self.loops]
+        if not self.plan or resume_from is None or not 0 < resume_from <= len(self.plan):
+            return texts
+        step = self.plan[resume_from - 1]
+        head = f"step {resume_from}: {step.text.rstrip('.')}"
+        best, most = -1, 0
+        for index, loop in enumerate(self.loops):
+            shared = len((loop.words & step.words) - _GENERIC)
+            if shared > most and not loop.text.startswith("still to do"):
+                best, most = index, shared
+        if best >= 0:
+            texts[best] = f"{head} — {texts[best]}"[:GLOSSED_LENGTH]
+        else:
+            texts.append(head)
+        return texts
+
     def _completed(self) -> list[str]:
         """Finished work as people list it: with a plan, one entry per finished plan step
         (its words, then the work that did it: `step 2: Create the RMA — created RMA-55120`);
         work outside the plan, or toward a step not yet finished, on its own."""
-        done = {step.number: step for step in self.plan if step.done}
+        finished = self._plan_done()
+        done = {step.number: step for step in self.plan if step.number in finished}
         grouped: dict[int, list[str]] = {}
         order: list[tuple[int, str]] = []
         for text, item in zip(self.steps, self.step_items):
@@ -736,6 +769,21 @@ class SignalReader:
                     self.step_words[index] = self.step_words[index] | event.words
                 return
 
+    def _said(self, event: Event) -> None:
+        """The agent's own sentence about an identifier a step or an open loop carries (a
+        summary line, a confirmation, why it is stuck) joins that item: people name a piece of
+        work by what it did to what, and the call alone rarely says both."""
+        for index, words in enumerate(self.step_words):
+            if event.words & words and event.text.lower() not in self.steps[index].lower() \
+                    and len(self.steps[index]) < GLOSSED_LENGTH:
+                self.steps[index] = f"{self.steps[index]} — {event.text}"[:GLOSSED_LENGTH]
+        if event.unit == "claim":
+            return  # a claim of success says nothing of what is still open about the item
+        for loop in self.loops:
+            if not loop.asked and event.words & loop.words and event.text.lower() not in loop.text.lower() \
+                    and len(loop.text) < GLOSSED_LENGTH:
+                loop.text = f"{loop.text} — {event.text}"[:GLOSSED_LENGTH]
+
     def _contradicted(self, words: frozenset[str]) -> bool:
         """Does a failed call, not since retried successfully, share what the claim is
         about? ("Refund issued!" after create_refund failed.)"""
@@ -805,7 +853,8 @@ class SignalReader:
                 continue
             shared = len((words & step.words) - _GENERIC)
             score = shared / len(step.words)
-            enough = shared >= 2 and score >= 0.34 if strong else (shared >= 2 or (shared >= 1 and len(step.words) == 1))
+            enough = shared >= 2 and score >= 0.34 if strong else (shared >= 2 or (shared >= 1 and (
+                len(step.words) <= 2 or (upcoming is not None and upcoming.number <= step.number <= upcoming.number + 1))))
             if enough and score > best_score:
                 best, best_score = step, score
         near = len((words & upcoming.words) - _GENERIC) if upcoming is not None else 0
@@ -883,6 +932,11 @@ class SignalReader:
             if announced and announced.lower() not in name.lower():
                 name = f"{name}: {announced}"  # what the assistant said it was doing: the step's purpose
             number = self.working_on
+            told = _STEP_NAMED.match(announced.lower()) if announced and self.plan else None
+            if told is not None and 0 < int(told.group(1)) <= len(self.plan):  # "Step 3: add the lines"
+                number = int(told.group(1))
+                self._moving_on(number)
+                self.plan[number - 1].touched = True
             if not number and self.plan_unit == "step":  # a plan of numbered PRs or phases is marked by its numbers
                 item = self._plan_item(words, strong=False) if self.plan else None
                 number = item.number if item is not None else 0
@@ -971,12 +1025,22 @@ class SignalReader:
             while len(table) > limit:
                 del table[next(iter(table))]
 
+    def _plan_done(self) -> set[int]:
+        """The plan steps finished at the end: those done, and before the last one done or
+        begun, those begun or that only look something up (a lookup leaves no change to show
+        for it). One never touched stays open: plans are not always worked in order."""
+        done = max((step.number for step in self.plan if step.done), default=0)
+        begun = max((step.number for step in self.plan if step.touched), default=0)
+        return {step.number for step in self.plan if (
+            step.done or ((step.number <= done or step.number < begun) and (step.touched or step.looks)))}
+
     def _resume_from(self) -> int | None:
         """The first step of the newest plan not yet done; without a plan, the first
         number not yet done, counting from the first one done, in the unit most steps
         are numbered in (steps, PRs, tasks…)."""
         if self.plan:
-            return next((step.number for step in self.plan if not step.done), len(self.plan) + 1)
+            done = self._plan_done()
+            return next((step.number for step in self.plan if step.number not in done), len(self.plan) + 1)
         if not self.numbers:
             return None
         done = max(self.numbers.values(), key=len)
@@ -1057,6 +1121,11 @@ def _sentence_around(text: str, start: int, end: int) -> str:
         begin = match.end()
     after = _SENTENCE_END.search(text, end, end + 300)
     return text[begin : after.end() if after else min(len(text), end + 300)].strip()[:240]
+
+
+def _ids_in(sentence: str) -> frozenset[str]:
+    return frozenset(_stem(found.lower()) for found in _ID.findall(sentence)
+                     if len(found) >= 4 and any(ch.isalpha() for ch in found.lstrip("#")) or found.startswith("#"))
 
 
 def _first_clause(sentence: str) -> str:
