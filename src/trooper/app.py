@@ -29,13 +29,13 @@ from trooper.access import Gate
 from trooper.admin import Admin, warn_if_exposed
 from trooper.conversation import TOO_DEEP, ApiError, BadRequest
 from trooper.formats import codec
+from trooper.formats.ingress import ListedModel
 from trooper.health import Readiness
 from trooper.passthrough import count_upstream, pass_through
 from trooper.pipeline import ErrorReply, Exchange, Stage, run_stages
-from trooper.providers.base import Provider
 from trooper.redact import safe_url, scrub
 from trooper.request_id import request_id, with_request_id
-from trooper.routes import PIPELINE_ROUTES, Target, query_key, route
+from trooper.routes import PIPELINE_ROUTES, Target, model_list, query_key, route
 from trooper.runtime import Runtime
 from trooper.send import json_bytes, send_bytes, send_error, send_reply
 from trooper.signals.tokens import estimate_conversation
@@ -283,22 +283,11 @@ class TrooperApp:
 
     async def models(self, request: Request) -> Response:
         """The models Trooper can answer with, in the asking SDK's list shape."""
-        seen: list[tuple[str, Provider]] = []
+        seen: list[ListedModel] = []
         for provider in self.runtime.providers:
-            if provider.model and all(model != provider.model for model, _ in seen):
-                seen.append((provider.model, provider))
-        data: list[dict[str, Any]]
-        if "anthropic-version" in request.headers:
-            data = [
-                {"type": "model", "id": m, "display_name": f"{m} via {p.name}", "created_at": "2025-01-01T00:00:00Z"}
-                for m, p in seen
-            ]
-            return JSONResponse(
-                {"data": data, "has_more": False, "first_id": data[0]["id"] if data else None,
-                 "last_id": data[-1]["id"] if data else None}
-            )
-        data = [{"id": m, "object": "model", "created": 0, "owned_by": p.name} for m, p in seen]
-        return JSONResponse({"object": "list", "data": data})
+            if provider.model and all(model.id != provider.model for model in seen):
+                seen.append(ListedModel(provider.model, provider.name))
+        return Response(model_list(request.headers)(seen), media_type="application/json")
 
 
 async def answer_preflight(scope: Scope, send: Send) -> None:

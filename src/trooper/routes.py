@@ -19,13 +19,13 @@ the tables here are built from those declarations once, at import, and name no f
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Literal, NamedTuple
 from urllib.parse import parse_qsl
 
 from trooper.conversation import ApiError
 from trooper.formats import ingresses
-from trooper.formats.ingress import ApiSpace, Ingress, without
+from trooper.formats.ingress import ApiSpace, Ingress, ListedModel, without
 
 # Any model name a client may send in a body: letters, digits and . _ - : / @ + [ ] (Ollama's
 # qwen2.5:3b, OpenRouter's meta-llama/llama-3, fine-tunes' ft:gpt-4o:org::id, Claude Code's
@@ -70,6 +70,9 @@ class Routes:
         self.key_params = tuple(sorted({space.key_param for _, space in self.spaces if space.key_param}))
         self._key_markers = tuple(param + "=" for param in self.key_params)
         self.listing = self._listing()
+        # Trooper's own model list, for an SDK that leaves no mark: the unmarked vendor's shape.
+        self._model_lists = [space.model_list for _, space in self.spaces if space.model_list is not None]
+        self._unmarked_list = next((s.model_list for _, s in self.spaces if s.model_list is not None and not s.marked), None)
 
     def route(self, method: str, path: str, query: str, headers: Mapping[str, str]) -> Target:
         if method == "POST" and path in self.pipeline:
@@ -108,6 +111,13 @@ class Routes:
         """Whose error shape a refusal is written in, before the path is known to be anyone's."""
         marked = _marked(self.spaces, path, headers)
         return (marked or self.spaces[0])[0]
+
+    def model_list(self, headers: Mapping[str, str]) -> Callable[[Sequence[ListedModel]], bytes]:
+        """How Trooper's own list of models (GET /v1/models, a path vendors share) is written
+        for the SDK asking."""
+        vendor = self.vendor(MODEL_LIST, headers)
+        chosen = vendor[1].model_list if vendor is not None else None
+        return chosen or self._unmarked_list or self._model_lists[0]
 
     def query_key(self, query: str) -> str:
         """A client's key sent in the query (`?key=`: Gemini's REST callers; the SDKs use a header)."""
@@ -152,6 +162,7 @@ ROUTES = Routes(ingresses())
 PIPELINE_ROUTES = ROUTES.pipeline  # path -> format: what app.py looks up first, on every request
 route = ROUTES.route
 query_key = ROUTES.query_key
+model_list = ROUTES.model_list
 
 
 def without_key(query: str) -> str:

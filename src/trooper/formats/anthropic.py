@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, Union
 
 import msgspec
@@ -41,7 +42,7 @@ from trooper.formats.common import JSON_ENCODER, RAW_OBJECT, body_text, kind_fro
 from trooper.formats.decoding import MessageList, bad_request_at, bad_request_from, decode_at, decode_extra
 from trooper.formats.framing import SSE, FramedDecoder
 from trooper.formats.images import image_base64
-from trooper.formats.ingress import ApiSpace, Ingress
+from trooper.formats.ingress import ApiSpace, Ingress, ListedModel
 from trooper.formats.lossy import log_dropped_extra, replaced
 from trooper.formats.sse import sse_comment, sse_event
 
@@ -54,6 +55,14 @@ def _sent_by_anthropic(path: str) -> bool:
     return path.startswith("/v1/messages")
 
 
+def encode_model_list(models: Sequence[ListedModel]) -> bytes:
+    """Trooper's own models as a page of GET /v1/models."""
+    data = [{"type": "model", "id": m.id, "display_name": f"{m.id} via {m.provider}", "created_at": "2025-01-01T00:00:00Z"}
+            for m in models]
+    first, last = (models[0].id, models[-1].id) if models else (None, None)
+    return JSON_ENCODER.encode({"data": data, "has_more": False, "first_id": first, "last_id": last})
+
+
 INGRESS = Ingress(
     paths=("/v1/messages",),
     api=ApiSpace(
@@ -61,6 +70,7 @@ INGRESS = Ingress(
         organisation=("/v1/organizations",),  # the Admin API: users, workspaces, API keys
         path_mark=_sent_by_anthropic,
         header_marks=("anthropic-version",),  # every Anthropic SDK sends it; OpenAI's don't
+        model_list=encode_model_list,
     ),
 )
 

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Literal, NamedTuple
 from urllib.parse import parse_qsl, urlencode
 
@@ -38,6 +38,13 @@ class Grammar(NamedTuple):
     decode_count: Callable[[bytes, str], Conversation] | None = None  # a `count_tokens` call's body and path
 
 
+class ListedModel(NamedTuple):
+    """A model Trooper can answer with, for its own GET /v1/models."""
+
+    id: str
+    provider: str  # the name of the first provider that answers with it
+
+
 class ApiSpace(NamedTuple):
     """A vendor's API, by path prefix (a prefix covers itself, what is below it, and `prefix:verb`).
     Paths two vendors share (`/v1/models`, `/v1/files`) go to the vendor whose SDK's mark the
@@ -49,6 +56,7 @@ class ApiSpace(NamedTuple):
     path_mark: Callable[[str], bool] | None = None  # a path only this vendor's SDKs send
     header_marks: tuple[str, ...] = ()  # headers (lower case) only this vendor's SDKs send
     key_param: str = ""  # a query parameter its REST callers put their key in: never forwarded
+    model_list: Callable[[Sequence[ListedModel]], bytes] | None = None  # Trooper's models in its SDK's list shape
 
     @property
     def marked(self) -> bool:
@@ -63,6 +71,7 @@ class ApiSpace(NamedTuple):
 
 class Ingress(NamedTuple):
     paths: tuple[str, ...] = ()  # POST paths served in the pipeline in this format
+    vendor: str = ""  # the vendor whose API this format is, when not the one it is named after
     grammar: Grammar | None = None
     api: ApiSpace | None = None
 

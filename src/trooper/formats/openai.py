@@ -4,6 +4,7 @@ format, also spoken by most OpenAI-compatible servers (Groq, vLLM, llama.cpp, â€
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import msgspec
@@ -48,13 +49,21 @@ from trooper.formats.decoding import (
 )
 from trooper.formats.framing import SSE, FramedDecoder
 from trooper.formats.images import image_from_url, image_url
-from trooper.formats.ingress import ApiSpace, Ingress
+from trooper.formats.ingress import ApiSpace, Ingress, ListedModel
 from trooper.formats.lossy import log_dropped_extra, replaced
 from trooper.formats.sse import sse_comment, sse_event
 
 NAME = "openai"
 CONTENT_TYPE = "application/json"
 FRAMING = SSE  # how its streams are framed
+
+
+def encode_model_list(models: Sequence[ListedModel]) -> bytes:
+    """Trooper's own models as GET /v1/models's list."""
+    data = [{"id": m.id, "object": "model", "created": 0, "owned_by": m.provider} for m in models]
+    return JSON_ENCODER.encode({"object": "list", "data": data})
+
+
 # OpenAI's SDKs leave no mark: a path it shares (/v1/models, /v1/files) that no other vendor's
 # SDK marked is OpenAI's, and so is the error shape of a request no vendor's SDK marked.
 INGRESS = Ingress(
@@ -66,6 +75,7 @@ INGRESS = Ingress(
             "/v1/vector_stores", "/v1/models", "/v1/fine_tuning",
         ),
         organisation=("/v1/organization",),  # projects, users, admin API keys, usage and costs
+        model_list=encode_model_list,
     ),
 )
 

@@ -70,7 +70,7 @@ from trooper.formats.sse import sse_comment, sse_event
 NAME = "responses"
 CONTENT_TYPE = "application/json"
 FRAMING = SSE  # how its streams are framed
-INGRESS = Ingress(paths=("/v1/responses", "/responses"))  # its API space is OpenAI's (openai.py)
+INGRESS = Ingress(paths=("/v1/responses", "/responses"), vendor="openai")  # its API space is in openai.py
 
 # --- wire shapes: request (every field optional: item and part kinds are told by `type`,
 # and kinds the canonical model has no place for are skipped, not refused) ---

@@ -14,7 +14,7 @@ from trooper.capabilities import Capabilities
 from trooper.compaction import answer_room
 from trooper.config import ProviderSettings, Timeouts
 from trooper.conversation import Conversation
-from trooper.formats import Codec, codec
+from trooper.formats import Codec, codec, ingresses
 from trooper.signals.tokens import estimate_conversation
 
 PRODUCT_TOKEN = f"trooper/{__version__}"
@@ -176,8 +176,8 @@ def sent_as_bearer(key: str, client_headers: Mapping[str, str] | None) -> bool:
     return auth[:7].lower() == "bearer " and auth[7:].strip() == key
 
 
-# Wire formats that are not named after their vendor.
-FORMAT_VENDORS = {"responses": "openai"}
+# Wire formats that are not named after their vendor (the Responses API is OpenAI's).
+FORMAT_VENDORS = {name: ingress.vendor for name, ingress in ingresses() if ingress.vendor}
 
 
 def format_vendor(wire_format: str) -> str:
