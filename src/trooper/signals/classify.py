@@ -259,7 +259,7 @@ CODE = Rules(
     r"dataframe|type)\b(?! of\b| action\b)",
     r"\b(segmentation fault|core dumped|fatal error|errno|null pointer|nullpointer)\b", r"\bexception in thread\b",
     r"\bundefined is not\b", r"\b0x[0-9a-f]{4,}",
-    r"\bfunction (that|to|which|for)\b", r"\b(code|coding|compile|deploy|refactor|debug|stack trace|stacktrace|"
+    r"\bfunction (that|to|which|for)\b", r"\b(pythonic|idiomatic|code|coding|compile|deploy|refactor|debug|stack trace|stacktrace|"
     r"api key|endpoint)\b",
 )
 # Code that shows in punctuation: run only when the turn has some.
@@ -292,7 +292,7 @@ REASONING = Rules(
     r"debería|conviene|dois-je|devrais|soll ich|lohnt|loont|devo |vale a pena",
     r"\b(wenn|falls|als ik|jeżeli|jeśli)\b|, (y|et|und|en|e|i) (cuándo|cuando|cómo|como|quand|comment|wann|wie|"
     r"wanneer|hoe|quando|kiedy|jak)\b",
-    r"\?\s+\w+\s+\w+",
+    r"\?\s+(?!(many |big )?thanks|thank you|cheers|ty\b|thx)\w+\s+\w+",
     # tasks that take several steps, making, analysing
     r"\b(write|draft|compose|create|build|make|design|implement|generate|develop|plan|outline|prepare|set ?up|"
     r"migrate|optimi[sz]e|improve|review|analy[sz]e|evaluate|assess|debug|troubleshoot|diagnose|solve|prove|"
@@ -305,7 +305,7 @@ REASONING = Rules(
     r"\b(the|a) (country|city|person|company|team|year|man|woman|author|actor|place|state) (that|who|which|where)\b",
     scripts=(
         r"为什么|為什麼|怎么|如何|なぜ|どうして|どうやって|почему|зачем|как (сделать|исправить|настроить)|لماذا|كيف|क्यों|कैसे|왜|어떻게",
-        r"应该|值得|建议|哪个更|可行|划算|最好|最佳|べき|どちらが|一番|стоит ли|лучше|лучший|هل يجب|चाहिए|बेहतर|나을까|좋을까",
+        r"应该|值得|建议|哪个更|可行|划算|最好|最佳|べき|どちらが|どっち|还是|還是|一番|стоит ли|лучше|лучший|هل يجب|चाहिए|बेहतर|나을까|좋을까",
         r"帮我|幫我|写一|寫一|计划|計画|立てて|書いて|作って|напиши|составь|помоги|اكتب|خطة|लिखो|लिखें|योजना|써 ?줘|만들어",
     ),
 )
@@ -363,11 +363,11 @@ WORKS_OUT = Rules(
     # what needs today's date or live data a small model does not have
     r"\b(what time is it|time is it|right now|latest|today|tonight|tomorrow|yesterday|this week|"
     r"next week|this year|weather|forecast|exchange rate|stock price|share price|ago|until|from now|from today|"
-    r"next full moon|open now|still open)\b",
+    r"next full moon|open now|still open|most recent|recently|newest|so far this (year|season))\b",
     r"\b(euros?|dollars?|usd|eur|gbp|pounds|yen|yuan|francs?|rupees?|bitcoin|btc) (in|to|into) (euros?|dollars?|usd|eur|"
     r"gbp|pounds|yen|yuan|francs?|rupees?|bitcoin|btc)\b",
     r"\b(do|does|can|will) (you|your \w+) (close|open|ship|deliver|accept|have|offer|sell|take|support|charge)\b",
-    r"\b(cube root|factorial|logarithm|to the power|density|per capita|backwards)\b",
+    r"\b(cube root|factorial|logarithm|to the power|density|per capita|backwards|fibonacci|digits of pi)\b",
     r"\breverse (this|the|a) (string|word|letters)\b",
     r"\bat \d+(\.\d+)? ?(min|km|mph|kmh|per|/)",
     r"\bhow many (\w{1,2}'?s|letters|vowels|words|syllables|characters)\b|\bhow many days (between|until|since|from|till)\b",
@@ -386,14 +386,14 @@ WEIGHS = Rules(
     r"\b(mejor|meilleure?|beste[nr]?|migliore|melhor|najlepsz\w*)\b",
     r"\b(good|bad|great|terrible|smart|wise|dumb|stupid|fair|reasonable|realistic|worth) (name|idea|choice|plan|move|"
     r"option|approach|deal|price|offer)\b", r"\b(is|are|was) .{1,40} (a good|a bad|worth|overrated|underrated|fair)\b",
-    r"\b(how (should|would|do|can) (i|we)|what should (i|we)|structure|organi[sz]e|layout|architect|best practices?|"
+    r"\b(how (should|would|do|can) (i|we)|what should (i|we)|what (can|do) (i|we) do|my options|structure|organi[sz]e|layout|architect|best practices?|"
     r"tips?|strategy|roadmap|approach|advice|plan (a|my|our|for|the)|ideas? for)\b",
 )
 CONTEXT = Rules(
     # what only the conversation so far can tell, whether or not it came with the request
     r"\b(what'?s next|whats next|what next|what now|now what|next step|the rest|same (for|with|as|thing)|do it again|"
     r"continue|keep going|go on|as (before|above)|like (before|last time)|the other (one|two)|you (said|mentioned|"
-    r"suggested|wrote)|earlier|previous|last (time|one|answer|message)|from before|that one|this one|those|these ones|"
+    r"suggested|wrote|mean|meant)|did you mean|what did you|earlier|previous|last (time|one|answer|message)|from before|that one|this one|those|these ones|"
     r"i asked|asked you|i said|i told|told you|we discussed|we talked|your list|your answer|your plan)\b",
 )
 CONTEXT_MARKS = Rules(r"\b(step|item|point|option|number|line|section|part) #?\d+\b", gate=r"\d")
@@ -411,9 +411,11 @@ SMALL_TALK = Rules(
     r"^(just )?(curious,? )?(what|who) (are|r) (you|u)\b", r"^(tell me|know|got) (a|any|another) (joke|pun)\b",
     r"\b(tu t'?appelles|comment (tu t'?appelles|vous appelez)|qui (es-tu|[êe]tes-vous)|c[oó]mo te llamas|"
     r"qui[ée]n eres|wie hei(ß|ss)t du|wer bist du|come ti chiami|chi sei|como (você se chama|te chamas))\b", r"\bthat'?s (perfect|great|all|it|fine)\b", r"^(ok|okay),? (thanks|thank you|bye)",
-    r"^(hola|gracias|bonjour|salut|merci|hallo|danke|guten (morgen|tag)|olá|obrigad[oa]|ciao|hej|hei)\b[\s,.!?¡]*"
-    r"(\w+[\s,.!?]*){0,2}$",
-    r"^(come stai|ça va|wie geht'?s|c[oó]mo est[aá]s|qu[eé] tal)\W*$",
+    r"^(hola|gracias|bonjour|salut|merci|hallo|danke|guten (morgen|tag)|olá|obrigad[oa]|ciao|hej|hei|habari|xin ch[àa]o|"
+    r"merhaba|te[şs]ekk[üu]rler|namaste|shukriya|salam|shalom|ahoj|cze[śs][ćc]|dzi[ęe]kuj[ęe]|grazie|dank je|bedankt|"
+    r"tack|takk|kiitos|terima kasih|salamat|cảm ơn|cam on|asante|jambo)\b[\s,.!?¡]*([\w'’]+[\s,.!?¿]*){0,5}$",
+    r"^how (are|r) (you|u|ya)( doing| going)?( today| tonight)?\W*$",
+    r"^(come stai|ça va|wie geht'?s|c[oó]mo est[aá]s|qu[eé] tal|habari gani|tudo bem)\W*$",
     scripts=(r"^(你好|您好|谢谢|こんにちは|こんばんは|ありがとう|привет|здравствуйте|спасибо|مرحبا|شكرا|नमस्ते|धन्यवाद|안녕|감사)",),
 )
 LOOKUP = Rules(
@@ -481,13 +483,14 @@ SAY = Rules(
     r"^how (do|would|can) (you|i|we) (say|spell|pronounce|write) .{1,40}$", r"\b" + _LANGUAGES + r" (word|term) for\b",
     r"^(what is|whats|what's|how is) .{1,30} in " + _LANGUAGES + r"\??$", r"^.{1,40} in " + _LANGUAGES + r"\?*$",
     r"^translate (?!.*\b(and|then|also)\b).{1,60}$",
-    r"^(¿?c[oó]mo se dice|comment (on )?dit|come si dice|wie sagt man|como se diz|hoe zeg je) .{1,50}$",
-    scripts=(r"怎么说|怎麼說|英語で何|何と言います|как (сказать|перевести)",),
+    r"^(¿?c[oó]mo se dice|comment (on )?dit|comment dit-on|come si dice|wie sagt man|como se diz|hoe zeg je) .{1,50}$",
+    r"^(is it|how is it|how do you) spel(led|t)\b|\bspelling of\b",
+    scripts=(r"怎么说|怎麼說|英語で何|何と言います|как (сказать|перевести)|अनुवाद|翻译成|翻訳して",),
 )
 _SMALL_TALK_WORDS = frozenset("ok okay k cool thanks thank you ty thx cheers great nice awesome perfect got it bye "
                               "for now lol haha hahaha good night morning hi hey hello so much a lot wow whoa yay omg "
                               "nope nah love that s kinda sad bored not just wanted to say worked the recipe fun "
-                              "interesting makes sense".split())
+                              "interesting makes sense anyway again all thats appreciate it".split())
 _SMALL_TALK_CORE = frozenset("thanks thank thx ty cheers bye hi hey hello cool great awesome nice perfect lol haha "
                              "hahaha wow whoa yay omg nope nah love sad bored ok okay k interesting".split())
 
@@ -508,8 +511,6 @@ def _only_small_talk(seen: frozenset[str]) -> bool:
 
 def classify(conversation: Conversation) -> Decision:
     """The decision for the conversation's last user turn."""
-    if conversation.tools:
-        return Decision("complex", "tools defined")
     last = _last_user(conversation.messages)
     if last is None:
         return Decision("complex", "no user turn")
@@ -517,7 +518,12 @@ def classify(conversation: Conversation) -> Decision:
         return Decision("complex", "non-text content")
     before = conversation.messages[: conversation.messages.index(last)]
     has_history = any(message.role in ("user", "assistant") for message in before)  # a system prompt is not history
-    return classify_text(last.text(), has_history)
+    decision = classify_text(last.text(), has_history)
+    # Tools on offer make a turn a tool loop's first step, unless it is a hello, a thank-you or
+    # a question about the assistant, which needs no tool (the labelling guide's reading).
+    if conversation.tools and decision.reason != "small talk":
+        return Decision("complex", "tools defined")
+    return decision
 
 
 def classify_text(text: str, has_history: bool = False) -> Decision:
@@ -547,7 +553,8 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
     if (SMALL_TALK.search(core, latin, seen) or _only_small_talk(seen)) and not code:
         if has_history and _consents(seen):
             return Decision("complex", "consent to go on with earlier work")
-        return Decision("simple", "small talk")
+        if not (has_history and "?" in core and not _only_small_talk(seen)):  # "merci ! et celle du canada ?"
+            return Decision("simple", "small talk")
     if core != lowered and not code and SMALL_TALK.search(lowered, latin, grams(lowered)) \
             and word_count(core) <= 8 and not _asks(core, latin, seen):  # "thanks, that helps"
         return Decision("simple", "small talk")
@@ -599,7 +606,7 @@ TEXT_JOB = Rules(
     r"tidy|clean (it |this )?up|uppercase|upper case|lowercase|lower case|all caps|capitali[sz]e|title case|"
     r"sentence case|alphabeti[sz]e|alphabetical|sort|reverse the order|remove|delete|strip|dedupe|deduplicate|"
     r"extract|pull out|put (each|every|them|these|it|this|the)|one per line|(its|their) own line|bullets?|"
-    r"bullet points|bulleted|numbered|bold|italics?|italici[sz]e|join|unwrap|table|csv|json|markdown|"
+    r"bullet points|bulleted|numbered|new line|separate lines|line by line|bold|italics?|italici[sz]e|join|unwrap|table|csv|json|markdown|"
     r"past tense|present tense|translate|convert|turn (this|it|these|them|each)|make (this|it) (more |less |a bit )?"
     r"(shorter|polite|formal|casual|friendly|professional|concise|clearer|simpler)|format|reformat)\b",
     r"\b(in|into|to) " + _LANGUAGES + r"\b",
@@ -608,12 +615,15 @@ TEXT_JOB = Rules(
 # What makes such a job more than a job: thinking about the text, writing something new from
 # it, working something out of it, acting on it, or a second task.
 TEXT_JOB_BLOCKS = Rules(
-    r"\b(why|how come|explain|analy[sz]e|evaluate|assess|review|critique|feedback|improve|better|best|should|"
+    r"\b(why|how come|explain|analy[sz]e|evaluate|assess|review (this|it|my|the|these|them)|critique|feedback|improve|better|best|should|"
     r"opinion|think|recommend|suggest|advice|wrong|correct\?|right\?|check (if|whether|that|for)|verify|"
     r"respond|reply|answer|draft|compose|create|generate|come up with|ideas?|brainstorm|continue|expand|"
     r"elaborate|longer|persuasive|funn(y|ier)|joke|poem|story|tone|meaning|mean|implications?|risks?|"
-    r"send|email|forward|post|publish|schedule|book|share|upload|tweet|submit|then|also|as well|plus)\b",
-    r"\binto an? ([\w-]+ ){0,3}(message|email|letter|post|reply|response|announcement|speech|bio|tweet|essay|"
+    r"send|email|forward|post|publish|schedule|book|share|upload|submit|then|also|as well|plus|flag|mark)\b",
+    r"^review\b", r", and (?!keep|don'?t|do not|leave|preserve|no |nothing)\w+",
+    r"\btranslat\w*\b.*\b(formal|informal|polite|tone|natural|naturally|professional|website|marketing|audience|"
+    r"customers|clients|locali[sz]e)\b",
+    r"\binto an? ([\w-]+ ){0,3}(message|email|letter|post|reply|response|announcement|speech|bio|essay|"
     r"article|memo|note|story|poem|pitch|ad|slogan|headline)\b",
     r"\b(write|writes|written) (a|an|me|the|my|some)\b",
     r"\b(python|javascript|js|typescript|ts|golang|go|rust|java|kotlin|swift|ruby|php|perl|c\+\+|c#|sql|bash|regex|"
@@ -658,7 +668,8 @@ _FRAMING = re.compile(
     r"^((please |quick(ly)? |simple |short |easy |long |dumb |silly |random |unrelated|different topic|off topic|"
     r"one more|also|ok(ay)?|so|hey|urgent|important|question|q|reason carefully|think carefully|please think carefully|"
     r"step by step|explain|briefly|in short|tell me|i need a detailed, thorough answer|sorry|thanks|thank you|"
-    r"by the way|btw|nevermind|never mind|nvm|anyway|oh|cool|great|perfect)\b[\w\s,.!'-]{0,40}?[:,.!]+\s*)+"
+    r"by the way|btw|nevermind|never mind|nvm|anyway|oh|cool|great|perfect|hi|hello|hola|bonjour|hallo|ciao|dear)\b"
+    r"[\w\s,.!'-]{0,40}?[:,.!]+\s*)+"
 )
 _AFTER_FRAMING = re.compile(r"^(but|and|so|anyway|by the way|btw),?\s+")
 _EXPLAIN_DEFINITION = re.compile(r"^(can you |could you |please )?explain (what|the (acronym|abbreviation|term|word))\b")
@@ -682,14 +693,15 @@ def _without_framing(text: str) -> str:
     return stripped or core
 
 
+# A line break, or a colon that is not in a time ("9:00") or a link ("https://").
+_MATERIAL_START = re.compile(r"\n|:(?!//)(?!(?<=\d:)\d)")
+
+
 def _split_material(text: str) -> tuple[str, str]:
     """The ask, and the text it carries to work on (after a colon, or quoted), if any."""
-    colon, newline = text.find(":"), text.find("\n")  # "fix the grammar: …", "tldr pls\n\n<an email>"
-    if colon >= 0 and text[:colon].endswith(("http", "https")):
-        colon = -1
-    cut = min(colon, newline) if colon >= 0 and newline >= 0 else max(colon, newline)
-    if cut >= 0 and text[cut + 1:].strip():
-        return text[:cut], text[cut + 1:]
+    start = _MATERIAL_START.search(text)  # "fix the grammar: …", "tldr pls\n\n<an email>"
+    if start is not None and text[start.end():].strip():
+        return text[:start.start()], text[start.end():]
     quoted = _QUOTED.search(text)
     if quoted is not None:
         return " ".join((text[: quoted.start()] + text[quoted.end():]).split()), quoted.group(0)
