@@ -429,7 +429,9 @@ def _anthropic_tool_pairs(conv: dict) -> None:
     names = {t["name"] for t in conv.get("tools") or []}
     msgs = conv["messages"]
     for i, m in enumerate(msgs):
-        assert m["role"] == ("user" if i % 2 == 0 else "assistant"), (conv["id"], i)
+        # the API joins consecutive user turns (a user's words after a tool's result); never two assistant turns
+        assert m["role"] in {"user", "assistant"} and (i > 0 or m["role"] == "user"), (conv["id"], i)
+        assert m["role"] == "user" or msgs[i - 1]["role"] == "user", (conv["id"], i)
         blocks = m["content"] if isinstance(m["content"], list) else []
         uses = [b for b in blocks if b["type"] == "tool_use"]
         assert all(b["name"] in names for b in uses), (conv["id"], i)

@@ -29,7 +29,8 @@ CHANGE_VERBS = frozenset(
     "unlock unsubscribe update upgrade upload upsert void write backup seed purge invalidate kill pause "
     "disconnect connect link unlink enqueue quarantine isolate rollout uninstall downgrade truncate "
     "whitelist allowlist blocklist ban unban mute unmute archive pin unpin share publish draft generate make render "
-    "produce export prepare record request rerun retry reserve remind reply hold release regrade mark".split()
+    "produce export prepare record request rerun retry reserve remind reply hold release regrade mark "
+    "freeze unfreeze join leave log note route reroute reissue report ask".split()
 )
 CHECK_VERBS = frozenset("test tests lint validate verify build typecheck audit".split())
 READ_VERBS = frozenset(
