@@ -13,7 +13,7 @@ import pytest
 
 from trooper.formats import codec, ingresses, names
 from trooper.formats.ingress import ApiSpace, Call, Grammar, Ingress
-from trooper.routes import PIPELINE_ROUTES, ROUTES, Routes, route
+from trooper.routes import PIPELINE_ROUTES, ROUTES, Routes, query_credential, route
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "trooper"
 FORMAT_NAME = re.compile(r"""["'](anthropic|openai|responses|gemini|ollama)["']""")
@@ -86,6 +86,8 @@ def test_the_gemini_grammar_and_its_key_in_the_query() -> None:
     assert route("POST", "/v1/models/gemini-2.0-flash:countTokens", "key=AIza-k", {})[:2] == ("count_tokens", "gemini")
     listing = route("GET", "/v1beta/models", "key=AIza-k&pageSize=5", {})
     assert (listing.handler, listing.wire, listing.query) == ("passthrough", "gemini", "pageSize=5")
+    assert query_credential("pageSize=5&key=AIza-k") == ("x-goog-api-key", "AIza-k")  # counts as the SDK's header
+    assert query_credential("monkey=1") is None
     unframed = route("POST", "/v1beta/models/gemini-2.0-flash:streamGenerateContent", "", {})
     assert unframed.error is not None and "alt=sse" in unframed.error.message and unframed.wire == "gemini"
 

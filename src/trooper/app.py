@@ -35,7 +35,7 @@ from trooper.passthrough import count_upstream, pass_through
 from trooper.pipeline import ErrorReply, Exchange, Stage, run_stages
 from trooper.redact import safe_url, scrub
 from trooper.request_id import request_id, with_request_id
-from trooper.routes import PIPELINE_ROUTES, Target, model_list, query_key, route
+from trooper.routes import PIPELINE_ROUTES, Target, model_list, query_credential, route
 from trooper.runtime import Runtime
 from trooper.send import json_bytes, send_bytes, send_error, send_reply
 from trooper.signals.tokens import estimate_conversation
@@ -335,12 +335,12 @@ def _lower_headers(scope: Scope) -> dict[str, str]:
 
 
 def _client_headers(scope: Scope) -> dict[str, str]:
-    """The request's headers by lower-case name; a Gemini key sent as `?key=` counts as the
-    x-goog-api-key header (and is not forwarded in the query)."""
+    """The request's headers by lower-case name; a key sent in the query (Gemini's `?key=`)
+    counts as the header its vendor's SDKs send it in (and is not forwarded in the query)."""
     headers = _lower_headers(scope)
-    key = query_key(scope["query_string"].decode("latin-1")) if scope["query_string"] else ""
-    if key and "x-goog-api-key" not in headers:
-        headers["x-goog-api-key"] = key
+    credential = query_credential(scope["query_string"].decode("latin-1")) if scope["query_string"] else None
+    if credential is not None:
+        headers.setdefault(*credential)
     return headers
 
 

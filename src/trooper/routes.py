@@ -67,7 +67,8 @@ class Routes:
         self._organisations = tuple((_prefixes(space.organisation), name) for name, space in self.spaces if space.organisation)
         # Paths that are some vendor's API space: anything below them is a pass-through or a 404.
         self.api_prefixes = tuple(sorted({"/" + path.split("/")[1] + "/" for _, space in self.spaces for path in space.paths}))
-        self.key_params = tuple(sorted({space.key_param for _, space in self.spaces if space.key_param}))
+        self._key_headers = {space.key_param: space.key_header for _, space in self.spaces if space.key_param}
+        self.key_params = tuple(self._key_headers)
         self._key_markers = tuple(param + "=" for param in self.key_params)
         self.listing = self._listing()
         # Trooper's own model list, for an SDK that leaves no mark: the unmarked vendor's shape.
@@ -119,11 +120,20 @@ class Routes:
         chosen = vendor[1].model_list if vendor is not None else None
         return chosen or self._unmarked_list or self._model_lists[0]
 
-    def query_key(self, query: str) -> str:
-        """A client's key sent in the query (`?key=`: Gemini's REST callers; the SDKs use a header)."""
+    def query_credential(self, query: str) -> tuple[str, str] | None:
+        """A client's key sent in the query (`?key=`: Gemini's REST callers; its SDKs send a
+        header): (the header it counts as, the key)."""
         if not query or not any(marker in query for marker in self._key_markers):
-            return ""
-        return next((v for k, v in parse_qsl(query) if k in self.key_params), "")
+            return None
+        for name, value in parse_qsl(query):
+            header = self._key_headers.get(name)
+            if header is not None:
+                return header, value
+        return None
+
+    def query_key(self, query: str) -> str:
+        credential = self.query_credential(query)
+        return credential[1] if credential is not None else ""
 
     def _listing(self) -> str:
         pipeline = ", ".join(f"POST {path}" for path in self.pipeline)
@@ -162,6 +172,7 @@ ROUTES = Routes(ingresses())
 PIPELINE_ROUTES = ROUTES.pipeline  # path -> format: what app.py looks up first, on every request
 route = ROUTES.route
 query_key = ROUTES.query_key
+query_credential = ROUTES.query_credential
 model_list = ROUTES.model_list
 
 

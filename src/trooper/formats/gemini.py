@@ -718,5 +718,6 @@ INGRESS = Ingress(
         ("/v1beta/models", "/v1beta/files", "/v1beta/cachedContents", "/v1/models"),
         path_mark=_sent_by_gemini,
         key_param="key",
+        key_header="x-goog-api-key",  # where its SDKs send it
     ),
 )

@@ -56,6 +56,7 @@ class ApiSpace(NamedTuple):
     path_mark: Callable[[str], bool] | None = None  # a path only this vendor's SDKs send
     header_marks: tuple[str, ...] = ()  # headers (lower case) only this vendor's SDKs send
     key_param: str = ""  # a query parameter its REST callers put their key in: never forwarded
+    key_header: str = ""  # the header a key sent as `key_param` counts as
     model_list: Callable[[Sequence[ListedModel]], bytes] | None = None  # Trooper's models in its SDK's list shape
 
     @property
