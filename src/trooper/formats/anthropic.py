@@ -70,6 +70,7 @@ INGRESS = Ingress(
         organisation=("/v1/organizations",),  # the Admin API: users, workspaces, API keys
         path_mark=_sent_by_anthropic,
         header_marks=("anthropic-version",),  # every Anthropic SDK sends it; OpenAI's don't
+        key_prefixes=("sk-ant-",),
         model_list=encode_model_list,
     ),
 )

@@ -717,7 +717,8 @@ INGRESS = Ingress(
     api=ApiSpace(
         ("/v1beta/models", "/v1beta/files", "/v1beta/cachedContents", "/v1/models"),
         path_mark=_sent_by_gemini,
+        key_prefixes=("AIza",),
+        key_header="x-goog-api-key",
         key_param="key",
-        key_header="x-goog-api-key",  # where its SDKs send it
     ),
 )

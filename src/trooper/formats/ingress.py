@@ -55,8 +55,9 @@ class ApiSpace(NamedTuple):
     organisation: tuple[str, ...] = ()  # organisation, admin and key management: never with the operator's key
     path_mark: Callable[[str], bool] | None = None  # a path only this vendor's SDKs send
     header_marks: tuple[str, ...] = ()  # headers (lower case) only this vendor's SDKs send
+    key_prefixes: tuple[str, ...] = ()  # how its keys begin: a key only ever goes to its own vendor
+    key_header: str = ""  # a header only its SDKs put a key in (a key sent as `key_param` counts as it)
     key_param: str = ""  # a query parameter its REST callers put their key in: never forwarded
-    key_header: str = ""  # the header a key sent as `key_param` counts as
     model_list: Callable[[Sequence[ListedModel]], bytes] | None = None  # Trooper's models in its SDK's list shape
 
     @property

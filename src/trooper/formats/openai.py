@@ -75,6 +75,7 @@ INGRESS = Ingress(
             "/v1/vector_stores", "/v1/models", "/v1/fine_tuning",
         ),
         organisation=("/v1/organization",),  # projects, users, admin API keys, usage and costs
+        key_prefixes=("sk-",),  # sk-proj-…, sk-svcacct-… (and OpenAI-compatible servers' sk-…)
         model_list=encode_model_list,
     ),
 )

@@ -178,6 +178,11 @@ def sent_as_bearer(key: str, client_headers: Mapping[str, str] | None) -> bool:
 
 # Wire formats that are not named after their vendor (the Responses API is OpenAI's).
 FORMAT_VENDORS = {name: ingress.vendor for name, ingress in ingresses() if ingress.vendor}
+_SPACES = [(name, ingress.api) for name, ingress in ingresses() if ingress.api is not None]
+# How each vendor's keys begin, longest first: sk-ant-… is Anthropic's before sk-… is OpenAI's.
+KEY_PREFIXES = sorted(((prefix, name) for name, space in _SPACES for prefix in space.key_prefixes), key=lambda p: -len(p[0]))
+# A header only one vendor's SDKs put a key in: whatever it holds is that vendor's key.
+OWN_KEY_HEADERS = {name: space.key_header for name, space in _SPACES if space.key_header}
 
 
 def format_vendor(wire_format: str) -> str:
@@ -187,11 +192,12 @@ def format_vendor(wire_format: str) -> str:
 
 def client_key_for(vendor: str, headers: Mapping[str, str], client_format: str) -> str:
     """The client's own key for `vendor`, among every credential the request carries
-    (`x-api-key`, `Authorization: Bearer`, `x-goog-api-key`): a request may carry several
-    vendors' keys, and each only ever goes to its own vendor."""
-    gemini = headers.get("x-goog-api-key", "")
-    if gemini and vendor == "gemini":
-        return gemini
+    (`x-api-key`, `Authorization: Bearer`, a vendor's own header such as `x-goog-api-key`):
+    a request may carry several vendors' keys, and each only ever goes to its own vendor."""
+    own_header = OWN_KEY_HEADERS.get(vendor)
+    own = headers.get(own_header, "") if own_header else ""
+    if own:
+        return own
     for key in (headers.get("x-api-key", ""), _bearer(headers)):
         if key and key_vendor(key, client_format) == vendor:
             return key
@@ -205,11 +211,9 @@ def _bearer(headers: Mapping[str, str]) -> str:
 
 def key_vendor(key: str, client_format: str) -> str:
     """Which vendor a client's key belongs to: by its well-known prefix when it has one,
-    else the vendor whose wire format the client speaks. A key only ever goes to its vendor."""
-    if key.startswith("sk-ant-"):
-        return "anthropic"
-    if key.startswith("AIza"):
-        return "gemini"
-    if key.startswith("sk-"):
-        return "openai"  # sk-proj-…, sk-svcacct-… (and OpenAI-compatible servers' sk-…), whatever the client speaks
+    else the vendor whose wire format the client speaks (an OpenAI-compatible server's sk-… is
+    OpenAI's whatever the client speaks). A key only ever goes to its vendor."""
+    for prefix, vendor in KEY_PREFIXES:
+        if key.startswith(prefix):
+            return vendor
     return format_vendor(client_format)
