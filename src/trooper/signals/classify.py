@@ -560,7 +560,7 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
         return Decision("simple", "small talk")
     if code:
         return Decision("complex", "code")
-    if SAY_HOW.search(core, latin, seen) and not has_history:
+    if "how" in seen and SAY_HOW.search(core, latin, seen) and not has_history:
         return Decision("simple", "a translation, spelling or pronunciation")
     if has_history and REFERS_BACK.search(core, latin, seen):
         return Decision("complex", "depends on earlier turns")
@@ -589,7 +589,64 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
         return Decision("complex", "summary of something not given")
     if LOOKUP.search(core, latin, seen):
         return Decision("simple", "lookup or definition")
+    if _foreign_lookup(core, latin, seen):
+        return Decision("simple", "a short question for a fact, in another language")
     return Decision("complex", "not clearly simple")
+
+
+# English function words: a turn with none of them is in another language.
+_ENGLISH = frozenset("the a an is are was what how who where when which of to in on and you i my for it do does can "
+                     "this that with from me be".split())
+# Question words for a fact (what, who, where, when, how many, how long, which), in the
+# languages people write to agents.
+FOREIGN_QUESTION = Rules(
+    r"(¿|^)(qu[ée]|qui[ée]n(es)?|d[óo]nde|cu[áa]ndo|cu[áa]nt[oa]s?|cu[áa]l(es)?)\b",
+    r"\b(qu'?est-ce|quel(le)?s?|qui|o[ùu]|quand|combien|c'est quoi|en quelle)\b",
+    r"\b(was|wer|wo|wann|wie (viele?|hoch|lang|alt|weit|gro(ß|ss)|sp[äa]t)|welche[rsmn]?)\b",
+    r"\b(o que|quem|onde|quando|quant[oa]s?|qual|quais|che cos|cos'?[èe]|chi|dove|quale?|quanti)\b",
+    r"\b(wat|wie|waar|wanneer|hoeveel|welke|co|kto|gdzie|kiedy|ile|jak[iae]e?|kt[óo]r[yae])\b",
+    r"\b(ne|kim|nerede|neresi|nereye|ne zaman|ka[çc]|hangi|nedir|kimdir|ne demek|hani)\b",
+    r"\b(mi|ki|hol|mikor|h[áa]ny|mennyi|melyik|vad|vem|var|n[äa]r|hur|vilken|hvad|hvem|hvor|hvorn[åa]r|hva|n[åa]r|"
+    r"hvilken|mik[äa]|kuka|miss[äa]|milloin|kuinka|paljonko|kdo|kde|kdy|kolik|kter[ýá]|ce|cine|unde|c[âa]nd|c[âa]t|care)\b",
+    r"\b(g[ìi]|ai|đ[âa]u|khi n[àa]o|bao nhi[êe]u|m[ấa]y|n[àa]o|apa|siapa|di mana|kapan|berapa|mana|nini|nani|wapi|lini|"
+    r"ngapi|gani|ano|sino|saan|kailan|ilan|alin)\b",
+    scripts=(r"何|どこ|いつ|誰|いくつ|いくら|どのくらい|どれくらい|什么|甚麼|哪|谁|誰|几|幾|多少|多久|多远|多高|多大|"
+             r"뭐|무엇|어디|언제|누구|몇|얼마|что|кто|где|когда|сколько|как(ой|ая|ое|ие)|що|хто|де|коли|скільки|які?й|"
+             r"ما|ماذا|من|أين|متى|كم|क्या|कौन|कहाँ|कब|कितन|อะไร|ใคร|ที่ไหน|เมื่อไร|เท่าไ|กี่|מה|מי|איפה|מתי|כמה|"
+             r"τι|ποι|πού|πότε|πόσ|چیست|کجا|چند|کی",),
+)
+# What makes such a question more than a fact: why, how to, should, or, the asker's own case.
+FOREIGN_COMPLEX = Rules(
+    r"\b(por ?qu[ée]|pourquoi|warum|wieso|perch[ée]|waarom|dlaczego|neden|niçin|mi[ée]rt|varf[öo]r|hvorfor|miksi|"
+    r"pro[čc]|de ce|t[ạa]i sao|mengapa|kwa nini|bakit)\b",
+    r"\b(c[óo]mo|comment|wie|como|come|hoe|jak|nas[ıi]l|hogyan|hur|hvordan|miten|l[àa]m (sao|th[ếe] n[àa]o)|"
+    r"bagaimana|vipi|paano)\b(?! (se dice|dit|sagt|se diz|si dice|zeg|sanoo))",
+    r"\b(deber[íi]a|debo|conviene|devrais|dois|faut-il|sollte|soll ich|muss ich|dovrei|devo|conv[ée]m|moet ik|"
+    r"powinien\w*|warto|mal[ıi]y[ıi]m|kell|b[öo]r|skal jeg|pit[äa]isi|n[êe]n|harus|sebaiknya|lohnt|mejor|meilleur|"
+    r"besser|melhor|meglio|beter|lepiej|daha iyi|o\b|ou|oder|of|czy|veya|hay|atau|ili|или|або)\b",
+    r"\b(yo|mi|mis|me|je|j'|ma|mon|mes|ich|mein\w*|mir|mich|eu|meu|minha|io|mio|mia|ik|mijn|m[óo]j\w*|ben|benim|"
+    r"t[ôo]i|saya|aku|jag|min|mitt|jeg|minä|já|můj|eu)\b",
+    r"[€$£¥₩₹]|\b(eur[oó]s?|d[óo]lar\w*|dollars?|forint\w*|z[łl]ot\w*|lir[ae]\w*|rubl\w*|yen|yuan|pesos?|reais|real|"
+    r"rupi\w*|kron\w*|kun\w*|franc\w*)\b",  # money in another currency needs today's rate
+    scripts=(r"为什么|為什麼|怎么|怎麼|如何|应该|應該|还是|還是|我|なぜ|どうして|どうやって|べき|どっち|どちら|私|僕|"
+             r"почему|зачем|как (мне|лучше|сделать)|стоит|лучше|или|я |мне|мой|моя|чому|як |чи |"
+             r"لماذا|كيف|هل يجب|أو|أنا|क्यों|कैसे|चाहिए|या|मैं|मेरा|मेरी|왜|어떻게|해야|나아|아니면|저는|제가|내가|"
+             r"ทำไม|อย่างไร|ควร|หรือ|ฉัน|למה|איך|כדאי|או|אני|γιατί|πώς|πρέπει|ή|εγώ|μου|چرا|چطور|باید|یا|من",),
+)
+MAX_FOREIGN_QUESTION_WORDS = 12
+
+
+def _foreign_lookup(core: str, latin: bool, seen: frozenset[str]) -> bool:
+    """A short single question for a fact in a language other than English: a question word,
+    and no why, how to, should, either-or, or the asker's own situation."""
+    if not seen.isdisjoint(_ENGLISH) or word_count(core) > MAX_FOREIGN_QUESTION_WORDS or _SENTENCES.search(core):
+        return False
+    if len(_NUMBER.findall(core)) > 1:
+        return False
+    return FOREIGN_QUESTION.search(core, latin, seen) and not FOREIGN_COMPLEX.search(core, latin, seen)
+
+
+_SENTENCES = re.compile(r"[.!?。！？]\s*\S")
 
 
 def _asks(core: str, latin: bool, seen: frozenset[str]) -> bool:
@@ -600,7 +657,7 @@ def _asks(core: str, latin: bool, seen: frozenset[str]) -> bool:
 
 # What a job on carried text asks for: to reformat, tidy, shorten or summarise it, translate it.
 TEXT_JOB = Rules(
-    r"\b(tl;?dr|tldr|summari[sz]e|summary|sum (it |this |that )?up|gist|shorten|shorter|condense|trim|less wordy|"
+    r"tl;?dr", r"\b(tldr|summari[sz]e|summary|sum (it |this |that )?up|gist|shorten|shorter|condense|trim|less wordy|"
     r"more concise|reword|rephrase|paraphrase|rewrite|proofread|spell ?check|fix (the |any |all |my )?(spelling|grammar|"
     r"typos?|punctuation|capitali[sz]ation|formatting|line breaks)|correct (the )?(spelling|grammar|typos)|"
     r"tidy|clean (it |this )?up|uppercase|upper case|lowercase|lower case|all caps|capitali[sz]e|title case|"
@@ -616,18 +673,18 @@ TEXT_JOB = Rules(
 # it, working something out of it, acting on it, or a second task.
 TEXT_JOB_BLOCKS = Rules(
     r"\b(why|how come|explain|analy[sz]e|evaluate|assess|review (this|it|my|the|these|them)|critique|feedback|improve|better|best|should|"
-    r"opinion|think|recommend|suggest|advice|wrong|correct\?|right\?|check (if|whether|that|for)|verify|"
+    r"opinion|think|recommend|suggest|advice|wrong|check (if|whether|that|for)|verify|"
     r"respond|reply|answer|draft|compose|create|generate|come up with|ideas?|brainstorm|continue|expand|"
     r"elaborate|longer|persuasive|funn(y|ier)|joke|poem|story|tone|meaning|mean|implications?|risks?|"
     r"send|email|forward|post|publish|schedule|book|share|upload|submit|then|also|as well|plus|flag|mark)\b",
-    r"^review\b", r", and (?!keep|don'?t|do not|leave|preserve|no |nothing)\w+",
+    r"\b(correct|right)\?", r"^review\b", r", and (?!keep|don'?t|do not|leave|preserve|no |nothing)\w+",
     r"\btranslat\w*\b.*\b(formal|informal|polite|tone|natural|naturally|professional|website|marketing|audience|"
     r"customers|clients|locali[sz]e)\b",
     r"\binto an? ([\w-]+ ){0,3}(message|email|letter|post|reply|response|announcement|speech|bio|essay|"
     r"article|memo|note|story|poem|pitch|ad|slogan|headline)\b",
     r"\b(write|writes|written) (a|an|me|the|my|some)\b",
-    r"\b(python|javascript|js|typescript|ts|golang|go|rust|java|kotlin|swift|ruby|php|perl|c\+\+|c#|sql|bash|regex|"
-    r"code|script|function|program)\b",
+    r"\b(python|javascript|js|typescript|ts|golang|go|rust|java|kotlin|swift|ruby|php|perl|sql|bash|regex|"
+    r"code|script|function|program)\b", r"c\+\+|c#",
 )
 # Units in the ask and several numbers in the text: several conversions, each worked out.
 UNITS = Rules(
