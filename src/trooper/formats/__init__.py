@@ -70,14 +70,18 @@ class Codec(Protocol):
     def StreamEncoder(self, request: Conversation) -> StreamEncoder: ...  # noqa: N802
 
 
+_MODULES: dict[str, ModuleType] = {}  # filled on first use: the codec modules import this package
+
+
 def codec(name: str) -> Codec:
     """The codec module for a format name: anthropic, gemini, openai, responses, ollama."""
-    from trooper.formats import anthropic, gemini, ollama, openai, responses
+    found = _MODULES.get(name)
+    if found is None:
+        from trooper.formats import anthropic, gemini, ollama, openai, responses
 
-    modules: dict[str, ModuleType] = {
-        "anthropic": anthropic, "gemini": gemini, "openai": openai, "responses": responses, "ollama": ollama,
-    }
-    return modules[name]
+        _MODULES.update(anthropic=anthropic, gemini=gemini, openai=openai, responses=responses, ollama=ollama)
+        found = _MODULES[name]  # KeyError for a name no codec has, as before
+    return found
 
 
 def names() -> Iterable[str]:
