@@ -546,7 +546,7 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
     if carried and _text_job(whole_ask, carried, latin):
         return Decision("simple", "a short job on the text it carries")
     if words > MAX_SIMPLE_WORDS or len(text) > MAX_SIMPLE_CHARS:
-        return Decision("complex", f"{words} words")
+        return _after_preamble(lowered, has_history, words, latin)
     core = _without_framing(lowered)
     seen = grams(core)
     code = CODE.search(lowered, latin, seen) or CODE_MARKS.search(lowered, latin)
@@ -647,6 +647,43 @@ def _foreign_lookup(core: str, latin: bool, seen: frozenset[str]) -> bool:
 
 
 _SENTENCES = re.compile(r"[.!?。！？]\s*\S")
+
+
+# What a short last sentence may ask, after chat that sets the scene, and still be simple.
+_FACT_ASKS = frozenset(("lookup or definition", "definition", "a translation, spelling or pronunciation",
+                        "conversion or formatting", "a short question for a fact, in another language",
+                        "a short job on the text it carries"))
+_SENTENCE_END = re.compile(r"(?<=[.!?:…])\s+")
+# A scene-setting preamble that asks for something itself, or is a list of parts.
+PREAMBLE_ASKS = Rules(
+    r"\b(can|could|would|will) you\b", r"\b(please|pls|help|helping|write|draft|plan|explain|compare|recommend|suggest|"
+    r"should|advice|advise|also|tell me|list|give me|make|create|fix|check|review|why|want you|need you)\b",
+    r"\?", r"(^|\s)(\d|[a-z])[.)]\s",
+)
+# A last sentence that points back into the preamble ("what's my bmi", "is it legal") depends on it.
+_POINTS_BACK = frozenset("my our i we me us it its this that these those they them he she his her their".split())
+
+
+def _after_preamble(lowered: str, has_history: bool, words: int, latin: bool) -> Decision:
+    """A long turn is complex unless it is scene-setting chat and then one short question for
+    a fact (\"…photo book for his 80th. what year did the berlin wall fall\") that stands alone."""
+    long = Decision("complex", f"{words} words")
+    sentences = _SENTENCE_END.split(lowered)
+    ask = sentences[-1]
+    if len(sentences) < 2 or not 3 <= word_count(ask) <= MAX_SIMPLE_WORDS:
+        return long
+    asked = grams(ask)
+    if not asked.isdisjoint(_POINTS_BACK):
+        return long
+    preamble = lowered[: len(lowered) - len(ask)]
+    if len(_NUMBER.findall(preamble)) > 3:  # figures to weigh or work with
+        return long
+    if PREAMBLE_ASKS.search(preamble, latin, grams(preamble)) or CODE_MARKS.search(preamble, latin) \
+            or CODE.search(preamble, latin, grams(preamble)):
+        return long
+    if classify_text(ask, has_history).reason in _FACT_ASKS:
+        return Decision("simple", "a fact question after a preamble")
+    return long
 
 
 def _asks(core: str, latin: bool, seen: frozenset[str]) -> bool:
