@@ -570,6 +570,8 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
         return Decision("complex", "a fragment that continues earlier turns")
     ask, material = _split_material(core)
     asked = grams(ask) if material else seen
+    if _ONE_CONVERSION.match(core) is not None:  # "5 feet 11 in cm", "kg to lbs: 68"
+        return Decision("simple", "conversion or formatting")
     if ACTS.search(ask, latin, asked):
         return Decision("complex", "a request to act")
     if _computes(ask) or WORKS_OUT.search(ask, latin, asked):
@@ -808,6 +810,20 @@ def _split_material(text: str) -> tuple[str, str]:
 # One plain operation a small model gets right: times tables, small sums, a percentage of a number.
 _ARITHMETIC = re.compile(r"^\D*(?:(?:[1-9]|1[0-2])\s*(?:times|multiplied by|divided by|[*x×÷/])\s*(?:[1-9]|1[0-2])|"
                          r"\d{1,2}\s*(?:plus|minus|[-+])\s*\d{1,2}|\d{1,3}\s*% of\s*\d{1,4})\D*$")
+
+
+_UNIT = (r"(?:km/h|kph|mph|km|kilomet(?:er|re)s?|mi|miles?|m|met(?:er|re)s?|cm|centimet(?:er|re)s?|mm|ft|feet|foot|"
+         r"inch(?:es)?|yd|yards?|kg|kilos?|kilograms?|g|grams?|lbs?|pounds?|oz|ounces?|stones?|st|l|lit(?:er|re)s?|ml|"
+         r"millilit(?:er|re)s?|cups?|tbsp|tablespoons?|tsp|teaspoons?|gal|gallons?|pints?|quarts?|fl oz|fluid ounces?|"
+         r"°?c|°?f|celsius|fahrenheit|kelvin|hours?|hrs?|h|minutes?|mins?|seconds?|secs?|days?|weeks?|bytes?|kb|mb|gb|tb|"
+         r"acres?|hectares?|sq ft|square (?:feet|met(?:er|re)s))")
+# One conversion of one quantity ("kg to lbs: 68"); no currencies (today's rate), and not a compound
+# quantity ("5 feet 11 in cm": two conversions and a sum, which writers label both ways).
+_ONE_CONVERSION = re.compile(
+    r"(?:convert |what'?s |whats |what is |how much is )?\d+(?:[.,]\d+)? ?(?:" + _UNIT + r")? "
+    r"(?:to|in|into|as) (?:decimal )?" + _UNIT + r"\W*$|"
+    r"(?:convert )?" + _UNIT + r" (?:to|in|into) " + _UNIT + r" ?[:=,]? ?\d+(?:[.,]\d+)?\W*$"
+)
 
 
 def _computes(ask: str) -> bool:
