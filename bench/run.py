@@ -571,7 +571,9 @@ class Bench:
                     if metrics:
                         run["store_settle_s"] = settled
                         run["store_dropped"] = int(store_figures(metrics).get("trooper_store_dropped_total", 0.0) - dropped0)
-                    if pid and scenario == "small" and instance is None:
+                    if pid and instance is None:
+                        # The store's work for this run's requests counts too: wait until it is applied.
+                        run["store_after_s"] = self.settle(metrics)
                         run["proxy_cpu_s"] = round(cpu_seconds(pid) - cpu0, 3)
                     figures[f"c{c}"] = run
                 figures["upstream"] = diff_stats(before, self.upstream_stats())
@@ -581,6 +583,8 @@ class Bench:
                 if scenario == "routed" and sum(f.get("unexpected", 0) for f in runs) * 2 > sum(f.get("ok", 0) for f in runs):
                     figures = {"na": ROUTED_NA, "measured": figures}
                 result["scenarios"][scenario] = figures
+                if pid and instance is None:
+                    result.setdefault("cpu_s_per_1k_by_scenario", {})[scenario] = cpu_per_1k(figures)
                 if scenario == "small" and pid:
                     result["rss_warm_mb"] = round(rss_mb(pid), 1)
                     result["cpu_s_per_1k"] = cpu_per_1k(figures)
@@ -895,6 +899,15 @@ def render(results: dict, args: argparse.Namespace) -> str:
                      f"{fmt(system.get('cpu_s_per_1k'), digits=3)} | {fmt(system.get('rss_idle_mb'), digits=1)} | "
                      f"{fmt(system.get('rss_warm_mb'), digits=1)} |")
     lines.append("")
+    by_scenario = {name: system["cpu_s_per_1k_by_scenario"] for name, system in systems.items()
+                   if system.get("cpu_s_per_1k_by_scenario")}
+    if by_scenario:
+        lines += ["CPU-s per 1,000 requests by scenario (every concurrency level; each run counted until the session "
+                  "store has applied its observations):", ""]
+        for name, cpu in by_scenario.items():
+            label = systems[name].get("label", name)
+            lines.append(f"- {label}: " + ", ".join(f"{names.get(s, s)} {fmt(v, digits=3)}" for s, v in cpu.items()))
+        lines.append("")
     lines += render_targets(systems, levels)
     return "\n".join(lines)
 

@@ -314,3 +314,49 @@ async def test_two_instances_writing_one_capped_session_keep_its_newest(make_sto
     assert sum(s.dropped for s in counted) == 0
     if isinstance(first, RedisStore):
         assert any(store._contended for store in stores)  # they raced, and took turns under the lock
+
+
+async def test_a_history_resent_with_an_earlier_message_edited_stores_the_edit(make_store: Factory) -> None:
+    """The store remembers the last request's keys to digest only what the next one adds:
+    an earlier message edited since is a new message, never the remembered one."""
+    store = await make_store()
+    agent = Agent(store)
+    for n in range(1, 5):
+        agent.turn(f"Turn {n}: carry on with the migration.", f"Completed step {n}.")
+    edited = list(agent.history)
+    edited[2] = text("user", "Turn 2: roll it back instead.")
+    store.observe(Observation(50, "s1", "request", 2000.0, conversation(*edited, text("user", "Turn 5: go on."))))
+    store.observe(Observation(51, "s1", "request", 2001.0, conversation(*agent.history, text("user", "Turn 5: go on."))))
+    detail = await store.session("s1")
+    assert detail is not None
+    said = texts(detail.transcript)
+    assert said[:8] == [t for n in range(1, 5) for t in (f"Turn {n}: carry on with the migration.", f"Completed step {n}.")]
+    # The edited branch from its edit on, each message the transcript didn't hold once; then
+    # the original branch again brings nothing but its new turn, already held.
+    assert said[8:] == ["Turn 2: roll it back instead.", "Turn 5: go on."]
+    found = await store.signals("s1")
+    assert found is not None and found[0].messages == 10
+
+
+async def test_a_branch_coming_back_after_the_cap_dropped_it_is_stored_again(make_store: Factory) -> None:
+    """What the cap dropped is no longer held: a history that goes back to it stores it
+    again (once), as if it had never been seen."""
+    store = await make_store(max_messages=6)
+    agent = Agent(store)
+    agent.turn("Turn 1: carry on.", "Done 1.")
+    # A retry that went back and took another branch: the store looks up what it holds.
+    store.observe(Observation(40, "s1", "request", 1500.0, conversation(text("user", "Turn 1: carry on."),
+                                                                         text("user", "Turn 1, again."))))
+    for n in range(2, 6):
+        agent.turn(f"Turn {n}: carry on.", f"Done {n}.")
+    detail = await store.session("s1")
+    assert detail is not None
+    assert texts(detail.transcript) == ["Turn 3: carry on.", "Done 3.", "Turn 4: carry on.", "Done 4.",
+                                        "Turn 5: carry on.", "Done 5."]
+    back = conversation(text("user", "Turn 1: carry on."), text("assistant", "Done 1."), text("user", "Turn 4: carry on."))
+    for ref in (60, 61):  # twice: stored once
+        store.observe(Observation(ref, "s1", "request", 3000.0, back))
+    detail = await store.session("s1")
+    assert detail is not None
+    assert texts(detail.transcript)[-2:] == ["Turn 1: carry on.", "Done 1."]
+    assert detail.session.messages == 13

@@ -37,6 +37,7 @@ from trooper.store.events import Broadcaster, Subscription, sse
 from trooper.store.follow import is_large, off_loop_if_large
 from trooper.store.records import Observation, Removed, SessionDetail, SessionSummary, Update
 from trooper.store.sqlite import Batch, Database
+from trooper.store.transcript import KnownKeys, StoredKeys
 
 log = structlog.get_logger("trooper.store")
 
@@ -80,7 +81,7 @@ def why_unusable(location: str, exc: BaseException) -> str:
 class SessionState(session_rules.SessionState):
     __slots__ = ("requests_dropped",)
 
-    def __init__(self, summary: SessionSummary, signals: Signals, system: str, keys: list[bytes] | None) -> None:
+    def __init__(self, summary: SessionSummary, signals: Signals, system: str, keys: StoredKeys | None) -> None:
         super().__init__(summary, signals, system, keys)
         self.requests_dropped = 0  # request records up to this seq were dropped by the cap
 
@@ -244,7 +245,7 @@ class EmbeddedStore:
         summary, settings = state.summary, self.settings
         excess = len(state.keys) - settings.max_messages if settings.max_messages else 0
         if excess > 0:
-            del state.keys[:excess]
+            state.keys.drop_oldest(excess)
             state.dropped += excess
             applied.trimmed_messages += excess
         upto = summary.requests - settings.max_requests if settings.max_requests else 0
@@ -274,10 +275,11 @@ class EmbeddedStore:
         state = self._sessions.get(observation.session_id)
         if state is None:
             summary = SessionSummary(observation.session_id, observation.at, observation.at)
-            state = SessionState(summary, Signals(), observation.conversation.system, [])
+            state = SessionState(summary, Signals(), observation.conversation.system, StoredKeys())
             self._sessions[observation.session_id] = state
         elif state.keys is None:
-            state.dropped, state.keys = await self._run(self._db.keys, observation.session_id)
+            state.dropped, keys = await self._run(self._db.keys, observation.session_id)
+            state.keys = StoredKeys(keys)
         return state
 
     async def flush(self) -> None:
@@ -320,6 +322,7 @@ class EmbeddedStore:
             for state in idle:
                 if state.keys is not None and now - state.summary.last_seen > IDLE_UNLOAD:
                     state.keys = state.reader = None
+                    state.known = KnownKeys()
         if doomed:
             log.info("sessions_expired", count=len(doomed), left=len(self._sessions))
             if self._events:

@@ -12,7 +12,7 @@ from typing import Any, Protocol, TypeVar
 from trooper.conversation import Block, Message, TextBlock
 from trooper.signals.extract import SignalReader, Signals
 from trooper.store.records import Observation
-from trooper.store.transcript import ANSWER_KEY, held_digests, message_key, new_from
+from trooper.store.transcript import KnownKeys, StoredKeys, new_from
 
 T = TypeVar("T")
 
@@ -22,10 +22,6 @@ T = TypeVar("T")
 # session read from the start still go to a worker thread.
 INLINE_MESSAGES = 32
 INLINE_ANSWER_CHARS = 600
-# A request that went back with this few messages to place looks each one up in the stored
-# keys (a scan in C); more, and one set of every held digest is cheaper. Building that set
-# per request was half the CPU of a session resent one message at a time (5,000 keys held).
-FEW_TO_PLACE = 8
 
 # Under a backlog (a batch this big means observations arrived faster than they were
 # applied) a long answer is stored but not read for signals: reading it is the store's
@@ -36,8 +32,9 @@ SHED_AT = 64
 
 
 class Followed(Protocol):
-    keys: list[bytes] | None  # one per stored transcript message
+    keys: StoredKeys | None  # one per stored transcript message
     reader: SignalReader | None  # has read exactly the stored transcript, or None
+    known: KnownKeys  # the keys of the last request's messages
 
 
 def read_request(state: Followed, messages: tuple[Message, ...]) -> tuple[int, list[bytes], Signals | None]:
@@ -46,7 +43,7 @@ def read_request(state: Followed, messages: tuple[Message, ...]) -> tuple[int, l
     use, or the client rewrote its history). A transcript whose oldest messages were
     dropped by the per-session cap (`dropped`) is compared with the request past them."""
     assert state.keys is not None
-    keys = [message_key(m) for m in messages]
+    keys = state.known.of(messages)
     dropped = getattr(state, "dropped", 0)
     roles = [m.role for m in messages]
     start = dropped + new_from(state.keys, keys[dropped:], roles[dropped:]) if len(messages) >= dropped else 0
@@ -67,14 +64,11 @@ def fresh(state: Followed, start: int, keys: list[bytes]) -> list[int]:
     extends the transcript; when it went back and took another branch (edited turns, two
     histories alternating under one session id), only those the transcript doesn't hold
     already, so a history that keeps diverging never stores a copy of itself each time."""
-    assert state.keys is not None
-    if start >= getattr(state, "dropped", 0) + len(state.keys):
-        return list(range(start, len(keys)))
     stored = state.keys
-    if len(keys) - start <= FEW_TO_PLACE:
-        return [i for i in range(start, len(keys)) if keys[i] not in stored and ANSWER_KEY + keys[i] not in stored]
-    held = held_digests(stored)
-    return [i for i in range(start, len(keys)) if keys[i] not in held]
+    assert stored is not None
+    if start >= getattr(state, "dropped", 0) + len(stored):
+        return list(range(start, len(keys)))
+    return [i for i in range(start, len(keys)) if not stored.holds(keys[i])]
 
 
 def read_answer(state: Followed, messages: tuple[Message, ...], answer: Message) -> Signals:

@@ -21,23 +21,25 @@ from trooper.store.records import (
     count_request,
     summarise,
 )
-from trooper.store.transcript import answer_key, message_key, new_from, stored_content
+from trooper.store.transcript import ANSWER_KEY, KnownKeys, StoredKeys, message_key, new_from, stored_content
 
 
 class SessionState:
     """A session as the rules see it. `keys` holds one key per stored transcript message
     (the newest, past the `dropped` oldest a store's cap removed); `reader` has read
-    exactly that transcript, or is None."""
+    exactly that transcript, or is None; `known`: the keys of the last request's messages."""
 
-    __slots__ = ("summary", "signals", "system", "keys", "dropped", "reader")
+    __slots__ = ("summary", "signals", "system", "keys", "dropped", "reader", "known")
 
-    def __init__(self, summary: SessionSummary, signals: Signals, system: str, keys: list[bytes] | None) -> None:
+    def __init__(self, summary: SessionSummary, signals: Signals, system: str, keys: StoredKeys | None,
+                 known: KnownKeys | None = None) -> None:
         self.summary = summary
         self.signals = signals
         self.system = system
         self.keys = keys  # None while a store holds them only on disk
         self.dropped = 0
         self.reader: SignalReader | None = None
+        self.known = known if known is not None else KnownKeys()
 
 
 class Change(NamedTuple):
@@ -84,12 +86,13 @@ def apply(state: SessionState, observation: Observation, number: int, backlog: i
         answer = observation.answer
         if answer is not None and answer.content:
             said = Message("assistant", answer.content)
-            if resent(state, conversation.messages, said):
+            said_key = message_key(said)
+            if resent(state, conversation.messages, said_key):
                 state.reader = None  # the transcript holds it; the reader may not have read it
             else:
                 entries = [Entry(held + 1, "assistant", stored_content(answer.content), observation.at, request,
                                  record.provider, record.answered_model, observation.partial)]
-                keys = [answer_key(said)]
+                keys = [ANSWER_KEY + said_key]
                 skipped = skip_answer(state, backlog, said)
                 if not skipped:
                     signals = read_answer(state, conversation.messages, said)
@@ -103,13 +106,13 @@ def apply(state: SessionState, observation: Observation, number: int, backlog: i
     return Change(request, entries, keys, record, skipped)
 
 
-def resent(state: SessionState, messages: tuple[Message, ...], answer: Message) -> bool:
-    """Is the answer already in the stored transcript, at its place? Its client had it and
-    sent the next turn, applied before the answer's own observation (by another instance,
-    or just earlier in the queue)."""
+def resent(state: SessionState, messages: tuple[Message, ...], said_key: bytes) -> bool:
+    """Is the answer (its `message_key`) already in the stored transcript, at its place?
+    Its client had it and sent the next turn, applied before the answer's own observation
+    (by another instance, or just earlier in the queue)."""
     assert state.keys is not None
     at = len(messages) - state.dropped
-    if at < 0 or len(state.keys) <= at or state.keys[at] != message_key(answer):
+    if at < 0 or len(state.keys) <= at or state.keys[at] != said_key:
         return False
-    keys = [message_key(m) for m in messages[state.dropped:]]
+    keys = state.known.of(messages)[state.dropped:]
     return new_from(state.keys, keys, [m.role for m in messages[state.dropped:]]) == at

@@ -14,6 +14,7 @@ from trooper.signals.extract import SignalReader, Signals
 from trooper.store.events import sse
 from trooper.store.records import Observation, SessionSummary, Update
 from trooper.store.session_rules import SessionState, apply
+from trooper.store.transcript import KnownKeys, StoredKeys
 
 _encode = msgspec.json.encode
 
@@ -67,28 +68,29 @@ class View:
     head, so another instance's writes are fetched as a tail from where this view ends)
     and the signal reader that has read them (None when it hasn't)."""
 
-    __slots__ = ("born", "rev", "keys", "dropped", "reader", "used")
+    __slots__ = ("born", "rev", "keys", "dropped", "reader", "known", "used")
 
     def __init__(self) -> None:
         self.born = b""
         self.rev = -1
-        self.keys: list[bytes] = []
+        self.keys = StoredKeys()
         self.dropped = 0
         self.reader: SignalReader | None = None
+        self.known = KnownKeys()  # by content: true whatever the stored session became
         self.used = 0.0
 
     def forget(self, born: bytes) -> None:
-        self.born, self.rev, self.keys, self.dropped, self.reader = born, -1, [], 0, None
+        self.born, self.rev, self.keys, self.dropped, self.reader = born, -1, StoredKeys(), 0, None
 
     def move_to(self, dropped: int, tail: list[bytes], messages: int) -> None:
         """Take the stored keys from where this view ends (`tail`, read from list index
         `tail_from(dropped)`), as of a revision whose cap had dropped `dropped` of the
         session's `messages`."""
         if self.tail_from(dropped) == 0:
-            self.keys, self.dropped = [], dropped
+            self.keys, self.dropped = StoredKeys(), dropped
         self.keys.extend(tail)
-        del self.keys[: dropped - self.dropped]
-        del self.keys[messages - dropped :]
+        self.keys.drop_oldest(dropped - self.dropped)
+        self.keys.keep_oldest(messages - dropped)
         self.dropped = dropped
 
     def tail_from(self, dropped: int) -> int:
@@ -99,9 +101,9 @@ class View:
 
     def restore(self, write: Write) -> None:
         """As stored: undo a write that was not applied."""
-        self.keys[:0] = write.cut
+        self.keys.restore_oldest(write.cut)
         self.dropped -= len(write.cut)
-        del self.keys[write.base :]
+        self.keys.keep_oldest(write.base)
         self.reader = None
         self.rev = -1
 
@@ -177,7 +179,7 @@ def work(sid: str, local: View, held: Head, items: list[tuple[int, Observation]]
     first = items[0][1]
     summary = held.summary or SessionSummary(sid, first.at, first.at)
     system = held.system if held.system is not None else first.conversation.system
-    state = SessionState(summary, held.signals, system, local.keys)
+    state = SessionState(summary, held.signals, system, local.keys, local.known)
     state.dropped = local.dropped
     state.reader = local.reader
     write = Write(sid, local, len(local.keys), held.rev, local.born or uuid.uuid4().hex[:12].encode())
@@ -206,8 +208,7 @@ def work(sid: str, local: View, held: Head, items: list[tuple[int, Observation]]
     write.added = local.keys[write.base:]
     excess = len(local.keys) - max_messages if max_messages else 0
     if excess > 0:
-        write.cut = local.keys[:excess]
-        del local.keys[:excess]
+        write.cut = local.keys.drop_oldest(excess)
         local.dropped += excess
     upto = max(held.requests_dropped, summary.requests - max_requests if max_requests else 0)
     if upto > held.requests_dropped:

@@ -9,7 +9,8 @@ seed product stored every request's history again, quadratically).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import overload
 
 import msgspec
 
@@ -17,19 +18,118 @@ from trooper.conversation import Block, ImageBlock, Message, TextBlock, ToolResu
 
 # The key of an answer Trooper relayed itself: it matches whatever assistant message the
 # client resends at that place, since SDKs re-render answers (ids, whitespace, empty text).
-# The embedded store follows it with the answer's own digest (`answer_key`), so a branch
+# The store follows it with the answer's own digest (its `message_key`), so a branch
 # of the history that comes back later is known for what it holds.
 ANSWER_KEY = b"answer"
 
 
-def answer_key(answer: Message) -> bytes:
-    return ANSWER_KEY + message_key(answer)
+def digest_of(key: bytes) -> bytes:
+    """The message digest a stored key holds (an answer's is its own digest)."""
+    return key[len(ANSWER_KEY):] if key.startswith(ANSWER_KEY) else key
 
 
-def held_digests(stored: list[bytes]) -> set[bytes]:
-    """Every message digest a transcript holds (answers by their own digest)."""
-    return {key[len(ANSWER_KEY):] if key.startswith(ANSWER_KEY) else key for key in stored}
+class StoredKeys(Sequence[bytes]):
+    """A session's stored transcript keys in order (the newest, past those a cap dropped),
+    and, once asked (`holds`), how many of each message digest they hold, kept up to date
+    as keys come and go: a request that went back asks it for each message it brings,
+    and rebuilding it per request cost more than the rest of the store's work (5,000
+    keys, bench/run.py's 100-turn scenario once the cap is reached)."""
 
+    __slots__ = ("_keys", "_held")
+
+    def __init__(self, keys: Iterable[bytes] = ()) -> None:
+        self._keys = list(keys)
+        self._held: dict[bytes, int] | None = None  # digest -> how many keys hold it; None until asked
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    @overload
+    def __getitem__(self, index: int) -> bytes: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[bytes]: ...
+    def __getitem__(self, index: int | slice) -> bytes | list[bytes]:
+        return self._keys[index]
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._keys)
+
+    def holds(self, digest: bytes) -> bool:
+        if self._held is None:
+            self._held = {}
+            self._count(self._keys)
+        return digest in self._held
+
+    def extend(self, keys: Sequence[bytes]) -> None:
+        self._keys.extend(keys)
+        self._count(keys)
+
+    def restore_oldest(self, keys: Sequence[bytes]) -> None:
+        """Put back keys `drop_oldest` took (a write that was not applied)."""
+        self._keys[:0] = keys
+        self._count(keys)
+
+    def drop_oldest(self, count: int) -> list[bytes]:
+        """Drop the `count` oldest keys; returns them."""
+        gone = self._keys[:count]
+        del self._keys[:count]
+        self._uncount(gone)
+        return gone
+
+    def keep_oldest(self, count: int) -> None:
+        """Drop every key past the first `count`."""
+        self._uncount(self._keys[count:])
+        del self._keys[count:]
+
+    def _count(self, keys: Iterable[bytes]) -> None:
+        held = self._held
+        if held is not None:
+            for key in keys:
+                digest = digest_of(key)
+                held[digest] = held.get(digest, 0) + 1
+
+    def _uncount(self, keys: Iterable[bytes]) -> None:
+        held = self._held
+        if held is not None:
+            for key in keys:
+                digest = digest_of(key)
+                if held[digest] == 1:
+                    del held[digest]
+                else:
+                    held[digest] -= 1
+
+
+class KnownKeys:
+    """The keys of the messages a session's last request brought, by a fingerprint of each
+    message (its msgpack encoding's hash), so the next request, which resends that history,
+    digests only what it adds: matching a fingerprint is a C-speed pass over the bytes,
+    a digest is Python work per block (14% of the CPU on bench/run.py's 100-turn scenario
+    when every message was digested twice a request). Keyed by content: a message edited
+    since has another fingerprint and is digested again."""
+
+    __slots__ = ("marks", "keys")
+
+    def __init__(self) -> None:
+        self.marks: list[int] = []
+        self.keys: list[bytes] = []
+
+    def of(self, messages: Sequence[Message]) -> list[bytes]:
+        """Every message's key, in order; remembered for the next request."""
+        marks = list(map(hash, map(_encode_packed, messages)))
+        if marks[:len(self.marks)] == self.marks:  # the usual turn: the last request's history and more
+            same = len(self.marks)
+        else:
+            same = 0
+            for mine, theirs in zip(marks, self.marks):
+                if mine != theirs:
+                    break
+                same += 1
+        keys = self.keys[:same] + [message_key(m) for m in messages[same:]]
+        self.marks, self.keys = marks, keys
+        return keys
+
+
+_encode_packed = msgspec.msgpack.Encoder().encode
 _encode_sorted = msgspec.json.Encoder(order="sorted").encode
 
 
@@ -53,7 +153,7 @@ def message_key(message: Message) -> bytes:
     return digest.digest()
 
 
-def new_from(stored: list[bytes], keys: list[bytes], roles: Sequence[str]) -> int:
+def new_from(stored: Sequence[bytes], keys: Sequence[bytes], roles: Sequence[str]) -> int:
     """The index of the first message of a request that the transcript doesn't hold yet.
 
     The usual case: the request extends the transcript, so everything past it is new.
