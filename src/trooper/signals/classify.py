@@ -96,6 +96,18 @@ class Rules:
         return not latin_only and self.scripts is not None and self.scripts.search(lowered) is not None
 
 
+class AnyOf:
+    """Rule tables searched one after another, so each can have its own cheap gate."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self, *parts: Rules) -> None:
+        self.parts = parts
+
+    def search(self, lowered: str, latin_only: bool, grams: frozenset[str] = frozenset()) -> bool:
+        return any(part.search(lowered, latin_only, grams) for part in self.parts)
+
+
 _LEADING_WORD = re.compile(r"\\b([a-z]+)(?: |\\b|\\s|$)")
 
 
@@ -321,6 +333,7 @@ REFERS_BACK = Rules(
     r"other|rest|more|else|what now|now what|what next|last (one|message|answer|time)|first one|second|third|your (answer|reply|last|code|"
     r"list|message|example|suggestion)|the (\w+ )?ones?|(an|another|more|some) examples?(?! of))\b",
     r"\b(my|our|we|us)\b",  # the user's own situation, stated in earlier turns
+    r"\b(the|these|those) (two|three|four|both)\b|\b(both|either|neither)( of (them|these|those))?\b",
     r"^(yes|yeah|yep|yup|sure|ok(ay)?|go ahead|do it|please do|continue|go on|proceed|next|and|but|so|no|nope|"
     r"why not|really|how so|such as|like what|which|in|or|what about|how about|for|with|without|only|just)\b",
     r"el segundo|la segunda|eso|esto|[çc]a |cela|le deuxi[èe]me|das |diese[sn]?|den zweiten|isso|o segundo|"
@@ -418,9 +431,11 @@ SMALL_TALK = Rules(
     r"^(come stai|ça va|wie geht'?s|c[oó]mo est[aá]s|qu[eé] tal|habari gani|tudo bem)\W*$",
     scripts=(r"^(你好|您好|谢谢|こんにちは|こんばんは|ありがとう|привет|здравствуйте|спасибо|مرحبا|شكرا|नमस्ते|धन्यवाद|안녕|감사)",),
 )
-LOOKUP = Rules(
+LOOKUP = AnyOf(Rules(
+    # a question word opening a clause: scanned only when the turn has one
     r"(^|[,:;.!?]\s*|\b(tell me|know|wondering|ask you) )(what|what's|whats|who|who's|whos|when|where|which|how many|"
     r"how much|how tall|how far|how long|how old|how big|how deep|how high|how fast|how heavy|how hot|how cold|name)\b",
+    gate=r"wh|how|name"), Rules(
     r"^(the )?(tallest|largest|smallest|longest|biggest|highest|deepest|oldest|fastest|hottest|coldest|"
     r"most populous|first|last)\b",
     r"\b(capital|population|currency|language|height|weight|distance|boiling|melting|freezing|speed|area|"
@@ -442,16 +457,18 @@ LOOKUP = Rules(
         r"(^ما هي|^ما هو|^كم|^من هو|^أين|^متى)|(の\w{1,6}は[？?]$)|"
         r"(क्या है|कौन|कितने|कितना|कहाँ|कब)|(어디|몇|무엇|뭐예요|누구|언제)",
     ),
-)
+))
 DEFINITION = Rules(
     r"\b(stand for|stands for|meaning of|mean(s)?\b|definition|define|acronym|abbreviation|synonym|antonym|"
     r"opposite of|plural of|past tense|pronounce|difference between)",
 )
-TRANSFORM = Rules(
+TRANSFORM = AnyOf(Rules(
     r"\b(convert|conversion|in (km|kilometers|miles|meters|feet|inches|cm|celsius|fahrenheit|kelvin|kg|pounds|lbs|grams|"
     r"ounces|liters|gallons|hours|minutes|seconds|days|weeks|binary|hex|roman numerals))\b",
     r"\bhow many \w+ (are )?(in|is|per) (a|an|one|\d)",
     r"\b(binary|hex|hexadecimal|octal) \w+ (to|in|into) \w+",
+), Rules(
+    # a quantity to convert: scanned only when the turn has a digit
     r"\b\d+(\.\d+)? ?[a-z]+( [a-z]+)? (to|in|into) (ml|millilit\w+|lit\w+|l|cups?|ounces|oz|grams|g|kg|kilos?|pounds|lbs?|"
     r"decimal|binary|hex|hexadecimal|octal|roman numerals|square (meters|metres|feet)|acres|hectares|km|kilomet\w+|"
     r"miles|meters|metres|feet|inches|cm|mm|celsius|fahrenheit|kelvin|seconds|minutes|hours|days|weeks|mph|km/h|"
@@ -459,6 +476,8 @@ TRANSFORM = Rules(
     r"(?<![\d.,])\d[\d.,]*\s*°?\s*(km/h|mph|km|mi|miles?|m|meters?|ft|feet|inch(es)?|cm|mm|kg|g|lbs?|pounds?|oz|ounces?|"
     r"liters?|gal|gallons?|c|f|celsius|fahrenheit|degrees( celsius| fahrenheit)?|kelvin|hours?|minutes?|seconds?|"
     r"days?|weeks?|years?|bytes?|kb|mb|gb|tb)\b.{0,20}\b(to|in|into|as)\b",
+    gate=r"\d",
+), Rules(
     r"\b(translate|format|reformat|sort|alphabeti[sz]e|capitali[sz]e|uppercase|lowercase|title case|reverse the order|"
     r"remove duplicates|dedupe|bullet(ed)?( list| points)?|numbered list|table|json|csv|iso format|rewrite|rephrase|"
     r"more concise|make (this|it) (shorter|a|an|into)|make (this|it) (sound )?((more|less) )?(polite|formal|"
@@ -470,7 +489,7 @@ TRANSFORM = Rules(
     r"(convierte|convert[ia]|umrechnen|übersetz|tradu[zcis]|converta|résume|resume|resumen|formatier|tabelle|"
     r"ordena|trier|sortier)",
     scripts=(r"换算|转换|换成|翻译|に変換|を翻訳|直して|書き直|перевед|перевест|конверт|حوّل|تحويل|बदलो",),
-)
+))
 
 
 _LANGUAGES = (r"(english|spanish|french|german|italian|portuguese|japanese|chinese|mandarin|cantonese|korean|russian|"
@@ -667,25 +686,28 @@ _POINTS_BACK = frozenset("my our i we me us it its this that these those they th
 
 
 def _after_preamble(lowered: str, has_history: bool, words: int, latin: bool) -> Decision:
-    """A long turn is complex unless it is scene-setting chat and then one short question for
-    a fact (\"…photo book for his 80th. what year did the berlin wall fall\") that stands alone."""
-    long = Decision("complex", f"{words} words")
+    """A long turn is complex unless it is one short question for a fact that stands alone, with
+    scene-setting chat before it (\"…photo book for his 80th. what year did the berlin wall
+    fall\") or after it (\"what year did the wall fall? it's for my grandad's photo book\")."""
     sentences = _SENTENCE_END.split(lowered)
-    ask = sentences[-1]
-    if len(sentences) < 2 or not 3 <= word_count(ask) <= MAX_SIMPLE_WORDS:
-        return long
-    asked = grams(ask)
-    if not asked.isdisjoint(_POINTS_BACK):
-        return long
-    preamble = lowered[: len(lowered) - len(ask)]
-    if len(_NUMBER.findall(preamble)) > 3:  # figures to weigh or work with
-        return long
-    if PREAMBLE_ASKS.search(preamble, latin, grams(preamble)) or CODE_MARKS.search(preamble, latin) \
-            or CODE.search(preamble, latin, grams(preamble)):
-        return long
-    if classify_text(ask, has_history).reason in _FACT_ASKS:
-        return Decision("simple", "a fact question after a preamble")
-    return long
+    if len(sentences) >= 2:
+        last, first = sentences[-1], sentences[0]
+        if _fact_among_chat(last, lowered[: len(lowered) - len(last)], has_history, latin) \
+                or first.endswith("?") and _fact_among_chat(first, lowered[len(first):], has_history, latin):
+            return Decision("simple", "a fact question among chat")
+    return Decision("complex", f"{words} words")
+
+
+def _fact_among_chat(ask: str, chat: str, has_history: bool, latin: bool) -> bool:
+    """`ask` is a short fact question that does not point into `chat`, and `chat` asks for nothing."""
+    if not 3 <= word_count(ask) <= MAX_SIMPLE_WORDS or not grams(ask).isdisjoint(_POINTS_BACK):
+        return False
+    if len(_NUMBER.findall(chat)) > 3:  # figures to weigh or work with
+        return False
+    chat_grams = grams(chat)
+    if PREAMBLE_ASKS.search(chat, latin, chat_grams) or CODE_MARKS.search(chat, latin) or CODE.search(chat, latin, chat_grams):
+        return False
+    return classify_text(ask, has_history).reason in _FACT_ASKS
 
 
 def _asks(core: str, latin: bool, seen: frozenset[str]) -> bool:
