@@ -88,16 +88,22 @@ def long_conversation(turns: int = 200) -> Conversation:
     """A 200-turn, ~100k-token conversation built from the labelled ones, end to end, with
     tool outputs eight times as long (as file reads and logs are in real agent sessions)."""
     messages = []
-    for path in sorted(DATA.glob("*.json")):
+    for path in _sources():
         conversation, _ = load(path)
         messages.extend(_longer_tool_output(m) for m in conversation.messages)
     while len(messages) < turns * 2:
         messages.extend(messages)
-    first, _ = load(sorted(DATA.glob("*.json"))[0])
+    first, _ = load(_sources()[0])
     messages = messages[: turns * 2]
     if messages[0].role != "user":
         messages = messages[1:]
     return Conversation(model="m", messages=tuple(messages), system=first.system, tools=first.tools)
+
+
+def _sources() -> list[Path]:
+    """The sessions the long conversation is built from, in order: not the dev sessions
+    written blind later (bd_…), which sort first and would change which 200 turns it holds."""
+    return [path for path in sorted(DATA.glob("*.json")) if not path.name.startswith("bd_")]
 
 
 def _longer_tool_output(message: Message) -> Message:

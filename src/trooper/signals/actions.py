@@ -735,6 +735,9 @@ def step_name(call: Call, result: Outcome) -> str:
     return (f"{phrase} ({', '.join(ids[:3])})" if ids else phrase)[:200]
 
 
+_ITEM_NUMBER = re.compile(r"^(?:step\s*)?\d{1,2}[.):]\s+", re.IGNORECASE)
+
+
 def todos(arguments: Any) -> list[tuple[str, str]]:
     """A todo-list tool's items and their states (`pending`, `in_progress`, `completed`)."""
     items = arguments.get("todos") or arguments.get("plan") or arguments.get("items") if isinstance(arguments, dict) else None
@@ -743,6 +746,7 @@ def todos(arguments: Any) -> list[tuple[str, str]]:
         if isinstance(item, dict):
             text = str(item.get("content") or item.get("step") or item.get("title") or item.get("task") or "")
             state = str(item.get("status") or item.get("state") or "pending").lower()
+            text = _ITEM_NUMBER.sub("", " ".join(text.split()))  # "1. Reproduce the bug": the list numbers it
             if text:
-                found.append((" ".join(text.split())[:160], state))
+                found.append((text[:160], state))
     return found

@@ -68,6 +68,7 @@ MAX_STEPS = 50
 # A sentence ends at . ! or ? followed by a space (so "4.2.11", "0.3%" and file names stay
 # whole), or at a line break.
 _STOPS = re.compile(r"[.!?]+|\n")
+_ABBREVIATION = re.compile(r"(?:^|(?<=[\s(]))(?:Dr|Mr|Mrs|Ms|Mx|Prof|St|vs|approx|e\.g|i\.e|[A-Z])$")
 _BULLET = re.compile(r"^(?:[-*•>]+\s+|#+\s+|\d{1,2}[.)]\s+|\[[ xX]\]\s+)+")
 _CLAUSE_BREAK = re.compile(r";\s+|,\s+(?=(?:so|but|and then|which means|while|though)\b)|\s+[—–]\s+")
 _MARKUP = str.maketrans("’‘", "''", "*_`")
@@ -116,7 +117,7 @@ _NEGATED = re.compile(
     r"|n't\b|'ll\b",
 )
 _OPEN = re.compile(
-    r"\b(?:todo|to-do|fixme|tbd|blocked|blocker|blocking|stuck|on hold|(?<!without )waiting (?:on|for)|still waiting|awaiting|"
+    r"\b(?:todo|to-do|fixme|tbd|blocked(?= *(?:on|by|until|because|pending|waiting|:))|blocker|blocking|stuck|on hold|(?<!without )waiting (?:on|for)|still waiting|awaiting|"
     r"still (?:need|needs|has to|have to|missing|pending|open|reviewing|deciding|checking|working on)|"
     r"(?:has|have)n't (?:been \w+|\w+ed)|(?:has|have) not (?:been \w+|\w+ed)|not yet|yet to|pending|outstanding|"
     r"needs? (?:approval|access|sign-?off|a decision|confirmation|review|to be (?:approved|confirmed|signed|reviewed|decided))|"
@@ -281,6 +282,7 @@ class Observed(msgspec.Struct, frozen=True):
     """What one message says, independent of the rest."""
 
     intent: str = ""
+    goal: bool = False  # the intent states a goal ("please add…", "can you…"), not just the user's first words
     redirect: bool = False
     constraints: tuple[str, ...] = ()
     events: tuple[Event, ...] = ()
@@ -326,6 +328,7 @@ class _Reading:
     def __init__(self, role: str) -> None:
         self.role = role
         self.intent = ""
+        self.goal = False
         self.redirect = False
         self.constraints: list[str] = []
         self.events: list[Event] = []
@@ -343,7 +346,7 @@ class _Reading:
             if words:
                 self.events.append(Event("reply", " ".join(words[:200].split())))
             if not self.intent and len(text.split()) >= 4:
-                self.intent = _intent(sentences)
+                self.intent, self.goal = _intent(sentences)
                 self.redirect = bool(_REDIRECT.search(text))
         asked: list[str] = []
         last_id = ""
@@ -383,7 +386,7 @@ class _Reading:
                 moving = _MOVING_ON.search(low)
                 if moving and not _NEGATED.search(low[: moving.start()]):
                     self.events.append(Event("moving", numbers=(int(moving.group(1)),)))
-        for plan in plans(text):  # after the sentences: a list of what is left is not closed by the line above it
+        for plan in plans(text, user=role == "user"):  # after the sentences: a list of what is left is not closed by the line above it
             self.events.append(Event("plan", plan=plan))
         if asked:
             text_asked = " ".join(asked[-2:])
@@ -421,7 +424,7 @@ class _Reading:
             self.facts.update(dict.fromkeys(_facts(text[:1000])))
 
     def observed(self) -> Observed:
-        return Observed(self.intent, self.redirect, tuple(self.constraints), tuple(self.events), tuple(self.facts),
+        return Observed(self.intent, self.goal, self.redirect, tuple(self.constraints), tuple(self.events), tuple(self.facts),
                         tuple(self.actions), tuple(self.entities))
 
 
@@ -496,7 +499,7 @@ def _result_text(block: ToolResultBlock) -> str:
     return "".join(part.text for part in block.content if type(part) is TextBlock)
 
 
-def _intent(sentences: list[str]) -> str:
+def _intent(sentences: list[str]) -> tuple[str, bool]:
     """The goal a user message states, with the sentence that sets the scene when the
     goal comes later and the one that details it when it follows; else its first two
     sentences that are neither a greeting nor a bare "can you help?"."""
@@ -509,15 +512,17 @@ def _intent(sentences: list[str]) -> str:
             # the goal first, then the rest of what the user said about it, in their words
             rest = [_clean(_GREETING.sub("", s)).rstrip(".!") for j, s in enumerate(sentences) if j != i]
             rest = [r for r in rest if r and not _SMALL_TALK.match(r) and not _bare_request(r)]
-            return " — ".join([what.rstrip(".!"), *rest])[:INTENT_LENGTH]
+            return " — ".join([what.rstrip(".!"), *rest])[:INTENT_LENGTH], True
     told = [rest for rest in (_GREETING.sub("", s) for s in sentences)
             if rest and not (_SMALL_TALK.match(rest) and len(rest.split()) < 8) and not _bare_request(rest)]
     if not told or (len(" ".join(told).split()) <= 12 and _CHAT.search(" ".join(told).lower())):
-        return ""  # "hey benefitsbot, how's it going": no task yet
-    return " ".join(_clean(s).rstrip(".!") + "." for s in told)[:INTENT_LENGTH].rstrip(".")
+        return "", False  # "hey benefitsbot, how's it going": no task yet
+    return " ".join(_clean(s).rstrip(".!") + "." for s in told)[:INTENT_LENGTH].rstrip("."), False
 
 
 INTENT_LENGTH = 300
+ADDED_LENGTH = 160  # of a later instruction, added to the task
+INTENT_TOTAL = 480
 _CHAT = re.compile(r"\b(?:how'?s it going|how are you|how was your|how'?s your|hope you|hope your|is this the|are you (?:a|the)|"
                    r"what'?s up|long week|mondays?|lol|haha)\b")
 
@@ -609,6 +614,9 @@ class SignalReader:
                 self.intent = seen.intent
             elif seen.redirect:
                 self._redirect(message)
+            elif seen.goal and seen.intent.lower() not in self.intent.lower():
+                # a later instruction adds to the task ("also open a PR", "make it 55 people")
+                self.intent = f"{self.intent}; then: {seen.intent[:ADDED_LENGTH]}"[:INTENT_TOTAL]
         for constraint in seen.constraints:
             _add_unique(self.constraints, constraint)
         for event in seen.events:
@@ -649,7 +657,7 @@ class SignalReader:
             constraints=self.constraints[:MAX_ITEMS],
             active_entities=list(self.entities)[-12:],
             facts=list(self.facts)[-MAX_ITEMS * 2 :],
-            open_loops=(self._open_loops(resume_from) + ([f"user asks: {self.asking}"] if self.asking else []))[-MAX_ITEMS:],
+            open_loops=(self._open_loops(resume_from) + ([f"the user's question is unanswered: {self.asking}"] if self.asking else []))[-MAX_ITEMS:],
             resolved_loops=self.resolved[-MAX_ITEMS:],
             completed_steps=self._completed(),
             recent_actions=self.actions[-5:],
@@ -928,7 +936,7 @@ class SignalReader:
                 if call.key in self.edited:
                     return  # more edits to a file already changed since the user last spoke: one piece of work
                 self.edited.add(call.key)
-            words = _stems(f"{name} {call.words}")  # what was done, not what was announced, places it in the plan
+            words = _stems(f"{name} {call.words} {announced}")  # what was done, and what the agent said it was doing
             if announced and announced.lower() not in name.lower():
                 name = f"{name}: {announced}"  # what the assistant said it was doing: the step's purpose
             number = self.working_on
@@ -970,6 +978,13 @@ class SignalReader:
         newer one (usually the more specific) instead of adding a second loop."""
         if len(loop.words) < 2:
             return
+        named = {word for word in loop.words if _ID.fullmatch(word)}
+        for old in self.loops:  # one loop per thing: a later word about the same identifier joins it
+            if not old.asked and named & old.words:
+                if loop.text.lower() not in old.text.lower() and len(old.text) < GLOSSED_LENGTH:
+                    old.text = f"{old.text} — {loop.text}"[:GLOSSED_LENGTH]
+                old.words = old.words | loop.words
+                return
         if dedupe:
             for old in self.loops:
                 if not old.key and not old.ids and not old.asked and \
@@ -1095,6 +1110,8 @@ def _sentences(text: str) -> Iterable[str]:
         if match.group(0) == "\n":
             piece, start = text[start : match.start()], end
         elif end == len(text) or text[end].isspace():
+            if match.group(0) == "." and _ABBREVIATION.search(text, max(0, match.start() - 7), match.start()):
+                continue  # "Dr. Alvarez", "vs. last year": a title or an abbreviation, not an end
             piece, start = text[start:end], end
         else:
             continue

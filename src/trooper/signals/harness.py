@@ -3,7 +3,8 @@ said, so signals read the user and the model, never the harness.
 
 Claude Code, for one, puts `<system-reminder>` blocks into user turns and tool results
 (the date, CLAUDE.md, skill and agent catalogues, "the file was modified" notes), the
-output of local slash commands in `<local-command-stdout>`, and a billing line at the
+output of local slash commands in `<local-command-stdout>`, the working directory and date
+in `<env>`, and a billing line at the
 top of its system prompt. None of it is the user's goal, a loop or a fact.
 
 `without_harness(text)` is the text with all of that taken out; linear in the text,
@@ -15,7 +16,7 @@ from __future__ import annotations
 import re
 
 # Tags whose whole element (tags and what they hold) the harness wrote.
-HARNESS_TAGS = ("system-reminder", "local-command-stdout", "local-command-stderr", "local-command-caveat",
+HARNESS_TAGS = ("system-reminder", "env", "local-command-stdout", "local-command-stderr", "local-command-caveat",
                 "command-name", "command-message", "command-contents", "user-prompt-submit-hook")
 
 # Lines that are the harness's own, wherever they appear.

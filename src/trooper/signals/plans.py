@@ -51,8 +51,10 @@ class Plan(NamedTuple):
     unit: str = "step"  # what its items are numbered as when they say so ("PR #1 – …": "pr")
 
 
-def plans(text: str) -> list[Plan]:
-    """The plans a message lays out, in order (usually none or one)."""
+def plans(text: str, user: bool = False) -> list[Plan]:
+    """The plans a message lays out, in order (usually none or one). A list in the user's
+    own words is the work they ask for, whatever its items start with ("include it in…",
+    "lifetime budget 12k"); an assistant's list is a plan only when it reads as one."""
     found: list[Plan] = []
     if ")" in text:
         found.extend(_inline(text))
@@ -66,7 +68,7 @@ def plans(text: str) -> list[Plan]:
     for line in lines:
         if line.lstrip().startswith(_FENCE):
             in_fence = not in_fence
-            _close(run, head, found)
+            _close(run, head, found, user)
             run = []
             continue
         if in_fence:
@@ -87,10 +89,10 @@ def plans(text: str) -> list[Plan]:
             continue
         if run and line[:1] in (" ", "\t"):
             continue  # an item's continuation
-        _close(run, head, found)
+        _close(run, head, found, user)
         run = []
         previous = line
-    _close(run, head, found)
+    _close(run, head, found, user)
     return found
 
 
@@ -115,7 +117,7 @@ def _inline(text: str) -> list[Plan]:
     return found
 
 
-def _close(run: list[tuple[str, str]], head: str, found: list[Plan]) -> None:
+def _close(run: list[tuple[str, str]], head: str, found: list[Plan], user: bool = False) -> None:
     if len(run) < 2:
         return
     items = [text for _, text in run]
@@ -123,7 +125,7 @@ def _close(run: list[tuple[str, str]], head: str, found: list[Plan]) -> None:
         return
     units = [_UNIT.match(text.replace("**", "")) for text in items]
     unit = units[0].group(1).lower().rstrip("s") if all(units) else "step"  # type: ignore[union-attr]  # all matched
-    actions = len(items) if all(units) or _SAYS_PLAN.search(head) else sum(_is_action(text) for text in items)
+    actions = len(items) if all(units) or user or _SAYS_PLAN.search(head) else sum(_is_action(text) for text in items)
     if actions * 2 < len(items) + 1:
         return
     found.append(Plan(tuple(_clean(text) for text in items), tuple(bool(_DONE_MARK.search(t)) for t in items),
