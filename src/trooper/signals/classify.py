@@ -538,11 +538,15 @@ def classify(conversation: Conversation) -> Decision:
     before = conversation.messages[: conversation.messages.index(last)]
     has_history = any(message.role in ("user", "assistant") for message in before)  # a system prompt is not history
     decision = classify_text(last.text(), has_history)
-    # Tools on offer make a turn a tool loop's first step, unless it is a hello, a thank-you or
-    # a question about the assistant, which needs no tool (the labelling guide's reading).
-    if conversation.tools and decision.reason != "small talk":
+    # Tools on offer make a turn a tool loop's first step, unless it needs no tool (the labelling
+    # guide's reading): a hello, a thank-you, a question about the assistant, what a word means.
+    # A lookup stays complex: with tools it is usually a lookup in the tools' data.
+    if conversation.tools and decision.reason not in _NEEDS_NO_TOOL:
         return Decision("complex", "tools defined")
     return decision
+
+
+_NEEDS_NO_TOOL = frozenset(("small talk", "definition"))
 
 
 def classify_text(text: str, has_history: bool = False) -> Decision:
