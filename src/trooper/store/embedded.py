@@ -321,7 +321,7 @@ class EmbeddedStore:
                 self._batch.forget(session_id)
             for state in idle:
                 if state.keys is not None and now - state.summary.last_seen > IDLE_UNLOAD:
-                    state.keys = state.reader = None
+                    state.keys = state.reader = state.checkpoint = None
                     state.known = KnownKeys()
         if doomed:
             log.info("sessions_expired", count=len(doomed), left=len(self._sessions))

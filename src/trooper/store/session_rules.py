@@ -11,7 +11,7 @@ import msgspec
 
 from trooper.conversation import Message
 from trooper.signals.extract import SignalReader, Signals
-from trooper.store.follow import fresh, read_answer, read_request, skip_answer
+from trooper.store.follow import Checkpoint, fresh, read_answer, read_request, skip_answer
 from trooper.store.records import (
     Entry,
     Observation,
@@ -27,12 +27,13 @@ from trooper.store.transcript import ANSWER_KEY, KnownKeys, StoredKeys, message_
 class SessionState:
     """A session as the rules see it. `keys` holds one key per stored transcript message
     (the newest, past the `dropped` oldest a store's cap removed); `reader` has read
-    exactly that transcript, or is None; `known`: the keys of the last request's messages."""
+    exactly that transcript, or is None; `known`: the keys of the last request's messages;
+    `checkpoint`: a reader to start over from (store/follow.py)."""
 
-    __slots__ = ("summary", "signals", "system", "keys", "dropped", "reader", "known")
+    __slots__ = ("summary", "signals", "system", "keys", "dropped", "reader", "known", "checkpoint")
 
     def __init__(self, summary: SessionSummary, signals: Signals, system: str, keys: StoredKeys | None,
-                 known: KnownKeys | None = None) -> None:
+                 known: KnownKeys | None = None, checkpoint: Checkpoint | None = None) -> None:
         self.summary = summary
         self.signals = signals
         self.system = system
@@ -40,6 +41,7 @@ class SessionState:
         self.dropped = 0
         self.reader: SignalReader | None = None
         self.known = known if known is not None else KnownKeys()
+        self.checkpoint = checkpoint
 
 
 class Change(NamedTuple):

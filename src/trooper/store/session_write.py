@@ -12,6 +12,7 @@ import msgspec
 
 from trooper.signals.extract import SignalReader, Signals
 from trooper.store.events import sse
+from trooper.store.follow import Checkpoint
 from trooper.store.records import Observation, SessionSummary, Update
 from trooper.store.session_rules import SessionState, apply
 from trooper.store.transcript import KnownKeys, StoredKeys
@@ -68,7 +69,7 @@ class View:
     head, so another instance's writes are fetched as a tail from where this view ends)
     and the signal reader that has read them (None when it hasn't)."""
 
-    __slots__ = ("born", "rev", "keys", "dropped", "reader", "known", "used")
+    __slots__ = ("born", "rev", "keys", "dropped", "reader", "known", "checkpoint", "used")
 
     def __init__(self) -> None:
         self.born = b""
@@ -77,6 +78,7 @@ class View:
         self.dropped = 0
         self.reader: SignalReader | None = None
         self.known = KnownKeys()  # by content: true whatever the stored session became
+        self.checkpoint: Checkpoint | None = None  # by content too
         self.used = 0.0
 
     def forget(self, born: bytes) -> None:
@@ -179,7 +181,7 @@ def work(sid: str, local: View, held: Head, items: list[tuple[int, Observation]]
     first = items[0][1]
     summary = held.summary or SessionSummary(sid, first.at, first.at)
     system = held.system if held.system is not None else first.conversation.system
-    state = SessionState(summary, held.signals, system, local.keys, local.known)
+    state = SessionState(summary, held.signals, system, local.keys, local.known, local.checkpoint)
     state.dropped = local.dropped
     state.reader = local.reader
     write = Write(sid, local, len(local.keys), held.rev, local.born or uuid.uuid4().hex[:12].encode())
@@ -204,7 +206,7 @@ def work(sid: str, local: View, held: Head, items: list[tuple[int, Observation]]
         write.skipped += change.skipped
         write.entries += [_encode(e) for e in change.entries]
         write.updates.append(sse("session", Update(summary, state.signals, change.entries, change.record)))
-    local.reader = state.reader
+    local.reader, local.checkpoint = state.reader, state.checkpoint
     write.added = local.keys[write.base:]
     excess = len(local.keys) - max_messages if max_messages else 0
     if excess > 0:

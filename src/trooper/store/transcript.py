@@ -115,7 +115,7 @@ class KnownKeys:
 
     def of(self, messages: Sequence[Message]) -> list[bytes]:
         """Every message's key, in order; remembered for the next request."""
-        marks = list(map(hash, map(_encode_packed, messages)))
+        marks = fingerprints(messages)
         if marks[:len(self.marks)] == self.marks:  # the usual turn: the last request's history and more
             same = len(self.marks)
         else:
@@ -127,6 +127,12 @@ class KnownKeys:
         keys = self.keys[:same] + [message_key(m) for m in messages[same:]]
         self.marks, self.keys = marks, keys
         return keys
+
+
+def fingerprints(messages: Sequence[Message]) -> list[int]:
+    """A fingerprint of each message, exact as far as a 64-bit hash is (every field, in
+    order; Python's hash of bytes is keyed per process, so not one a client can aim at)."""
+    return list(map(hash, map(_encode_packed, messages)))
 
 
 _encode_packed = msgspec.msgpack.Encoder().encode
