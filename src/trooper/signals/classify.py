@@ -9,6 +9,7 @@ summary of text it carries, or small talk. Everything else is complex.
 
 from __future__ import annotations
 
+import functools
 import re
 
 import msgspec
@@ -20,8 +21,8 @@ MAX_SIMPLE_WORDS = 20
 # Twenty words never take more: a longer turn carries a blob (a key, a dump, base64).
 MAX_SIMPLE_CHARS = 400
 # A short ask about a short text the turn carries (a paragraph to summarise or tidy) may be longer.
-MAX_MATERIAL_WORDS = 150
-MAX_MATERIAL_CHARS = 1000
+MAX_MATERIAL_WORDS = 200
+MAX_MATERIAL_CHARS = 1400
 
 
 class Decision(msgspec.Struct, frozen=True):
@@ -253,6 +254,7 @@ def _split_top(alternative: str) -> list[str]:
     return parts
 
 
+@functools.lru_cache(maxsize=64)  # the same ask is looked at by more than one rule
 def grams(text: str) -> frozenset[str]:
     """A lower-cased text's words, and its pairs of adjacent words."""
     words = _GRAM_WORD.findall(text.replace("'", "").replace("’", ""))
@@ -376,7 +378,10 @@ WORKS_OUT = Rules(
     # what needs today's date or live data a small model does not have
     r"\b(what time is it|time is it|right now|latest|today|tonight|tomorrow|yesterday|this week|"
     r"next week|this year|weather|forecast|exchange rate|stock price|share price|ago|until|from now|from today|"
-    r"next full moon|open now|still open|most recent|recently|newest|so far this (year|season))\b",
+    r"next full moon|open now|still open|most recent|recently|newest|so far this (year|season)|next year|last year|"
+    r"next month|last month|rough guess|rough estimate|guesstimate)\b",
+    # a rule or a difference applied to dates: "is 2027 a leap year", "how old was einstein when he died"
+    r"\d.{0,20}\bleap year|\bleap year.{0,20}\d|\bhow old (was|is|were|would) .{1,40} when\b",
     r"\b(euros?|dollars?|usd|eur|gbp|pounds|yen|yuan|francs?|rupees?|bitcoin|btc) (in|to|into) (euros?|dollars?|usd|eur|"
     r"gbp|pounds|yen|yuan|francs?|rupees?|bitcoin|btc)\b",
     r"\b(do|does|can|will) (you|your \w+) (close|open|ship|deliver|accept|have|offer|sell|take|support|charge)\b",
@@ -420,7 +425,8 @@ SMALL_TALK = Rules(
     r"(can|do|are) you (remember|see|hear|read|browse|speak|learn|understand|access|store)\b|"
     r"who (are|made|built|created) you|what('s| is) your name|are you (a bot|human|an ai|real)|"
     r"what model are you|can you (speak|understand) \w+|do you (remember|know|speak)|are you there|you there)\b",
-    r"^(just )?testing\b", r"^(h+e+y+|h+i+|y+o+|t+h+a+n+k+s+|t+y+|b+y+e+|h+e+l+o+)[!.\s]*$",
+    r"^(just )?testing\b", r"^(wait|so|hmm+|um+|quick question)[,!.]? (are you|who (made|built) you|what are you)\b",
+    r"^(h+e+y+|h+i+|y+o+|t+h+a+n+k+s+|t+y+|b+y+e+|h+e+l+o+)[!.\s]*$",
     r"^(just )?(curious,? )?(what|who) (are|r) (you|u)\b", r"^(tell me|know|got) (a|any|another) (joke|pun)\b",
     r"\b(tu t'?appelles|comment (tu t'?appelles|vous appelez)|qui (es-tu|[êe]tes-vous)|c[oó]mo te llamas|"
     r"qui[ée]n eres|wie hei(ß|ss)t du|wer bist du|come ti chiami|chi sei|como (você se chama|te chamas))\b", r"\bthat'?s (perfect|great|all|it|fine)\b", r"^(ok|okay),? (thanks|thank you|bye)",
@@ -429,7 +435,8 @@ SMALL_TALK = Rules(
     r"tack|takk|kiitos|terima kasih|salamat|cảm ơn|cam on|asante|jambo)\b[\s,.!?¡]*([\w'’]+[\s,.!?¿]*){0,5}$",
     r"^how (are|r) (you|u|ya)( doing| going)?( today| tonight)?\W*$",
     r"^(come stai|ça va|wie geht'?s|c[oó]mo est[aá]s|qu[eé] tal|habari gani|tudo bem)\W*$",
-    scripts=(r"^(你好|您好|谢谢|こんにちは|こんばんは|ありがとう|привет|здравствуйте|спасибо|مرحبا|شكرا|नमस्ते|धन्यवाद|안녕|감사)",),
+    scripts=(r"^(你好|您好|谢谢|こんにちは|こんばんは|ありがとう|привет|здравствуйте|спасибо|مرحبا|شكرا|नमस्ते|धन्यवाद|안녕|감사|"
+             r"χαίρετε|γει[αά] σ|καλημέρα|καλησπέρα|ευχαριστώ)",),
 )
 LOOKUP = AnyOf(Rules(
     # a question word opening a clause: scanned only when the turn has one
@@ -509,9 +516,12 @@ SAY = Rules(
 _SMALL_TALK_WORDS = frozenset("ok okay k cool thanks thank you ty thx cheers great nice awesome perfect got it bye "
                               "for now lol haha hahaha good night morning hi hey hello so much a lot wow whoa yay omg "
                               "nope nah love that s kinda sad bored not just wanted to say worked the recipe fun "
-                              "interesting makes sense anyway again all thats appreciate it".split())
+                              "interesting makes sense anyway again all thats appreciate it this really helped helps have good day "
+                              "youve been super helpful youre funny was talking see ya later take care legend "
+                              "lifesaver amazing".split())
 _SMALL_TALK_CORE = frozenset("thanks thank thx ty cheers bye hi hey hello cool great awesome nice perfect lol haha "
-                             "hahaha wow whoa yay omg nope nah love sad bored ok okay k interesting".split())
+                             "hahaha wow whoa yay omg nope nah love sad bored ok okay k interesting helpful helped funny appreciate "
+                             "lifesaver legend".split())
 
 
 # After an assistant's turn, "ok", "yes", "sure" say go on with what it offered: that work is complex.
@@ -583,17 +593,20 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
         return Decision("simple", "small talk")
     if code:
         return Decision("complex", "code")
-    if "how" in seen and SAY_HOW.search(core, latin, seen) and not has_history:
-        return Decision("simple", "a translation, spelling or pronunciation")
-    if has_history and REFERS_BACK.search(core, latin, seen):
+    if has_history and REFERS_BACK.search(core, latin, seen) and _SHIFTS_TOPIC.search(lowered) is None:
         return Decision("complex", "depends on earlier turns")
     if CONTEXT.search(core, latin, seen) or CONTEXT_MARKS.search(core, latin):
         return Decision("complex", "depends on earlier turns")
-    if has_history and core == lowered and words <= 3:  # "in fahrenheit?", "the second one"
+    if has_history and core == lowered and words <= 3 and not DEFINITION.search(core, latin, seen) \
+            and not SAY.search(core, latin, seen):  # "in fahrenheit?", "the second one"; not "define empathy"
         return Decision("complex", "a fragment that continues earlier turns")
+    if "how" in seen and SAY_HOW.search(core, latin, seen):
+        return Decision("simple", "a translation, spelling or pronunciation")
     ask, material = _split_material(core)
     asked = grams(ask) if material else seen
-    if _ONE_CONVERSION.match(core) is not None:  # "5 feet 11 in cm", "kg to lbs: 68"
+    if _composes_time_units(core):
+        return Decision("complex", "an estimate, a computation or several operations")
+    if _ONE_CONVERSION.match(core) is not None:  # "kg to lbs: 68"
         return Decision("simple", "conversion or formatting")
     if ACTS.search(ask, latin, asked):
         return Decision("complex", "a request to act")
@@ -601,7 +614,7 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
         return Decision("complex", "an estimate, a computation or several operations")
     if WEIGHS.search(ask, latin, asked) or (material and WEIGHS.search(core, latin, seen)):
         return Decision("complex", "a judgment, advice or a plan")
-    if SAY.search(core, latin, seen) and not has_history:
+    if SAY.search(core, latin, seen):
         return Decision("simple", "a translation, spelling or pronunciation")
     if REASONING.search(core, latin, seen) or REASONING_MARKS.search(core, latin) \
             or (material and REASONING.search(ask, latin, asked)):
@@ -732,6 +745,16 @@ TEXT_JOB = Rules(
     r"past tense|present tense|translate|convert|turn (this|it|these|them|each)|make (this|it) (more |less |a bit )?"
     r"(shorter|polite|formal|casual|friendly|professional|concise|clearer|simpler)|format|reformat)\b",
     r"\b(in|into|to) " + _LANGUAGES + r"\b",
+    # reading the carried text for one thing in it
+    r"\b(extract|return (only )?the|pull out|find (the|all|every)|which (date|day|time|email|number|name|address)|"
+    r"what (date|day|time|number|amount|address|email|name|price|total)|what (is|does) (this|the) \w+ (say|asking|ask)|"
+    r"asking (me|us) to|one[- ]line|in one (line|sentence)|status|for the user|tell the user|give the user|"
+    r"snake case|camel ?case|kebab case|pascal case|wrap|double quotes|single quotes|normali[sz]e|standardi[sz]e)\b",
+    r"\b(make (this|it) sound|anonymi[sz]e|add (thousands )?separators|number (these|the) (lines|items)|remove duplicates|"
+    r"spell|write (this|it) (in|as)|iso format|title case|conversion|hex|binary|roman numerals|formal|polite|casual|"
+    r"make (this|it) (a|an|into)|comma separated|fix (the |this )?link)\b",
+    r"(convierte|convert[ia]|umrechnen|übersetz|tradu[zcis]|converta|résume|resume|resumen|formatier|tabelle|"
+    r"ordena|trier|sortier|reformul)",
     scripts=(r"翻译|翻訳|要約|总结|總結|перевед|кратко",),
 )
 # What makes such a job more than a job: thinking about the text, writing something new from
@@ -769,8 +792,9 @@ MAX_SUMMARISED_WORDS = 60
 def _text_job(ask: str, carried: str, latin: bool) -> bool:
     """A job a small model does well on text the turn carries: reformat, tidy, shorten,
     summarise or translate it, asked for in a few words, with nothing else asked."""
-    asked = grams(ask.replace("sum up", "summarize"))
-    if word_count(ask) > MAX_JOB_ASK_WORDS or not (TEXT_JOB.search(ask, latin, asked) or TRANSFORM.search(ask, latin, asked)):
+    ask = ask.replace("sum up", "summarize").replace("_case", " case")  # "snake_case" names a style, not code
+    asked = grams(ask)
+    if word_count(ask) > MAX_JOB_ASK_WORDS or not TEXT_JOB.search(ask, latin, asked):
         return False
     if _SUMMARY.search(ask) is not None and word_count(carried) > MAX_SUMMARISED_WORDS:
         return False  # summarising takes reading; a long text is more than a small model's job
@@ -779,7 +803,7 @@ def _text_job(ask: str, carried: str, latin: bool) -> bool:
     if TEXT_JOB_BLOCKS.search(ask, latin, asked) or not asked.isdisjoint(_SEVERAL) \
             or CODE.search(ask, latin, asked) or CODE_MARKS.search(ask, latin) or CONTEXT.search(ask, latin, asked):
         return False
-    if WORKS_OUT.search(ask.replace("sum up", "summarize"), latin, asked):
+    if WORKS_OUT.search(ask, latin, asked):
         return False
     return not CARRIED_CODE.search(carried, latin)
 
@@ -787,13 +811,18 @@ def _text_job(ask: str, carried: str, latin: bool) -> bool:
 # Framing that says nothing about the task: "Quick one:", "Step by step,", "URGENT!!!",
 # "Explain:", "unrelated, but", "ok. different topic:". The question after it decides.
 _FRAMING = re.compile(
-    r"^((please |quick(ly)? |simple |short |easy |long |dumb |silly |random |unrelated|different topic|off topic|"
+    r"^((please |quick(ly)? |simple |short |easy |long |dumb |silly |random |"
     r"one more|also|ok(ay)?|so|hey|urgent|important|question|q|reason carefully|think carefully|please think carefully|"
     r"step by step|explain|briefly|in short|tell me|i need a detailed, thorough answer|sorry|thanks|thank you|"
     r"by the way|btw|nevermind|never mind|nvm|anyway|oh|cool|great|perfect|hi|hello|hola|bonjour|hallo|ciao|dear)\b"
     r"[\w\s,.!'-]{0,40}?[:,.!]+\s*)+"
 )
 _AFTER_FRAMING = re.compile(r"^(but|and|so|anyway|by the way|btw),?\s+")
+# "unrelated, but …", "different question:": what follows stands on its own.
+_TOPIC_SHIFT = re.compile(r"^(unrelated|different (topic|question)|new (topic|question)|random question|another question|"
+                          r"off topic|on another note|changing the subject|also|btw|by the way)\b[,:.!-]*\s*(but\s+)?")
+_SHIFTS_TOPIC = re.compile(r"\b(unrelated|different (topic|question)|new (topic|question)|random question|off topic|"
+                           r"on another note|changing the subject)\b")
 _EXPLAIN_DEFINITION = re.compile(r"^(can you |could you |please )?explain (what|the (acronym|abbreviation|term|word))\b")
 _SUMMARY = re.compile(r"summar|tl;?dr|gist|sum up|shorten")
 _QUOTED = re.compile(r"(?<!\w)['\"«“‘].{3,}['\"»”’](?!\w)")  # not the apostrophe in "what's"
@@ -812,6 +841,7 @@ def _without_framing(text: str) -> str:
     stripped = _FRAMING.sub("", core, count=1)
     if stripped != core:
         stripped = _AFTER_FRAMING.sub("", stripped, count=1)
+    stripped = _TOPIC_SHIFT.sub("", stripped, count=1)
     return stripped or core
 
 
@@ -852,6 +882,22 @@ _ONE_CONVERSION = re.compile(
 )
 
 
+_TIME_UNITS = {"second": 0, "minute": 1, "hour": 2, "day": 3, "week": 4, "month": 5, "year": 6, "decade": 7, "century": 8}
+# Units people know by heart (60 seconds a minute, 365 days a year, 86,400 seconds a day); others multiply.
+_KNOWN_STEPS = frozenset({(0, 1), (1, 2), (2, 3), (3, 4), (3, 5), (3, 6), (4, 6), (5, 6), (6, 7), (6, 8),
+                          (0, 3), (1, 3), (2, 4)})  # and the day's seconds and minutes, the week's hours
+_HOW_MANY_IN = re.compile(r"\bhow many (second|minute|hour|day|week|month|year|decade)s? (are )?(there )?(in|per) (a |an |one )?"
+                          r"(leap )?(second|minute|hour|day|week|month|year|decade|century)\b")
+
+
+def _composes_time_units(text: str) -> bool:
+    """"how many seconds in a year": units apart by more than one known step, so a multiplication."""
+    found = _HOW_MANY_IN.search(text)
+    if found is None:
+        return False
+    return (_TIME_UNITS[found.group(1)], _TIME_UNITS[found.group(7)]) not in _KNOWN_STEPS
+
+
 def _computes(ask: str) -> bool:
     """Numbers that have to be combined: two or more (a four-digit year is not one),
     unless it is one plain operation on two numbers ("what is 7 times 8")."""
@@ -869,13 +915,10 @@ def word_count(text: str) -> int:
     words = len(text.split())
     if text.isascii():
         return words
-    dense = sum(1 for ch in text if _dense_script(ch))
-    return words + dense // 2
+    return words + len(_DENSE_SCRIPT.findall(text)) // 2
 
 
-def _dense_script(ch: str) -> bool:
-    code = ord(ch)
-    return 0x3040 <= code <= 0x30FF or 0x3400 <= code <= 0x9FFF or 0xF900 <= code <= 0xFAFF
+_DENSE_SCRIPT = re.compile("[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
 
 
 def _last_user(messages: tuple[Message, ...]) -> Message | None:
