@@ -39,13 +39,16 @@ HELDOUT_FLOORS = {
     "intent_keyword_hit_rate": 0.83,
     "resume_from_exact_numbered": 0.43,
 }
-# Regression guards on the dev split (bench/signals.py), 5 points under what the extractor
-# achieves there: the dev-data session keeps adding sessions, which move the figures a little.
+# Regression guards on the dev split (bench/signals.py --split dev), 5 points under what the
+# extractor achieves there (170 sessions, 57 of them written blind from the guide, bd_…, which
+# are harder than the rest: that is why open-loop recall's floor went down when they came in).
 DEV_FLOORS = {
     "completed_step_recall": 0.50,
-    "open_loop_recall": 0.28,
-    "intent_keyword_hit_rate": 0.84,
-    "resume_from_exact_numbered": 0.58,
+    "completed_step_precision": 0.42,
+    "open_loop_recall": 0.22,
+    "open_loop_precision": 0.28,
+    "intent_keyword_hit_rate": 0.81,
+    "resume_from_exact_numbered": 0.56,
 }
 
 

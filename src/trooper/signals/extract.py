@@ -172,7 +172,9 @@ _IDENTIFIER = re.compile(
     r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]* \d{1,2}\b|\b\d{1,2}:\d{2}\b"
 )
 _LOOKING = re.compile(r"(?:(?:step|phase)\s*\d+\s*[:.)-]\s*)?(?:look|get|check|search|find|review|verify|confirm|inspect|"
-                      r"read|list|identify|investigate|research|pull up|fetch|query|locate|test|run the tests|audit)\b")
+                      r"read|list|identify|investigate|research|pull up|fetch|query|locate|test|run the tests|audit|"
+                      r"calc|calculate|compute|estimate|compare|analy[sz]e|work out|figure out|pull|gather|collect|"
+                      r"reproduce|diagnose|evaluate|assess|determine|go through|triage)\b")
 # A claim that says what was done, beyond "Step 2 done".
 _TOLD = re.compile(r"[:—–-]\s*\w+\W+\w+")
 # The user taking an item on: "I'll push and tag it", "I will open the PR myself".
@@ -554,7 +556,7 @@ def _facts(text: str) -> list[str]:
 
 
 class _Loop:
-    __slots__ = ("text", "words", "key", "ids", "asked")
+    __slots__ = ("text", "words", "key", "ids", "asked", "step")
 
     def __init__(self, text: str, words: frozenset[str], key: str = "", ids: tuple[str, ...] = (),
                  asked: str = "") -> None:
@@ -563,6 +565,7 @@ class _Loop:
         self.key = key  # a failed call's tool: closes when that tool succeeds
         self.ids = ids  # a waiting call's identifiers: closes when a later result about them is not waiting
         self.asked = asked  # "question" / "approval": the assistant asked the user; closes on their reply
+        self.step = 0  # the plan step the work was at when it opened (0: no plan)
 
 
 class _Step:
@@ -668,15 +671,27 @@ class SignalReader:
         signals.confidence = _confidence(signals)
         return signals
 
+    def _current_step(self) -> int:
+        """The plan step the work is at: the last one begun, or the one after it once it is done."""
+        begun = max((step.number for step in self.plan if step.touched or step.done), default=0)
+        if begun and self.plan[begun - 1].done:
+            begun += 1
+        return min(max(begun, 1), len(self.plan)) if self.plan else 0
+
     def _open_loops(self, resume_from: int | None) -> list[str]:
         """The open loops, and the plan step the work stopped at: the first one not done is
-        unfinished business, named by its number and joined by the loop that holds it up."""
+        unfinished business, named by its number and joined by the loop that holds it up (a
+        failure or a wait met while at that step, else one about the same things)."""
         texts = [loop.text for loop in self.loops]
         if not self.plan or resume_from is None or not 0 < resume_from <= len(self.plan):
             return texts
         step = self.plan[resume_from - 1]
         head = f"step {resume_from}: {step.text.rstrip('.')}"
         best, most = -1, 0
+        for index, loop in enumerate(self.loops):
+            if loop.step == resume_from and not loop.asked and (loop.key or loop.ids):
+                best, most = index, 99
+                break
         for index, loop in enumerate(self.loops):
             shared = len((loop.words & step.words) - _GENERIC)
             if shared > most and not loop.text.startswith("still to do"):
@@ -862,7 +877,8 @@ class SignalReader:
             shared = len((words & step.words) - _GENERIC)
             score = shared / len(step.words)
             enough = shared >= 2 and score >= 0.34 if strong else (shared >= 2 or (shared >= 1 and (
-                len(step.words) <= 2 or (upcoming is not None and upcoming.number <= step.number <= upcoming.number + 1))))
+                len(step.words) <= 2 or step.verb in words
+                or (upcoming is not None and upcoming.number <= step.number <= upcoming.number + 1))))
             if enough and score > best_score:
                 best, best_score = step, score
         near = len((words & upcoming.words) - _GENERIC) if upcoming is not None else 0
@@ -910,6 +926,7 @@ class SignalReader:
                 label = call.label or call.phrase or call.key.split(":", 1)[-1] or "a tool call"
                 text = f"{label} failed: {result.detail}"[:200]
                 self.loops = [loop for loop in self.loops if loop.key != call.key]
+                self._advance(_stems(f"{call.words} {announced}"))  # a failed try at a later step still moves on
                 self._open(_Loop(text, _stems(f"{call.words} {text}"), key=call.key), dedupe=False)
             return
         name = actions.step_name(call, result)
@@ -939,7 +956,7 @@ class SignalReader:
             words = _stems(f"{name} {call.words} {announced}")  # what was done, and what the agent said it was doing
             if announced and announced.lower() not in name.lower():
                 name = f"{name}: {announced}"  # what the assistant said it was doing: the step's purpose
-            number = self.working_on
+            number = self._advance(words) or self.working_on
             told = _STEP_NAMED.match(announced.lower()) if announced and self.plan else None
             if told is not None and 0 < int(told.group(1)) <= len(self.plan):  # "Step 3: add the lines"
                 number = int(told.group(1))
@@ -948,6 +965,8 @@ class SignalReader:
             if not number and self.plan_unit == "step":  # a plan of numbered PRs or phases is marked by its numbers
                 item = self._plan_item(words, strong=False) if self.plan else None
                 number = item.number if item is not None else 0
+            if number and number <= len(self.plan):
+                self.plan[number - 1].touched = True
             if not self._restated_tool(name):
                 self._add_step(name[:200], words, number)
             self.actions.append(name[:120])
@@ -955,6 +974,26 @@ class SignalReader:
             # an app's lookup ("search_products", "get_pricing") can be the step itself; reading a file is not
             loose = not call.key.startswith(_WORKSPACE_TOOLS)
             self._plan_item(_stems(f"{call.words} {announced}"), strong=True, loose=loose)
+
+    def _advance(self, words: frozenset[str]) -> int:
+        """A todo list's item in progress, once work on it was done, is finished when the work
+        moves on to a later item (agents do not always tick it off): the later item whose
+        words the new work shares (two at least) is the one in progress now."""
+        if not self.working_on or self.working_on > len(self.plan):
+            return 0
+        current = self.plan[self.working_on - 1]
+        mine = len((words & current.words) - _GENERIC)
+        best, most = None, max(1, mine)
+        for step in self.plan[self.working_on:]:
+            shared = len((words & step.words) - _GENERIC)
+            if shared > most:
+                best, most = step, shared
+        if best is None:
+            return 0
+        current.done = current.done or current.touched
+        best.touched = True
+        self.working_on = best.number
+        return best.number
 
     def _restated_tool(self, name: str) -> bool:
         return name in self.steps
@@ -978,6 +1017,7 @@ class SignalReader:
         newer one (usually the more specific) instead of adding a second loop."""
         if len(loop.words) < 2:
             return
+        loop.step = self._current_step()
         named = {word for word in loop.words if _ID.fullmatch(word)}
         for old in self.loops:  # one loop per thing: a later word about the same identifier joins it
             if not old.asked and named & old.words:
@@ -997,8 +1037,9 @@ class SignalReader:
         approval = event.unit == "approval"
         lead = "waiting for the user to confirm" if approval else "waiting for the user to answer"
         self.loops = [loop for loop in self.loops if not loop.asked]  # the newest question stands for them
-        self.loops.append(_Loop(f"{lead}: {event.text}", event.words | _stems(lead),
-                                asked="approval" if approval else "question"))
+        asked = _Loop(f"{lead}: {event.text}", event.words | _stems(lead), asked="approval" if approval else "question")
+        asked.step = self._current_step()
+        self.loops.append(asked)
 
     def _reply(self, said: str) -> None:
         """The user spoke: the assistant's questions are answered, and a yes settles what
