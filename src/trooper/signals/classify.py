@@ -692,6 +692,9 @@ _FACT_ASKS = frozenset(("lookup or definition", "definition", "a translation, sp
                         "conversion or formatting", "a short question for a fact, in another language",
                         "a short job on the text it carries"))
 _SENTENCE_END = re.compile(r"(?<=[.!?:…])\s+")
+# The last question of a sentence that starts with chat: "…, but honestly what does X mean".
+_CLAUSE_ASK = re.compile(r"\b(?:but|so|anyway|honestly|basically)\s+(?:honestly\s+|like\s+|just\s+)?"
+                         r"(?=(?:what|who|when|where|which|how)\s)")
 # A scene-setting preamble that asks for something itself, or is a list of parts.
 PREAMBLE_ASKS = Rules(
     r"\b(can|could|would|will) you\b", r"\b(please|pls|help|helping|write|draft|plan|explain|compare|recommend|suggest|"
@@ -707,6 +710,9 @@ def _after_preamble(lowered: str, has_history: bool, words: int, latin: bool) ->
     scene-setting chat before it (\"…photo book for his 80th. what year did the berlin wall
     fall\") or after it (\"what year did the wall fall? it's for my grandad's photo book\")."""
     sentences = _SENTENCE_END.split(lowered)
+    clauses = _CLAUSE_ASK.split(sentences[-1])
+    if len(clauses) > 1:  # "… i nod along every time but honestly what does observability mean"
+        sentences[-1:] = [sentences[-1][: len(sentences[-1]) - len(clauses[-1])], clauses[-1]]
     if len(sentences) >= 2:
         last, first = sentences[-1], sentences[0]
         if _fact_among_chat(last, lowered[: len(lowered) - len(last)], has_history, latin) \
@@ -764,7 +770,10 @@ TEXT_JOB_BLOCKS = Rules(
     r"opinion|think|recommend|suggest|advice|wrong|check (if|whether|that|for)|verify|"
     r"respond|reply|answer|draft|compose|create|generate|come up with|ideas?|brainstorm|continue|expand|"
     r"elaborate|longer|persuasive|funn(y|ier)|joke|poem|story|tone|meaning|mean|implications?|risks?|"
-    r"send|email|forward|post|publish|schedule|book|share|upload|submit|then|also|as well|plus|flag|mark)\b",
+    r"then|also|as well|plus)\b",
+    # acting on it (a verb, not the noun in "from this email")
+    r"(^|\b(and|then|please|pls|can you|could you|also|to) )(send|email|forward|post|publish|schedule|book|share|upload|"
+    r"submit|flag|mark)\b|\b(send|email|forward|post) (it|this|that|them)\b",
     r"\b(correct|right)\?", r"^review\b", r", and (?!keep|don'?t|do not|leave|preserve|no |nothing)\w+",
     r"\btranslat\w*\b.*\b(formal|informal|polite|tone|natural|naturally|professional|website|marketing|audience|"
     r"customers|clients|locali[sz]e)\b",
@@ -783,7 +792,7 @@ UNITS = Rules(
 CARRIED_CODE = Rules(
     r"```", r"\btraceback\b", r"\b\w+(error|exception)\b", r"=>|==|!=|&&|\|\||;[ \t]*(\n|$)", r"\w\([^)\n]*\)\s*[{:;]",
     r"\b(def|func|fn|function|class) \w+", r"\b(const|let|var) \w+ ?=", r"^\s*(import|from|#include|package) \w",
-    r"\bselect .{1,80} from\b", r"[{}]\s*(\n|$)", r"\$ \w+ -", r"\bnull\b|\bundefined\b|\bnone\b",
+    r"\bselect .{1,80} from\b", r"\$ \w+ -",  # not braces or null alone: a JSON tool result is data
 )
 MAX_JOB_ASK_WORDS = 25
 MAX_SUMMARISED_WORDS = 60
