@@ -287,7 +287,7 @@ CODE_MARKS = Rules(
 )
 REASONING = Rules(
     # why and how-things-work questions, in the languages people write to agents
-    r"\bwhy\b", r"\bhow (do|does|did|can|could|would|should|to|come)\b", r"\bwhat (would|will|might) happen\b",
+    r"\bwhy\b", r"^explain\b", r"\bhow (do|does|did|can|could|would|should|to|come)\b", r"\bwhat (would|will|might) happen\b",
     r"\bwhat happens\b", r"\bwhat if\b", r"\bexplain (why|how)\b", r"\b(cause|causes|caused|reason) (of|for)\b",
     r"\b(could|would|might) cause\b", r"\bwho (pays|is liable|is responsible)\b", r"\bam i allowed\b",
     r"\bpor ?qu[ée]\b|\bpourquoi\b|\bcomment (faire|puis)|\bwarum\b|\bwieso\b|\bpor que\b|\bcomo (fa[çc]o|posso)\b",
@@ -468,6 +468,7 @@ LOOKUP = AnyOf(Rules(
 DEFINITION = Rules(
     r"\b(stand for|stands for|meaning of|mean(s)?\b|definition|define|acronym|abbreviation|synonym|antonym|"
     r"opposite of|plural of|past tense|pronounce|difference between)",
+    r"^[\w .'-]{1,30} in (one|1|a single|a) (sentence|line)\W*$",  # "kubernetes in one sentence?"
 )
 TRANSFORM = AnyOf(Rules(
     r"\b(convert|conversion|in (km|kilometers|miles|meters|feet|inches|cm|celsius|fahrenheit|kelvin|kg|pounds|lbs|grams|"
@@ -509,7 +510,7 @@ SAY = Rules(
     r"^how (do|would|can) (you|i|we) (say|spell|pronounce|write) .{1,40}$", r"\b" + _LANGUAGES + r" (word|term) for\b",
     r"^(what is|whats|what's|how is) .{1,30} in " + _LANGUAGES + r"\??$", r"^.{1,40} in " + _LANGUAGES + r"\?*$",
     r"^translate (?!.*\b(and|then|also)\b).{1,60}$",
-    r"^(¿?c[oó]mo se dice|comment (on )?dit|comment dit-on|come si dice|wie sagt man|como se diz|hoe zeg je) .{1,50}$",
+    r"^(¿?c[oó]mo se dice|comment (on )?dit|comment dit-on|come si dice|wie sagt man|como se diz|hoe zeg je|jak si[ęe] m[óo]wi|jak powiedzie[ćc]) .{1,50}$",
     r"^(is it|how is it|how do you) spel(led|t)\b|\bspelling of\b",
     scripts=(r"怎么说|怎麼說|英語で何|何と言います|как (сказать|перевести)|अनुवाद|翻译成|翻訳して",),
 )
@@ -626,6 +627,8 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
             return Decision("simple", "conversion or formatting")
         return Decision("complex", "summary of something not given")
     if LOOKUP.search(core, latin, seen):
+        if seen.isdisjoint(_ENGLISH) and FOREIGN_MORE.search(core, latin, seen):  # "qual … e qual compensa mais"
+            return Decision("complex", "a question with more than a fact in it, in another language")
         return Decision("simple", "lookup or definition")
     if _foreign_lookup(core, latin, seen):
         return Decision("simple", "a short question for a fact, in another language")
@@ -670,6 +673,13 @@ FOREIGN_COMPLEX = Rules(
              r"почему|зачем|как (мне|лучше|сделать)|стоит|лучше|или|я |мне|мой|моя|чому|як |чи |"
              r"لماذا|كيف|هل يجب|أو|أنا|क्यों|कैसे|चाहिए|या|मैं|मेरा|मेरी|왜|어떻게|해야|나아|아니면|저는|제가|내가|"
              r"ทำไม|อย่างไร|ควร|หรือ|ฉัน|למה|איך|כדאי|או|אני|γιατί|πώς|πρέπει|ή|εγώ|μου|چرا|چطور|باید|یا|من",),
+)
+# For a question the lookup signs already took: why, should, worth it, or a second question joined on.
+FOREIGN_MORE = Rules(
+    r"\b(por ?qu[ée]|pourquoi|warum|wieso|perch[ée]|waarom|dlaczego|neden|mi[ée]rt|varf[öo]r|hvorfor|miksi|de ce|"
+    r"t[ạa]i sao|mengapa|bakit|deber[íi]a|conviene|devrais|sollte|soll ich|dovrei|devo|vale a pena|compensa|lohnt|"
+    r"mejor|melhor|meilleur|besser|meglio|lepiej|e qual|y cu[áa]l|et quel(le)?|und welche[rsn]?)\b",
+    scripts=(r"为什么|為什麼|应该|應該|还是|還是|なぜ|どうして|べき|どっち|почему|зачем|стоит ли|لماذا|क्यों|चाहिए|왜|해야",),
 )
 MAX_FOREIGN_QUESTION_WORDS = 12
 
@@ -887,7 +897,11 @@ _UNIT = (r"(?:km/h|kph|mph|km|kilomet(?:er|re)s?|mi|miles?|m|met(?:er|re)s?|cm|c
 _ONE_CONVERSION = re.compile(
     r"(?:convert |what'?s |whats |what is |how much is )?\d+(?:[.,]\d+)? ?(?:" + _UNIT + r")? "
     r"(?:to|in|into|as) (?:decimal )?" + _UNIT + r"\W*$|"
-    r"(?:convert )?" + _UNIT + r" (?:to|in|into) " + _UNIT + r" ?[:=,]? ?\d+(?:[.,]\d+)?\W*$"
+    r"(?:convert )?" + _UNIT + r" (?:to|in|into) " + _UNIT + r" ?[:=,]? ?\d+(?:[.,]\d+)?\W*$|"
+    # one plain step: a root of a small number, a decimal as a fraction, a time on the other clock
+    r"(?:what'?s |what is )?(?:the )?(?:square root of \d{1,4}|\d*\.\d+ as a (?:fraction|percent(?:age)?)|"
+    r"\d+/\d+ as a (?:decimal|percent(?:age)?)|(?:convert )?\d{1,2}:\d{2} ?(?:[ap]\.?m\.?)? (?:to|in|into) "
+    r"(?:12|24)[- ]?h(?:our)?(?: time| format| clock)?)\W*$"
 )
 
 
