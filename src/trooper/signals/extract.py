@@ -42,7 +42,7 @@ from trooper.signals import actions, react
 from trooper.signals.actions import Call, Outcome
 from trooper.signals.bounded import bounded
 from trooper.signals.harness import without_harness
-from trooper.signals.plans import Plan, plans
+from trooper.signals.plans import PLAN_VERBS, Plan, plans
 
 
 class Signals(msgspec.Struct):
@@ -188,6 +188,7 @@ _HANDOFF = re.compile(
 _ID = re.compile(r"(?<![\w@.-])(?:[A-Za-z][A-Za-z0-9]{0,11}[-_]?\d[A-Za-z0-9]{0,20}(?:[-_][A-Za-z0-9]{1,20}){0,3}|"
                  r"#\d{2,7})(?![\w@-])")
 GLOSSED_LENGTH = 320
+_CLAIMED = "though the agent said"
 _STEP_NAMED = re.compile(r"^step (\d{1,2})\b")
 _TICKET = re.compile(r"\b[A-Z][A-Z0-9]{1,9}-\d{2,}\b|(?<![\w#])#\d{2,7}\b")
 _SENTENCE_END = re.compile(r"[.!?](?=\s)|\n")
@@ -724,7 +725,7 @@ class SignalReader:
         entries = []
         for item in sorted(grouped):  # the plan's finished steps in its order, then the other work
             work = "; ".join(dict.fromkeys(grouped[item]))
-            head = f"step {item}: {done[item].text.rstrip('.')}"
+            head = f"step {item}: {_done_wording(done[item].text.rstrip('.'))}"
             entries.append(f"{head} — {work}"[:240] if work else head)
         return entries + [text for item, text in order if not item]
 
@@ -768,7 +769,7 @@ class SignalReader:
                     if _TOLD.search(event.text.lower()):  # "✅ Step 2 done: the schema is migrated"
                         self._add_step(event.text, event.words, first)
                     return  # a bare "Step 2 done." adds nothing to step 2's own entry
-        elif self._contradicted(event.words):
+        elif self._contradicted(event):
             return
         elif self._restated(event.words):
             self._gloss(event)
@@ -807,10 +808,16 @@ class SignalReader:
                     and len(loop.text) < GLOSSED_LENGTH:
                 loop.text = f"{loop.text} — {event.text}"[:GLOSSED_LENGTH]
 
-    def _contradicted(self, words: frozenset[str]) -> bool:
+    def _contradicted(self, event: Event) -> bool:
         """Does a failed call, not since retried successfully, share what the claim is
-        about? ("Refund issued!" after create_refund failed.)"""
-        return any(loop.key and len(words & loop.words - _GENERIC) >= 1 for loop in self.loops)
+        about? ("Refund issued!" after create_refund failed.) Its loop then says so: the
+        claim is what a reader of the agent's summary would otherwise believe."""
+        for loop in self.loops:
+            if loop.key and len(event.words & loop.words - _GENERIC) >= 1:
+                if _CLAIMED not in loop.text:
+                    loop.text = f"{loop.text} — {_CLAIMED}: {event.text}"[:GLOSSED_LENGTH]
+                return True
+        return False
 
     def _restated(self, words: frozenset[str]) -> bool:
         """Is this claim a step already recorded, said again (a closing summary, or "Flight
@@ -935,19 +942,14 @@ class SignalReader:
                 _PAST_FIRST.match(said.lower()) and (not event.tool_id or len(name.split()) <= 3):
             name = said  # "Added Aero 14 (L-2231) x1": the result says what was done
         if result.status == "pending":
-            for loop in self.loops:  # five bookings waiting for the same consent are one loop
-                if loop.ids and loop.key == f"pending:{call.key}:{result.detail}":
-                    loop.ids = (*loop.ids, *result.ids[:1])
-                    loop.text = f"{', '.join(loop.ids[:4])} {result.detail}: {call.label}"[:200]
-                    loop.words = loop.words | _stems(loop.text)
-                    return
-            ids = ", ".join(result.ids[:2])
-            text = (f"{ids} {result.detail}: {call.label}" if ids else f"{call.label}: {result.detail}")[:200]
-            loop = _Loop(text, _stems(text), ids=result.ids or (name,))
-            loop.key = f"pending:{call.key}:{result.detail}"
-            self._open(loop, dedupe=False)
-            return
-        self._succeeded(call, result)
+            self._pending(call, result.detail, result.ids, name)
+            if call.kind != "change" or not _asks_someone(call):
+                return
+            # "requested approval APR-7731": the request is done, its answer is awaited
+        else:
+            self._succeeded(call, result)
+            if call.kind == "change" and _asks_someone(call) and result.ids:
+                self._pending(call, "pending", result.ids, name)
         if call.kind == "change":
             if call.key.startswith("edit:"):
                 if call.key in self.edited:
@@ -994,6 +996,22 @@ class SignalReader:
         best.touched = True
         self.working_on = best.number
         return best.number
+
+    def _pending(self, call: Call, detail: str, ids: tuple[str, ...], name: str) -> None:
+        """A call whose answer is awaited (a refund pending approval, a request sent to
+        someone): a loop until a later result about the same identifiers says otherwise."""
+        key = f"pending:{call.key}:{detail}"
+        for loop in self.loops:  # five bookings waiting for the same consent are one loop
+            if loop.ids and loop.key == key:
+                loop.ids = (*loop.ids, *ids[:1])
+                loop.text = f"{', '.join(loop.ids[:4])} {detail}: {call.label}"[:200]
+                loop.words = loop.words | _stems(loop.text)
+                return
+        shown = ", ".join(ids[:2])
+        text = (f"{shown} {detail}: {call.label}" if shown else f"{call.label}: {detail}")[:200]
+        loop = _Loop(text, _stems(text), ids=ids or (name,))
+        loop.key = key
+        self._open(loop, dedupe=False)
 
     def _restated_tool(self, name: str) -> bool:
         return name in self.steps
@@ -1045,7 +1063,7 @@ class SignalReader:
         """The user spoke: the assistant's questions are answered, and a yes settles what
         the assistant asked approval for."""
         self.edited.clear()
-        self.asking = said if said.rstrip().endswith("?") and len(said.split()) >= 4 else ""
+        self.asking = said if "?" in said and len(said.split()) >= 4 else ""
         approves = _APPROVAL_WORDS.match(said.lower()) is not None
         for loop in list(self.loops):
             if loop.asked or (approves and not loop.key and not loop.ids and _ASKING_APPROVAL.search(loop.text.lower())
@@ -1222,6 +1240,26 @@ def _stem(word: str) -> str:
     if word.endswith("e") and len(word) >= 4:
         word = word[:-1]
     return _IRREGULAR_STEMS.get(word, word)
+
+
+def _asks_someone(call: Call) -> bool:
+    """A call that asks a person or a team for something (an approval, a review, a decision):
+    `request_approval`, `escalate_to_supervisor`, `submit_claim`, `refer_case`."""
+    return any(word in _ASKING_VERBS for word in re.split(r"[_:.\s-]+", call.key)) or "approval" in call.key
+
+
+_ASKING_VERBS = frozenset("request requests escalate ask submit refer appeal".split())
+
+
+def _done_wording(item: str) -> str:
+    """A finished plan item as people report it: its leading verb in the past tense
+    ("Reproduce the bug" → "reproduced the bug"); an item that does not start with a verb
+    stays as it is."""
+    verb, _, rest = item.partition(" ")
+    low = verb.lower()
+    if low not in PLAN_VERBS or not verb.isalpha():
+        return item
+    return f"{actions.past(low)} {rest}".strip()
 
 
 def _stage(signals: Signals, totals: list[int]) -> str:

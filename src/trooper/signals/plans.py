@@ -39,7 +39,7 @@ EXTRA_VERBS = frozenset(
     "clean tidy outline design plan research compare pack arrange buy verify run inspect backfill rebuild rerun "
     "re-run dump load export keep make do take use try ensure double-check recheck draft reply respond triage "
     "walk go follow write check test deploy monitor move convert translate download share track collect note "
-    "double handle cover add remove create set hand propose flag estimate shortlist book reserve".split()
+    "double handle cover add remove create set hand propose flag estimate shortlist book reserve pull".split()
 )
 PLAN_VERBS = CHANGE_VERBS | CHECK_VERBS | READ_VERBS | EXTRA_VERBS
 
