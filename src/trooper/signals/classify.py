@@ -15,7 +15,7 @@ import re
 import msgspec
 
 from trooper.conversation import Conversation, Message, TextBlock, ToolResultBlock
-from trooper.signals.bounded import has_long_run
+from trooper.signals.bounded import MAX_RUN, has_long_run
 
 MAX_SIMPLE_WORDS = 20
 # Twenty words never take more: a longer turn carries a blob (a key, a dump, base64).
@@ -41,7 +41,7 @@ class Rules:
     regular expression. Those for scripts other than Latin run only on text that has such
     characters, which keeps English turns fast."""
 
-    __slots__ = ("alternatives", "words", "latin", "scripts", "gate", "open", "keyed")
+    __slots__ = ("alternatives", "words", "anchored", "latin", "scripts", "gate", "open", "keyed", "key_words")
 
     def __init__(self, *alternatives: str, scripts: tuple[str, ...] = (), gate: str = "") -> None:
         self.alternatives = alternatives
@@ -66,6 +66,10 @@ class Rules:
         # ("\\b(how|what) …") runs only when the turn has that word.
         keyed: dict[frozenset[str], list[str]] = {}
         unkeyed: list[str] = []
+        # Patterns anchored at the start ("^is it\b") are tried at position 0 only, in an
+        # expression of their own: mixed with others, each would be tried at every position.
+        anchored = [pattern for pattern in patterns if pattern.startswith("^")]
+        patterns = [pattern for pattern in patterns if not pattern.startswith("^")]
         for pattern in patterns:
             first = _first_words(pattern)
             if first is None:
@@ -75,25 +79,36 @@ class Rules:
         for pair, phrases in longer.items():
             keyed.setdefault(frozenset((pair,)), []).append(r"\b(?:" + "|".join(map(re.escape, phrases)) + r")\b")
             patterns.append(r"\b(?:" + "|".join(map(re.escape, phrases)) + r")\b")
+        self.anchored = re.compile("|".join(anchored)) if anchored else None
         self.latin = re.compile("|".join(patterns)) if patterns else None
         self.open = re.compile("|".join(unkeyed)) if unkeyed else None
-        self.keyed = tuple((key, re.compile("|".join(group))) for key, group in keyed.items())
+        # Each word that starts some patterns, to the expressions those patterns make.
+        by_word: dict[str, list[re.Pattern[str]]] = {}
+        for key, group in keyed.items():
+            expression = re.compile("|".join(group))
+            for word in key:
+                by_word.setdefault(word, []).append(expression)
+        self.keyed = {word: tuple(expressions) for word, expressions in by_word.items()}
+        self.key_words = frozenset(by_word)
         self.scripts = re.compile("|".join(scripts)) if scripts else None
 
     def search(self, lowered: str, latin_only: bool, grams: frozenset[str] = frozenset()) -> bool:
         """`grams` are the words of `lowered` (from `grams()`); without them every pattern runs."""
         if not self.words.isdisjoint(grams):
             return True
-        if self.latin is not None and (self.gate is None or self.gate.search(lowered) is not None):
+        if self.gate is None or self.gate.search(lowered) is not None:
+            if self.anchored is not None and self.anchored.search(lowered) is not None:
+                return True
             if not grams:
-                if self.latin.search(lowered) is not None:
+                if self.latin is not None and self.latin.search(lowered) is not None:
                     return True
             else:
                 if self.open is not None and self.open.search(lowered) is not None:
                     return True
-                for key, pattern in self.keyed:
-                    if not key.isdisjoint(grams) and pattern.search(lowered) is not None:
-                        return True
+                for word in self.key_words.intersection(grams):
+                    for expression in self.keyed[word]:
+                        if expression.search(lowered) is not None:
+                            return True
         return not latin_only and self.scripts is not None and self.scripts.search(lowered) is not None
 
 
@@ -277,13 +292,19 @@ CODE = Rules(
     r"api key|endpoint)\b",
 )
 # Code that shows in punctuation: run only when the turn has some.
-CODE_MARKS = Rules(
-    r"```", r"`[^`\n]+`", r"\b\w+(error|exception)\b:", r"=>|->|==|!=|&&|\|\||\+=|\*\*|;\s*$|\w\(\)|\w\([\w'\"\[]",
-    r"\b\w+\.\w+\(", r"[{[]\s*[\w'\"]+\s*[:=]", r"\b(def|func|fn|await) \w+ ?\(|\bclass \w+ ?[:({]|"
-    r"\b(const|let|var) \w+ ?=|\breturn [\w.]+;|\blambda \w*:|\bimport \w+(\.\w+)* as \w+", r"\b(ls|rm|cd|grep|chmod|curl|ssh|cat|find)\s+-\w",
-    r"\b\w+\.\w{1,4}:\d+\b|\bpanic:|\b[a-z_]\w*=\w", r"\$\w+|\b\w+\.(py|js|ts|go|rs|java|rb|sh|yaml|yml|json|toml|sql|env|cpp|h)\b",
-    r"\b[a-z]+_[a-z_]+\b", r"\bx\s*\^\s*\d|\bd/dx\b",
-    gate=r"[`(){}\[\]=<>;$_^|&*+]|\.[a-z]|\w:\d|(?:error|exception|panic):|\s-\w|d/dx",
+CODE_MARKS = AnyOf(
+    # each kind of mark is looked for only in a turn that has its character
+    Rules(r"```", r"`[^`\n]+`", gate="`"),
+    Rules(r"\w\(\)|\w\([\w'\"\[]", r"\b\w+\.\w+\(", r"\b(def|func|fn|await) \w+ ?\(", r"\bclass \w+ ?[:({]", gate=r"\("),
+    Rules(r"=>|==|!=|\+=", r"\b(const|let|var) \w+ ?=", r"\b[a-z_]\w*=\w", gate="="),
+    Rules(r"->|&&|\|\||\*\*|;\s*$", r"\breturn [\w.]+;", gate=r"->|&&|\|\||\*\*|;"),
+    Rules(r"\b\w+(error|exception)\b:", r"\bpanic:", r"\b\w+\.\w{1,4}:\d+\b", r"\blambda \w*:", r"\bclass \w+ ?:", gate=":"),
+    Rules(r"[{[]\s*[\w'\"]+\s*[:=]", r"\bclass \w+ ?\{", gate=r"[{\[]"),
+    Rules(r"\bimport \w+(\.\w+)* as \w+", r"\b(ls|rm|cd|grep|chmod|curl|ssh|cat|find)\s+-\w", gate=r"import |\s-\w"),
+    Rules(r"\$\w+", gate=r"\$"),
+    Rules(r"\b\w+\.(py|js|ts|go|rs|java|rb|sh|yaml|yml|json|toml|sql|env|cpp|h)\b", gate=r"\.[a-z]"),
+    Rules(r"\b[a-z]+_[a-z_]+\b", gate="_"),
+    Rules(r"\bx\s*\^\s*\d|\bd/dx\b", gate=r"\^|d/dx"),
 )
 REASONING = Rules(
     # why and how-things-work questions, in the languages people write to agents
@@ -455,9 +476,9 @@ LOOKUP = AnyOf(Rules(
     r"^(hvad er|hva er|hvor mange|hvem )|^(ano ang|sino |ilan )|^(kuinka monta|mikä on|kuka |missä )",
     r"^(chi |qual[ei]? |quant[io] |dove |quando |cosa )|^(hoeveel|wie |wat is|waar |wanneer)|"
     r"^(jaka |jaki |jakie |kto |gdzie |kiedy |ile )|\b(nedir|kimdir|nerede|ka[çc] )",
-    r"(^¿?cu[áa]nt[oa]s?|^¿?qui[ée]n|^¿?qu[ée] (es|significa)|^¿?cu[áa]l es|^¿?d[óo]nde)|"
-    r"(^que veut dire|^qu'est-ce que|^quel(le)? est|^combien|^o[ùu] (est|se))|(^wie viele|^was (ist|bedeutet)|^wer |"
-    r"^wo (ist|liegt)|^wann)|(^qual [ée]|^quem|^o que [ée]|^quant[oa]s|^onde)|\bka matlab\b|\bkya hai\b|\bkya hota\b",
+    r"^¿?cu[áa]nt[oa]s?|^¿?qui[ée]n|^¿?qu[ée] (es|significa)|^¿?cu[áa]l es|^¿?d[óo]nde",
+    r"^que veut dire|^qu'est-ce que|^quel(le)? est|^combien|^o[ùu] (est|se)|^wie viele|^was (ist|bedeutet)|^wer ",
+    r"^wo (ist|liegt)|^wann|^qual [ée]|^quem|^o que [ée]|^quant[oa]s|^onde", r"\bka matlab\b|\bkya hai\b|\bkya hota\b",
     scripts=(
         r"(是哪里|是什么|什么是|是多少|等于多少|多少|是谁|在哪|意思)|(ですか|とは|意味|何|どこ|いつ|誰)|"
         r"(^сколько|^что такое|^что значит|^кто|^где|^когда|^какой)|(^що таке|^скільки|^хто|^де )|"
@@ -568,7 +589,7 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
     if words > MAX_MATERIAL_WORDS or len(text) > MAX_MATERIAL_CHARS:
         return Decision("complex", f"{words} words")
     # Bounds the rules' work (signals/bounded.py): no simple turn has such a word.
-    if has_long_run(text):
+    if len(text) > MAX_RUN and _may_have_long_run(text) and has_long_run(text):
         return Decision("complex", f"{len(text)} characters")
     lowered = text.lower()
     latin = max(lowered) < "\u0250"
@@ -583,7 +604,8 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
         return _after_preamble(lowered, has_history, words, latin)
     core = _without_framing(lowered)
     seen = grams(core)
-    code = CODE.search(lowered, latin, seen) or CODE_MARKS.search(lowered, latin)
+    whole = grams(lowered)
+    code = CODE.search(lowered, latin, whole) or CODE_MARKS.search(lowered, latin, whole)
     if (SMALL_TALK.search(core, latin, seen) or _only_small_talk(seen)) and not code:
         if has_history and _consents(seen):
             return Decision("complex", "consent to go on with earlier work")
@@ -735,12 +757,18 @@ def _fact_among_chat(ask: str, chat: str, has_history: bool, latin: bool) -> boo
     """`ask` is a short fact question that does not point into `chat`, and `chat` asks for nothing."""
     if not 3 <= word_count(ask) <= MAX_SIMPLE_WORDS or not grams(ask).isdisjoint(_POINTS_BACK):
         return False
-    if len(_NUMBER.findall(chat)) > 3:  # figures to weigh or work with
+    if "?" in chat or len(_NUMBER.findall(chat)) > 3:  # a question of its own; figures to weigh or work with
         return False
     chat_grams = grams(chat)
-    if PREAMBLE_ASKS.search(chat, latin, chat_grams) or CODE_MARKS.search(chat, latin) or CODE.search(chat, latin, chat_grams):
+    if PREAMBLE_ASKS.search(chat, latin, chat_grams) or classify_text(ask, has_history).reason not in _FACT_ASKS:
         return False
-    return classify_text(ask, has_history).reason in _FACT_ASKS
+    return not (CODE.search(chat, latin, chat_grams) or CODE_MARKS.search(chat, latin, chat_grams))
+
+
+def _may_have_long_run(text: str) -> bool:
+    """A cheap test before has_long_run's scan: a word of MAX_RUN characters, or that much space."""
+    words = text.split()
+    return max(map(len, words), default=0) >= MAX_RUN or len(text) - sum(map(len, words)) >= MAX_RUN
 
 
 def _asks(core: str, latin: bool, seen: frozenset[str]) -> bool:
