@@ -605,7 +605,7 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
     core = _without_framing(lowered)
     seen = grams(core)
     whole = grams(lowered)
-    code = CODE.search(lowered, latin, whole) or CODE_MARKS.search(lowered, latin, whole)
+    code = CODE_MARKS.search(lowered, latin, whole) or (CODE.search(lowered, latin, whole) and _NAMES_A_TOOL.match(core) is None)
     if (SMALL_TALK.search(core, latin, seen) or _only_small_talk(seen)) and not code:
         if has_history and _consents(seen):
             return Decision("complex", "consent to go on with earlier work")
@@ -872,6 +872,10 @@ _SHIFTS_TOPIC = re.compile(r"\b(unrelated|different (topic|question)|new (topic|
                            r"on another note|changing the subject)\b")
 _EXPLAIN_DEFINITION = re.compile(r"^(can you |could you |please )?explain (what|the (acronym|abbreviation|term|word))\b")
 _SUMMARY = re.compile(r"summar|tl;?dr|gist|sum up|shorten")
+# What a named command or tool does or means, with no code in the turn: a definition ("what does
+# the 'g' flag do in a regex", "difference between git fetch and git pull").
+_NAMES_A_TOOL = re.compile(r"(what does|what do|whats the difference between|what's the difference between|"
+                           r"what is the difference between|difference between) [\w' .-]{1,40}( do| mean| stand for| and [\w' .-]{1,30})\W*$")
 _QUOTED = re.compile(r"(?<!\w)['\"«“‘].{3,}['\"»”’](?!\w)")  # not the apostrophe in "what's"
 
 
