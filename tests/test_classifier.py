@@ -142,7 +142,7 @@ def test_dense_scripts_count_about_two_characters_a_word() -> None:
 
 
 def test_word_alternatives_are_looked_up_exactly_as_their_patterns_match() -> None:
-    from trooper.signals.classify import Rules, grams
+    from trooper.signals.rules import Rules, grams
 
     rules = Rules(r"\bhow (do|does) (i|we)\b", r"\bwhat'?s next\b", r"\bpros and cons\b")
     assert "how do i" not in rules.words and "whats next" in rules.words
