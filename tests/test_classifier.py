@@ -124,6 +124,22 @@ def test_complex_turns(text: str, kw: dict) -> None:
         ("Wann wurde die Berliner Mauer gebaut?", {}, "simple"),
         ("Devo comprar uma casa ou alugar?", {}, "complex"),
         ("Warum ist der Himmel blau?", {}, "complex"),
+        ("¿Cuál es la capital de Chile y cuál conviene más visitar?", {}, "complex"),
+        # units a step apart are a fact; further apart, a multiplication; a rule applied to a date
+        ("how many minutes in an hour", {}, "simple"),
+        ("how many minutes are there in a year", {}, "complex"),
+        ("was 2100 a leap year", {}, "complex"),
+        ("kg to lbs: 80", {}, "simple"),
+        # reading one thing out of carried text; a topic shift after earlier turns
+        ("pull out the tracking number from this:\nYour parcel 7781-22 left our depot today and arrives Friday.", {},
+         "simple"),
+        ("different question: how do you spell rhythm", {"history": True}, "simple"),
+        ("how do you spell it", {"history": True}, "complex"),
+        # a fact question after chat, where the chat ends in a "but honestly"
+        ("my landlord sent a long letter about the deposit and the repairs and I read it twice but honestly "
+         "what does it mean for me", {}, "complex"),
+        ("everyone at work keeps saying this word in meetings and I just nod along but honestly what does "
+         "synergy mean", {}, "simple"),
     ],
 )
 def test_what_the_turn_asks_decides(text: str, kw: dict, label: str) -> None:
