@@ -325,12 +325,15 @@ def classify(conversation: Conversation) -> Decision:
         return Decision("complex", "no user turn")
     if any(type(b) is not TextBlock for b in last.content):
         return Decision("complex", "non-text content")
+    text = last.text()
+    # Tools on offer make a turn a tool loop's first step, unless it needs no tool (the labelling
+    # guide's reading): a hello, a thank-you, a question about the assistant, what a word means,
+    # none of them long. A lookup stays complex: with tools it is usually one in the tools' data.
+    if conversation.tools and len(text) > MAX_SIMPLE_CHARS:
+        return Decision("complex", "tools defined")
     before = conversation.messages[: conversation.messages.index(last)]
     has_history = any(message.role in ("user", "assistant") for message in before)  # a system prompt is not history
-    decision = classify_text(last.text(), has_history)
-    # Tools on offer make a turn a tool loop's first step, unless it needs no tool (the labelling
-    # guide's reading): a hello, a thank-you, a question about the assistant, what a word means.
-    # A lookup stays complex: with tools it is usually a lookup in the tools' data.
+    decision = classify_text(text, has_history)
     if conversation.tools and decision.reason not in _NEEDS_NO_TOOL:
         return Decision("complex", "tools defined")
     return decision
@@ -491,6 +494,9 @@ PREAMBLE_ASKS = Rules(
     r"should|advice|advise|also|tell me|list|give me|make|create|fix|check|review|why|want you|need you)\b",
     r"\?", r"(^|\s)(\d|[a-z])[.)]\s",
 )
+# A cheap first test of a sentence that could be a fact question (in English, or another script).
+_MAY_ASK_A_FACT = re.compile(r"\b(what|whats|who|when|where|which|how|is|are|was|were|does|do|did|define|meaning|"
+                             r"convert|translate|spell|pronounce|in)\b|[^\x00-\x7f]")
 # A last sentence that points back into the preamble ("what's my bmi", "is it legal") depends on it.
 _POINTS_BACK = frozenset("my our i we me us it its this that these those they them he she his her their".split())
 
@@ -513,7 +519,8 @@ def _after_preamble(lowered: str, has_history: bool, words: int, latin: bool) ->
 
 def _fact_among_chat(ask: str, chat: str, has_history: bool, latin: bool) -> bool:
     """`ask` is a short fact question that does not point into `chat`, and `chat` asks for nothing."""
-    if not 3 <= word_count(ask) <= MAX_SIMPLE_WORDS or not grams(ask).isdisjoint(_POINTS_BACK):
+    if not 3 <= word_count(ask) <= MAX_SIMPLE_WORDS or _MAY_ASK_A_FACT.search(ask) is None \
+            or not grams(ask).isdisjoint(_POINTS_BACK):
         return False
     if "?" in chat or len(_NUMBER.findall(chat)) > 3:  # a question of its own; figures to weigh or work with
         return False
