@@ -353,7 +353,7 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
     if len(text) > MAX_RUN and _may_have_long_run(text) and has_long_run(text):
         return Decision("complex", f"{len(text)} characters")
     lowered = text.lower()
-    latin = max(lowered) < "\u0250"
+    latin = _BEYOND_LATIN.search(lowered) is None
     if not latin and lowered.endswith(";"):
         lowered = lowered[:-1] + "?"  # the Greek question mark, not a statement's end in code
     # A job on text the turn carries ("sort these: 42, 7, 19", "tldr\n\n<an email>") is
@@ -661,6 +661,7 @@ def _without_framing(text: str) -> str:
     return stripped or core
 
 
+_BEYOND_LATIN = re.compile("[^\x00-\u024f]")  # a character of a script other than Latin
 # A line break, or a colon that is not in a time ("9:00") or a link ("https://").
 _MATERIAL_START = re.compile(r"\n|:(?!//)(?!(?<=\d:)\d)")
 
