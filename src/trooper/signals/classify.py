@@ -501,10 +501,15 @@ _MAY_ASK_A_FACT = re.compile(r"\b(what|whats|who|when|where|which|how|is|are|was
 _POINTS_BACK = frozenset("my our i we me us it its this that these those they them he she his her their".split())
 
 
+MAX_CHAT_WORDS = 100
+
+
 def _after_preamble(lowered: str, has_history: bool, words: int, latin: bool) -> Decision:
     """A long turn is complex unless it is one short question for a fact that stands alone, with
     scene-setting chat before it (\"…photo book for his 80th. what year did the berlin wall
     fall\") or after it (\"what year did the wall fall? it's for my grandad's photo book\")."""
+    if words > MAX_CHAT_WORDS:  # a wall of text is more than scene-setting
+        return Decision("complex", f"{words} words")
     sentences = _SENTENCE_END.split(lowered)
     clauses = _CLAUSE_ASK.split(sentences[-1])
     if len(clauses) > 1:  # "… i nod along every time but honestly what does observability mean"
