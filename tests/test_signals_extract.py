@@ -227,7 +227,9 @@ def test_a_failure_the_result_body_reports_is_a_failure_and_the_agent_claiming_s
         assistant("Refund issued for order A-1001!"),
     ])
     assert signals.completed_steps == []
-    assert signals.open_loops == ["create refund A-1001, 45 failed: refund window closed for order A-1001"]
+    # the failure stays open, and says what the agent claimed
+    assert signals.open_loops == ["create refund A-1001, 45 failed: refund window closed for order A-1001"
+                                  " — though the agent said: Refund issued for order A-1001!"]
 
 
 def test_a_result_waiting_for_approval_is_a_loop_until_a_later_result_about_it_is_not() -> None:
@@ -266,8 +268,8 @@ def test_a_plan_sets_the_numbering_and_steps_that_do_its_items_carry_their_numbe
         tool_result("t2", '{"rma": "RMA-55120", "status": "created"}'),
     ])
     assert signals.plan[0] == "Look up order A-1001" and len(signals.plan) == 4
-    assert signals.completed_steps == ["step 1: Look up order A-1001",
-                                       "step 2: Create a return authorisation — created return authorisation A-1001 (RMA-55120)"]
+    assert signals.completed_steps == ["step 1: looked up order A-1001",  # a finished step, in the past tense
+                                       "step 2: created a return authorisation — created return authorisation A-1001 (RMA-55120)"]
     assert signals.resume_from == 3
 
 
@@ -278,7 +280,7 @@ def test_a_todo_list_tool_is_the_plan() -> None:
     signals = extract([user("Add rate limiting to the API."), tool_call("t1", "TodoWrite", todos=todos),
                        tool_result("t1", "Todos have been modified successfully.")])
     assert signals.resume_from == 2
-    assert signals.completed_steps == ["step 1: Add the rate limiter"]
+    assert signals.completed_steps == ["step 1: added the rate limiter"]
 
 
 def test_harness_reminders_are_never_the_intent() -> None:

@@ -608,6 +608,7 @@ class SignalReader:
         self.text_calls: list[tuple[Call, str]] = []  # a text agent's calls, answered in order
         self.edited: set[str] = set()  # files changed since the user last spoke
         self.asking = ""  # the user's question that no answer has followed yet
+        self.called = False  # a tool call has done some of the work
 
     def read(self, message: Message) -> None:
         seen = observe(message)
@@ -774,6 +775,8 @@ class SignalReader:
         elif self._restated(event.words):
             self._gloss(event)
             return
+        elif self.called and self._joined(event):
+            return
         elif self.plan and not self.working_on and self.plan_unit == "step":
             item = self._plan_item(event.words, strong=False)
             if item is not None:
@@ -781,6 +784,19 @@ class SignalReader:
                 self._add_step(event.text, event.words, item.number)
                 return
         self._add_step(event.text, event.words)
+
+    def _joined(self, event: Event) -> bool:
+        """An agent that works through tools reports its work in prose too ("Both moved:
+        8R Science is now in Lab 3"): a claim about the same things as a recorded step (two
+        words in common) joins that step, the newest such, instead of becoming one more."""
+        words = event.words - _GENERIC
+        for index in range(len(self.steps) - 1, -1, -1):
+            if len(words & self.step_words[index]) >= 2:
+                if event.text.lower() not in self.steps[index].lower():
+                    self.steps[index] = f"{self.steps[index]} — {event.text}"[:GLOSSED_LENGTH]
+                    self.step_words[index] = self.step_words[index] | event.words
+                return True
+        return False
 
     def _gloss(self, event: Event) -> None:
         """A claim that repeats a recorded step's id ("Flight booked: TAP, ref TP8QZ2")
@@ -814,7 +830,7 @@ class SignalReader:
         claim is what a reader of the agent's summary would otherwise believe."""
         for loop in self.loops:
             if loop.key and len(event.words & loop.words - _GENERIC) >= 1:
-                if _CLAIMED not in loop.text:
+                if _CLAIMED not in loop.text and not loop.key.startswith("pending:"):  # a failure, not a wait
                     loop.text = f"{loop.text} — {_CLAIMED}: {event.text}"[:GLOSSED_LENGTH]
                 return True
         return False
@@ -969,6 +985,7 @@ class SignalReader:
                 number = item.number if item is not None else 0
             if number and number <= len(self.plan):
                 self.plan[number - 1].touched = True
+            self.called = True
             if not self._restated_tool(name):
                 self._add_step(name[:200], words, number)
             self.actions.append(name[:120])
@@ -1279,6 +1296,7 @@ def _confidence(signals: Signals) -> float:
 
 
 def _clean(text: str) -> str:
+    text = text.replace("**", "")  # markdown emphasis is not part of what was said
     return " ".join(text.split()).strip(" -*•:,;").removesuffix(".")[:160]
 
 
