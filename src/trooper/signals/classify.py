@@ -419,8 +419,9 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
 
 
 # English function words: a turn with none of them is in another language.
-_ENGLISH = frozenset("the a an is are was what how who where when which of to in on and you i my for it do does can "
-                     "this that with from me be".split())
+# (Only words no other common language writes: "a", "in", "is", "was", "de", "to" are words in several.)
+_ENGLISH = frozenset("the what how who where when which does and you your this that with from are can should would "
+                     "could there about its".split())
 # Question words for a fact (what, who, where, when, how many, how long, which), in the
 # languages people write to agents.
 FOREIGN_QUESTION = Rules(
@@ -444,18 +445,20 @@ FOREIGN_COMPLEX = Rules(
     r"\b(por ?qu[ée]|pourquoi|warum|wieso|perch[ée]|waarom|dlaczego|neden|niçin|mi[ée]rt|varf[öo]r|hvorfor|miksi|"
     r"pro[čc]|de ce|t[ạa]i sao|mengapa|kwa nini|bakit)\b",
     r"\b(c[óo]mo|comment|wie|como|come|hoe|jak|nas[ıi]l|hogyan|hur|hvordan|miten|l[àa]m (sao|th[ếe] n[àa]o)|"
-    r"bagaimana|vipi|paano)\b(?! (se dice|dit|sagt|se diz|si dice|zeg|sanoo))",
+    r"bagaimana|vipi|paano)\b(?! (se dice|dit|sagt|se diz|si dice|zeg|sanoo|se llama|si chiama|se chama|s'appelle|"
+    r"heißt|heisst|viele?|lange?|hoch|alt|weit|gro(ß|ss)|veel|lang|hoog|oud|długo|daleko|wiele|many|mycket|långt))",
     r"\b(deber[íi]a|debo|conviene|devrais|dois|faut-il|sollte|soll ich|muss ich|dovrei|devo|conv[ée]m|moet ik|"
     r"powinien\w*|warto|mal[ıi]y[ıi]m|kell|b[öo]r|skal jeg|pit[äa]isi|n[êe]n|harus|sebaiknya|lohnt|mejor|meilleur|"
-    r"besser|melhor|meglio|beter|lepiej|daha iyi|o\b|ou|oder|of|czy|veya|hay|atau|ili|или|або)\b",
-    r"\b(yo|mi|mis|me|je|j'|ma|mon|mes|ich|mein\w*|mir|mich|eu|meu|minha|io|mio|mia|ik|mijn|m[óo]j\w*|ben|benim|"
-    r"t[ôo]i|saya|aku|jag|min|mitt|jeg|minä|já|můj|eu)\b",
+    r"besser|melhor|meglio|beter|lepiej|daha iyi|ou|oder|of|veya|atau|ili|или|або)\b",
+    r"\b(yo|mis|me|je|j'|ma|mon|mes|ich|mein\w*|mir|mich|eu|meu|minha|io|mio|mia|ik|mijn|m[óo]j\w*|ben|benim|"
+    r"t[ôo]i|saya|aku|jag|mitt|jeg|minä|já|můj)\b",
     r"[€$£¥₩₹]|\b(eur[oó]s?|d[óo]lar\w*|dollars?|forint\w*|z[łl]ot\w*|lir[ae]\w*|rubl\w*|yen|yuan|pesos?|reais|real|"
     r"rupi\w*|kron\w*|kun\w*|franc\w*)\b",  # money in another currency needs today's rate
     scripts=(r"为什么|為什麼|怎么|怎麼|如何|应该|應該|还是|還是|我|なぜ|どうして|どうやって|べき|どっち|どちら|私|僕|"
-             r"почему|зачем|как (мне|лучше|сделать)|стоит|лучше|или|я |мне|мой|моя|чому|як |чи |"
-             r"لماذا|كيف|هل يجب|أو|أنا|क्यों|कैसे|चाहिए|या|मैं|मेरा|मेरी|왜|어떻게|해야|나아|아니면|저는|제가|내가|"
-             r"ทำไม|อย่างไร|ควร|หรือ|ฉัน|למה|איך|כדאי|או|אני|γιατί|πώς|πρέπει|ή|εγώ|μου|چرا|چطور|باید|یا|من",),
+             r"почему|зачем|как (мне|лучше|сделать)|стоит|лучше|\bили\b|\bя\b|\bмне\b|\bмой|\bмоя|чому|\bяк\b|\bчи\b|"
+             r"لماذا|كيف|هل يجب|\bأو\b|\bأنا\b|क्यों|कैसे|चाहिए|(^|\s)या(\s|$)|मैं|मेरा|मेरी|왜|어떻게|해야|나아|아니면|"
+             r"저는|제가|내가|ทำไม|อย่างไร|ควร|หรือ|ฉัน|למה|איך|כדאי|\bאו\b|\bאני\b|γιατί|πώς|πρέπει|\bή\b|\bεγώ\b|"
+             r"\bμου\b|چرا|چطور|باید|\bیا\b",),
 )
 # For a question the lookup signs already took: why, should, worth it, or a second question joined on.
 FOREIGN_MORE = Rules(
