@@ -208,14 +208,18 @@ SMALL_TALK = Rules(
     r"^(h+e+y+|h+i+|y+o+|t+h+a+n+k+s+|t+y+|b+y+e+|h+e+l+o+)[!.\s]*$",
     r"^(just )?(curious,? )?(what|who) (are|r) (you|u)\b", r"^(tell me|know|got) (a|any|another) (joke|pun)\b",
     r"\b(tu t'?appelles|comment (tu t'?appelles|vous appelez)|qui (es-tu|[êe]tes-vous)|c[oó]mo te llamas|"
-    r"qui[ée]n eres|wie hei(ß|ss)t du|wer bist du|come ti chiami|chi sei|como (você se chama|te chamas))\b", r"\bthat'?s (perfect|great|all|it|fine)\b", r"^(ok|okay),? (thanks|thank you|bye)",
+    r"qui[ée]n eres|wie hei(ß|ss)t du|wer bist du|come ti chiami|chi sei|como (você se chama|te chamas)|"
+    r"qu[ée] puedes hacer|que (peux|pouvez)-(tu|vous) faire|was kannst du|o que (você pode fazer|voc[êe] faz)|"
+    r"cosa (sai|puoi) fare|wat kun je|wie ben je|kim(sin| sin)|co umiesz|kim jeste[śs])\b", r"\bthat'?s (perfect|great|all|it|fine)\b", r"^(ok|okay),? (thanks|thank you|bye)",
     r"^(hola|gracias|bonjour|salut|merci|hallo|danke|guten (morgen|tag)|olá|obrigad[oa]|ciao|hej|hei|habari|xin ch[àa]o|"
     r"merhaba|te[şs]ekk[üu]rler|namaste|shukriya|salam|shalom|ahoj|cze[śs][ćc]|dzi[ęe]kuj[ęe]|grazie|dank je|bedankt|"
     r"tack|takk|kiitos|terima kasih|salamat|cảm ơn|cam on|asante|jambo)\b[\s,.!?¡]*([\w'’]+[\s,.!?¿]*){0,5}$",
     r"^how (are|r) (you|u|ya)( doing| going)?( today| tonight)?\W*$",
     r"^(come stai|ça va|wie geht'?s|c[oó]mo est[aá]s|qu[eé] tal|habari gani|tudo bem)\W*$",
     scripts=(r"^(你好|您好|谢谢|こんにちは|こんばんは|ありがとう|привет|здравствуйте|спасибо|مرحبا|شكرا|नमस्ते|धन्यवाद|안녕|감사|"
-             r"χαίρετε|γει[αά] σ|καλημέρα|καλησπέρα|ευχαριστώ)",),
+             r"χαίρετε|γει[αά] σ|καλημέρα|καλησπέρα|ευχαριστώ|תודה|שלום|ممنون|مرسی|سلام|ขอบคุณ|สวัสดี|고마워|고맙습니다|"
+             r"どうも|多谢|感谢|谢啦|дякую|привіт|शुक्रिया|你是谁|你能做什么|あなたは誰|何ができ|ты кто|что ты умеешь|"
+             r"누구(야|세요)|뭘 할 수)",),
 )
 LOOKUP = AnyOf(Rules(
     # a question word opening a clause: scanned only when the turn has one
@@ -248,6 +252,8 @@ DEFINITION = Rules(
     r"\b(stand for|stands for|meaning of|mean(s)?\b|definition|define|acronym|abbreviation|synonym|antonym|"
     r"opposite of|plural of|past tense|pronounce|difference between)",
     r"^[\w .'-]{1,30} in (one|1|a single|a) (sentence|line)\W*$",  # "kubernetes in one sentence?"
+    r"\b(que significa|qu'est-ce que .{1,30} veut dire|que veut dire|was bedeutet|wat betekent|cosa significa|"
+    r"o que significa|co znaczy|ne demek|mit jelent|vad betyder|hvad betyder|hva betyr|mit[äa] tarkoittaa)\b",
 )
 TRANSFORM = AnyOf(Rules(
     r"\b(convert|conversion|in (km|kilometers|miles|meters|feet|inches|cm|celsius|fahrenheit|kelvin|kg|pounds|lbs|grams|"
@@ -291,7 +297,11 @@ SAY = Rules(
     r"^translate (?!.*\b(and|then|also)\b).{1,60}$",
     r"^(¿?c[oó]mo se dice|comment (on )?dit|comment dit-on|come si dice|wie sagt man|como se diz|hoe zeg je|jak si[ęe] m[óo]wi|jak powiedzie[ćc]) .{1,50}$",
     r"^(is it|how is it|how do you) spel(led|t)\b|\bspelling of\b",
-    scripts=(r"怎么说|怎麼說|英語で何|何と言います|как (сказать|перевести)|अनुवाद|翻译成|翻訳して",),
+    r"^¿?(c[óo]mo se escribe|comment s'[ée]crit|wie schreibt man|come si scrive|como se escreve|hoe schrijf je)\b",
+    r"\b(en ingl[ée]s|en anglais|auf englisch|em ingl[êe]s|in inglese|po angielsku|in het engels|p[åa] engelsk[a]?|"
+    r"ingilizce|angolul|englanniksi)\W*$",
+    scripts=(r"怎么说|怎麼說|英語で何|何と言います|как (сказать|перевести)|अनुवाद|翻译成|翻訳して|英語で|用英语|用英文|"
+             r"по-английски|영어로|بالإنجليزية|अंग्रेज़ी में|अंग्रेजी में",),
 )
 _SMALL_TALK_WORDS = frozenset("ok okay k cool thanks thank you ty thx cheers great nice awesome perfect got it bye "
                               "for now lol haha hahaha good night morning hi hey hello so much a lot wow whoa yay omg "
