@@ -570,11 +570,12 @@ class _Loop:
 
 
 class _Step:
-    __slots__ = ("number", "text", "done", "touched", "words", "looks", "verb")
+    __slots__ = ("number", "text", "done", "touched", "words", "looks", "verb", "looked")
 
     def __init__(self, number: int, text: str, done: bool) -> None:
         self.number = number
         self.text = text
+        self.looked: list[str] = []  # the lookups that did it, with what they named ("got award KAF-2025-117")
         self.done = done
         self.touched = done  # some of its work is done
         self.words = _stems(text)
@@ -725,9 +726,9 @@ class SignalReader:
             grouped[number] = []
         entries = []
         for item in sorted(grouped):  # the plan's finished steps in its order, then the other work
-            work = "; ".join(dict.fromkeys(grouped[item]))
+            work = "; ".join(dict.fromkeys([*grouped[item], *done[item].looked]))
             head = f"step {item}: {_done_wording(done[item].text.rstrip('.'))}"
-            entries.append(f"{head} — {work}"[:240] if work else head)
+            entries.append(f"{head} — {work}"[:GLOSSED_LENGTH] if work else head)
         return entries + [text for item, text in order if not item]
 
     # --- intent ---
@@ -992,7 +993,11 @@ class SignalReader:
         elif self.plan:
             # an app's lookup ("search_products", "get_pricing") can be the step itself; reading a file is not
             loose = not call.key.startswith(_WORKSPACE_TOOLS)
-            self._plan_item(_stems(f"{call.words} {announced}"), strong=True, loose=loose)
+            step = self._plan_item(_stems(f"{call.words} {announced}"), strong=True, loose=loose)
+            looked = actions.step_name(call, result)
+            named = {word for word in _stems(looked) if any(ch.isdigit() for ch in word)}
+            if step is not None and len(step.looked) < 3 and named and not named <= step.words:
+                step.looked.append(looked[:120])  # the identifiers a lookup step is about, when it does not say them
 
     def _advance(self, words: frozenset[str]) -> int:
         """A todo list's item in progress, once work on it was done, is finished when the work

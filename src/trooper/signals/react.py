@@ -53,12 +53,34 @@ def parse(text: str) -> list[Part]:
             if parts and parts[-1].kind == "action" and not parts[-1].text:
                 parts[-1] = Part("action", body, parts[-1].name)
         elif label == "observation":
-            parts.append(Part("observation", body))
+            observed, said = _users_words(body)
+            parts.append(Part("observation", observed))
+            if said:
+                parts.append(Part("prose", said))
         elif label == "final answer":
             parts.append(Part("answer", body))
         elif body:
             parts.append(Part("prose", body))
     return parts
+
+
+def _users_words(body: str) -> tuple[str, str]:
+    """An observation and, after its last blank line, what the user typed beside it ("so if it
+    sits till monday what are we looking at?"): a short paragraph that talks, not data."""
+    head, blank, tail = body.rpartition("\n\n")
+    tail = tail.strip()
+    if not blank or not tail or len(tail) > 400 or tail[:1] in " \t|{[<-#" or not _TALK.match(tail):
+        return body, ""
+    return head.rstrip(), tail
+
+
+# How a person's turn starts (a question, a go-ahead, a change of mind), unlike a tool's output.
+_TALK = re.compile(
+    r"(?:ok|okay|thanks|thank you|thx|ty|great|nice|cool|perfect|yes|yep|yeah|no|nope|nah|hmm|hm|actually|wait|also|and|"
+    r"so|but|can|could|would|will|should|is|are|do|does|did|what|why|how|when|where|which|who|please|pls|i|i'm|i'll|"
+    r"we|let's|lets|go|don't|dont|sounds|sure|right|fine|got it|hold on|btw)\b[^|{}]*$",
+    re.IGNORECASE | re.DOTALL,
+)
 
 
 def _call(body: str) -> tuple[str, str]:
