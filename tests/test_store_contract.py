@@ -17,7 +17,7 @@ from redis import asyncio as aioredis
 from tests.redis_server import redis_server  # noqa: F401  (a fixture)
 from tests.test_store import Agent, conversation, record, text
 from trooper.config import StoreSettings
-from trooper.conversation import Response, TextBlock
+from trooper.conversation import Message, Response, TextBlock, ToolUseBlock
 from trooper.store import EmbeddedStore, Observation, RequestRecord
 from trooper.store.redis import RedisStore
 
@@ -360,3 +360,14 @@ async def test_a_branch_coming_back_after_the_cap_dropped_it_is_stored_again(mak
     assert detail is not None
     assert texts(detail.transcript)[-2:] == ["Turn 1: carry on.", "Done 1."]
     assert detail.session.messages == 13
+
+
+async def test_a_tool_call_whose_input_holds_an_integer_past_64_bits_is_stored(make_store: Factory) -> None:
+    store = await make_store()
+    call = Message("assistant", (ToolUseBlock("t1", "transfer", {"amount": 2**70}),))
+    asked = conversation(text("user", "Move the funds."), call, text("user", "Done?"))
+    store.observe(Observation(1, "s1", "request", 1.0, asked))
+    store.observe(Observation(1, "s1", "answer", 2.0, asked, Response("m", "m", (TextBlock("Yes."),)), record()))
+    detail = await store.session("s1")
+    assert detail is not None and detail.session.messages == 4
+    assert msgspec.json.decode(detail.transcript[1])["content"][0]["input"] == {"amount": 2**70}

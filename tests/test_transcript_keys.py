@@ -97,3 +97,14 @@ def test_held_digests_stay_true_through_every_change() -> None:
             del mirror[count:]
         if step > 20 or move == "check":  # counted from the first question on
             check()
+
+
+def test_a_tool_call_with_an_integer_past_64_bits_has_its_key_and_fingerprint() -> None:
+    """JSON allows any integer; the fingerprint's compact encoding stops at 64 bits."""
+    huge = Message("assistant", (ToolUseBlock("t1", "transfer", {"amount": 2**70}),))
+    other = Message("assistant", (ToolUseBlock("t1", "transfer", {"amount": 2**70 + 1}),))
+    known = KnownKeys()
+    first = [said("user", "Move the funds."), huge]
+    assert known.of(first) == [message_key(m) for m in first]
+    changed = known.of([first[0], other])
+    assert changed == [message_key(first[0]), message_key(other)] and changed[1] != message_key(huge)

@@ -132,10 +132,14 @@ class KnownKeys:
 def fingerprints(messages: Sequence[Message]) -> list[int]:
     """A fingerprint of each message, exact as far as a 64-bit hash is (every field, in
     order; Python's hash of bytes is keyed per process, so not one a client can aim at)."""
-    return list(map(hash, map(_encode_packed, messages)))
+    try:
+        return list(map(hash, map(_encode_packed, messages)))
+    except OverflowError:  # an integer msgpack can't hold (a tool call's input is any JSON)
+        return list(map(hash, map(_encode_json, messages)))
 
 
 _encode_packed = msgspec.msgpack.Encoder().encode
+_encode_json = msgspec.json.Encoder().encode
 _encode_sorted = msgspec.json.Encoder(order="sorted").encode
 
 
