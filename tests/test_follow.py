@@ -92,3 +92,19 @@ def test_a_short_history_leaves_no_checkpoint() -> None:
     short = tuple(Message("user", (TextBlock(f"Step {n}: go on."),)) for n in range(CHECKPOINT_FROM - 1))
     start_over(followed, short, fingerprints(short))
     assert followed.checkpoint is None
+
+
+@pytest.mark.parametrize("messages", sessions()[-1:], ids=len)
+def test_a_short_read_past_the_checkpoint_keeps_it(messages: tuple[Message, ...], reads: list[Message]) -> None:
+    """Reading a few messages past the checkpoint costs less than a new copy: the next
+    start-over resumes from the same checkpoint."""
+    followed = state()
+    start = CHECKPOINT_FROM + 4
+    start_over(followed, messages[:start], fingerprints(messages[:start]))
+    kept = followed.checkpoint
+    start_over(followed, messages[:start + 5], fingerprints(messages[:start + 5]))
+    assert followed.checkpoint is kept
+    expected = extract(messages[:start + 10])
+    reads.clear()
+    assert start_over(followed, messages[:start + 10], fingerprints(messages[:start + 10])).signals() == expected
+    assert reads == list(messages[start:start + 10])

@@ -23,8 +23,9 @@ T = TypeVar("T")
 # session read from the start still go to a worker thread.
 INLINE_MESSAGES = 32
 INLINE_ANSWER_CHARS = 600
-# A reader that started over on at least this many messages leaves a checkpoint (below);
-# a shorter history is cheaper to read again than to keep a copy of the reader for.
+# A reader that started over and read at least this many messages leaves a checkpoint
+# (below): fewer are cheaper to read again than a copy of the reader (~0.2-1 ms for an
+# agent's session) is to make.
 CHECKPOINT_FROM = 16
 
 # Under a backlog (a batch this big means observations arrived faster than they were
@@ -88,12 +89,12 @@ def read_request(state: Followed, messages: tuple[Message, ...]) -> tuple[int, l
 def start_over(state: Followed, messages: tuple[Message, ...], marks: list[int]) -> SignalReader:
     """A reader that has read exactly `messages` (their fingerprints: `marks`): from the
     session's checkpoint if they begin with its messages, else from the first; a long
-    read leaves a checkpoint of its own."""
+    read (from either) leaves a checkpoint of its own."""
     resumed = state.checkpoint.resume(marks, messages) if state.checkpoint is not None else None
     reader, rest = resumed if resumed is not None else (SignalReader(), messages)
     for message in rest:
         reader.read(message)
-    if rest and len(messages) >= CHECKPOINT_FROM:
+    if len(rest) >= CHECKPOINT_FROM:
         state.checkpoint = Checkpoint(marks, reader)
     return reader
 
