@@ -659,7 +659,10 @@ _SUMMARY = re.compile(r"summar|tl;?dr|gist|sum up|shorten")
 # the 'g' flag do in a regex", "difference between git fetch and git pull").
 _NAMES_A_TOOL = re.compile(r"(what does|what do|whats the difference between|what's the difference between|"
                            r"what is the difference between|difference between) [\w' .-]{1,40}( do| mean| stand for| and [\w' .-]{1,30})\W*$")
-_QUOTED = re.compile(r"(?<!\w)['\"«“‘].{3,}['\"»”’](?!\w)")  # not the apostrophe in "what's"
+# A quote opens where no letter is before it (not the apostrophe in "what's") and closes where
+# none follows; the quoted text runs from the first opening to the last closing after it.
+_OPENING_QUOTE = re.compile(r"(?<!\w)['\"«“‘]")
+_CLOSING_QUOTE = re.compile(r"['\"»”’](?!\w)")
 
 
 _FRACTION = re.compile(r"\d+/\d+\s*[-+*x×÷]|[-+*x×÷]\s*\d+/\d+")
@@ -684,14 +687,27 @@ _BEYOND_LATIN = re.compile("[^\x00-\u024f]")  # a character of a script other th
 _MATERIAL_START = re.compile(r"\n|:(?!//)(?!(?<=\d:)\d)")
 
 
+def _quoted(text: str) -> tuple[int, int] | None:
+    """Where the quoted text is, in one pass (a backtracking expression would rescan the rest
+    of the text from every unclosed quote)."""
+    opening = _OPENING_QUOTE.search(text)
+    if opening is None:
+        return None
+    end = -1
+    for closing in _CLOSING_QUOTE.finditer(text, opening.end() + 3):
+        end = closing.end()
+    return (opening.start(), end) if end >= 0 else None
+
+
 def _split_material(text: str) -> tuple[str, str]:
     """The ask, and the text it carries to work on (after a colon, or quoted), if any."""
     start = _MATERIAL_START.search(text)  # "fix the grammar: …", "tldr pls\n\n<an email>"
     if start is not None and text[start.end():].strip():
         return text[:start.start()], text[start.end():]
-    quoted = _QUOTED.search(text)
+    quoted = _quoted(text)
     if quoted is not None:
-        return " ".join((text[: quoted.start()] + text[quoted.end():]).split()), quoted.group(0)
+        start, end = quoted
+        return " ".join((text[:start] + text[end:]).split()), text[start:end]
     ask, mark, rest = text.partition("? ")
     if mark and len(rest.split()) >= 3 and len(ask.split()) <= 14:  # "can you turn this into json? apples, 4, 1.20 …"
         return ask, rest
