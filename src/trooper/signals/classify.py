@@ -706,8 +706,8 @@ def _split_material(text: str) -> tuple[str, str]:
         return text[:start.start()], text[start.end():]
     quoted = _quoted(text)
     if quoted is not None:
-        start, end = quoted
-        return " ".join((text[:start] + text[end:]).split()), text[start:end]
+        opens, closes = quoted
+        return " ".join((text[:opens] + text[closes:]).split()), text[opens:closes]
     ask, mark, rest = text.partition("? ")
     if mark and len(rest.split()) >= 3 and len(ask.split()) <= 14:  # "can you turn this into json? apples, 4, 1.20 …"
         return ask, rest
