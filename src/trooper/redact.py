@@ -26,7 +26,8 @@ _BEARER = re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/\-]{8,}=*")
 _URL_USERINFO = re.compile(r"(//)[^/\s@:]+:[^/\s@]*@")
 _SECRET_PARAM = re.compile(r"(?i)([?&](?:key|api[_-]?key|access[_-]?token|token|secret|password)=)[^&\s#\"']+")
 _SECRET_PARAMS = frozenset({"key", "api_key", "apikey", "api-key", "access_token", "token", "secret", "password"})
-_MARKERS = ("sk-", "AIza", "gsk_", "xai-", "sk_", "earer", "@", "=")
+# What every pattern above needs in the text: one search in C before any of them runs.
+_MARKERS = re.compile("sk-|AIza|gsk_|xai-|sk_|earer|@|=")
 
 _known: set[str] = set()
 
@@ -39,10 +40,13 @@ def remember(secrets: Iterable[str]) -> None:
 def scrub(text: str, also: Iterable[str] = ()) -> str:
     """`text` with every known secret, every key-shaped string, bearer credentials and the
     secret parts of URLs replaced by [redacted]. `also`: this request's client credentials."""
-    for secret in (*_known, *also):
+    for secret in _known:
+        if secret in text:  # each at least MIN_SECRET long (remember)
+            text = text.replace(secret, REDACTED)
+    for secret in also:
         if len(secret) >= MIN_SECRET and secret in text:
             text = text.replace(secret, REDACTED)
-    if any(marker in text for marker in _MARKERS):
+    if _MARKERS.search(text):
         text = _KEY_SHAPED.sub(REDACTED, text)
         text = _BEARER.sub(r"\1" + REDACTED, text)
         text = _URL_USERINFO.sub(r"\1" + REDACTED + "@", text)
