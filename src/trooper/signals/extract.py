@@ -740,7 +740,7 @@ class SignalReader:
         new = _redirected(list(_sentences(_task_text(text))))
         if len(new.split()) >= 2:
             previous = self.intent.split(" (was: ", 1)[0]
-            self.intent = f"{new} (was: {previous[:120]})"[:240]
+            self.intent = f"{new} (was: {previous[:INTENT_LENGTH]})"[:INTENT_TOTAL]
 
     # --- steps ---
 
