@@ -1058,7 +1058,7 @@ class SignalReader:
         if len(loop.words) < 2:
             return
         loop.step = self._current_step()
-        named = {word for word in loop.words if _ID.fullmatch(word)}
+        named = {word for word in loop.words if _ID.fullmatch(word)} if dedupe else set()
         for old in self.loops:  # one loop per thing: a later word about the same identifier joins it
             if not old.asked and named & old.words:
                 if loop.text.lower() not in old.text.lower() and len(old.text) < GLOSSED_LENGTH:
