@@ -57,7 +57,7 @@ def plans(text: str, user: bool = False) -> list[Plan]:
     "lifetime budget 12k"); an assistant's list is a plan only when it reads as one."""
     found: list[Plan] = []
     if ")" in text:
-        found.extend(_inline(text))
+        found.extend(_inline(text, user))
     if "\n" not in text:
         return found
     lines = text.splitlines()
@@ -96,7 +96,7 @@ def plans(text: str, user: bool = False) -> list[Plan]:
     return found
 
 
-def _inline(text: str) -> list[Plan]:
+def _inline(text: str, user: bool = False) -> list[Plan]:
     """Plans written in a line: "1) enrich them, 2) put them in the CRM, 3) add …"."""
     found = []
     for line in text.splitlines():
@@ -111,7 +111,9 @@ def _inline(text: str) -> list[Plan]:
                 item = re.split(r"(?<=[a-z0-9)])[.!?](?:\s|$)", item, maxsplit=1)[0]
             items.append(item.strip().rstrip(",;").removesuffix(" and").removesuffix(" then").strip())
         head = line[: marks[0].start()]
-        if items:  # numbered inline with ")" is how people write steps in a line
+        if items and (user or _SAYS_PLAN.search(head) or sum(_is_action(i) for i in items) * 2 >= len(items) + 1):
+            # numbered inline with ")" is how people write steps in a line; an assistant's, when it reads as one
+            # (not "1) February's own charges…, 2) January's bill…": a breakdown)
             found.append(Plan(tuple(_clean(item) for item in items), tuple(bool(_DONE_MARK.search(i)) for i in items),
                               bool(_REMAINING.search(head))))
     return found
