@@ -40,15 +40,25 @@ HELDOUT_FLOORS = {
     "resume_from_exact_numbered": 0.43,
 }
 # Regression guards on the dev split (bench/signals.py --split dev), 5 points under what the
-# extractor achieves there (170 sessions, 57 of them written blind from the guide, bd_…, which
-# are harder than the rest: that is why open-loop recall's floor went down when they came in).
+# extractor achieves there: 209 sessions, 96 of them written blind from the guide (bd_…), which
+# are harder than the rest (steps R 38% there, 69% on the other 113): that is why these floors
+# sit near the ones set before those sessions came in, although the rest rose.
 DEV_FLOORS = {
-    "completed_step_recall": 0.50,
-    "completed_step_precision": 0.42,
-    "open_loop_recall": 0.22,
-    "open_loop_precision": 0.28,
+    "completed_step_recall": 0.47,
+    "completed_step_precision": 0.41,
+    "open_loop_recall": 0.23,
+    "open_loop_precision": 0.26,
     "intent_keyword_hit_rate": 0.81,
     "resume_from_exact_numbered": 0.56,
+}
+# The same, on the dev sessions written before the blind ones (the other 113), where the
+# extractor's figures were first measured (steps R 58%, loops R 34% before this round).
+DEV_EARLIER_FLOORS = {
+    "completed_step_recall": 0.64,
+    "completed_step_precision": 0.50,
+    "open_loop_recall": 0.36,
+    "intent_keyword_hit_rate": 0.85,
+    "resume_from_exact_numbered": 0.59,
 }
 
 
@@ -63,6 +73,13 @@ def test_the_dev_corpus_covers_both_wire_formats_and_tool_calling() -> None:
 def test_dev_floor(measure: str) -> None:
     figures = bench.evaluate(DEV)
     assert figures[measure] >= DEV_FLOORS[measure], [m for m in figures["misses"]]
+
+
+@pytest.mark.parametrize("measure", sorted(DEV_EARLIER_FLOORS))
+def test_dev_floor_on_the_sessions_written_before_the_blind_ones(measure: str) -> None:
+    earlier = [case for case in DEV if not case["id"].startswith(bench.BLIND_PREFIX)]
+    figures = bench.evaluate(earlier)
+    assert figures[measure] >= DEV_EARLIER_FLOORS[measure], f"{measure} = {figures[measure]:.3f}"
 
 
 @pytest.fixture(scope="module")
