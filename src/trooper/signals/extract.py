@@ -292,6 +292,7 @@ class Observed(msgspec.Struct, frozen=True):
     facts: tuple[str, ...] = ()
     actions: tuple[str, ...] = ()
     entities: tuple[str, ...] = ()
+    last: str = ""  # an assistant's last sentence: what the user's next turn answers
 
 
 _CACHE: OrderedDict[bytes, Observed] = OrderedDict()
@@ -362,7 +363,7 @@ class _Reading:
                 handoff = _HANDOFF.search(low)
                 if handoff is not None:  # "I'll cut the release tomorrow": the user's own open loop
                     said = "user will " + _clean(sentence[handoff.end():])
-                    self.events.append(Event("open", said[:200], _stems(said)))
+                    self.events.append(Event("open", said[:200], _stems(said), unit="handoff"))
             claimed = role == "assistant" and _is_step(low)
             if claimed:
                 unit, numbers, total = _step_numbers(low) or ("", (), 0)
@@ -428,7 +429,7 @@ class _Reading:
 
     def observed(self) -> Observed:
         return Observed(self.intent, self.goal, self.redirect, tuple(self.constraints), tuple(self.events), tuple(self.facts),
-                        tuple(self.actions), tuple(self.entities))
+                        tuple(self.actions), tuple(self.entities), _clean(self.said)[:160] if self.role == "assistant" else "")
 
 
 def _observe(message: Message) -> Observed:
@@ -610,6 +611,7 @@ class SignalReader:
         self.edited: set[str] = set()  # files changed since the user last spoke
         self.asking = ""  # the user's question that no answer has followed yet
         self.called = False  # a tool call has done some of the work
+        self.last_said = ""  # the assistant's last sentence so far: what the user answers
 
     def read(self, message: Message) -> None:
         seen = observe(message)
@@ -632,7 +634,12 @@ class SignalReader:
             elif kind == "resolved":
                 self._close(event.words, share=0.34, evidence=True)
             elif kind == "open":
-                self._open(_Loop(event.text, event.words))
+                if event.unit == "handoff" and self.last_said:
+                    # "I'll ping them": what the user takes on is what the agent had just raised
+                    text = f"{event.text} — re: {self.last_said}"[:GLOSSED_LENGTH]
+                    self._open(_Loop(text, event.words | _stems(self.last_said)))
+                else:
+                    self._open(_Loop(event.text, event.words))
             elif kind == "question":
                 self._ask(event)
             elif kind == "reply":
@@ -651,6 +658,8 @@ class SignalReader:
                 self._call(event)
             else:
                 self._result(event)
+        if message.role == "assistant" and seen.last:
+            self.last_said = seen.last
         self.facts.update(dict.fromkeys(seen.facts))
         self.actions.extend(seen.actions)
         self.entities.update(dict.fromkeys(seen.entities))
