@@ -562,6 +562,10 @@ class Bench:
                 figures: dict = {}
                 before = self.upstream_stats()
                 metrics = system.metrics if instance is None else f"{target.url.rsplit('/v1/', 1)[0]}/metrics"
+                if self.args.prewarm:
+                    log(f"{system.name}: {scenario}: {self.args.prewarm} requests before the runs (not recorded)")
+                    self.load(target, 50, requests=self.args.prewarm, warmup=0)
+                    self.settle(metrics)
                 for c in levels:
                     log(f"{system.name}: {scenario} at concurrency {c}")
                     settled = self.settle(metrics)
@@ -983,6 +987,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="comma-separated subset of small,long,stream,paced,fallback,routed,throughput")
     parser.add_argument("--concurrency", default="1,50", help="concurrency levels (default 1,50)")
     parser.add_argument("--chunks", type=int, default=200, help="chunks in a streamed answer (default 200)")
+    parser.add_argument("--prewarm", type=int, default=0,
+                        help="requests sent to each scenario, unrecorded, before its runs: 5000 takes the scenario's "
+                             "session past the store's per-session cap (5,000 messages), where a long-lived agent ends up")
     parser.add_argument("--memory", action="store_true", help="the memory run instead: RSS over --memory-requests requests")
     parser.add_argument("--memory-requests", type=int, default=100_000)
     parser.add_argument("--memory-sessions", type=int, default=10_000)
