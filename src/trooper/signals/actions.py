@@ -586,8 +586,9 @@ _FAIL_STATUS = frozenset("error failed failure declined rejected denied invalid 
                          "not_found conflict".split())
 _PENDING_STATUS = re.compile(r"^(?:pending|pending[_ ]\w+|awaiting[_ ]\w+|requires?[_ ]approval|needs[_ ]approval|"
                              r"on[_ ]hold|in[_ ]review|waiting[_ ]\w+|submitted[_ ]for[_ ]approval|escalated)$")
-_PENDING_TEXT = re.compile(r"\b(?:pending (?:approval|review|sign-?off|manager|finance)|requires? (?:manager |finance )?"
-                           r"approval|awaiting (?:approval|review|sign-?off|confirmation)|on hold)\b")
+_PENDING_TEXT = re.compile(r"\b(?:pending (?:\w+ ){0,2}(?:approval|review|sign-?off|manager|finance|decision)|requires? "
+                           r"(?:\w+ ){0,2}approval|awaiting (?:\w+ ){0,2}(?:approval|review|sign-?off|confirmation|decision)|"
+                           r"on hold)\b")
 _ID_IN_TEXT = re.compile(
     r"/(?:pull|pulls|merge_requests)/(\d+)|/issues/(\d+)|\b([A-Z][A-Z0-9]{1,9}-\d{2,})\b|(?<![\w/#])#(\d{2,7})\b|"
     r"^\[[\w./-]+ ([0-9a-f]{7,12})\]"
@@ -616,7 +617,9 @@ def outcome(text: str, is_error: bool, kind: str) -> Outcome:
                                                               or _FAIL_ANYWHERE.search(body[-400:].lower()))):
             return Outcome("failed", _error_line(body) or first, ids)
     if kind == "change" and (pending := _PENDING_TEXT.search(body[:300].lower())):
-        return Outcome("pending", pending.group(0), ids)
+        # the line that says so names who it waits on ("PENDING SUPERVISOR APPROVAL (queue: T. Nakamura)")
+        line = body[max(body.rfind("\n", 0, pending.start()) + 1, pending.start() - 60): pending.end() + 80]
+        return Outcome("pending", " ".join(line.split("\n", 1)[0].split())[:160] or pending.group(0), ids)
     return Outcome("ok", first, ids, verb, body[:2000] if kind == "change" else "")
 
 
