@@ -188,6 +188,8 @@ _HANDOFF = re.compile(
 _ID = re.compile(r"(?<![\w@.-])(?:[A-Za-z][A-Za-z0-9]{0,11}[-_]?\d[A-Za-z0-9]{0,20}(?:[-_][A-Za-z0-9]{1,20}){0,3}|"
                  r"#\d{2,7})(?![\w@-])")
 GLOSSED_LENGTH = 320
+REPORT_LENGTH = 200  # of what the agent says of a plan step's results
+STEP_ENTRY_LENGTH = 480  # a finished plan step, its work and what the agent said of it
 _CLAIMED = "though the agent said"
 _STEP_NAMED = re.compile(r"^step (\d{1,2})\b")
 _TICKET = re.compile(r"\b[A-Z][A-Z0-9]{1,9}-\d{2,}\b|(?<![\w#])#\d{2,7}\b")
@@ -293,6 +295,7 @@ class Observed(msgspec.Struct, frozen=True):
     actions: tuple[str, ...] = ()
     entities: tuple[str, ...] = ()
     last: str = ""  # an assistant's last sentence: what the user's next turn answers
+    first: str = ""  # an assistant's first sentences: what it makes of the results before them
 
 
 _CACHE: OrderedDict[bytes, Observed] = OrderedDict()
@@ -340,6 +343,7 @@ class _Reading:
         self.actions: list[str] = []
         self.entities: dict[str, None] = {}
         self.said = ""  # the last prose sentence, announcing the next tool call
+        self.first = ""  # the first prose sentences
 
     def prose(self, text: str, questions: bool) -> None:
         role = self.role
@@ -398,6 +402,9 @@ class _Reading:
                                      unit="approval" if _PERMISSION.search(text_asked.lower()) else ""))
         if sentences:
             self.said = sentences[-1]
+            if not self.first:
+                told = [_clean(x) for x in sentences[:2] if not x.rstrip().endswith("?")]
+                self.first = "; ".join(t for t in told if t)[:REPORT_LENGTH]
         self.facts.update(dict.fromkeys(_facts(text)))
         if role == "assistant":
             low = text.lower()
@@ -429,7 +436,8 @@ class _Reading:
 
     def observed(self) -> Observed:
         return Observed(self.intent, self.goal, self.redirect, tuple(self.constraints), tuple(self.events), tuple(self.facts),
-                        tuple(self.actions), tuple(self.entities), _clean(self.said)[:160] if self.role == "assistant" else "")
+                        tuple(self.actions), tuple(self.entities), _clean(self.said)[:160] if self.role == "assistant" else "",
+                        self.first if self.role == "assistant" else "")
 
 
 def _observe(message: Message) -> Observed:
@@ -571,12 +579,13 @@ class _Loop:
 
 
 class _Step:
-    __slots__ = ("number", "text", "done", "touched", "words", "looks", "verb", "looked")
+    __slots__ = ("number", "text", "done", "touched", "words", "looks", "verb", "looked", "said")
 
     def __init__(self, number: int, text: str, done: bool) -> None:
         self.number = number
         self.text = text
         self.looked: list[str] = []  # the lookups that did it, with what they named ("got award KAF-2025-117")
+        self.said: list[str] = []  # what the agent said of its results ("sbc-02 pins the old CA bundle")
         self.done = done
         self.touched = done  # some of its work is done
         self.words = _stems(text)
@@ -612,6 +621,7 @@ class SignalReader:
         self.asking = ""  # the user's question that no answer has followed yet
         self.called = False  # a tool call has done some of the work
         self.last_said = ""  # the assistant's last sentence so far: what the user answers
+        self.reported = 0  # the plan step the latest results were work on: the agent's next words report it
 
     def read(self, message: Message) -> None:
         seen = observe(message)
@@ -660,6 +670,12 @@ class SignalReader:
                 self._result(event)
         if message.role == "assistant" and seen.last:
             self.last_said = seen.last
+        if message.role == "assistant" and seen.first and 0 < self.reported <= len(self.plan):
+            step = self.plan[self.reported - 1]  # what the agent makes of a plan step's results names that step
+            if len(step.said) < 2 and seen.first not in step.said:
+                step.said.append(seen.first)
+        if message.role == "assistant":
+            self.reported = 0
         self.facts.update(dict.fromkeys(seen.facts))
         self.actions.extend(seen.actions)
         self.entities.update(dict.fromkeys(seen.entities))
@@ -735,9 +751,9 @@ class SignalReader:
             grouped[number] = []
         entries = []
         for item in sorted(grouped):  # the plan's finished steps in its order, then the other work
-            work = "; ".join(dict.fromkeys([*grouped[item], *done[item].looked]))
+            work = "; ".join(dict.fromkeys([*grouped[item], *done[item].looked, *done[item].said]))
             head = f"step {item}: {_done_wording(done[item].text.rstrip('.'))}"
-            entries.append(f"{head} — {work}"[:GLOSSED_LENGTH] if work else head)
+            entries.append(f"{head} — {work}"[:STEP_ENTRY_LENGTH] if work else head)
         return entries + [text for item, text in order if not item]
 
     # --- intent ---
@@ -995,6 +1011,7 @@ class SignalReader:
                 number = item.number if item is not None else 0
             if number and number <= len(self.plan):
                 self.plan[number - 1].touched = True
+                self.reported = number
             self.called = True
             if not self._restated_tool(name):
                 self._add_step(name[:200], words, number)
@@ -1007,6 +1024,8 @@ class SignalReader:
             named = {word for word in _stems(looked) if any(ch.isdigit() for ch in word)}
             if step is not None and len(step.looked) < 3 and named and not named <= step.words:
                 step.looked.append(looked[:120])  # the identifiers a lookup step is about, when it does not say them
+            if step is not None:
+                self.reported = step.number
 
     def _advance(self, words: frozenset[str]) -> int:
         """A todo list's item in progress, once work on it was done, is finished when the work
