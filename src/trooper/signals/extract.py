@@ -188,6 +188,12 @@ _HANDOFF = re.compile(
 _ID = re.compile(r"(?<![\w@.-])(?:[A-Za-z][A-Za-z0-9]{0,11}[-_]?\d[A-Za-z0-9]{0,20}(?:[-_][A-Za-z0-9]{1,20}){0,3}|"
                  r"#\d{2,7})(?![\w@-])")
 GLOSSED_LENGTH = 320
+# What starts the next piece of work or acknowledges, not a report of results: "Running the
+# tests", "Now the model", "Will do", "Understood: …".
+_ANNOUNCING = re.compile(r"(?:now|next|then|first|let me|let's|i'll|i will|i'm going|i am going|going to|will do|"
+                         r"understood|ok|okay|sure|got it|right|on it|"
+                         r"(?!(?:no|every|some|any)thing\b)\w{2,}ing\b(?!\s+(?:is|was|are|were|has|had)\b))\b",
+                         re.IGNORECASE)
 REPORT_LENGTH = 200  # of what the agent says of a plan step's results
 STEP_ENTRY_LENGTH = 480  # a finished plan step, its work and what the agent said of it
 _CLAIMED = "though the agent said"
@@ -403,7 +409,7 @@ class _Reading:
         if sentences:
             self.said = sentences[-1]
             if not self.first:
-                told = [_clean(x) for x in sentences[:2] if not x.rstrip().endswith("?")]
+                told = [_clean(x) for x in sentences[:2] if not x.rstrip().endswith("?") and not _ANNOUNCING.match(x)]
                 self.first = "; ".join(t for t in told if t)[:REPORT_LENGTH]
         self.facts.update(dict.fromkeys(_facts(text)))
         if role == "assistant":
@@ -622,6 +628,7 @@ class SignalReader:
         self.called = False  # a tool call has done some of the work
         self.last_said = ""  # the assistant's last sentence so far: what the user answers
         self.reported = 0  # the plan step the latest results were work on: the agent's next words report it
+        self.unreported: list[int] = []  # steps recorded since the assistant last spoke
 
     def read(self, message: Message) -> None:
         seen = observe(message)
@@ -674,8 +681,15 @@ class SignalReader:
             step = self.plan[self.reported - 1]  # what the agent makes of a plan step's results names that step
             if len(step.said) < 2 and seen.first not in step.said:
                 step.said.append(seen.first)
+        if message.role == "assistant" and seen.first and len(self.unreported) == 1:
+            index = self.unreported[0]  # one piece of work, then what the agent says of it
+            if index < len(self.steps) and seen.first.lower() not in self.steps[index].lower() \
+                    and len(self.steps[index]) < GLOSSED_LENGTH:
+                self.steps[index] = f"{self.steps[index]} — {seen.first}"[:GLOSSED_LENGTH]
+                self.step_words[index] = self.step_words[index] | _stems(seen.first)
         if message.role == "assistant":
             self.reported = 0
+            self.unreported = []
         self.facts.update(dict.fromkeys(seen.facts))
         self.actions.extend(seen.actions)
         self.entities.update(dict.fromkeys(seen.entities))
@@ -1014,7 +1028,10 @@ class SignalReader:
                 self.reported = number
             self.called = True
             if not self._restated_tool(name):
+                recorded = len(self.steps)
                 self._add_step(name[:200], words, number)
+                if not number and len(self.steps) > recorded:
+                    self.unreported.append(recorded)
             self.actions.append(name[:120])
         elif self.plan:
             # an app's lookup ("search_products", "get_pricing") can be the step itself; reading a file is not
@@ -1139,6 +1156,8 @@ class SignalReader:
 
     def _trim(self) -> None:
         """Keep what is held bounded: old items give way to new ones."""
+        if len(self.steps) > MAX_STEPS:
+            self.unreported = []  # their indices are about to move
         for items, limit in ((self.loops, 4 * MAX_ITEMS), (self.resolved, MAX_ITEMS), (self.actions, 5),
                              (self.steps, MAX_STEPS), (self.step_words, MAX_STEPS), (self.step_items, MAX_STEPS),
                              (self.plan, 40),
