@@ -629,6 +629,7 @@ class SignalReader:
         self.last_said = ""  # the assistant's last sentence so far: what the user answers
         self.reported = 0  # the plan step the latest results were work on: the agent's next words report it
         self.unreported: list[int] = []  # steps recorded since the assistant last spoke
+        self.failed: list[_Loop] = []  # failures since the assistant last spoke
 
     def read(self, message: Message) -> None:
         seen = observe(message)
@@ -687,9 +688,15 @@ class SignalReader:
                     and len(self.steps[index]) < GLOSSED_LENGTH:
                 self.steps[index] = f"{self.steps[index]} — {seen.first}"[:GLOSSED_LENGTH]
                 self.step_words[index] = self.step_words[index] | _stems(seen.first)
+        if message.role == "assistant" and seen.first and len(self.failed) == 1 and self.failed[0] in self.loops:
+            failure = self.failed[0]  # "NL-40222 was refused: the carrier wants the pre-notification first"
+            if _CLAIMED not in failure.text and seen.first.lower() not in failure.text.lower():
+                failure.text = f"{failure.text} — {seen.first}"[:GLOSSED_LENGTH]
+                failure.words = failure.words | _stems(seen.first)
         if message.role == "assistant":
             self.reported = 0
             self.unreported = []
+            self.failed = []
         self.facts.update(dict.fromkeys(seen.facts))
         self.actions.extend(seen.actions)
         self.entities.update(dict.fromkeys(seen.entities))
@@ -990,7 +997,9 @@ class SignalReader:
                 text = f"{label} failed: {result.detail}"[:200]
                 self.loops = [loop for loop in self.loops if loop.key != call.key]
                 self._advance(_stems(f"{call.words} {announced}"))  # a failed try at a later step still moves on
-                self._open(_Loop(text, _stems(f"{call.words} {text}"), key=call.key), dedupe=False)
+                failure = _Loop(text, _stems(f"{call.words} {text}"), key=call.key)
+                self._open(failure, dedupe=False)
+                self.failed.append(failure)
             return
         name = actions.step_name(call, result)
         said = _clean(result.detail)
