@@ -682,10 +682,14 @@ class SignalReader:
             step = self.plan[self.reported - 1]  # what the agent makes of a plan step's results names that step
             if len(step.said) < 2 and seen.first not in step.said:
                 step.said.append(seen.first)
-        if message.role == "assistant" and seen.first and len(self.unreported) == 1:
-            index = self.unreported[0]  # one piece of work, then what the agent says of it
-            if index < len(self.steps) and seen.first.lower() not in self.steps[index].lower() \
-                    and len(self.steps[index]) < GLOSSED_LENGTH:
+        if message.role == "assistant" and seen.first and self.unreported:
+            report = _stems(seen.first) - _GENERIC
+            for index in self.unreported:  # a piece of work, then what the agent says of it
+                if index >= len(self.steps) or seen.first.lower() in self.steps[index].lower() \
+                        or len(self.steps[index]) >= GLOSSED_LENGTH:
+                    continue
+                if len(self.unreported) > 1 and len(report & self.step_words[index]) < 2:
+                    continue  # of several, only those the report is about
                 self.steps[index] = f"{self.steps[index]} — {seen.first}"[:GLOSSED_LENGTH]
                 self.step_words[index] = self.step_words[index] | _stems(seen.first)
         if message.role == "assistant" and seen.first and len(self.failed) == 1 and self.failed[0] in self.loops:
