@@ -130,7 +130,9 @@ def describe(tool: str, arguments: Any) -> Call:
             return Call(f"{low}:{path}", "read", f"viewed {path}", path, f"view {path}")
         if low == "str_replace_based_edit_tool" and args.get("command") == "create":
             verb = "created"
-        return Call(f"edit:{path}", "change", file_phrase(verb, path), path, f"edit {path}")
+        changed = _changed_line(args)
+        phrase = f"{file_phrase(verb, path)}: {changed}" if changed else file_phrase(verb, path)
+        return Call(f"edit:{path}", "change", phrase, f"{path} {changed}", f"edit {path}")
     words = name_words(tool)
     operation = next((args[k] for k in _OPERATION_KEYS if isinstance(args.get(k), str) and len(args[k]) <= 40), None)
     if operation is not None:  # one tool, many operations: okta(action="create_user", params={…})
@@ -249,6 +251,20 @@ def short_path(path: str) -> str:
     if path.startswith(("/", "~")) and len(parts) > 2:
         return "/".join(parts[-2:])
     return path
+
+
+def _changed_line(args: dict[str, Any]) -> str:
+    """What an edit put in, in one line: the first line of the new text that the old one did not
+    have ("tag: 2.14.1"), when it is short; an edit is named by what it changed."""
+    old, new = args.get("old_string") or args.get("old_str"), args.get("new_string") or args.get("new_str")
+    if not isinstance(old, str) or not isinstance(new, str) or len(new) > 20_000:
+        return ""
+    before = {line.strip() for line in old.splitlines()}
+    for line in new.splitlines():
+        line = line.strip()
+        if line and line not in before and len(line) >= 4:
+            return line[:60] if len(line) <= 60 else ""
+    return ""
 
 
 def file_phrase(verb: str, path: str) -> str:
