@@ -629,6 +629,7 @@ class SignalReader:
         self.last_said = ""  # the assistant's last sentence so far: what the user answers
         self.reported = 0  # the plan step the latest results were work on: the agent's next words report it
         self.unreported: list[int] = []  # steps recorded since the assistant last spoke
+        self.batch: tuple[str, int] = ("", -1)  # the tool and the step of the calls answered since it last spoke
         self.failed: list[_Loop] = []  # failures since the assistant last spoke
 
     def read(self, message: Message) -> None:
@@ -700,6 +701,7 @@ class SignalReader:
         if message.role == "assistant":
             self.reported = 0
             self.unreported = []
+            self.batch = ("", -1)
             self.failed = []
         self.facts.update(dict.fromkeys(seen.facts))
         self.actions.extend(seen.actions)
@@ -1040,11 +1042,19 @@ class SignalReader:
                 self.plan[number - 1].touched = True
                 self.reported = number
             self.called = True
-            if not self._restated_tool(name):
+            key, index = self.batch
+            if key == call.key and not key.startswith("edit:") and 0 <= index < len(self.steps) \
+                    and self.step_items[index] == number:
+                # the same tool called for several things at once: one piece of work ("created LOTO-6601 … LOTO-6605")
+                self.steps[index] = f"{self.steps[index]}; {name}"[:GLOSSED_LENGTH]
+                self.step_words[index] = self.step_words[index] | words
+            elif not self._restated_tool(name):
                 recorded = len(self.steps)
                 self._add_step(name[:200], words, number)
-                if not number and len(self.steps) > recorded:
-                    self.unreported.append(recorded)
+                if len(self.steps) > recorded:
+                    self.batch = (call.key, recorded)
+                    if not number:
+                        self.unreported.append(recorded)
             self.actions.append(name[:120])
         elif self.plan:
             # an app's lookup ("search_products", "get_pricing") can be the step itself; reading a file is not
@@ -1171,6 +1181,7 @@ class SignalReader:
         """Keep what is held bounded: old items give way to new ones."""
         if len(self.steps) > MAX_STEPS:
             self.unreported = []  # their indices are about to move
+            self.batch = ("", -1)
         for items, limit in ((self.loops, 4 * MAX_ITEMS), (self.resolved, MAX_ITEMS), (self.actions, 5),
                              (self.steps, MAX_STEPS), (self.step_words, MAX_STEPS), (self.step_items, MAX_STEPS),
                              (self.plan, 40),
