@@ -29,6 +29,7 @@ tests/data/, dev and blind held-out):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections import OrderedDict
@@ -1309,6 +1310,7 @@ _IRREGULAR_STEMS = {"sent": "send", "wrote": "write", "written": "write", "ran":
                     "book": "book", "reserve": "book", "reserved": "book"}
 
 
+@functools.lru_cache(maxsize=8192)  # a session's texts are stemmed again on each of its turns: once is enough
 def _stems(text: str) -> frozenset[str]:
     """Content words, crudely stemmed, so "dump"/"dumped" and "review"/"reviewing" meet."""
     stems = set()
