@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from trooper.conversation import ToolUseBlock
+from trooper.signals.extract import INTENT_LENGTH, ITEM_LENGTH, shown
 
 BENCH = Path(__file__).resolve().parent.parent / "bench" / "signals.py"
 
@@ -100,3 +101,23 @@ def test_the_matcher_is_strict_about_numbers() -> None:
     assert not bench.matches("Completed PR #2", "Completed PR #3: the endpoint")
     assert bench.matches("still waiting on the security review", "We're still waiting on the security review from Dana")
     assert not bench.matches("the venue contract hasn't been signed", "Signed the catering order")
+
+
+# The bench's matcher has no penalty for length (an item hits when it holds 60% of a label's
+# words), so an item grown into a paragraph would score better while reading worse. The
+# dashboard shows the intent as one line and each loop and step as one list entry: they are
+# bounded at the sizes the extractor had before issue 18's second round (signals/extract.py).
+@pytest.mark.parametrize("kind", ["intent", "completed_steps", "open_loops"])
+def test_extracted_items_stay_dashboard_sized(kind: str) -> None:
+    limit = INTENT_LENGTH if kind == "intent" else ITEM_LENGTH
+    items = []
+    for case in DEV:
+        signals = bench.signals_of(case)
+        items += [signals.intent] if kind == "intent" else list(getattr(signals, kind))
+    assert items and max(map(len, items)) <= limit
+
+
+def test_an_item_is_cut_at_a_word_and_a_repeated_gloss_is_said_once() -> None:
+    said = "moved L-8R — Both moved: 8R is in Lab 3 — both moved: 8R is in Lab 3 — from 20 Jan"
+    assert shown(said, 240) == "moved L-8R — Both moved: 8R is in Lab 3 — from 20 Jan"
+    assert shown("word " * 100, 30) == "word word word word word…"  # 25 characters and the ellipsis

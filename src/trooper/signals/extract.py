@@ -63,6 +63,27 @@ class Signals(msgspec.Struct):
 
 MAX_ITEMS = 8
 MAX_STEPS = 50
+# What the dashboard shows: the intent as one line, each loop and step as one list entry.
+INTENT_LENGTH = 300
+ITEM_LENGTH = 240
+_GLOSS = " — "  # how a name and what the agent said of it are joined
+
+
+def shown(text: str, limit: int) -> str:
+    """`text` as shown: a gloss said twice once, and at most `limit` characters, cut at a
+    word with an ellipsis."""
+    if _GLOSS in text:
+        seen: set[str] = set()
+        kept = []
+        for part in text.split(_GLOSS):
+            key = part.strip().lower()
+            if key not in seen:
+                seen.add(key)
+                kept.append(part)
+        text = _GLOSS.join(kept)
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:—-") + "…"
 
 # --- sentences and clauses ---
 
@@ -711,14 +732,15 @@ class SignalReader:
 
     def signals(self) -> Signals:
         resume_from = self._resume_from()
+        open_loops = self._open_loops(resume_from) + ([f"the user's question is unanswered: {self.asking}"] if self.asking else [])
         signals = Signals(
-            intent=self.intent,
+            intent=shown(self.intent, INTENT_LENGTH),
             constraints=self.constraints[:MAX_ITEMS],
             active_entities=list(self.entities)[-12:],
             facts=list(self.facts)[-MAX_ITEMS * 2 :],
-            open_loops=(self._open_loops(resume_from) + ([f"the user's question is unanswered: {self.asking}"] if self.asking else []))[-MAX_ITEMS:],
+            open_loops=[shown(loop, ITEM_LENGTH) for loop in open_loops[-MAX_ITEMS:]],
             resolved_loops=self.resolved[-MAX_ITEMS:],
-            completed_steps=self._completed(),
+            completed_steps=[shown(step, ITEM_LENGTH) for step in self._completed()],
             recent_actions=self.actions[-5:],
             resume_from=resume_from,
             plan=[step.text for step in self.plan],
