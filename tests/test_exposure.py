@@ -246,3 +246,34 @@ def test_a_token_sent_as_a_gemini_query_key_is_recognised_and_taken_out() -> Non
     refused = gate.admit({"client": ("203.0.113.7", 5000), "scheme": "http", "query_string": b"key=guess-0123456789abcdef",
                           "headers": [(b"host", b"trooper.example")]})
     assert refused.error is not None and refused.error.status == 401
+
+
+async def test_a_key_pasted_into_the_conversation_is_never_stored_or_shown(tmp_path: Path, claude: FakeUpstream) -> None:
+    """People paste keys into chats and tools print them: the transcript, the signals and the
+    database keep the conversation without them (the upstream still gets the request as sent)."""
+    claude.default = Text("Rotated. The new key is live.")
+    pasted, printed, passed = "sk-proj-PastedIntoChat0123456789", "sk_live_PrintedByTool012345", "AIzaPassedAsToolInput0123456789"
+    body = {
+        "model": "claude-haiku-4-5", "max_tokens": 64,
+        "messages": [
+            {"role": "user", "content": f"my key {pasted} leaked, rotate it and update the vault (ticket OPS-4471)"},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "vault_put",
+                                               "input": {"path": "payments/stripe", "value": passed}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1",
+                                          "content": f"stored; previous value was {printed}"}]},
+        ],
+    }
+    db = tmp_path / "t.db"
+    async with serving(tmp_path, chain_env(claude=claude, TROOPER_DB=str(db))) as trooper:
+        status, _ = await post(trooper.url, {"x-session-id": "pasted"}, json.dumps(body).encode())
+        assert status == 200
+        await asyncio.sleep(1.2)  # on disk
+        async with aiohttp.ClientSession() as http:
+            async with http.get(trooper.url + "/sessions/pasted") as response:
+                session = await response.text()
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("t.db*"))
+    assert "OPS-4471" in session and "[redacted]" in session  # the conversation is kept, less the keys
+    for secret in (pasted, printed, passed):
+        assert secret in json.dumps(claude.requests[-1].json)  # what the provider was asked is the client's
+        assert secret not in session, secret
+        assert secret.encode() not in stored, secret

@@ -13,7 +13,7 @@ from typing import Any, Protocol, TypeVar
 from trooper.conversation import Block, Message, TextBlock
 from trooper.signals.extract import SignalReader, Signals
 from trooper.store.records import Observation
-from trooper.store.transcript import KnownKeys, StoredKeys, fingerprints, new_from
+from trooper.store.transcript import KnownKeys, StoredKeys, fingerprints, kept_signals, new_from
 
 T = TypeVar("T")
 
@@ -83,7 +83,7 @@ def read_request(state: Followed, messages: tuple[Message, ...]) -> tuple[int, l
     else:
         for message in messages[start:]:
             state.reader.read(message)
-    return start, keys, state.reader.signals()
+    return start, keys, kept_signals(state.reader.signals())
 
 
 def start_over(state: Followed, messages: tuple[Message, ...], marks: list[int]) -> SignalReader:
@@ -117,7 +117,7 @@ def read_answer(state: Followed, messages: tuple[Message, ...], answer: Message)
     if state.reader is None:
         state.reader = start_over(state, messages, fingerprints(messages))
     state.reader.read(answer)
-    return state.reader.signals()
+    return kept_signals(state.reader.signals())
 
 
 def skip_answer(state: Followed, backlog: int, answer: Message) -> bool:

@@ -14,7 +14,9 @@ from typing import overload
 
 import msgspec
 
-from trooper.conversation import Block, ImageBlock, Message, TextBlock, ToolResultBlock, ToolUseBlock
+from trooper.conversation import Block, ImageBlock, Message, TextBlock, ThinkingBlock, ToolResultBlock, ToolUseBlock
+from trooper.redact import scrub
+from trooper.signals.extract import Signals
 
 # The key of an answer Trooper relayed itself: it matches whatever assistant message the
 # client resends at that place, since SDKs re-render answers (ids, whitespace, empty text).
@@ -180,19 +182,62 @@ def new_from(stored: Sequence[bytes], keys: Sequence[bytes], roles: Sequence[str
 
 
 def stored_content(content: tuple[Block, ...]) -> tuple[Block, ...]:
-    """A message's blocks as the transcript keeps them: images are kept as their type
-    and URL only (their bytes would dwarf the text); thinking is kept."""
-    if not any(type(b) is ImageBlock or type(b) is ToolResultBlock for b in content):
-        return content
-    return tuple(_without_image_data(block) for block in content)
+    """A message's blocks as the transcript keeps them: images as their type and URL only
+    (their bytes would dwarf the text); thinking kept; and anything shaped like a secret
+    redacted (a key pasted into a chat or printed by a tool is never stored)."""
+    kept = tuple(map(_kept, content))
+    return content if all(a is b for a, b in zip(kept, content)) else kept
 
 
-def _without_image_data(block: Block) -> Block:
-    if type(block) is ImageBlock and block.data:
-        return ImageBlock(media_type=block.media_type, url=block.url)
-    if type(block) is ToolResultBlock and any(type(p) is ImageBlock for p in block.content):
-        parts = tuple(_without_image_data(p) for p in block.content)
-        return msgspec.structs.replace(block, content=parts)
+def kept_signals(signals: Signals) -> Signals:
+    """Signals as the store keeps them: read from the conversation as sent, so without
+    anything shaped like a secret that the reader quoted (a key named as a fact)."""
+    return msgspec.structs.replace(
+        signals,
+        intent=_scrubbed(signals.intent),
+        constraints=list(map(_scrubbed, signals.constraints)),
+        active_entities=list(map(_scrubbed, signals.active_entities)),
+        facts=list(map(_scrubbed, signals.facts)),
+        open_loops=list(map(_scrubbed, signals.open_loops)),
+        resolved_loops=list(map(_scrubbed, signals.resolved_loops)),
+        completed_steps=list(map(_scrubbed, signals.completed_steps)),
+        recent_actions=list(map(_scrubbed, signals.recent_actions)),
+        plan=list(map(_scrubbed, signals.plan)),
+    )
+
+
+# A session's signals repeat most of their items from one observation to the next: each
+# item is scanned once, then looked up (bounded; emptied when full).
+_SCRUBBED: dict[str, str] = {}
+_SCRUBBED_MAX = 8192
+
+
+def _scrubbed(text: str) -> str:
+    found = _SCRUBBED.get(text)
+    if found is None:
+        if len(_SCRUBBED) >= _SCRUBBED_MAX:
+            _SCRUBBED.clear()
+        found = _SCRUBBED[text] = scrub(text)
+    return found
+
+
+def _kept(block: Block) -> Block:
+    if type(block) is TextBlock:
+        text = scrub(block.text)
+        return block if text == block.text else TextBlock(text)
+    if type(block) is ImageBlock:
+        return ImageBlock(media_type=block.media_type, url=block.url) if block.data else block
+    if type(block) is ToolResultBlock:
+        parts = tuple(_kept(part) for part in block.content)
+        same = all(a is b for a, b in zip(parts, block.content))
+        return block if same else msgspec.structs.replace(block, content=parts)
+    if type(block) is ToolUseBlock and block.input:
+        said = _encode_json(block.input).decode()
+        cleaned = scrub(said)
+        return block if cleaned == said else msgspec.structs.replace(block, input=msgspec.json.decode(cleaned))
+    if type(block) is ThinkingBlock:
+        text = scrub(block.text)
+        return block if text == block.text else msgspec.structs.replace(block, text=text)
     return block
 
 
