@@ -53,11 +53,12 @@ def scrub(text: str, also: Iterable[str] = ()) -> str:
         text = _KEY_SHAPED.sub(REDACTED, text)
     if "@" in text and "//" in text:
         text = _URL_USERINFO.sub(r"\1" + REDACTED + "@", text)
-    lowered = text.lower()
-    if "bearer" in lowered:
+    if "earer" in text or "EARER" in text:  # Bearer, bearer, BEARER
         text = _BEARER.sub(r"\1" + REDACTED, text)
-    if any(mark in lowered for mark in _PARAM_MARKS):
-        text = _SECRET_PARAM.sub(r"\1" + REDACTED, text)
+    if "=" in text:
+        lowered = text.lower()
+        if any(mark in lowered for mark in _PARAM_MARKS):
+            text = _SECRET_PARAM.sub(r"\1" + REDACTED, text)
     return text
 
 

@@ -192,6 +192,8 @@ def stored_content(content: tuple[Block, ...]) -> tuple[Block, ...]:
 def kept_signals(signals: Signals) -> Signals:
     """Signals as the store keeps them: read from the conversation as sent, so without
     anything shaped like a secret that the reader quoted (a key named as a fact)."""
+    if all(_scrubbed(text) == text for text in _texts(signals)):
+        return signals
     return msgspec.structs.replace(
         signals,
         intent=_scrubbed(signals.intent),
@@ -204,6 +206,13 @@ def kept_signals(signals: Signals) -> Signals:
         recent_actions=list(map(_scrubbed, signals.recent_actions)),
         plan=list(map(_scrubbed, signals.plan)),
     )
+
+
+def _texts(signals: Signals) -> Iterator[str]:
+    yield signals.intent
+    for items in (signals.constraints, signals.active_entities, signals.facts, signals.open_loops,
+                  signals.resolved_loops, signals.completed_steps, signals.recent_actions, signals.plan):
+        yield from items
 
 
 # A session's signals repeat most of their items from one observation to the next: each
