@@ -212,9 +212,8 @@ class Relay:
                                 yield out
                 return
             except SpliceRefused as refused:
-                if not self.remaining or not self.walker.mid_stream:
-                    raise
-                # Nothing of the refused continuation reached the client: the next provider may still join it.
+                # Nothing of the refused continuation reached the client: the next provider may
+                # still join it (with none left, _switch raises it: the client gets the error event).
                 async for out in self._switch(refused, recorded=True):
                     yield out
             except UpstreamError as exc:

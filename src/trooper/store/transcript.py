@@ -192,27 +192,16 @@ def stored_content(content: tuple[Block, ...]) -> tuple[Block, ...]:
 def kept_signals(signals: Signals) -> Signals:
     """Signals as the store keeps them: read from the conversation as sent, so without
     anything shaped like a secret that the reader quoted (a key named as a fact)."""
-    if all(_scrubbed(text) == text for text in _texts(signals)):
+    if _scrubbed(signals.intent) == signals.intent and all(
+        _scrubbed(text) == text for name in _SIGNAL_LISTS for text in getattr(signals, name)
+    ):
         return signals
-    return msgspec.structs.replace(
-        signals,
-        intent=_scrubbed(signals.intent),
-        constraints=list(map(_scrubbed, signals.constraints)),
-        active_entities=list(map(_scrubbed, signals.active_entities)),
-        facts=list(map(_scrubbed, signals.facts)),
-        open_loops=list(map(_scrubbed, signals.open_loops)),
-        resolved_loops=list(map(_scrubbed, signals.resolved_loops)),
-        completed_steps=list(map(_scrubbed, signals.completed_steps)),
-        recent_actions=list(map(_scrubbed, signals.recent_actions)),
-        plan=list(map(_scrubbed, signals.plan)),
-    )
+    lists = {name: list(map(_scrubbed, getattr(signals, name))) for name in _SIGNAL_LISTS}
+    return msgspec.structs.replace(signals, intent=_scrubbed(signals.intent), **lists)
 
 
-def _texts(signals: Signals) -> Iterator[str]:
-    yield signals.intent
-    for items in (signals.constraints, signals.active_entities, signals.facts, signals.open_loops,
-                  signals.resolved_loops, signals.completed_steps, signals.recent_actions, signals.plan):
-        yield from items
+_SIGNAL_LISTS = ("constraints", "active_entities", "facts", "open_loops", "resolved_loops", "completed_steps",
+                 "recent_actions", "plan")
 
 
 # A session's signals repeat most of their items from one observation to the next: each
