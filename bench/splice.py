@@ -50,9 +50,9 @@ def instrument() -> None:
     """Stamp when the relay notices the cut and when the next provider's first event is read."""
     switch, prime = relay.Relay._switch, relay.UpstreamStream.prime
 
-    def timed_switch(self, exc):  # type: ignore[no-untyped-def]
-        marks.setdefault("cut", time.perf_counter())
-        return switch(self, exc)
+    def timed_switch(self, exc, **options):  # type: ignore[no-untyped-def]
+        marks.setdefault("cut", time.perf_counter())  # the first cut; a refused splice switches again
+        return switch(self, exc, **options)
 
     async def timed_prime(self, first_event_by):  # type: ignore[no-untyped-def]
         await prime(self, first_event_by)
