@@ -64,13 +64,14 @@ def evaluate(rows: list[dict]) -> dict:
 
 
 def by_source(rows: list[dict]) -> dict[str, list[dict]]:
-    """Dev turns by who wrote them, from the id's prefix: `c…` the first set (issue 5), `dv_t…`
+    """Turns by who wrote them, from the id's prefix. Dev: `c…` the first set (issue 5), `dv_t…`
     written from the labelling guide, `bd_t…` written blind from the guide (never seen by whoever
-    tunes the rules before they were measured)."""
+    tunes the rules before they were measured). Held-out: `ho_t…` and `h2_t…`, two blind batches
+    written in different rounds."""
     sources: dict[str, list[dict]] = {}
     for row in rows:
-        prefix = re.match(r"[a-z_]+", row["id"])
-        sources.setdefault(prefix.group(0).rstrip("_") if prefix else "?", []).append(row)
+        prefix = re.match(r"(.*?)\d+$", row["id"])
+        sources.setdefault(prefix.group(1).rstrip("_") if prefix else "?", []).append(row)
     return sources
 
 
@@ -84,7 +85,12 @@ def main() -> None:
     if args.split in ("dev", "both"):
         figures["dev"] = evaluate(load(DATA))
     if args.split in ("heldout", "both") and HELDOUT.is_file():
-        figures["held-out"] = evaluate(load(HELDOUT))
+        heldout = load(HELDOUT)
+        figures["held-out"] = evaluate(heldout)
+        batches = by_source(heldout)
+        if len(batches) > 1:  # each blind batch apart too: `ho` written in round 2, `h2` in round 3
+            for source, rows in batches.items():
+                figures[f"held-out {source}"] = evaluate(rows)
     if args.split == "dev":  # how well the rules carry from one writer's phrasings to another's
         for source, rows in by_source(load(DATA)).items():
             figures[f"dev {source}"] = evaluate(rows)

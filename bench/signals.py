@@ -196,16 +196,25 @@ ROWS = (
 )
 
 
+def heldout_batches(cases: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Held-out sessions by the blind batch that wrote them, from the id's first part."""
+    batches: dict[str, list[dict[str, Any]]] = {}
+    for case in cases:
+        batches.setdefault(case["id"].split("_", 1)[0], []).append(case)
+    return batches
+
+
 def table(figures: dict[str, dict[str, Any]]) -> list[str]:
     """The figures of each split side by side, and held-out minus dev."""
     names = list(figures)
-    lines = [f"{'measure':<27}" + "".join(f"{name:>10}" for name in names) + ("       gap" if len(names) == 2 else "")]
+    both = "dev" in figures and "held-out" in figures
+    lines = [f"{'measure':<27}" + "".join(f"{name:>12}" for name in names) + ("       gap" if both else "")]
     for title, key, fmt in ROWS:
         cells = [fmt.format(figures[name][key]) for name in names]
         gap = ""
-        if len(names) == 2 and "%" in fmt:
-            gap = f"{(figures[names[1]][key] - figures[names[0]][key]) * 100:+.0f} pt"
-        lines.append(f"{title:<27}" + "".join(f"{cell:>10}" for cell in cells) + f"{gap:>10}")
+        if both and "%" in fmt:
+            gap = f"{(figures['held-out'][key] - figures['dev'][key]) * 100:+.0f} pt"
+        lines.append(f"{title:<27}" + "".join(f"{cell:>12}" for cell in cells) + f"{gap:>10}")
     return lines
 
 
@@ -226,6 +235,10 @@ def main() -> None:
     heldout = load(HELDOUT) if args.split != "dev" and HELDOUT.is_dir() else []
     if heldout:
         figures["held-out"] = evaluate(heldout)
+        batches = heldout_batches(heldout)
+        if len(batches) > 1:  # each blind batch apart too: `ho` written in round 2, `h2` in round 3
+            for batch, cases in batches.items():
+                figures[f"held-out {batch}"] = evaluate(cases)
     for line in table(figures):
         print(line)
     if args.split != "dev" and not heldout:
