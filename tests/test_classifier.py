@@ -59,6 +59,7 @@ def ask(text: str, history: bool = False, tools: bool = False) -> str:
         "sort these: 3, 1, 2", "Summarize: 'Server down, fixed by restart.'", "¿Quién escribió Don Quijote?",
         "法国的首都是哪里？", "Что такое инфляция?", "what is 7 times 8", "what does ephemeral mean",
         "Sort these ascending: 42, 7, 19, 3, 88", "what's a class action lawsuit", "define import duty",
+        "what's 10x10", "convert 0x1F to decimal", "is a whale a mammal",
     ],
 )
 def test_simple_turns(text: str) -> None:
@@ -93,6 +94,17 @@ def test_simple_turns(text: str) -> None:
         ("price of a 120 euro jacket after 20% off and then 10% off", {}),
         ("in fahrenheit?", {"history": True}),
         ("what do I do at step 4", {}),
+        # what the turn asks for, in shapes the rules above do not name word for word
+        ("whats the square footage of a 20x30 house", {}),  # dimensions to multiply
+        ("what would a sugar tax do to small shops", {}),  # a hypothetical
+        ("who loses if we raise the retirement age", {}),  # a condition
+        ("does raising the minimum wage cost jobs", {}),  # what one thing does to another
+        ("which name is catchier: brightpath or clearway", {}),  # a choice between options
+        ("convert these to kg: 5 lb, 12 lb, 20 lb", {}),  # several conversions
+        ("recipe in grams please: 2 cups flour, 1 cup sugar, 1 stick butter", {}),
+        ("convert this table to metric:\nitem | weight\nflour | 2 lb\nsugar | 1 lb", {}),
+        ("i have a 10 gallon tank, how many fish", {}),  # a count worked out from a given quantity
+        ("whats the next thing", {"history": True}),
     ],
 )
 def test_complex_turns(text: str, kw: dict) -> None:

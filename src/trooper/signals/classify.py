@@ -114,7 +114,7 @@ REASONING_MARKS = Rules(
 )
 REFERS_BACK = Rules(
     r"\b(that|this|it|those|these|them|they|above|previous|earlier|before|again|same|instead|also|too|another|"
-    r"other|rest|more|else|what now|now what|what next|last (one|message|answer|time)|first one|second|third|your (answer|reply|last|code|"
+    r"other|rest|more|else|next|after that|after this|what now|now what|what next|last (one|message|answer|time)|first one|second|third|your (answer|reply|last|code|"
     r"list|message|example|suggestion)|the (\w+ )?ones?|(an|another|more|some) examples?(?! of))\b",
     r"\b(my|our|we|us)\b",  # the user's own situation, stated in earlier turns
     r"\b(the|these|those) (two|three|four|both)\b|\b(both|either|neither)( of (them|these|those))?\b",
@@ -175,6 +175,11 @@ WORKS_OUT = Rules(
     r"risks?|trade offs?|tradeoffs?|advantages?|disadvantages?|pros|cons)\b",
     r"\b(and|then|also|plus) (what|who|when|where|how|why|which|tell|give|list|explain|convert|compare)\b",
     r"\?[^?]+\?",
+    # a hypothetical or a prediction ("what would a sugar tax do"), a condition ("who loses if …"), or what one
+    # thing does to another ("does raising the minimum wage cost jobs"): reasoning about effects
+    r"\bwhat (would|will|might|could)\b", r"\b(if|whether)\b",
+    r"\b(do|does|did|would|will|can|could|might) .{1,50}\b(affect|affects|hurt|harm|reduce|increase|lower|raise|boost|"
+    r"cause|lead to|result in|cost (jobs|lives|money))\b",
 )
 WEIGHS = Rules(
     r"\b(which|what) (name|one|option|title|word|phrase|color|colour|logo|approach|plan|city|car|laptop|phone)\b.{0,60}"
@@ -186,6 +191,7 @@ WEIGHS = Rules(
     r"\b(mejor|meilleure?|beste[nr]?|migliore|melhor|najlepsz\w*)\b",
     r"\b(good|bad|great|terrible|smart|wise|dumb|stupid|fair|reasonable|realistic|worth) (name|idea|choice|plan|move|"
     r"option|approach|deal|price|offer)\b", r"\b(is|are|was) .{1,40} (a good|a bad|worth|overrated|underrated|fair)\b",
+    r"\bwhich\b.{0,80}\bor\b|\bor\b[^?.]{0,60}\bwhich\b",  # a choice between named options
     r"\b(how (should|would|do|can) (i|we)|what should (i|we)|what (can|do) (i|we) do|my options|structure|organi[sz]e|layout|architect|best practices?|"
     r"tips?|strategy|roadmap|approach|advice|plan (a|my|our|for|the)|ideas? for)\b",
 )
@@ -403,7 +409,7 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
         return Decision("simple", "a translation, spelling or pronunciation")
     ask, material = _split_material(core)
     asked = grams(ask) if material else seen
-    if _composes_time_units(core):
+    if _composes_time_units(core) or (material and _converts_several(ask, material, latin, asked)):
         return Decision("complex", "an estimate, a computation or several operations")
     if _ONE_CONVERSION.match(core) is not None:  # "kg to lbs: 68"
         return Decision("simple", "conversion or formatting")
@@ -427,6 +433,8 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
     if LOOKUP.search(core, latin, seen):
         if seen.isdisjoint(_ENGLISH) and FOREIGN_MORE.search(core, latin, seen):  # "qual … e qual compensa mais"
             return Decision("complex", "a question with more than a fact in it, in another language")
+        if _DIGIT.search(core) is not None and not seen.isdisjoint(_HOW_MANY):  # "a 10 gallon tank, how many fish"
+            return Decision("complex", "an estimate, a computation or several operations")
         return Decision("simple", "lookup or definition")
     if _foreign_lookup(core, latin, seen):
         return Decision("simple", "a short question for a fact, in another language")
@@ -495,6 +503,10 @@ def _foreign_lookup(core: str, latin: bool, seen: frozenset[str]) -> bool:
     return FOREIGN_QUESTION.search(core, latin, seen) and not FOREIGN_COMPLEX.search(core, latin, seen)
 
 
+_DIGIT = re.compile(r"\d")
+# A count or an amount asked of a turn that gives a quantity: worked out from it, not looked up
+# (conversions were taken before).
+_HOW_MANY = frozenset(("how many", "how much"))
 _SENTENCES = re.compile(r"[.!?。！？]\s*\S")
 
 
@@ -612,8 +624,15 @@ TEXT_JOB_BLOCKS = Rules(
 # Units in the ask and several numbers in the text: several conversions, each worked out.
 UNITS = Rules(
     r"\b(cups?|grams?|g|kg|kilos?|pounds|lbs?|ounces|oz|ml|lit(er|re)s?|celsius|fahrenheit|miles|km|kilomet(er|re)s|"
-    r"feet|inches|cm|met(er|re)s|usd|eur|gbp|dollars|euros|currency|currencies|metric|imperial|calories|kcal)\b",
+    r"feet|inches|cm|met(er|re)s|usd|eur|gbp|dollars|euros|currency|currencies|metric|imperial|calories|kcal|"
+    r"minutes|hours|seconds|days|weeks)\b",
 )
+
+
+def _converts_several(ask: str, carried: str, latin: bool, asked: frozenset[str]) -> bool:
+    """Units in the ask and several quantities in the text it carries ("in grams please: 2 cups flour,
+    1 cup sugar…", a small table of weights): a conversion for each, worked out one by one."""
+    return len(_NUMBER.findall(carried)) > 1 and UNITS.search(ask, latin, asked)
 # Code in the carried text: its syntax, not its topic ("deploy" in a chat log is not code).
 CARRIED_CODE = Rules(
     r"```", r"\btraceback\b", r"\b\w+(error|exception)\b", r"=>|==|!=|&&|\|\||;[ \t]*(\n|$)", r"\w\([^)\n]*\)\s*[{:;]",
@@ -638,7 +657,7 @@ def _text_job(ask: str, carried: str, latin: bool) -> bool:
     if TEXT_JOB_BLOCKS.search(ask, latin, asked) or not asked.isdisjoint(_SEVERAL) \
             or CODE.search(ask, latin, asked) or CODE_MARKS.search(ask, latin) or CONTEXT.search(ask, latin, asked):
         return False
-    if WORKS_OUT.search(ask, latin, asked):
+    if WORKS_OUT.search(ask, latin, asked) or ("which" in asked and " or " in carried):  # "which is catchier: A or B"
         return False
     return not CARRIED_CODE.search(carried, latin)
 
@@ -675,7 +694,8 @@ _FRACTION = re.compile(r"\d+/\d+\s*[-+*x×÷]|[-+*x×÷]\s*\d+/\d+")
 _SEVERAL = frozenset(f"{joint} {verb}" for joint in ("and", "then", "also", "plus") for verb in (
     "then tell give list explain convert compare translate sort count add make write send find calculate compute "
     "summarize summarise rewrite show check email book put also explain format").split())
-_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,/]\d+)*")
+# A number, and each side of a dimension ("20x30", not the hex "0x1f").
+_NUMBER = re.compile(r"(?:(?<![\w.])|(?<=[1-9][x×])|(?<=\d\d[x×]))\d+(?:[.,/]\d+)*")
 
 
 def _without_framing(text: str) -> str:
