@@ -273,6 +273,37 @@ def test_a_plan_sets_the_numbering_and_steps_that_do_its_items_carry_their_numbe
     assert signals.resume_from == 3
 
 
+def test_a_step_claimed_done_after_its_call_failed_is_where_work_resumes() -> None:
+    todos = [{"content": "Bump the version", "status": "completed", "activeForm": "Bumping"},
+             {"content": "Add the 4.2.0 section to CHANGELOG.md", "status": "completed", "activeForm": "Adding"},
+             {"content": "Run the test suite", "status": "pending", "activeForm": "Running"}]
+    signals = extract([
+        user("Cut the 4.2.0 release:\n1. bump the version\n2. add the 4.2.0 section to CHANGELOG.md\n"
+             "3. run the test suite"),
+        tool_call("t1", "Edit", file_path="/repo/package.json", old_string='"4.1.0"', new_string='"4.2.0"'),
+        tool_result("t1", "Edit applied to /repo/package.json."),
+        assistant("Version bumped. Now the changelog."),
+        tool_call("t2", "Edit", file_path="/repo/CHANGELOG.md", old_string="## [Unreleased]", new_string="## [4.2.0]"),
+        tool_result("t2", "String to replace not found in file.", error=True),
+        assistant("CHANGELOG.md is updated with the 4.2.0 section."),
+        tool_call("t3", "TodoWrite", todos=todos),  # ticked off, but the edit never happened
+        tool_result("t3", "Todos have been modified successfully."),
+    ])
+    assert signals.resume_from == 2
+
+
+@pytest.mark.parametrize(
+    "result",
+    ['{"status": "not_enrolled", "reason": "INSUFFICIENT_HISTORY"}',
+     "killed\nsed: cannot rename /home/deploy/.ssh/sedR2x9Qk: Operation not permitted\n1 authorized_keys"],
+)
+def test_results_that_say_the_thing_did_not_happen_are_failures(result: str) -> None:
+    signals = extract([user("Enroll account 3301-60118 in budget billing and remove the old deploy key."),
+                       tool_call("t1", "enroll_budget_billing", account_id="3301-60118"),
+                       tool_result("t1", result)])
+    assert not signals.completed_steps and signals.open_loops, signals
+
+
 def test_a_todo_list_tool_is_the_plan() -> None:
     todos = [{"content": "Add the rate limiter", "status": "completed", "activeForm": "Adding"},
              {"content": "Write tests for it", "status": "in_progress", "activeForm": "Writing"},

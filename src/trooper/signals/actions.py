@@ -595,7 +595,7 @@ _FAIL_HEAD = re.compile(
 _FAIL_ANYWHERE = re.compile(
     r"\b(?:exit code|exit status|returned non-zero exit status|exited with code|process completed with exit code)"
     r":? *[1-9]|traceback \(most recent call last\)|\b[1-9]\d* (?:failed|failing|errors?)\b|^error[:\[ ]|"
-    r"\bbuild failed\b|\bnpm err!|\bfatal:|\berror: |\bfailed to\b",
+    r"\bbuild failed\b|\bnpm err!|\bfatal:|\berror: |\bfailed to\b|: operation not permitted\b|: permission denied\b",
     re.MULTILINE,
 )
 _FAIL_STATUS = frozenset("error failed failure declined rejected denied invalid unauthorized forbidden "
@@ -674,7 +674,7 @@ def _json_verdict(data: Any) -> tuple[str, str] | None:
     status = data.get("status") or data.get("state") or data.get("result")
     if isinstance(status, str):
         low = status.lower().strip()
-        if low in _FAIL_STATUS:
+        if low in _FAIL_STATUS or low.startswith(("not_", "not ")):  # "not_enrolled": the thing asked for did not happen
             return "failed", str(data.get("message") or data.get("reason") or status)[:160]
         if _PENDING_STATUS.match(low):
             return "pending", str(data.get("message") or data.get("reason") or status.replace("_", " "))[:160]

@@ -1221,7 +1221,11 @@ class SignalReader:
         for it). One never touched stays open: plans are not always worked in order."""
         done = max((step.number for step in self.plan if step.done), default=0)
         begun = max((step.number for step in self.plan if step.touched), default=0)
-        return {step.number for step in self.plan if (
+        # a failed call the agent then claimed as done holds the step it was made at, whatever
+        # else marked that step done (a todo list ticked, a later commit): the guide's "claimed
+        # but contradicted by the tool output" is not completed
+        held = {loop.step for loop in self.loops if loop.key and _CLAIMED in loop.text}
+        return {step.number for step in self.plan if step.number not in held and (
             step.done or ((step.number <= done or step.number < begun) and (step.touched or step.looks)))}
 
     def _resume_from(self) -> int | None:
