@@ -352,3 +352,33 @@ def test_a_react_text_agent_has_calls_and_results_too() -> None:
     assert signals.intent == "book me the cheapest flight from Porto to Berlin on May 3"
     assert signals.completed_steps == []
     assert signals.open_loops == ["book flight FR1234 failed: Error: payment declined"]
+
+
+def test_a_plan_step_the_agent_reports_by_number_says_what_it_found_and_work_toward_a_later_step_keeps_its_number() -> None:
+    signals = extract([
+        user("Work permit BP-77 for me:\n1. check it's complete\n2. calc the fees\n3. route it to plan review\n"
+             "4. email the applicant with next steps"),
+        tool_call("t1", "get_application", application_id="BP-77"),
+        tool_result("t1", '{"application_id": "BP-77", "documents": ["site_plan.pdf"]}'),
+        assistant("Step 1: incomplete. The structural calcs are missing."),
+        tool_call("t2", "calculate_fees", application_id="BP-77"),
+        tool_result("t2", '{"total": 1846.2}'),
+        assistant("Step 2: fees total $1,846.20. Step 3 has to wait until the calcs are in."),
+        tool_call("t3", "send_notice", application_id="BP-77", subject="corrections needed"),
+        tool_result("t3", '{"status": "sent", "notice_id": "NTC-77120"}'),
+    ])
+    assert signals.completed_steps == [
+        "step 1: checked it's complete — Step 1: incomplete; The structural calcs are missing",
+        "step 2: calc the fees — Step 2: fees total $1,846.20",  # what it said of step 3 is not step 2's
+        "step 4: sent notice BP-77, corrections needed (NTC-77120)",  # step 3 is not done, so 4 is not finished
+    ]
+    assert signals.resume_from == 3
+
+
+def test_a_tool_that_names_its_own_verb_is_not_renamed_by_a_method_argument_and_ids_keep_all_their_parts() -> None:
+    signals = extract([
+        user("He wants to pay the BP-77 fees now by check."),
+        tool_call("t1", "record_payment", application_id="BP-77", amount=1846.2, method="check"),
+        tool_result("t1", '{"status": "recorded", "receipt": "RCPT-2026-09933", "balance_due": 0.00}'),
+    ])
+    assert signals.completed_steps == ["recorded payment BP-77, 1846.2, check (RCPT-2026-09933)"]

@@ -135,6 +135,8 @@ def describe(tool: str, arguments: Any) -> Call:
         return Call(f"edit:{path}", "change", phrase, f"{path} {changed}", f"edit {path}")
     words = name_words(tool)
     operation = next((args[k] for k in _OPERATION_KEYS if isinstance(args.get(k), str) and len(args[k]) <= 40), None)
+    if operation is not None and _verb(words, [])[1] == "change" and _verb(name_words(operation), [])[1] != "change":
+        operation = None  # record_payment(method="check"): the tool says what it does; the value is a detail
     if operation is not None:  # one tool, many operations: okta(action="create_user", params={…})
         words = [*name_words(operation), *(w for w in words if w not in name_words(operation))]
         nested = next((args[k] for k in ("params", "parameters", "args", "arguments", "data", "input")
@@ -606,7 +608,7 @@ _PENDING_TEXT = re.compile(r"\b(?:pending (?:\w+ ){0,2}(?:approval|review|sign-?
                            r"(?:\w+ ){0,2}approval|awaiting (?:\w+ ){0,2}(?:approval|review|sign-?off|confirmation|decision)|"
                            r"on hold)\b")
 _ID_IN_TEXT = re.compile(
-    r"/(?:pull|pulls|merge_requests)/(\d+)|/issues/(\d+)|\b([A-Z][A-Z0-9]{1,9}-\d{2,})\b|(?<![\w/#])#(\d{2,7})\b|"
+    r"/(?:pull|pulls|merge_requests)/(\d+)|/issues/(\d+)|\b([A-Z][A-Z0-9]{1,9}(?:-[A-Z0-9]{1,12}){0,3}?-\d{2,}(?:-[A-Z0-9]{1,12}){0,3})\b|(?<![\w/#])#(\d{2,7})\b|"
     r"^\[[\w./-]+ ([0-9a-f]{7,12})\]"
 )
 _ID_JSON_KEY = re.compile(r"(?:^|_)(?:id|number|no|code|ref|reference|confirmation|pnr|locator|url|sha|hash)$|"

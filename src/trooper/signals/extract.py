@@ -220,6 +220,8 @@ REPORT_LENGTH = 200  # of what the agent says of a plan step's results
 STEP_ENTRY_LENGTH = 480  # a finished plan step, its work and what the agent said of it
 _CLAIMED = "though the agent said"
 _STEP_NAMED = re.compile(r"^step (\d{1,2})\b")
+# "Step 2: parcel 044-231-17 is R-1, the rear setback fails": the agent reporting a plan step by its number.
+_STEP_REPORT = re.compile(r"^step\s*#?(\d{1,2})\s*(?:[:—–]|-\s)\s*(?=\S)")
 _TICKET = re.compile(r"\b[A-Z][A-Z0-9]{1,9}-\d{2,}\b|(?<![\w#])#\d{2,7}\b")
 _SENTENCE_END = re.compile(r"[.!?](?=\s)|\n")
 _WORD = re.compile(r"[a-z0-9][a-z0-9#_.-]*")
@@ -297,7 +299,7 @@ class Event(msgspec.Struct, frozen=True):
     open loop, a question to the user, a plan, a tool call, or a tool result."""
 
     kind: Literal["step", "resolved", "open", "question", "moving", "plan", "todo", "call", "result", "reply",
-                  "checks_pass", "said"]
+                  "checks_pass", "said", "report"]
     text: str = ""
     words: frozenset[str] = frozenset()
     unit: str = ""  # steps: the numbered unit (step, pr, task...) and its numbers
@@ -386,7 +388,8 @@ class _Reading:
                 self.redirect = bool(_REDIRECT.search(text))
         asked: list[str] = []
         last_id = ""
-        for sentence in sentences:
+        reports: list[Event] = []
+        for index, sentence in enumerate(sentences):
             low = sentence.translate(_MARKUP).lower()
             named = _TICKET.findall(sentence)
             if role == "user" and len(sentence) < 200 and _CONSTRAINT.search(low):
@@ -419,10 +422,22 @@ class _Reading:
                 ids = _ids_in(sentence)
                 if ids:  # "A-90111 → tomorrow 10:15, Dr. Levin": what the agent says of an item it named
                     self.events.append(Event("said", _clean(sentence), ids, unit="claim" if claimed else ""))
+                report = _STEP_REPORT.match(low)
+                if report is not None:
+                    report_text = _clean(sentence)
+                    for following in sentences[index + 1 : index + 4]:  # "Step 1: incomplete. Two problems: …"
+                        if len(report_text) >= 120 or _STEP_NAMED.match(following.lower()) or _ANNOUNCING.match(following) \
+                                or following.rstrip().endswith("?"):
+                            break
+                        report_text = f"{report_text}; {_clean(following)}"
+                    reports.append(Event("report", report_text[:REPORT_LENGTH], _stems(report_text), numbers=(int(report.group(1)),)))
                 moving = _MOVING_ON.search(low)
                 if moving and not _NEGATED.search(low[: moving.start()]):
                     self.events.append(Event("moving", numbers=(int(moving.group(1)),)))
-        for plan in plans(text, user=role == "user"):  # after the sentences: a list of what is left is not closed by the line above it
+        laid_out = plans(text, user=role == "user")
+        if not laid_out:  # "Step 1: …, Step 2: …" laying out a plan is not a report on one
+            self.events.extend(reports)
+        for plan in laid_out:  # after the sentences: a list of what is left is not closed by the line above it
             self.events.append(Event("plan", plan=plan))
         if asked:
             text_asked = " ".join(asked[-2:])
@@ -689,6 +704,8 @@ class SignalReader:
                 self._checks_passed()
             elif kind == "said":
                 self._said(event)
+            elif kind == "report":
+                self._step_report(event)
             elif kind == "moving":
                 self._moving_on(event.numbers[0])
             elif kind == "plan":
@@ -794,6 +811,8 @@ class SignalReader:
                     grouped[item] = []
                     order.append((item, ""))
                 grouped[item].append(text)
+            elif 0 < item <= len(self.plan) and not text.startswith("step "):
+                order.append((0, f"step {item}: {text}"))  # work toward a plan step not finished: still that step's
             else:
                 order.append((0, text))
         for number in sorted(set(done) - set(grouped)):
@@ -899,6 +918,15 @@ class SignalReader:
             if not loop.asked and event.words & loop.words and event.text.lower() not in loop.text.lower() \
                     and len(loop.text) < GLOSSED_LENGTH:
                 loop.text = f"{loop.text} — {event.text}"[:GLOSSED_LENGTH]
+
+    def _step_report(self, event: Event) -> None:
+        """What the agent says of a plan step it names by number ("Step 3: fees total
+        $1,846.20") is how that step's entry says what it found or did."""
+        number = event.numbers[0]
+        if 0 < number <= len(self.plan):
+            step = self.plan[number - 1]
+            if len(step.said) < 2 and event.text not in step.said:
+                step.said.append(event.text)
 
     def _contradicted(self, event: Event) -> bool:
         """Does a failed call, not since retried successfully, share what the claim is
