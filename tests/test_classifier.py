@@ -159,6 +159,28 @@ def test_what_the_turn_asks_decides(text: str, kw: dict, label: str) -> None:
     assert ask(text, **kw) == label
 
 
+PARCEL_PROMPT = ("You are the assistant for a parcel delivery company. Standard delivery is 2-4 working days. "
+                 "Prohibited items include aerosols and perfume. Cancel a booking in Account > Bookings.")
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        # the deployment's own facts, stated in the request's system prompt, read out
+        ("can i send perfume", "simple"),
+        ("how do I cancel", "simple"),
+        # what the prompt does not settle: a judgement, the asker's own case, a plan, a number to work with
+        ("should i send perfume", "complex"),
+        ("how do i plan my deliveries", "complex"),
+        ("can i send 3 perfume bottles", "complex"),
+        ("can i send my grandmother a cake", "complex"),
+    ],
+)
+def test_a_question_the_system_prompt_answers(text: str, label: str) -> None:
+    conversation = Conversation(model="m", messages=(Message("user", (TextBlock(text),)),), system=PARCEL_PROMPT)
+    assert classify(conversation).label == label
+
+
 def test_twenty_word_boundary() -> None:
     twenty = "who painted the ceiling of the sistine chapel in rome " + "please " * 10
     assert word_count(twenty.strip()) == 20

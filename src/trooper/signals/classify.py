@@ -353,12 +353,53 @@ def classify(conversation: Conversation) -> Decision:
     before = conversation.messages[: conversation.messages.index(last)]
     has_history = any(message.role in ("user", "assistant") for message in before)  # a system prompt is not history
     decision = classify_text(text, has_history)
+    if decision.reason in _GROUNDABLE and _answered_by_system(text, conversation.system):
+        return Decision("simple", "a question the system prompt answers")
     if conversation.tools and decision.reason not in _NEEDS_NO_TOOL:
         return Decision("complex", "tools defined")
     return decision
 
 
 _NEEDS_NO_TOOL = frozenset(("small talk", "definition"))
+# What a short question can be taken for when the request's own system prompt states its answer
+# ("can i send perfume" to a parcel firm's assistant whose prompt lists prohibited items): a lookup,
+# or a how-to or how-many that reads like advice or a computation without the prompt.
+_GROUNDABLE = frozenset(("lookup or definition", "not clearly simple", "a judgment, advice or a plan",
+                         "an estimate, a computation or several operations"))
+MAX_GROUNDED_WORDS = 10
+MIN_GROUNDING_WORDS = 12
+# What no system prompt settles: a judgement about the asker's case, a why, a condition, what the
+# asker's own case needs or has left.
+_JUDGES = re.compile(r"\b(should|allowed|legal|worth|better|best|recommend|why|if|whether|fair|normal|safe|"
+                     r"ok|okay|enough|right|wrong|my|mine|our|need|needed|fit|left|afford)\b")
+_FUNCTION_WORDS = frozenset("what when where which whats does have your youre there about with from that this they "
+                            "them their into just tell know need want please much many long".split())
+
+
+def _answered_by_system(text: str, system: str) -> bool:
+    """A short question for a fact whose content words are mostly in the system prompt: the
+    deployment's own facts (hours, prices, policy) given in the request, read out like a text job."""
+    lowered = text.lower()
+    if len(system) < MIN_GROUNDING_WORDS * 4 or word_count(lowered) > MAX_GROUNDED_WORDS \
+            or _DIGIT.search(lowered) is not None or _JUDGES.search(lowered) is not None:
+        return False
+    # "how do i cancel", "how many days do i get": the how is the question, not advice or a sum;
+    # anything else that weighs or works out ("how do i structure …") the prompt does not settle
+    rest = _HOW_OPENING.sub("", lowered, count=1)
+    rest_grams = grams(rest)
+    if WEIGHS.search(rest, True, rest_grams) or REASONING.search(rest, True, rest_grams):
+        return False
+    content = [w[:5] for w in _WORD.findall(lowered) if len(w) >= 4 and w not in _FUNCTION_WORDS]
+    if not content:
+        return False
+    stems = {w[:5] for w in _WORD.findall(system.lower()) if len(w) >= 4}
+    if len(stems) < MIN_GROUNDING_WORDS:
+        return False
+    return 2 * sum(w in stems for w in content) >= len(content)
+
+
+_WORD = re.compile(r"[^\W\d_]+")
+_HOW_OPENING = re.compile(r"^(how (do|can|would) (i|we|you)|how (many|much)( \w+)? (do|does|can|will) (i|we|you))\b")
 
 
 def classify_text(text: str, has_history: bool = False) -> Decision:
