@@ -244,6 +244,42 @@ def test_a_result_waiting_for_approval_is_a_loop_until_a_later_result_about_it_i
     assert extract(messages).open_loops == []
 
 
+def test_checking_on_a_waiting_item_is_the_same_loop_not_a_second_one() -> None:
+    signals = extract([
+        user("Refund the $650 order B-77."),
+        tool_call("t1", "request_approval", order_id="B-77", amount=650),
+        tool_result("t1", '{"approval_id": "APR-7731", "status": "pending"}'),
+        tool_call("t2", "check_approval_status", approval_id="APR-7731"),
+        tool_result("t2", '{"approval_id": "APR-7731", "status": "pending", "message": "with Marcus, 3rd in queue"}'),
+    ])
+    assert len(signals.open_loops) == 1 and signals.open_loops[0].startswith("APR-7731 pending"), signals.open_loops
+    assert "Marcus" in signals.open_loops[0]
+
+
+@pytest.mark.parametrize("said", ["I haven't touched the firewall rules.", "We have not emailed AP about it."])
+def test_what_the_agent_left_alone_is_not_a_loop(said: str) -> None:
+    assert extract([user("Contain the phishing incident."), assistant(said)]).open_loops == []
+
+
+@pytest.mark.parametrize("said", [
+    "I haven't confirmed the March start date yet.",
+    "I'll hold the letter until the teardown report is in.",
+    "Both disputes are now under review by the banks.",
+    "The new rule also needs to be merged into main before tonight.",
+])
+def test_waits_in_prose_are_loops(said: str) -> None:
+    assert len(extract([user("Handle the claims backlog."), assistant(said)]).open_loops) == 1
+
+
+def test_a_plan_step_never_begun_is_not_a_loop_and_a_later_one_held_up_is_named_by_its_number() -> None:
+    plan = assistant("Plan:\n1. Look up the claim CL-4410\n2. Order the inspection\n3. Write the letter to the insured")
+    signals = extract([user("Settle claim CL-4410."), plan])
+    assert signals.resume_from == 1 and signals.open_loops == []
+    signals = extract([user("Settle claim CL-4410."), plan,
+                       assistant("The letter to the insured is on hold until the inspection report arrives.")])
+    assert signals.open_loops == ["step 3: The letter to the insured is on hold until the inspection report arrives"]
+
+
 def test_shell_commands_are_named_by_what_they_change() -> None:
     signals = extract([
         user("Restart nginx on web-2 and open a PR with the config fix."),

@@ -139,7 +139,8 @@ _NEGATED = re.compile(
     r"|n't\b|'ll\b",
 )
 _OPEN = re.compile(
-    r"\b(?:todo|to-do|fixme|tbd|blocked(?= *(?:on|by|until|because|pending|waiting|:))|blocker|blocking|stuck|on hold|(?<!without )waiting (?:on|for)|still waiting|awaiting|"
+    r"\b(?:todo|to-do|fixme|tbd|blocked(?= *(?:on|by|until|because|pending|waiting|:))|blocker|(?:is|are|'s) blocking|stuck|on hold|(?<!without )waiting (?:on|for)|still waiting|awaiting|"
+    r"hold(?:ing)? (?:\w+ ){0,5}until|held (?:for|until|pending)|under review|in review|(?:needs?|has|have) to be \w+ed|"
     r"still (?:need|needs|has to|have to|missing|pending|open|reviewing|deciding|checking|working on)|"
     r"(?:has|have)n't (?:been \w+|\w+ed)|(?:has|have) not (?:been \w+|\w+ed)|not yet|yet to|pending|outstanding|"
     r"needs? (?:approval|access|sign-?off|a decision|confirmation|review|to be (?:approved|confirmed|signed|reviewed|decided))|"
@@ -148,6 +149,9 @@ _OPEN = re.compile(
     r"open question|unresolved|nobody has|no one has|until (?:\w+ ){0,3}(?:signs?|approves?|confirms?|repl(?:y|ies)|decides?|sends?)|"
     r"by (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|tomorrow|tonight|eod|end of (?:the )?(?:day|week|month)|next week))\b",
 )
+# "I haven't touched those", "I haven't emailed AP": what the agent left alone, not something pending
+# (unless it says it is still to come: "I haven't confirmed the date yet").
+_RESTRAINT = re.compile(r"^(?:but |and |so )?(?:i|we) (?:haven't|have not) (?!.*\b(?:yet|still)\b)[^,;]*$")
 _RESOLVED = re.compile(
     r"\b(?:resolved|fixed|sorted|solved|unblocked|approved|signed off|arrived|came in|is in|are in|landed|received|"
     r"merged|(?:is|are) gone|works now|working now|pass(?:es)? now|passing now|is back|are back|no longer|"
@@ -410,7 +414,8 @@ class _Reading:
                     asked.append(_clean(sentence).rstrip("?") + "?")
             else:
                 for clause in _clauses(sentence):
-                    if _OPEN.search(clause.translate(_MARKUP).lower()):
+                    said_low = clause.translate(_MARKUP).lower()
+                    if _OPEN.search(said_low) and not _RESTRAINT.search(said_low):
                         # "Claim EXP-7731 is submitted. It goes to Lena for approval": the loop is EXP-7731's
                         said = _clean(clause) if named or not last_id else f"{_clean(clause)} ({last_id})"
                         self.events.append(Event("open", said, _stems(said)))
@@ -774,9 +779,11 @@ class SignalReader:
         return min(max(begun, 1), len(self.plan)) if self.plan else 0
 
     def _open_loops(self, resume_from: int | None) -> list[str]:
-        """The open loops, and the plan step the work stopped at: the first one not done is
-        unfinished business, named by its number and joined by the loop that holds it up (a
-        failure or a wait met while at that step, else one about the same things)."""
+        """The open loops, and the plan step the work stopped at: the first one not done, once
+        begun, is unfinished business, named by its number and joined by the loop that holds it
+        up (a failure or a wait met while at that step, else one about the same things); a step
+        never begun is only the rest of the plan. A loop about a later step not done is named
+        by that step's number ("step 5: the letter is on hold until the teardown")."""
         texts = [loop.text for loop in self.loops]
         if not self.plan or resume_from is None or not 0 < resume_from <= len(self.plan):
             return texts
@@ -793,8 +800,19 @@ class SignalReader:
                 best, most = index, shared
         if best >= 0:
             texts[best] = f"{head} — {texts[best]}"[:GLOSSED_LENGTH]
-        else:
+        elif step.touched:
             texts.append(head)
+        done = self._plan_done()
+        for index, loop in enumerate(self.loops):  # a loop that holds up a later step is named by that step
+            if index == best or loop.asked or loop.text.startswith(("still to do", "step ")):
+                continue
+            number, most = 0, 1
+            for item in self.plan:
+                shared = len((loop.words & item.words) - _GENERIC)
+                if item.number not in done and shared > most:
+                    number, most = item.number, shared
+            if number:
+                texts[index] = f"step {number}: {texts[index]}"
         return texts
 
     def _completed(self) -> list[str]:
@@ -1147,6 +1165,12 @@ class SignalReader:
                 loop.ids = (*loop.ids, *ids[:1])
                 loop.text = f"{', '.join(loop.ids[:4])} {detail}: {call.label}"[:200]
                 loop.words = loop.words | _stems(loop.text)
+                return
+        for loop in self.loops:  # a later call about the same waiting item (checking its status) is the same loop
+            if loop.ids and set(loop.ids) & set(ids):
+                if detail.lower() not in loop.text.lower() and len(loop.text) < GLOSSED_LENGTH:
+                    loop.text = f"{loop.text} — {detail}"[:GLOSSED_LENGTH]
+                loop.words = loop.words | _stems(detail)
                 return
         shown = ", ".join(ids[:2])
         text = (f"{shown} {detail}: {call.label}" if shown else f"{call.label}: {detail}")[:200]
