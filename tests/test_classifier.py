@@ -146,6 +146,15 @@ def test_complex_turns(text: str, kw: dict) -> None:
         # reading one thing out of carried text; a topic shift after earlier turns
         ("pull out the tracking number from this:\nYour parcel 7781-22 left our depot today and arrives Friday.", {},
          "simple"),
+        # one plain question whose answer the carried text states, however long the text; not a
+        # judgement, a comparison or a tally over it, nor a value it does not state
+        ("quick q, whats the deposit in this lease, my head hurts\n\nThe Tenant shall pay a security deposit of two "
+         "months rent before moving in. Rent is due on the first day of each month by bank transfer.", {}, "simple"),
+        ("can i bring a dog? here's their policy\n\nPets: dogs are welcome in the garden and the bar, not in the "
+         "dining room.", {}, "simple"),
+        ("what is the total\n\n3 x usb cable @ 7.50\n1 x monitor 199.00\n2 x mouse 15.00", {}, "complex"),
+        ("which flight is cheapest\n\nBA123 London-Paris 240 GBP\nAF456 London-Paris 199 GBP", {}, "complex"),
+        ("who should handle this ticket\n\nCustomer says the app crashes on login since the update.", {}, "complex"),
         ("different question: how do you spell rhythm", {"history": True}, "simple"),
         ("how do you spell it", {"history": True}, "complex"),
         # a fact question after chat, where the chat ends in a "but honestly"

@@ -372,15 +372,26 @@ MIN_GROUNDING_WORDS = 12
 # asker's own case needs or has left.
 _JUDGES = re.compile(r"\b(should|allowed|legal|worth|better|best|recommend|why|if|whether|fair|normal|safe|"
                      r"ok|okay|enough|right|wrong|my|mine|our|need|needed|fit|left|afford)\b")
-_FUNCTION_WORDS = frozenset("what when where which whats does have your youre there about with from that this they "
+_FUNCTION_WORDS = frozenset("the and for you are can was who how why any all its get got has had did not but per via out "
+                            "off one use what when where which whats does have your youre there about with from that this they "
                             "them their into just tell know need want please much many long".split())
+
+
+# A question for one thing a given text states: who, what, when, where, which, how, or can/is/does.
+_READ_QUESTION = re.compile(r"^(?:who|who's|whos|what|what's|whats|when|where|which|how|"
+                            r"(?:can|do|does|is|are|r|was|were|will) (?:i|we|they|it|there|you|u))\b")
+
+
+# "can you rebook me …": a request to the assistant to do something, not a question about the business.
+_ASKS_TO_ACT = re.compile(r"^(?:can|could|would|will) (?:you|u)\b(?! (?:ship|deliver|accept|take|open|close))")
 
 
 def _answered_by_system(text: str, system: str) -> bool:
     """A short question for a fact whose content words are mostly in the system prompt: the
     deployment's own facts (hours, prices, policy) given in the request, read out like a text job."""
-    lowered = text.lower()
+    lowered = _without_framing(text.lower())
     if len(system) < MIN_GROUNDING_WORDS * 4 or word_count(lowered) > MAX_GROUNDED_WORDS \
+            or (_READ_QUESTION.match(lowered) is None and not lowered.endswith("?")) or _ASKS_TO_ACT.match(lowered) \
             or _DIGIT.search(lowered) is not None or _JUDGES.search(lowered) is not None:
         return False
     # "how do i cancel", "how many days do i get": the how is the question, not advice or a sum;
@@ -389,16 +400,26 @@ def _answered_by_system(text: str, system: str) -> bool:
     rest_grams = grams(rest)
     if WEIGHS.search(rest, True, rest_grams) or REASONING.search(rest, True, rest_grams):
         return False
-    content = [w[:5] for w in _WORD.findall(lowered) if len(w) >= 4 and w not in _FUNCTION_WORDS]
-    if not content:
-        return False
-    stems = {w[:5] for w in _WORD.findall(system.lower()) if len(w) >= 4}
-    if len(stems) < MIN_GROUNDING_WORDS:
-        return False
-    return 2 * sum(w in stems for w in content) >= len(content)
+    stems = _stems(system.lower())
+    return len(stems) >= MIN_GROUNDING_WORDS and _mostly_in(lowered, stems)
 
 
 _WORD = re.compile(r"[^\W\d_]+")
+
+
+def _stem(word: str) -> str:
+    """Enough of a word to match its other forms: "saturday"/"saturdays", "dog"/"dogs"."""
+    return word[:5] if len(word) > 5 else word[:-1] if len(word) > 3 and word.endswith("s") else word
+
+
+def _stems(text: str) -> set[str]:
+    return {_stem(word) for word in _WORD.findall(text) if len(word) >= 3}
+
+
+def _mostly_in(question: str, stems: set[str], pointers: frozenset[str] = frozenset()) -> bool:
+    """At least half the question's content words (one at least) are among `stems`."""
+    content = [_stem(w) for w in _WORD.findall(question) if len(w) >= 3 and w not in _FUNCTION_WORDS and w not in pointers]
+    return bool(content) and 2 * sum(w in stems for w in content) >= len(content)
 _HOW_OPENING = re.compile(r"^(how (do|can|would) (i|we|you)|how (many|much)( \w+)? (do|does|can|will) (i|we|you))\b")
 
 
@@ -421,7 +442,7 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
     # A job on text the turn carries ("sort these: 42, 7, 19", "tldr\n\n<an email>") is
     # judged by what it asks, not by the material, however long the material is.
     whole_ask, carried = _split_material(lowered)
-    if carried and _text_job(whole_ask, carried, latin):
+    if carried and (_text_job(whole_ask, carried, latin) or _reads_out(whole_ask, carried, latin)):
         return Decision("simple", "a short job on the text it carries")
     if words > MAX_SIMPLE_WORDS or len(text) > MAX_SIMPLE_CHARS:
         return _after_preamble(lowered, has_history, words, latin)
@@ -476,6 +497,8 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
             return Decision("complex", "a question with more than a fact in it, in another language")
         if _DIGIT.search(core) is not None and not seen.isdisjoint(_HOW_MANY):  # "a 10 gallon tank, how many fish"
             return Decision("complex", "an estimate, a computation or several operations")
+        if material and _asks_more_of_text(ask, latin):  # "which flight is cheapest\n<a list of flights>"
+            return Decision("complex", "a judgment or a comparison over the text it carries")
         return Decision("simple", "lookup or definition")
     if _foreign_lookup(core, latin, seen):
         return Decision("simple", "a short question for a fact, in another language")
@@ -701,6 +724,38 @@ def _text_job(ask: str, carried: str, latin: bool) -> bool:
     if WORKS_OUT.search(ask, latin, asked) or ("which" in asked and " or " in carried):  # "which is catchier: A or B"
         return False
     return not CARRIED_CODE.search(carried, latin)
+
+
+
+_QUESTION_END = re.compile(r"[?,;:.!]|\n")
+# Words that point at the carried text rather than say what is asked of it.
+_POINTERS = frozenset("this these that here above below text thread notes note message email list document paragraph "
+                      "article according attached pasted following clause page policy their there says said".split())
+# A superlative or a count asks to compare or tally the whole text, not to read one thing out of it.
+_TALLIES = re.compile(r"\b(how many|most|least|more|less|fewer|\w+iest|cheapest|fastest|latest|earliest|longest|shortest|"
+                      r"biggest|largest|smallest|highest|lowest|oldest|newest|closest|nearest|best|worst)\b")
+MAX_READ_QUESTION_WORDS = 15
+
+
+def _asks_more_of_text(question: str, latin: bool) -> bool:
+    """A question about a text that judges it, compares or tallies across it, or thinks about it
+    ("which flight is cheapest", "who should handle this ticket", "what is the tone of this")."""
+    asked = grams(question)
+    return _JUDGES.search(question) is not None or _TALLIES.search(question) is not None \
+        or TEXT_JOB_BLOCKS.search(question, latin, asked) or WEIGHS.search(question, latin, asked) \
+        or CODE.search(question, latin, asked)
+
+
+def _reads_out(ask: str, carried: str, latin: bool) -> bool:
+    """One plain question whose words are in the text the turn carries ("whats the monthly rent in this"
+    over a lease clause, "who asked for the deadline extension" over a chat thread): the answer is read
+    out, not worked out, judged or counted."""
+    question = _QUESTION_END.split(_without_framing(ask.strip()), 1)[0]
+    if _READ_QUESTION.match(question) is None or word_count(question) > MAX_READ_QUESTION_WORDS:
+        return False
+    if _DIGIT.search(question) or _asks_more_of_text(question, latin) or CARRIED_CODE.search(carried, latin):
+        return False
+    return _mostly_in(question, _stems(carried), _POINTERS)
 
 
 # Framing that says nothing about the task: "Quick one:", "Step by step,", "URGENT!!!",
