@@ -418,3 +418,26 @@ def test_a_tool_that_names_its_own_verb_is_not_renamed_by_a_method_argument_and_
         tool_result("t1", '{"status": "recorded", "receipt": "RCPT-2026-09933", "balance_due": 0.00}'),
     ])
     assert signals.completed_steps == ["recorded payment BP-77, 1846.2, check (RCPT-2026-09933)"]
+
+
+def test_edits_to_several_files_for_one_purpose_are_one_step_until_the_agent_moves_on() -> None:
+    def edit(call_id: str, path: str, old: str, new: str) -> list[Message]:
+        return [tool_call(call_id, "Edit", file_path=path, old_string=old, new_string=new),
+                tool_result(call_id, f"Edit applied to {path}.")]
+
+    signals = extract([
+        user("Add a diff_eur column to the bank recon."),
+        *edit("t1", "/srv/tools/recon/bank.py", "rows = []", "rates = load_fx(period)\nrows = []"),
+        tool_call("t2", "Bash", command="python -m pytest tests/recon -q"),
+        tool_result("t2", "1 failed: ReconRow got an unexpected keyword argument diff_eur"),
+        *edit("t3", "/srv/tools/recon/model.py", "diff: Decimal", "diff: Decimal\ndiff_eur: Decimal"),
+        *edit("t4", "/srv/tools/recon/bank.py", "diff=diff,", "diff=diff, diff_eur=eur,"),  # the same file again
+        Message("assistant", (TextBlock("Now the README: document the new column."),  # the agent moves on
+                               ToolUseBlock("t5", "Edit", {"file_path": "/srv/tools/README.md", "old_string": "## Columns",
+                                                           "new_string": "## Columns\n- diff_eur: the diff in EUR"}))),
+        tool_result("t5", "Edit applied to /srv/tools/README.md."),
+    ])
+    assert signals.completed_steps == [
+        "edited bank.py and model.py (recon/bank.py, recon/model.py): rates = load_fx(period); diff_eur: Decimal",
+        "edited README.md (tools/README.md): - diff_eur: the diff in EUR: Now the README: document the new column",
+    ]

@@ -666,6 +666,8 @@ class SignalReader:
         self.calls: dict[str, tuple[Call, str]] = {}  # call id -> the call, and what the assistant said of it
         self.text_calls: list[tuple[Call, str]] = []  # a text agent's calls, answered in order
         self.edited: set[str] = set()  # files changed since the user last spoke
+        # the edits made since then that serve one purpose, as one step: its index, its name, its files
+        self.edit_run: tuple[int, str, tuple[str, ...], str] = (-1, "", (), "")
         self.asking = ""  # the user's question that no answer has followed yet
         self.called = False  # a tool call has done some of the work
         self.last_said = ""  # the assistant's last sentence so far: what the user answers
@@ -1079,7 +1081,8 @@ class SignalReader:
         name = actions.step_name(call, result)
         said = _clean(result.detail)
         if call.kind == "change" and said and len(said) <= 120 and not said.startswith("{") and \
-                _PAST_FIRST.match(said.lower()) and (not event.tool_id or len(name.split()) <= 3):
+                _PAST_FIRST.match(said.lower()) and (not event.tool_id or len(name.split()) <= 3) \
+                and not call.key.startswith("edit:"):  # "Wrote /home/dev/…/x.py" says less than the call
             name = said  # "Added Aero 14 (L-2231) x1": the result says what was done
         if result.status == "pending":
             self._pending(call, result.detail, result.ids, name)
@@ -1112,7 +1115,9 @@ class SignalReader:
                 self.reported = number
             self.called = True
             key, index = self.batch
-            if key == call.key and not key.startswith("edit:") and 0 <= index < len(self.steps) \
+            if call.key.startswith("edit:") and self._joined_edit(call, announced, words, number):
+                pass
+            elif key == call.key and not key.startswith("edit:") and 0 <= index < len(self.steps) \
                     and self.step_items[index] == number:
                 # the same tool called for several things at once: one piece of work ("created LOTO-6601 … LOTO-6605")
                 self.steps[index] = f"{self.steps[index]}; {name}"[:GLOSSED_LENGTH]
@@ -1122,6 +1127,8 @@ class SignalReader:
                 self._add_step(name[:200], words, number)
                 if len(self.steps) > recorded:
                     self.batch = (call.key, recorded)
+                    self.edit_run = (recorded, name[:200], (call.phrase,), announced) if call.key.startswith("edit:") \
+                        else (-1, "", (), "")
                     if not number:
                         self.unreported.append(recorded)
             self.actions.append(name[:120])
@@ -1135,6 +1142,30 @@ class SignalReader:
                 step.looked.append(looked[:120])  # the identifiers a lookup step is about, when it does not say them
             if step is not None:
                 self.reported = step.number
+
+    def _joined_edit(self, call: Call, announced: str, words: frozenset[str], number: int) -> bool:
+        """Edits to several files between two things the user says, with nothing else changed
+        between them, are one piece of work ("edited bank.py, model.py and export.py (recon/bank.py,
+        recon/model.py, recon/export.py): add a diff_eur field"), named by the files, what the
+        edits put in and what the agent said it was doing."""
+        index, base, edits, purpose = self.edit_run
+        if not (0 <= index < len(self.steps)) or self.step_items[index] != number or \
+                not self.steps[index].startswith(base) or (announced and announced != purpose):
+            return False  # "Now figure 3: point the script at the v3 results": the agent moved on to new work
+        edits = (*edits, call.phrase)
+        purpose = purpose or announced
+        paths = [edit.split(" ", 1)[1].split(": ", 1)[0] for edit in edits]  # "bank.py (recon/bank.py)", or a bare path
+        names = [path.split(" (", 1)[0] for path in paths]
+        full = [path.split(" (", 1)[1].rstrip(")") if " (" in path else path for path in paths]
+        put = [edit.split(": ", 1)[1] for edit in edits if ": " in edit]
+        named = f"{base.split(' ', 1)[0]} {', '.join(names[:-1])} and {names[-1]}"
+        if full != names:
+            named += f" ({', '.join(full)})"
+        new_base = ": ".join([named, *(["; ".join(put)] if put else []), *([purpose] if purpose else [])])[:200]
+        self.steps[index] = new_base + self.steps[index][len(base):]
+        self.step_words[index] = self.step_words[index] | words
+        self.edit_run = (index, new_base, edits, purpose)
+        return True
 
     def _advance(self, words: frozenset[str]) -> int:
         """A todo list's item in progress, once work on it was done, is finished when the work
@@ -1228,6 +1259,7 @@ class SignalReader:
         """The user spoke: the assistant's questions are answered, and a yes settles what
         the assistant asked approval for."""
         self.edited.clear()
+        self.edit_run = (-1, "", (), "")
         self.asking = said if "?" in said and len(said.split()) >= 4 else ""
         approves = _APPROVAL_WORDS.match(said.lower()) is not None
         for loop in list(self.loops):
