@@ -371,6 +371,18 @@ def test_a_redirect_replaces_the_intent() -> None:
     assert signals.intent.startswith("just cancel order A-1002 instead")
 
 
+@pytest.mark.parametrize(
+    "amendment",
+    ["hold off on the backfill, priya needs to confirm the maintenance window first.",
+     "actually don't delete the old report, rename it with a _WRONG suffix.",
+     "can you slack it to Dana? actually no, never mind, she'll wait"],
+)
+def test_a_turn_that_pauses_or_trims_part_of_the_task_keeps_the_task(amendment: str) -> None:
+    signals = extract([user("Please fix the orders_daily DAG, then backfill the AUR-0526 pickup report."),
+                       assistant("Fixed the staging model."), user(amendment)])
+    assert signals.intent.startswith("fix the orders_daily DAG"), signals.intent
+
+
 def test_a_question_to_the_user_is_open_until_they_answer() -> None:
     asked = [user("Rotate the staging API keys."), assistant("The new key is ready. Shall I revoke the old one now?")]
     assert extract(asked).open_loops == ["waiting for the user to confirm: Shall I revoke the old one now?"]

@@ -267,6 +267,13 @@ _REDIRECT = re.compile(
     r"^\W*(?:(?:ok|okay|fine|alright|hmm|ugh|meh)\W+)*just \w+.{0,60}\bthen\W*$",
     re.IGNORECASE,
 )
+# A redirect that replaces the task, not one that pauses or trims part of it ("hold off on the
+# backfill", "never mind, she'll wait", "actually don't delete them").
+_REPLACES = re.compile(
+    r"\b(?:change of plans?|new plan|different (?:task|plan)|scratch (?:that|the|it|this)|"
+    r"forget (?:it|that|about|the|my|this)|instead|just \w+.{0,60}\bthen\W*$)",
+    re.IGNORECASE,
+)
 _REDIRECT_DROP = re.compile(
     r"^(?:actually|wait|no|ok|okay|hmm|sorry|oh|change of plans?|scratch that|never ?mind|on second thought|new plan)"
     r"\b[\s,.:;!—–-]*",
@@ -852,9 +859,14 @@ class SignalReader:
         if react.is_trace(text):  # the user's words beside a text agent's observation
             text = " ".join(part.text for part in react.parse(text) if part.kind == "prose")
         new = _redirected(list(_sentences(_task_text(text))))
-        if len(new.split()) >= 2:
+        if len(new.split()) < 2:
+            return
+        if _REPLACES.search(text):
             previous = self.intent.split(" (was: ", 1)[0]
             self.intent = f"{new} (was: {previous[:INTENT_LENGTH]})"[:INTENT_TOTAL]
+        elif new.lower() not in self.intent.lower():
+            # "hold off on the backfill", "actually don't delete them, rename them": the task stands, amended
+            self.intent = f"{self.intent}; then: {new[:ADDED_LENGTH]}"[:INTENT_TOTAL]
 
     # --- steps ---
 
