@@ -453,3 +453,18 @@ def test_edits_to_several_files_for_one_purpose_are_one_step_until_the_agent_mov
         "edited bank.py and model.py (recon/bank.py, recon/model.py): rates = load_fx(period); diff_eur: Decimal",
         "edited README.md (tools/README.md): - diff_eur: the diff in EUR: Now the README: document the new column",
     ]
+
+
+def test_what_the_agent_later_says_of_a_file_it_changed_names_that_step() -> None:
+    signals = extract([
+        user("The build warns about citations, please fix them."),
+        tool_call("t1", "Edit", file_path="/home/lena/paper/sections/intro.tex", old_string="\\citep{vaswani2017}",
+                  new_string="\\citep{vaswani-attention}"),
+        tool_result("t1", "Edit applied to /home/lena/paper/sections/intro.tex."),
+        tool_call("t2", "Bash", command="latexmk -pdf main.tex"),
+        tool_result("t2", "Output written on main.pdf (10 pages)."),
+        assistant("Citation warnings are gone (fixed the `\\cite` keys in `sections/intro.tex`)."),
+    ])
+    assert signals.completed_steps == ["edited intro.tex (sections/intro.tex): \\citep{vaswani-attention} — "
+                                       "Citation warnings are gone (fixed the `\\cite` keys in `sections/intro.tex`)"]
+    assert signals.open_loops == []  # naming a file is no loop about it

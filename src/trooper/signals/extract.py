@@ -225,6 +225,9 @@ STEP_ENTRY_LENGTH = 480  # a finished plan step, its work and what the agent sai
 _CLAIMED = "though the agent said"
 _STEP_NAMED = re.compile(r"^step (\d{1,2})\b")
 # "Step 2: parcel 044-231-17 is R-1, the rear setback fails": the agent reporting a plan step by its number.
+# A file the agent names, by its name: `sections/intro.tex` → intro.tex.
+_FILE_NAME = re.compile(r"(?<![\w.-])(?:[\w.-]+/)*([\w-]+\.(?:py|js|jsx|ts|tsx|go|rs|rb|java|kt|sql|yaml|yml|json|toml|md|"
+                        r"sh|tf|cfg|ini|conf|env|txt|csv|tex|html|css|scss|vue|mjml|xml|lock|php|c|h|cpp|swift))\b")
 _STEP_REPORT = re.compile(r"^step\s*#?(\d{1,2})\s*(?:[:—–]|-\s)\s*(?=\S)")
 _TICKET = re.compile(r"\b[A-Z][A-Z0-9]{1,9}-\d{2,}\b|(?<![\w#])#\d{2,7}\b")
 _SENTENCE_END = re.compile(r"[.!?](?=\s)|\n")
@@ -434,6 +437,9 @@ class _Reading:
                 ids = _ids_in(sentence)
                 if ids:  # "A-90111 → tomorrow 10:15, Dr. Levin": what the agent says of an item it named
                     self.events.append(Event("said", _clean(sentence), ids, unit="claim" if claimed else ""))
+                files = frozenset(_stem(found.lower()) for found in _FILE_NAME.findall(sentence))
+                if files:  # "fixed the cite keys in `sections/intro.tex`": what the agent says of a file it changed
+                    self.events.append(Event("said", _clean(sentence), files, unit="file"))
                 report = _STEP_REPORT.match(low)
                 if report is not None:
                     report_text = _clean(sentence)
@@ -944,7 +950,7 @@ class SignalReader:
             if event.words & words and event.text.lower() not in self.steps[index].lower() \
                     and len(self.steps[index]) < GLOSSED_LENGTH:
                 self.steps[index] = f"{self.steps[index]} — {event.text}"[:GLOSSED_LENGTH]
-        if event.unit == "claim":
+        if event.unit in ("claim", "file"):
             return  # a claim of success says nothing of what is still open about the item
         for loop in self.loops:
             if not loop.asked and event.words & loop.words and event.text.lower() not in loop.text.lower() \
