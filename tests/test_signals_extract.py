@@ -340,6 +340,24 @@ def test_results_that_say_the_thing_did_not_happen_are_failures(result: str) -> 
     assert not signals.completed_steps and signals.open_loops, signals
 
 
+def test_a_numbered_line_that_starts_the_count_again_is_not_one_more_plan_step() -> None:
+    signals = extract([user("Refund everyone on event EV-22."),
+                       assistant("Plan:\n1. Count the orders for EV-22\n2. Exclude the reseller orders\n"
+                                 "3. Refund the rest\nStep 1.\nAction: Query[select count(*) from orders]")])
+    assert signals.plan == ["Count the orders for EV-22", "Exclude the reseller orders", "Refund the rest"]
+
+
+def test_a_replacing_plan_with_a_step_more_is_numbered_afresh() -> None:
+    signals = extract([user("Renew the cert for shop.example.io."),
+                       assistant("Plan:\n1. Check the renewal log\n2. Find why the challenge fails\n3. Fix the cause\n"
+                                 "4. Renew the certificate"),
+                       user("do the dns one"),
+                       assistant("New plan:\n1. Check the renewal log (done)\n2. Find why the challenge fails (done)\n"
+                                 "3. Switch the renewal to DNS-01\n4. Renew the certificate\n5. Ask Jonas about the CDN")])
+    assert signals.plan[2] == "Switch the renewal to DNS-01" and len(signals.plan) == 5
+    assert signals.resume_from == 3
+
+
 def test_a_todo_list_tool_is_the_plan() -> None:
     todos = [{"content": "Add the rate limiter", "status": "completed", "activeForm": "Adding"},
              {"content": "Write tests for it", "status": "in_progress", "activeForm": "Writing"},

@@ -1009,8 +1009,8 @@ class SignalReader:
             self._plan_item(words, strong=True)
 
     def _same_plan(self, items: tuple[str, ...]) -> bool:
-        if abs(len(items) - len(self.plan)) > 1:
-            return False
+        if len(items) != len(self.plan):
+            return False  # a step added or dropped: a new plan, numbered afresh
         same = sum(len(_stems(text) & step.words) >= 0.5 * max(1, len(step.words)) for text, step in
                    zip(items, self.plan))
         return same >= 0.6 * len(self.plan)

@@ -65,6 +65,7 @@ def plans(text: str, user: bool = False) -> list[Plan]:
     run: list[tuple[str, str]] = []  # (indent, item text)
     head = ""
     previous = ""
+    number = 0  # the run's last item number, when its items are numbered
     for line in lines:
         if line.lstrip().startswith(_FENCE):
             in_fence = not in_fence
@@ -79,6 +80,12 @@ def plans(text: str, user: bool = False) -> list[Plan]:
             item = line[match.end():].strip() if match.re is _STEP_LINE else match.group(3).strip()
             if match.re is _STEP_LINE:
                 item = item or line.strip()
+            counted = int(match.group(2)) if match.group(2) else 0
+            if run and 0 < counted <= number and len(indent) <= len(run[0][0]):
+                # the numbering starts again ("1.…6." then "Step 1." as the work begins): a new list
+                _close(run, head, found, user)
+                run = []
+            number = counted
             if not run:
                 head = previous
                 run.append((indent, item))
