@@ -155,6 +155,18 @@ def test_complex_turns(text: str, kw: dict) -> None:
         ("what is the total\n\n3 x usb cable @ 7.50\n1 x monitor 199.00\n2 x mouse 15.00", {}, "complex"),
         ("which flight is cheapest\n\nBA123 London-Paris 240 GBP\nAF456 London-Paris 199 GBP", {}, "complex"),
         ("who should handle this ticket\n\nCustomer says the app crashes on login since the update.", {}, "complex"),
+        # a hello, a thanks or a question about the assistant is small talk only when nothing more is asked
+        ("hey how's it going", {}, "simple"),
+        ("Bonjour ! Tu peux m'aider ?", {}, "simple"),
+        ("you're useless", {}, "simple"),
+        ("hey why is the sky blue", {}, "complex"),
+        ("hi should i buy a house", {}, "complex"),
+        ("do you know how to fix a leaking tap", {}, "complex"),
+        ("can you read this and tell me if the contract is fair", {}, "complex"),
+        ("merci, pourquoi le ciel est bleu", {}, "complex"),
+        ("gracias, y cuánto cuesta en total", {}, "complex"),
+        ("danke, und was jetzt", {"history": True}, "complex"),
+        ("tell me a joke about my boss that i can use in my speech", {}, "complex"),
         ("different question: how do you spell rhythm", {"history": True}, "simple"),
         ("how do you spell it", {"history": True}, "complex"),
         # a fact question after chat, where the chat ends in a "but honestly"

@@ -120,6 +120,7 @@ REFERS_BACK = Rules(
     r"\b(the|these|those) (two|three|four|both)\b|\b(both|either|neither)( of (them|these|those))?\b",
     r"^(yes|yeah|yep|yup|sure|ok(ay)?|go ahead|do it|please do|continue|go on|proceed|next|and|but|so|no|nope|"
     r"why not|really|how so|such as|like what|which|in|or|what about|how about|for|with|without|only|just)\b",
+    r"^(und|et|y|pero|aber|mais|dann|puis|entonces|ma|maar|ale|men|och|og)\b|"  # "danke, und was jetzt"
     r"el segundo|la segunda|eso|esto|[çc]a |cela|le deuxi[èe]me|das |diese[sn]?|den zweiten|isso|o segundo|"
     r"kürzer|más corto|plus court",
     scripts=(
@@ -198,7 +199,7 @@ WEIGHS = Rules(
 CONTEXT = Rules(
     # what only the conversation so far can tell, whether or not it came with the request
     r"\b(what'?s next|whats next|what next|what now|now what|next step|the rest|same (for|with|as|thing)|do it again|"
-    r"continue|keep going|go on|as (before|above)|like (before|last time)|the other (one|two)|you (said|mentioned|"
+    r"continue|keep going|go on|next one|as (before|above)|like (before|last time)|the other (one|two)|you (said|mentioned|"
     r"suggested|wrote|mean|meant)|did you mean|what did you|earlier|previous|last (time|one|answer|message)|from before|that one|this one|those|these ones|"
     r"i asked|asked you|i said|i told|told you|we discussed|we talked|your list|your answer|your plan)\b",
 )
@@ -206,6 +207,9 @@ CONTEXT_MARKS = Rules(r"\b(step|item|point|option|number|line|section|part) #?\d
 
 # --- signs that a turn is safe for a small local model ---
 
+_FOREIGN_HELLO = (r"(hola|gracias|bonjour|salut|merci|hallo|danke|guten (morgen|tag)|olá|obrigad[oa]|ciao|hej|hei|habari|"
+                  r"xin ch[àa]o|merhaba|te[şs]ekk[üu]rler|namaste|shukriya|salam|shalom|ahoj|cze[śs][ćc]|dzi[ęe]kuj[ęe]|"
+                  r"grazie|dank je|bedankt|tack|takk|kiitos|terima kasih|salamat|cảm ơn|cam on|asante|jambo)")
 SMALL_TALK = Rules(
     r"^(hi|hello|hey|yo|hiya|howdy|good (morning|afternoon|evening|night)|thanks?( you)?|thx|ty|cheers|bye|goodbye|"
     r"see you|ok thanks|great|perfect|cool|nice|awesome|got it|test(ing)?|ping)\b[\w\s,.!?:;)(-]{0,30}$", r"^help[.!?]*$",
@@ -215,16 +219,24 @@ SMALL_TALK = Rules(
     r"what model are you|can you (speak|understand) \w+|do you (remember|know|speak)|are you there|you there)\b",
     r"^(just )?testing\b", r"^(wait|so|hmm+|um+|quick question)[,!.]? (are you|who (made|built) you|what are you)\b",
     r"^(h+e+y+|h+i+|y+o+|t+h+a+n+k+s+|t+y+|b+y+e+|h+e+l+o+)[!.\s]*$",
-    r"^(just )?(curious,? )?(what|who) (are|r) (you|u)\b", r"^(tell me|know|got) (a|any|another) (joke|pun)\b",
+    r"^(just )?(curious,? )?(what|who) (are|r) (you|u)\b", r"^(tell me|know|got) (a|any|another) (good |funny |bad )?(joke|pun)( about \w+)?\W*$",
     r"\b(tu t'?appelles|comment (tu t'?appelles|vous appelez)|qui (es-tu|[êe]tes-vous)|c[oó]mo te llamas|"
     r"qui[ée]n eres|wie hei(ß|ss)t du|wer bist du|come ti chiami|chi sei|como (você se chama|te chamas)|"
     r"qu[ée] puedes hacer|que (peux|pouvez)-(tu|vous) faire|was kannst du|o que (você pode fazer|voc[êe] faz)|"
     r"cosa (sai|puoi) fare|wat kun je|wie ben je|kim(sin| sin)|co umiesz|kim jeste[śs])\b", r"\bthat'?s (perfect|great|all|it|fine)\b", r"^(ok|okay),? (thanks|thank you|bye)",
-    r"^(hola|gracias|bonjour|salut|merci|hallo|danke|guten (morgen|tag)|olá|obrigad[oa]|ciao|hej|hei|habari|xin ch[àa]o|"
-    r"merhaba|te[şs]ekk[üu]rler|namaste|shukriya|salam|shalom|ahoj|cze[śs][ćc]|dzi[ęe]kuj[ęe]|grazie|dank je|bedankt|"
-    r"tack|takk|kiitos|terima kasih|salamat|cảm ơn|cam on|asante|jambo)\b[\s,.!?¡]*([\w'’]+[\s,.!?¿]*){0,5}$",
+    "^" + _FOREIGN_HELLO + r"\b[\s,.!?¡]*([\w'’]+[\s,.!?¿]*){0,5}$",
     r"^how (are|r) (you|u|ya)( doing| going)?( today| tonight)?\W*$",
-    r"^(come stai|ça va|wie geht'?s|c[oó]mo est[aá]s|qu[eé] tal|habari gani|tudo bem)\W*$",
+    r"^(how'?s it going|how is it going|how are things|what'?s up|wh?at'?s good|sup)\W*$",
+    # asking for help with no task yet, or a word about the assistant itself
+    r"^(can|could) (you|u) help( me)?( with something| out)?\W*$",
+    r"^(you'?re|you are|ur|u r) (so |really |very |pretty |kinda )?(useless|stupid|dumb|great|awesome|amazing|funny|"
+    r"smart|clever|helpful|cool|the best|the worst|annoying|slow|boring|a lifesaver)\W*$",
+    r"^(come stai|ça va|wie geht'?s|c[oó]mo est[aá]s|qu[eé] tal|habari gani|tudo bem|jak si[ęe] masz|jak leci)\W*$",
+    r"^(tu peux m'aider|(pouvez|peux)-(vous|tu) m'aider|kannst du mir helfen|(me )?puedes ayudar(me)?|"
+    r"(voc[êe] )?pode me ajudar|mi (puoi )?aiuti|kun je me helpen)\W*$",
+    r"^(bonne (nuit|journ[ée]e|soir[ée]e)|bonsoir|buenas (noches|tardes)|buen(os)? d[ií]as?|gute nacht|guten abend|"
+    r"dzie[ńn] dobry|dobranoc|buona ?notte|buongiorno|buonasera|boa (noite|tarde)|bom dia|goedemorgen|goedenavond|"
+    r"welterusten)\b[\s,.!?¡]*([\w'’]+[\s,.!?¿]*){0,5}$",
     scripts=(r"^(你好|您好|谢谢|こんにちは|こんばんは|ありがとう|привет|здравствуйте|спасибо|مرحبا|شكرا|नमस्ते|धन्यवाद|안녕|감사|"
              r"χαίρετε|γει[αά] σ|καλημέρα|καλησπέρα|ευχαριστώ|תודה|שלום|ممنون|مرسی|سلام|ขอบคุณ|สวัสดี|고마워|고맙습니다|"
              r"どうも|多谢|感谢|谢啦|дякую|привіт|शुक्रिया|你是谁|你能做什么|あなたは誰|何ができ|ты кто|что ты умеешь|"
@@ -447,16 +459,27 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
     if words > MAX_SIMPLE_WORDS or len(text) > MAX_SIMPLE_CHARS:
         return _after_preamble(lowered, has_history, words, latin)
     core = _without_framing(lowered)
+    greeted = _GREETING.match(core)
+    if greeted is not None and greeted.end() < len(core):  # "hey why is the sky blue": the question decides
+        rest = core[greeted.end():]
+        rest_grams = grams(rest)
+        if _asks(rest, latin, rest_grams) or SMALL_TALK.search(rest, latin, rest_grams) \
+                or _asks_beyond_chat(rest, latin, rest_grams) or FOREIGN_QUESTION.search(rest, latin, rest_grams) \
+                or FOREIGN_COMPLEX.search(rest, latin, rest_grams):
+            core = rest
     seen = grams(core)
     whole = grams(lowered)
     code = CODE_MARKS.search(lowered, latin, whole) or (CODE.search(lowered, latin, whole) and _NAMES_A_TOOL.match(core) is None)
-    if (SMALL_TALK.search(core, latin, seen) or _only_small_talk(seen)) and not code:
+    if (SMALL_TALK.search(core, latin, seen) or _only_small_talk(seen)) and not code \
+            and not _asks_beyond_chat(core, latin, seen):
         if has_history and _consents(seen):
             return Decision("complex", "consent to go on with earlier work")
         if not (has_history and "?" in core and not _only_small_talk(seen)):  # "merci ! et celle du canada ?"
             return Decision("simple", "small talk")
-    if core != lowered and not code and SMALL_TALK.search(lowered, latin, whole) \
-            and word_count(core) <= 8 and not _asks(core, latin, seen):  # "thanks, that helps"
+    if core != lowered and not code and SMALL_TALK.search(lowered, latin, whole) and word_count(core) <= 8 \
+            and not (_asks(core, latin, seen) or _asks_beyond_chat(core, latin, seen)
+                     or (not latin or seen.isdisjoint(_ENGLISH)) and FOREIGN_QUESTION.search(core, latin, seen)):
+        # "thanks, that helps"; not "danke, und was jetzt"
         return Decision("simple", "small talk")
     if code:
         return Decision("complex", "code")
@@ -635,6 +658,20 @@ def _may_have_long_run(text: str) -> bool:
     return max(map(len, words), default=0) >= MAX_RUN or len(text) - sum(map(len, words)) >= MAX_RUN
 
 
+def _asks_beyond_chat(core: str, latin: bool, seen: frozenset[str]) -> bool:
+    """What a hello, a thanks or a question about the assistant carries that is more than chat:
+    "do you know why the sky is blue", "can you read this and tell me if it's fair"."""
+    return BEYOND_CHAT.search(core, latin, seen) or not seen.isdisjoint(_SEVERAL)
+
+
+BEYOND_CHAT = Rules(
+    r"\b(why|how to|how do|how does|how can i|how should|if|whether|should|explain|write|draft|plan|fix|book|send|"
+    r"email|order|buy|cancel|compare|calculate|recommend|summari[sz]e|translate|convert|tell me (if|whether|why|how|what))\b",
+    r"\b(also|but|then|now (add|make|change|redo|do|put|remove|update|fix|send|write|can|could|what|how))\b",
+    r"\b(pourquoi|warum|por ?qu[ée]|perch[ée]|waarom|debo|devo|devrais|sollte|soll ich)\b",
+)
+
+
 def _asks(core: str, latin: bool, seen: frozenset[str]) -> bool:
     """Whether a text after a thank-you asks for anything."""
     return any(rules.search(core, latin, seen) for rules in (ACTS, WORKS_OUT, WEIGHS, REASONING, CONTEXT, LOOKUP,
@@ -767,6 +804,10 @@ _FRAMING = re.compile(
     r"by the way|btw|nevermind|never mind|nvm|anyway|oh|cool|great|perfect|hi|hello|hola|bonjour|hallo|ciao|dear)\b"
     r"[\w\s,.!'-]{0,40}?[:,.!]+\s*)+"
 )
+# A hello or a thanks that opens a turn, in any language ("hey why is the sky blue", "danke, und was jetzt").
+_GREETING = re.compile(r"^(hi|hello|hey|heya|yo|hiya|howdy|good (morning|afternoon|evening)|thanks?( you)?( so much)?|"
+                       r"thx|ty|cheers|great|perfect|cool|nice|awesome|got it|"
+                       r"(just )?testing|" + _FOREIGN_HELLO + r")\b[\s,.!?¡:;-]*(there\b[\s,.!:;-]*)?")
 _AFTER_FRAMING = re.compile(r"^(but|and|so|anyway|by the way|btw),?\s+")
 # "unrelated, but …", "different question:": what follows stands on its own.
 _TOPIC_SHIFT = re.compile(r"^(unrelated|different (topic|question)|new (topic|question)|random question|another question|"
