@@ -486,3 +486,20 @@ def test_what_the_agent_later_says_of_a_file_it_changed_names_that_step() -> Non
     assert signals.completed_steps == ["edited intro.tex (sections/intro.tex): \\citep{vaswani-attention} — "
                                        "Citation warnings are gone (fixed the `\\cite` keys in `sections/intro.tex`)"]
     assert signals.open_loops == []  # naming a file is no loop about it
+
+
+def test_a_claim_right_after_a_call_recorded_a_step_reports_that_step() -> None:
+    signals = extract([
+        user("Add the new script to the README."),
+        tool_call("t1", "Edit", file_path="/repo/lms-tools/README.md", old_string="## Scripts",
+                  new_string="## Scripts\n- cohort_completions.py: completions per cohort"),
+        tool_result("t1", "Edit applied to /repo/lms-tools/README.md."),
+        assistant("Added to the Scripts section."),
+        tool_call("t2", "refund_charge", charge_id="ch_r2m8_0616"),
+        tool_result("t2", '{"refund_id": "re_r2m8_01", "status": "succeeded"}'),
+        assistant("Refunded `ch_r2m8_0616` (re_r2m8_01)."),  # its words keep the underscores of the charge it names
+    ])
+    assert signals.completed_steps == [
+        "edited README.md (lms-tools/README.md): - cohort_completions.py: completions per cohort — Added to the Scripts section",
+        "refunded charge ch_r2m8_0616 (re_r2m8_01) — Refunded `ch_r2m8_0616` (re_r2m8_01)",
+    ]

@@ -94,6 +94,7 @@ _ABBREVIATION = re.compile(r"(?:^|(?<=[\s(]))(?:Dr|Mr|Mrs|Ms|Mx|Prof|St|vs|appro
 _BULLET = re.compile(r"^(?:[-*•>]+\s+|#+\s+|\d{1,2}[.)]\s+|\[[ xX]\]\s+)+")
 _CLAUSE_BREAK = re.compile(r";\s+|,\s+(?=(?:so|but|and then|which means|while|though)\b)|\s+[—–]\s+")
 _MARKUP = str.maketrans("’‘", "''", "*_`")
+_CODE_MARKS = str.maketrans("’‘", "''", "*`")  # markup around a name, keeping the underscores inside it (ch_r2m8_0616)
 
 # --- what the rules look for (in lower-cased text, which Python's re matches much faster) ---
 
@@ -416,7 +417,8 @@ class _Reading:
             claimed = role == "assistant" and _is_step(low)
             if claimed:
                 unit, numbers, total = _step_numbers(low) or ("", (), 0)
-                self.events.append(Event("step", _clean(_first_clause(sentence)), _stems(low), unit, numbers, total))
+                named_words = _stems(sentence.translate(_CODE_MARKS).lower()) if "_" in sentence else _stems(low)
+                self.events.append(Event("step", _clean(_first_clause(sentence)), named_words, unit, numbers, total))
             elif _RESOLVED.search(low) and not _NEGATED.search(low) and not _OPEN.search(low):
                 self.events.append(Event("resolved", sentence, _stems(low)))
             elif low.endswith("?"):
@@ -686,6 +688,7 @@ class SignalReader:
         self.last_said = ""  # the assistant's last sentence so far: what the user answers
         self.reported = 0  # the plan step the latest results were work on: the agent's next words report it
         self.unreported: list[int] = []  # steps recorded since the assistant last spoke
+        self.fresh = -1  # the last step a tool call recorded since the assistant last spoke, numbered or not
         self.batch: tuple[str, int] = ("", -1)  # the tool and the step of the calls answered since it last spoke
         self.failed: list[_Loop] = []  # failures since the assistant last spoke
 
@@ -760,6 +763,7 @@ class SignalReader:
         if message.role == "assistant":
             self.reported = 0
             self.unreported = []
+            self.fresh = -1
             self.batch = ("", -1)
             self.failed = []
         self.facts.update(dict.fromkeys(seen.facts))
@@ -914,9 +918,29 @@ class SignalReader:
             item = self._plan_item(event.words, strong=False)
             if item is not None:
                 item.done = True  # the assistant says it is finished
+                if self._reported_fresh(event, item.number):
+                    return
                 self._add_step(event.text, event.words, item.number)
                 return
-        self._add_step(event.text, event.words)
+        if not self._reported_fresh(event, 0):
+            self._add_step(event.text, event.words)
+
+    def _reported_fresh(self, event: Event, item: int) -> bool:
+        """A claim in the agent's first words after a call recorded a step ("Added to the
+        README's Scripts section") reports that step: it glosses it instead of adding one."""
+        index = self.fresh
+        if not 0 <= index < len(self.steps) or (item and self.step_items[index] not in (0, item)):
+            return False
+        self._gloss_step(index, event)
+        if item:
+            self.step_items[index] = item
+        return True
+
+    def _gloss_step(self, index: int, event: Event, limit: int = GLOSSED_LENGTH) -> None:
+        """What the agent said of a recorded step, added to it once."""
+        if event.text.lower() not in self.steps[index].lower():
+            self.steps[index] = f"{self.steps[index]} — {event.text}"[:limit]
+            self.step_words[index] = self.step_words[index] | event.words
 
     def _joined(self, event: Event) -> bool:
         """An agent that works through tools reports its work in prose too ("Both moved:
@@ -925,9 +949,7 @@ class SignalReader:
         words = event.words - _GENERIC
         for index in range(len(self.steps) - 1, -1, -1):
             if len(words & self.step_words[index]) >= 2:
-                if event.text.lower() not in self.steps[index].lower():
-                    self.steps[index] = f"{self.steps[index]} — {event.text}"[:GLOSSED_LENGTH]
-                    self.step_words[index] = self.step_words[index] | event.words
+                self._gloss_step(index, event)
                 return True
         return False
 
@@ -937,9 +959,7 @@ class SignalReader:
         named = {w for w in event.words if any(ch.isdigit() for ch in w) and any(ch.isalpha() for ch in w) and len(w) >= 4}
         for index in range(len(self.steps) - 1, -1, -1):
             if named & self.step_words[index]:
-                if event.text.lower() not in self.steps[index].lower():
-                    self.steps[index] = f"{self.steps[index]} — {event.text}"[:240]
-                    self.step_words[index] = self.step_words[index] | event.words
+                self._gloss_step(index, event, 240)
                 return
 
     def _said(self, event: Event) -> None:
@@ -1144,6 +1164,7 @@ class SignalReader:
                 recorded = len(self.steps)
                 self._add_step(name[:200], words, number)
                 if len(self.steps) > recorded:
+                    self.fresh = recorded
                     self.batch = (call.key, recorded)
                     self.edit_run = (recorded, name[:200], (call.phrase,), announced) if call.key.startswith("edit:") \
                         else (-1, "", (), "")
@@ -1306,6 +1327,7 @@ class SignalReader:
         """Keep what is held bounded: old items give way to new ones."""
         if len(self.steps) > MAX_STEPS:
             self.unreported = []  # their indices are about to move
+            self.fresh = -1
             self.batch = ("", -1)
         for items, limit in ((self.loops, 4 * MAX_ITEMS), (self.resolved, MAX_ITEMS), (self.actions, 5),
                              (self.steps, MAX_STEPS), (self.step_words, MAX_STEPS), (self.step_items, MAX_STEPS),
