@@ -407,6 +407,21 @@ def test_a_question_to_the_user_is_open_until_they_answer() -> None:
     assert extract([*asked, user("yes go ahead")]).open_loops == []
 
 
+def test_the_users_last_question_is_open_until_the_agent_answers_it_even_without_a_question_mark() -> None:
+    asked = [user("Move my appointment to Friday."), assistant("Moved to Friday 10:00."),
+             user("ok thanks. will the tech team call me or text, I'm in meetings all afternoon")]
+    assert extract(asked).open_loops == [
+        "the user's question is unanswered: will the tech team call me or text, I'm in meetings all afternoon"]
+    assert extract([*asked, assistant("They'll text you.")]).open_loops == []
+
+
+def test_a_request_the_agent_takes_up_is_not_an_unanswered_question() -> None:
+    signals = extract([user("Ship the order to Sami."), assistant("Shipped: order A-12, tracking PX-9."),
+                       user("great thanks. could you also add a gift message to the package?"),
+                       tool_call("t1", "add_gift_message", order="A-12", text="Happy birthday")])
+    assert signals.open_loops == []
+
+
 def test_a_react_text_agent_has_calls_and_results_too() -> None:
     signals = extract([
         user("Question: book me the cheapest flight from Porto to Berlin on May 3"),

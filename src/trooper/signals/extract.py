@@ -314,7 +314,7 @@ class Event(msgspec.Struct, frozen=True):
     open loop, a question to the user, a plan, a tool call, or a tool result."""
 
     kind: Literal["step", "resolved", "open", "question", "moving", "plan", "todo", "call", "result", "reply",
-                  "checks_pass", "said", "report"]
+                  "asks", "checks_pass", "said", "report"]
     text: str = ""
     words: frozenset[str] = frozenset()
     unit: str = ""  # steps: the numbered unit (step, pr, task...) and its numbers
@@ -398,6 +398,11 @@ class _Reading:
             words = without_harness(text)
             if words:
                 self.events.append(Event("reply", " ".join(words[:200].split())))
+                question = next((s for s in sentences if _asks(s)), "")
+                spoken = " ".join(words.split())
+                asks = spoken[max(0, spoken.find(" ".join(question.split()))):] if question else ""  # not the "ok thanks" before it
+                if len(asks.split()) >= 3:
+                    self.events.append(Event("asks", shown(asks, 200)))
             if not self.intent and len(text.split()) >= 4:
                 self.intent, self.goal = _intent(sentences)
                 self.redirect = bool(_REDIRECT.search(text))
@@ -421,7 +426,7 @@ class _Reading:
                 self.events.append(Event("step", _clean(_first_clause(sentence)), named_words, unit, numbers, total))
             elif _RESOLVED.search(low) and not _NEGATED.search(low) and not _OPEN.search(low):
                 self.events.append(Event("resolved", sentence, _stems(low)))
-            elif low.endswith("?"):
+            elif low.endswith("?") or (role == "user" and _asks(sentence)):
                 if questions and role == "assistant" and _TO_USER.search(low):
                     asked.append(_clean(sentence).rstrip("?") + "?")
             else:
@@ -620,6 +625,22 @@ def _redirected(sentences: list[str]) -> str:
     return _clean(", ".join(kept)).rstrip(".!")
 
 
+# A user's question, typed as people type it: often without a question mark ("will the tech team call
+# me or text", "she's asking can biscuit still have his carprofen").
+_USER_QUESTION = re.compile(
+    r"^(?:(?:ok(?:ay)?|thanks|thank you|perfect|great|cool|also|and|so|oh|hm+|wait|but|last thing|one more thing)\W+)*"
+    r"(?:(?:can|could|will|would|should|shall|do|does|did|is|are|was|were|has|have)\s+(?:i|we|you|he|she|they|it|there)\b|"
+    r"(?:can|could|will|would|should|does|did|is|are|was|were|has|have)\s+(?:that|this|these|those|my|our|your|the|a|an|"
+    r"his|her|their|\w+'s)\b|(?:what|what's|whats|which|who|when|where|why|how)\b)|"
+    r"\b(?:(?:she|he|they)(?:'s|'re| is| are) asking|(?:wants|want) to know|(?:i'm|i am|we're) wondering)\b",
+    re.IGNORECASE,
+)
+
+
+def _asks(sentence: str) -> bool:
+    return sentence.rstrip().endswith("?") or _USER_QUESTION.search(sentence) is not None
+
+
 def _facts(text: str) -> list[str]:
     """The sentences that hold an identifier worth keeping verbatim."""
     return [_clean(_sentence_around(text, m.start(), m.end())) for m in _IDENTIFIER.finditer(text)]
@@ -723,6 +744,8 @@ class SignalReader:
                 self._ask(event)
             elif kind == "reply":
                 self._reply(event.text)
+            elif kind == "asks":
+                self.asking = event.text
             elif kind == "checks_pass":
                 self._checks_passed()
             elif kind == "said":
@@ -1299,7 +1322,7 @@ class SignalReader:
         the assistant asked approval for."""
         self.edited.clear()
         self.edit_run = (-1, "", (), "")
-        self.asking = said if "?" in said and len(said.split()) >= 4 else ""
+        self.asking = ""
         approves = _APPROVAL_WORDS.match(said.lower()) is not None
         for loop in list(self.loops):
             if loop.asked or (approves and not loop.key and not loop.ids and _ASKING_APPROVAL.search(loop.text.lower())
