@@ -518,3 +518,19 @@ def test_a_claim_right_after_a_call_recorded_a_step_reports_that_step() -> None:
         "edited README.md (lms-tools/README.md): - cohort_completions.py: completions per cohort — Added to the Scripts section",
         "refunded charge ch_r2m8_0616 (re_r2m8_01) — Refunded `ch_r2m8_0616` (re_r2m8_01)",
     ]
+
+
+def test_what_the_agent_makes_of_results_at_a_plan_step_names_that_step() -> None:
+    signals = extract([
+        user("The gateway is throwing 502s. Plan:\n1. Find which upstream the 502s come from\n"
+             "2. Restart the app workers on web-2"),
+        tool_call("t1", "Bash", command="awk '$9==502 {print $NF}' /var/log/nginx/access.log | sort | uniq -c"),
+        tool_result("t1", "   1201 10.2.3.17\n     83 10.2.3.18"),
+        assistant("1,284 502s, mostly from 10.2.3.17."),
+        tool_call("t2", "Bash", command="ssh web-2 'sudo systemctl restart gunicorn-api'"),
+        tool_result("t2", ""),
+    ])
+    assert signals.completed_steps == [
+        "step 1: found which upstream the 502s come from — 1,284 502s, mostly from 10.2.3.17",
+        "step 2: restarted the app workers on web-2 — restarted gunicorn-api on web-2",
+    ]

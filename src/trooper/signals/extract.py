@@ -709,6 +709,7 @@ class SignalReader:
         self.last_said = ""  # the assistant's last sentence so far: what the user answers
         self.reported = 0  # the plan step the latest results were work on: the agent's next words report it
         self.unreported: list[int] = []  # steps recorded since the assistant last spoke
+        self.answered = False  # a call was answered since the assistant last spoke
         self.fresh = -1  # the last step a tool call recorded since the assistant last spoke, numbered or not
         self.batch: tuple[str, int] = ("", -1)  # the tool and the step of the calls answered since it last spoke
         self.failed: list[_Loop] = []  # failures since the assistant last spoke
@@ -764,9 +765,11 @@ class SignalReader:
                 self._result(event)
         if message.role == "assistant" and seen.last:
             self.last_said = seen.last
-        if message.role == "assistant" and seen.first and 0 < self.reported <= len(self.plan):
-            step = self.plan[self.reported - 1]  # what the agent makes of a plan step's results names that step
-            if len(step.said) < 2 and seen.first not in step.said:
+        if message.role == "assistant" and seen.first and self.plan and (self.reported or self.answered) \
+                and not any(event.kind == "report" for event in seen.events):  # "Step 2: …" says which step itself
+            # what the agent makes of a plan step's results names that step (the one at work, unless a call named it)
+            step = self.plan[(self.reported or self._current_step()) - 1] if self.reported <= len(self.plan) else None
+            if step is not None and len(step.said) < 2 and seen.first not in step.said:
                 step.said.append(seen.first)
         if message.role == "assistant" and seen.first and self.unreported:
             report = _stems(seen.first) - _GENERIC
@@ -787,6 +790,7 @@ class SignalReader:
             self.reported = 0
             self.unreported = []
             self.fresh = -1
+            self.answered = False
             self.batch = ("", -1)
             self.failed = []
         self.facts.update(dict.fromkeys(seen.facts))
@@ -1121,6 +1125,7 @@ class SignalReader:
 
     def _result(self, event: Event) -> None:
         assert event.results is not None
+        self.answered = True
         if event.tool_id and event.tool_id in self.calls:
             call, announced = self.calls.pop(event.tool_id)
         elif not event.tool_id and self.text_calls:
