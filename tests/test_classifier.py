@@ -59,7 +59,8 @@ def ask(text: str, history: bool = False, tools: bool = False) -> str:
         "sort these: 3, 1, 2", "Summarize: 'Server down, fixed by restart.'", "¿Quién escribió Don Quijote?",
         "法国的首都是哪里？", "Что такое инфляция?", "what is 7 times 8", "what does ephemeral mean",
         "Sort these ascending: 42, 7, 19, 3, 88", "what's a class action lawsuit", "define import duty",
-        "what's 10x10", "convert 0x1F to decimal", "is a whale a mammal",
+        "what's 10x10", "convert 0x1F to decimal", "is a whale a mammal", "how do you say thank you in japanese",
+        "how do you spell necessary", "translate happy new year to chinese",
     ],
 )
 def test_simple_turns(text: str) -> None:
@@ -105,6 +106,14 @@ def test_simple_turns(text: str) -> None:
         ("convert this table to metric:\nitem | weight\nflour | 2 lb\nsugar | 1 lb", {}),
         ("i have a 10 gallon tank, how many fish", {}),  # a count worked out from a given quantity
         ("whats the next thing", {"history": True}),
+        ("what does a rate hike mean for my mortgage", {}),  # the asker's own case
+        ("whats a good gift for my dad", {}),
+        ("how do i say no to my boss without getting fired", {}),  # what to say, not how to say a phrase
+        ("format my resume", {}),  # a job on a text that is not given
+        ("are eggs healthy", {}),  # a yes-or-no that asks for a judgement
+        ("who would win in a fight, a bear or a gorilla", {}),
+        ("what do you think about remote work", {}),
+        ("what's going on with the economy", {}),
     ],
 )
 def test_complex_turns(text: str, kw: dict) -> None:

@@ -178,7 +178,12 @@ WORKS_OUT = Rules(
     r"\?[^?]+\?",
     # a hypothetical or a prediction ("what would a sugar tax do"), a condition ("who loses if …"), or what one
     # thing does to another ("does raising the minimum wage cost jobs"): reasoning about effects
-    r"\bwhat (would|will|might|could)\b", r"\b(if|whether)\b",
+    r"\b(what|who|which|where|when) (would|will|might|could)\b", r"\b(i|we|you) (could|would|might)\b", r"\b(if|whether)\b",
+    # a yes-or-no that asks for a judgement ("are eggs healthy", "is coffee bad for you")
+    r"^(is|are|was|were|can|do|does) .{0,40}\b(safe|healthy|unhealthy|bad|good|worth|dangerous|harmful|ok|okay|better|"
+    r"worse|legit|overrated|underrated|ethical|wrong|normal|fattening|toxic|effective|necessary|rude|illegal|legal)\b",
+    r"\b(going on|happening (with|in|to)|these days|nowadays)\b", r"\breasons\b|\bthe reason (why|for)\b",
+    r"\b(you think|your (opinion|take|view|views|thoughts)|thoughts on)\b",
     r"\b(do|does|did|would|will|can|could|might) .{1,50}\b(affect|affects|hurt|harm|reduce|increase|lower|raise|boost|"
     r"cause|lead to|result in|cost (jobs|lives|money))\b",
 )
@@ -311,11 +316,15 @@ _LANGUAGES = (r"(english|spanish|french|german|italian|portuguese|japanese|chine
               r"ukrainian|vietnamese|thai|indonesian|irish|welsh)")
 # How to say, spell or pronounce something: a lookup, though it starts like a how-question.
 # How to say something in a language, though it starts like a how-question ("how do i say thanks in korean").
-SAY_HOW = Rules(r"^how (do|would|can|to) (you |i |we )?(say|spell|pronounce) .{1,50}$")
+# Saying something in a language, or a quoted phrase; spelling or pronouncing one word (not "how do i say
+# no to my boss", "how do i pronounce my colleague's name": what to say, or whose name, is more than a lookup).
+_SAY_WHAT = (r"(say .{1,50} in " + _LANGUAGES + r"\W*|(say|spell|pronounce|write) ['\"‘“«].{1,40}|"
+             r"(spell|pronounce) (?!my |his |her |their |our )[\w'-]+([,.;!?].*)?)$")
+SAY_HOW = Rules(r"^how (do|would|can|to) (you |i |we )?" + _SAY_WHAT)
 SAY = Rules(
-    r"^how (do|would|can) (you|i|we) (say|spell|pronounce|write) .{1,40}$", r"\b" + _LANGUAGES + r" (word|term) for\b",
+    r"^how (do|would|can) (you|i|we) " + _SAY_WHAT, r"\b" + _LANGUAGES + r" (word|term) for\b",
     r"^(what is|whats|what's|how is) .{1,30} in " + _LANGUAGES + r"\??$", r"^.{1,40} in " + _LANGUAGES + r"\?*$",
-    r"^translate (?!.*\b(and|then|also)\b).{1,60}$",
+    r"^translate (?!(my|our|this|these|that|his|her|their) )(?!.*\b(and|then|also)\b).{1,60}$",
     r"^(¿?c[oó]mo se dice|comment (on )?dit|comment dit-on|come si dice|wie sagt man|como se diz|hoe zeg je|jak si[ęe] m[óo]wi|jak powiedzie[ćc]) .{1,50}$",
     r"^(is it|how is it|how do you) spel(led|t)\b|\bspelling of\b",
     r"^¿?(c[óo]mo se escribe|comment s'[ée]crit|wie schreibt man|come si scrive|como se escreve|hoe schrijf je)\b",
@@ -504,6 +513,8 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
         return Decision("complex", "an estimate, a computation or several operations")
     if WEIGHS.search(ask, latin, asked) or (material and WEIGHS.search(core, latin, seen)):
         return Decision("complex", "a judgment, advice or a plan")
+    if _DIGIT.search(core) is None and word_count(core) <= MAX_CASE_WORDS and _ASKERS_CASE.search(core) is not None:
+        return Decision("complex", "a question about the asker's own case")  # "what does a rate hike mean for my mortgage"
     if SAY.search(core, latin, seen):
         return Decision("simple", "a translation, spelling or pronunciation")
     if REASONING.search(core, latin, seen) or REASONING_MARKS.search(core, latin) \
@@ -512,9 +523,9 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
     if DEFINITION.search(core, latin, seen):
         return Decision("simple", "definition")
     if TRANSFORM.search(core, latin, seen):
-        if material or _SUMMARY.search(core) is None:
+        if material or (_SUMMARY.search(core) is None and (_REWORKS_TEXT.search(core) is None or _DIGIT.search(core))):
             return Decision("simple", "conversion or formatting")
-        return Decision("complex", "summary of something not given")
+        return Decision("complex", "a job on a text not given")  # "summarize the french revolution", "format my resume"
     if LOOKUP.search(core, latin, seen):
         if seen.isdisjoint(_ENGLISH) and FOREIGN_MORE.search(core, latin, seen):  # "qual … e qual compensa mais"
             return Decision("complex", "a question with more than a fact in it, in another language")
@@ -816,6 +827,12 @@ _SHIFTS_TOPIC = re.compile(r"\b(unrelated|different (topic|question)|new (topic|
                            r"on another note|changing the subject)\b")
 _EXPLAIN_DEFINITION = re.compile(r"^(can you |could you |please )?explain (what|the (acronym|abbreviation|term|word))\b")
 _SUMMARY = re.compile(r"summar|tl;?dr|gist|sum up|shorten")
+# A job on a text that has to be given, asked for without it.
+_REWORKS_TEXT = re.compile(r"^(please |pls |can you |could you )?(rewrite|rephrase|reword|reformat|format|proofread|translate|"
+                           r"make (this|it|my) \w+|fix (the |my )?(grammar|spelling|typos))\b")
+# The asker's own situation in a short question: what applies to them is more than a lookup.
+_ASKERS_CASE = re.compile(r"\b(for|to|on|with|in|into) (my|me)\b|\blike me\b")
+MAX_CASE_WORDS = 12
 # What a named command or tool does or means, with no code in the turn: a definition ("what does
 # the 'g' flag do in a regex", "difference between git fetch and git pull").
 _NAMES_A_TOOL = re.compile(r"(what does|what do|whats the difference between|what's the difference between|"
