@@ -358,6 +358,34 @@ def test_a_replacing_plan_with_a_step_more_is_numbered_afresh() -> None:
     assert signals.resume_from == 3
 
 
+def test_a_step_that_changes_something_is_not_finished_by_setting_up_for_it() -> None:
+    signals = extract([
+        user("Move the docs to MkDocs.\n1. convert the .rst files to Markdown\n"
+             "2. replace autodoc with mkdocstrings for the API reference\n3. deploy from CI"),
+        assistant("Step 1 done: all 41 pages converted."),
+        Message("assistant", (TextBlock("Starting step 2: mkdocstrings for the API reference."),
+                              ToolUseBlock("t1", "sh", {"cmd": "pip install -q 'mkdocstrings[python]==0.25.1'"}))),
+        tool_result("t1", "# Client\n::: lumen.Client"),
+    ])
+    assert signals.resume_from == 2
+
+
+@pytest.mark.parametrize(("step", "resume"), [("order her laptop", 2), ("submit the laptop request", 4)])
+def test_an_order_awaiting_approval_is_not_placed_yet_a_request_awaiting_it_is_sent(step: str, resume: int) -> None:
+    signals = extract([
+        user(f"Onboard Maria.\n1. create her Slack account\n2. {step}\n3. send Kofi a welcome note"),
+        tool_call("t1", "provision_account", system="slack", employee_id="EMP-1187"),
+        tool_result("t1", '{"status": "ok", "account": "maria@example.com"}'),
+        tool_call("t2", "order_equipment" if step.startswith("order") else "submit_request", item="laptop",
+                  employee_id="EMP-1187"),
+        tool_result("t2", '{"order_id": "EQ-5530", "status": "pending_approval", "approver": "Ines Faria"}'),
+        tool_call("t3", "send_message", to="kofi@example.com", text="Welcome note: Maria starts Monday. Her laptop "
+                  "order is waiting for Ines's approval."),
+        tool_result("t3", '{"status": "delivered"}'),
+    ])
+    assert signals.resume_from == resume
+
+
 def test_a_todo_list_tool_is_the_plan() -> None:
     todos = [{"content": "Add the rate limiter", "status": "completed", "activeForm": "Adding"},
              {"content": "Write tests for it", "status": "in_progress", "activeForm": "Writing"},

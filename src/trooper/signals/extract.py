@@ -1105,6 +1105,8 @@ class SignalReader:
         # the work covers the step: most of its words, or its verb and its object ("Book a hotel…" by book_hotel)
         covers = (best_score >= (0.4 if strong else 0.6) and len(words & best.words) >= 2) or len(best.words) == 1 \
             or (best.verb in words and len((words & best.words) - {best.verb}) >= 1)
+        if best.verb in _CHANGING and best.verb not in words:
+            covers = False  # a step that changes something is finished by that change ("Send the email", not a draft)
         if strong:  # a lookup or a check finishes a step that is only that; it moves nothing on
             best.done = best.done or covers
             return best if covers else None
@@ -1150,9 +1152,20 @@ class SignalReader:
                 _PAST_FIRST.match(said.lower()) and (not event.tool_id or len(name.split()) <= 3) \
                 and not call.key.startswith("edit:"):  # "Wrote /home/dev/…/x.py" says less than the call
             name = said  # "Added Aero 14 (L-2231) x1": the result says what was done
+        waiting = None
         if result.status == "pending":
-            self._pending(call, result.detail, result.ids, name)
+            waiting = self._pending(call, result.detail, result.ids, name)
             if call.kind != "change" or not _asks_someone(call):
+                if call.kind == "change" and self.plan and waiting is not None:
+                    # the plan step the awaited work is: begun, and held until the answer comes
+                    words = _stems(f"{name} {call.words} {announced}")
+                    number = self._advance(words) or self.working_on
+                    if not number and self.plan_unit == "step":
+                        item = self._plan_item(words, strong=False)
+                        number = item.number if item is not None else 0
+                    if 0 < number <= len(self.plan):
+                        self.plan[number - 1].touched = True
+                        waiting.step = number
                 return
             # "requested approval APR-7731": the request is done, its answer is awaited
         else:
@@ -1179,6 +1192,8 @@ class SignalReader:
             if number and number <= len(self.plan):
                 self.plan[number - 1].touched = True
                 self.reported = number
+                if waiting is not None:
+                    waiting.step = number
             self.called = True
             key, index = self.batch
             if call.key.startswith("edit:") and self._joined_edit(call, announced, words, number):
@@ -1254,7 +1269,7 @@ class SignalReader:
         self.working_on = best.number
         return best.number
 
-    def _pending(self, call: Call, detail: str, ids: tuple[str, ...], name: str) -> None:
+    def _pending(self, call: Call, detail: str, ids: tuple[str, ...], name: str) -> _Loop | None:
         """A call whose answer is awaited (a refund pending approval, a request sent to
         someone): a loop until a later result about the same identifiers says otherwise."""
         key = f"pending:{call.key}:{detail}"
@@ -1263,18 +1278,19 @@ class SignalReader:
                 loop.ids = (*loop.ids, *ids[:1])
                 loop.text = f"{', '.join(loop.ids[:4])} {detail}: {call.label}"[:200]
                 loop.words = loop.words | _stems(loop.text)
-                return
+                return loop
         for loop in self.loops:  # a later call about the same waiting item (checking its status) is the same loop
             if loop.ids and set(loop.ids) & set(ids):
                 if detail.lower() not in loop.text.lower() and len(loop.text) < GLOSSED_LENGTH:
                     loop.text = f"{loop.text} — {detail}"[:GLOSSED_LENGTH]
                 loop.words = loop.words | _stems(detail)
-                return
+                return loop
         shown = ", ".join(ids[:2])
         text = (f"{shown} {detail}: {call.label}" if shown else f"{call.label}: {detail}")[:200]
         loop = _Loop(text, _stems(text), ids=ids or (name,))
         loop.key = key
         self._open(loop, dedupe=False)
+        return loop if loop in self.loops else None
 
     def _restated_tool(self, name: str) -> bool:
         return name in self.steps
@@ -1377,6 +1393,10 @@ class SignalReader:
         # else marked that step done (a todo list ticked, a later commit): the guide's "claimed
         # but contradicted by the tool output" is not completed
         held = {loop.step for loop in self.loops if loop.key and _CLAIMED in loop.text}
+        # an order, a booking, a payment awaiting approval is not made yet; a request sent, a
+        # report submitted, is done though its answer is awaited
+        held |= {loop.step for loop in self.loops if loop.key.startswith("pending:") and 0 < loop.step <= len(self.plan)
+                 and self.plan[loop.step - 1].verb in _GATED}
         return {step.number for step in self.plan if step.number not in held and (
             step.done or ((step.number <= done or step.number < begun) and (step.touched or step.looks)))}
 
@@ -1559,3 +1579,9 @@ def _clean(text: str) -> str:
 def _add_unique(items: list[str], item: str) -> None:
     if item and item not in items:
         items.append(item)
+
+
+# The verbs of plan steps, as stemmed: a step that changes something, and one whose change an
+# approval gates (the order is not placed while it waits).
+_CHANGING = frozenset(_stem(verb) for verb in actions.CHANGE_VERBS)
+_GATED = frozenset(_stem(verb) for verb in "order purchase buy book reserve refund pay transfer approve get obtain secure".split())
