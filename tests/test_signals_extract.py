@@ -562,3 +562,18 @@ def test_what_the_agent_makes_of_results_at_a_plan_step_names_that_step() -> Non
         "step 1: found which upstream the 502s come from — 1,284 502s, mostly from 10.2.3.17",
         "step 2: restarted the app workers on web-2 — restarted gunicorn-api on web-2",
     ]
+
+
+def test_a_message_without_a_subject_is_named_by_what_it_says_and_a_batch_says_its_purpose_once() -> None:
+    notice = "Building B: the boiler is out, a technician arrives at 9pm."
+    signals = extract([
+        user("Tell building B about the boiler."),
+        Message("assistant", (TextBlock("Texting the two floors."),
+                              *(ToolUseBlock(f"t{n}", "send_tenant_notice", {"recipients": f"B{n}", "message": notice})
+                                for n in (1, 2)))),
+        Message("user", (ToolResultBlock("t1", (TextBlock('{"status": "sent", "notice_id": "N-101"}'),)),
+                         ToolResultBlock("t2", (TextBlock('{"status": "sent", "notice_id": "N-102"}'),)))),
+    ])
+    assert signals.completed_steps == [
+        "sent tenant notice to B1, Building B: the boiler is out, a technician arrives at 9pm. (N-101): Texting the two floors; "
+        "sent tenant notice to B2, Building B: the boiler is out, a technician arrives at 9pm. (N-102)"]

@@ -143,7 +143,8 @@ def describe(tool: str, arguments: Any) -> Call:
                        if isinstance(args.get(k), dict)), None)
         args = nested if nested is not None else {k: v for k, v in args.items() if k not in _OPERATION_KEYS}
     values = _argument_values(args) if args else _text_values(text_arg)
-    if any(w in _NOTE_WORDS for w in words):  # a note's words are what it adds
+    if any(w in _NOTE_WORDS for w in words) or (any(w in _SENDING for w in words[:1]) and not any(
+            isinstance(args.get(k), str) for k in ("subject", "title"))):  # a note's or a message's words are what it says
         body = next((args[k] for k in ("text", "note", "comment", "body", "message", "content")
                      if isinstance(args.get(k), str)), "")
         if body:
@@ -169,6 +170,7 @@ _NOUN_VERBS = frozenset("email message order file post comment book return label
 
 
 _NOTE_WORDS = frozenset("note notes comment comments memo reply message post annotation".split())
+_SENDING = frozenset("send notify text message sms broadcast announce".split())
 
 
 def _excerpt(text: str, limit: int = 60) -> str:

@@ -1201,6 +1201,7 @@ class SignalReader:
             elif key == call.key and not key.startswith("edit:") and 0 <= index < len(self.steps) \
                     and self.step_items[index] == number:
                 # the same tool called for several things at once: one piece of work ("created LOTO-6601 … LOTO-6605")
+                name = name.removesuffix(f": {announced}") if announced else name  # said once, for the first
                 self.steps[index] = f"{self.steps[index]}; {name}"[:GLOSSED_LENGTH]
                 self.step_words[index] = self.step_words[index] | words
             elif not self._restated_tool(name):
