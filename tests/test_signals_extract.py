@@ -386,6 +386,13 @@ def test_an_order_awaiting_approval_is_not_placed_yet_a_request_awaiting_it_is_s
     assert signals.resume_from == resume
 
 
+def test_a_plan_item_marked_done_with_where_it_was_done_is_done() -> None:
+    signals = extract([user("Backfill the clickstream days."),
+                       assistant("Revised plan:\n1. Backfill 12-01 and 12-03 (done in bf_3312)\n"
+                                 "2. Validate row counts for 12-01 and 12-03\n3. Unpause build_sessions")])
+    assert signals.resume_from == 2
+
+
 def test_a_todo_list_tool_is_the_plan() -> None:
     todos = [{"content": "Add the rate limiter", "status": "completed", "activeForm": "Adding"},
              {"content": "Write tests for it", "status": "in_progress", "activeForm": "Writing"},

@@ -18,7 +18,7 @@ _ITEM = re.compile(r"([ \t]*)(?:(\d{1,2})[.)]|[-*•+]|(?:[-*]\s+)?\[[ xX✓]\])
 _STEP_LINE = re.compile(r"([ \t]*)(?:\*\*|#+\s*)?(?:step|phase|stage)[ \t]*(\d{1,2})\b(?:\*\*)?[ \t]*[:.)—–-]", re.I)
 _LEAD = re.compile(r"^(?:\*\*[^*]{1,80}\*\*\s*[:—–-]?\s*|(?:step|phase|stage)\s*\d{1,2}\s*[:.)—–-]\s*|"
                    r"(?:first|then|next|finally|and|also|lastly|after that),?\s+)+", re.I)
-_DONE_MARK = re.compile(r"✅|✔|✓|☑|\[[xX✓]\]|~~|\((?:done|completed?|finished)\)|[—–-]\s*(?:done|completed?)\b|"
+_DONE_MARK = re.compile(r"✅|✔|✓|☑|\[[xX✓]\]|~~|\((?:already )?(?:done|completed?|finished)\b[^)]{0,60}\)|[—–-]\s*(?:done|completed?)\b|"
                         r":\s*(?:done|completed?)\b")
 _REMAINING = re.compile(r"\b(?:next steps?|remaining|left to do|still to do|to-?do|follow-?ups?|open items|"
                         r"what'?s left|outstanding|pending)\b", re.I)
