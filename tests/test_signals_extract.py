@@ -584,3 +584,10 @@ def test_a_message_without_a_subject_is_named_by_what_it_says_and_a_batch_says_i
     assert signals.completed_steps == [
         "sent tenant notice to B1, Building B: the boiler is out, a technician arrives at 9pm. (N-101): Texting the two floors; "
         "sent tenant notice to B2, Building B: the boiler is out, a technician arrives at 9pm. (N-102)"]
+
+
+@pytest.mark.parametrize(("verb", "done"), [("hold", "held"), ("keep", "kept"), ("rerun", "reran"), ("freeze", "froze"),
+                                           ("create", "created"), ("ship", "shipped")])
+def test_a_tool_verb_in_the_past_tense(verb: str, done: str) -> None:
+    from trooper.signals.actions import past
+    assert past(verb) == done

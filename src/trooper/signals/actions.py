@@ -45,6 +45,10 @@ _IRREGULAR = {
     "reset": "reset", "shut": "shut", "split": "split", "rebuild": "rebuilt", "rewrite": "rewrote", "cut": "cut",
     "upset": "upset", "sync": "synced", "email": "emailed", "rollback": "rolled back", "rollout": "rolled out",
     "backup": "backed up", "lookup": "looked up", "setup": "set up", "signup": "signed up", "checkout": "checked out",
+    "hold": "held", "keep": "kept", "give": "gave", "leave": "left", "sell": "sold", "tell": "told", "bring": "brought",
+    "spend": "spent", "lend": "lent", "freeze": "froze", "unfreeze": "unfroze", "choose": "chose", "draw": "drew",
+    "meet": "met", "lose": "lost", "withdraw": "withdrew", "undo": "undid", "redo": "redid", "rerun": "reran",
+    "override": "overrode", "overwrite": "overwrote", "feed": "fed", "bind": "bound", "hang": "hung", "seek": "sought",
 }
 _DOUBLED = frozenset("stop drop ship tag plan submit commit transfer cancel label flag log scan map zip pin step "
                      "swap trim wrap chat plug unpin admit permit ban unban".split())

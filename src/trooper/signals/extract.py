@@ -1503,6 +1503,7 @@ def _first_clause(sentence: str) -> str:
 
 _IRREGULAR_STEMS = {"sent": "send", "wrote": "write", "written": "write", "ran": "run", "built": "build",
                     "paid": "pay", "made": "make", "bought": "buy", "found": "search", "took": "take",
+                    "held": "hold", "kept": "keep", "froze": "freeze", "reran": "rerun", "told": "tell",
                     # the same act, in the words plans and tools use for it
                     "look": "get", "lookup": "get", "looked": "get", "fetch": "get", "retrieve": "get", "pull": "get",
                     "find": "search", "email": "send", "emailed": "send", "mail": "send", "notify": "send",
