@@ -146,6 +146,15 @@ def test_complex_turns(text: str, kw: dict) -> None:
         ("Wann wurde die Berliner Mauer gebaut?", {}, "simple"),
         ("Devo comprar uma casa ou alugar?", {}, "complex"),
         ("Warum ist der Himmel blau?", {}, "complex"),
+        # a reason, a condition, consequences, a recommendation, a price, the asker's own case
+        ("리액트에서 useEffect가 두 번 실행되는 이유가 뭐야?", {}, "complex"),
+        ("¿Qué pasaría si la luna desapareciera?", {}, "complex"),
+        ("ما هي عواقب رفع أسعار الفائدة؟", {}, "complex"),
+        ("Quale libro mi consigli per imparare python?", {}, "complex"),
+        ("Ile kosztuje remont łazienki 5 m2?", {}, "complex"),
+        ("我的房间4米乘5米，需要多少块地砖？", {}, "complex"),
+        ("is she still alive", {"history": True}, "complex"),
+        ("translate to french", {"history": True}, "complex"),
         ("¿Cuál es la capital de Chile y cuál conviene más visitar?", {}, "complex"),
         # units a step apart are a fact; further apart, a multiplication; a rule applied to a date
         ("how many minutes in an hour", {}, "simple"),

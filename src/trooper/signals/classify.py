@@ -117,6 +117,8 @@ REFERS_BACK = Rules(
     r"other|rest|more|else|next|after that|after this|what now|now what|what next|last (one|message|answer|time)|first one|second|third|your (answer|reply|last|code|"
     r"list|message|example|suggestion)|the (\w+ )?ones?|(an|another|more|some) examples?(?! of))\b",
     r"\b(my|our|we|us)\b",  # the user's own situation, stated in earlier turns
+    r"\b(he|she|him|her|his|hers)\b",  # someone named in earlier turns
+    r"^(translate|summari[sz]e|shorten|rewrite|rephrase|reformat|format)( (to|into|in) \w+)?\W*$",  # with no text: the last
     r"\b(the|these|those) (two|three|four|both)\b|\b(both|either|neither)( of (them|these|those))?\b",
     r"^(yes|yeah|yep|yup|sure|ok(ay)?|go ahead|do it|please do|continue|go on|proceed|next|and|but|so|no|nope|"
     r"why not|really|how so|such as|like what|which|in|or|what about|how about|for|with|without|only|just)\b",
@@ -527,7 +529,8 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
             return Decision("simple", "conversion or formatting")
         return Decision("complex", "a job on a text not given")  # "summarize the french revolution", "format my resume"
     if LOOKUP.search(core, latin, seen):
-        if seen.isdisjoint(_ENGLISH) and FOREIGN_MORE.search(core, latin, seen):  # "qual … e qual compensa mais"
+        if seen.isdisjoint(_ENGLISH) and (FOREIGN_MORE.search(core, latin, seen) or FOREIGN_WEIGHS.search(core, latin, seen)):
+            # "qual … e qual compensa mais", "¿qué pasaría si …?", "ile kosztuje remont łazienki 5 m2"
             return Decision("complex", "a question with more than a fact in it, in another language")
         if _DIGIT.search(core) is not None and not seen.isdisjoint(_HOW_MANY):  # "a 10 gallon tank, how many fish"
             return Decision("complex", "an estimate, a computation or several operations")
@@ -581,6 +584,23 @@ FOREIGN_COMPLEX = Rules(
              r"저는|제가|내가|ทำไม|อย่างไร|ควร|หรือ|ฉัน|למה|איך|כדאי|\bאו\b|\bאני\b|γιατί|πώς|πρέπει|\bή\b|\bεγώ\b|"
              r"\bμου\b|چرا|چطور|باید|\bیا\b",),
 )
+# What makes a question in another language more than a fact, beyond why, how and should: a reason, what
+# holds now (today's rates, prices), a condition or a hypothetical, what follows from something, a
+# recommendation or the best of a kind, a price.
+FOREIGN_WEIGHS = Rules(
+    r"\b(raz[oó]n|raison|grund|motivo|reden|pow[oó]d|sebep|ahora|actualmente|maintenant|actuellement|jetzt|aktuell|"
+    r"adesso|agora|teraz|hoy|aujourd'hui|heute|oggi|hoje|vandaag|dzisiaj)\b",
+    r"\b(si|wenn|falls|jeśli|jeżeli|eğer|pasar[íi]a|passerait|passieren|succederebbe|aconteceria|"
+    r"consecuencias|conséquences|folgen|conseguenze|consequências|gevolgen|skutki|sonuçları|"
+    r"recomiendas?|recommandes?|empfiehlst|empfehlen|consigli|consigliate|recomenda|aanraden|polecasz|önerir|"
+    r"paras|parhain|bästa|beste|bedste|najlepsz\w*|mejores?|meilleure?s?|migliore?|melhore?s?|en iyi|"
+    r"cuesta|cuestan|co[uû]te|kostet|costa|custa|kost|kosztuje|maliyeti|prix|precio|preço|prezzo|preis)\b",
+    scripts=(r"이유|理由|原因|причин|سبب|कारण|סיבה|עדיף|כרגע|现在|目前|今日|지금|오늘|сейчас|сегодня|الآن|اليوم|अभी|आज|"
+             r"如果|もし|만약|если|إذا|\bلو\b|अगर|\bאם\b|后果|後果|影響|影响|结果|последстви|عواقب|نتائج|परिणाम|השלכות|"
+             r"推荐|推薦|おすすめ|추천|посовету|порекомендуй|أنصح|تنصح|सलाह|ממליץ|最好|一番|가장 좋은|лучш|أفضل|सबसे अच्छा|"
+             r"הכי טוב|अच्छा|좋을까|いいですか|好吗|好嗎|多少钱|いくら|얼마예요|сколько стоит|стоимость|كم سعر|कितने का|כמה עולה|"
+             r"我的|私の|мой|моя|моё|мне|मेरे|मेरा|שלי|乘",),
+)
 # For a question the lookup signs already took: why, should, worth it, or a second question joined on.
 FOREIGN_MORE = Rules(
     r"\b(por ?qu[ée]|pourquoi|warum|wieso|perch[ée]|waarom|dlaczego|neden|mi[ée]rt|varf[öo]r|hvorfor|miksi|de ce|"
@@ -598,7 +618,8 @@ def _foreign_lookup(core: str, latin: bool, seen: frozenset[str]) -> bool:
         return False
     if len(_NUMBER.findall(core)) > 1:
         return False
-    return FOREIGN_QUESTION.search(core, latin, seen) and not FOREIGN_COMPLEX.search(core, latin, seen)
+    return FOREIGN_QUESTION.search(core, latin, seen) and not (FOREIGN_COMPLEX.search(core, latin, seen)
+                                                               or FOREIGN_WEIGHS.search(core, latin, seen))
 
 
 _DIGIT = re.compile(r"\d")
