@@ -173,6 +173,11 @@ def test_complex_turns(text: str, kw: dict) -> None:
         ("what is the total\n\n3 x usb cable @ 7.50\n1 x monitor 199.00\n2 x mouse 15.00", {}, "complex"),
         ("which flight is cheapest\n\nBA123 London-Paris 240 GBP\nAF456 London-Paris 199 GBP", {}, "complex"),
         ("who should handle this ticket\n\nCustomer says the app crashes on login since the update.", {}, "complex"),
+        # a job on carried text that asks for more than the job: a second job, a judgement, a tally
+        ("translate to spanish and make it sound friendlier: your order is late", {}, "complex"),
+        ("rewrite this to be more persuasive: please donate to our shelter", {}, "complex"),
+        ("put these in order of importance: pay rent, buy groceries, fix car", {}, "complex"),
+        ("which of these is a prime: 21, 23, 25", {}, "complex"),
         # a hello, a thanks or a question about the assistant is small talk only when nothing more is asked
         ("hey how's it going", {}, "simple"),
         ("Bonjour ! Tu peux m'aider ?", {}, "simple"),

@@ -525,6 +525,9 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
     if DEFINITION.search(core, latin, seen):
         return Decision("simple", "definition")
     if TRANSFORM.search(core, latin, seen):
+        if material and (TEXT_JOB_BLOCKS.search(ask, latin, asked) or not asked.isdisjoint(_SEVERAL)):
+            # what made it more than a job on the carried text: "… and make it sound friendlier: …"
+            return Decision("complex", "reasoning, judgment or a task")
         if material or (_SUMMARY.search(core) is None and (_REWORKS_TEXT.search(core) is None or _DIGIT.search(core))):
             return Decision("simple", "conversion or formatting")
         return Decision("complex", "a job on a text not given")  # "summarize the french revolution", "format my resume"
@@ -534,7 +537,8 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
             return Decision("complex", "a question with more than a fact in it, in another language")
         if _DIGIT.search(core) is not None and not seen.isdisjoint(_HOW_MANY):  # "a 10 gallon tank, how many fish"
             return Decision("complex", "an estimate, a computation or several operations")
-        if material and _asks_more_of_text(ask, latin):  # "which flight is cheapest\n<a list of flights>"
+        if material and (_asks_more_of_text(ask, latin) or len(_NUMBER.findall(material)) > 1):
+            # "which flight is cheapest\n<a list of flights>", "which of these is a prime: 21, 23, 25"
             return Decision("complex", "a judgment or a comparison over the text it carries")
         return Decision("simple", "lookup or definition")
     if _foreign_lookup(core, latin, seen):
@@ -740,7 +744,8 @@ TEXT_JOB_BLOCKS = Rules(
     r"\b(why|how come|explain|analy[sz]e|evaluate|assess|review (this|it|my|the|these|them)|critique|feedback|improve|better|best|should|"
     r"opinion|think|recommend|suggest|advice|wrong|check (if|whether|that|for)|verify|"
     r"respond|reply|answer|draft|compose|create|generate|come up with|ideas?|brainstorm|continue|expand|"
-    r"elaborate|longer|persuasive|funn(y|ier)|joke|poem|story|tone|meaning|mean|implications?|risks?|"
+    r"elaborate|longer|persuasive|funn(y|ier)|joke|poem|story|tone|meaning|mean|implications?|risks?|importance|"
+    r"priority|priorities|prioriti[sz]e|rank|urgent|urgency|"
     r"then|also|as well|plus)\b",
     # acting on it (a verb, not the noun in "from this email")
     r"(^|\b(and|then|please|pls|can you|could you|also|to) )(send|email|forward|post|publish|schedule|book|share|upload|"
@@ -868,7 +873,8 @@ _FRACTION = re.compile(r"\d+/\d+\s*[-+*x×÷]|[-+*x×÷]\s*\d+/\d+")
 # An ask that joins a second job: "…and tell me…", "…then convert…" (not "capitalization and punctuation").
 _SEVERAL = frozenset(f"{joint} {verb}" for joint in ("and", "then", "also", "plus") for verb in (
     "then tell give list explain convert compare translate sort count add make write send find calculate compute "
-    "summarize summarise rewrite show check email book put also explain format").split())
+    "summarize summarise rewrite show check email book put also explain format assign validate verify flag rank "
+    "suggest draft reply answer highlight").split())
 # A number, and each side of a dimension ("20x30", not the hex "0x1f").
 _NUMBER = re.compile(r"(?:(?<![\w.])|(?<=[1-9][x×])|(?<=\d\d[x×]))\d+(?:[.,/]\d+)*")
 
