@@ -280,6 +280,28 @@ def test_a_plan_step_never_begun_is_not_a_loop_and_a_later_one_held_up_is_named_
     assert signals.open_loops == ["step 3: The letter to the insured is on hold until the inspection report arrives"]
 
 
+def test_a_failed_change_worked_around_by_a_change_to_the_same_kind_of_thing_is_resolved() -> None:
+    signals = extract([
+        user("Add 400 bolts to PO-0871."),
+        tool_call("t1", "amend_purchase_order", po="PO-0871", qty=400),
+        tool_result("t1", '{"error": "PO_NOT_AMENDABLE", "message": "PO-0871 was fully received"}'),
+        tool_call("t2", "create_purchase_order", item="bolts", qty=400),
+        tool_result("t2", '{"po": "PO-0914", "status": "created"}'),
+    ])
+    assert signals.open_loops == [] and signals.resolved_loops == ["amend purchase order PO-0871, 400 failed: PO_NOT_AMENDABLE"]
+
+
+def test_a_failed_call_that_then_goes_through_and_waits_is_one_loop_the_wait() -> None:
+    signals = extract([
+        user("File the missing miles claim for MA 219."),
+        tool_call("t1", "file_missing_miles_claim", flight="MA 219", date="2025-08-05"),
+        tool_result("t1", '{"error": "FLIGHT_NOT_FOUND"}'),
+        tool_call("t2", "file_missing_miles_claim", flight="MA 219", date="2025-08-04"),
+        tool_result("t2", '{"claim_id": "CLM-300418", "status": "pending_review"}'),
+    ])
+    assert signals.open_loops == ["CLM-300418 pending review: file missing miles claim 2025-08-04, MA 219"]
+
+
 def test_shell_commands_are_named_by_what_they_change() -> None:
     signals = extract([
         user("Restart nginx on web-2 and open a PR with the config fix."),

@@ -852,11 +852,7 @@ class SignalReader:
         for index, loop in enumerate(self.loops):  # a loop that holds up a later step is named by that step
             if index == best or loop.asked or loop.text.startswith(("still to do", "step ")):
                 continue
-            number, most = 0, 1
-            for item in self.plan:
-                shared = len((loop.words & item.words) - _GENERIC)
-                if item.number not in done and shared > most:
-                    number, most = item.number, shared
+            number = self._step_about(loop.words, done)
             if number:
                 texts[index] = f"step {number}: {texts[index]}"
         return texts
@@ -1154,6 +1150,7 @@ class SignalReader:
             name = said  # "Added Aero 14 (L-2231) x1": the result says what was done
         waiting = None
         if result.status == "pending":
+            self._worked_around(call)  # the call went through this time: what is left is the wait
             waiting = self._pending(call, result.detail, result.ids, name)
             if call.kind != "change" or not _asks_someone(call):
                 if call.kind == "change" and self.plan and waiting is not None:
@@ -1307,6 +1304,18 @@ class SignalReader:
                      (loop.ids and result.ids and set(loop.ids) & set(result.ids))]:
             self.loops.remove(loop)
             self.resolved.append(loop.text)
+        if call.kind == "change":
+            self._worked_around(call)
+
+    def _worked_around(self, call: Call) -> None:
+        """An app's failed change is over once a change to the same kind of thing goes through
+        (`amend_purchase_order` refused, then `create_purchase_order`; `transfer_deposit` refused,
+        then `apply_deposit_to_final_bill`), or the same call is now only awaited."""
+        things = _things(call.key)
+        for loop in [loop for loop in self.loops if loop.key and not loop.ids and (
+                loop.key == call.key or things & _things(loop.key))]:
+            self.loops.remove(loop)
+            self.resolved.append(loop.text)
 
     # --- loops ---
 
@@ -1315,7 +1324,7 @@ class SignalReader:
         newer one (usually the more specific) instead of adding a second loop."""
         if len(loop.words) < 2:
             return
-        loop.step = self._current_step()
+        loop.step = self._step_about(loop.words, {item.number for item in self.plan if item.done}) or self._current_step()
         named = {word for word in loop.words if _ID.fullmatch(word)} if dedupe else set()
         for old in self.loops:  # one loop per thing: a later word about the same identifier joins it
             if not old.asked and named & old.words:
@@ -1330,6 +1339,15 @@ class SignalReader:
                     old.text, old.words = loop.text, old.words | loop.words
                     return
         self.loops.append(loop)
+
+    def _step_about(self, words: frozenset[str], done: set[int]) -> int:
+        """The plan step not done that a loop is about: the one sharing the most of its words (two at least)."""
+        number, most = 0, 1
+        for item in self.plan:
+            shared = len((words & item.words) - _GENERIC)
+            if item.number not in done and shared > most:
+                number, most = item.number, shared
+        return number
 
     def _ask(self, event: Event) -> None:
         approval = event.unit == "approval"
@@ -1535,6 +1553,14 @@ def _stem(word: str) -> str:
     if word.endswith("e") and len(word) >= 4:
         word = word[:-1]
     return _IRREGULAR_STEMS.get(word, word)
+
+
+def _things(key: str) -> frozenset[str]:
+    """What an app's tool acts on, from its name: `amend_purchase_order` → {purchase, order}.
+    Workspace tools (a shell, an editor) act on anything, so their names say nothing of it."""
+    if ":" in key or key.startswith(_WORKSPACE_TOOLS):
+        return frozenset()
+    return frozenset(part for part in key.split("_")[1:] if len(part) >= 3) - _GENERIC - _STOP
 
 
 def _asks_someone(call: Call) -> bool:
