@@ -613,3 +613,17 @@ def test_a_message_without_a_subject_is_named_by_what_it_says_and_a_batch_says_i
 def test_a_tool_verb_in_the_past_tense(verb: str, done: str) -> None:
     from trooper.signals.actions import past
     assert past(verb) == done
+
+
+def test_a_passing_check_after_a_change_says_the_change_works() -> None:
+    signals = extract([
+        user("Raise the memory limit for payments-api and keep the tests green."),
+        tool_call("t1", "Edit", file_path="/repo/charts/payments-api/values.yaml", old_string="memory: 256Mi",
+                  new_string='memory: "512Mi"'),
+        tool_result("t1", "Edit applied."),
+        tool_call("t2", "Bash", command="python -m pytest -q"),
+        tool_result("t2", "........\n41 passed in 2.3s"),
+        tool_call("t3", "Bash", command="helm lint charts/payments-api"),
+        tool_result("t3", "1 chart(s) linted, 0 chart(s) failed"),
+    ])
+    assert signals.completed_steps == ['edited values.yaml (charts/payments-api/values.yaml): memory: "512Mi" — 41 tests pass']

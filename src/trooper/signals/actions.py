@@ -415,6 +415,8 @@ def _segment(segment: str) -> tuple[str, str, str]:
         if verb in ("get", "describe", "logs", "top", "explain", "status", "history", "list", "ls", "diff",
                     "template", "version", "config", "auth", "port-forward", "exec", "cp", "wait"):
             return "read", f"{program} {sub}", ""
+        if verb in ("lint", "test", "verify"):
+            return "check", f"{program} {sub}", ""
         objects = [a.replace("/", " ", 1) if a.count("/") == 1 and not a.startswith((".", "/")) else a for a in args]
         where = f" in {namespace}" if namespace else ""
         return "change", f"{program} {sub}", _phrase(verb, objects) + where

@@ -229,6 +229,8 @@ _STEP_NAMED = re.compile(r"^step (\d{1,2})\b")
 # A file the agent names, by its name: `sections/intro.tex` → intro.tex.
 _FILE_NAME = re.compile(r"(?<![\w.-])(?:[\w.-]+/)*([\w-]+\.(?:py|js|jsx|ts|tsx|go|rs|rb|java|kt|sql|yaml|yml|json|toml|md|"
                         r"sh|tf|cfg|ini|conf|env|txt|csv|tex|html|css|scss|vue|mjml|xml|lock|php|c|h|cpp|swift))\b")
+_PASSED = re.compile(r"\b(\d+) passed\b")
+_LINTERS = ("lint", "typecheck", "tsc", "mypy", "ruff", "eslint", "vet", "clippy", "flake8", "pyright")
 _STEP_REPORT = re.compile(r"^step\s*#?(\d{1,2})\s*(?:[:—–]|-\s)\s*(?=\S)")
 _TICKET = re.compile(r"\b[A-Z][A-Z0-9]{1,9}-\d{2,}\b|(?<![\w#])#\d{2,7}\b")
 _SENTENCE_END = re.compile(r"[.!?](?=\s)|\n")
@@ -711,6 +713,7 @@ class SignalReader:
         self.unreported: list[int] = []  # steps recorded since the assistant last spoke
         self.answered = False  # a call was answered since the assistant last spoke
         self.fresh = -1  # the last step a tool call recorded since the assistant last spoke, numbered or not
+        self.last_work = -1  # the last step a tool call recorded since the user last spoke: what a passing check verifies
         self.batch: tuple[str, int] = ("", -1)  # the tool and the step of the calls answered since it last spoke
         self.failed: list[_Loop] = []  # failures since the assistant last spoke
 
@@ -1169,6 +1172,8 @@ class SignalReader:
             self._succeeded(call, result)
             if call.kind == "change" and _asks_someone(call) and result.ids:
                 self._pending(call, "pending", result.ids, name)
+        if call.kind == "check" and result.status == "ok" and 0 <= self.last_work < len(self.steps):
+            self._checked(call, result.text)
         if call.kind == "change":
             if call.key.startswith("edit:"):
                 if call.key in self.edited:
@@ -1205,7 +1210,7 @@ class SignalReader:
                 recorded = len(self.steps)
                 self._add_step(name[:200], words, number)
                 if len(self.steps) > recorded:
-                    self.fresh = recorded
+                    self.fresh = self.last_work = recorded
                     self.batch = (call.key, recorded)
                     self.edit_run = (recorded, name[:200], (call.phrase,), announced) if call.key.startswith("edit:") \
                         else (-1, "", (), "")
@@ -1222,6 +1227,20 @@ class SignalReader:
                 step.looked.append(looked[:120])  # the identifiers a lookup step is about, when it does not say them
             if step is not None:
                 self.reported = step.number
+
+    def _checked(self, call: Call, output: str) -> None:
+        """A passing check after a change says the change works, as people report it: "fixed
+        the memory limit in values.yaml (helm lint passes)", "… so all 212 tests pass"."""
+        checked = call.key.split(":", 1)[-1]
+        if checked == "test" or "test" in checked.split(" ")[-1]:
+            counts = _PASSED.findall(output)  # the run's summary is its last count
+            note = f"{counts[-1]} tests pass" if counts else "tests pass"
+        elif any(word in checked for word in _LINTERS):
+            note = f"{checked} passes"
+        else:
+            return
+        if " pass" not in self.steps[self.last_work]:
+            self._gloss_step(self.last_work, Event("said", note, _stems(note)))
 
     def _joined_edit(self, call: Call, announced: str, words: frozenset[str], number: int) -> bool:
         """Edits to several files between two things the user says, with nothing else changed
@@ -1245,6 +1264,7 @@ class SignalReader:
         self.steps[index] = new_base + self.steps[index][len(base):]
         self.step_words[index] = self.step_words[index] | words
         self.edit_run = (index, new_base, edits, purpose)
+        self.last_work = index
         return True
 
     def _advance(self, words: frozenset[str]) -> int:
@@ -1362,6 +1382,7 @@ class SignalReader:
         the assistant asked approval for."""
         self.edited.clear()
         self.edit_run = (-1, "", (), "")
+        self.last_work = -1
         self.asking = ""
         approves = _APPROVAL_WORDS.match(said.lower()) is not None
         for loop in list(self.loops):
@@ -1390,7 +1411,7 @@ class SignalReader:
         """Keep what is held bounded: old items give way to new ones."""
         if len(self.steps) > MAX_STEPS:
             self.unreported = []  # their indices are about to move
-            self.fresh = -1
+            self.fresh = self.last_work = -1
             self.batch = ("", -1)
         for items, limit in ((self.loops, 4 * MAX_ITEMS), (self.resolved, MAX_ITEMS), (self.actions, 5),
                              (self.steps, MAX_STEPS), (self.step_words, MAX_STEPS), (self.step_items, MAX_STEPS),
