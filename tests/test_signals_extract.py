@@ -415,6 +415,14 @@ def test_a_plan_item_marked_done_with_where_it_was_done_is_done() -> None:
     assert signals.resume_from == 2
 
 
+def test_two_bullets_of_what_the_agent_will_change_are_no_plan_two_the_user_asks_for_are() -> None:
+    said = ("The cache never hits. My change:\n- build with `--build-arg BUILDKIT_INLINE_CACHE=1`\n"
+            "- use the branch tag as the cache source")
+    assert extract([user("Fix the docker layer cache in .gitlab-ci.yml."), assistant(said)]).resume_from is None
+    asked = "Two things:\n- build with inline cache metadata\n- use the branch tag as the cache source"
+    assert extract([user(asked)]).plan == ["build with inline cache metadata", "use the branch tag as the cache source"]
+
+
 def test_a_todo_list_tool_is_the_plan() -> None:
     todos = [{"content": "Add the rate limiter", "status": "completed", "activeForm": "Adding"},
              {"content": "Write tests for it", "status": "in_progress", "activeForm": "Writing"},

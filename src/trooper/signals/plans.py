@@ -127,7 +127,7 @@ def _inline(text: str, user: bool = False) -> list[Plan]:
 
 
 def _close(run: list[tuple[str, str]], head: str, found: list[Plan], user: bool = False) -> None:
-    if len(run) < 2:
+    if len(run) < (2 if user else 3):
         return
     items = [text for _, text in run]
     if _OPTIONS.search(head) or _NOT_PLAN_HEAD.search(head) or sum(text.rstrip().endswith("?") for text in items) > 1:
