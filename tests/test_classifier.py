@@ -161,6 +161,8 @@ def test_complex_turns(text: str, kw: dict) -> None:
         ("how many minutes are there in a year", {}, "complex"),
         ("was 2100 a leap year", {}, "complex"),
         ("kg to lbs: 80", {}, "simple"),
+        ("20 celsius to fahrenheit and kelvin", {}, "complex"),  # two conversions
+        ("180 cm in feet and inches", {}, "simple"),  # one quantity written in two units
         # reading one thing out of carried text; a topic shift after earlier turns
         ("pull out the tracking number from this:\nYour parcel 7781-22 left our depot today and arrives Friday.", {},
          "simple"),

@@ -525,6 +525,8 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
     if DEFINITION.search(core, latin, seen):
         return Decision("simple", "definition")
     if TRANSFORM.search(core, latin, seen):
+        if _converts_twice(core):  # "20 celsius to fahrenheit and kelvin": a conversion for each
+            return Decision("complex", "an estimate, a computation or several operations")
         if material and (TEXT_JOB_BLOCKS.search(ask, latin, asked) or not asked.isdisjoint(_SEVERAL)):
             # what made it more than a job on the carried text: "… and make it sound friendlier: …"
             return Decision("complex", "reasoning, judgment or a task")
@@ -941,6 +943,17 @@ _ONE_CONVERSION = re.compile(
     r"\d+/\d+ as a (?:decimal|percent(?:age)?)|(?:convert )?\d{1,2}:\d{2} ?(?:[ap]\.?m\.?)? (?:to|in|into) "
     r"(?:12|24)[- ]?h(?:our)?(?: time| format| clock)?)\W*$"
 )
+
+
+_TWO_TARGETS = re.compile(r"\b(?:to|in|into) (" + _UNIT + r"),? (?:and|&|,) (?:to |in |into )?(" + _UNIT + r")\b")
+# One quantity written in two units ("feet and inches") is one conversion.
+_COMPOUND_UNITS = re.compile(r"(feet|ft|foot)/(inch|in)|(pound|lb)s?/(ounce|oz)|(stone|st)s?/(pound|lb)|(hour|hr|h)s?/(min)|"
+                             r"(min)\w*/(sec|s)|(met|m)\w*/(cent|cm)|(day)s?/(hour)")
+
+
+def _converts_twice(text: str) -> bool:
+    found = _TWO_TARGETS.search(text)
+    return found is not None and _COMPOUND_UNITS.match(f"{found.group(1)}/{found.group(2)}") is None
 
 
 _TIME_UNITS = {"second": 0, "minute": 1, "hour": 2, "day": 3, "week": 4, "month": 5, "year": 6, "decade": 7, "century": 8}
