@@ -635,3 +635,13 @@ def test_a_passing_check_after_a_change_says_the_change_works() -> None:
         tool_result("t3", "1 chart(s) linted, 0 chart(s) failed"),
     ])
     assert signals.completed_steps == ['edited values.yaml (charts/payments-api/values.yaml): memory: "512Mi" — 41 tests pass']
+
+
+def test_a_long_command_keeps_room_for_the_commit_it_made() -> None:
+    message = "Dedupe ATS webhook deliveries on delivery_id and post to Slack in the background " * 2
+    signals = extract([
+        user("Commit and push the fix."),
+        tool_call("t1", "Bash", command=f'git checkout -b fix/dedupe && git commit -am "{message.strip()}" && git push -u origin fix/dedupe'),
+        tool_result("t1", f"Switched to a new branch 'fix/dedupe'\n[fix/dedupe 9a03c5e] {message}\n 2 files changed"),
+    ])
+    assert signals.completed_steps[0].endswith("(9a03c5e)")

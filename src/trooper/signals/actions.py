@@ -44,7 +44,7 @@ _IRREGULAR = {
     "make": "made", "buy": "bought", "begin": "began", "take": "took", "get": "got", "find": "found", "read": "read",
     "reset": "reset", "shut": "shut", "split": "split", "rebuild": "rebuilt", "rewrite": "rewrote", "cut": "cut",
     "upset": "upset", "sync": "synced", "email": "emailed", "rollback": "rolled back", "rollout": "rolled out",
-    "backup": "backed up", "lookup": "looked up", "setup": "set up", "signup": "signed up", "checkout": "checked out",
+    "up": "brought up", "down": "brought down", "backup": "backed up", "lookup": "looked up", "setup": "set up", "signup": "signed up", "checkout": "checked out",
     "hold": "held", "keep": "kept", "give": "gave", "leave": "left", "sell": "sold", "tell": "told", "bring": "brought",
     "spend": "spent", "lend": "lent", "freeze": "froze", "unfreeze": "unfroze", "choose": "chose", "draw": "drew",
     "meet": "met", "lose": "lost", "withdraw": "withdrew", "undo": "undid", "redo": "redid", "rerun": "reran",
@@ -761,7 +761,8 @@ def step_name(call: Call, result: Outcome) -> str:
     if pr and "#" not in phrase and _BARE_PR.search(phrase):
         phrase = _BARE_PR.sub(lambda m: pr + (":" if m.group(1) else ""), phrase, count=1).replace("::", ":")
         ids.remove(pr)
-    return (f"{phrase} ({', '.join(ids[:3])})" if ids else phrase)[:200]
+    shown = f" ({', '.join(ids[:3])})" if ids else ""
+    return (phrase[: max(80, 200 - len(shown))].rstrip() + shown)[:200]  # a long command keeps room for what it returned
 
 
 _ITEM_NUMBER = re.compile(r"^(?:step\s*)?\d{1,2}[.):]\s+", re.IGNORECASE)

@@ -714,6 +714,7 @@ class SignalReader:
         self.answered = False  # a call was answered since the assistant last spoke
         self.fresh = -1  # the last step a tool call recorded since the assistant last spoke, numbered or not
         self.last_work = -1  # the last step a tool call recorded since the user last spoke: what a passing check verifies
+        self.last_edited = False  # that step changed files
         self.batch: tuple[str, int] = ("", -1)  # the tool and the step of the calls answered since it last spoke
         self.failed: list[_Loop] = []  # failures since the assistant last spoke
 
@@ -1210,7 +1211,9 @@ class SignalReader:
                 recorded = len(self.steps)
                 self._add_step(name[:200], words, number)
                 if len(self.steps) > recorded:
-                    self.fresh = self.last_work = recorded
+                    self.fresh = recorded
+                    if call.key.startswith("edit:") or not self.last_edited:  # a check verifies code changed before all
+                        self.last_work, self.last_edited = recorded, call.key.startswith("edit:")
                     self.batch = (call.key, recorded)
                     self.edit_run = (recorded, name[:200], (call.phrase,), announced) if call.key.startswith("edit:") \
                         else (-1, "", (), "")
@@ -1264,7 +1267,7 @@ class SignalReader:
         self.steps[index] = new_base + self.steps[index][len(base):]
         self.step_words[index] = self.step_words[index] | words
         self.edit_run = (index, new_base, edits, purpose)
-        self.last_work = index
+        self.last_work, self.last_edited = index, True
         return True
 
     def _advance(self, words: frozenset[str]) -> int:
@@ -1382,7 +1385,7 @@ class SignalReader:
         the assistant asked approval for."""
         self.edited.clear()
         self.edit_run = (-1, "", (), "")
-        self.last_work = -1
+        self.last_work, self.last_edited = -1, False
         self.asking = ""
         approves = _APPROVAL_WORDS.match(said.lower()) is not None
         for loop in list(self.loops):
