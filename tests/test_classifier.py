@@ -60,7 +60,9 @@ def ask(text: str, history: bool = False, tools: bool = False) -> str:
         "法国的首都是哪里？", "Что такое инфляция?", "what is 7 times 8", "what does ephemeral mean",
         "Sort these ascending: 42, 7, 19, 3, 88", "what's a class action lawsuit", "define import duty",
         "what's 10x10", "convert 0x1F to decimal", "is a whale a mammal", "how do you say thank you in japanese",
-        "how do you spell necessary", "translate happy new year to chinese",
+        "how do you spell necessary", "translate happy new year to chinese", "lithium atomic number",
+        "hardest natural substance", "carpe diem meaning", "how do u spell definately",
+        "reply with just yes or no: is a tomato a fruit",
     ],
 )
 def test_simple_turns(text: str) -> None:
@@ -193,6 +195,11 @@ def test_complex_turns(text: str, kw: dict) -> None:
         ("danke, und was jetzt", {"history": True}, "complex"),
         ("tell me a joke about my boss that i can use in my speech", {}, "complex"),
         ("different question: how do you spell rhythm", {"history": True}, "simple"),
+        # an acknowledgement or a topic shift, then a question that stands alone; or one that does not
+        ("thanks, that worked! also who painted the starry night", {"history": True}, "simple"),
+        ("random but who directed jaws", {"history": True}, "simple"),
+        ("that worked, now do the same for the other file", {"history": True}, "complex"),
+        ("reply with yes or no: should i quit my job", {}, "complex"),
         ("how do you spell it", {"history": True}, "complex"),
         # a fact question after chat, where the chat ends in a "but honestly"
         ("my landlord sent a long letter about the deposit and the repairs and I read it twice but honestly "

@@ -254,8 +254,10 @@ LOOKUP = AnyOf(Rules(
     r"(^|[,:;.!?]\s*|\b(tell me|know|wondering|ask you) )(what|what's|whats|who|who's|whos|when|where|which|how many|"
     r"how much|how tall|how far|how long|how old|how big|how deep|how high|how fast|how heavy|how hot|how cold|name)\b",
     gate=r"wh|how|name"), Rules(
-    r"^(the )?(tallest|largest|smallest|longest|biggest|highest|deepest|oldest|fastest|hottest|coldest|"
-    r"most populous|first|last)\b",
+    r"^(the )?(tallest|largest|smallest|longest|biggest|highest|deepest|oldest|fastest|hottest|coldest|hardest|heaviest|"
+    r"lightest|brightest|closest|nearest|farthest|furthest|loudest|rarest|most populous|first|last)\b",
+    # a search-style query: a thing and the attribute wanted ("lithium atomic number")
+    r"\b(atomic number|atomic weight|atomic mass|chemical symbol|chemical formula|main ingredients?|half[- ]life)\b",
     r"\b(capital|population|currency|language|height|weight|distance|boiling|melting|freezing|speed|area|"
     r"length|age|birthday|founder|author|inventor|president|ceo|time ?zone|area code|symbol|formula|year|date)\b"
     r" (of|in|for)\b",
@@ -279,6 +281,7 @@ LOOKUP = AnyOf(Rules(
 DEFINITION = Rules(
     r"\b(stand for|stands for|meaning of|mean(s)?\b|definition|define|acronym|abbreviation|synonym|antonym|"
     r"opposite of|plural of|past tense|pronounce|difference between)",
+    r"^[\w' -]{2,30} (meaning|definition)\W*$",  # "carpe diem meaning"
     r"^[\w .'-]{1,30} in (one|1|a single|a) (sentence|line)\W*$",  # "kubernetes in one sentence?"
     r"\b(que significa|qu'est-ce que .{1,30} veut dire|que veut dire|was bedeutet|wat betekent|cosa significa|"
     r"o que significa|co znaczy|ne demek|mit jelent|vad betyder|hvad betyder|hva betyr|mit[äa] tarkoittaa)\b",
@@ -322,9 +325,9 @@ _LANGUAGES = (r"(english|spanish|french|german|italian|portuguese|japanese|chine
 # no to my boss", "how do i pronounce my colleague's name": what to say, or whose name, is more than a lookup).
 _SAY_WHAT = (r"(say .{1,50} in " + _LANGUAGES + r"\W*|(say|spell|pronounce|write) ['\"‘“«].{1,40}|"
              r"(spell|pronounce) (?!my |his |her |their |our )[\w'-]+([,.;!?].*)?)$")
-SAY_HOW = Rules(r"^how (do|would|can|to) (you |i |we )?" + _SAY_WHAT)
+SAY_HOW = Rules(r"^how (do|would|can|to) (you |u |i |we )?" + _SAY_WHAT)
 SAY = Rules(
-    r"^how (do|would|can) (you|i|we) " + _SAY_WHAT, r"\b" + _LANGUAGES + r" (word|term) for\b",
+    r"^how (do|would|can) (you|u|i|we) " + _SAY_WHAT, r"\b" + _LANGUAGES + r" (word|term) for\b",
     r"^(what is|whats|what's|how is) .{1,30} in " + _LANGUAGES + r"\??$", r"^.{1,40} in " + _LANGUAGES + r"\?*$",
     r"^translate (?!(my|our|this|these|that|his|her|their) )(?!.*\b(and|then|also)\b).{1,60}$",
     r"^(¿?c[oó]mo se dice|comment (on )?dit|comment dit-on|come si dice|wie sagt man|como se diz|hoe zeg je|jak si[ęe] m[óo]wi|jak powiedzie[ćc]) .{1,50}$",
@@ -840,7 +843,11 @@ _FRAMING = re.compile(
     r"^((please |quick(ly)? |simple |short |easy |long |dumb |silly |random |"
     r"one more|also|ok(ay)?|so|hey|urgent|important|question|q|reason carefully|think carefully|please think carefully|"
     r"step by step|explain|briefly|in short|tell me|i need a detailed, thorough answer|sorry|thanks|thank you|"
-    r"by the way|btw|nevermind|never mind|nvm|anyway|oh|cool|great|perfect|hi|hello|hola|bonjour|hallo|ciao|dear)\b"
+    r"by the way|btw|nevermind|never mind|nvm|anyway|oh|cool|great|perfect|hi|hello|hola|bonjour|hallo|ciao|dear|"
+    # an acknowledgement of the last answer, or how to shape this one: the question after it decides
+    r"that worked|that helped|that helps|it worked|got it|makes sense|"
+    r"(reply|answer|respond)( with| in)?( just| only)?( a| one)? ?(yes or no|yes/no|one word|a single word|a number|"
+    r"true or false))\b"
     r"[\w\s,.!'-]{0,40}?[:,.!]+\s*)+"
 )
 # A hello or a thanks that opens a turn, in any language ("hey why is the sky blue", "danke, und was jetzt").
@@ -849,10 +856,10 @@ _GREETING = re.compile(r"^(hi|hello|hey|heya|yo|hiya|howdy|good (morning|afterno
                        r"(just )?testing|" + _FOREIGN_HELLO + r")\b[\s,.!?¡:;-]*(there\b[\s,.!:;-]*)?")
 _AFTER_FRAMING = re.compile(r"^(but|and|so|anyway|by the way|btw),?\s+")
 # "unrelated, but …", "different question:": what follows stands on its own.
-_TOPIC_SHIFT = re.compile(r"^(unrelated|different (topic|question)|new (topic|question)|random question|another question|"
-                          r"off topic|on another note|changing the subject|also|btw|by the way)\b[,:.!-]*\s*(but\s+)?")
+_TOPIC_SHIFT = re.compile(r"^(unrelated|different (topic|question)|new (topic|question)|random( question)?|another question|"
+                          r"off topic|on another note|changing the subject|also|btw|by the way)\b\s*[,:.!-]*\s*(but\s+)?")
 _SHIFTS_TOPIC = re.compile(r"\b(unrelated|different (topic|question)|new (topic|question)|random question|off topic|"
-                           r"on another note|changing the subject)\b")
+                           r"on another note|changing the subject)\b|^random,? but\b")
 _EXPLAIN_DEFINITION = re.compile(r"^(can you |could you |please )?explain (what|the (acronym|abbreviation|term|word))\b")
 _SUMMARY = re.compile(r"summar|tl;?dr|gist|sum up|shorten")
 # A job on a text that has to be given, asked for without it.
