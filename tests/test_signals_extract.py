@@ -645,3 +645,22 @@ def test_a_long_command_keeps_room_for_the_commit_it_made() -> None:
         tool_result("t1", f"Switched to a new branch 'fix/dedupe'\n[fix/dedupe 9a03c5e] {message}\n 2 files changed"),
     ])
     assert signals.completed_steps[0].endswith("(9a03c5e)")
+
+
+def test_what_a_todo_item_found_stays_with_it_when_the_list_is_ticked_again() -> None:
+    def todos(*states: str) -> list[dict[str, str]]:
+        return [{"content": text, "status": state} for text, state in
+                zip(("Find out why issuance is failing", "Fix the cause"), states)]
+
+    signals = extract([
+        user("The wildcard cert is not renewing, find out why and fix it."),
+        tool_call("t1", "TodoWrite", todos=todos("in_progress", "pending")),
+        tool_result("t1", "Todos have been modified successfully."),
+        tool_call("t2", "Grep", pattern="hostedzone/", path="terraform"),
+        tool_result("t2", 'terraform/iam/cert_manager.tf:14: "arn:aws:route53:::hostedzone/Z0412298ABCQ3"'),
+        assistant("Confirmed: the policy allows only the old zone Z0412298ABCQ3, which was deleted."),
+        tool_call("t3", "TodoWrite", todos=todos("completed", "in_progress")),
+        tool_result("t3", "Todos have been modified successfully."),
+    ])
+    assert signals.completed_steps == ["step 1: found out why issuance is failing — Confirmed: the policy allows only "
+                                       "the old zone Z0412298ABCQ3, which was deleted"]

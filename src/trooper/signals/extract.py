@@ -1065,7 +1065,11 @@ class SignalReader:
     def _todo(self, items: tuple[tuple[str, str], ...]) -> None:
         if not items:
             return
+        before = {step.text: step for step in self.plan}
         self.plan = [_Step(n, text, state == "completed") for n, (text, state) in enumerate(items, 1)]
+        for step in self.plan:  # the list ticked again: what each item's work found stays with it
+            if step.text in before:
+                step.said, step.looked = before[step.text].said, before[step.text].looked
         self.plan_unit = "step"
         self.working_on = next((n for n, (_, state) in enumerate(items, 1) if state == "in_progress"), 0)
 
