@@ -466,6 +466,18 @@ def test_a_turn_that_pauses_or_trims_part_of_the_task_keeps_the_task(amendment: 
     assert signals.intent.startswith("fix the orders_daily DAG"), signals.intent
 
 
+def test_a_text_agents_observation_that_relays_a_person_is_their_words() -> None:
+    signals = extract([
+        user("Observation: Customer: Hi, I'm on rental RA-55210, due back Thursday. Can I keep it until Saturday?"),
+        assistant("Thought: Load the rental.\nAction: GetRental[RA-55210]"),
+        user('Observation: {"rental_id": "RA-55210", "return_at": "2025-08-14T12:00"}'),
+        assistant("Thought: Ask which option.\nAction: Reply[I can extend to Friday 08:00 for £54. Shall I?]"),
+        user("Observation: Error: channel closed"),
+    ])
+    assert signals.intent.startswith("I'm on rental RA-55210, due back Thursday. Can I keep it until Saturday?")
+    assert "Error" not in signals.intent
+
+
 def test_a_question_to_the_user_is_open_until_they_answer() -> None:
     asked = [user("Rotate the staging API keys."), assistant("The new key is ready. Shall I revoke the old one now?")]
     assert extract(asked).open_loops == ["waiting for the user to confirm: Shall I revoke the old one now?"]

@@ -599,7 +599,8 @@ def _intent(sentences: list[str]) -> tuple[str, bool]:
             if rest and not (_SMALL_TALK.match(rest) and len(rest.split()) < 8) and not _bare_request(rest)]
     if not told or (len(" ".join(told).split()) <= 12 and _CHAT.search(" ".join(told).lower())):
         return "", False  # "hey benefitsbot, how's it going": no task yet
-    return " ".join(_clean(s).rstrip(".!") + "." for s in told)[:INTENT_LENGTH].rstrip("."), False
+    return " ".join(_clean(s).rstrip(".!") + ("" if s.rstrip().endswith("?") else ".") for s in told
+                    )[:INTENT_LENGTH].rstrip("."), False
 
 
 INTENT_LENGTH = 300

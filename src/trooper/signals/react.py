@@ -53,6 +53,12 @@ def parse(text: str) -> list[Part]:
             if parts and parts[-1].kind == "action" and not parts[-1].text:
                 parts[-1] = Part("action", body, parts[-1].name)
         elif label == "observation":
+            person = _PERSON.match(body)
+            if person is not None and person.group(1).lower() not in _DATA_LABELS:
+                # "Observation: Customer: hi, can I keep the car till Saturday?": a person's words, relayed
+                parts.append(Part("observation", body))
+                parts.append(Part("prose", body[person.end():].strip()))
+                continue
             observed, said = _users_words(body)
             parts.append(Part("observation", observed))
             if said:
@@ -62,6 +68,12 @@ def parse(text: str) -> list[Part]:
         elif body:
             parts.append(Part("prose", body))
     return parts
+
+
+# Who speaks in a relayed message ("Customer:", "Patient:", "Dominika:"), not a tool's own label.
+_PERSON = re.compile(r"([A-Z][a-z]{1,20}(?: [A-Z][a-z]{1,20})?):[ \t]+(?=[^\s{\[|<])(?=\S+ \S+ \S+)")
+_DATA_LABELS = frozenset("error warning warn result results status topic output response note info summary title "
+                         "source total found none exception traceback success ok failed failure fatal usage id".split())
 
 
 def _users_words(body: str) -> tuple[str, str]:
