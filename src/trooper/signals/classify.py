@@ -71,7 +71,8 @@ REASONING = Rules(
     # why and how-things-work questions, in the languages people write to agents
     r"\bwhy\b", r"^explain\b", r"\bhow (do|does|did|can|could|would|should|to|come)\b", r"\bwhat (would|will|might) happen\b",
     r"\bwhat happens\b", r"\bwhat if\b", r"\bexplain (why|how)\b", r"\b(cause|causes|caused|reason) (of|for)\b",
-    r"\b(could|would|might) cause\b", r"\bwho (pays|is liable|is responsible)\b", r"\bam i allowed\b",
+    r"\b(could|would|might) cause\b", r"\bwho (pays|is liable|is responsible|wins|loses|benefits|suffers|gains)\b",
+    r"\bam i allowed\b",
     r"\bpor ?qu[ée]\b|\bpourquoi\b|\bcomment (faire|puis)|\bwarum\b|\bwieso\b|\bpor que\b|\bcomo (fa[çc]o|posso)\b",
     # judgment and advice
     r"\bshould (i|we|you|my|our|it)\b", r"\b(is|are) (it|this|that|my|these|they|those) [\w' ]{0,20}(safe|secure|strong|"
@@ -157,7 +158,7 @@ WORKS_OUT = Rules(
     r"(?!0x[0-9a-f])\d\s*[a-z]{1,3}\s*(x|×|\*|by)\s*\d|\d\s*by\s*\d|\d\s*(x|×)\s*\d+\s*(x|×)\s*\d", r"\b(total|add up|add them|total cost|in total|altogether|combined|"
     r"per (day|week|month|year|person|head|hour)|sum|ratio|split|"
     r"discount|interest|compound|after tax|tax on|tip|profit|margin|break even|breakeven|payback|runway|budget)\b",
-    r"\b(volume|area|perimeter|capacity|weight|cost|price|average|mean|median|percentage)\b.{0,40}\d|"
+    r"\b(volume|area|perimeter|capacity|weight|cost|price|bill|average|mean|median|percentage)\b.{0,40}\d|"
     r"\d.{0,40}\b(volume|area|perimeter|capacity|average|median)\b",
     r"\b(enough|fit in|fit into|how long until|how long till|how soon|day of the week|what day)\b",
     # what needs today's date or live data a small model does not have
