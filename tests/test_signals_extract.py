@@ -676,3 +676,22 @@ def test_what_a_todo_item_found_stays_with_it_when_the_list_is_ticked_again() ->
     ])
     assert signals.completed_steps == ["step 1: found out why issuance is failing — Confirmed: the policy allows only "
                                        "the old zone Z0412298ABCQ3, which was deleted"]
+
+
+def test_results_reported_while_ticking_the_list_name_the_item_they_were_work_on() -> None:
+    def todos(*states: str) -> list[dict[str, str]]:
+        return [{"content": text, "status": state} for text, state in
+                zip(("Break down the 502s by upstream", "Check the deploy history"), states)]
+
+    signals = extract([
+        user("Figure out the 502 spike last night."),
+        tool_call("t1", "TodoWrite", todos=todos("in_progress", "pending")),
+        tool_result("t1", "Todo list saved."),
+        tool_call("t2", "Bash", command="awk '$9==502 {print $NF}' edge-1.log | sort | uniq -c"),
+        tool_result("t2", "   1233 upstream=10.2.3.17:8000"),
+        Message("assistant", (TextBlock("1,284 502s, almost all to one upstream, 10.2.3.17."),
+                              ToolUseBlock("t3", "TodoWrite", {"todos": todos("completed", "in_progress")}))),
+        tool_result("t3", "Todo list saved."),
+    ])
+    assert signals.completed_steps == ["step 1: Break down the 502s by upstream — 1,284 502s, almost all to one upstream, "
+                                       "10.2.3.17"]

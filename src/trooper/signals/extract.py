@@ -721,8 +721,11 @@ class SignalReader:
 
     def read(self, message: Message) -> None:
         seen = observe(message)
+        at_work = 0  # the plan step the results the agent now speaks of were work on, before its words tick the list
         if message.role == "assistant":
             self.asking = ""
+            if seen.first and self.plan and (self.reported or self.answered):
+                at_work = self.reported or self._current_step()
         if seen.intent:
             if not self.intent:
                 self.intent = seen.intent
@@ -770,11 +773,11 @@ class SignalReader:
                 self._result(event)
         if message.role == "assistant" and seen.last:
             self.last_said = seen.last
-        if message.role == "assistant" and seen.first and self.plan and (self.reported or self.answered) \
-                and not any(event.kind == "report" for event in seen.events):  # "Step 2: …" says which step itself
-            # what the agent makes of a plan step's results names that step (the one at work, unless a call named it)
-            step = self.plan[(self.reported or self._current_step()) - 1] if self.reported <= len(self.plan) else None
-            if step is not None and len(step.said) < 2 and seen.first not in step.said:
+        if 0 < at_work <= len(self.plan) and not any(event.kind == "report" for event in seen.events):
+            # what the agent makes of a plan step's results names that step (the one at work, unless a call named
+            # it); "Step 2: …" says which step itself
+            step = self.plan[at_work - 1]
+            if len(step.said) < 2 and seen.first not in step.said:
                 step.said.append(seen.first)
         if message.role == "assistant" and seen.first and self.unreported:
             report = _stems(seen.first) - _GENERIC
@@ -1231,7 +1234,7 @@ class SignalReader:
             step = self._plan_item(_stems(f"{call.words} {announced}"), strong=True, loose=loose)
             looked = actions.step_name(call, result)
             named = {word for word in _stems(looked) if any(ch.isdigit() for ch in word)}
-            if step is not None and len(step.looked) < 3 and named and not named <= step.words:
+            if step is not None and len(step.looked) < 3 and named and not named <= step.words and call.phrase:
                 step.looked.append(looked[:120])  # the identifiers a lookup step is about, when it does not say them
             if step is not None:
                 self.reported = step.number
