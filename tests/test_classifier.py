@@ -62,7 +62,7 @@ def ask(text: str, history: bool = False, tools: bool = False) -> str:
         "what's 10x10", "convert 0x1F to decimal", "is a whale a mammal", "how do you say thank you in japanese",
         "how do you spell necessary", "translate happy new year to chinese", "lithium atomic number",
         "hardest natural substance", "carpe diem meaning", "how do u spell definately",
-        "reply with just yes or no: is a tomato a fruit",
+        "reply with just yes or no: is a tomato a fruit", "what is 12 divided by 4",
     ],
 )
 def test_simple_turns(text: str) -> None:
@@ -116,6 +116,8 @@ def test_simple_turns(text: str) -> None:
         ("who would win in a fight, a bear or a gorilla", {}),
         ("what do you think about remote work", {}),
         ("what's going on with the economy", {}),
+        ("average rent in berlin", {}),  # pay and prices vary by place and year
+        ("gdp of france divided by its population", {}),  # facts combined by an operation
     ],
 )
 def test_complex_turns(text: str, kw: dict) -> None:

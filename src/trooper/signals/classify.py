@@ -158,6 +158,11 @@ WORKS_OUT = Rules(
     r"(?!0x[0-9a-f])\d\s*[a-z]{1,3}\s*(x|×|\*|by)\s*\d|\d\s*by\s*\d|\d\s*(x|×)\s*\d+\s*(x|×)\s*\d", r"\b(total|add up|add them|total cost|in total|altogether|combined|"
     r"per (day|week|month|year|person|head|hour)|sum|ratio|split|"
     r"discount|interest|compound|after tax|tax on|tip|profit|margin|break even|breakeven|payback|runway|budget)\b",
+    # what pay or prices run at: it varies by place and year, and moves ("the average salary for a nurse")
+    r"\b(average|typical|median|going rate)\b.{0,20}\b(salary|salaries|wage|wages|pay|income|rent|rents|price|prices|"
+    r"cost|costs|fee|fees)\b",
+    # facts combined by an operation ("population of canada divided by its area")
+    r"\b(divided by|multiplied by)\b(?!\s*\d)",
     r"\b(volume|area|perimeter|capacity|weight|cost|price|bill|average|mean|median|percentage)\b.{0,40}\d|"
     r"\d.{0,40}\b(volume|area|perimeter|capacity|average|median)\b",
     r"\b(enough|fit in|fit into|how long until|how long till|how soon|day of the week|what day)\b",
