@@ -478,6 +478,19 @@ def test_a_text_agents_observation_that_relays_a_person_is_their_words() -> None
     assert "Error" not in signals.intent
 
 
+def test_a_goal_that_points_back_keeps_what_it_points_at() -> None:
+    signals = extract([user("camera ready is due friday. figure 3 needs regenerating from results/ablation_v3.csv "
+                            "and the build spits out citation warnings, please make them go away.")])
+    assert signals.intent.startswith("figure 3 needs regenerating from results/ablation_v3.csv and the build spits out "
+                                     "citation warnings, please make them go away"), signals.intent
+
+
+def test_the_task_comes_before_the_rules_it_keeps_to() -> None:
+    signals = extract([user("can you triage the 9 npm audit vulns in billing-gateway. do NOT bump jsonwebtoken to a "
+                            "new major without asking. write the triage up in SECURITY-TRIAGE.md")])
+    assert signals.intent.index("SECURITY-TRIAGE.md") < signals.intent.index("jsonwebtoken"), signals.intent
+
+
 def test_a_question_to_the_user_is_open_until_they_answer() -> None:
     asked = [user("Rotate the staging API keys."), assistant("The new key is ready. Shall I revoke the old one now?")]
     assert extract(asked).open_loops == ["waiting for the user to confirm: Shall I revoke the old one now?"]

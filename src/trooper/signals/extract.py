@@ -165,6 +165,7 @@ _INTENT = re.compile(
     r"(?:can|could|would|will) you(?: please)?|please|help (?:me|us)(?: to)?|let's|let us)\s+(?P<what>[^?!\n]{3,})",
     re.IGNORECASE,
 )
+_POINTING = re.compile(r"\b(?:it|them|this|that|these|those)\b")
 _VAGUE = re.compile(r"^(?:\w+\s+)?(?:it|this|that|them|in|up|on|me|us|there|started|going|around|into it|into this)\b[\s,.;:]*$",
                     re.IGNORECASE)
 _IMPERATIVE = re.compile(
@@ -590,10 +591,14 @@ def _intent(sentences: list[str]) -> tuple[str, bool]:
         what = _clean(match.group("what")) if match else ""
         if not what or _VAGUE.match(what):
             what = _clean(sentence) if _IMPERATIVE.match(sentence) else ""
+        elif len(what.split()) <= 5 and _POINTING.search(what.lower()) and len(sentence) > len(what) + 12:
+            what = _clean(sentence)  # "…and the build spits out citation warnings, please make them go away": what they are
         if what:
             # the goal first, then the rest of what the user said about it, in their words
             rest = [_clean(_GREETING.sub("", s)).rstrip(".!") for j, s in enumerate(sentences) if j != i]
             rest = [r for r in rest if r and not _SMALL_TALK.match(r) and not _bare_request(r)]
+            # what the work is before the rules it must keep to (those are the constraints too)
+            rest = sorted(rest, key=lambda r: _CONSTRAINT.search(r.translate(_MARKUP).lower()) is not None)
             return " — ".join([what.rstrip(".!"), *rest])[:INTENT_LENGTH], True
     told = [rest for rest in (_GREETING.sub("", s) for s in sentences)
             if rest and not (_SMALL_TALK.match(rest) and len(rest.split()) < 8) and not _bare_request(rest)]
