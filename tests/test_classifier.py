@@ -117,6 +117,9 @@ def test_simple_turns(text: str) -> None:
         ("what do you think about remote work", {}),
         ("what's going on with the economy", {}),
         ("average rent in berlin", {}),  # pay and prices vary by place and year
+        ("whats a cheap way to heat a room", {}),  # a way to do something is advice
+        ("what to pack for a week in iceland in march", {}),
+        ("who is winning the game", {}),  # live data
         ("gdp of france divided by its population", {}),  # facts combined by an operation
     ],
 )

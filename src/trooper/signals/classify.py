@@ -170,7 +170,7 @@ WORKS_OUT = Rules(
     r"\b(what time is it|time is it|right now|latest|today|tonight|tomorrow|yesterday|this week|"
     r"next week|this year|weather|forecast|exchange rate|stock price|share price|ago|until|from now|from today|"
     r"next full moon|open now|still open|most recent|recently|newest|so far this (year|season)|next year|last year|"
-    r"next month|last month|rough guess|rough estimate|guesstimate)\b",
+    r"next month|last month|rough guess|rough estimate|guesstimate|trending|winning|playing (tonight|now|today))\b",
     # a rule or a difference applied to dates: "is 2027 a leap year", "how old was einstein when he died"
     r"\d.{0,20}\bleap year|\bleap year.{0,20}\d|\bhow old (was|is|were|would) .{1,40} when\b",
     r"\b(euros?|dollars?|usd|eur|gbp|pounds|yen|yuan|francs?|rupees?|bitcoin|btc) (in|to|into) (euros?|dollars?|usd|eur|"
@@ -206,6 +206,10 @@ WEIGHS = Rules(
     r"\b(good|bad|great|terrible|smart|wise|dumb|stupid|fair|reasonable|realistic|worth) (name|idea|choice|plan|move|"
     r"option|approach|deal|price|offer)\b", r"\b(is|are|was) .{1,40} (a good|a bad|worth|overrated|underrated|fair)\b",
     r"\bwhich\b.{0,80}\bor\b|\bor\b[^?.]{0,60}\bwhich\b",  # a choice between named options
+    # a way to do something, or what to do: advice however it is worded
+    r"\b(cheap|cheapest|cheaper|easy|easiest|easier|quick|quickest|quicker|fast|fastest|simple|simplest|safe|safest|"
+    r"smart|smartest|good|proper|correct|right|ideal|efficient) (way|ways|method|methods) (to|of|for)\b",
+    r"\bwhat to (do|pack|bring|wear|buy|get|say|eat|cook|expect|see|visit|order|choose|pick|use|learn|study|write|ask)\b",
     r"\b(how (should|would|do|can) (i|we)|what should (i|we)|what (can|do) (i|we) do|my options|structure|organi[sz]e|layout|architect|best practices?|"
     r"tips?|strategy|roadmap|approach|advice|plan (a|my|our|for|the)|ideas? for)\b",
 )
