@@ -72,7 +72,7 @@ REASONING = Rules(
     r"\bwhy\b", r"^explain\b", r"\bhow (do|does|did|can|could|would|should|to|come)\b", r"\bwhat (would|will|might) happen\b",
     r"\bwhat happens\b", r"\bwhat if\b", r"\bexplain (why|how)\b", r"\b(cause|causes|caused|reason) (of|for)\b",
     r"\b(could|would|might) cause\b", r"\bwho (pays|is liable|is responsible|wins|loses|benefits|suffers|gains)\b",
-    r"\bam i allowed\b",
+    r"\bam i allowed\b", r"\bwho('?s| is| was| are)? (right|wrong|correct|at fault|to blame|in the wrong)\b",
     r"\bpor ?qu[ée]\b|\bpourquoi\b|\bcomment (faire|puis)|\bwarum\b|\bwieso\b|\bpor que\b|\bcomo (fa[çc]o|posso)\b",
     # judgment and advice
     r"\bshould (i|we|you|my|our|it)\b", r"\b(is|are) (it|this|that|my|these|they|those) [\w' ]{0,20}(safe|secure|strong|"
