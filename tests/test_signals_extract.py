@@ -672,10 +672,13 @@ def test_a_long_command_keeps_room_for_the_commit_it_made() -> None:
     assert signals.completed_steps[0].endswith("(9a03c5e)")
 
 
+def todo_list(texts: tuple[str, ...], *states: str) -> list[dict[str, str]]:
+    return [{"content": text, "status": state} for text, state in zip(texts, states)]
+
+
 def test_what_a_todo_item_found_stays_with_it_when_the_list_is_ticked_again() -> None:
     def todos(*states: str) -> list[dict[str, str]]:
-        return [{"content": text, "status": state} for text, state in
-                zip(("Find out why issuance is failing", "Fix the cause"), states)]
+        return todo_list(("Find out why issuance is failing", "Fix the cause"), *states)
 
     signals = extract([
         user("The wildcard cert is not renewing, find out why and fix it."),
@@ -693,8 +696,7 @@ def test_what_a_todo_item_found_stays_with_it_when_the_list_is_ticked_again() ->
 
 def test_results_reported_while_ticking_the_list_name_the_item_they_were_work_on() -> None:
     def todos(*states: str) -> list[dict[str, str]]:
-        return [{"content": text, "status": state} for text, state in
-                zip(("Break down the 502s by upstream", "Check the deploy history"), states)]
+        return todo_list(("Break down the 502s by upstream", "Check the deploy history"), *states)
 
     signals = extract([
         user("Figure out the 502 spike last night."),
@@ -708,3 +710,14 @@ def test_results_reported_while_ticking_the_list_name_the_item_they_were_work_on
     ])
     assert signals.completed_steps == ["step 1: Break down the 502s by upstream — 1,284 502s, almost all to one upstream, "
                                        "10.2.3.17"]
+
+
+@pytest.mark.parametrize(("tool", "arguments", "step"), [
+    ("fax_prescriber", {"prescriber": "Dr. Lindgren"}, "faxed prescriber Dr. Lindgren (FX-20931)"),
+    ("ExtendRental", {"rental_id": "RA-55210", "until": "Fri 15 Aug 08:00"}, "extended rental RA-55210, Fri 15 Aug 08:00 (FX-20931)"),
+    ("tfc_discard_run", {"run_id": "run-8hTqv3LwN2"}, "discarded tfc run run-8hTqv3LwN2 (FX-20931)"),
+])
+def test_tools_that_change_something_whatever_their_verb(tool: str, arguments: dict[str, str], step: str) -> None:
+    signals = extract([user("Sort this out please."), tool_call("t1", tool, **arguments),
+                       tool_result("t1", '{"status": "ok", "ref": "FX-20931"}')])
+    assert signals.completed_steps == [step]

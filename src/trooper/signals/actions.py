@@ -30,7 +30,9 @@ CHANGE_VERBS = frozenset(
     "disconnect connect link unlink enqueue quarantine isolate rollout uninstall downgrade truncate "
     "whitelist allowlist blocklist ban unban mute unmute archive pin unpin share publish draft generate make render "
     "produce export prepare record request rerun retry reserve remind reply hold release regrade mark "
-    "freeze unfreeze join leave log note route reroute reissue report ask".split()
+    "freeze unfreeze join leave log note route reroute reissue report ask "
+    "decline deny dismiss acknowledge process adjust regenerate resubmit fax unassign offer discard extend waive "
+    "allocate reallocate redact restock reinstate recreate".split()
 )
 CHECK_VERBS = frozenset("test tests lint validate verify build typecheck audit".split())
 READ_VERBS = frozenset(
