@@ -302,6 +302,28 @@ def test_a_failed_call_that_then_goes_through_and_waits_is_one_loop_the_wait() -
     assert signals.open_loops == ["CLM-300418 pending review: file missing miles claim 2025-08-04, MA 219"]
 
 
+def test_someone_away_until_a_time_joins_the_wait_on_them() -> None:
+    waiting = [user("Mark finding F-9920 as a false positive."),
+               tool_call("t1", "update_finding", finding_id="F-9920", status="false_positive"),
+               tool_result("t1", '{"finding_id": "F-9920", "status": "pending_review"}')]
+    signals = extract([*waiting, user("kwame's out till 11 btw")])
+    assert len(signals.open_loops) == 1 and signals.open_loops[0].endswith("kwame's out till 11 btw"), signals.open_loops
+    assert extract([user("Rebook my dentist visit."), user("she's in a workshop till 3")]).open_loops == []
+    assert extract([*waiting, user("the navy one is out of stock until 15 January")]).open_loops == extract(waiting).open_loops
+
+
+def test_a_wait_says_when_its_answer_is_due_and_only_an_answer_closes_it() -> None:
+    waiting = [user("File the missing miles claim for MA 219."),
+               tool_call("t1", "file_missing_miles_claim", flight="MA 219"),
+               tool_result("t1", '{"claim_id": "CLM-300418", "status": "pending_review", "sla": "5-7 business days"}')]
+    assert extract(waiting).open_loops == ["CLM-300418 pending review (5-7 business days): file missing miles claim MA 219"]
+    told = [*waiting, assistant("Claim CLM-300418 is filed (I had the date wrong at first; it's fixed)."),
+            tool_call("t2", "send_email", to="member@example.com", body="Your claim CLM-300418 is in review."),
+            tool_result("t2", '{"message_id": "EM-1", "status": "sent", "claim_id": "CLM-300418"}')]
+    assert len(extract(told).open_loops) == 1  # neither the fix of the date nor an email about it answers the claim
+    assert extract([*told, user("the claim CLM-300418 was approved this morning")]).open_loops == []
+
+
 def test_shell_commands_are_named_by_what_they_change() -> None:
     signals = extract([
         user("Restart nginx on web-2 and open a PR with the config fix."),

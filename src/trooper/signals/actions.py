@@ -689,8 +689,24 @@ def _json_verdict(data: Any) -> tuple[str, str] | None:
         if low in _FAIL_STATUS or low.startswith(("not_", "not ")):  # "not_enrolled": the thing asked for did not happen
             return "failed", str(data.get("message") or data.get("reason") or status)[:160]
         if _PENDING_STATUS.match(low):
-            return "pending", str(data.get("message") or data.get("reason") or status.replace("_", " "))[:160]
+            said = str(data.get("message") or data.get("reason") or status.replace("_", " "))[:160]
+            when = awaited_for(data)
+            return "pending", f"{said} ({when})" if when else said
     return None
+
+
+# How long an answer takes, as a result states it: "sla": "5-7 business days", "decision_eta", "expected_response".
+_AWAITED_KEY = re.compile(r"(?:^|_)(?:sla|decision_eta|expected_(?:response|review|decision)\w*|response_time)$")
+
+
+def awaited_for(data: Any) -> str:
+    """When the answer a result waits on is due ("5-7 business days"), if it says."""
+    if not isinstance(data, dict):
+        return ""
+    for key, value in list(data.items())[:40]:
+        if isinstance(value, (str, int)) and not isinstance(value, bool) and _AWAITED_KEY.search(str(key).lower()):
+            return " ".join(str(value).split())[:60]
+    return ""
 
 
 def _ids(body: str, data: Any) -> tuple[str, ...]:

@@ -150,9 +150,20 @@ _OPEN = re.compile(
     r"open question|unresolved|nobody has|no one has|until (?:\w+ ){0,3}(?:signs?|approves?|confirms?|repl(?:y|ies)|decides?|sends?)|"
     r"by (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|tomorrow|tonight|eod|end of (?:the )?(?:day|week|month)|next week))\b",
 )
+# Someone away until a time: "kwame's out till 11", "she's in a workshop till 3", "he's on a flight
+# until tomorrow morning", "I am out of the office until Monday 16 March".
+_AWAY = re.compile(
+    r"(?:\b(?P<who>[a-z][a-z-]+)(?:'s| is)|\b(?:he|she|they|i)(?:'s|'re| is| are| am))\s+(?:now\s+|still\s+)?"
+    r"(?:out(?! of stock)|off|away|ooo|offline|travell?ing|on (?:leave|holiday|vacation|pto|a flight|a plane|the road)|"
+    r"in (?:a |the )?(?:meeting|workshop|training|review|standup|class|surgery)|at (?:the )?[a-z]+(?: site| office)?|"
+    r"out of (?:the )?office)\b[^.;!?]{0,30}?\b(?:till|until|til)\b"
+)
+_WAIT = re.compile(r"\b(?:wait|await|pending|approv|sign|review|until|hold|held|blocked)")
 # "I haven't touched those", "I haven't emailed AP": what the agent left alone, not something pending
 # (unless it says it is still to come: "I haven't confirmed the date yet").
 _RESTRAINT = re.compile(r"^(?:but |and |so )?(?:i|we) (?:haven't|have not) (?!.*\b(?:yet|still)\b)[^,;]*$")
+_ANSWERED = re.compile(r"\b(?:approved|signed off|arrived|came in|is in|are in|landed|received|confirmed|decided|"
+                       r"repl(?:ied)|answered|granted|available now)\b")
 _RESOLVED = re.compile(
     r"\b(?:resolved|fixed|sorted|solved|unblocked|approved|signed off|arrived|came in|is in|are in|landed|received|"
     r"merged|(?:is|are) gone|works now|working now|pass(?:es)? now|passing now|is back|are back|no longer|"
@@ -317,7 +328,7 @@ class Event(msgspec.Struct, frozen=True):
     open loop, a question to the user, a plan, a tool call, or a tool result."""
 
     kind: Literal["step", "resolved", "open", "question", "moving", "plan", "todo", "call", "result", "reply",
-                  "asks", "checks_pass", "said", "report"]
+                  "asks", "away", "checks_pass", "said", "report"]
     text: str = ""
     words: frozenset[str] = frozenset()
     unit: str = ""  # steps: the numbered unit (step, pr, task...) and its numbers
@@ -427,6 +438,9 @@ class _Reading:
                 unit, numbers, total = _step_numbers(low) or ("", (), 0)
                 named_words = _stems(sentence.translate(_CODE_MARKS).lower()) if "_" in sentence else _stems(low)
                 self.events.append(Event("step", _clean(_first_clause(sentence)), named_words, unit, numbers, total))
+            elif (away := _AWAY.search(low)) is not None:
+                # "kwame's out till 11 btw": the wait on him lasts at least that long
+                self.events.append(Event("away", _clean(sentence), _stems(low), unit=_stem(away.group("who") or "")))
             elif _RESOLVED.search(low) and not _NEGATED.search(low) and not _OPEN.search(low):
                 self.events.append(Event("resolved", sentence, _stems(low)))
             elif low.endswith("?") or (role == "user" and _asks(sentence)):
@@ -746,7 +760,7 @@ class SignalReader:
             if kind == "step":
                 self._prose_step(event)
             elif kind == "resolved":
-                self._close(event.words, share=0.34, evidence=True)
+                self._close(event.words, share=0.34, evidence=True, answered=_ANSWERED.search(event.text.lower()) is not None)
             elif kind == "open":
                 if event.unit == "handoff" and self.last_said:
                     # "I'll ping them": what the user takes on is what the agent had just raised
@@ -760,6 +774,8 @@ class SignalReader:
                 self._reply(event.text)
             elif kind == "asks":
                 self.asking = event.text
+            elif kind == "away":
+                self._away(event)
             elif kind == "checks_pass":
                 self._checks_passed()
             elif kind == "said":
@@ -1336,8 +1352,10 @@ class SignalReader:
             self.resolved.append(loop.text)
 
     def _succeeded(self, call: Call, result: Outcome) -> None:
+        # a message that names a waiting item (an email listing claim CLM-300418) says nothing of its answer
+        about = result.ids if not _MESSAGE_TOOL.search(call.key) else ()
         for loop in [loop for loop in self.loops if (loop.key and loop.key == call.key) or
-                     (loop.ids and result.ids and set(loop.ids) & set(result.ids))]:
+                     (loop.ids and about and set(loop.ids) & set(about))]:
             self.loops.remove(loop)
             self.resolved.append(loop.text)
         if call.kind == "change":
@@ -1376,6 +1394,19 @@ class SignalReader:
                     return
         self.loops.append(loop)
 
+    def _away(self, event: Event) -> None:
+        """Someone is away until a time: the wait on them (the loop that names them, else the
+        newest wait) says so; with nothing waiting, their absence leaves nothing open."""
+        waits = [loop for loop in self.loops if not loop.asked]
+        named = [loop for loop in waits if event.unit and event.unit in loop.words]
+        waiting = [loop for loop in waits if loop.ids or loop.key.startswith("pending:") or _WAIT.search(loop.text.lower())]
+        if not (named or waiting):
+            return
+        target = (named or waiting)[-1]
+        if event.text.lower() not in target.text.lower() and len(target.text) < GLOSSED_LENGTH:
+            target.text = f"{target.text} — {event.text}"[:GLOSSED_LENGTH]
+        target.words = target.words | event.words
+
     def _step_about(self, words: frozenset[str], done: set[int]) -> int:
         """The plan step not done that a loop is about: the one sharing the most of its words (two at least)."""
         number, most = 0, 1
@@ -1407,14 +1438,15 @@ class SignalReader:
                 self.loops.remove(loop)
                 self.resolved.append(loop.text)
 
-    def _close(self, words: frozenset[str], share: float, evidence: bool = False) -> None:
+    def _close(self, words: frozenset[str], share: float, evidence: bool = False, answered: bool = False) -> None:
         """Close the open loop a statement is most about, if they share enough words:
         at least two, and `share` of the shorter of the two. A failed or waiting call
         is closed only by a statement that it is resolved (`evidence`), never by a
-        claim of work done around it."""
+        claim of work done around it; a wait only by one that its answer came (`answered`:
+        "approved", "arrived"; not "the claim is filed, the date is fixed")."""
         best, most = None, 0
         for loop in self.loops:
-            if loop.asked or ((loop.key or loop.ids) and not evidence):
+            if loop.asked or ((loop.key or loop.ids) and not evidence) or (loop.ids and not answered):
                 continue
             shared = len(words & loop.words)
             if shared > most:
@@ -1562,7 +1594,7 @@ _IRREGULAR_STEMS = {"sent": "send", "wrote": "write", "written": "write", "ran":
                     # the same act, in the words plans and tools use for it
                     "look": "get", "lookup": "get", "looked": "get", "fetch": "get", "retrieve": "get", "pull": "get",
                     "find": "search", "email": "send", "emailed": "send", "mail": "send", "notify": "send",
-                    "book": "book", "reserve": "book", "reserved": "book"}
+                    "book": "book", "reserve": "book", "reserved": "book", "approval": "approve", "approvals": "approve"}
 
 
 @functools.lru_cache(maxsize=8192)  # a session's texts are stemmed again on each of its turns: once is enough
@@ -1590,6 +1622,9 @@ def _stem(word: str) -> str:
     if word.endswith("e") and len(word) >= 4:
         word = word[:-1]
     return _IRREGULAR_STEMS.get(word, word)
+
+
+_MESSAGE_TOOL = re.compile(r"(?:^|[_:.\s-])(?:send|email|mail|message|notify|sms|text|reply|comment|note|post|slack|chat)")
 
 
 def _things(key: str) -> frozenset[str]:
