@@ -743,3 +743,19 @@ def test_tools_that_change_something_whatever_their_verb(tool: str, arguments: d
     signals = extract([user("Sort this out please."), tool_call("t1", tool, **arguments),
                        tool_result("t1", '{"status": "ok", "ref": "FX-20931"}')])
     assert signals.completed_steps == [step]
+
+
+@pytest.mark.parametrize(("command", "step"), [
+    ("ssh jump-1 'sudo kill -9 50112'", "killed 50112 on jump-1"),
+    ("sudo crontab -r -u deploy", "removed crontab of deploy"),
+    ("git pull --rebase origin main", "pulled main"),
+])
+def test_shell_commands_that_stop_remove_or_pull_are_steps(command: str, step: str) -> None:
+    signals = extract([user("Contain it."), tool_call("t1", "Bash", command=command), tool_result("t1", "")])
+    assert signals.completed_steps == [step]
+
+
+def test_listing_a_crontab_is_no_step() -> None:
+    signals = extract([user("What runs as deploy?"), tool_call("t1", "Bash", command="sudo crontab -l -u deploy"),
+                       tool_result("t1", "*/10 * * * * /tmp/.cache/kx")])
+    assert signals.completed_steps == []

@@ -507,6 +507,13 @@ def _segment(segment: str) -> tuple[str, str, str]:
         return "change", program, f"compressed {' '.join(short_path(a) for a in rest[:2])}".strip()
     if program == "journalctl" and any(t.startswith("--vacuum") for t in tokens):
         return "change", "journalctl vacuum", "vacuumed the journal " + " ".join(t for t in tokens if t.startswith("--vacuum"))
+    if program in ("kill", "pkill", "killall"):
+        return "change", program, f"killed {' '.join(rest[:2])}".strip()
+    if program == "crontab":
+        if "-l" in tokens:
+            return "read", "crontab", ""
+        return "change", "crontab", ("removed crontab" if "-r" in tokens else "installed crontab") + \
+            (f" of {tokens[tokens.index('-u') + 1]}" if "-u" in tokens[:-1] else "")
     if program in _CHANGE_PROGRAMS or (program == "sed" and "-i" in tokens):
         verb = {"mkdir": "created", "mv": "moved", "cp": "copied", "rm": "removed", "touch": "created",
                 "chmod": "changed mode of", "chown": "changed owner of", "ln": "linked", "rsync": "synced",
@@ -530,6 +537,8 @@ def _git(segment: str, sub: str, args: list[str]) -> tuple[str, str, str]:
     if sub == "push":
         branch = next((a for a in reversed(args) if a not in ("origin", "upstream", "HEAD")), "")
         return "change", "git push", f"pushed {branch}".strip()
+    if sub == "pull":
+        return "change", "git pull", f"pulled {args[-1]}" if args else "pulled"
     if sub in ("merge", "rebase", "revert", "cherry-pick", "tag", "stash", "reset", "rm", "mv", "apply", "am"):
         verb = {"rm": "remove", "mv": "move"}.get(sub, sub)
         return "change", f"git {sub}", _phrase(verb, args[:2])
