@@ -62,7 +62,7 @@ def ask(text: str, history: bool = False, tools: bool = False) -> str:
         "what's 10x10", "convert 0x1F to decimal", "is a whale a mammal", "how do you say thank you in japanese",
         "how do you spell necessary", "translate happy new year to chinese", "lithium atomic number",
         "hardest natural substance", "carpe diem meaning", "how do u spell definately",
-        "reply with just yes or no: is a tomato a fruit", "what is 12 divided by 4",
+        "reply with just yes or no: is a tomato a fruit", "what is 12 divided by 4", "5 days in hours",
     ],
 )
 def test_simple_turns(text: str) -> None:
@@ -120,6 +120,8 @@ def test_simple_turns(text: str) -> None:
         ("whats a cheap way to heat a room", {}),  # a way to do something is advice
         ("what to pack for a week in iceland in march", {}),
         ("who is winning the game", {}),  # live data
+        ("itinerary for 3 days in rome", {}),  # a plan with a duration in it, not a conversion
+        ("what can i cook with potatoes and cheese", {}),
         ("my landlord says i owe him for the window but it was cracked when i moved in. who is right", {}),
         ("gdp of france divided by its population", {}),  # facts combined by an operation
     ],

@@ -211,7 +211,7 @@ WEIGHS = Rules(
     r"smart|smartest|good|proper|correct|right|ideal|efficient) (way|ways|method|methods) (to|of|for)\b",
     r"\bwhat to (do|pack|bring|wear|buy|get|say|eat|cook|expect|see|visit|order|choose|pick|use|learn|study|write|ask)\b",
     r"\b(how (should|would|do|can) (i|we)|what should (i|we)|what (can|do) (i|we) do|my options|structure|organi[sz]e|layout|architect|best practices?|"
-    r"tips?|strategy|roadmap|approach|advice|plan (a|my|our|for|the)|ideas? for)\b",
+    r"tips?|strategy|roadmap|approach|advice|plan (a|my|our|for|the)|ideas? for|what (can|could) (i|we))\b",
 )
 CONTEXT = Rules(
     # what only the conversation so far can tell, whether or not it came with the request
@@ -309,7 +309,10 @@ TRANSFORM = AnyOf(Rules(
     r"bytes|kb|mb|gb|tb|teaspoons|tablespoons|pints|gallons|quarts|stone|tons|tonnes)\b",
     r"(?<![\d.,])\d[\d.,]*\s*°?\s*(km/h|mph|km|mi|miles?|m|meters?|ft|feet|inch(es)?|cm|mm|kg|g|lbs?|pounds?|oz|ounces?|"
     r"liters?|gal|gallons?|c|f|celsius|fahrenheit|degrees( celsius| fahrenheit)?|kelvin|hours?|minutes?|seconds?|"
-    r"days?|weeks?|years?|bytes?|kb|mb|gb|tb)\b.{0,20}\b(to|in|into|as)\b",
+    r"days?|weeks?|years?|bytes?|kb|mb|gb|tb)\b.{0,20}\b(to|in|into|as) (a |an )?(km|kilomet|mi|mile|m\b|met|ft|feet|foot|"
+    r"inch|cm|centi|mm|milli|kg|kilo|g\b|gram|lb|pound|oz|ounce|st\b|stone|lit|l\b|ml|gal|cup|pint|quart|tbsp|tsp|table|"
+    r"teasp|°|c\b|f\b|celsius|fahrenheit|kelvin|degree|hour|hr|minute|min|second|sec|day|week|month|year|decimal|"
+    r"fraction|percent|byte|kb|mb|gb|tb|bit|mph|km/h|kph|knot|acre|hectare|square|cubic|metric|imperial)",
     gate=r"\d",
 ), Rules(
     r"\b(translate|format|reformat|sort|alphabeti[sz]e|capitali[sz]e|uppercase|lowercase|title case|reverse the order|"
@@ -895,7 +898,7 @@ _SEVERAL = frozenset(f"{joint} {verb}" for joint in ("and", "then", "also", "plu
     "summarize summarise rewrite show check email book put also explain format assign validate verify flag rank "
     "suggest draft reply answer highlight").split())
 # A number, and each side of a dimension ("20x30", not the hex "0x1f").
-_NUMBER = re.compile(r"(?:(?<![\w.])|(?<=[1-9][x×])|(?<=\d\d[x×]))\d+(?:[.,/]\d+)*")
+_NUMBER = re.compile(r"(?=\d)(?:(?<![\w.])|(?<=[1-9][x×])|(?<=\d\d[x×]))\d+(?:[.,/]\d+)*")
 
 
 def _without_framing(text: str) -> str:
