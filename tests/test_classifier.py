@@ -108,6 +108,8 @@ def test_simple_turns(text: str) -> None:
         ("convert this table to metric:\nitem | weight\nflour | 2 lb\nsugar | 1 lb", {}),
         ("i have a 10 gallon tank, how many fish", {}),  # a count worked out from a given quantity
         ("whats the next thing", {"history": True}),
+        ("is there a cheaper option", {"history": True}),  # cheaper than what came before
+        ("how long in the oven", {"history": True}),  # how long for what was named before
         ("what does a rate hike mean for my mortgage", {}),  # the asker's own case
         ("whats a good gift for my dad", {}),
         ("how do i say no to my boss without getting fired", {}),  # what to say, not how to say a phrase

@@ -119,6 +119,10 @@ REFERS_BACK = Rules(
     r"list|message|example|suggestion)|the (\w+ )?ones?|(an|another|more|some) examples?(?! of))\b",
     r"\b(my|our|we|us)\b",  # the user's own situation, stated in earlier turns
     r"\b(he|she|him|her|his|hers)\b",  # someone named in earlier turns
+    # measured against what came before: a comparative with nothing to compare to, a quantity of nothing named
+    r"\b(cheaper|better|bigger|smaller|faster|slower|shorter|longer|easier|harder|simpler|quicker|closer|nearer|"
+    r"healthier|safer|nicer|spicier|stronger|lighter)\b(?! than)",
+    r"^how (long|much|many|far|big|hot) (in|for|on|at)\b|\bper (serving|portion|person|head|unit|piece|slice)\b",
     r"^(translate|summari[sz]e|shorten|rewrite|rephrase|reformat|format)( (to|into|in) \w+)?\W*$",  # with no text: the last
     r"\b(the|these|those) (two|three|four|both)\b|\b(both|either|neither)( of (them|these|those))?\b",
     r"^(yes|yeah|yep|yup|sure|ok(ay)?|go ahead|do it|please do|continue|go on|proceed|next|and|but|so|no|nope|"
