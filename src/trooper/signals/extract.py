@@ -355,6 +355,7 @@ class Observed(msgspec.Struct, frozen=True):
     entities: tuple[str, ...] = ()
     last: str = ""  # an assistant's last sentence: what the user's next turn answers
     first: str = ""  # an assistant's first sentences: what it makes of the results before them
+    numbered: bool = False  # it reports a plan step by number ("Step 2: …")
 
 
 _CACHE: OrderedDict[bytes, Observed] = OrderedDict()
@@ -522,7 +523,7 @@ class _Reading:
     def observed(self) -> Observed:
         return Observed(self.intent, self.goal, self.redirect, tuple(self.constraints), tuple(self.events), tuple(self.facts),
                         tuple(self.actions), tuple(self.entities), _clean(self.said)[:160] if self.role == "assistant" else "",
-                        self.first if self.role == "assistant" else "")
+                        self.first if self.role == "assistant" else "", any(event.kind == "report" for event in self.events))
 
 
 def _observe(message: Message) -> Observed:
@@ -794,7 +795,7 @@ class SignalReader:
                 self._result(event)
         if message.role == "assistant" and seen.last:
             self.last_said = seen.last
-        if 0 < at_work <= len(self.plan) and not any(event.kind == "report" for event in seen.events):
+        if 0 < at_work <= len(self.plan) and not seen.numbered:
             # what the agent makes of a plan step's results names that step (the one at work, unless a call named
             # it); "Step 2: …" says which step itself
             step = self.plan[at_work - 1]
@@ -1253,10 +1254,11 @@ class SignalReader:
             # an app's lookup ("search_products", "get_pricing") can be the step itself; reading a file is not
             loose = not call.key.startswith(_WORKSPACE_TOOLS)
             step = self._plan_item(_stems(f"{call.words} {announced}"), strong=True, loose=loose)
-            looked = actions.step_name(call, result)
-            named = {word for word in _stems(looked) if any(ch.isdigit() for ch in word)}
-            if step is not None and len(step.looked) < 3 and named and not named <= step.words and call.phrase:
-                step.looked.append(looked[:120])  # the identifiers a lookup step is about, when it does not say them
+            if step is not None and len(step.looked) < 3 and call.phrase:
+                looked = actions.step_name(call, result)
+                named = {word for word in _stems(looked) if any(ch.isdigit() for ch in word)}
+                if named and not named <= step.words:
+                    step.looked.append(looked[:120])  # the identifiers a lookup step is about, when it does not say them
             if step is not None:
                 self.reported = step.number
 
