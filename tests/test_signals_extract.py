@@ -445,6 +445,16 @@ def test_two_bullets_of_what_the_agent_will_change_are_no_plan_two_the_user_asks
     assert extract([user(asked)]).plan == ["build with inline cache metadata", "use the branch tag as the cache source"]
 
 
+@pytest.mark.parametrize(("said", "resume"), [
+    ("All three steps are done; the lapsed template keeps its old banner until legal signs off.", 4),
+    ("I'll tell you once all three steps are done.", 1),
+])
+def test_all_steps_done_finishes_the_plan(said: str, resume: int) -> None:
+    signals = extract([user("winter sale emails:\n1. create the promo banner partial\n2. include it in the templates\n"
+                            "3. send tests to marketing-qa@"), assistant(said)])
+    assert signals.resume_from == resume
+
+
 def test_a_todo_list_tool_is_the_plan() -> None:
     todos = [{"content": "Add the rate limiter", "status": "completed", "activeForm": "Adding"},
              {"content": "Write tests for it", "status": "in_progress", "activeForm": "Writing"},

@@ -261,6 +261,8 @@ _MOVING_ON = re.compile(
     r"proceeding (?:to|with)|continuing (?:to|with)|beginning|let'?s do|time for|up next[:,]?) "
     r"(?:with )?(?:the )?(?:step|phase|stage|task)\s*#?(\d{1,2})\b"
 )
+_ALL_DONE = re.compile(r"\ball (?:the )?(?:\w+ )?(?:steps|items|tasks)(?: on the (?:plan|list))? (?:are|have been) "
+                       r"(?:now )?(?:done|complete|completed|finished)\b")
 _CHECKS_PASS = re.compile(
     r"\b(?:tests?|suite|specs?|ci|build|checks?|pipeline)\b[^.;!?]{0,40}?\b(?:pass|passes|passed|passing|green|"
     r"succeeds?|succeeded)\b"
@@ -328,7 +330,7 @@ class Event(msgspec.Struct, frozen=True):
     open loop, a question to the user, a plan, a tool call, or a tool result."""
 
     kind: Literal["step", "resolved", "open", "question", "moving", "plan", "todo", "call", "result", "reply",
-                  "asks", "away", "checks_pass", "said", "report"]
+                  "asks", "away", "checks_pass", "said", "report", "all_done"]
     text: str = ""
     words: frozenset[str] = frozenset()
     unit: str = ""  # steps: the numbered unit (step, pr, task...) and its numbers
@@ -474,6 +476,9 @@ class _Reading:
                             break
                         report_text = f"{report_text}; {_clean(following)}"
                     reports.append(Event("report", report_text[:REPORT_LENGTH], _stems(report_text), numbers=(int(report.group(1)),)))
+                done_all = _ALL_DONE.search(low)
+                if done_all and not _NEGATED.search(low[: done_all.end()]):
+                    self.events.append(Event("all_done"))  # "All five steps are done for loyal and new"
                 moving = _MOVING_ON.search(low)
                 if moving and not _NEGATED.search(low[: moving.start()]):
                     self.events.append(Event("moving", numbers=(int(moving.group(1)),)))
@@ -783,6 +788,9 @@ class SignalReader:
                 self._said(event)
             elif kind == "report":
                 self._step_report(event)
+            elif kind == "all_done":
+                for step in self.plan:
+                    step.done = True
             elif kind == "moving":
                 self._moving_on(event.numbers[0])
             elif kind == "plan":
