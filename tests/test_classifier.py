@@ -97,6 +97,8 @@ def test_simple_turns(text: str) -> None:
         ("price of a 120 euro jacket after 20% off and then 10% off", {}),
         ("in fahrenheit?", {"history": True}),
         ("what do I do at step 4", {}),
+        ("what else do i need", {}),  # what only the conversation so far can tell, even when it was not sent
+        ("is that all", {}),
         # what the turn asks for, in shapes the rules above do not name word for word
         ("whats the square footage of a 20x30 house", {}),  # dimensions to multiply
         ("what would a sugar tax do to small shops", {}),  # a hypothetical

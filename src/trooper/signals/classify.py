@@ -4,10 +4,14 @@
 Sending a complex turn to a 3B model is the costly error, so the rules are asymmetric:
 any sign of complexity wins, and `simple` needs a positive sign that the turn is a
 stateless lookup, definition, conversion, a job on text it carries (reformat, tidy,
-shorten, summarise, translate it, read one thing out of it), one fact question among
-scene-setting chat, or small talk. Everything else is complex. The signs are what the turn
-asks for, not how it is phrased in one writer's data: the rules were checked on turns
-written blind from the labelling guide before being tuned on them (bench/classifier.py).
+shorten, summarise, translate it, read one thing out of it), a plain question the request's
+system prompt answers, one fact question among scene-setting chat, or small talk. Everything
+else is complex, and a simple sign does not count when the turn also asks for more: a
+hypothetical or a condition, effects, a choice between options, the asker's own case, several
+operations, a number worked out of a given quantity, something only earlier turns name. The
+signs are what the turn asks for, not how it is phrased in one writer's data: the rules were
+checked on turns written blind from the labelling guide before being tuned on them
+(bench/classifier.py).
 """
 
 from __future__ import annotations
@@ -220,7 +224,7 @@ WEIGHS = Rules(
 CONTEXT = Rules(
     # what only the conversation so far can tell, whether or not it came with the request
     r"\b(what'?s next|whats next|what next|what now|now what|next step|the rest|same (for|with|as|thing)|do it again|"
-    r"continue|keep going|go on|next one|as (before|above)|like (before|last time)|the other (one|two)|you (said|mentioned|"
+    r"continue|keep going|go on|next one|what else|is that (all|it|everything)|where (was i|were we)|as (before|above)|like (before|last time)|the other (one|two)|you (said|mentioned|"
     r"suggested|wrote|mean|meant)|did you mean|what did you|earlier|previous|last (time|one|answer|message)|from before|that one|this one|those|these ones|"
     r"i asked|asked you|i said|i told|told you|we discussed|we talked|your list|your answer|your plan)\b",
 )
