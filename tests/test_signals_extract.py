@@ -572,7 +572,7 @@ def test_a_plan_step_the_agent_reports_by_number_says_what_it_found_and_work_tow
     ])
     assert signals.completed_steps == [
         "step 1: checked it's complete — Step 1: incomplete; The structural calcs are missing",
-        "step 2: calc the fees — Step 2: fees total $1,846.20",  # what it said of step 3 is not step 2's
+        "step 2: calculated the fees — Step 2: fees total $1,846.20",  # what it said of step 3 is not step 2's
         "step 4: sent notice BP-77, corrections needed (NTC-77120)",  # step 3 is not done, so 4 is not finished
     ]
     assert signals.resume_from == 3
@@ -740,7 +740,7 @@ def test_results_reported_while_ticking_the_list_name_the_item_they_were_work_on
                               ToolUseBlock("t3", "TodoWrite", {"todos": todos("completed", "in_progress")}))),
         tool_result("t3", "Todo list saved."),
     ])
-    assert signals.completed_steps == ["step 1: Break down the 502s by upstream — 1,284 502s, almost all to one upstream, "
+    assert signals.completed_steps == ["step 1: broke down the 502s by upstream — 1,284 502s, almost all to one upstream, "
                                        "10.2.3.17"]
 
 
@@ -769,3 +769,15 @@ def test_listing_a_crontab_is_no_step() -> None:
     signals = extract([user("What runs as deploy?"), tool_call("t1", "Bash", command="sudo crontab -l -u deploy"),
                        tool_result("t1", "*/10 * * * * /tmp/.cache/kx")])
     assert signals.completed_steps == []
+
+
+def test_a_text_message_and_a_choice_are_named_as_people_say_them() -> None:
+    signals = extract([
+        user("Let her know the new time and open the claim."),
+        tool_call("t1", "send_sms", to="Ilse Brandt", message="Your dental visit moved to 10:15"),
+        tool_result("t1", '{"status": "sent", "id": "SMS-220981"}'),
+        tool_call("t2", "create_claim", peril="escape_of_water", loss_date="2026-11-30"),
+        tool_result("t2", '{"claim_id": "CLM-2026-40317", "status": "open"}'),
+    ])
+    assert signals.completed_steps == ["texted Ilse Brandt, Your dental visit moved to 10:15 (SMS-220981)",
+                                       "created claim escape of water, 2026-11-30 (CLM-2026-40317)"]

@@ -46,7 +46,7 @@ _IRREGULAR = {
     "make": "made", "buy": "bought", "begin": "began", "take": "took", "get": "got", "find": "found", "read": "read",
     "reset": "reset", "shut": "shut", "split": "split", "rebuild": "rebuilt", "rewrite": "rewrote", "cut": "cut",
     "upset": "upset", "sync": "synced", "email": "emailed", "rollback": "rolled back", "rollout": "rolled out",
-    "up": "brought up", "down": "brought down", "backup": "backed up", "lookup": "looked up", "setup": "set up", "signup": "signed up", "checkout": "checked out",
+    "text": "texted", "break": "broke", "calc": "calculated", "up": "brought up", "down": "brought down", "backup": "backed up", "lookup": "looked up", "setup": "set up", "signup": "signed up", "checkout": "checked out",
     "hold": "held", "keep": "kept", "give": "gave", "leave": "left", "sell": "sold", "tell": "told", "bring": "brought",
     "spend": "spent", "lend": "lent", "freeze": "froze", "unfreeze": "unfroze", "choose": "chose", "draw": "drew",
     "meet": "met", "lose": "lost", "withdraw": "withdrew", "undo": "undid", "redo": "redid", "rerun": "reran",
@@ -160,6 +160,10 @@ def describe(tool: str, arguments: Any) -> Call:
     obj = " ".join(_ACRONYMS.get(w, w) for i, w in enumerate(words) if i != verb_at and w not in _OBJECT_FILLER)
     if verb == "send" and obj in ("email", "mail", "emails"):
         verb, obj = "email", ""
+    elif verb == "send" and obj in ("SMS", "sms", "text", "texts", "text message"):
+        verb, obj = "text", ""  # "texted Ilse Brandt the new time", as people say it
+    if verb in ("email", "text"):
+        values = [value.removeprefix("to ") for value in values]  # "emailed ruth@…", not "emailed to ruth@…"
     elif verb == "run" and kind == "change":
         verb = "run"
     phrase = " ".join(p for p in (past(verb) if verb else tool, obj, _join_values(values)) if p)
@@ -168,6 +172,7 @@ def describe(tool: str, arguments: Any) -> Call:
     return Call(key, kind, phrase[:200], " ".join((tool, *words, *values)), label[:120])
 
 
+_ENUM = re.compile(r"[a-z]+(?:_[a-z]+)+")
 _ACRONYMS = {"pr": "PR", "mr": "MR", "rma": "RMA", "sms": "SMS", "dns": "DNS", "vm": "VM", "api": "API"}
 _OPERATION_KEYS = ("action", "operation", "op", "method", "command_name", "verb")
 # Verbs that are also the nouns tools are named after: `email_search` searches, `order_get` reads.
@@ -233,6 +238,8 @@ def _argument_values(args: dict[str, Any]) -> list[str]:
         text = " ".join(str(value).split())
         if not text or len(text) > 60:
             continue
+        if _ENUM.fullmatch(text):
+            text = text.replace("_", " ")  # escape_of_water, retro_pay: a choice, said as words
         if low in ("to", "recipient", "recipients", "channel"):
             text = f"to {text}"
         rank = 0 if _ID_KEY.search(low) else (1 + _NAME_KEYS.index(low) if low in _NAME_KEYS else 40)

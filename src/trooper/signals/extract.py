@@ -1660,9 +1660,14 @@ def _done_wording(item: str) -> str:
     stays as it is."""
     verb, _, rest = item.partition(" ")
     low = verb.lower()
-    if low not in PLAN_VERBS or not verb.isalpha():
+    if (low not in PLAN_VERBS and low not in _MORE_PLAN_VERBS) or not verb.isalpha():
         return item
     return f"{actions.past(low)} {rest}".strip()
+
+
+# Verbs plans start with beyond the tools' own ("Break down the 502s", "Correlate with the app logs").
+_MORE_PLAN_VERBS = frozenset("break correlate recompute recalculate calc determine free map point switch include filter "
+                             "work diagnose reconcile trace fill rewrite summarise summarize list tally count".split())
 
 
 def _stage(signals: Signals, totals: list[int]) -> str:
