@@ -324,6 +324,17 @@ def test_a_wait_says_when_its_answer_is_due_and_only_an_answer_closes_it() -> No
     assert extract([*told, user("the claim CLM-300418 was approved this morning")]).open_loops == []
 
 
+def test_what_the_user_takes_on_joins_the_loop_it_is_about() -> None:
+    signals = extract([
+        user("Post the DE02 accrual."),
+        tool_call("t1", "post_journal_entry", entity="DE02", period="2026-11"),
+        tool_result("t1", '{"error": "PERIOD_CLOSED: DE02 2026-11 is soft-closed"}'),
+        assistant("The DE02 entry was rejected: period 2026-11 is closed. Birgit would need to reopen it."),
+        user("ok I'll ask Birgit to reopen DE02 for an hour"),
+    ])
+    assert len(signals.open_loops) == 1 and signals.open_loops[0].endswith("user will ask Birgit to reopen DE02 for an hour")
+
+
 def test_shell_commands_are_named_by_what_they_change() -> None:
     signals = extract([
         user("Restart nginx on web-2 and open a PR with the config fix."),

@@ -768,7 +768,9 @@ class SignalReader:
             elif kind == "resolved":
                 self._close(event.words, share=0.34, evidence=True, answered=_ANSWERED.search(event.text.lower()) is not None)
             elif kind == "open":
-                if event.unit == "handoff" and self.last_said:
+                if event.unit == "handoff" and self._taken_on(event):
+                    pass
+                elif event.unit == "handoff" and self.last_said:
                     # "I'll ping them": what the user takes on is what the agent had just raised
                     text = f"{event.text} — re: {self.last_said}"[:GLOSSED_LENGTH]
                     self._open(_Loop(text, event.words | _stems(self.last_said)))
@@ -821,8 +823,8 @@ class SignalReader:
                 self.step_words[index] = self.step_words[index] | _stems(seen.first)
         if message.role == "assistant" and seen.first and len(self.failed) == 1 and self.failed[0] in self.loops:
             failure = self.failed[0]  # "NL-40222 was refused: the carrier wants the pre-notification first"
-            if _CLAIMED not in failure.text and seen.first.lower() not in failure.text.lower():
-                failure.text = f"{failure.text} — {seen.first}"[:GLOSSED_LENGTH]
+            if _CLAIMED not in failure.text:
+                failure.text = _glossed(failure.text, seen.first)
                 failure.words = failure.words | _stems(seen.first)
         if message.role == "assistant":
             self.reported = 0
@@ -1034,9 +1036,8 @@ class SignalReader:
         if event.unit in ("claim", "file"):
             return  # a claim of success says nothing of what is still open about the item
         for loop in self.loops:
-            if not loop.asked and event.words & loop.words and event.text.lower() not in loop.text.lower() \
-                    and len(loop.text) < GLOSSED_LENGTH:
-                loop.text = f"{loop.text} — {event.text}"[:GLOSSED_LENGTH]
+            if not loop.asked and event.words & loop.words:
+                loop.text = _glossed(loop.text, event.text)
 
     def _step_report(self, event: Event) -> None:
         """What the agent says of a plan step it names by number ("Step 3: fees total
@@ -1341,8 +1342,7 @@ class SignalReader:
                 return loop
         for loop in self.loops:  # a later call about the same waiting item (checking its status) is the same loop
             if loop.ids and set(loop.ids) & set(ids):
-                if detail.lower() not in loop.text.lower() and len(loop.text) < GLOSSED_LENGTH:
-                    loop.text = f"{loop.text} — {detail}"[:GLOSSED_LENGTH]
+                loop.text = _glossed(loop.text, detail)
                 loop.words = loop.words | _stems(detail)
                 return loop
         shown = ", ".join(ids[:2])
@@ -1392,8 +1392,7 @@ class SignalReader:
         named = {word for word in loop.words if _ID.fullmatch(word)} if dedupe else set()
         for old in self.loops:  # one loop per thing: a later word about the same identifier joins it
             if not old.asked and named & old.words:
-                if loop.text.lower() not in old.text.lower() and len(old.text) < GLOSSED_LENGTH:
-                    old.text = f"{old.text} — {loop.text}"[:GLOSSED_LENGTH]
+                old.text = _glossed(old.text, loop.text)
                 old.words = old.words | loop.words
                 return
         if dedupe:
@@ -1404,6 +1403,21 @@ class SignalReader:
                     return
         self.loops.append(loop)
 
+    def _taken_on(self, event: Event) -> bool:
+        """"I'll ask Birgit to reopen it": the user takes on a loop already open (the failure or
+        the wait the agent just reported), which says so, rather than a second loop."""
+        own, said = event.words - _GENERIC, _stems(self.last_said) - _GENERIC
+        best, most = None, (1, 1)
+        for loop in self.loops:  # what the user says first, then what the agent had just said
+            shared = (len(own & loop.words), len((own | said) & loop.words))
+            if not loop.asked and shared[0] and shared[1] >= 2 and shared > most:
+                best, most = loop, shared
+        if best is None:
+            return False
+        best.text = _glossed(best.text, event.text)
+        best.words = best.words | event.words
+        return True
+
     def _away(self, event: Event) -> None:
         """Someone is away until a time: the wait on them (the loop that names them, else the
         newest wait) says so; with nothing waiting, their absence leaves nothing open."""
@@ -1413,8 +1427,7 @@ class SignalReader:
         if not (named or waiting):
             return
         target = (named or waiting)[-1]
-        if event.text.lower() not in target.text.lower() and len(target.text) < GLOSSED_LENGTH:
-            target.text = f"{target.text} — {event.text}"[:GLOSSED_LENGTH]
+        target.text = _glossed(target.text, event.text)
         target.words = target.words | event.words
 
     def _step_about(self, words: frozenset[str], done: set[int]) -> int:
@@ -1635,6 +1648,16 @@ def _stem(word: str) -> str:
 
 
 _MESSAGE_TOOL = re.compile(r"(?:^|[_:.\s-])(?:send|email|mail|message|notify|sms|text|reply|comment|note|post|slack|chat)")
+
+
+def _glossed(text: str, gloss: str) -> str:
+    """A loop's text with one more thing said of it: once, and in place of an earlier gloss it
+    says again more fully (a sentence, then the two sentences it opens)."""
+    low = gloss.lower()
+    if not low or low in text.lower() or len(text) >= GLOSSED_LENGTH:
+        return text
+    head, *rest = text.split(_GLOSS)
+    return _GLOSS.join([head, *(part for part in rest if part.lower() not in low), gloss])[:GLOSSED_LENGTH]
 
 
 def _things(key: str) -> frozenset[str]:
