@@ -194,6 +194,15 @@ def test_complex_turns(text: str, kw: dict) -> None:
         ("rewrite this to be more persuasive: please donate to our shelter", {}, "complex"),
         ("put these in order of importance: pay rent, buy groceries, fix car", {}, "complex"),
         ("which of these is a prime: 21, 23, 25", {}, "complex"),
+        # a retrieval prompt: the context, then the question under its label
+        ("Context: Our gym opens at 6am on weekdays and 8am on weekends.\n\nQuestion: when does the gym open on "
+         "saturday?", {}, "simple"),
+        ("Context: Members may bring one guest a month. Guests pay 5 euros.\n\nQuestion: what do I owe, if "
+         "anything, for two guests this month? Show your reasoning.", {}, "complex"),
+        ("what's the main point of this: 'The new rota cut double bookings, but staff say small changes now "
+         "take longer.'", {}, "simple"),
+        ("my grandma is visiting from poland next week and she doesn't speak any english. i want to put a sign "
+         "on her door. how do i write 'welcome home, grandma' in polish", {}, "simple"),
         # a hello, a thanks or a question about the assistant is small talk only when nothing more is asked
         ("hey how's it going", {}, "simple"),
         ("Bonjour ! Tu peux m'aider ?", {}, "simple"),

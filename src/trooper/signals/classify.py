@@ -701,15 +701,22 @@ def _after_preamble(lowered: str, has_history: bool, words: int, latin: bool) ->
     return Decision("complex", f"{words} words")
 
 
+# Asks that carry what they work on (a phrase to translate, a quoted text), whatever pronouns they use.
+_SELF_CONTAINED = frozenset(("a translation, spelling or pronunciation", "a short job on the text it carries"))
+
+
 def _fact_among_chat(ask: str, chat: str, has_history: bool, latin: bool) -> bool:
     """`ask` is a short fact question that does not point into `chat`, and `chat` asks for nothing."""
-    if not 3 <= word_count(ask) <= MAX_SIMPLE_WORDS or _MAY_ASK_A_FACT.search(ask) is None \
-            or not grams(ask).isdisjoint(_POINTS_BACK):
+    if not 3 <= word_count(ask) <= MAX_SIMPLE_WORDS or _MAY_ASK_A_FACT.search(ask) is None:
         return False
     if "?" in chat or len(_NUMBER.findall(chat)) > 3:  # a question of its own; figures to weigh or work with
         return False
     chat_grams = grams(chat)
-    if PREAMBLE_ASKS.search(chat, latin, chat_grams) or classify_text(ask, has_history).reason not in _FACT_ASKS:
+    asked = classify_text(ask, has_history).reason
+    if PREAMBLE_ASKS.search(chat, latin, chat_grams) or asked not in _FACT_ASKS:
+        return False
+    # "what's my bmi" points into the chat; "how do i write 'welcome home' in polish" does not
+    if asked not in _SELF_CONTAINED and not grams(ask).isdisjoint(_POINTS_BACK):
         return False
     return not (CODE.search(chat, latin, chat_grams) or CODE_MARKS.search(chat, latin, chat_grams))
 
@@ -742,7 +749,8 @@ def _asks(core: str, latin: bool, seen: frozenset[str]) -> bool:
 
 # What a job on carried text asks for: to reformat, tidy, shorten or summarise it, translate it.
 TEXT_JOB = Rules(
-    r"tl;?dr", r"\b(tldr|summari[sz]e|summary|sum (it |this |that )?up|gist|shorten|shorter|condense|trim|less wordy|"
+    r"tl;?dr", r"\b(tldr|summari[sz]e|summary|sum (it |this |that )?up|gist|main point|main idea|"
+    r"shorten|shorter|condense|trim|less wordy|"
     r"more concise|reword|rephrase|paraphrase|rewrite|proofread|spell ?check|fix (the |any |all |my )?(spelling|grammar|"
     r"typos?|punctuation|capitali[sz]ation|formatting|line breaks)|correct (the )?(spelling|grammar|typos)|"
     r"tidy|clean (it |this )?up|uppercase|upper case|lowercase|lower case|all caps|capitali[sz]e|title case|"
@@ -835,6 +843,9 @@ _POINTERS = frozenset("this these that here above below text thread notes note m
 _TALLIES = re.compile(r"\b(how many|most|least|more|less|fewer|\w+iest|cheapest|fastest|latest|earliest|longest|shortest|"
                       r"biggest|largest|smallest|highest|lowest|oldest|newest|closest|nearest|best|worst)\b")
 MAX_READ_QUESTION_WORDS = 15
+# Anywhere in the ask, not only its question: a condition, a judgement, reasoning shown.
+_WEIGHS_TEXT = re.compile(r"\b(if|whether|should|allowed|fair|worth|better|best|cheapest|reasoning|explain|why|"
+                          r"show (your|the) (work|working|steps))\b")
 
 
 def _asks_more_of_text(question: str, latin: bool) -> bool:
@@ -853,7 +864,8 @@ def _reads_out(ask: str, carried: str, latin: bool) -> bool:
     question = _QUESTION_END.split(_without_framing(ask.strip()), 1)[0]
     if _READ_QUESTION.match(question) is None or word_count(question) > MAX_READ_QUESTION_WORDS:
         return False
-    if _DIGIT.search(question) or _asks_more_of_text(question, latin) or CARRIED_CODE.search(carried, latin):
+    if _DIGIT.search(question) or _asks_more_of_text(question, latin) or CARRIED_CODE.search(carried, latin) \
+            or _WEIGHS_TEXT.search(ask) is not None:  # "what refund, if any, is owed? show your reasoning"
         return False
     return _mostly_in(question, _stems(carried), _POINTERS)
 
@@ -882,7 +894,7 @@ _TOPIC_SHIFT = re.compile(r"^(unrelated|different (topic|question)|new (topic|qu
 _SHIFTS_TOPIC = re.compile(r"\b(unrelated|different (topic|question)|new (topic|question)|random question|off topic|"
                            r"on another note|changing the subject)\b|^random,? but\b")
 _EXPLAIN_DEFINITION = re.compile(r"^(can you |could you |please )?explain (what|the (acronym|abbreviation|term|word))\b")
-_SUMMARY = re.compile(r"summar|tl;?dr|gist|sum up|shorten")
+_SUMMARY = re.compile(r"summar|tl;?dr|gist|sum up|shorten|main (point|idea)|key (point|takeaway)")
 # A job on a text that has to be given, asked for without it.
 _REWORKS_TEXT = re.compile(r"^(please |pls |can you |could you )?(rewrite|rephrase|reword|reformat|format|proofread|translate|"
                            r"make (this|it|my) \w+|fix (the |my )?(grammar|spelling|typos))\b")
@@ -918,6 +930,9 @@ def _without_framing(text: str) -> str:
     return stripped or core
 
 
+# A text given as context, then the question about it, each under its label.
+_LABELLED_CONTEXT = re.compile(r"(context|document|text|source|passage|article)s?\s*:")
+_LABELLED_QUESTION = re.compile(r"\n\s*(question|q)\s*:\s*")
 _BEYOND_LATIN = re.compile("[^\x00-\u024f]")  # a character of a script other than Latin
 # A line break, or a colon that is not in a time ("9:00") or a link ("https://").
 _MATERIAL_START = re.compile(r"\n|:(?!//)(?!(?<=\d:)\d)")
@@ -937,6 +952,9 @@ def _quoted(text: str) -> tuple[int, int] | None:
 
 def _split_material(text: str) -> tuple[str, str]:
     """The ask, and the text it carries to work on (after a colon, or quoted), if any."""
+    labelled = _LABELLED_QUESTION.search(text)  # "context: <a text>\n\nquestion: …" (a retrieval prompt)
+    if labelled is not None and _LABELLED_CONTEXT.match(text) is not None:
+        return text[labelled.end():], text[:labelled.start()]
     start = _MATERIAL_START.search(text)  # "fix the grammar: …", "tldr pls\n\n<an email>"
     if start is not None and text[start.end():].strip():
         return text[:start.start()], text[start.end():]
