@@ -770,6 +770,8 @@ def test_tools_that_change_something_whatever_their_verb(tool: str, arguments: d
     ("ssh jump-1 'sudo kill -9 50112'", "killed 50112 on jump-1"),
     ("sudo crontab -r -u deploy", "removed crontab of deploy"),
     ("git pull --rebase origin main", "pulled main"),
+    ("git stash -u && git pull origin main && git stash pop", "stashed changes and pulled main and popped the stash"),
+    ("""printf 'assert msg == "must be > 0"' >> tests/test_validate.py""", "wrote tests/test_validate.py"),
 ])
 def test_shell_commands_that_stop_remove_or_pull_are_steps(command: str, step: str) -> None:
     signals = extract([user("Contain it."), tool_call("t1", "Bash", command=command), tool_result("t1", "")])

@@ -321,6 +321,7 @@ _COMMIT_LINE = re.compile(r"^\[[\w./-]+(?: \(root-commit\))? ([0-9a-f]{7,12})\]|
 _TITLE = re.compile(r"""--title\s*(?:"([^"]{1,200})"|'([^']{1,200})'|(\S+))""")
 _REDIRECT = re.compile(r"(?<![0-9&>])>{1,2}\s*([\w./~-]+)")
 _RANK = {"read": 0, "check": 1, "change": 2}
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 
 
 def shell(command: str, tool: str = "bash") -> Call:
@@ -403,7 +404,7 @@ def _segment(segment: str) -> tuple[str, str, str]:
         rest.append(token)
     sub = rest[0].lower() if rest else ""
     args = rest[1:]
-    redirect = _REDIRECT.search(segment)
+    redirect = _REDIRECT.search(_QUOTED.sub("", segment))  # a "> 0" inside quotes is text, not a redirect
     if program in ("git",):
         return _git(segment, sub, args)
     if program in ("gh", "glab"):
@@ -544,6 +545,9 @@ def _git(segment: str, sub: str, args: list[str]) -> tuple[str, str, str]:
     if sub == "push":
         branch = next((a for a in reversed(args) if a not in ("origin", "upstream", "HEAD")), "")
         return "change", "git push", f"pushed {branch}".strip()
+    if sub == "stash":
+        return "change", "git stash", {"pop": "popped the stash", "apply": "applied the stash",
+                                       "drop": "dropped a stash"}.get(args[0] if args else "", "stashed changes")
     if sub == "pull":
         return "change", "git pull", f"pulled {args[-1]}" if args else "pulled"
     if sub in ("merge", "rebase", "revert", "cherry-pick", "tag", "stash", "reset", "rm", "mv", "apply", "am"):
