@@ -466,6 +466,13 @@ def test_all_steps_done_finishes_the_plan(said: str, resume: int) -> None:
     assert signals.resume_from == resume
 
 
+def test_a_text_agents_thought_listing_the_steps_done_marks_them() -> None:
+    plan = "Fix Luis's pay:\n1. confirm the raise\n2. work out the back pay\n3. add the retro pay\n4. catch up the 401k\n" \
+           "5. fix the rate"
+    said = "Thought: Steps 1, 2, 3 and 5 are done. Step 4 is left.\nAnswer: Luis has been told. Shall I do the 401k?"
+    assert extract([user(plan), assistant(said)]).resume_from == 4
+
+
 def test_a_todo_list_tool_is_the_plan() -> None:
     todos = [{"content": "Add the rate limiter", "status": "completed", "activeForm": "Adding"},
              {"content": "Write tests for it", "status": "in_progress", "activeForm": "Writing"},

@@ -193,6 +193,8 @@ _NUMBERED = re.compile(
     r"\b(?P<unit>steps?|prs?|pull requests?|tasks?|phases?|parts?|stages?|items?|milestones?)\s*#?\s*"
     r"(?P<n>\d{1,3})(?:\s*(?:-|–|to|and)\s*(?:steps?\s*)?(?P<m>\d{1,3}))?(?!\s*[,.]\d)(?:\s*(?:of|/)\s*(?P<total>\d{1,3}))?\b",
 )
+# More numbers after "steps 1", listed up to an "and": ", 2, 3 and 5".
+_LISTED = re.compile(r"(?:\s*,\s*\d{1,3}\b(?![.,]\d))*\s*,?\s*(?:and|&)\s*\d{1,3}\b(?![.,]\d)")
 _ACTION = re.compile(
     r"\b(deploy|restart|migrat|run|rerun|roll ?back|merge|push|install|upgrad|test|build|check|verify|review|"
     r"send|email|call|schedule|back ?up|revert)\w*\b[^.!?\n]{0,60}",
@@ -310,6 +312,8 @@ _SMALL_TALK = re.compile(
 )
 _GREETING = re.compile(r"^(?:hi|hello|hey|heya|yo|good (?:morning|afternoon|evening)|morning)\b(?:\s+(?:there|all|team|"
                        r"folks|again|everyone|[A-Z][a-z]+))?[\s.!?,:;-]*", re.IGNORECASE)
+# A text agent's labels on a turn with no call ("Thought: …", "Answer: …"): not words it says.
+_TEXT_AGENT_LABEL = re.compile(r"^[ \t]*(?:thought|(?:final )?answer)[ \t]*:[ \t]*", re.IGNORECASE | re.MULTILINE)
 _TASK_LABEL = re.compile(r"^[ \t]*(?:question|task|request|goal|user)[ \t]*:[ \t]*", re.IGNORECASE | re.MULTILINE)
 
 
@@ -550,6 +554,8 @@ def _observe(message: Message) -> Observed:
             else:
                 if message.role == "user":
                     text = _task_text(text)
+                elif "ought:" in text or "nswer:" in text:
+                    text = _TEXT_AGENT_LABEL.sub("", text)  # "Thought: Steps 1, 2, 3 and 5 are done."
                 reading.prose(text, questions=not has_calls)
     return reading.observed()
 
@@ -1560,6 +1566,9 @@ def _step_numbers(low: str) -> tuple[str, tuple[int, ...], int] | None:
     first = int(match.group("n"))
     last = int(match.group("m") or first)
     numbers = tuple(range(first, last + 1)) if 0 < last - first < 50 else (first,)
+    listed = _LISTED.match(low, match.end()) if not match.group("total") else None
+    if listed is not None:  # "steps 1, 2, 3 and 5 are done"
+        numbers += tuple(int(n) for n in re.findall(r"\d+", listed.group(0)))
     return unit, numbers, int(match.group("total") or 0)
 
 
