@@ -555,6 +555,12 @@ def test_the_users_last_question_is_open_until_the_agent_answers_it_even_without
     assert extract([*asked, assistant("They'll text you.")]).open_loops == []
 
 
+def test_the_users_question_carries_the_identifier_of_what_it_names_by_its_kind() -> None:
+    signals = extract([user("Fix the lint job."), assistant("Pushed the fix to PR #318; lint passes now."),
+                       user("no, fair. what else is left on the PR then?")])
+    assert signals.open_loops == ["the user's question is unanswered: what else is left on the PR then? (PR #318)"]
+
+
 def test_a_request_the_agent_takes_up_is_not_an_unanswered_question() -> None:
     signals = extract([user("Ship the order to Sami."), assistant("Shipped: order A-12, tracking PX-9."),
                        user("great thanks. could you also add a gift message to the package?"),

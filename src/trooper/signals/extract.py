@@ -334,7 +334,7 @@ class Event(msgspec.Struct, frozen=True):
     open loop, a question to the user, a plan, a tool call, or a tool result."""
 
     kind: Literal["step", "resolved", "open", "question", "moving", "plan", "todo", "call", "result", "reply",
-                  "asks", "away", "checks_pass", "said", "report", "all_done"]
+                  "asks", "away", "names", "checks_pass", "said", "report", "all_done"]
     text: str = ""
     words: frozenset[str] = frozenset()
     unit: str = ""  # steps: the numbered unit (step, pr, task...) and its numbers
@@ -346,6 +346,7 @@ class Event(msgspec.Struct, frozen=True):
     plan: Plan | None = None
     todo: tuple[tuple[str, str], ...] = ()
     tool: str = ""
+    named: tuple[tuple[str, str], ...] = ()  # names: what an identifier is ("pr", "PR #318"), as the agent wrote it
 
 
 class Observed(msgspec.Struct, frozen=True):
@@ -462,6 +463,10 @@ class _Reading:
                         self.events.append(Event("open", said, _stems(said)))
             if named:
                 last_id = named[-1]
+                if role == "assistant":
+                    pairs = _named_things(sentence)
+                    if pairs:
+                        self.events.append(Event("names", named=pairs))
             if role == "assistant" and _CHECKS_PASS.search(low) and not _NEGATED.search(low):
                 self.events.append(Event("checks_pass"))
             if role == "assistant":
@@ -739,6 +744,7 @@ class SignalReader:
         # the edits made since then that serve one purpose, as one step: its index, its name, its files
         self.edit_run: tuple[int, str, tuple[str, ...], str] = (-1, "", (), "")
         self.asking = ""  # the user's question that no answer has followed yet
+        self.names: dict[str, str] = {}  # "pr" -> "PR #318": the identifier the agent last gave a thing
         self.called = False  # a tool call has done some of the work
         self.last_said = ""  # the assistant's last sentence so far: what the user answers
         self.reported = 0  # the plan step the latest results were work on: the agent's next words report it
@@ -787,9 +793,11 @@ class SignalReader:
             elif kind == "reply":
                 self._reply(event.text)
             elif kind == "asks":
-                self.asking = event.text
+                self.asking = self._identified(event.text)
             elif kind == "away":
                 self._away(event)
+            elif kind == "names":
+                self.names.update(event.named)
             elif kind == "checks_pass":
                 self._checks_passed()
             elif kind == "said":
@@ -1424,6 +1432,14 @@ class SignalReader:
         best.words = best.words | event.words
         return True
 
+    def _identified(self, question: str) -> str:
+        """The user's question with the identifiers of what it names by its kind ("what else is
+        left on the PR?" → "… (PR #318)"), as the agent last gave them."""
+        low = question.lower()
+        found = dict.fromkeys(self.names[word] for word in _WORD.findall(low) if word in self.names)
+        told = [name for name in found if name.lower() not in low][:2]
+        return f"{question} ({', '.join(told)})" if told else question
+
     def _away(self, event: Event) -> None:
         """Someone is away until a time: the wait on them (the loop that names them, else the
         newest wait) says so; with nothing waiting, their absence leaves nothing open."""
@@ -1657,6 +1673,18 @@ def _stem(word: str) -> str:
 
 
 _MESSAGE_TOOL = re.compile(r"(?:^|[_:.\s-])(?:send|email|mail|message|notify|sms|text|reply|comment|note|post|slack|chat)")
+
+
+# "PR #318", "claim CLM-300418", "the INT-88410 invite": an identifier and the word for its kind.
+_KIND_BEFORE = re.compile(r"\b([A-Za-z]{2,20})\s+\**(#\d{2,7}|[A-Z][A-Z0-9]{1,9}-\d[\w-]*)")
+_KIND_AFTER = re.compile(r"(#\d{2,7}|\b[A-Z][A-Z0-9]{1,9}-\d[\w-]*)\**\s+([a-z]{3,20})\b")
+_NOT_KINDS = _STOP | frozenset("for with and from into via per the was were is are on in at by to of as than then".split())
+
+
+def _named_things(sentence: str) -> tuple[tuple[str, str], ...]:
+    pairs = [(kind.lower(), f"{kind} {name}" if kind.isupper() else name) for kind, name in _KIND_BEFORE.findall(sentence)]
+    pairs += [(kind, name) for name, kind in _KIND_AFTER.findall(sentence)]
+    return tuple((kind, name) for kind, name in pairs if kind not in _NOT_KINDS)
 
 
 def _glossed(text: str, gloss: str) -> str:
