@@ -807,3 +807,15 @@ def test_a_text_message_and_a_choice_are_named_as_people_say_them() -> None:
     ])
     assert signals.completed_steps == ["texted Ilse Brandt, Your dental visit moved to 10:15 (SMS-220981)",
                                        "created claim escape of water, 2026-11-30 (CLM-2026-40317)"]
+
+
+def test_a_script_whose_output_says_what_it_made_is_a_step_and_one_that_only_prints_is_not() -> None:
+    signals = extract([
+        user("Run the November bank recon for NL01."),
+        tool_call("t1", "Bash", command="cd /srv/close-tools && python -m recon.cli bank --period 2026-11 --entity NL01"),
+        tool_result("t1", "loading gl ... 1,482 rows\n2 of 6 accounts unreconciled. report written to out/recon_NL01_2026-11.xlsx"),
+        tool_call("t2", "Bash", command="python scripts/count_rows.py out/recon_NL01_2026-11.xlsx"),
+        tool_result("t2", "6 rows"),
+    ])
+    assert signals.completed_steps == ["ran python -m recon.cli bank: 2 of 6 accounts unreconciled. report written to "
+                                       "out/recon_NL01_2026-11.xlsx"]

@@ -404,7 +404,7 @@ def _segment(segment: str) -> tuple[str, str, str]:
         rest.append(token)
     sub = rest[0].lower() if rest else ""
     args = rest[1:]
-    redirect = _REDIRECT.search(_QUOTED.sub("", segment))  # a "> 0" inside quotes is text, not a redirect
+    redirect = _REDIRECT.search(_QUOTED.sub(" ", segment))  # a "> 0" inside quotes is text, not a redirect
     if program in ("git",):
         return _git(segment, sub, args)
     if program in ("gh", "glab"):

@@ -243,6 +243,11 @@ _STEP_NAMED = re.compile(r"^step (\d{1,2})\b")
 # A file the agent names, by its name: `sections/intro.tex` → intro.tex.
 _FILE_NAME = re.compile(r"(?<![\w.-])(?:[\w.-]+/)*([\w-]+\.(?:py|js|jsx|ts|tsx|go|rs|rb|java|kt|sql|yaml|yml|json|toml|md|"
                         r"sh|tf|cfg|ini|conf|env|txt|csv|tex|html|css|scss|vue|mjml|xml|lock|php|c|h|cpp|swift))\b")
+_SHELL_JOIN = re.compile(r"\s*(?:&&|\|\||;|\|)\s*")
+_RUNS_SCRIPT = re.compile(r"(?:cd \S+ && )?(?:python3?|node|ruby|make|npm|yarn|pnpm|npx|bash|sh|\./|uv run|poetry run)\b")
+_VERIFIES = re.compile(r"test|lint|typecheck|tsc|mypy|ruff|eslint|vet|clippy|flake8|pyright|check|validate|verify")
+_PRODUCED = re.compile(r"(?im)^[^\n]{0,80}\b(?:written to|wrote|saved(?: to)?|report(?: is)? at|output written on|"
+                       r"created|generated|exported|rendered|built|queued)\b[^\n]{0,80}(?:/|\.\w{2,4}\b)[^\n]{0,60}$")
 _PASSED = re.compile(r"\b(\d+) passed\b")
 _LINTERS = ("lint", "typecheck", "tsc", "mypy", "ruff", "eslint", "vet", "clippy", "flake8", "pyright")
 _STEP_REPORT = re.compile(r"^step\s*#?(\d{1,2})\s*(?:[:—–]|-\s)\s*(?=\S)")
@@ -1228,6 +1233,17 @@ class SignalReader:
                 self._pending(call, "pending", result.ids, name)
         if call.kind == "check" and result.status == "ok" and 0 <= self.last_work < len(self.steps):
             self._checked(call, result.text)
+        if result.status == "ok" and (call.kind == "check" or (call.kind == "read" and _RUNS_SCRIPT.match(call.words))) \
+                and not _VERIFIES.search(call.key):
+            made = _PRODUCED.search(event.results[1].text[-1500:])  # the output as a change's, kept whole
+            if made is not None:  # a build or a script whose output says what it made ("report at out/recon.xlsx")
+                line = made.group(0).strip()
+                parts = [part for part in _SHELL_JOIN.split(call.words.split("\n", 1)[0]) if not part.startswith("cd ")]
+                command = " ".join([word for word in next((part for part in parts if _RUNS_SCRIPT.match(part)),
+                                                         parts[0] if parts else "").split()
+                                    if word == "-m" or not (word.startswith("-") or ">" in word or "&" in word)][:4])
+                call = call._replace(kind="change", phrase=f"ran {command}: {line}"[:200])
+                name = actions.step_name(call, result)
         if call.kind == "change":
             if call.key.startswith("edit:"):
                 if call.key in self.edited:
