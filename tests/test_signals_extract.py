@@ -473,6 +473,12 @@ def test_a_text_agents_thought_listing_the_steps_done_marks_them() -> None:
     assert extract([user(plan), assistant(said)]).resume_from == 4
 
 
+def test_a_plan_numbered_with_dots_in_one_line_is_a_plan() -> None:
+    signals = extract([user("SKU PX-2210 shows 340 cases but the location is empty. Plan: 1. check the WMS stock, "
+                            "2. get a physical count done, 3. fix the stock record, 4. tell the planner.")])
+    assert signals.plan == ["check the WMS stock", "get a physical count done", "fix the stock record", "tell the planner"]
+
+
 def test_a_todo_list_tool_is_the_plan() -> None:
     todos = [{"content": "Add the rate limiter", "status": "completed", "activeForm": "Adding"},
              {"content": "Write tests for it", "status": "in_progress", "activeForm": "Writing"},

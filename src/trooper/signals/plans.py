@@ -30,7 +30,7 @@ _FENCE = "```"
 # A head that says the list is a plan: its items count as steps whatever they start with.
 _SAYS_PLAN = re.compile(r"\b(?:plan|steps?|here'?s what (?:i'?ll|we'?ll|i will)|i'?ll|to-?do)\s*:?\s*$|\bplan\b", re.I)
 # An inline plan: "Plan: 1) check visas, 2) hold flights, 3) block rooms".
-_INLINE = re.compile(r"(?<![\w.])([1-9])\)\s+")
+_INLINE = re.compile(r"(?<![\w.])([1-9])[.)]\s+")
 _UNIT = re.compile(r"\s*(steps?|phases?|stages?|prs?|pull requests?|tasks?|parts?|milestones?)\s*#?\s*\d{1,2}\b", re.I)
 
 EXTRA_VERBS = frozenset(
@@ -56,7 +56,7 @@ def plans(text: str, user: bool = False) -> list[Plan]:
     own words is the work they ask for, whatever its items start with ("include it in…",
     "lifetime budget 12k"); an assistant's list is a plan only when it reads as one."""
     found: list[Plan] = []
-    if ")" in text:
+    if ")" in text or ". " in text:
         found.extend(_inline(text, user))
     if "\n" not in text:
         return found
