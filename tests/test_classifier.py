@@ -116,6 +116,8 @@ def test_simple_turns(text: str) -> None:
         ("whats a good gift for my dad", {}),
         ("how do i say no to my boss without getting fired", {}),  # what to say, not how to say a phrase
         ("format my resume", {}),  # a job on a text that is not given
+        ("convert this to typescript", {}),
+        ("vlookup formula for two sheets", {}),  # spreadsheet code
         ("are eggs healthy", {}),  # a yes-or-no that asks for a judgement
         ("who would win in a fight, a bear or a gorilla", {}),
         ("what do you think about remote work", {}),

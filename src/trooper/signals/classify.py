@@ -52,6 +52,7 @@ CODE = Rules(
     r"code|query|method|class|regex|command|one-liner|macro|formula|dict|dictionary|list|array|object|struct|enum|"
     r"dataframe|type)\b(?! of\b| action\b)",
     r"\b(segmentation fault|core dumped|fatal error|errno|null pointer|nullpointer)\b", r"\bexception in thread\b",
+    r"\b(vlookup|xlookup|hlookup|sumif|sumifs|countif|countifs|index match|arrayformula)\b",  # spreadsheet code
     r"\bundefined is not\b", r"\b0x[0-9a-f]{4,}",
     r"\bfunction (that|to|which|for)\b", r"\b(pythonic|idiomatic|code|coding|compile|deploy|refactor|debug|stack trace|stacktrace|"
     r"api key|endpoint)\b",
@@ -915,7 +916,7 @@ _EXPLAIN_DEFINITION = re.compile(r"^(can you |could you |please )?explain (what|
 _SUMMARY = re.compile(r"summar|tl;?dr|gist|sum up|shorten|main (point|idea)|key (point|takeaway)")
 # A job on a text that has to be given, asked for without it.
 _REWORKS_TEXT = re.compile(r"^(please |pls |can you |could you )?(rewrite|rephrase|reword|reformat|format|proofread|translate|"
-                           r"make (this|it|my) \w+|fix (the |my )?(grammar|spelling|typos))\b")
+                           r"make (this|it|my) \w+|fix (the |my )?(grammar|spelling|typos)|convert (this|it|that|these|them))\b")
 # The asker's own situation in a short question: what applies to them is more than a lookup.
 _ASKERS_CASE = re.compile(r"\b(for|to|on|with|in|into) (my|me)\b|\blike me\b")
 MAX_CASE_WORDS = 12
