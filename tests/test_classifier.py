@@ -118,6 +118,11 @@ def test_simple_turns(text: str) -> None:
         ("format my resume", {}),  # a job on a text that is not given
         ("convert this to typescript", {}),
         ("vlookup formula for two sheets", {}),  # spreadsheet code
+        ("whats half of 3/4", {}),  # hidden arithmetic
+        ("what's the next prime after 97", {}),
+        ("how old is someone born in 1990", {}),
+        ("which is the odd one out: apple, banana, carrot, grape", {}),  # a puzzle
+        ("sort these words by length: apple, fig, banana, kiwi", {}),  # sorting by a worked-out key
         ("are eggs healthy", {}),  # a yes-or-no that asks for a judgement
         ("who would win in a fight, a bear or a gorilla", {}),
         ("what do you think about remote work", {}),

@@ -83,7 +83,7 @@ REASONING = Rules(
     r"\bshould (i|we|you|my|our|it)\b", r"\b(is|are) (it|this|that|my|these|they|those) [\w' ]{0,20}(safe|secure|strong|"
     r"good|bad|worth|legit|ok|okay|normal|enough|right|correct|wise|better)\b", r"\bworth it\b", r"^is it\b",
     r"\b(better|worse|healthier|safer|cheaper|faster) than\b", r"\bwould you (pick|choose|recommend|use|go with|buy|do)\b",
-    r"\b(then|and then|after that|afterwards)\b", r"\b(what comes next|next number|sequence|puzzle|riddle)\b",
+    r"\b(then|and then|after that|afterwards)\b", r"\b(what comes next|next number|sequence|puzzle|riddle|odd one out)\b",
     r"^if\b|\bif .{3,60}, (what|how|which|who|when)\b",
     r"\bcan you (give|show|make|do|tell me more|elaborate|tile|fit|solve|find|figure)\b",
     r"\b(this|the|that) (page|link|site|url|article|website|video|repo)\b|\bwhat'?s on\b",
@@ -186,6 +186,9 @@ WORKS_OUT = Rules(
     r"gbp|pounds|yen|yuan|francs?|rupees?|bitcoin|btc)\b",
     r"\b(do|does|can|will) (you|your \w+) (close|open|ship|deliver|accept|have|offer|sell|take|support|charge)\b",
     r"\b(cube root|factorial|logarithm|to the power|density|per capita|backwards|fibonacci|digits of pi)\b",
+    # a part or a multiple of a number, a prime near a number, an age from a year of birth
+    r"\b(half|double|twice|triple|a third|a quarter) of \d", r"\bprimes?\b.{0,20}\d|\d.{0,20}\bprimes?\b",
+    r"\bhow old\b.{0,40}\b(1[6-9]|20)\d\d\b",
     r"\breverse (this|the|a) (string|word|letters)\b",
     r"\bat \d+(\.\d+)? ?(min|km|mph|kmh|per|/)",
     r"\bhow many (\w{1,2}'?s|letters|vowels|words|syllables|characters)\b|\bhow many days (between|until|since|from|till)\b",
@@ -792,7 +795,7 @@ TEXT_JOB_BLOCKS = Rules(
     r"opinion|think|recommend|suggest|advice|wrong|check (if|whether|that|for)|verify|"
     r"respond|reply|answer|draft|compose|create|generate|come up with|ideas?|brainstorm|continue|expand|"
     r"elaborate|longer|persuasive|funn(y|ier)|joke|poem|story|tone|meaning|mean|implications?|risks?|importance|"
-    r"priority|priorities|prioriti[sz]e|rank|urgent|urgency|"
+    r"priority|priorities|prioriti[sz]e|rank|urgent|urgency|by length|by size|"
     r"then|also|as well|plus)\b",
     # acting on it (a verb, not the noun in "from this email")
     r"(^|\b(and|then|please|pls|can you|could you|also|to) )(send|email|forward|post|publish|schedule|book|share|upload|"
