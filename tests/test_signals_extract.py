@@ -825,3 +825,20 @@ def test_a_script_whose_output_says_what_it_made_is_a_step_and_one_that_only_pri
     ])
     assert signals.completed_steps == ["ran python -m recon.cli bank: 2 of 6 accounts unreconciled. report written to "
                                        "out/recon_NL01_2026-11.xlsx"]
+
+
+@pytest.mark.parametrize(("tool", "arguments"), [
+    ("refund_batch", {"order_ids": "GF-1, GF-2", "dry_run": True}),
+    ("Bash", {"command": "cd ~/site && rsync -a --dry-run public/ web-2:/srv/www/"}),
+])
+def test_a_dry_run_changes_nothing(tool: str, arguments: dict[str, object]) -> None:
+    signals = extract([user("See what it would do."), tool_call("t1", tool, **arguments),
+                       tool_result("t1", '{"would_refund": 2}')])
+    assert signals.completed_steps == []
+
+
+def test_a_dry_run_flag_quoted_in_a_commit_message_is_no_dry_run() -> None:
+    signals = extract([user("Commit the fix."),
+                       tool_call("t1", "Bash", command="git commit -m 'Fix --dry-run deleting files (#57)'"),
+                       tool_result("t1", "[main a3f9c21] Fix --dry-run deleting files (#57)")])
+    assert signals.completed_steps == ["committed 'Fix --dry-run deleting files (#57)' (a3f9c21)"]

@@ -169,10 +169,16 @@ def describe(tool: str, arguments: Any) -> Call:
     phrase = " ".join(p for p in (past(verb) if verb else tool, obj, _join_values(values)) if p)
     label = " ".join(p for p in (" ".join(words), _join_values(values)) if p)
     key = f"{low}:{operation}" if operation is not None else low
+    if kind == "change" and (any(_DRY_RUN_KEY.fullmatch(str(k).lower()) and v not in (False, "false", "no", 0, None)
+                                 for k, v in args.items()) or _DRY_RUN_TEXT.search(text_arg.lower())):
+        kind = "check"  # refund_batch(dry_run=true): it shows what would change, and changes nothing
     return Call(key, kind, phrase[:200], " ".join((tool, *words, *values)), label[:120])
 
 
 _ENUM = re.compile(r"[a-z]+(?:_[a-z]+)+")
+_DRY_RUN_KEY = re.compile(r"dry_?run|dryrun|simulate|preview_only|validate_only|what_?if")
+_DRY_RUN_TEXT = re.compile(r"\bdry_?run\s*[=:]\s*(?:true|yes|1)\b")
+_DRY_RUN_FLAG = re.compile(r"\s--dry-run\b|\s--dryrun\b|\s--what-if\b")
 _ACRONYMS = {"pr": "PR", "mr": "MR", "rma": "RMA", "sms": "SMS", "dns": "DNS", "vm": "VM", "api": "API"}
 _OPERATION_KEYS = ("action", "operation", "op", "method", "command_name", "verb")
 # Verbs that are also the nouns tools are named after: `email_search` searches, `order_get` reads.
@@ -336,6 +342,8 @@ def shell(command: str, tool: str = "bash") -> Call:
     changes: list[str] = []
     for segment in _segments(command)[:12]:
         kind, key, phrase = _segment(segment)
+        if kind == "change" and _DRY_RUN_FLAG.search(_QUOTED.sub(" ", segment)):
+            kind, phrase = "check", ""  # `--dry-run`: it shows what would change, and changes nothing
         if kind == "change" and phrase:
             changes.append(phrase)
         if _RANK[kind] > _RANK[best[0]]:
