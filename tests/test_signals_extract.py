@@ -547,6 +547,15 @@ def test_the_task_comes_before_the_rules_it_keeps_to() -> None:
     assert signals.intent.index("SECURITY-TRIAGE.md") < signals.intent.index("jsonwebtoken"), signals.intent
 
 
+@pytest.mark.parametrize("correction", ["ugh client just emailed. its 55 people now not 40. can we do that",
+                                        "oh crap, they should be in section B, the evening one"])
+def test_a_later_turn_that_changes_a_detail_of_the_task_is_added_to_it(correction: str) -> None:
+    signals = extract([user("new group: Corvane leadership retreat april 22-24, 40 people, enroll them in section A"),
+                       assistant("Done: block held for 40."), user(correction)])
+    assert signals.intent.startswith("new group: Corvane leadership retreat")
+    assert ("55 people" in signals.intent) or ("section B" in signals.intent), signals.intent
+
+
 def test_a_question_to_the_user_is_open_until_they_answer() -> None:
     asked = [user("Rotate the staging API keys."), assistant("The new key is ready. Shall I revoke the old one now?")]
     assert extract(asked).open_loops == ["waiting for the user to confirm: Shall I revoke the old one now?"]

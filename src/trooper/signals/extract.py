@@ -319,6 +319,9 @@ _GREETING = re.compile(r"^(?:hi|hello|hey|heya|yo|good (?:morning|afternoon|even
                        r"folks|again|everyone|[A-Z][a-z]+))?[\s.!?,:;-]*", re.IGNORECASE)
 # A text agent's labels on a turn with no call ("Thought: …", "Answer: …"): not words it says.
 _TEXT_AGENT_LABEL = re.compile(r"^[ \t]*(?:thought|(?:final )?answer)[ \t]*:[ \t]*", re.IGNORECASE | re.MULTILINE)
+# A user's sentence that changes a detail of the task rather than stating a new one.
+_CORRECTION = re.compile(r"\b(?:now,? not|not \w+ anymore|instead of|should (?:be|have been)|rather than|"
+                         r"change (?:it|that|them) to|make it|moved (?:\w+ ){0,3}to|do \d+\b)")
 _TASK_LABEL = re.compile(r"^[ \t]*(?:question|task|request|goal|user)[ \t]*:[ \t]*", re.IGNORECASE | re.MULTILINE)
 
 
@@ -368,6 +371,7 @@ class Observed(msgspec.Struct, frozen=True):
     last: str = ""  # an assistant's last sentence: what the user's next turn answers
     first: str = ""  # an assistant's first sentences: what it makes of the results before them
     numbered: bool = False  # it reports a plan step by number ("Step 2: …")
+    correction: str = ""  # a user's sentence that changes a detail of the task ("its 55 people now not 40")
 
 
 _CACHE: OrderedDict[bytes, Observed] = OrderedDict()
@@ -409,6 +413,7 @@ class _Reading:
         self.intent = ""
         self.goal = False
         self.redirect = False
+        self.correction = ""
         self.constraints: list[str] = []
         self.events: list[Event] = []
         self.facts: dict[str, None] = {}
@@ -433,6 +438,8 @@ class _Reading:
             if not self.intent and len(text.split()) >= 4:
                 self.intent, self.goal = _intent(sentences)
                 self.redirect = bool(_REDIRECT.search(text))
+                if not self.goal:
+                    self.correction = next((_clean(s).rstrip(".!") for s in sentences if _CORRECTION.search(s.lower())), "")
         asked: list[str] = []
         last_id = ""
         reports: list[Event] = []
@@ -542,7 +549,8 @@ class _Reading:
     def observed(self) -> Observed:
         return Observed(self.intent, self.goal, self.redirect, tuple(self.constraints), tuple(self.events), tuple(self.facts),
                         tuple(self.actions), tuple(self.entities), _clean(self.said)[:160] if self.role == "assistant" else "",
-                        self.first if self.role == "assistant" else "", any(event.kind == "report" for event in self.events))
+                        self.first if self.role == "assistant" else "", any(event.kind == "report" for event in self.events),
+                        self.correction)
 
 
 def _observe(message: Message) -> Observed:
@@ -776,6 +784,9 @@ class SignalReader:
             elif seen.goal and seen.intent.lower() not in self.intent.lower():
                 # a later instruction adds to the task ("also open a PR", "make it 55 people")
                 self.intent = f"{self.intent}; then: {seen.intent[:ADDED_LENGTH]}"[:INTENT_TOTAL]
+            elif seen.correction and seen.correction.lower() not in self.intent.lower():
+                # a detail of the task changed: "its 55 people now not 40", "they should be in section B"
+                self.intent = f"{self.intent}; then: {seen.correction[:ADDED_LENGTH]}"[:INTENT_TOTAL]
         for constraint in seen.constraints:
             _add_unique(self.constraints, constraint)
         for event in seen.events:
