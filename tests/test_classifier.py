@@ -123,6 +123,8 @@ def test_simple_turns(text: str) -> None:
         ("how old is someone born in 1990", {}),
         ("which is the odd one out: apple, banana, carrot, grape", {}),  # a puzzle
         ("sort these words by length: apple, fig, banana, kiwi", {}),  # sorting by a worked-out key
+        ("who won the last world cup", {}),  # which one is the last depends on today's date
+        ("perfect, do that", {"history": True}),  # going on with what was offered
         ("are eggs healthy", {}),  # a yes-or-no that asks for a judgement
         ("who would win in a fight, a bear or a gorilla", {}),
         ("what do you think about remote work", {}),

@@ -203,6 +203,8 @@ WORKS_OUT = Rules(
     r"^(is|are|was|were|can|do|does) .{0,40}\b(safe|healthy|unhealthy|bad|good|worth|dangerous|harmful|ok|okay|better|"
     r"worse|legit|overrated|underrated|ethical|wrong|normal|fattening|toxic|effective|necessary|rude|illegal|legal)\b",
     r"\b(going on|happening (with|in|to)|these days|nowadays)\b", r"\breasons\b|\bthe reason (why|for)\b",
+    # the last or next of a recurring event: which one that is depends on today's date
+    r"\b(won|win|wins|winner of|champion of|host|hosts|hosted|hosting) the (last|latest|most recent|next|upcoming)\b",
     r"\b(you think|your (opinion|take|view|views|thoughts)|thoughts on)\b",
     r"\b(affect|affects|hurt|hurts|harm|harms|reduce|reduces|increase|increases|lower|lowers|raise|raises|boost|boosts|"
     r"cause|causes|lead to|leads to|result in|results in|cost jobs|cost lives)\b(?! and\b)",
@@ -753,6 +755,7 @@ BEYOND_CHAT = Rules(
     r"\b(why|how to|how do|how does|how can i|how should|if|whether|should|explain|write|draft|plan|fix|book|send|"
     r"email|order|buy|cancel|compare|calculate|recommend|summari[sz]e|translate|convert|tell me (if|whether|why|how|what))\b",
     r"\b(also|but|then|now (add|make|change|redo|do|put|remove|update|fix|send|write|can|could|what|how))\b",
+    r"\b(do (that|it|this|the|both|all|them)|proceed|go ahead|carry on|continue|use (that|it|this|the))\b",  # go on with it
     r"\b(pourquoi|warum|por ?qu[ée]|perch[ée]|waarom|debo|devo|devrais|sollte|soll ich)\b",
 )
 
