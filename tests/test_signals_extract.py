@@ -261,6 +261,14 @@ def test_what_the_agent_left_alone_is_not_a_loop(said: str) -> None:
     assert extract([user("Contain the phishing incident."), assistant(said)]).open_loops == []
 
 
+def test_a_todo_mentioned_and_a_wait_narrated_beside_its_call_are_not_loops() -> None:
+    assert extract([user("Find the leak."), assistant("`recentByUser` grows forever; there's even a `TODO cap this`.")]).open_loops == []
+    narrated = Message("assistant", (TextBlock("Waiting for the CI run on that branch."),
+                                      ToolUseBlock("t1", "Bash", {"command": "gh run watch 88213"})))
+    assert extract([user("Fix the flaky test."), narrated]).open_loops == []
+    assert extract([user("Fix the flaky test."), assistant("TODO: rotate the DBA password.")]).open_loops != []
+
+
 @pytest.mark.parametrize("said", [
     "I haven't confirmed the March start date yet.",
     "I'll hold the letter until the teardown report is in.",

@@ -139,8 +139,9 @@ _NEGATED = re.compile(
     r"\b(?:not|never|no longer|cannot|yet to|still|until|unless|once|if|whether|would|will|should|nobody|no one|none)\b"
     r"|n't\b|'ll\b",
 )
+# "TODO: rotate the DBA password" is one; "there's even a `TODO cap this`" mentions one.
 _OPEN = re.compile(
-    r"\b(?:todo|to-do|fixme|tbd|blocked(?= *(?:on|by|until|because|pending|waiting|:))|blocker|(?:is|are|'s) blocking|stuck|on hold|(?<!without )waiting (?:on|for)|still waiting|awaiting|"
+    r"^(?:todo|to-do|fixme|tbd)\b|\b(?:(?:todo|to-do|fixme|tbd)(?= *:)|blocked(?= *(?:on|by|until|because|pending|waiting|:))|blocker|(?:is|are|'s) blocking|stuck|on hold|(?<!without )waiting (?:on|for)|still waiting|awaiting|"
     r"hold(?:ing)? (?:\w+ ){0,5}until|held (?:for|until|pending)|under review|in review|(?:needs?|has|have) to be \w+ed|"
     r"still (?:need|needs|has to|have to|missing|pending|open|reviewing|deciding|checking|working on)|"
     r"(?:has|have)n't (?:been \w+|\w+ed)|(?:has|have) not (?:been \w+|\w+ed)|not yet|yet to|pending|outstanding|"
@@ -161,6 +162,8 @@ _AWAY = re.compile(
 _WAIT = re.compile(r"\b(?:wait|await|pending|approv|sign|review|until|hold|held|blocked)")
 # "I haven't touched those", "I haven't emailed AP": what the agent left alone, not something pending
 # (unless it says it is still to come: "I haven't confirmed the date yet").
+# "Waiting for the CI run on that branch" beside the call that waits: the agent's own next step.
+_NARRATED_WAIT = re.compile(r"^(?:now |still )?(?:waiting (?:for|on)|let me wait|i'll wait|wait(?:ing)? a (?:bit|minute|moment))\b")
 _RESTRAINT = re.compile(r"^(?:but |and |so )?(?:i|we) (?:haven't|have not) (?!.*\b(?:yet|still)\b)[^,;]*$")
 _ANSWERED = re.compile(r"\b(?:approved|signed off|arrived|came in|is in|are in|landed|received|confirmed|decided|"
                        r"repl(?:ied)|answered|granted|available now)\b")
@@ -469,7 +472,8 @@ class _Reading:
             else:
                 for clause in _clauses(sentence):
                     said_low = clause.translate(_MARKUP).lower()
-                    if _OPEN.search(said_low) and not _RESTRAINT.search(said_low):
+                    if _OPEN.search(said_low) and not _RESTRAINT.search(said_low) and \
+                            not (role == "assistant" and not questions and _NARRATED_WAIT.match(said_low)):
                         # "Claim EXP-7731 is submitted. It goes to Lena for approval": the loop is EXP-7731's
                         said = _clean(clause) if named or not last_id else f"{_clean(clause)} ({last_id})"
                         self.events.append(Event("open", said, _stems(said)))
