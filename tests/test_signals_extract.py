@@ -859,3 +859,16 @@ def test_a_dry_run_flag_quoted_in_a_commit_message_is_no_dry_run() -> None:
                        tool_call("t1", "Bash", command="git commit -m 'Fix --dry-run deleting files (#57)'"),
                        tool_result("t1", "[main a3f9c21] Fix --dry-run deleting files (#57)")])
     assert signals.completed_steps == ["committed 'Fix --dry-run deleting files (#57)' (a3f9c21)"]
+
+
+def test_a_compact_json_result_keeps_all_its_ids_and_a_long_batch_is_named_by_its_ends() -> None:
+    assigned = ",".join(f'["MON-P{n}-9B","OSE","CV-01{n:02d}"]' for n in range(1, 9))  # no spaces: one long "word"
+    signals = extract([
+        user("Set up Monday's cover."),
+        tool_call("t1", "assign_cover", lessons="MON-P1..P8"),
+        tool_result("t1", f'{{"assigned":[{assigned}],"warnings":[]}}'),
+        tool_call("t2", "remove_cover", ids="Wednesday"),
+        tool_result("t2", '{"removed":["CV-0301","CV-0302","CV-0303","CV-0305"]}'),
+    ])
+    assert signals.completed_steps == ["assigned cover MON-P1..P8 (CV-0101, CV-0102 … CV-0108)",
+                                       "removed cover Wednesday (CV-0301, CV-0302, CV-0303, CV-0305)"]

@@ -750,7 +750,7 @@ def _ids(body: str, data: Any) -> tuple[str, ...]:
                     found[text] = None
     found.update(dict.fromkeys(a or b for a, b in _COMMIT_LINE.findall(body[:4000])))
     found.update(dict.fromkeys(_text_ids(body[:2000])))
-    return tuple(found)[:4]
+    return tuple(found)[:12]
 
 
 def _text_ids(text: str) -> list[str]:
@@ -793,6 +793,7 @@ def _error_line(body: str) -> str:
     return lines[0][:160] if lines else ""
 
 
+_ID_KIND = re.compile(r"[A-Za-z]+[-_]")
 _BARE_PR = re.compile(r"\bPR\b(?!\s*#)(:?)")
 
 
@@ -807,7 +808,15 @@ def step_name(call: Call, result: Outcome) -> str:
     if pr and "#" not in phrase and _BARE_PR.search(phrase):
         phrase = _BARE_PR.sub(lambda m: pr + (":" if m.group(1) else ""), phrase, count=1).replace("::", ":")
         ids.remove(pr)
-    shown = f" ({', '.join(ids[:3])})" if ids else ""
+    first = _ID_KIND.match(ids[0]) if ids else None
+    kind = first.group(0) if first is not None else ""
+    alike = [i for i in ids if kind and i.startswith(kind)]
+    if 3 < len(alike) <= 5:  # a batch: each of its ids, or CV-0101, CV-0102 … CV-0108 when it is long
+        shown = f" ({', '.join(alike)})"
+    elif len(alike) > 5:
+        shown = f" ({alike[0]}, {alike[1]} … {alike[-1]})"
+    else:
+        shown = f" ({', '.join(ids[:3])})" if ids else ""
     return (phrase[: max(80, 200 - len(shown))].rstrip() + shown)[:200]  # a long command keeps room for what it returned
 
 

@@ -41,7 +41,7 @@ import msgspec
 from trooper.conversation import Message, TextBlock, ToolResultBlock, ToolUseBlock
 from trooper.signals import actions, react
 from trooper.signals.actions import Call, Outcome
-from trooper.signals.bounded import bounded
+from trooper.signals.bounded import bounded, has_long_run
 from trooper.signals.harness import without_harness
 from trooper.signals.plans import PLAN_VERBS, Plan, plans
 
@@ -246,6 +246,7 @@ _STEP_NAMED = re.compile(r"^step (\d{1,2})\b")
 # A file the agent names, by its name: `sections/intro.tex` → intro.tex.
 _FILE_NAME = re.compile(r"(?<![\w.-])(?:[\w.-]+/)*([\w-]+\.(?:py|js|jsx|ts|tsx|go|rs|rb|java|kt|sql|yaml|yml|json|toml|md|"
                         r"sh|tf|cfg|ini|conf|env|txt|csv|tex|html|css|scss|vue|mjml|xml|lock|php|c|h|cpp|swift))\b")
+_COMPACT = re.compile(r",(?=[\"\[{\w-])")
 _SHELL_JOIN = re.compile(r"\s*(?:&&|\|\||;|\|)\s*")
 _RUNS_SCRIPT = re.compile(r"(?:cd \S+ && )?(?:python3?|node|ruby|make|npm|yarn|pnpm|npx|bash|sh|\./|uv run|poetry run)\b")
 _VERIFIES = re.compile(r"test|lint|typecheck|tsc|mypy|ruff|eslint|vet|clippy|flake8|pyright|check|validate|verify")
@@ -543,7 +544,12 @@ class _Reading:
         self.events.append(Event("call", announced, tool_id=tool_id, call=described, tool=name))
 
     def result(self, tool_id: str, text: str, is_error: bool, name: str = "") -> None:
-        text = bounded(without_harness(text), RESULT_WINDOW)
+        text = without_harness(text)
+        if len(text) > 2 * RESULT_WINDOW:
+            text = f"{text[:RESULT_WINDOW]}\n\n{text[-RESULT_WINDOW:]}"
+        if has_long_run(text):  # compact JSON is one long "word": spaced, it keeps all its ids
+            text = _COMPACT.sub(", ", text)
+        text = bounded(text, RESULT_WINDOW)
         read = actions.outcome(text, is_error, "read")
         change = actions.outcome(text, is_error, "change")
         self.events.append(Event("result", tool_id=tool_id, results=(read, change), tool=name))
