@@ -872,3 +872,16 @@ def test_a_compact_json_result_keeps_all_its_ids_and_a_long_batch_is_named_by_it
     ])
     assert signals.completed_steps == ["assigned cover MON-P1..P8 (CV-0101, CV-0102 … CV-0108)",
                                        "removed cover Wednesday (CV-0301, CV-0302, CV-0303, CV-0305)"]
+
+
+def test_what_a_step_already_says_is_not_said_again_and_a_report_on_another_step_stays_off_it() -> None:
+    signals = extract([
+        user("Plan:\n1. Suspend the fraud accounts\n2. Look for other charges on the card ring"),
+        tool_call("t1", "suspend_account", account_id="cus_k7d2", reason="fraud"),
+        tool_result("t1", '{"status": "suspended", "case": "SUP-30482"}'),
+        assistant("I've opened case SUP-30482 for cus_k7d2. They aim to reply within 24 hours."),
+        assistant("Step 2: looking for other charges on cus_k7d2's card ring."),
+    ])
+    assert signals.completed_steps[0] == ("step 1: suspended the fraud accounts — suspended account cus_k7d2 "
+                                          "(SUP-30482) — I've opened case SUP-30482 for cus_k7d2; They aim to reply "
+                                          "within 24 hours")

@@ -859,8 +859,10 @@ class SignalReader:
                     continue
                 if len(self.unreported) > 1 and len(report & self.step_words[index]) < 2:
                     continue  # of several, only those the report is about
-                self.steps[index] = f"{self.steps[index]} — {seen.first}"[:GLOSSED_LENGTH]
-                self.step_words[index] = self.step_words[index] | _stems(seen.first)
+                told = _untold(self.steps[index], seen.first)
+                if told:
+                    self.steps[index] = f"{self.steps[index]} — {told}"[:GLOSSED_LENGTH]
+                    self.step_words[index] = self.step_words[index] | _stems(seen.first)
         if message.role == "assistant" and seen.first and len(self.failed) == 1 and self.failed[0] in self.loops:
             failure = self.failed[0]  # "NL-40222 was refused: the carrier wants the pre-notification first"
             if _CLAIMED not in failure.text:
@@ -960,8 +962,11 @@ class SignalReader:
             grouped[number] = []
         entries = []
         for item in sorted(grouped):  # the plan's finished steps in its order, then the other work
-            work = "; ".join(dict.fromkeys([*grouped[item], *done[item].looked, *done[item].said]))
             head = f"step {item}: {_done_wording(done[item].text.rstrip('.'))}"
+            work = ""
+            for part in [*grouped[item], *done[item].looked, *done[item].said]:  # each thing said once
+                told = _untold(f"{head} {work}", part)
+                work = f"{work}; {told}" if work and told else work or told
             entries.append(f"{head} — {work}"[:STEP_ENTRY_LENGTH] if work else head)
         return entries + [text for item, text in order if not item]
 
@@ -1041,8 +1046,9 @@ class SignalReader:
 
     def _gloss_step(self, index: int, event: Event, limit: int = GLOSSED_LENGTH) -> None:
         """What the agent said of a recorded step, added to it once."""
-        if event.text.lower() not in self.steps[index].lower():
-            self.steps[index] = f"{self.steps[index]} — {event.text}"[:limit]
+        told = _untold(self.steps[index], event.text)
+        if told:
+            self.steps[index] = f"{self.steps[index]} — {told}"[:limit]
             self.step_words[index] = self.step_words[index] | event.words
 
     def _joined(self, event: Event) -> bool:
@@ -1069,9 +1075,11 @@ class SignalReader:
         """The agent's own sentence about an identifier a step or an open loop carries (a
         summary line, a confirmation, why it is stuck) joins that item: people name a piece of
         work by what it did to what, and the call alone rarely says both."""
+        about = _STEP_NAMED.match(event.text.lower())
         for index, words in enumerate(self.step_words):
             if event.words & words and event.text.lower() not in self.steps[index].lower() \
-                    and len(self.steps[index]) < GLOSSED_LENGTH:
+                    and len(self.steps[index]) < GLOSSED_LENGTH \
+                    and (about is None or int(about.group(1)) == self.step_items[index]):  # "Step 3: …" is step 3's
                 self.steps[index] = f"{self.steps[index]} — {event.text}"[:GLOSSED_LENGTH]
         if event.unit in ("claim", "file"):
             return  # a claim of success says nothing of what is still open about the item
@@ -1749,6 +1757,12 @@ def _asks_someone(call: Call) -> bool:
 
 
 _ASKING_VERBS = frozenset("request requests escalate ask submit refer appeal".split())
+
+
+def _untold(step: str, said: str) -> str:
+    """The parts of what the agent said ("; "-joined sentences) that the step does not say yet."""
+    low = step.lower()
+    return "; ".join(part for part in said.split("; ") if part.lower() not in low)
 
 
 def _done_wording(item: str) -> str:
