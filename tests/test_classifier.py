@@ -264,6 +264,13 @@ def test_a_question_the_system_prompt_answers(text: str, label: str) -> None:
     assert classify(conversation).label == label
 
 
+def test_an_agent_harness_prompt_answers_nothing() -> None:
+    harness = "You are a coding agent. Run the tests, commit your work and open a pull request when done. " * 40
+    conversation = Conversation(model="m", messages=(Message("user", (TextBlock("how do i commit"),)),), system=harness,
+                                tools=(Tool("Bash", "", {"type": "object"}),))
+    assert classify(conversation).label == "complex"
+
+
 def test_twenty_word_boundary() -> None:
     twenty = "who painted the ceiling of the sistine chapel in rome " + "please " * 10
     assert word_count(twenty.strip()) == 20

@@ -421,6 +421,9 @@ _GROUNDABLE = frozenset(("lookup or definition", "not clearly simple", "a judgme
                          "an estimate, a computation or several operations"))
 MAX_GROUNDED_WORDS = 10
 MIN_GROUNDING_WORDS = 12
+# A deployment's fact sheet, not a coding agent's prompt of thousands of words that names every
+# task ("run the tests", "commit") without answering any question about them.
+MAX_GROUNDING_CHARS = 3000
 # What no system prompt settles: a judgement about the asker's case, a why, a condition, what the
 # asker's own case needs or has left.
 _JUDGES = re.compile(r"\b(should|allowed|legal|worth|better|best|recommend|why|if|whether|fair|normal|safe|"
@@ -442,8 +445,8 @@ _ASKS_TO_ACT = re.compile(r"^(?:can|could|would|will) (?:you|u)\b(?! (?:ship|del
 def _answered_by_system(text: str, system: str) -> bool:
     """A short question for a fact whose content words are mostly in the system prompt: the
     deployment's own facts (hours, prices, policy) given in the request, read out like a text job."""
-    if len(system) < MIN_GROUNDING_WORDS * 4 or len(text) > MAX_SIMPLE_CHARS:
-        return False
+    if not MIN_GROUNDING_WORDS * 4 <= len(system) <= MAX_GROUNDING_CHARS or len(text) > MAX_SIMPLE_CHARS:
+        return False  # too short to state facts, or an agent harness's long generic prompt
     lowered = _without_framing(text.lower())
     if word_count(lowered) > MAX_GROUNDED_WORDS \
             or (_READ_QUESTION.match(lowered) is None and not lowered.endswith("?")) or _ASKS_TO_ACT.match(lowered) \
