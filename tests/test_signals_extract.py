@@ -232,6 +232,17 @@ def test_a_failure_the_result_body_reports_is_a_failure_and_the_agent_claiming_s
                                   " — though the agent said: Refund issued for order A-1001!"]
 
 
+def test_a_claim_with_an_aside_of_what_is_pending_is_a_claim_and_the_aside_is_open() -> None:
+    signals = extract([
+        user("Open the dispute and message the customer."),
+        tool_call("t1", "send_secure_message", customer_id="C-2088", body="Your dispute DSP-40217 is open."),
+        tool_result("t1", '{"status": "failed", "message": "Customer is not enrolled in secure messaging."}'),
+        assistant("I've sent Dana a secure message confirming the dispute (credit still waiting for Marcus to approve it)."),
+    ])
+    assert any("though the agent said: I've sent Dana a secure message" in loop for loop in signals.open_loops)
+    assert any(loop.startswith("credit still waiting for Marcus") for loop in signals.open_loops), signals.open_loops
+
+
 def test_a_result_waiting_for_approval_is_a_loop_until_a_later_result_about_it_is_not() -> None:
     messages = [
         user("Refund the $650 order B-77."),

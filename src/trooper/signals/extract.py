@@ -164,6 +164,7 @@ _WAIT = re.compile(r"\b(?:wait|await|pending|approv|sign|review|until|hold|held|
 # (unless it says it is still to come: "I haven't confirmed the date yet").
 # "Waiting for the CI run on that branch" beside the call that waits: the agent's own next step.
 _NARRATED_WAIT = re.compile(r"^(?:now |still )?(?:waiting (?:for|on)|let me wait|i'll wait|wait(?:ing)? a (?:bit|minute|moment))\b")
+_PARENTHESES = re.compile(r"\(([^()]{3,200})\)")
 _RESTRAINT = re.compile(r"^(?:but |and |so )?(?:i|we) (?:haven't|have not) (?!.*\b(?:yet|still)\b)[^,;]*$")
 _ANSWERED = re.compile(r"\b(?:approved|signed off|arrived|came in|is in|are in|landed|received|confirmed|decided|"
                        r"repl(?:ied)|answered|granted|available now)\b")
@@ -458,6 +459,14 @@ class _Reading:
                     said = "user will " + _clean(sentence[handoff.end():])
                     self.events.append(Event("open", said[:200], _stems(said), unit="handoff"))
             claimed = role == "assistant" and _is_step(low)
+            aside = ""
+            if role == "assistant" and not claimed and "(" in low and _OPEN.search(low):
+                # "I've sent Dana a secure message (address change needs a branch visit, credit pending
+                # APR-7731)": the claim is the sentence without its aside; what is open is in the aside
+                main = _PARENTHESES.sub("", sentence)
+                if _OPEN.search(main.lower()) is None and _is_step(main.lower()):
+                    claimed, aside = True, " ".join(_PARENTHESES.findall(sentence))
+                    sentence, low = main, main.translate(_MARKUP).lower()
             if claimed:
                 unit, numbers, total = _step_numbers(low) or ("", (), 0)
                 named_words = _stems(sentence.translate(_CODE_MARKS).lower()) if "_" in sentence else _stems(low)
@@ -478,6 +487,9 @@ class _Reading:
                         # "Claim EXP-7731 is submitted. It goes to Lena for approval": the loop is EXP-7731's
                         said = _clean(clause) if named or not last_id else f"{_clean(clause)} ({last_id})"
                         self.events.append(Event("open", said, _stems(said)))
+            for clause in aside.split(", "):
+                if _OPEN.search(clause.lower()):
+                    self.events.append(Event("open", _clean(clause), _stems(clause)))
             if named:
                 last_id = named[-1]
                 if role == "assistant":
