@@ -896,3 +896,12 @@ def test_what_a_step_already_says_is_not_said_again_and_a_report_on_another_step
     assert signals.completed_steps[0] == ("step 1: suspended the fraud accounts — suspended account cus_k7d2 "
                                           "(SUP-30482) — I've opened case SUP-30482 for cus_k7d2; They aim to reply "
                                           "within 24 hours")
+
+
+def test_a_text_agent_asking_the_user_has_done_no_work() -> None:
+    signals = extract([
+        user("Question: refund everyone for the cancelled show"),
+        assistant("Thought: Dominika should see the dry run first.\nAction: Ask[Dry run ready: 8,589 orders. Go ahead?]"),
+        user("Observation: yes, go ahead"),
+    ])
+    assert signals.completed_steps == []

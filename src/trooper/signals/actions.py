@@ -140,6 +140,8 @@ def describe(tool: str, arguments: Any) -> Call:
         phrase = f"{file_phrase(verb, path)}: {changed}" if changed else file_phrase(verb, path)
         return Call(f"edit:{path}", "change", phrase, f"{path} {changed}", f"edit {path}")
     words = name_words(tool)
+    if words in _ASKING_USER:  # a question to the user (a text agent's Ask[…]) is no work done
+        return Call(low, "read", "", " ".join((tool, *words)), " ".join(words))
     operation = next((args[k] for k in _OPERATION_KEYS if isinstance(args.get(k), str) and len(args[k]) <= 40), None)
     if operation is not None and _verb(words, [])[1] == "change" and _verb(name_words(operation), [])[1] != "change":
         operation = None  # record_payment(method="check"): the tool says what it does; the value is a detail
@@ -176,6 +178,8 @@ def describe(tool: str, arguments: Any) -> Call:
 
 
 _ENUM = re.compile(r"[a-z]+(?:_[a-z]+)+")
+_ASKING_USER = (["ask"], ["ask", "user"], ["ask", "human"], ["ask", "the", "user"], ["clarify"],
+                 ["request", "user", "input"])
 _DRY_RUN_KEY = re.compile(r"dry_?run|dryrun|simulate|preview_only|validate_only|what_?if")
 _DRY_RUN_TEXT = re.compile(r"\bdry_?run\s*[=:]\s*(?:true|yes|1)\b")
 _DRY_RUN_FLAG = re.compile(r"\s--dry-run\b|\s--dryrun\b|\s--what-if\b")
