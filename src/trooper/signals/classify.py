@@ -77,7 +77,8 @@ REASONING = Rules(
     r"\bwhy\b", r"^explain\b", r"\bhow (do|does|did|can|could|would|should|to|come)\b", r"\bwhat (would|will|might) happen\b",
     r"\bwhat happens\b", r"\bwhat if\b", r"\bexplain (why|how)\b", r"\b(cause|causes|caused|reason) (of|for)\b",
     r"\b(could|would|might) cause\b", r"\bwho (pays|is liable|is responsible|wins|loses|benefits|suffers|gains)\b",
-    r"\bam i allowed\b", r"\bwho('?s| is| was| are)? (right|wrong|correct|at fault|to blame|in the wrong)\b",
+    r"\bam i allowed\b",
+    r"\bwho (is |was |are )?(right|wrong|correct|at fault|to blame|in the wrong)\b", r"\bwhos (right|wrong|correct)\b",
     r"\bpor ?qu[ée]\b|\bpourquoi\b|\bcomment (faire|puis)|\bwarum\b|\bwieso\b|\bpor que\b|\bcomo (fa[çc]o|posso)\b",
     # judgment and advice
     r"\bshould (i|we|you|my|our|it)\b", r"\b(is|are) (it|this|that|my|these|they|those) [\w' ]{0,20}(safe|secure|strong|"
@@ -159,12 +160,12 @@ ACTS = Rules(
     r"\b(my|our) (order|orders|account|booking|package|parcel|flight|subscription|bill|invoice|delivery|refund|"
     r"ticket|reservation|appointment|balance|payment|plan|rights)\b",
 )
-WORKS_OUT = Rules(
+WORKS_OUT = AnyOf(Rules(
     # an estimate or an implicit computation
     r"\b(estimate|estimated|ballpark|about how (many|much|long|far))\b",
     r"\bhow (many|much|long|far|big|heavy) .{0,60}\b(would|will|could|can|do i|do we|does it take|should|need|fit|"
     r"left|remain|cost|take|last|afford|save|earn|burn|use|weigh|hold)\b",
-    r"(?!0x[0-9a-f])\d\s*[a-z]{1,3}\s*(x|×|\*|by)\s*\d|\d\s*by\s*\d|\d\s*(x|×)\s*\d+\s*(x|×)\s*\d", r"\b(total|add up|add them|total cost|in total|altogether|combined|"
+    r"\b(total|add up|add them|total cost|in total|altogether|combined|"
     r"per (day|week|month|year|person|head|hour)|sum|ratio|split|"
     r"discount|interest|compound|after tax|tax on|tip|profit|margin|break even|breakeven|payback|runway|budget)\b",
     # what pay or prices run at: it varies by place and year, and moves ("the average salary for a nurse")
@@ -172,8 +173,6 @@ WORKS_OUT = Rules(
     r"cost|costs|fee|fees)\b",
     # facts combined by an operation ("population of canada divided by its area")
     r"\b(divided by|multiplied by)\b(?!\s*\d)",
-    r"\b(volume|area|perimeter|capacity|weight|cost|price|bill|average|mean|median|percentage)\b.{0,40}\d|"
-    r"\d.{0,40}\b(volume|area|perimeter|capacity|average|median)\b",
     r"\b(enough|fit in|fit into|how long until|how long till|how soon|day of the week|what day)\b",
     # what needs today's date or live data a small model does not have
     r"\b(what time is it|time is it|right now|latest|today|tonight|tomorrow|yesterday|this week|"
@@ -181,16 +180,12 @@ WORKS_OUT = Rules(
     r"next full moon|open now|still open|most recent|recently|newest|so far this (year|season)|next year|last year|"
     r"next month|last month|rough guess|rough estimate|guesstimate|trending|winning|playing (tonight|now|today))\b",
     # a rule or a difference applied to dates: "is 2027 a leap year", "how old was einstein when he died"
-    r"\d.{0,20}\bleap year|\bleap year.{0,20}\d|\bhow old (was|is|were|would) .{1,40} when\b",
+    r"\bhow old (was|is|were|would) .{1,40} when\b",
     r"\b(euros?|dollars?|usd|eur|gbp|pounds|yen|yuan|francs?|rupees?|bitcoin|btc) (in|to|into) (euros?|dollars?|usd|eur|"
     r"gbp|pounds|yen|yuan|francs?|rupees?|bitcoin|btc)\b",
     r"\b(do|does|can|will) (you|your \w+) (close|open|ship|deliver|accept|have|offer|sell|take|support|charge)\b",
     r"\b(cube root|factorial|logarithm|to the power|density|per capita|backwards|fibonacci|digits of pi)\b",
-    # a part or a multiple of a number, a prime near a number, an age from a year of birth
-    r"\b(half|double|twice|triple|a third|a quarter) of \d", r"\bprimes?\b.{0,20}\d|\d.{0,20}\bprimes?\b",
-    r"\bhow old\b.{0,40}\b(1[6-9]|20)\d\d\b",
     r"\breverse (this|the|a) (string|word|letters)\b",
-    r"\bat \d+(\.\d+)? ?(min|km|mph|kmh|per|/)",
     r"\bhow many (\w{1,2}'?s|letters|vowels|words|syllables|characters)\b|\bhow many days (between|until|since|from|till)\b",
     r"\b(effects? (of|on)|impacts?|consequences?|implications?|second order|ripple|knock on|downsides?|upsides?|"
     r"risks?|trade offs?|tradeoffs?|advantages?|disadvantages?|pros|cons)\b",
@@ -208,7 +203,19 @@ WORKS_OUT = Rules(
     r"\b(you think|your (opinion|take|view|views|thoughts)|thoughts on)\b",
     r"\b(affect|affects|hurt|hurts|harm|harms|reduce|reduces|increase|increases|lower|lowers|raise|raises|boost|boosts|"
     r"cause|causes|lead to|leads to|result in|results in|cost jobs|cost lives)\b(?! and\b)",
-)
+), Rules(
+    # the same, for those that need a digit: run only when the turn has one
+    r"(?!0x[0-9a-f])\d\s*[a-z]{1,3}\s*(x|×|\*|by)\s*\d|\d\s*by\s*\d|\d\s*(x|×)\s*\d+\s*(x|×)\s*\d",
+    r"\b(volume|area|perimeter|capacity|weight|cost|price|bill|average|mean|median|percentage)\b.{0,40}\d|"
+    r"\d.{0,40}\b(volume|area|perimeter|capacity|average|median)\b",
+    # a rule applied to a date: "is 2027 a leap year"
+    r"\d.{0,20}\bleap year|\bleap year.{0,20}\d",
+    r"\bat \d+(\.\d+)? ?(min|km|mph|kmh|per|/)",
+    # a part or a multiple of a number, a prime near a number, an age from a year of birth
+    r"\b(half|double|twice|triple|a third|a quarter) of \d", r"\b(prime|primes)\b.{0,20}\d",
+    r"\bhow old\b.{0,40}\b(1[6-9]|20)\d\d\b",
+    gate=r"\d",
+))
 WEIGHS = Rules(
     r"\b(which|what) (name|one|option|title|word|phrase|color|colour|logo|approach|plan|city|car|laptop|phone)\b.{0,60}"
     r"\b(better|best|prefer|pick|choose|go with|nicer|sounds)\b",
