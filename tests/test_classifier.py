@@ -63,6 +63,7 @@ def ask(text: str, history: bool = False, tools: bool = False) -> str:
         "how do you spell necessary", "translate happy new year to chinese", "lithium atomic number",
         "hardest natural substance", "carpe diem meaning", "how do u spell definately",
         "reply with just yes or no: is a tomato a fruit", "what is 12 divided by 4", "5 days in hours",
+        "what does this word mean: ephemeral",
     ],
 )
 def test_simple_turns(text: str) -> None:
@@ -117,6 +118,7 @@ def test_simple_turns(text: str) -> None:
         ("how do i say no to my boss without getting fired", {}),  # what to say, not how to say a phrase
         ("format my resume", {}),  # a job on a text that is not given
         ("convert this to typescript", {}),
+        ("what is the meaning of this poem", {}),  # a text pointed at but not carried
         ("vlookup formula for two sheets", {}),  # spreadsheet code
         ("whats half of 3/4", {}),  # hidden arithmetic
         ("what's the next prime after 97", {}),

@@ -569,6 +569,8 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
         return Decision("complex", "a judgment, advice or a plan")
     if _DIGIT.search(core) is None and word_count(core) <= MAX_CASE_WORDS and _ASKERS_CASE.search(core) is not None:
         return Decision("complex", "a question about the asker's own case")  # "what does a rate hike mean for my mortgage"
+    if not material and _POINTS_AT_TEXT.search(core) is not None:  # "what is the meaning of this poem", nothing pasted
+        return Decision("complex", "a job on a text not given")
     if SAY.search(core, latin, seen):
         return Decision("simple", "a translation, spelling or pronunciation")
     if REASONING.search(core, latin, seen) or REASONING_MARKS.search(core, latin) \
@@ -933,6 +935,11 @@ _SUMMARY = re.compile(r"summar|tl;?dr|gist|sum up|shorten|main (point|idea)|key 
 # A job on a text that has to be given, asked for without it.
 _REWORKS_TEXT = re.compile(r"^(please |pls |can you |could you )?(rewrite|rephrase|reword|reformat|format|proofread|translate|"
                            r"make (this|it|my) \w+|fix (the |my )?(grammar|spelling|typos)|convert (this|it|that|these|them))\b")
+# A text the turn points at ("this poem", "that error") without carrying it: earlier turns or an
+# attachment hold it.
+_POINTS_AT_TEXT = re.compile(r"\b(this|that|these|those) (poem|text|email|message|paragraph|sentence|passage|article|"
+                             r"document|doc|code|error|song|lyrics|quote|letter|essay|story|chart|graph|image|picture|"
+                             r"photo|screenshot|file|pdf|table|spreadsheet|contract|clause|report)s?\b")
 # The asker's own situation in a short question: what applies to them is more than a lookup.
 _ASKERS_CASE = re.compile(r"\b(for|to|on|with|in|into) (my|me)\b|\blike me\b")
 MAX_CASE_WORDS = 12
