@@ -728,7 +728,7 @@ def test_a_message_without_a_subject_is_named_by_what_it_says_and_a_batch_says_i
     ])
     assert signals.completed_steps == [
         "sent tenant notice to B1, Building B: the boiler is out, a technician arrives at 9pm. (N-101): Texting the two floors; "
-        "sent tenant notice to B2, Building B: the boiler is out, a technician arrives at 9pm. (N-102)"]
+        "B2 (N-102)"]  # the second of the batch: what it went to and what it made
 
 
 @pytest.mark.parametrize(("verb", "done"), [("hold", "held"), ("keep", "kept"), ("rerun", "reran"), ("freeze", "froze"),
@@ -905,3 +905,17 @@ def test_a_text_agent_asking_the_user_has_done_no_work() -> None:
         user("Observation: yes, go ahead"),
     ])
     assert signals.completed_steps == []
+
+
+def test_a_long_batch_of_one_call_goes_on_with_what_each_call_made() -> None:
+    jobs = {"WO-30211": "electrical - conveyor drive, pneumatic - reject gate", "WO-30198": "electrical - main drive motor",
+            "WO-30240": "electrical, pneumatic", "WO-30187": "electrical"}
+    signals = extract([
+        user("Raise LOTO permits for each job."),
+        Message("assistant", tuple(ToolUseBlock(f"t{n}", "create_loto_permit", {"work_order": job, "isolations": what})
+                                   for n, (job, what) in enumerate(jobs.items(), 1))),
+        Message("user", tuple(ToolResultBlock(f"t{n}", (TextBlock(f'{{"permit_id": "LOTO-660{n}"}}'),))
+                              for n in range(1, 5))),
+    ])
+    assert signals.completed_steps == ["created loto permit WO-30211, electrical - conveyor drive, pneumatic - reject gate "
+                                       "(LOTO-6601); WO-30198 (LOTO-6602); WO-30240 (LOTO-6603); WO-30187 (LOTO-6604)"]

@@ -1315,7 +1315,7 @@ class SignalReader:
                     and self.step_items[index] == number:
                 # the same tool called for several things at once: one piece of work ("created LOTO-6601 … LOTO-6605")
                 name = name.removesuffix(f": {announced}") if announced else name  # said once, for the first
-                self.steps[index] = f"{self.steps[index]}; {name}"[:GLOSSED_LENGTH]
+                self.steps[index] = f"{self.steps[index]}; {_batched(self.steps[index], name, result.ids)}"[:GLOSSED_LENGTH]
                 self.step_words[index] = self.step_words[index] | words
             elif not self._restated_tool(name):
                 recorded = len(self.steps)
@@ -1769,6 +1769,18 @@ def _asks_someone(call: Call) -> bool:
 
 
 _ASKING_VERBS = frozenset("request requests escalate ask submit refer appeal".split())
+
+
+def _batched(step: str, name: str, ids: tuple[str, ...]) -> str:
+    """One more call of a batch, after the first: what it acted on and what it made ("WO-30198
+    (LOTO-6602)"), once the batch is long; the words every call shares are said once."""
+    new = [i for i in ids if i.lower() not in step.lower()]
+    if len(step) + len(name) <= ITEM_LENGTH // 2 or not new:
+        return name
+    first, words = step.split(), name.split()
+    shared = next((n for n, (a, b) in enumerate(zip(first, words)) if a != b), min(len(first), len(words)))
+    target = " ".join(words[shared:]).split(",", 1)[0].split(":", 1)[0].split(" (", 1)[0][:40]
+    return f"{target} ({', '.join(new[:3])})" if target else ", ".join(new[:3])
 
 
 def _untold(step: str, said: str) -> str:
