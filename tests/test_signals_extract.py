@@ -321,6 +321,15 @@ def test_a_failed_call_that_then_goes_through_and_waits_is_one_loop_the_wait() -
     assert signals.open_loops == ["CLM-300418 pending review: file missing miles claim 2025-08-04, MA 219"]
 
 
+def test_a_wait_on_a_person_said_again_is_one_loop() -> None:
+    signals = extract([user("Write up the incident timeline."), user("not yet, Hamid wants to read it first"),
+                       assistant("Not committed, waiting for Hamid.")])
+    assert signals.open_loops == ["not yet, Hamid wants to read it first — Not committed, waiting for Hamid"]
+    two = extract([user("Sort the payroll."), assistant("Kevin's recovery is blocked until Priya sends the letter."),
+                   assistant("Hannah's sign-off is still pending until Thursday.")])
+    assert len(two.open_loops) == 2  # different people, different waits
+
+
 def test_someone_away_until_a_time_joins_the_wait_on_them() -> None:
     waiting = [user("Mark finding F-9920 as a false positive."),
                tool_call("t1", "update_finding", finding_id="F-9920", status="false_positive"),

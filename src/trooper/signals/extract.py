@@ -1466,6 +1466,12 @@ class SignalReader:
                 old.text = _glossed(old.text, loop.text)
                 old.words = old.words | loop.words
                 return
+        people = _people(loop.text) if dedupe else set()
+        for old in self.loops:  # the wait on a person, said again: "Not committed, waiting for Hamid"
+            if people and not old.asked and not old.key and people & _people(old.text):
+                old.text = _glossed(old.text, loop.text)
+                old.words = old.words | loop.words
+                return
         if dedupe:
             for old in self.loops:
                 if not old.key and not old.ids and not old.asked and \
@@ -1742,6 +1748,16 @@ def _named_things(sentence: str) -> tuple[tuple[str, str], ...]:
     pairs = [(kind.lower(), f"{kind} {name}" if kind.isupper() else name) for kind, name in _KIND_BEFORE.findall(sentence)]
     pairs += [(kind, name) for name, kind in _KIND_AFTER.findall(sentence)]
     return tuple((kind, name) for kind, name in pairs if kind not in _NOT_KINDS)
+
+
+_PERSON = re.compile(r"(?<=[a-z,;:(] )(?<!the )(?!(?:January|February|March|April|May|June|July|August|September|October|"
+                     r"November|December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b)"
+                     r"[A-Z][a-z]{2,20}\b(?!['’]s? (?:team|office|portal|side|system))")
+
+
+def _people(text: str) -> set[str]:
+    """The people a loop names (a capitalised word inside a sentence): Hamid, Gail, Priya."""
+    return set(_PERSON.findall(text))
 
 
 def _glossed(text: str, gloss: str) -> str:
