@@ -928,3 +928,11 @@ def test_a_long_batch_of_one_call_goes_on_with_what_each_call_made() -> None:
     ])
     assert signals.completed_steps == ["created loto permit WO-30211, electrical - conveyor drive, pneumatic - reject gate "
                                        "(LOTO-6601); WO-30198 (LOTO-6602); WO-30240 (LOTO-6603); WO-30187 (LOTO-6604)"]
+
+
+def test_a_text_agent_replying_to_the_customer_is_the_conversation_not_a_step() -> None:
+    signals = extract([
+        user("Question: can I keep the car until Saturday?"),
+        assistant("Thought: It is booked from Friday.\nAction: Reply[Hi Ngozi, your car is booked from Friday morning.]"),
+    ])
+    assert signals.completed_steps == []

@@ -612,7 +612,8 @@ def _read_trace(reading: _Reading, text: str) -> None:
     for part in parts:
         if part.kind == "action":
             if part.name.lower() in ("finish", "final_answer", "answer", "respond", "reply"):
-                reading.answered(part.text)
+                if part.name.lower() not in ("respond", "reply"):  # a reply is the conversation, not its deliverable
+                    reading.answered(part.text)
                 reading.prose(part.text, questions=True)
             else:
                 reading.call("", part.name, part.text)
