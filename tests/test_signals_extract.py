@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from trooper.conversation import Message, TextBlock, ToolResultBlock, ToolUseBlock
+from trooper.signals.actions import MAX_TODOS
 from trooper.signals.extract import SignalReader, extract
 
 
@@ -203,6 +204,16 @@ def test_a_long_session_keeps_bounded_state() -> None:
     signals = reader.signals()
     assert signals.resume_from == 400
     assert len(reader.steps) <= 50 and len(reader.loops) <= 32 and len(reader.entities) <= 12 and len(reader.facts) <= 16
+
+
+def test_a_todo_list_of_50000_items_is_read_at_its_start() -> None:
+    """Each item is read into a plan step (the reader keeps the last 40): a hostile list is
+    cut to its first MAX_TODOS before that, so the work stays bounded."""
+    todos = [{"content": f"Check host-{n}", "status": "pending"} for n in range(50_000)]
+    reader = SignalReader()
+    reader.read(user("Check every host."))
+    reader.read(tool_call("t1", "TodoWrite", todos=todos))
+    assert reader.plan[-1].text == f"Check host-{MAX_TODOS - 1}"
 
 
 def test_a_very_long_answer_is_read_at_its_opening_and_close() -> None:

@@ -825,13 +825,16 @@ def step_name(call: Call, result: Outcome) -> str:
 
 
 _ITEM_NUMBER = re.compile(r"^(?:step\s*)?\d{1,2}[.):]\s+", re.IGNORECASE)
+# No plan a person follows is longer; every later event of the session is matched against
+# each item, so a list of 50,000 (0.7 s to read, then more on each turn) is cut to its start.
+MAX_TODOS = 100
 
 
 def todos(arguments: Any) -> list[tuple[str, str]]:
     """A todo-list tool's items and their states (`pending`, `in_progress`, `completed`)."""
     items = arguments.get("todos") or arguments.get("plan") or arguments.get("items") if isinstance(arguments, dict) else None
     found: list[tuple[str, str]] = []
-    for item in items if isinstance(items, list) else []:
+    for item in items[:MAX_TODOS] if isinstance(items, list) else []:
         if isinstance(item, dict):
             text = str(item.get("content") or item.get("step") or item.get("title") or item.get("task") or "")
             state = str(item.get("status") or item.get("state") or "pending").lower()
