@@ -804,7 +804,8 @@ _BARE_PR = re.compile(r"\bPR\b(?!\s*#)(:?)")
 def step_name(call: Call, result: Outcome) -> str:
     """The finished step: the call's phrase and the identifiers its result returned; when
     the result's status is a past participle ("submitted", "booked"), that is the verb."""
-    ids = [i for i in result.ids if i.lower() not in call.phrase.lower()]
+    low = call.phrase.lower()
+    ids = [i for i in result.ids if i.lower() not in low]
     phrase = glossed(call.phrase, result.text) if call.phrase.startswith("ran ") else call.phrase
     if result.verb and phrase.startswith("created ") and result.verb != "created":
         phrase = result.verb + phrase[phrase.index(" "):]
@@ -812,9 +813,8 @@ def step_name(call: Call, result: Outcome) -> str:
     if pr and "#" not in phrase and _BARE_PR.search(phrase):
         phrase = _BARE_PR.sub(lambda m: pr + (":" if m.group(1) else ""), phrase, count=1).replace("::", ":")
         ids.remove(pr)
-    first = _ID_KIND.match(ids[0]) if ids else None
-    kind = first.group(0) if first is not None else ""
-    alike = [i for i in ids if kind and i.startswith(kind)]
+    first = _ID_KIND.match(ids[0]) if len(ids) > 3 else None
+    alike = [i for i in ids if i.startswith(first.group(0))] if first is not None else []
     if 3 < len(alike) <= 5:  # a batch: each of its ids, or CV-0101, CV-0102 … CV-0108 when it is long
         shown = f" ({', '.join(alike)})"
     elif len(alike) > 5:

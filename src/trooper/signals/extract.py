@@ -1246,7 +1246,7 @@ class SignalReader:
                 self._open(failure, dedupe=False)
                 self.failed.append(failure)
             return
-        name = actions.step_name(call, result)
+        name = actions.step_name(call, result) if call.kind == "change" or result.status == "pending" else ""
         said = _clean(result.detail)
         if call.kind == "change" and said and len(said) <= 120 and not said.startswith("{") and \
                 _PAST_FIRST.match(said.lower()) and (not event.tool_id or len(name.split()) <= 3) \
