@@ -341,6 +341,13 @@ def test_a_wait_on_a_person_said_again_is_one_loop() -> None:
     assert len(two.open_loops) == 2  # different people, different waits
 
 
+def test_a_wait_said_again_in_other_words_is_one_loop() -> None:
+    signals = extract([user("Add the winter banner to all three segments."),
+                       assistant("Legal hasn't signed off on giving the discount to lapsed customers yet."),
+                       assistant("Loyal and new are done; lapsed keeps its template without the banner until legal signs off.")])
+    assert signals.open_loops == ["Loyal and new are done; lapsed keeps its template without the banner until legal signs off"]
+
+
 def test_someone_away_until_a_time_joins_the_wait_on_them() -> None:
     waiting = [user("Mark finding F-9920 as a false positive."),
                tool_call("t1", "update_finding", finding_id="F-9920", status="false_positive"),

@@ -940,7 +940,10 @@ class SignalReader:
             if shared > most and not loop.text.startswith("still to do"):
                 best, most = index, shared
         if best >= 0:
-            texts[best] = f"{head} — {texts[best]}"[:GLOSSED_LENGTH]
+            if texts[best].lower().startswith(step.text.rstrip(".").lower()):  # the loop is the step's own words
+                texts[best] = f"step {resume_from}: {texts[best]}"[:GLOSSED_LENGTH]
+            else:
+                texts[best] = f"{head} — {texts[best]}"[:GLOSSED_LENGTH]
         elif step.touched:
             texts.append(head)
         done = self._plan_done()
@@ -1476,7 +1479,7 @@ class SignalReader:
         if dedupe:
             for old in self.loops:
                 if not old.key and not old.ids and not old.asked and \
-                        len(loop.words & old.words) >= max(3, 0.6 * min(len(loop.words), len(old.words))):
+                        len(loop.words & old.words) >= max(3, 0.4 * min(len(loop.words), len(old.words))):
                     old.text, old.words = loop.text, old.words | loop.words
                     return
         self.loops.append(loop)
