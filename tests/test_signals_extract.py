@@ -278,7 +278,8 @@ def test_checking_on_a_waiting_item_is_the_same_loop_not_a_second_one() -> None:
     assert "Marcus" in signals.open_loops[0]
 
 
-@pytest.mark.parametrize("said", ["I haven't touched the firewall rules.", "We have not emailed AP about it."])
+@pytest.mark.parametrize("said", ["I haven't touched the firewall rules.", "We have not emailed AP about it.",
+                                  "Anything over 2,000 miles needs supervisor approval."])
 def test_what_the_agent_left_alone_is_not_a_loop(said: str) -> None:
     assert extract([user("Contain the phishing incident."), assistant(said)]).open_loops == []
 

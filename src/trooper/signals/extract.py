@@ -165,6 +165,10 @@ _WAIT = re.compile(r"\b(?:wait|await|pending|approv|sign|review|until|hold|held|
 # "Waiting for the CI run on that branch" beside the call that waits: the agent's own next step.
 _NARRATED_WAIT = re.compile(r"^(?:now |still )?(?:waiting (?:for|on)|let me wait|i'll wait|wait(?:ing)? a (?:bit|minute|moment))\b")
 _PARENTHESES = re.compile(r"\(([^()]{3,200})\)")
+# "but anything over 2,000 miles needs supervisor approval", "Policy needs a photo within 24 hours": a
+# rule about any case, not something this session left open.
+_GENERAL_RULE = re.compile(r"^(?:but |and |so |note:? )?(?:anything|any (?:\w+ )?(?:over|above|under|more than)|every|all \w+ (?:over|above)|"
+                           r"(?:the )?polic(?:y|ies)|(?:the )?rules?)\b")
 _RESTRAINT = re.compile(r"^(?:but |and |so )?(?:i|we) (?:haven't|have not) (?!.*\b(?:yet|still)\b)[^,;]*$")
 _ANSWERED = re.compile(r"\b(?:approved|signed off|arrived|came in|is in|are in|landed|received|confirmed|decided|"
                        r"repl(?:ied)|answered|granted|available now)\b")
@@ -482,7 +486,7 @@ class _Reading:
             else:
                 for clause in _clauses(sentence):
                     said_low = clause.translate(_MARKUP).lower()
-                    if _OPEN.search(said_low) and not _RESTRAINT.search(said_low) and \
+                    if _OPEN.search(said_low) and not _RESTRAINT.search(said_low) and not _GENERAL_RULE.match(said_low) and \
                             not (role == "assistant" and not questions and _NARRATED_WAIT.match(said_low)):
                         # "Claim EXP-7731 is submitted. It goes to Lena for approval": the loop is EXP-7731's
                         said = _clean(clause) if named or not last_id else f"{_clean(clause)} ({last_id})"
