@@ -1474,7 +1474,7 @@ class SignalReader:
                 old.text = _glossed(old.text, loop.text)
                 old.words = old.words | loop.words
                 return
-        people = _people(loop.text) if dedupe else set()
+        people = _people(loop.text) if dedupe else frozenset()
         for old in self.loops:  # the wait on a person, said again: "Not committed, waiting for Hamid"
             if people and not old.asked and not old.key and people & _people(old.text):
                 old.text = _glossed(old.text, loop.text)
@@ -1506,6 +1506,8 @@ class SignalReader:
     def _identified(self, question: str) -> str:
         """The user's question with the identifiers of what it names by its kind ("what else is
         left on the PR?" → "… (PR #318)"), as the agent last gave them."""
+        if not self.names:
+            return question
         low = question.lower()
         found = dict.fromkeys(self.names[word] for word in _WORD.findall(low) if word in self.names)
         told = [name for name in found if name.lower() not in low][:2]
@@ -1763,9 +1765,10 @@ _PERSON = re.compile(r"(?<=[a-z,;:(] )(?<!the )(?!(?:January|February|March|Apri
                      r"[A-Z][a-z]{2,20}\b(?!['’]s? (?:team|office|portal|side|system))")
 
 
-def _people(text: str) -> set[str]:
+@functools.lru_cache(maxsize=4096)  # a session's loop texts come round again on each of its turns
+def _people(text: str) -> frozenset[str]:
     """The people a loop names (a capitalised word inside a sentence): Hamid, Gail, Priya."""
-    return set(_PERSON.findall(text))
+    return frozenset(_PERSON.findall(text))
 
 
 def _glossed(text: str, gloss: str) -> str:
@@ -1778,6 +1781,7 @@ def _glossed(text: str, gloss: str) -> str:
     return _GLOSS.join([head, *(part for part in rest if part.lower() not in low), gloss])[:GLOSSED_LENGTH]
 
 
+@functools.lru_cache(maxsize=1024)
 def _things(key: str) -> frozenset[str]:
     """What an app's tool acts on, from its name: `amend_purchase_order` → {purchase, order}.
     Workspace tools (a shell, an editor) act on anything, so their names say nothing of it."""
