@@ -371,6 +371,12 @@ def test_a_wait_says_when_its_answer_is_due_and_only_an_answer_closes_it() -> No
     assert extract([*told, user("the claim CLM-300418 was approved this morning")]).open_loops == []
 
 
+def test_what_the_user_takes_on_after_a_question_that_names_nothing_stands_on_its_own() -> None:
+    signals = extract([user("Add my wife as a second driver."), assistant("Done with the rest. Anything else for now?"),
+                       user("I'll get the licence number from chiara tonight")])
+    assert signals.open_loops == ["user will get the licence number from chiara tonight"]
+
+
 def test_what_the_user_takes_on_joins_the_loop_it_is_about() -> None:
     signals = extract([
         user("Post the DE02 accrual."),

@@ -169,6 +169,8 @@ _PARENTHESES = re.compile(r"\(([^()]{3,200})\)")
 # rule about any case, not something this session left open.
 _GENERAL_RULE = re.compile(r"^(?:but |and |so |note:? )?(?:anything|any (?:\w+ )?(?:over|above|under|more than)|every|all \w+ (?:over|above)|"
                            r"(?:the )?polic(?:y|ies)|(?:the )?rules?)\b")
+# "Which do you prefer?", "Anything else for now?": a question that names nothing the user could take on.
+_SMALL_QUESTION = re.compile(r"^\W*(?:\S+\s+){0,4}\S+\?$")
 _RESTRAINT = re.compile(r"^(?:but |and |so )?(?:i|we) (?:haven't|have not) (?!.*\b(?:yet|still)\b)[^,;]*$")
 _ANSWERED = re.compile(r"\b(?:approved|signed off|arrived|came in|is in|are in|landed|received|confirmed|decided|"
                        r"repl(?:ied)|answered|granted|available now)\b")
@@ -825,7 +827,7 @@ class SignalReader:
             elif kind == "open":
                 if event.unit == "handoff" and self._taken_on(event):
                     pass
-                elif event.unit == "handoff" and self.last_said:
+                elif event.unit == "handoff" and self.last_said and not _SMALL_QUESTION.match(self.last_said):
                     # "I'll ping them": what the user takes on is what the agent had just raised
                     text = f"{event.text} — re: {self.last_said}"[:GLOSSED_LENGTH]
                     self._open(_Loop(text, event.words | _stems(self.last_said)))
