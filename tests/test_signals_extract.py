@@ -4,10 +4,14 @@ session turn by turn gives the same signals as reading it whole."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from trooper.conversation import Message, TextBlock, ToolResultBlock, ToolUseBlock
+from trooper.signals import extract as extract_module
 from trooper.signals.actions import MAX_TODOS
+from trooper.signals.bounded import MAX_RUN
 from trooper.signals.extract import SignalReader, extract
 
 
@@ -214,6 +218,20 @@ def test_a_todo_list_of_50000_items_is_read_at_its_start() -> None:
     reader.read(user("Check every host."))
     reader.read(tool_call("t1", "TodoWrite", todos=todos))
     assert reader.plan[-1].text == f"Check host-{MAX_TODOS - 1}"
+
+
+def test_a_hostile_redirect_is_read_through_the_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A redirecting turn's clauses are split by patterns that backtrack over a run of spaces:
+    its text is cut to the window, with no run longer than MAX_RUN, before they see it."""
+    read: list[str] = []
+    original = extract_module._redirected
+    monkeypatch.setattr(extract_module, "_redirected", lambda sentences: read.extend(sentences) or original(sentences))
+    # (20,000 spaces: past the window, and short enough that reading it whole fails in seconds, not hours)
+    turn = "Actually, forget the refund, just cancel the order" + " " * 20_000 + "- thanks"
+    signals = extract([user("Please refund order A-1001."), assistant("Refund A-1001 queued."), user(turn)])
+    assert signals.intent.startswith("just cancel the order") and signals.intent.endswith("(was: refund order A-1001)")
+    assert read and sum(map(len, read)) <= extract_module.USER_WINDOW
+    assert all(len(run) <= MAX_RUN for sentence in read for run in re.findall(r"\S+|\s+", sentence))
 
 
 def test_a_very_long_answer_is_read_at_its_opening_and_close() -> None:

@@ -995,7 +995,9 @@ class SignalReader:
     # --- intent ---
 
     def _redirect(self, message: Message) -> None:
-        text = " ".join(without_harness(b.text) for b in message.content if type(b) is TextBlock)
+        # Through the window as every text is: unbounded, a hostile turn ("actually, " and 100,000
+        # spaces) held the interpreter for 54 s in the clause split's backtracking.
+        text = bounded(" ".join(without_harness(b.text) for b in message.content if type(b) is TextBlock), USER_WINDOW)
         if react.is_trace(text):  # the user's words beside a text agent's observation
             text = " ".join(part.text for part in react.parse(text) if part.kind == "prose")
         new = _redirected(list(_sentences(_task_text(text))))
