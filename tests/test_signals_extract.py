@@ -284,6 +284,18 @@ def test_a_result_waiting_for_approval_is_a_loop_until_a_later_result_about_it_i
     assert extract(messages).open_loops == []
 
 
+def test_a_failure_then_the_approval_asked_for_the_same_item_is_one_loop_the_wait() -> None:
+    signals = extract([
+        user("Issue the provisional credit on dispute DSP-40217."),
+        tool_call("t1", "issue_provisional_credit", dispute_id="DSP-40217", amount=668.2),
+        tool_result("t1", '{"error": "APPROVAL_REQUIRED"}'),
+        tool_call("t2", "request_supervisor_approval", dispute_id="DSP-40217", amount=668.2),
+        tool_result("t2", '{"approval_id": "APR-7731", "status": "pending"}'),
+    ])
+    assert len(signals.open_loops) == 1 and signals.open_loops[0].startswith("APR-7731 pending"), signals.open_loops
+    assert "failed: APPROVAL_REQUIRED" in signals.open_loops[0]
+
+
 def test_checking_on_a_waiting_item_is_the_same_loop_not_a_second_one() -> None:
     signals = extract([
         user("Refund the $650 order B-77."),

@@ -1432,6 +1432,13 @@ class SignalReader:
         text = (f"{shown} {detail}: {call.label}" if shown else f"{call.label}: {detail}")[:200]
         loop = _Loop(text, _stems(text), ids=ids or (name,))
         loop.key = key
+        named = {word for word in loop.words if _ID.fullmatch(word)} if _asks_someone(call) else set()
+        for failure in [old for old in self.loops if old.key and not old.ids and named & old.words]:
+            # "issue provisional credit DSP-40217 failed: APPROVAL_REQUIRED", then approval asked for
+            # DSP-40217 (someone asked to act on the failed item): the failure is what the wait is for
+            self.loops.remove(failure)
+            loop.text = _glossed(loop.text, failure.text.split(_GLOSS, 1)[0][:100])
+            loop.words = loop.words | failure.words
         self._open(loop, dedupe=False)
         return loop if loop in self.loops else None
 
