@@ -820,7 +820,11 @@ class SignalReader:
             _add_unique(self.constraints, constraint)
         for event in seen.events:
             kind = event.kind
-            if kind == "step":
+            if kind == "result":  # the most frequent two first
+                self._result(event)
+            elif kind == "call":
+                self._call(event)
+            elif kind == "step":
                 self._prose_step(event)
             elif kind == "resolved":
                 self._close(event.words, share=0.34, evidence=True, answered=_ANSWERED.search(event.text.lower()) is not None)
@@ -858,10 +862,6 @@ class SignalReader:
                 self._plan(event.plan)  # type: ignore[arg-type]  # a plan event carries one
             elif kind == "todo":
                 self._todo(event.todo)
-            elif kind == "call":
-                self._call(event)
-            else:
-                self._result(event)
         if message.role == "assistant" and seen.last:
             self.last_said = seen.last
         if 0 < at_work <= len(self.plan) and not seen.numbered:
@@ -1590,12 +1590,22 @@ class SignalReader:
             self.unreported = []  # their indices are about to move
             self.fresh = self.last_work = -1
             self.batch = ("", -1)
-        for items, limit in ((self.loops, 4 * MAX_ITEMS), (self.resolved, MAX_ITEMS), (self.actions, 5),
-                             (self.steps, MAX_STEPS), (self.step_words, MAX_STEPS), (self.step_items, MAX_STEPS),
-                             (self.plan, 40),
-                             (self.text_calls, 16)):
-            del items[: max(0, len(items) - limit)]
-        del self.constraints[MAX_ITEMS:]  # the first ones stated are kept
+        # called after every message: compare lengths first, and cut only what is over its bound
+        for items, limit in ((self.steps, MAX_STEPS), (self.step_words, MAX_STEPS), (self.step_items, MAX_STEPS)):
+            if len(items) > limit:
+                del items[:-limit]
+        if len(self.loops) > 4 * MAX_ITEMS:
+            del self.loops[: -4 * MAX_ITEMS]
+        if len(self.resolved) > MAX_ITEMS:
+            del self.resolved[:-MAX_ITEMS]
+        if len(self.actions) > 5:
+            del self.actions[:-5]
+        if len(self.plan) > 40:
+            del self.plan[:-40]
+        if len(self.text_calls) > 16:
+            del self.text_calls[:-16]
+        if len(self.constraints) > MAX_ITEMS:
+            del self.constraints[MAX_ITEMS:]  # the first ones stated are kept
         for table, limit in ((self.entities, 12), (self.facts, 2 * MAX_ITEMS), (self.calls, 256)):
             while len(table) > limit:
                 del table[next(iter(table))]
