@@ -10,6 +10,7 @@ import pytest
 
 from trooper.conversation import Message, TextBlock, ToolResultBlock, ToolUseBlock
 from trooper.signals import extract as extract_module
+from trooper.signals import plans as plans_module
 from trooper.signals.actions import MAX_TODOS
 from trooper.signals.bounded import MAX_RUN
 from trooper.signals.extract import SignalReader, extract
@@ -232,6 +233,17 @@ def test_a_hostile_redirect_is_read_through_the_window(monkeypatch: pytest.Monke
     assert signals.intent.startswith("just cancel the order") and signals.intent.endswith("(was: refund order A-1001)")
     assert read and sum(map(len, read)) <= extract_module.USER_WINDOW
     assert all(len(run) <= MAX_RUN for sentence in read for run in re.findall(r"\S+|\s+", sentence))
+
+
+def test_the_clause_and_list_patterns_read_a_run_of_spaces_once() -> None:
+    """The window cuts runs to MAX_RUN, but these patterns are linear without it too: had they
+    backtracked into a run of 100,000 spaces, this would take minutes (cubic for _LISTED)."""
+    run = " " * 100_000
+    assert extract_module._CLAUSE_BREAK.split(f"fixed it{run}— then{run}x") == ["fixed it", f"then{run}x"]
+    assert extract_module._step_numbers(f"steps 1, 2,{run}3{run}and 5 are done") == ("step", (1, 2, 3, 5), 0)
+    assert extract_module._LISTED.match(f", 2,{run}3{run}or 5") is None
+    assert extract_module._redirected([f"forget the refund{run}- just cancel it"]) == "just cancel it"
+    assert plans_module._UNIT.match(f"step{run}#{run}4") is not None and plans_module._UNIT.match(f"step{run}#{run}x") is None
 
 
 def test_a_very_long_answer_is_read_at_its_opening_and_close() -> None:

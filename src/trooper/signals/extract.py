@@ -92,7 +92,9 @@ def shown(text: str, limit: int) -> str:
 _STOPS = re.compile(r"[.!?]+|\n")
 _ABBREVIATION = re.compile(r"(?:^|(?<=[\s(]))(?:Dr|Mr|Mrs|Ms|Mx|Prof|St|vs|approx|e\.g|i\.e|[A-Z])$")
 _BULLET = re.compile(r"^(?:[-*•>]+\s+|#+\s+|\d{1,2}[.)]\s+|\[[ xX]\]\s+)+")
-_CLAUSE_BREAK = re.compile(r";\s+|,\s+(?=(?:so|but|and then|which means|while|though)\b)|\s+[—–]\s+")
+# Possessive, and a run of spaces is tried from its start only (what `(?<!\s)` says): each
+# character is looked at a bounded number of times, so no run makes the split quadratic.
+_CLAUSE_BREAK = re.compile(r";\s++|,\s++(?=(?:so|but|and then|which means|while|though)\b)|(?<!\s)\s++[—–]\s++")
 _MARKUP = str.maketrans("’‘", "''", "*_`")
 _CODE_MARKS = str.maketrans("’‘", "''", "*`")  # markup around a name, keeping the underscores inside it (ch_r2m8_0616)
 
@@ -204,7 +206,8 @@ _NUMBERED = re.compile(
     r"(?P<n>\d{1,3})(?:\s*(?:-|–|to|and)\s*(?:steps?\s*)?(?P<m>\d{1,3}))?(?!\s*[,.]\d)(?:\s*(?:of|/)\s*(?P<total>\d{1,3}))?\b",
 )
 # More numbers after "steps 1", listed up to an "and": ", 2, 3 and 5".
-_LISTED = re.compile(r"(?:\s*,\s*\d{1,3}\b(?![.,]\d))*\s*,?\s*(?:and|&)\s*\d{1,3}\b(?![.,]\d)")
+# (Possessive: with backtracking into each run of spaces, it was cubic in a run's length.)
+_LISTED = re.compile(r"(?:\s*+,\s*+\d{1,3}+\b(?![.,]\d))*+\s*+,?\s*+(?:and|&)\s*+\d{1,3}\b(?![.,]\d)")
 _ACTION = re.compile(
     r"\b(deploy|restart|migrat|run|rerun|roll ?back|merge|push|install|upgrad|test|build|check|verify|review|"
     r"send|email|call|schedule|back ?up|revert)\w*\b[^.!?\n]{0,60}",
@@ -699,7 +702,7 @@ def _redirected(sentences: list[str]) -> str:
     the refund, just cancel the order" → "just cancel the order"."""
     kept: list[str] = []
     for sentence in sentences:
-        for clause in re.split(r"[,;]\s+|\s+[—–-]\s+", _REDIRECT_DROP.sub("", sentence)):
+        for clause in re.split(r"[,;]\s++|(?<!\s)\s++[—–-]\s++", _REDIRECT_DROP.sub("", sentence)):  # as _CLAUSE_BREAK
             clause = _REDIRECT_DROP.sub("", clause.strip())
             if clause and not _CANCELLED_CLAUSE.match(clause):
                 kept.append(clause)

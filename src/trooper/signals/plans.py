@@ -31,7 +31,8 @@ _FENCE = "```"
 _SAYS_PLAN = re.compile(r"\b(?:plan|steps?|here'?s what (?:i'?ll|we'?ll|i will)|i'?ll|to-?do)\s*:?\s*$|\bplan\b", re.I)
 # An inline plan: "Plan: 1) check visas, 2) hold flights, 3) block rooms".
 _INLINE = re.compile(r"(?<![\w.])([1-9])[.)]\s+")
-_UNIT = re.compile(r"\s*(steps?|phases?|stages?|prs?|pull requests?|tasks?|parts?|milestones?)\s*#?\s*\d{1,2}\b", re.I)
+# Possessive: backtracking between the runs of spaces around '#' was quadratic in their length.
+_UNIT = re.compile(r"\s*+(steps?|phases?|stages?|prs?|pull requests?|tasks?|parts?|milestones?)\s*+#?\s*+\d{1,2}\b", re.I)
 
 EXTRA_VERBS = frozenset(
     "investigate confirm identify review prepare implement refactor document fix wire port split extract benchmark "
