@@ -246,6 +246,15 @@ def test_the_clause_and_list_patterns_read_a_run_of_spaces_once() -> None:
     assert plans_module._UNIT.match(f"step{run}#{run}4") is not None and plans_module._UNIT.match(f"step{run}#{run}x") is None
 
 
+def test_a_long_text_agent_turn_is_parsed_at_its_ends(monkeypatch: pytest.MonkeyPatch) -> None:
+    parsed: list[int] = []
+    original = extract_module.react.parse
+    monkeypatch.setattr(extract_module.react, "parse", lambda text: parsed.append(len(text)) or original(text))
+    calls = "".join(f"Action: get_order[A-{n}]\nObservation: order A-{n} is open\n" for n in range(30_000))
+    extract([user("Check the open orders."), assistant(calls + "Action: close_order[A-99999]\nObservation: closed")])
+    assert parsed and max(parsed) <= extract_module.TRACE_WINDOW + 1
+
+
 def test_a_very_long_answer_is_read_at_its_opening_and_close() -> None:
     """Agents say what they did at the start and what is left at the end; the middle of
     a 200 KB answer (code, logs) is not read, so its cost is bounded."""
