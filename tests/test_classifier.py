@@ -292,3 +292,12 @@ def test_word_alternatives_are_looked_up_exactly_as_their_patterns_match() -> No
     for text, found in (("how does we", True), ("what's next", True), ("whats next", True), ("the pros and cons", True),
                         ("how to", False), ("next steps", False)):
         assert rules.search(text, True, grams(text)) is found, text
+
+
+def test_a_turn_that_repeats_an_earlier_one_still_has_its_history() -> None:
+    """The last turn is found by position: an equal earlier turn ("translate to french", twice)
+    is not where the conversation starts, so the repeat depends on what was said between."""
+    said = (Message("user", (TextBlock("translate to french"),)), Message("assistant", (TextBlock("Translate what?"),)),
+            Message("user", (TextBlock("translate to french"),)))
+    assert classify(Conversation(model="m", messages=said)).label == "complex"
+    assert classify(Conversation(model="m", messages=said[:1])).label == "simple"

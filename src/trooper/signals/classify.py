@@ -20,7 +20,7 @@ import re
 
 import msgspec
 
-from trooper.conversation import Conversation, Message, TextBlock, ToolResultBlock
+from trooper.conversation import Conversation, Message, TextBlock
 from trooper.signals.bounded import MAX_RUN, has_long_run
 from trooper.signals.rules import AnyOf, Rules, grams
 
@@ -399,9 +399,10 @@ def _only_small_talk(seen: frozenset[str]) -> bool:
 
 def classify(conversation: Conversation) -> Decision:
     """The decision for the conversation's last user turn."""
-    last = _last_user(conversation.messages)
-    if last is None:
+    at = _last_user(conversation.messages)
+    if at < 0:
         return Decision("complex", "no user turn")
+    last = conversation.messages[at]
     if any(type(b) is not TextBlock for b in last.content):
         return Decision("complex", "non-text content")
     text = last.text()
@@ -410,7 +411,7 @@ def classify(conversation: Conversation) -> Decision:
     # none of them long. A lookup stays complex: with tools it is usually one in the tools' data.
     if conversation.tools and len(text) > MAX_SIMPLE_CHARS:
         return Decision("complex", "tools defined")
-    before = conversation.messages[: conversation.messages.index(last)]
+    before = conversation.messages[:at]  # by position: an earlier turn may equal the last one ("hi", … "hi")
     has_history = any(message.role in ("user", "assistant") for message in before)  # a system prompt is not history
     decision = classify_text(text, has_history)
     if decision.reason in _GROUNDABLE and _answered_by_system(text, conversation.system):
@@ -1083,13 +1084,13 @@ def word_count(text: str) -> int:
 _DENSE_SCRIPT = re.compile("[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
 
 
-def _last_user(messages: tuple[Message, ...]) -> Message | None:
-    for message in reversed(messages):
-        if message.role == "user" and not all(type(b) is ToolResultBlock for b in message.content):
-            return message
-        if message.role == "user":
-            return message  # a tool result turn: part of a tool loop, which is complex
-    return None
+def _last_user(messages: tuple[Message, ...]) -> int:
+    """Where the last user turn is (a tool result turn counts: part of a tool loop, which is
+    complex), or -1 when there is none."""
+    for index in range(len(messages) - 1, -1, -1):
+        if messages[index].role == "user":
+            return index
+    return -1
 
 
 __all__ = ["Decision", "classify", "classify_text", "word_count"]
