@@ -96,12 +96,12 @@ def main() -> None:
             figures[f"dev {source}"] = evaluate(rows)
     names = list(figures)
     both = "held-out" in figures and "dev" in figures
-    print(f"{'measure':<22}" + "".join(f"{name:>10}" for name in names) + ("       gap" if both else ""))
+    print(f"{'measure':<22}" + "".join(f"{name:>14}" for name in names) + ("       gap" if both else ""))
     for title, key, fmt, points in (("turns", "turns", "{:.0f}", False), ("accuracy", "accuracy", "{:.1%}", True),
                                     ("complex→simple", "complex_to_simple", "{:.0f}", False),
                                     ("  of complex turns", "complex_to_simple_share", "{:.1%}", True),
                                     ("µs per decision", "us_per_decision", "{:.1f}", False)):
-        cells = "".join(f"{fmt.format(figures[name][key]):>10}" for name in names)
+        cells = "".join(f"{fmt.format(figures[name][key]):>14}" for name in names)
         gap = f"{(figures['held-out'][key] - figures['dev'][key]) * 100:+.1f} pt" if points and both else ""
         print(f"{title:<22}{cells}{gap:>10}")
     if args.split != "dev" and not HELDOUT.is_file():
