@@ -14,12 +14,13 @@ from trooper.signals.classify import classify, classify_text, word_count
 sys.path.insert(0, str(Path(__file__).parent.parent / "bench"))
 from classifier import DATA, HELDOUT, evaluate, load  # noqa: E402
 
-# What the rules achieve on the blind held-out split (python bench/classifier.py --split heldout, 543
-# turns, measured once at the end of issue 18's second round): 90.6% accuracy, 5.4% of complex
-# turns sent local. The issue's targets (95%, 2%) are not met;
-# the README says so beside the figures.
-HELDOUT_ACCURACY_FLOOR = 0.905
-HELDOUT_COMPLEX_TO_SIMPLE_CEILING = 0.055
+# What the rules achieve on the blind held-out split (python bench/classifier.py --split heldout:
+# 1,143 turns, the 543 of round two and the 600 written in round three, h2_t, 40% of them
+# near-misses by their brief), measured once at the end of issue 18's third round: 87.2% accuracy,
+# 3.9% of complex turns sent local. The issue's targets (95%, 2%) are not met; the README says so
+# beside the figures.
+HELDOUT_ACCURACY_FLOOR = 0.87
+HELDOUT_COMPLEX_TO_SIMPLE_CEILING = 0.039
 
 
 def test_quality_floors_on_the_dev_turns() -> None:
