@@ -88,7 +88,7 @@ def main() -> None:
         heldout = load(HELDOUT)
         figures["held-out"] = evaluate(heldout)
         batches = by_source(heldout)
-        if len(batches) > 1:  # each blind batch apart too: `ho` written in round 2, `h2` in round 3
+        if len(batches) > 1:  # each blind batch apart: `ho` (issue 18's first round), `h2` (its third)
             for source, rows in batches.items():
                 figures[f"held-out {source}"] = evaluate(rows)
     if args.split == "dev":  # how well the rules carry from one writer's phrasings to another's

@@ -236,7 +236,7 @@ def main() -> None:
     if heldout:
         figures["held-out"] = evaluate(heldout)
         batches = heldout_batches(heldout)
-        if len(batches) > 1:  # each blind batch apart too: `ho` written in round 2, `h2` in round 3
+        if len(batches) > 1:  # each blind batch apart: `ho` (issue 18's first round), `h2` (its third)
             for batch, cases in batches.items():
                 figures[f"held-out {batch}"] = evaluate(cases)
     for line in table(figures):
