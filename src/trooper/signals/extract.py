@@ -282,6 +282,7 @@ _MOVING_ON = re.compile(
     r"proceeding (?:to|with)|continuing (?:to|with)|beginning|let'?s do|time for|up next[:,]?) "
     r"(?:with )?(?:the )?(?:step|phase|stage|task)\s*#?(\d{1,2})\b"
 )
+_PLAN_UNIT = re.compile(r"step|phase|stage|task")  # _MOVING_ON needs one of them: most sentences have none
 _ALL_DONE = re.compile(r"\ball (?:the )?(?:\w+ )?(?:steps|items|tasks)(?: on the (?:plan|list))? (?:are|have been) "
                        r"(?:now )?(?:done|complete|completed|finished)\b")
 _CHECKS_PASS = re.compile(
@@ -480,7 +481,7 @@ class _Reading:
                 unit, numbers, total = _step_numbers(low) or ("", (), 0)
                 named_words = _stems(sentence.translate(_CODE_MARKS).lower()) if "_" in sentence else _stems(low)
                 self.events.append(Event("step", _clean(_first_clause(sentence)), named_words, unit, numbers, total))
-            elif (away := _AWAY.search(low)) is not None:
+            elif "til" in low and (away := _AWAY.search(low)) is not None:  # till, until, til: cheap to rule out
                 # "kwame's out till 11 btw": the wait on him lasts at least that long
                 self.events.append(Event("away", _clean(sentence), _stems(low), unit=_stem(away.group("who") or "")))
             elif _RESOLVED.search(low) and not _NEGATED.search(low) and not _OPEN.search(low):
@@ -511,7 +512,7 @@ class _Reading:
                 ids = _ids_in(sentence)
                 if ids:  # "A-90111 → tomorrow 10:15, Dr. Levin": what the agent says of an item it named
                     self.events.append(Event("said", _clean(sentence), ids, unit="claim" if claimed else ""))
-                files = frozenset(_stem(found.lower()) for found in _FILE_NAME.findall(sentence))
+                files = frozenset(_stem(found.lower()) for found in _FILE_NAME.findall(sentence)) if "." in sentence else frozenset()
                 if files:  # "fixed the cite keys in `sections/intro.tex`": what the agent says of a file it changed
                     self.events.append(Event("said", _clean(sentence), files, unit="file"))
                 report = _STEP_REPORT.match(low)
@@ -523,10 +524,10 @@ class _Reading:
                             break
                         report_text = f"{report_text}; {_clean(following)}"
                     reports.append(Event("report", report_text[:REPORT_LENGTH], _stems(report_text), numbers=(int(report.group(1)),)))
-                done_all = _ALL_DONE.search(low)
+                done_all = _ALL_DONE.search(low) if "all " in low else None
                 if done_all and not _NEGATED.search(low[: done_all.end()]):
                     self.events.append(Event("all_done"))  # "All five steps are done for loyal and new"
-                moving = _MOVING_ON.search(low)
+                moving = _MOVING_ON.search(low) if _PLAN_UNIT.search(low) else None
                 if moving and not _NEGATED.search(low[: moving.start()]):
                     self.events.append(Event("moving", numbers=(int(moving.group(1)),)))
         laid_out = plans(text, user=role == "user")
