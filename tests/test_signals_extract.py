@@ -9,6 +9,7 @@ import re
 import pytest
 
 from trooper.conversation import Message, TextBlock, ToolResultBlock, ToolUseBlock
+from trooper.signals import actions as actions_module
 from trooper.signals import extract as extract_module
 from trooper.signals import plans as plans_module
 from trooper.signals.actions import MAX_TODOS
@@ -212,13 +213,14 @@ def test_a_long_session_keeps_bounded_state() -> None:
 
 
 def test_a_todo_list_of_50000_items_is_read_at_its_start() -> None:
-    """Each item is read into a plan step (the reader keeps the last 40): a hostile list is
+    """Each item is read into a plan step (the reader keeps the first 40): a hostile list is
     cut to its first MAX_TODOS before that, so the work stays bounded."""
     todos = [{"content": f"Check host-{n}", "status": "pending"} for n in range(50_000)]
+    assert [text for text, _ in actions_module.todos({"todos": todos})] == [f"Check host-{n}" for n in range(MAX_TODOS)]
     reader = SignalReader()
     reader.read(user("Check every host."))
     reader.read(tool_call("t1", "TodoWrite", todos=todos))
-    assert reader.plan[-1].text == f"Check host-{MAX_TODOS - 1}"
+    assert [step.text for step in reader.plan] == [f"Check host-{n}" for n in range(40)]
 
 
 def test_a_hostile_redirect_is_read_through_the_window(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -1012,3 +1014,12 @@ def test_a_text_agent_replying_to_the_customer_is_the_conversation_not_a_step() 
         assistant("Thought: It is booked from Friday.\nAction: Reply[Hi Ngozi, your car is booked from Friday morning.]"),
     ])
     assert signals.completed_steps == []
+
+
+def test_a_plan_longer_than_the_reader_keeps_is_cut_at_its_end() -> None:
+    """The reader keeps 40 plan steps. It keeps the first 40, so step n stays the nth it holds:
+    cut from the front, "Step 3 done" ticked the eighth step of a 45-step plan."""
+    plan = "Please migrate the tables, one step each:\n" + "\n".join(
+        f"{n}. migrate table orders_{n} to the new schema" for n in range(1, 46))
+    done = [assistant(f"Step {n} done: orders_{n} migrated.") for n in (1, 2, 3)]
+    assert extract([user(plan), *done]).resume_from == 4

@@ -1610,7 +1610,7 @@ class SignalReader:
         if len(self.actions) > 5:
             del self.actions[:-5]
         if len(self.plan) > 40:
-            del self.plan[:-40]
+            del self.plan[40:]  # from the end: plan[n - 1] is step n wherever a step is looked up by its number
         if len(self.text_calls) > 16:
             del self.text_calls[:-16]
         if len(self.constraints) > MAX_ITEMS:
