@@ -887,10 +887,7 @@ class SignalReader:
                     continue
                 if len(self.unreported) > 1 and len(report & self.step_words[index]) < 2:
                     continue  # of several, only those the report is about
-                told = _untold(self.steps[index], seen.first)
-                if told:
-                    self.steps[index] = f"{self.steps[index]} — {told}"[:GLOSSED_LENGTH]
-                    self.step_words[index] = self.step_words[index] | _stems(seen.first)
+                self._gloss_step(index, seen.first, _stems(seen.first))
         if message.role == "assistant" and seen.first and len(self.failed) == 1 and self.failed[0] in self.loops:
             failure = self.failed[0]  # "NL-40222 was refused: the carrier wants the pre-notification first"
             if _CLAIMED not in failure.text:
@@ -1072,17 +1069,17 @@ class SignalReader:
         index = self.fresh
         if not 0 <= index < len(self.steps) or (item and self.step_items[index] not in (0, item)):
             return False
-        self._gloss_step(index, event)
+        self._gloss_step(index, event.text, event.words)
         if item:
             self.step_items[index] = item
         return True
 
-    def _gloss_step(self, index: int, event: Event, limit: int = GLOSSED_LENGTH) -> None:
+    def _gloss_step(self, index: int, said: str, words: frozenset[str], limit: int = GLOSSED_LENGTH) -> None:
         """What the agent said of a recorded step, added to it once."""
-        told = _untold(self.steps[index], event.text)
+        told = _untold(self.steps[index], said)
         if told:
             self.steps[index] = f"{self.steps[index]} — {told}"[:limit]
-            self.step_words[index] = self.step_words[index] | event.words
+            self.step_words[index] = self.step_words[index] | words
 
     def _joined(self, event: Event) -> bool:
         """An agent that works through tools reports its work in prose too ("Both moved:
@@ -1091,7 +1088,7 @@ class SignalReader:
         words = event.words - _GENERIC
         for index in range(len(self.steps) - 1, -1, -1):
             if len(words & self.step_words[index]) >= 2:
-                self._gloss_step(index, event)
+                self._gloss_step(index, event.text, event.words)
                 return True
         return False
 
@@ -1101,7 +1098,7 @@ class SignalReader:
         named = {w for w in event.words if any(ch.isdigit() for ch in w) and any(ch.isalpha() for ch in w) and len(w) >= 4}
         for index in range(len(self.steps) - 1, -1, -1):
             if named & self.step_words[index]:
-                self._gloss_step(index, event, 240)
+                self._gloss_step(index, event.text, event.words, 240)
                 return
 
     def _said(self, event: Event) -> None:
@@ -1375,7 +1372,7 @@ class SignalReader:
         else:
             return
         if " pass" not in self.steps[self.last_work]:
-            self._gloss_step(self.last_work, Event("said", note, _stems(note)))
+            self._gloss_step(self.last_work, note, _stems(note))
 
     def _joined_edit(self, call: Call, announced: str, words: frozenset[str], number: int) -> bool:
         """Edits to several files between two things the user says, with nothing else changed
