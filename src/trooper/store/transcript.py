@@ -8,6 +8,7 @@ seed product stored every request's history again, quadratically).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from typing import overload
@@ -205,18 +206,8 @@ _SIGNAL_LISTS = ("constraints", "active_entities", "facts", "open_loops", "resol
 
 
 # A session's signals repeat most of their items from one observation to the next: each
-# item is scanned once, then looked up (bounded; emptied when full).
-_SCRUBBED: dict[str, str] = {}
-_SCRUBBED_MAX = 8192
-
-
-def _scrubbed(text: str) -> str:
-    found = _SCRUBBED.get(text)
-    if found is None:
-        if len(_SCRUBBED) >= _SCRUBBED_MAX:
-            _SCRUBBED.clear()
-        found = _SCRUBBED[text] = scrub(text)
-    return found
+# item is scanned once, then looked up (bounded, as the signal reader's own memos are).
+_scrubbed = functools.lru_cache(maxsize=8192)(scrub)
 
 
 def _kept(block: Block) -> Block:
