@@ -166,8 +166,6 @@ def describe(tool: str, arguments: Any) -> Call:
         verb, obj = "text", ""  # "texted Ilse Brandt the new time", as people say it
     if verb in ("email", "text"):
         values = [value.removeprefix("to ") for value in values]  # "emailed ruth@…", not "emailed to ruth@…"
-    elif verb == "run" and kind == "change":
-        verb = "run"
     phrase = " ".join(p for p in (past(verb) if verb else tool, obj, _join_values(values)) if p)
     label = " ".join(p for p in (" ".join(words), _join_values(values)) if p)
     key = f"{low}:{operation}" if operation is not None else low
