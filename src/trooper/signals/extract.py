@@ -1597,21 +1597,15 @@ class SignalReader:
             self.fresh = self.last_work = -1
             self.batch = ("", -1)
         # called after every message: compare lengths first, and cut only what is over its bound
-        for items, limit in ((self.steps, MAX_STEPS), (self.step_words, MAX_STEPS), (self.step_items, MAX_STEPS)):
+        for items, limit in ((self.steps, MAX_STEPS), (self.step_words, MAX_STEPS), (self.step_items, MAX_STEPS),
+                             (self.loops, 4 * MAX_ITEMS), (self.resolved, MAX_ITEMS), (self.actions, 5),
+                             (self.text_calls, 16)):
             if len(items) > limit:
-                del items[:-limit]
-        if len(self.loops) > 4 * MAX_ITEMS:
-            del self.loops[: -4 * MAX_ITEMS]
-        if len(self.resolved) > MAX_ITEMS:
-            del self.resolved[:-MAX_ITEMS]
-        if len(self.actions) > 5:
-            del self.actions[:-5]
-        if len(self.plan) > 40:
-            del self.plan[40:]  # from the end: plan[n - 1] is step n wherever a step is looked up by its number
-        if len(self.text_calls) > 16:
-            del self.text_calls[:-16]
-        if len(self.constraints) > MAX_ITEMS:
-            del self.constraints[MAX_ITEMS:]  # the first ones stated are kept
+                del items[:-limit]  # the newest are kept
+        # the first are kept: a plan step is looked up by its number (plan[n - 1] is step n), and
+        # the constraints stated first stand
+        del self.plan[40:]
+        del self.constraints[MAX_ITEMS:]
         for table, limit in ((self.entities, 12), (self.facts, 2 * MAX_ITEMS), (self.calls, 256)):
             while len(table) > limit:
                 del table[next(iter(table))]
