@@ -4,6 +4,7 @@
     python bench/classifier.py            # dev and held-out figures, and the gap
     python bench/classifier.py --errors   # also list every wrong decision on the dev split
     python bench/classifier.py --split dev --errors   # dev only, by source: what to run while tuning
+    python bench/classifier_cv.py     # leave-one-batch-out on the dev turns: rules and a learned model
 
 Dev: tests/data/classifier_turns.jsonl (the rules may be tuned on it). Held-out:
 tests/data/heldout/classifier_turns.jsonl, written and labelled blind from the labelling guide
