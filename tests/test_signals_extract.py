@@ -595,6 +595,43 @@ def test_a_todo_list_tool_is_the_plan() -> None:
     assert signals.completed_steps == ["step 1: added the rate limiter"]
 
 
+@pytest.mark.parametrize("listed", [
+    "(1) check the worker logs\n(2) restart the worker\n(3) verify the queue drains",
+    "1/ check the worker logs\n2/ restart the worker\n3/ verify the queue drains",
+    "1: check the worker logs\n2: restart the worker\n3: verify the queue drains",
+    "a) check the worker logs\nb) restart the worker\nc) verify the queue drains",
+    "**1. Check the worker logs**\n**2. Restart the worker**\n**3. Verify the queue drains**",
+    "**1.** Check the worker logs\n**2.** Restart the worker\n**3.** Verify the queue drains",
+    "### 1. Check the worker logs\nThe errors start at 09:12.\n### 2. Restart the worker\nIt holds no state.\n"
+    "### 3. Verify the queue drains",
+    "1. Check the worker logs\nThe errors start at 09:12.\n2. Restart the worker\n3. Verify the queue drains",
+    "- [x] check the worker logs\n- [ ] restart the worker\n- [ ] verify the queue drains",
+])
+def test_a_plan_is_found_however_its_list_is_marked(listed: str) -> None:
+    signals = extract([user("The ingest worker is stuck, sort it out."), assistant(f"Plan:\n{listed}")])
+    assert [step.lower() for step in signals.plan] == ["check the worker logs", "restart the worker",
+                                                       "verify the queue drains"], signals.plan
+
+
+def test_a_numbered_list_after_prose_under_another_one_starts_a_new_list() -> None:
+    found = plans_module.plans("1. check the logs\n2. restart the worker\n3. verify it\nThen, once it is up:\n"
+                               "1. deploy the fix\n2. tell Sam\n3. close the ticket")
+    assert [plan.items for plan in found] == [("check the logs", "restart the worker", "verify it"),
+                                             ("deploy the fix", "tell Sam", "close the ticket")]
+
+
+@pytest.mark.parametrize("item", [{"text": "Add the rate limiter", "done": True},
+                                  {"content": "Add the rate limiter", "status": "done"},
+                                  {"step": "Add the rate limiter", "state": "Complete"}])
+def test_a_todo_tool_that_spells_done_its_own_way_ticks_the_item(item: dict[str, object]) -> None:
+    plan = [item, {"content": "Write tests for it", "status": "in-progress"}, {"content": "Update the changelog"}]
+    assert actions_module.todos({"todos": plan})[1:] == [("Write tests for it", "in_progress"),
+                                                         ("Update the changelog", "pending")]
+    signals = extract([user("Add rate limiting to the API."), tool_call("t1", "update_plan", plan=plan),
+                       tool_result("t1", "Plan updated.")])
+    assert signals.resume_from == 2
+
+
 def test_harness_reminders_are_never_the_intent() -> None:
     signals = extract([
         user("<system-reminder>\nThis is a reminder that your todo list is currently empty.\n</system-reminder>\n"

@@ -826,6 +826,10 @@ _ITEM_NUMBER = re.compile(r"^(?:step\s*)?\d{1,2}[.):]\s+", re.IGNORECASE)
 # No plan a person follows is longer; every later event of the session is matched against
 # each item, so a list of 50,000 (0.7 s to read, then more on each turn) is cut to its start.
 MAX_TODOS = 100
+# How todo tools spell an item's state, as the three the reader knows.
+_TODO_STATES = {"completed": "completed", "complete": "completed", "done": "completed", "finished": "completed",
+                "in_progress": "in_progress", "active": "in_progress", "doing": "in_progress", "started": "in_progress",
+                "current": "in_progress"}
 
 
 def todos(arguments: Any) -> list[tuple[str, str]]:
@@ -834,8 +838,12 @@ def todos(arguments: Any) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     for item in items[:MAX_TODOS] if isinstance(items, list) else []:
         if isinstance(item, dict):
-            text = str(item.get("content") or item.get("step") or item.get("title") or item.get("task") or "")
-            state = str(item.get("status") or item.get("state") or "pending").lower()
+            text = str(item.get("content") or item.get("step") or item.get("title") or item.get("task")
+                       or item.get("text") or item.get("description") or "")
+            state = _TODO_STATES.get(str(item.get("status") or item.get("state") or "pending").lower().replace("-", "_"),
+                                     "pending")
+            if item.get("done") is True or item.get("completed") is True or item.get("checked") is True:
+                state = "completed"
             text = _ITEM_NUMBER.sub("", " ".join(text.split()))  # "1. Reproduce the bug": the list numbers it
             if text:
                 found.append((text[:160], state))

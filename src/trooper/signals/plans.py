@@ -14,7 +14,10 @@ from typing import NamedTuple
 
 from trooper.signals.actions import CHANGE_VERBS, CHECK_VERBS, READ_VERBS
 
-_ITEM = re.compile(r"([ \t]*)(?:(\d{1,2})[.)]|[-*•+]|(?:[-*]\s+)?\[[ xX✓]\])[ \t]+(\S.*)")
+# "1.", "1)", "(1)", "1:", "1/", "a)", "-", "*", "[ ]", also as a markdown heading or in bold ("### 1. Check
+# the logs", "**2. Restart the worker**", "**3.** Verify")
+_ITEM = re.compile(r"([ \t]*)(?:#{1,4}[ \t]+)?(?:\*\*|__)?(?:\(?(\d{1,2})(?:[.):]|/(?!\d))|\(?[a-h]\)|[-*•+]|"
+                   r"(?:[-*]\s+)?\[[ xX✓]\])(?:\*\*|__)?[ \t]+(\S.*)")
 _STEP_LINE = re.compile(r"([ \t]*)(?:\*\*|#+\s*)?(?:step|phase|stage)[ \t]*(\d{1,2})\b(?:\*\*)?[ \t]*[:.)—–-]", re.I)
 _LEAD = re.compile(r"^(?:\*\*[^*]{1,80}\*\*\s*[:—–-]?\s*|(?:step|phase|stage)\s*\d{1,2}\s*[:.)—–-]\s*|"
                    r"(?:first|then|next|finally|and|also|lastly|after that),?\s+)+", re.I)
@@ -27,6 +30,7 @@ _OPTIONS = re.compile(r"\b(?:options?|alternatives?|either|choices|you could|we 
 _NOT_PLAN_HEAD = re.compile(r"\b(?:summary|recap|what i did|done so far|findings|results?|here'?s what (?:i|we) "
                             r"(?:did|found|changed)|changes made|completed)\b", re.I)
 _FENCE = "```"
+_BOX = re.compile(r"^\s*\[[ xX✓]\]\s*")  # "[x] restart the worker": the box is a mark, not words
 # A head that says the list is a plan: its items count as steps whatever they start with.
 _SAYS_PLAN = re.compile(r"\b(?:plan|steps?|here'?s what (?:i'?ll|we'?ll|i will)|i'?ll|to-?do)\s*:?\s*$|\bplan\b", re.I)
 # An inline plan: "Plan: 1) check visas, 2) hold flights, 3) block rooms".
@@ -67,6 +71,7 @@ def plans(text: str, user: bool = False) -> list[Plan]:
     head = ""
     previous = ""
     number = 0  # the run's last item number, when its items are numbered
+    gap = False  # a numbered run met a line of prose: the next number carries it on, anything else ends it
     for line in lines:
         if line.lstrip().startswith(_FENCE):
             in_fence = not in_fence
@@ -82,10 +87,11 @@ def plans(text: str, user: bool = False) -> list[Plan]:
             if match.re is _STEP_LINE:
                 item = item or line.strip()
             counted = int(match.group(2)) if match.group(2) else 0
-            if run and 0 < counted <= number and len(indent) <= len(run[0][0]):
+            if run and (0 < counted <= number or (gap and counted != number + 1)) and len(indent) <= len(run[0][0]):
                 # the numbering starts again ("1.…6." then "Step 1." as the work begins): a new list
                 _close(run, head, found, user)
                 run = []
+            gap = False
             number = counted
             if not run:
                 head = previous
@@ -97,6 +103,10 @@ def plans(text: str, user: bool = False) -> list[Plan]:
             continue
         if run and line[:1] in (" ", "\t"):
             continue  # an item's continuation
+        if run and number:  # what an item says under it, unindented: its numbering may go on below
+            gap = True
+            previous = line
+            continue
         _close(run, head, found, user)
         run = []
         previous = line
@@ -153,4 +163,4 @@ def _is_action(item: str) -> bool:
 
 
 def _clean(item: str) -> str:
-    return " ".join(item.replace("**", "").replace("~~", "").split())[:160]
+    return " ".join(_BOX.sub("", item.replace("**", "").replace("~~", "")).split())[:160]
