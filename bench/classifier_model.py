@@ -177,7 +177,8 @@ class Model:
         return "complex" if probability(self.weights, features(row, signals)) >= self.threshold else "simple"
 
 
-def fit_with_threshold(rows: list[dict], signals: dict[str, Signals], batches: dict[str, list[dict]]) -> Model:
+def fit_with_threshold(rows: list[dict], signals: dict[str, Signals], batches: dict[str, list[dict]],
+                       cap: float = MAX_COMPLEX_TO_SIMPLE) -> Model:
     """Weights from all `rows`; the threshold from an inner leave-one-batch-out over `batches`."""
     held_probabilities: list[float] = []
     held_labels: list[int] = []
@@ -188,7 +189,7 @@ def fit_with_threshold(rows: list[dict], signals: dict[str, Signals], batches: d
         held_probabilities += [probability(weights, features(r, signals[r["id"]])) for r in test]
         held_labels += [int(r["label"] == "complex") for r in test]
     weights = train([features(r, signals[r["id"]]) for r in rows], [int(r["label"] == "complex") for r in rows])
-    return Model(weights, threshold_for(held_probabilities, held_labels))
+    return Model(weights, threshold_for(held_probabilities, held_labels, cap))
 
 
 if __name__ == "__main__":
