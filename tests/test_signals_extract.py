@@ -1060,3 +1060,25 @@ def test_a_plan_longer_than_the_reader_keeps_is_cut_at_its_end() -> None:
         f"{n}. migrate table orders_{n} to the new schema" for n in range(1, 46))
     done = [assistant(f"Step {n} done: orders_{n} migrated.") for n in (1, 2, 3)]
     assert extract([user(plan), *done]).resume_from == 4
+
+
+def test_saying_the_tests_pass_does_not_close_a_failed_run_it_says_the_claim() -> None:
+    failing = [user("Add the diff_eur column and keep the tests green."),
+               tool_call("t1", "Bash", command="pytest -q"),
+               tool_result("t1", "..........F....\nFAILED tests/recon/test_export.py::test_excel_columns - AssertionError\n"
+                                 "1 failed, 14 passed in 2.64s"),
+               assistant("Tests pass. Running the November recon next.")]
+    loops = extract(failing).open_loops
+    assert len(loops) == 1 and "test_excel_columns" in loops[0], loops
+    assert "though the agent said: Tests pass" in loops[0], loops
+
+
+def test_a_passing_run_closes_a_failed_one_whatever_command_ran_it() -> None:
+    signals = extract([user("Fix the webhook dedupe."),
+                       tool_call("t1", "Bash", command="pytest tests/webhooks -q"),
+                       tool_result("t1", "E redis.exceptions.ConnectionError\n2 errors, 3 passed in 1.88s"),
+                       tool_call("t2", "Bash", command="docker compose up -d redis && pytest tests/webhooks -q"),
+                       tool_result("t2", "Container hirebot-redis-1  Started\n.....\n5 passed in 1.41s"),
+                       assistant("All webhook tests pass now.")])
+    assert signals.open_loops == []
+    assert any(loop.startswith("`test` failed") for loop in signals.resolved_loops), signals.resolved_loops

@@ -285,6 +285,9 @@ _MOVING_ON = re.compile(
 _PLAN_UNIT = re.compile(r"step|phase|stage|task")  # _MOVING_ON needs one of them: most sentences have none
 _ALL_DONE = re.compile(r"\ball (?:the )?(?:\w+ )?(?:steps|items|tasks)(?: on the (?:plan|list))? (?:are|have been) "
                        r"(?:now )?(?:done|complete|completed|finished)\b")
+# A test runner's summary: "5 passed in 1.41s", "Tests: 53 passed, 53 total", "test result: ok.", "ok  pkg/x 0.2s".
+_RUN_PASSED = re.compile(r"\b\d+ (?:passed|passing)\b|^test result: ok\b|^ok\s+\S+\s+\d", re.MULTILINE)
+_RUN_FAILED = re.compile(r"\b[1-9]\d* (?:failed|failing|errors?)\b|\bFAIL(?:ED)?\b|^not ok\b", re.MULTILINE)
 _CHECKS_PASS = re.compile(
     r"\b(?:tests?|suite|specs?|ci|build|checks?|pipeline)\b[^.;!?]{0,40}?\b(?:pass|passes|passed|passing|green|"
     r"succeeds?|succeeded)\b"
@@ -507,7 +510,7 @@ class _Reading:
                     if pairs:
                         self.events.append(Event("names", named=pairs))
             if role == "assistant" and _CHECKS_PASS.search(low) and not _NEGATED.search(low):
-                self.events.append(Event("checks_pass"))
+                self.events.append(Event("checks_pass", _clean(sentence)))
             if role == "assistant":
                 ids = _ids_in(sentence)
                 if ids:  # "A-90111 → tomorrow 10:15, Dr. Levin": what the agent says of an item it named
@@ -575,6 +578,9 @@ class _Reading:
         read = actions.outcome(text, is_error, "read")
         change = actions.outcome(text, is_error, "change")
         self.events.append(Event("result", tool_id=tool_id, results=(read, change), tool=name))
+        summary = text[-600:]
+        if not is_error and _RUN_PASSED.search(summary) and not _RUN_FAILED.search(summary):
+            self.events.append(Event("checks_pass", unit="run"))  # a test run passed, whatever command ran it
         if is_error or change.status != "ok":
             self.facts.update(dict.fromkeys(_facts(text[:1000])))
 
@@ -857,7 +863,7 @@ class SignalReader:
             elif kind == "names":
                 self.names.update(event.named)
             elif kind == "checks_pass":
-                self._checks_passed()
+                self._checks_passed(event.text, ran=event.unit == "run")
             elif kind == "said":
                 self._said(event)
             elif kind == "report":
@@ -1451,11 +1457,17 @@ class SignalReader:
     def _restated_tool(self, name: str) -> bool:
         return name in self.steps
 
-    def _checks_passed(self) -> None:
-        """The assistant reports the tests (or the build) pass: a failed run of them is over."""
+    def _checks_passed(self, claim: str, ran: bool) -> None:
+        """A test run passed (`ran`, whatever command ran it: `docker compose up -d redis && pytest`),
+        or the assistant says the tests (or the build) pass. Only the run is evidence that a
+        failed run is over; a claim with the last run failed is what a reader would otherwise
+        believe, so the failure's loop says so."""
         for loop in [loop for loop in self.loops if loop.key.endswith((":test", "test", "tests", ":build"))]:
-            self.loops.remove(loop)
-            self.resolved.append(loop.text)
+            if ran:
+                self.loops.remove(loop)
+                self.resolved.append(loop.text)
+            elif _CLAIMED not in loop.text:
+                loop.text = f"{loop.text} — {_CLAIMED}: {claim}"[:GLOSSED_LENGTH]
 
     def _succeeded(self, call: Call, result: Outcome) -> None:
         # a message that names a waiting item (an email listing claim CLM-300418) says nothing of its answer
