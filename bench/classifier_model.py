@@ -173,8 +173,11 @@ class Model:
     weights: dict[str, float]
     threshold: float
 
+    def probability(self, row: dict, signals: Signals) -> float:
+        return probability(self.weights, features(row, signals))
+
     def label(self, row: dict, signals: Signals) -> str:
-        return "complex" if probability(self.weights, features(row, signals)) >= self.threshold else "simple"
+        return "complex" if self.probability(row, signals) >= self.threshold else "simple"
 
 
 def fit_with_threshold(rows: list[dict], signals: dict[str, Signals], batches: dict[str, list[dict]],
