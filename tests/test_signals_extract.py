@@ -632,6 +632,38 @@ def test_a_todo_tool_that_spells_done_its_own_way_ticks_the_item(item: dict[str,
     assert signals.resume_from == 2
 
 
+_WORKER_PLAN = [
+    user("the ingest worker is stuck, fix it"),
+    assistant("Plan:\n1. Check the worker logs\n2. Restart the ingest worker\n3. Verify the queue drains\n"
+              "4. Post an update in #ops"),
+    tool_call("a", "read_logs", service="ingest-worker"), tool_result("a", "ERROR OOMKilled at 09:12"),
+    tool_call("b", "restart_service", service="ingest-worker"), tool_result("b", '{"status": "ok", "restarted": true}'),
+]
+
+
+@pytest.mark.parametrize("later", [
+    user("fyi:\n- don't touch prod-db\n- keep the old pod logs"),
+    user("two things:\n1. don't touch prod-db\n2. keep the old pod logs"),
+    user("couple of questions:\n- why did it OOM\n- will it happen again\n- do we need a bigger node"),
+    assistant("If it happens again we can:\n1. Raise the memory limit to 2Gi\n2. Split the batch size\n"
+              "3. Move it to a bigger node"),
+])
+def test_a_list_of_rules_questions_or_options_does_not_replace_the_plan_under_way(later: Message) -> None:
+    signals = extract([*_WORKER_PLAN, later])
+    assert signals.plan[0] == "Check the worker logs" and signals.resume_from == 3, signals
+
+
+@pytest.mark.parametrize("later", [
+    assistant("Revised plan:\n1. Raise the memory limit to 2Gi\n2. Restart the worker\n3. Post an update"),
+    assistant("The queue is fine. Adjusting:\n1. Check the worker logs for the OOM cause\n2. Raise the memory limit\n"
+              "3. Restart the ingest worker again"),
+    user("new approach:\n1. raise the memory limit to 2Gi\n2. restart it\n3. tell #ops"),
+])
+def test_a_plan_headed_as_one_revising_the_old_or_from_the_user_replaces_it(later: Message) -> None:
+    signals = extract([*_WORKER_PLAN, later])
+    assert len(signals.plan) == 3 and signals.plan[0] != "Check the worker logs", signals
+
+
 def test_harness_reminders_are_never_the_intent() -> None:
     signals = extract([
         user("<system-reminder>\nThis is a reminder that your todo list is currently empty.\n</system-reminder>\n"

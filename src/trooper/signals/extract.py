@@ -874,7 +874,7 @@ class SignalReader:
             elif kind == "moving":
                 self._moving_on(event.numbers[0])
             elif kind == "plan":
-                self._plan(event.plan)  # type: ignore[arg-type]  # a plan event carries one
+                self._plan(event.plan, message.role == "user")  # type: ignore[arg-type]  # a plan event carries one
             elif kind == "todo":
                 self._todo(event.todo)
         if message.role == "assistant" and seen.last:
@@ -1153,7 +1153,7 @@ class SignalReader:
 
     # --- plans ---
 
-    def _plan(self, plan: Plan) -> None:
+    def _plan(self, plan: Plan, by_user: bool = False) -> None:
         if plan.remaining and (self.plan or self.steps):  # what is left once work is under way: loops
             for item, marked in zip(plan.items, plan.marked):
                 if not marked:
@@ -1163,6 +1163,10 @@ class SignalReader:
             for step, marked in zip(self.plan, plan.marked):
                 step.done = step.done or marked
             return
+        if self.plan and not plan.steps:
+            return
+        if self.plan and not by_user and not plan.headed and not self._revises(plan.items):
+            return  # "two things: - don't touch prod-db - keep the old logs": rules or questions, not a new plan
         self.plan = [_Step(n, text, marked) for n, (text, marked) in enumerate(zip(plan.items, plan.marked), 1)]
         self.plan_unit = plan.unit
         self.working_on = 0
@@ -1173,6 +1177,9 @@ class SignalReader:
                         self.plan[number - 1].done = True
         for words in self.step_words:  # work done before the plan was laid out may be one of its steps
             self._plan_item(words, strong=True)
+
+    def _revises(self, items: tuple[str, ...]) -> bool:
+        return any(len(_stems(text) & step.words - _GENERIC) >= 2 for text in items for step in self.plan)
 
     def _same_plan(self, items: tuple[str, ...]) -> bool:
         if len(items) != len(self.plan):

@@ -44,7 +44,10 @@ EXTRA_VERBS = frozenset(
     "clean tidy outline design plan research compare pack arrange buy verify run inspect backfill rebuild rerun "
     "re-run dump load export keep make do take use try ensure double-check recheck draft reply respond triage "
     "walk go follow write check test deploy monitor move convert translate download share track collect note "
-    "double handle cover add remove create set hand propose flag estimate shortlist book reserve pull".split()
+    "double handle cover add remove create set hand propose flag estimate shortlist book reserve pull "
+    "answer bill chase compile credit debit dedupe deduplicate deprovision drain evaluate filter finalise finalize "
+    "format group increase inform invoice lower normalise normalize offboard onboard print quote raise reconcile "
+    "reduce resend retrain roll score sort sum summarise summarize tell text train unpause".split()
 )
 PLAN_VERBS = CHANGE_VERBS | CHECK_VERBS | READ_VERBS | EXTRA_VERBS
 
@@ -54,6 +57,10 @@ class Plan(NamedTuple):
     marked: tuple[bool, ...]  # the item carries a done mark
     remaining: bool  # headed "next steps", "still to do": what is left, not a new plan
     unit: str = "step"  # what its items are numbered as when they say so ("PR #1 – …": "pr")
+    # it reads as steps (most items start with something to do, or its head says it is a plan), not only
+    # as a list in the user's words: a list of rules or questions does not replace a plan under way
+    steps: bool = True
+    headed: bool = False  # its head says it is a plan ("Plan:", "Revised plan", "here's what I'll do")
 
 
 def plans(text: str, user: bool = False) -> list[Plan]:
@@ -129,11 +136,12 @@ def _inline(text: str, user: bool = False) -> list[Plan]:
                 item = re.split(r"(?<=[a-z0-9)])[.!?](?:\s|$)", item, maxsplit=1)[0]
             items.append(item.strip().rstrip(",;").removesuffix(" and").removesuffix(" then").strip())
         head = line[: marks[0].start()]
-        if items and (user or _SAYS_PLAN.search(head) or sum(_is_action(i) for i in items) * 2 >= len(items) + 1):
+        steps = bool(_SAYS_PLAN.search(head)) or sum(_is_action(i) for i in items) * 2 >= len(items) + 1
+        if items and (user or steps):
             # numbered inline with ")" is how people write steps in a line; an assistant's, when it reads as one
             # (not "1) February's own charges…, 2) January's bill…": a breakdown)
             found.append(Plan(tuple(_clean(item) for item in items), tuple(bool(_DONE_MARK.search(i)) for i in items),
-                              bool(_REMAINING.search(head))))
+                              bool(_REMAINING.search(head)), steps=steps, headed=bool(_SAYS_PLAN.search(head))))
     return found
 
 
@@ -145,11 +153,12 @@ def _close(run: list[tuple[str, str]], head: str, found: list[Plan], user: bool 
         return
     units = [_UNIT.match(text.replace("**", "")) for text in items]
     unit = units[0].group(1).lower().rstrip("s") if all(units) else "step"  # type: ignore[union-attr]  # all matched
-    actions = len(items) if all(units) or user or _SAYS_PLAN.search(head) else sum(_is_action(text) for text in items)
-    if actions * 2 < len(items) + 1:
+    steps = all(units) or bool(_SAYS_PLAN.search(head)) or sum(_is_action(text) for text in items) * 2 >= len(items) + 1
+    if not (user or steps):
         return
     found.append(Plan(tuple(_clean(text) for text in items), tuple(bool(_DONE_MARK.search(t)) for t in items),
-                      bool(_REMAINING.search(head)), "pr" if unit.startswith("pull") else unit))
+                      bool(_REMAINING.search(head)), "pr" if unit.startswith("pull") else unit, steps,
+                      bool(_SAYS_PLAN.search(head))))
 
 
 def _is_action(item: str) -> bool:
