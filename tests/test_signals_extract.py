@@ -1114,3 +1114,22 @@ def test_a_passing_run_closes_a_failed_one_whatever_command_ran_it() -> None:
                        assistant("All webhook tests pass now.")])
     assert signals.open_loops == []
     assert any(loop.startswith("`test` failed") for loop in signals.resolved_loops), signals.resolved_loops
+
+
+@pytest.mark.parametrize(
+    ("output", "named"),
+    [
+        ("..F..\nFAILED tests/test_tax.py::test_vat_for - NameError: name 'date' is not defined\n1 failed, 31 passed in 0.9s",
+         "test_vat_for in tests/test_tax.py fails: NameError: name 'date' is not defined (1 failed, 31 passed in 0.9s)"),
+        ("..F.\n____ test_excel_columns ____\n>  assert cols == want\nE   AssertionError: assert 7 == 6\n"
+         "tests/recon/test_export.py:15: AssertionError\n1 failed, 14 passed in 2.64s",
+         "test_excel_columns in tests/recon/test_export.py fails: AssertionError: assert 7 == 6 (1 failed, 14 passed in 2.64s)"),
+        (" ❯ src/WeekStrip.test.tsx (6 tests | 1 failed)\n   × WeekStrip > renders seven days\n"
+         " FAIL  src/WeekStrip.test.tsx > WeekStrip > renders seven days\n Tests  1 failed | 19 passed (20)",
+         "renders seven days in src/WeekStrip.test.tsx fails (Tests 1 failed | 19 passed (20))"),
+    ],
+)
+def test_a_failed_test_run_names_the_failing_tests_where_they_are_and_what_they_hit(output: str, named: str) -> None:
+    loops = extract([user("Fix the export and run the tests."), tool_call("t1", "Bash", command="pytest -q"),
+                     tool_result("t1", output)]).open_loops
+    assert loops == [f"`test` failed: {named}"]

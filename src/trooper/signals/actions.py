@@ -774,9 +774,57 @@ def _first_line(body: str) -> str:
 _LOCATED_ERROR = re.compile(r"[\w/.-]+\.\w{1,5}:\d+(?::\d+)?:?\s*(?:error|E\d{3})\b|^error(?:\[\w+\])?: [^\n]{8,}")
 
 
+# The tests a runner names as failing: pytest's "FAILED tests/x.py::test_y - Error" and "____ test_y ____",
+# jest/vitest's "FAIL src/x.test.ts > suite > case" and "× case", go's "--- FAIL: TestY", cargo's
+# "test y ... FAILED"; where they are (a test file's "path:line:"), and the first error they hit.
+_FAILING_TEST = re.compile(
+    r"^(?:FAILED|ERROR) (?P<file>[^\s:]+\.\w+)(?:::(?P<test>[\w\[\].-]+))?(?: - (?P<error>[^\n]{3,}))?|"
+    r"^_{3,} (?:\w+\.)?(?P<header>\w[\w\[\].-]*) _{3,}$|"
+    r"^ *FAIL +(?P<suite>[^\s>]+\.\w+)(?: > (?P<case>[^\n]{1,80}))?|^ *(?:×|✕) (?P<mark>[^\n]{3,80}?)(?: \d+ ?ms)?$|"
+    r"^--- FAIL: (?P<go>\w+)|^test (?P<cargo>[\w:]+) \.\.\. FAILED",
+    re.MULTILINE,
+)
+_TEST_FILE_AT = re.compile(r"^([\w./-]*test[\w./-]*\.\w+):\d+", re.MULTILINE)
+_FIRST_ERROR = re.compile(r"^(?:E +)?((?:\w+\.)*\w*(?:Error|Exception)\b:? ?[^\n]{0,80})|^ *→ ([^\n]{5,80})", re.MULTILINE)
+_RUN_SUMMARY = re.compile(r"[^\n]*\b[1-9]\d* (?:failed|failing)\b[^\n]*")
+
+
+def _failing_tests(body: str) -> str:
+    """A test run's failure as people report it: each failing test by name, where it is and
+    what it hit, then the run's count ("test_vat_for in tests/test_tax.py fails: NameError:
+    name 'date' is not defined (1 failed, 31 passed)")."""
+    failing: dict[str, tuple[str, str]] = {}  # test (or file) -> its file, its error
+    for match in _FAILING_TEST.finditer(body):
+        found = match.groupdict()
+        where = found["file"] or found["suite"] or ""
+        name = found["test"] or found["header"] or found["case"] or found["mark"] or found["go"] or found["cargo"] or where
+        name = name.rsplit(" > ", 1)[-1].strip()
+        known = failing.get(name, ("", ""))
+        failing[name] = (known[0] or where, known[1] or " ".join((found["error"] or "").split()))
+    if not failing:
+        return ""
+    located = _TEST_FILE_AT.findall(body)
+    first_error = _FIRST_ERROR.search(body)
+    parts = []
+    for name, (where, error) in list(failing.items())[:2]:
+        where = where or (located[0] if len(failing) == 1 and located else "")
+        if not error and len(failing) == 1 and first_error is not None:
+            error = " ".join((first_error.group(1) or first_error.group(2)).split())
+        said = f"{name} in {where}" if where and where != name else name
+        parts.append(f"{said} fails: {error[:80]}" if error else f"{said} fails")
+    if len(failing) > 2:
+        parts.append(f"and {len(failing) - 2} more")
+    summary = _RUN_SUMMARY.findall(body[-800:])
+    count = f" ({' '.join(summary[-1].split()).strip('= ')})" if summary else ""
+    return f"{'; '.join(parts)}{count}"[:200]
+
+
 def _error_line(body: str) -> str:
-    """The line that says what went wrong: the last `…Error: …` line of a traceback, a
-    test summary, or the first line that mentions an error."""
+    """The line that says what went wrong: the failing tests of a test run, the last
+    `…Error: …` line of a traceback, a test summary, or the first line that mentions an error."""
+    tests = _failing_tests(body)
+    if tests:
+        return tests
     lines = [" ".join(line.split()) for line in body.splitlines() if line.strip()]
     for line in lines[:80]:  # a compiler's or linter's "path:line: error: …" says the most
         if _LOCATED_ERROR.search(line):
