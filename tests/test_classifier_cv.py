@@ -4,11 +4,14 @@ keeps its promise on complex turns, and a fitted model separates turns it was sh
 
 from __future__ import annotations
 
+import re
+import subprocess
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent.parent / "bench"))
-from classifier_cv import figures  # noqa: E402
+ROOT = Path(__file__).parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+from classifier_cv import fell_back, figures  # noqa: E402
 from classifier_model import Model, features, fit_with_threshold, probability, rule_signals, threshold_for, train  # noqa: E402
 
 SIMPLE = ["what is the capital of peru", "define photosynthesis", "convert 12 miles to km", "hi there",
@@ -70,3 +73,17 @@ def test_probability_counts_a_repeated_feature_once() -> None:
 def test_figures_count_complex_turns_sent_local() -> None:
     accuracy, costly, share = figures(["complex", "complex", "simple", "simple"], ["simple", "complex", "complex", "simple"])
     assert (accuracy, costly, share) == (0.5, 1, 0.5)
+
+
+def test_the_hybrid_hands_the_model_only_the_rules_fallbacks() -> None:
+    assert fell_back("not clearly simple") and fell_back("tools defined") and fell_back("37 words")
+    assert not fell_back("code") and not fell_back("lookup or definition") and not fell_back("depends on earlier turns")
+
+
+def test_the_bench_prints_every_system_for_a_fold() -> None:
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "classifier_cv.py"), "--test", "bd_t"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for system in ("rules", "model", "rules+veto", "hybrid"):
+        line = next(line for line in done.stdout.splitlines() if line.strip().startswith(system + " "))
+        assert re.search(r"\d+\.\d% +\d+\.\d% \(\d+\)$", line), line
