@@ -1133,3 +1133,96 @@ def test_a_failed_test_run_names_the_failing_tests_where_they_are_and_what_they_
     loops = extract([user("Fix the export and run the tests."), tool_call("t1", "Bash", command="pytest -q"),
                      tool_result("t1", output)]).open_loops
     assert loops == [f"`test` failed: {named}"]
+
+
+def test_a_search_does_not_finish_a_plan_step_that_books() -> None:
+    reader = SignalReader()
+    for message in [
+        user("Sort out my trip to Berlin please."),
+        assistant("Plan:\n1. Book the Lisbon-Berlin flight\n2. Book a hotel near the venue\n3. Book an airport transfer"),
+        tool_call("t1", "search_flights", origin="LIS", destination="BER"),
+        tool_result("t1", '{"offers": [{"offer_id": "FO-7781", "carrier": "TAP"}]}'),
+        tool_call("t2", "book_flight", offer_id="FO-7781"),
+        tool_result("t2", '{"booking_ref": "TP8QZ2", "status": "ticketed"}'),
+    ]:
+        reader.read(message)
+    signals = reader.signals()
+    assert [step.split(" — ")[0] for step in signals.completed_steps] == ["step 1: booked the Lisbon-Berlin flight"]
+    assert "TP8QZ2" in signals.completed_steps[0]
+    assert signals.resume_from == 2
+
+
+def test_a_batch_that_partly_went_through_is_a_step_for_what_went_and_a_loop_for_what_did_not() -> None:
+    signals = extract([
+        user("Remove the Wednesday covers."),
+        tool_call("t1", "remove_cover", ids=["CV-0301", "CV-0302", "CV-0303", "CV-0304"]),
+        tool_result("t1", '{"removed": ["CV-0301", "CV-0302", "CV-0303"], "errors": [{"id": "CV-0304", "error": "not found"}]}'),
+    ])
+    assert len(signals.completed_steps) == 1
+    step = signals.completed_steps[0]
+    assert step.startswith("removed cover CV-0301, CV-0302, CV-0303") and "3 of 4" in step and "not found" in step
+    assert "CV-0304" not in step.split("(", 1)[0]
+    assert len(signals.open_loops) == 1 and "CV-0304: not found" in signals.open_loops[0]
+
+
+def test_a_counted_batch_says_how_much_of_it_went_through_and_the_same_tool_later_closes_the_rest() -> None:
+    messages = [
+        user("Quarantine every copy of the phishing mail."),
+        tool_call("t1", "quarantine_messages", campaign="ML-20260312-7741"),
+        tool_result("t1", '{"requested": 47, "quarantined": 44, "failed": [{"id": "MSG-17", "reason": "mailbox on litigation hold"}]}'),
+    ]
+    signals = extract(messages)
+    assert "44 of 47" in signals.completed_steps[0]
+    assert "litigation hold" in signals.open_loops[0]
+    later = extract([*messages, tool_call("t2", "quarantine_messages", ids=["MSG-17"]),
+                     tool_result("t2", '{"requested": 1, "quarantined": 1, "failed": []}')])
+    assert later.open_loops == []
+
+
+def test_a_batch_where_nothing_went_through_is_a_failure() -> None:
+    outcome = actions_module.outcome('{"moved": 0, "failed": [{"id": "L-1", "reason": "section full"}]}', False, "change")
+    assert outcome.status == "failed" and "section full" in outcome.detail
+
+
+def test_a_command_that_did_its_work_and_then_a_hook_failed_is_done_with_the_failure_open() -> None:
+    output = ("Renewing an existing certificate for shop.example.io\n\nSuccessfully received certificate.\n"
+              "Hook 'deploy-hook' reported error code 255\nError output from deploy-hook command :\n"
+              "ssh: connect to host web-b port 22: No route to host")
+    signals = extract([
+        user("Renew the certificate for shop.example.io."),
+        tool_call("t1", "bash", command="sudo certbot certonly --dns-route53 -d shop.example.io"),
+        tool_result("t1", output),
+        assistant("The certificate is renewed, though the deploy hook could not reach web-b."),
+    ])
+    assert len(signals.completed_steps) == 1 and "certbot" not in signals.completed_steps[0].split(" ")[0]
+    assert len(signals.open_loops) == 1 and "failed" in signals.open_loops[0]
+    outcome = actions_module.outcome("Error: bad flag\nSuccessfully nothing", False, "change")
+    assert outcome.status == "failed"  # the failure came first: nothing was done
+
+
+def test_a_cloud_cli_error_message_is_a_failure() -> None:
+    output = ("Saving debug log\nAn error occurred (AccessDenied) when calling the ChangeResourceRecordSets operation: "
+              "User is not authorized")
+    assert actions_module.outcome(output, False, "change").status == "failed"
+
+
+def test_a_text_agent_running_a_shell_command_through_run_is_read_as_that_command() -> None:
+    call = actions_module.describe("run", "sudo apt-get install -y python3-certbot-dns-route53 2>&1 | tail -2")
+    assert call.kind == "change" and call.phrase == "installed python3-certbot-dns-route53"
+    assert actions_module.describe("run", "certbot plugins | grep dns").kind == "read"
+
+
+def test_a_restated_plan_keeps_what_its_steps_found() -> None:
+    reader = SignalReader()
+    for message in [
+        user("The renewal keeps failing, sort it out."),
+        assistant("Plan:\n1. Check the renewal log\n2. Find why the challenge fails\n3. Fix the cause"),
+        tool_call("t1", "bash", command="tail -n 30 /var/log/letsencrypt/letsencrypt.log"),
+        tool_result("t1", "Challenge failed for shop.example.io: 301 redirect to www.example.io"),
+        assistant("The challenge request is redirected to www.example.io by the CDN."),
+        assistant("New plan:\n1. Check the renewal log (done)\n2. Find why the challenge fails (done)\n"
+                  "3. Switch the renewal to DNS-01"),
+    ]:
+        reader.read(message)
+    found = [step for step in reader.signals().completed_steps if step.startswith("step 1:")]
+    assert found and "redirected to www.example.io" in found[0]

@@ -32,7 +32,7 @@ CHANGE_VERBS = frozenset(
     "produce export prepare record request rerun retry reserve remind reply hold release regrade mark "
     "freeze unfreeze join leave log note route reroute reissue report ask "
     "decline deny dismiss acknowledge process adjust regenerate resubmit fax unassign offer discard extend waive "
-    "allocate reallocate redact restock reinstate recreate".split()
+    "allocate reallocate redact restock reinstate recreate fill".split()
 )
 CHECK_VERBS = frozenset("test tests lint validate verify build typecheck audit".split())
 READ_VERBS = frozenset(
@@ -91,6 +91,7 @@ _FILE_TOOLS = {"write": "wrote", "edit": "edited", "multiedit": "edited", "noteb
                "apply_patch": "patched", "str_replace": "edited", "create": "created"}
 _SHELL_TOOLS = frozenset("bash shell run_shell run_command execute_command terminal exec sh cmd "
                          "execute_bash run_bash_command powershell".split())
+_TEXT_SHELLS = frozenset("python terminal run exec execute cmd command console".split())
 _PLAN_TOOLS = frozenset(("todowrite", "todo_write", "update_plan", "write_todos", "update_todos"))
 # Argument keys whose values are bodies, not names.
 _BULK_KEYS = frozenset("body content text message description details notes code query sql patch diff old_string "
@@ -123,7 +124,7 @@ def describe(tool: str, arguments: Any) -> Call:
             decoded = None
         if isinstance(decoded, dict):
             args, text_arg = decoded, ""
-    if low in _SHELL_TOOLS or (not args and text_arg and low in ("python", "terminal")):
+    if low in _SHELL_TOOLS or (not args and text_arg and low in _TEXT_SHELLS):  # a text agent's run[apt-get install …]
         command = str(args.get("command") or args.get("cmd") or args.get("script") or text_arg)
         return shell(command, tool)
     if low in _FILE_TOOLS or (low == "str_replace_based_edit_tool"):
@@ -532,6 +533,8 @@ def _segment(segment: str) -> tuple[str, str, str]:
             return "read", "crontab", ""
         return "change", "crontab", ("removed crontab" if "-r" in tokens else "installed crontab") + \
             (f" of {tokens[tokens.index('-u') + 1]}" if "-u" in tokens[:-1] else "")
+    if program == "certbot" and sub in ("certificates", "plugins", "show_account", "help"):
+        return "read", "certbot", ""
     if program in _CHANGE_PROGRAMS or (program == "sed" and "-i" in tokens):
         verb = {"mkdir": "created", "mv": "moved", "cp": "copied", "rm": "removed", "touch": "created",
                 "chmod": "changed mode of", "chown": "changed owner of", "ln": "linked", "rsync": "synced",
@@ -626,6 +629,11 @@ class Outcome(NamedTuple):
     ids: tuple[str, ...]  # identifiers the result carries
     verb: str = ""  # a JSON result's status when it says what was done ("submitted", "booked")
     text: str = ""  # the start of the result, for a script's step
+    # a batch that partly went through ({"removed": [...], "errors": [...]}): how much of it ("44 of 47"),
+    # what it was done to, and what failed and why
+    tally: str = ""
+    done: tuple[str, ...] = ()
+    failed: tuple[str, ...] = ()
 
 
 _FAIL_HEAD = re.compile(
@@ -637,7 +645,8 @@ _FAIL_HEAD = re.compile(
 _FAIL_ANYWHERE = re.compile(
     r"\b(?:exit code|exit status|returned non-zero exit status|exited with code|process completed with exit code)"
     r":? *[1-9]|traceback \(most recent call last\)|\b[1-9]\d* (?:failed|failing|errors?)\b|^error[:\[ ]|"
-    r"\bbuild failed\b|\bnpm err!|\bfatal:|\berror: |\bfailed to\b|: operation not permitted\b|: permission denied\b",
+    r"\bbuild failed\b|\bnpm err!|\bfatal:|\berror: |\bfailed to\b|: operation not permitted\b|: permission denied\b|"
+    r"\ban error occurred \(\w+\)",
     re.MULTILINE,
 )
 _FAIL_STATUS = frozenset("error failed failure declined rejected denied invalid unauthorized forbidden "
@@ -665,6 +674,13 @@ def outcome(text: str, is_error: bool, kind: str) -> Outcome:
     if is_error:
         return Outcome("failed", _error_line(body) or first, ids)
     if data is not None:
+        batch = _batch(data)
+        if batch is not None and batch[0]:  # some of it went through: a step, and a failure beside it
+            tally, done, failed = batch
+            ids = tuple(i for i in ids if not any(f.startswith(f"{i}:") or f.startswith(f"{i} ") for f in failed))
+            return Outcome("ok", first, ids, _done_status(data), body[:2000] if kind == "change" else "", tally, done, failed)
+        if batch is not None:
+            return Outcome("failed", "; ".join(batch[2][:3])[:160] or first, ids)
         verdict = _json_verdict(data)
         if verdict is not None:
             return Outcome(verdict[0], verdict[1] or first, ids)
@@ -673,6 +689,12 @@ def outcome(text: str, is_error: bool, kind: str) -> Outcome:
     if kind != "read" or low_head.startswith(("error", "exception", "traceback", "fatal", "failed")):
         if _FAIL_HEAD.match(low_head) or (kind != "read" and (_FAIL_ANYWHERE.search(body[:400].lower())
                                                               or _FAIL_ANYWHERE.search(body[-400:].lower()))):
+            worked = _SUCCEEDED.search(body[:600]) if not _FAIL_HEAD.match(low_head) else None
+            broke = _FAIL_ANYWHERE.search(body.lower(), worked.end()) if worked is not None else None
+            if worked is not None and broke is not None and _FAIL_ANYWHERE.search(body[: worked.start()].lower()) is None:
+                # "Successfully received certificate." and then a hook's error: the work is done, a side of it failed
+                return Outcome("ok", first, ids, verb, body[:2000] if kind == "change" else "",
+                               failed=(_error_line(body[max(0, broke.start() - 200):]),))
             return Outcome("failed", _error_line(body) or first, ids)
     if kind == "change" and (pending := _PENDING_TEXT.search(body[:300].lower())):
         # the line that says so names who it waits on ("PENDING SUPERVISOR APPROVAL (queue: T. Nakamura)")
@@ -681,6 +703,8 @@ def outcome(text: str, is_error: bool, kind: str) -> Outcome:
     return Outcome("ok", first, ids, verb, body[:2000] if kind == "change" else "")
 
 
+# A line that says the command did what it was for, before anything after it went wrong.
+_SUCCEEDED = re.compile(r"(?im)^[^\n]{0,40}\b(?:successfully|succeeded\b|success:)")
 _DONE_STATUSES = frozenset("submitted created sent cancelled canceled booked scheduled approved confirmed refunded "
                            "issued processed completed opened closed updated deleted shipped reserved assigned "
                            "escalated merged deployed published posted paid transferred renewed activated "
@@ -692,6 +716,51 @@ def _done_status(data: Any) -> str:
         return ""
     status = data.get("status") or data.get("state")
     return status.lower() if isinstance(status, str) and status.lower() in _DONE_STATUSES else ""
+
+
+_FAILED_KEYS = ("failed", "errors", "failures", "rejected")
+_ASKED_KEYS = ("requested", "total", "eligible", "submitted", "count", "attempted")
+
+
+def _batch(data: Any) -> tuple[str, tuple[str, ...], tuple[str, ...]] | None:
+    """A result that says which items of a batch went through and which failed ({"removed":
+    ["CV-0301", …], "errors": [{"id": "CV-0304", "error": "not found"}]}, {"requested": 47,
+    "quarantined": 44, "failed": […]}): how many went through ("44 of 47", "" when nothing did),
+    the items it names as done, and each failure with its reason. None when nothing failed."""
+    if not isinstance(data, dict):
+        return None
+    failures = next((data[key] for key in _FAILED_KEYS if isinstance(data.get(key), list)), None)
+    if not failures:
+        return None
+    done: list[str] = []
+    count = 0
+    for key, value in list(data.items())[:40]:
+        low = str(key).lower()
+        if low in _FAILED_KEYS or low in _ASKED_KEYS or not (low.endswith("ed") or low.endswith("ed_ids")
+                                                                  or low in _DONE_STATUSES or low == "sent"):
+            continue
+        if isinstance(value, list) and value:
+            done.extend(str(item) for item in value[:8] if isinstance(item, (str, int)) and not isinstance(item, bool))
+            count = count or len(value)
+        elif isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            count = count or value
+    if not count:
+        return "", (), tuple(_failure(item) for item in failures[:8])
+    asked = next((data[key] for key in _ASKED_KEYS if isinstance(data.get(key), int) and not isinstance(data[key], bool)), 0)
+    asked = asked or count + len(failures)
+    return f"{count} of {asked}", tuple(done), tuple(_failure(item) for item in failures[:8])
+
+
+def _failure(item: Any) -> str:
+    """One failed item of a batch: what it was, and why ("CV-0304: not found")."""
+    if not isinstance(item, dict):
+        return " ".join(str(item).split())[:80]
+    values = [" ".join(str(value).split()) for value in item.values() if isinstance(value, (str, int))
+              and not isinstance(value, bool)]
+    reason = next((" ".join(str(item[key]).split()) for key in ("reason", "error", "message", "detail")
+                   if isinstance(item.get(key), str)), "")
+    named = [value for value in values if value != reason][:2]
+    return f"{' '.join(named)}: {reason}"[:100] if reason else " ".join(named)[:100]
 
 
 def _json(body: str) -> Any:
@@ -850,9 +919,11 @@ _BARE_PR = re.compile(r"\bPR\b(?!\s*#)(:?)")
 def step_name(call: Call, result: Outcome) -> str:
     """The finished step: the call's phrase and the identifiers its result returned; when
     the result's status is a past participle ("submitted", "booked"), that is the verb."""
-    low = call.phrase.lower()
-    ids = [i for i in result.ids if i.lower() not in low]
     phrase = glossed(call.phrase, result.text) if call.phrase.startswith("ran ") else call.phrase
+    if result.tally:  # a batch that partly went through: what it was done to, not what was asked
+        phrase = without(phrase, [failure.split(": ", 1)[0] for failure in result.failed])
+    low = (phrase if result.tally else call.phrase).lower()
+    ids = [i for i in dict.fromkeys((*result.ids, *result.done)) if i.lower() not in low]
     if result.verb and phrase.startswith("created ") and result.verb != "created":
         phrase = result.verb + phrase[phrase.index(" "):]
     pr = next((i for i in ids if i.startswith("PR #")), "")
@@ -867,7 +938,19 @@ def step_name(call: Call, result: Outcome) -> str:
         shown = f" ({alike[0]}, {alike[1]} … {alike[-1]})"
     else:
         shown = f" ({', '.join(ids[:3])})" if ids else ""
+    if result.tally:
+        why = result.failed[0].split(": ", 1)[-1] if result.failed else ""
+        shown = f"{shown} ({result.tally}; {len(result.failed)} failed: {why[:60]})"
     return (phrase[: max(80, 200 - len(shown))].rstrip() + shown)[:200]  # a long command keeps room for what it returned
+
+
+def without(phrase: str, names: Sequence[str]) -> str:
+    """A call's phrase without the items of it that failed ("removed cover CV-0301, CV-0304" →
+    "removed cover CV-0301" when CV-0304 was not found)."""
+    for name in names:
+        if len(name) >= 3:
+            phrase = phrase.replace(f", {name}", "").replace(f"{name}, ", "")
+    return phrase
 
 
 _ITEM_NUMBER = re.compile(r"^(?:step\s*)?\d{1,2}[.):]\s+", re.IGNORECASE)

@@ -251,6 +251,7 @@ _ANNOUNCING = re.compile(r"(?:now|next|then|first|let me|let's|i'll|i will|i'm g
 REPORT_LENGTH = 200  # of what the agent says of a plan step's results
 STEP_ENTRY_LENGTH = 480  # a finished plan step, its work and what the agent said of it
 _CLAIMED = "though the agent said"
+_PART = "part:"  # the key of a loop for the part of a batch that failed
 _STEP_NAMED = re.compile(r"^step (\d{1,2})\b")
 # "Step 2: parcel 044-231-17 is R-1, the rear setback fails": the agent reporting a plan step by its number.
 # A file the agent names, by its name: `sections/intro.tex` → intro.tex.
@@ -1137,7 +1138,7 @@ class SignalReader:
         about? ("Refund issued!" after create_refund failed.) Its loop then says so: the
         claim is what a reader of the agent's summary would otherwise believe."""
         for loop in self.loops:
-            if loop.key and len(event.words & loop.words - _GENERIC) >= 1:
+            if loop.key and not loop.key.startswith(_PART) and len(event.words & loop.words - _GENERIC) >= 1:
                 if _CLAIMED not in loop.text and not loop.key.startswith("pending:"):  # a failure, not a wait
                     loop.text = f"{loop.text} — {_CLAIMED}: {event.text}"[:GLOSSED_LENGTH]
                 return True
@@ -1167,7 +1168,9 @@ class SignalReader:
             return
         if self.plan and not by_user and not plan.headed and not self._revises(plan.items):
             return  # "two things: - don't touch prod-db - keep the old logs": rules or questions, not a new plan
+        before = self.plan
         self.plan = [_Step(n, text, marked) for n, (text, marked) in enumerate(zip(plan.items, plan.marked), 1)]
+        self._carry(before)
         self.plan_unit = plan.unit
         self.working_on = 0
         for unit, numbers in self.numbers.items():  # numbered work reported before the plan was laid out
@@ -1180,6 +1183,23 @@ class SignalReader:
 
     def _revises(self, items: tuple[str, ...]) -> bool:
         return any(len(_stems(text) & step.words - _GENERIC) >= 2 for text in items for step in self.plan)
+
+    def _carry(self, before: list[_Step]) -> None:
+        """A plan laid out again (restated with its progress, or revised): an old step's work
+        keeps what it found, and a loop met at it is held at, for the new plan's step about the
+        same thing; a loop met at an old step the new plan drops is at no step of it (step 3 of
+        a plan the user replaced is not the new plan's step 3)."""
+        renumbered = {0: 0}
+        for old in before:
+            same = max(self.plan, key=lambda step: len((step.words & old.words) - _GENERIC), default=None)
+            if same is None or len((same.words & old.words) - _GENERIC) < max(1, len(old.words) // 2):
+                renumbered[old.number] = 0
+                continue
+            renumbered[old.number] = same.number
+            if (old.said or old.looked) and not (same.said or same.looked):
+                same.said, same.looked = old.said, old.looked
+        for loop in self.loops:
+            loop.step = renumbered.get(loop.step, 0)
 
     def _same_plan(self, items: tuple[str, ...]) -> bool:
         if len(items) != len(self.plan):
@@ -1224,7 +1244,8 @@ class SignalReader:
             if enough and score > best_score:
                 best, best_score = step, score
         near = len((words & upcoming.words) - _GENERIC) if upcoming is not None else 0
-        if strong and best is None and near and upcoming is not None and (upcoming.looks or loose):
+        if strong and best is None and near and upcoming is not None and (upcoming.looks or (
+                loose and upcoming.verb not in _CHANGING)):  # a search does not book the flight
             upcoming.done = upcoming.touched = True  # a lookup about the next step, when that step is a lookup
             return upcoming
         elif not strong and near and (best is None or len((words & best.words) - _GENERIC) <= near + 1):
@@ -1301,6 +1322,13 @@ class SignalReader:
             # "requested approval APR-7731": the request is done, its answer is awaited
         else:
             self._succeeded(call, result)
+            if result.failed and call.kind == "change":  # part of a batch failed: that part is still to do
+                label = actions.without(call.label or call.phrase or call.key.split(":", 1)[-1], result.done)
+                text = f"{label} failed: {'; '.join(result.failed[:3])}"[:200]
+                # keyed apart from a failed call's: the call's own work is done, so a claim of it holds no step
+                failure = _Loop(text, _stems(f"{call.words} {text}"), key=f"{_PART}{call.key}")
+                self._open(failure, dedupe=False)
+                self.failed.append(failure)
             if call.kind == "change" and _asks_someone(call) and result.ids:
                 self._pending(call, "pending", result.ids, name)
         if call.kind == "check" and result.status == "ok" and 0 <= self.last_work < len(self.steps):
@@ -1479,7 +1507,7 @@ class SignalReader:
     def _succeeded(self, call: Call, result: Outcome) -> None:
         # a message that names a waiting item (an email listing claim CLM-300418) says nothing of its answer
         about = result.ids if not _MESSAGE_TOOL.search(call.key) else ()
-        for loop in [loop for loop in self.loops if (loop.key and loop.key == call.key) or
+        for loop in [loop for loop in self.loops if (loop.key and loop.key in (call.key, f"{_PART}{call.key}")) or
                      (loop.ids and about and set(loop.ids) & set(about))]:
             self.loops.remove(loop)
             self.resolved.append(loop.text)
