@@ -441,6 +441,19 @@ def test_what_the_user_takes_on_joins_the_loop_it_is_about() -> None:
     assert len(signals.open_loops) == 1 and signals.open_loops[0].endswith("user will ask Birgit to reopen DE02 for an hour")
 
 
+def test_what_the_user_takes_on_in_other_words_joins_the_loop_the_agent_just_left_open() -> None:
+    signals = extract([
+        user("Push the branch and open the PR."),
+        tool_call("t1", "Bash", command="gh pr create --base develop --fill"),
+        tool_result("t1", "pull request create failed: GraphQL: Resource not accessible by personal access token", error=True),
+        assistant("The branch is pushed, but I couldn't open the PR: your token lacks that permission. Want me to retry later?"),
+        user("ugh, my token again. i'll sort it after lunch"),
+    ])
+    assert len(signals.open_loops) == 1, signals.open_loops
+    assert signals.open_loops[0].startswith("`gh pr create` failed: pull request create failed")
+    assert signals.open_loops[0].endswith("user will sort it after lunch")
+
+
 def test_shell_commands_are_named_by_what_they_change() -> None:
     signals = extract([
         user("Restart nginx on web-2 and open a PR with the config fix."),

@@ -802,6 +802,7 @@ class SignalReader:
         # the edits made since then that serve one purpose, as one step: its index, its name, its files
         self.edit_run: tuple[int, str, tuple[str, ...], str] = (-1, "", (), "")
         self.asking = ""  # the user's question that no answer has followed yet
+        self.raised: list[_Loop] = []  # the loops opened since the user last spoke
         self.names: dict[str, str] = {}  # "pr" -> "PR #318": the identifier the agent last gave a thing
         self.called = False  # a tool call has done some of the work
         self.last_said = ""  # the assistant's last sentence so far: what the user answers
@@ -847,6 +848,11 @@ class SignalReader:
             elif kind == "open":
                 if event.unit == "handoff" and self._taken_on(event):
                     pass
+                elif event.unit == "handoff" and (raised := [loop for loop in self.raised if loop in self.loops]):
+                    # "ugh, my token again, I'll sort it after lunch": what the user takes on is what
+                    # the agent had just left open (its newest loop since the user last spoke)
+                    raised[-1].text = _glossed(raised[-1].text, event.text)
+                    raised[-1].words = raised[-1].words | event.words
                 elif event.unit == "handoff" and self.last_said and not _SMALL_QUESTION.match(self.last_said):
                     # "I'll ping them": what the user takes on is what the agent had just raised
                     text = f"{event.text} — re: {self.last_said}"[:GLOSSED_LENGTH]
@@ -880,6 +886,8 @@ class SignalReader:
                 self._todo(event.todo)
         if message.role == "assistant" and seen.last:
             self.last_said = seen.last
+        elif message.role == "user" and any(event.kind == "reply" for event in seen.events):
+            self.raised = []
         if 0 < at_work <= len(self.plan) and not seen.numbered:
             # what the agent makes of a plan step's results names that step (the one at work, unless a call named
             # it); "Step 2: …" says which step itself
@@ -1551,6 +1559,7 @@ class SignalReader:
                     old.text, old.words = loop.text, old.words | loop.words
                     return
         self.loops.append(loop)
+        self.raised.append(loop)
 
     def _taken_on(self, event: Event) -> bool:
         """"I'll ask Birgit to reopen it": the user takes on a loop already open (the failure or
