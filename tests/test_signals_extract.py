@@ -677,6 +677,20 @@ def test_a_plan_headed_as_one_revising_the_old_or_from_the_user_replaces_it(late
     assert len(signals.plan) == 3 and signals.plan[0] != "Check the worker logs", signals
 
 
+def test_a_wait_at_a_step_of_a_replaced_plan_holds_no_step_of_the_new_one() -> None:
+    signals = extract([
+        user("Onboard Maria.\n1. create her Slack account\n2. order her laptop\n3. send Kofi a welcome note"),
+        tool_call("t1", "order_equipment", item="laptop", employee_id="EMP-1187"),
+        tool_result("t1", '{"order_id": "EQ-5530", "status": "pending_approval", "approver": "Ines Faria"}'),
+        user("new plan:\n1. send Kofi the welcome note\n2. book her a desk on floor 3\n3. add her to payroll"),
+        tool_call("t2", "send_message", to="kofi@example.com", text="Welcome note: Maria starts Monday."),
+        tool_result("t2", '{"status": "delivered"}'),
+        tool_call("t3", "book_desk", floor=3, employee_id="EMP-1187"),
+        tool_result("t3", '{"status": "ok", "desk": "3-114"}'),
+    ])
+    assert signals.resume_from == 3, signals
+
+
 def test_harness_reminders_are_never_the_intent() -> None:
     signals = extract([
         user("<system-reminder>\nThis is a reminder that your todo list is currently empty.\n</system-reminder>\n"

@@ -1180,6 +1180,8 @@ class SignalReader:
         self.plan = [_Step(n, text, marked) for n, (text, marked) in enumerate(zip(plan.items, plan.marked), 1)]
         self._carry(before)
         self.plan_unit = plan.unit
+        for loop in self.loops:  # the steps of the plan replaced are not this plan's
+            loop.step = 0
         self.working_on = 0
         for unit, numbers in self.numbers.items():  # numbered work reported before the plan was laid out
             if unit in ("step", plan.unit):
