@@ -1253,3 +1253,23 @@ def test_a_restated_plan_keeps_what_its_steps_found() -> None:
         reader.read(message)
     found = [step for step in reader.signals().completed_steps if step.startswith("step 1:")]
     assert found and "redirected to www.example.io" in found[0]
+
+
+def test_a_sent_message_that_asks_its_recipient_for_something_awaits_their_reply() -> None:
+    asked = [user("Chase Basin for the commercial invoice so we can file the claim."),
+             tool_call("t1", "email_party", party="shipper", subject="BOL 77120455: commercial invoice needed",
+                       body="Hello Basin Outdoor team,\n\nTo file the claim we need the commercial invoice. "
+                            "Could you send it by Friday?\n\nThanks"),
+             tool_result("t1", '{"status": "sent", "message_id": "M-1"}')]
+    assert extract(asked).open_loops == [
+        "waiting for Basin Outdoor team to reply: BOL 77120455: commercial invoice needed — To file the claim we need the "
+        "commercial invoice."]
+    assert extract([*asked, user("Basin replied, the invoice came in this morning")]).open_loops == []
+    told = [user("Tell Basin the pallets arrived."),
+            tool_call("t1", "email_party", party="shipper", subject="Pallets", body="Hello Basin, all 12 pallets arrived."),
+            tool_result("t1", '{"status": "sent"}')]
+    assert extract(told).open_loops == []  # it tells; it asks for nothing
+    drafted = [user("Draft a note asking Basin for the invoice."),
+               tool_call("t1", "draft_email", to="ops@basin.example", body="Could you send the invoice?"),
+               tool_result("t1", '{"status": "draft saved"}')]
+    assert extract(drafted).open_loops == []  # a draft asks no one yet

@@ -361,7 +361,7 @@ class Event(msgspec.Struct, frozen=True):
     open loop, a question to the user, a plan, a tool call, or a tool result."""
 
     kind: Literal["step", "resolved", "open", "question", "moving", "plan", "todo", "call", "result", "reply",
-                  "asks", "away", "names", "checks_pass", "said", "report", "all_done"]
+                  "asks", "away", "names", "checks_pass", "said", "report", "all_done", "awaits"]
     text: str = ""
     words: frozenset[str] = frozenset()
     unit: str = ""  # steps: the numbered unit (step, pr, task...) and its numbers
@@ -568,6 +568,10 @@ class _Reading:
             return
         announced = _announcement(self.said)
         self.events.append(Event("call", announced, tool_id=tool_id, call=described, tool=name))
+        if described.kind == "change" and isinstance(arguments, dict) and _OUTBOUND.search(name) and not _DRAFT.search(name):
+            awaited = _outbound_ask(name, arguments)
+            if awaited is not None:  # a message that asks its recipient for something: their reply is awaited
+                self.events.append(Event("awaits", awaited[1], _stems(awaited[1]), tool_id=tool_id, unit=awaited[0]))
 
     def result(self, tool_id: str, text: str, is_error: bool, name: str = "") -> None:
         text = without_harness(text)
@@ -803,6 +807,7 @@ class SignalReader:
         self.edit_run: tuple[int, str, tuple[str, ...], str] = (-1, "", (), "")
         self.asking = ""  # the user's question that no answer has followed yet
         self.raised: list[_Loop] = []  # the loops opened since the user last spoke
+        self.awaiting: dict[str, Event] = {}  # call id -> the reply a message asks for, opened once it is sent
         self.names: dict[str, str] = {}  # "pr" -> "PR #318": the identifier the agent last gave a thing
         self.called = False  # a tool call has done some of the work
         self.last_said = ""  # the assistant's last sentence so far: what the user answers
@@ -884,6 +889,8 @@ class SignalReader:
                 self._plan(event.plan, message.role == "user")  # type: ignore[arg-type]  # a plan event carries one
             elif kind == "todo":
                 self._todo(event.todo)
+            elif kind == "awaits":
+                self.awaiting[event.tool_id] = event
         if message.role == "assistant" and seen.last:
             self.last_said = seen.last
         elif message.role == "user" and any(event.kind == "reply" for event in seen.events):
@@ -1297,6 +1304,9 @@ class SignalReader:
             name = event.tool or "tool"
             call, announced = actions.describe(name, {}), ""
         result = event.results[0] if call.kind == "read" else event.results[1]
+        awaited = self.awaiting.pop(event.tool_id, None)
+        if awaited is not None and result.status != "failed":
+            self._await_reply(awaited)
         if result.status == "failed":
             if call.kind != "read":
                 label = call.label or call.phrase or call.key.split(":", 1)[-1] or "a tool call"
@@ -1498,6 +1508,15 @@ class SignalReader:
             loop.words = loop.words | failure.words
         self._open(loop, dedupe=False)
         return loop if loop in self.loops else None
+
+    def _await_reply(self, asked: Event) -> None:
+        """A message sent that asks its recipient for something ("we need the 13-digit ticket
+        number", "could you send the commercial invoice?") leaves their reply awaited, until
+        someone says it came (a later message to them says the loop anew)."""
+        key = f"pending:reply:{asked.unit}"
+        self.loops = [loop for loop in self.loops if loop.key != key]
+        loop = _Loop(asked.text, asked.words, key=key, ids=(asked.unit,))
+        self._open(loop, dedupe=False)
 
     def _restated_tool(self, name: str) -> bool:
         return name in self.steps
@@ -1867,6 +1886,38 @@ def _things(key: str) -> frozenset[str]:
     if ":" in key or key.startswith(_WORKSPACE_TOOLS):
         return frozenset()
     return frozenset(part for part in key.split("_")[1:] if len(part) >= 3) - _GENERIC - _STOP
+
+
+# A tool that sends a message to someone: send_email, message_vendor, email_party, fax_prescriber.
+_OUTBOUND = re.compile(r"(?:^|[_.\s-])(?:send|email|mail|message|fax|sms|text|contact)(?:$|[_.\s-])|^(?:email|message|fax|sms)", re.I)
+_DRAFT = re.compile(r"draft|preview|template|post|publish|broadcast|announce", re.I)  # a post tells; it asks no one
+_MESSAGE_WORDS = frozenset("send email mail message fax sms text contact notice note letter reply to".split())
+_GREETED = re.compile(r"\s*(?:hi|hello|dear|hey|good (?:morning|afternoon))\s+([^,\n!]{2,40})[,!\n]", re.I)
+_RECIPIENT_KEYS = ("to", "recipient", "recipients", "email", "vendor", "vendor_id", "provider", "party", "contact",
+                   "member_number", "customer", "customer_id", "name")
+_ASKS_FOR = re.compile(r"\?|\b(?:could|can|would) you\b|\bplease (?:send|confirm|provide|reply|advise|sign|return|approve|"
+                       r"let (?:us|me) know (?:whether|if|when|which|by))|\b(?:we|i)(?:'d| would) like to ask\b|\bwe need\b", re.I)
+
+
+def _outbound_ask(tool: str, arguments: dict[str, object]) -> tuple[str, str] | None:
+    """Who a sent message asks for something (as its greeting names them, else its recipient, else
+    whom the tool writes to: `message_broker`), and what: its subject and the sentence that asks."""
+    body = next((value for key in ("body", "message", "text", "content") if isinstance(value := arguments.get(key), str)), "")
+    if not body or _ASKS_FOR.search(body) is None:
+        return None
+    found = next((arguments[key] for key in _RECIPIENT_KEYS if arguments.get(key)), "")
+    recipient = ", ".join(map(str, found[:2])) if isinstance(found, list) else str(found)
+    if not recipient:
+        recipient = " ".join(word for word in actions.name_words(tool) if word not in _MESSAGE_WORDS)
+    if not recipient or recipient.startswith("#") or str(arguments.get("channel", "")).startswith("#"):
+        return None  # a message to a channel tells; it asks no one in particular
+    greeted = _GREETED.match(body)
+    recipient = greeted.group(1).strip() if greeted else recipient  # "Hi Priya,": who, as the sender names them
+    subject = " ".join(str(arguments.get("subject") or arguments.get("title") or "").split())
+    ask = next((sentence for sentence in _sentences(body) if _ASKS_FOR.search(sentence)), "")
+    ask = " ".join(ask.split())
+    said = f"{subject} — {ask}" if subject and ask and ask.lower() not in subject.lower() else subject or ask
+    return recipient[:60], f"waiting for {recipient[:60]} to reply: {said}"[:GLOSSED_LENGTH]
 
 
 def _asks_someone(call: Call) -> bool:
