@@ -67,7 +67,8 @@ def evaluate(rows: list[dict]) -> dict:
 def by_source(rows: list[dict]) -> dict[str, list[dict]]:
     """Turns by who wrote them, from the id's prefix. Dev: `c…` the first set (issue 5), `dv_t…`
     written from the labelling guide, `bd_t…` written blind from the guide (never seen by whoever
-    tunes the rules before they were measured). Held-out: `ho_t…` and `h2_t…`, two blind batches
+    tunes the rules before they were measured), `pr_t…` probe turns the developer wrote from the guide in
+    issue 18's fifth round before changing any rule (then tuned on, like the rest of dev). Held-out: `ho_t…` and `h2_t…`, two blind batches
     written in different rounds."""
     sources: dict[str, list[dict]] = {}
     for row in rows:

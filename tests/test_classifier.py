@@ -140,6 +140,14 @@ def test_simple_turns(text: str) -> None:
         ("what can i cook with potatoes and cheese", {}),
         ("my landlord says i owe him for the window but it was cracked when i moved in. who is right", {}),
         ("gdp of france divided by its population", {}),  # facts combined by an operation
+        # why, asked as a what: what makes or causes it, the mechanism or logic behind it
+        ("what makes bread go stale", {}), ("whats the science behind fireworks colours", {}),
+        ("what's the point of a credit score", {}),
+        ("who was taller, lincoln or washington", {}),  # a comparison between two named options
+        ("how tall would a stack of a million coins be", {}),  # a hypothetical quantity, worked out
+        ("what's the time in sydney", {}),  # the clock elsewhere now: live data
+        ("give me a word that rhymes with silver", {}), ("an anagram of listen", {}),  # letters, not tokens
+        ("define irony with an example", {}), ("what is a tariff, but explain it with a story", {}),  # a second ask
     ],
 )
 def test_complex_turns(text: str, kw: dict) -> None:

@@ -71,7 +71,7 @@ def test_turn_count_and_ids():
     assert len(TURNS) >= 300
     ids = [t["id"] for t in ALL_TURNS + HELD_OUT_TURNS]
     assert len(ids) == len(set(ids))
-    assert all(re.fullmatch(r"(c|dv_t|bd_t)\d{3,}", t["id"]) for t in ALL_TURNS)
+    assert all(re.fullmatch(r"(c|dv_t|bd_t|pr_t)\d{3,}", t["id"]) for t in ALL_TURNS)
     assert all(re.fullmatch(r"(ho|h2)_t\d{4}", t["id"]) for t in HELD_OUT_TURNS)
 
 

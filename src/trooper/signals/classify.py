@@ -75,7 +75,11 @@ CODE_MARKS = AnyOf(
 REASONING = Rules(
     # why and how-things-work questions, in the languages people write to agents
     r"\bwhy\b", r"^explain\b", r"\bhow (do|does|did|can|could|would|should|to|come)\b", r"\bwhat (would|will|might) happen\b",
-    r"\bwhat happens\b", r"\bwhat if\b", r"\bexplain (why|how)\b", r"\b(cause|causes|caused|reason) (of|for)\b",
+    r"\bwhat happens\b", r"\bwhat if\b",
+    # why, asked as a what: what makes or causes it, the mechanism or logic behind it
+    r"\bwhat(s| is| are)? (makes?|made|causes?|caused|drives?|determines?|keeps?|lets?|allows?|leads? to|triggers?)\b",
+    r"\b(reasons?|logic|science|mechanism|idea|theory|rationale|thinking|physics|math|maths|psychology|story|secret) behind\b",
+    r"\bwhat('?s| is) behind\b", r"\bwhat('?s| is) the (point|purpose) of\b", r"\bexplain (why|how)\b", r"\b(cause|causes|caused|reason) (of|for)\b",
     r"\b(could|would|might) cause\b", r"\bwho (pays|is liable|is responsible|wins|loses|benefits|suffers|gains)\b",
     r"\bam i allowed\b",
     r"\bwho (is |was |are )?(right|wrong|correct|at fault|to blame|in the wrong)\b", r"\bwhos (right|wrong|correct)\b",
@@ -163,6 +167,7 @@ ACTS = Rules(
 WORKS_OUT = AnyOf(Rules(
     # an estimate or an implicit computation
     r"\b(estimate|estimated|ballpark|about how (many|much|long|far))\b",
+    r"\bhow \w+ (would|will|could|might)\b",  # "how tall would a stack of … be": worked out, not looked up
     r"\bhow (many|much|long|far|big|heavy) .{0,60}\b(would|will|could|can|do i|do we|does it take|should|need|fit|"
     r"left|remain|cost|take|last|afford|save|earn|burn|use|weigh|hold)\b",
     r"\b(total|add up|add them|total cost|in total|altogether|combined|"
@@ -175,7 +180,7 @@ WORKS_OUT = AnyOf(Rules(
     r"\b(divided by|multiplied by)\b(?!\s*\d)",
     r"\b(enough|fit in|fit into|how long until|how long till|how soon|day of the week|what day)\b",
     # what needs today's date or live data a small model does not have
-    r"\b(what time is it|time is it|right now|latest|today|tonight|tomorrow|yesterday|this week|"
+    r"\b(what time is it|time is it|the time (in|at|now)|right now|latest|today|tonight|tomorrow|yesterday|this week|"
     r"next week|this year|weather|forecast|exchange rate|stock price|share price|ago|until|from now|from today|"
     r"next full moon|open now|still open|most recent|recently|newest|so far this (year|season)|next year|last year|"
     r"next month|last month|rough guess|rough estimate|guesstimate|trending|winning|playing (tonight|now|today))\b",
@@ -186,10 +191,14 @@ WORKS_OUT = AnyOf(Rules(
     r"\b(do|does|can|will) (you|your \w+) (close|open|ship|deliver|accept|have|offer|sell|take|support|charge)\b",
     r"\b(cube root|factorial|logarithm|to the power|density|per capita|backwards|fibonacci|digits of pi)\b",
     r"\breverse (this|the|a) (string|word|letters)\b",
+    # the letters or sounds of words: small models see tokens, not letters (rhymes, anagrams, "starts with q")
+    r"\b(rhymes? with|rhyming with|anagrams?|palindromes?)\b|\bwords? (that )?(starts?|ends?|begins?) with\b",
     r"\bhow many (\w{1,2}'?s|letters|vowels|words|syllables|characters)\b|\bhow many days (between|until|since|from|till)\b",
     r"\b(effects? (of|on)|impacts?|consequences?|implications?|second order|ripple|knock on|downsides?|upsides?|"
     r"risks?|trade offs?|tradeoffs?|advantages?|disadvantages?|pros|cons)\b",
     r"\b(and|then|also|plus) (what|who|when|where|how|why|which|tell|give|list|explain|convert|compare)\b",
+    r"\bbut (tell|give|list|explain|convert|compare|show)\b",
+    r"\b(with|and|give me|plus) (an|some|a few|two|three) examples?\b",  # a second thing to produce
     r"\?[^?]+\?",
     # a hypothetical or a prediction ("what would a sugar tax do"), a condition ("who loses if …"), or what one
     # thing does to another ("does raising the minimum wage cost jobs"): reasoning about effects
@@ -220,7 +229,9 @@ WEIGHS = Rules(
     r"\b(which|what) (name|one|option|title|word|phrase|color|colour|logo|approach|plan|city|car|laptop|phone)\b.{0,60}"
     r"\b(better|best|prefer|pick|choose|go with|nicer|sounds)\b",
     r"\b(better|nicer|best|prefer|pick|choose|go with|vs\.?|versus|healthier|cheaper|faster|safer|easier|harder|bigger|"
-    r"smaller|stronger|cleaner|quieter|warmer|lighter|heavier|smarter|riskier|older|newer|longer|shorter)\b.{0,80}\bor\b|"
+    r"smaller|stronger|cleaner|quieter|warmer|lighter|heavier|smarter|riskier|older|newer|longer|shorter|taller|younger|"
+    r"larger|higher|lower|wider|deeper|slower|richer|weaker|hotter|colder|closer|farther|further|earlier|later|greater|"
+    r"more|less|fewer|worse|tastier|prettier|happier|busier|noisier|sunnier|funnier|wealthier|spicier|saltier|sweeter)\b.{0,80}\bor\b|"
     r"\bor\b.{0,80}\b(better|best|prefer)\b",
     r"\b(best|worst)\b(?![- ](selling|known|picture|actor|actress|director|seller))",
     r"\b(mejor|meilleure?|beste[nr]?|migliore|melhor|najlepsz\w*)\b",
