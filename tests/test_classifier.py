@@ -64,6 +64,7 @@ def ask(text: str, history: bool = False, tools: bool = False) -> str:
         "how do you spell necessary", "translate happy new year to chinese", "lithium atomic number",
         "hardest natural substance", "carpe diem meaning", "how do u spell definately",
         "reply with just yes or no: is a tomato a fruit", "what is 12 divided by 4", "5 days in hours",
+        "how many ounces in 2 pounds", "what do you call it when a word sounds like its meaning",
         "what does this word mean: ephemeral",
     ],
 )
@@ -148,6 +149,15 @@ def test_simple_turns(text: str) -> None:
         ("what's the time in sydney", {}),  # the clock elsewhere now: live data
         ("give me a word that rhymes with silver", {}), ("an anagram of listen", {}),  # letters, not tokens
         ("define irony with an example", {}), ("what is a tariff, but explain it with a story", {}),  # a second ask
+        # two facts put against each other in time, or days counted on a calendar
+        ("was mozart alive when the piano was invented", {}), ("did the plague come before or after the crusades", {}),
+        ("how many years between the first and second world war", {}), ("how many tuesdays in june 2031", {}),
+        ("business days in march", {}),
+        ("how long to roast a 3kg chicken", {}), ("how many calories in 4 slices of bread", {}),  # a quantity given
+        ("what does it mean when a dog yawns", {}), ("what's the moral of the boy who cried wolf", {}),  # explained
+        ("which planets could people breathe on", {}), ("what year will it be in 5000 days", {}),
+        ("what does a strong dollar do to exports", {}), ("what does the new law mean for renters", {}),  # effects
+        ("any good podcasts about history", {}), ("which one doesn't belong: cat, dog, car, cow", {}),
     ],
 )
 def test_complex_turns(text: str, kw: dict) -> None:

@@ -89,6 +89,10 @@ REASONING = Rules(
     r"good|bad|worth|legit|ok|okay|normal|enough|right|correct|wise|better)\b", r"\bworth it\b", r"^is it\b",
     r"\b(better|worse|healthier|safer|cheaper|faster) than\b", r"\bwould you (pick|choose|recommend|use|go with|buy|do)\b",
     r"\b(then|and then|after that|afterwards)\b", r"\b(what comes next|next number|sequence|puzzle|riddle|odd one out)\b",
+    r"\b(does ?n'?t|does not|do ?n'?t|do not) (belong|fit)\b",  # which one does not belong: a puzzle
+    # what a behaviour or a sign means, or a story's moral: explained, not defined ("what does it mean when my
+    # cat kneads me", "the moral of the tortoise and the hare")
+    r"\bmeans? (when|if)\b", r"\b(moral|theme|themes|symbolism|message|lesson|subtext) of\b",
     r"^if\b|\bif .{3,60}, (what|how|which|who|when)\b",
     r"\bcan you (give|show|make|do|tell me more|elaborate|tile|fit|solve|find|figure)\b",
     r"\b(this|the|that) (page|link|site|url|article|website|video|repo)\b|\bwhat'?s on\b",
@@ -193,8 +197,17 @@ WORKS_OUT = AnyOf(Rules(
     r"\breverse (this|the|a) (string|word|letters)\b",
     # the letters or sounds of words: small models see tokens, not letters (rhymes, anagrams, "starts with q")
     r"\b(rhymes? with|rhyming with|anagrams?|palindromes?)\b|\bwords? (that )?(starts?|ends?|begins?) with\b",
-    r"\bhow many (\w{1,2}'?s|letters|vowels|words|syllables|characters)\b|\bhow many days (between|until|since|from|till)\b",
-    r"\b(effects? (of|on)|impacts?|consequences?|implications?|second order|ripple|knock on|downsides?|upsides?|"
+    r"\bhow many (\w{1,2}'?s|letters|vowels|words|syllables|characters)\b|"
+    r"\bhow many (days|weeks|months|years|decades|centuries|hours) (between|until|since|from|till|before|after)\b",
+    # days of a kind counted on a calendar ("how many fridays in february 2026", "working days in april")
+    r"\b(working|business|school|week) ?days\b|\bhow many (weekends|(mon|tues|wednes|thurs|fri|satur|sun)days)\b",
+    # two facts put against each other in time ("was lincoln alive when the telephone was invented",
+    # "who was president when …", "did x happen before or after y"); not "what is it called when …"
+    r"\b(when|while|before|after) (?<!^when )(?<!^while )(?<!^before )(?<!^after )(?<!called when )(?<!mean when )"
+    r"(?<!means when )(?<!\bit when )(?<!term when )(?<!word when )"
+    r"(the|a|an|he|she|they|it|his|her|their|\w+ (was|were|is|did|got|became|happened))\b",
+    r"\bbefore or after\b", r"\bwhat (\w+ )?(does|do|did) .{1,40} do to\b",  # what one thing does to another
+    r"\b(effects? (of|on)|impacts?|means? for|consequences?|implications?|second order|ripple|knock on|downsides?|upsides?|"
     r"risks?|trade offs?|tradeoffs?|advantages?|disadvantages?|pros|cons)\b",
     r"\b(and|then|also|plus) (what|who|when|where|how|why|which|tell|give|list|explain|convert|compare)\b",
     r"\bbut (tell|give|list|explain|convert|compare|show)\b",
@@ -202,7 +215,9 @@ WORKS_OUT = AnyOf(Rules(
     r"\?[^?]+\?",
     # a hypothetical or a prediction ("what would a sugar tax do"), a condition ("who loses if …"), or what one
     # thing does to another ("does raising the minimum wage cost jobs"): reasoning about effects
-    r"\b(what|who|which|where|when) (would|will|might|could)\b", r"\b(i|we|you) (could|would|might)\b", r"\b(if|whether)\b",
+    r"\b(what|who|which|where|when) (would|will|might|could)\b",
+    r"\b(what|who|which|where|how)\b.{1,40}\b(would|could|might)\b",  # "which planets could humans live on"
+    r"\b(what|which) (year|day|date|time|month) (will|would) it be\b",  # "… in 10000 days": worked out r"\b(i|we|you) (could|would|might)\b", r"\b(if|whether)\b",
     # a yes-or-no that asks for a judgement ("are eggs healthy", "is coffee bad for you")
     r"^(is|are|was|were|can|do|does) .{0,40}\b(safe|healthy|unhealthy|bad|good|worth|dangerous|harmful|ok|okay|better|"
     r"worse|legit|overrated|underrated|ethical|wrong|normal|fattening|toxic|effective|necessary|rude|illegal|legal)\b",
@@ -221,7 +236,7 @@ WORKS_OUT = AnyOf(Rules(
     r"\d.{0,20}\bleap year|\bleap year.{0,20}\d",
     r"\bat \d+(\.\d+)? ?(min|km|mph|kmh|per|/)",
     # a part or a multiple of a number, a prime near a number, an age from a year of birth
-    r"\b(half|double|twice|triple|a third|a quarter) of \d", r"\b(prime|primes)\b.{0,20}\d",
+    r"\b(half|double|twice|triple|a third|a quarter) of \d", r"\b\d+(st|nd|rd|th) (prime|letter|digit|term)\b", r"\b(prime|primes)\b.{0,20}\d",
     r"\bhow old\b.{0,40}\b(1[6-9]|20)\d\d\b",
     gate=r"\d",
 ))
@@ -235,6 +250,9 @@ WEIGHS = Rules(
     r"\bor\b.{0,80}\b(better|best|prefer)\b",
     r"\b(best|worst)\b(?![- ](selling|known|picture|actor|actress|director|seller))",
     r"\b(mejor|meilleure?|beste[nr]?|migliore|melhor|najlepsz\w*)\b",
+    # a recommendation: what is good to read, watch, use or visit
+    r"\b(good|great|best|decent|fun|interesting) (books?|novels?|movies?|films?|shows?|series|podcasts?|games?|apps?|"
+    r"places?|restaurants?|songs?|albums?|gifts?|resources?|courses?)\b",
     r"\b(good|bad|great|terrible|smart|wise|dumb|stupid|fair|reasonable|realistic|worth) (name|idea|choice|plan|move|"
     r"option|approach|deal|price|offer)\b", r"\b(is|are|was) .{1,40} (a good|a bad|worth|overrated|underrated|fair)\b",
     r"\bwhich\b.{0,80}\bor\b|\bor\b[^?.]{0,60}\bwhich\b",  # a choice between named options
@@ -328,10 +346,26 @@ DEFINITION = Rules(
     r"\b(que significa|qu'est-ce que .{1,30} veut dire|que veut dire|was bedeutet|wat betekent|cosa significa|"
     r"o que significa|co znaczy|ne demek|mit jelent|vad betyder|hvad betyder|hva betyr|mit[äa] tarkoittaa)\b",
 )
+_UNIT = (r"(?:km/h|kph|mph|km|kilomet(?:er|re)s?|mi|miles?|m|met(?:er|re)s?|cm|centimet(?:er|re)s?|mm|ft|feet|foot|"
+         r"inch(?:es)?|yd|yards?|kg|kilos?|kilograms?|g|grams?|lbs?|pounds?|oz|ounces?|stones?|st|l|lit(?:er|re)s?|ml|"
+         r"millilit(?:er|re)s?|cups?|tbsp|tablespoons?|tsp|teaspoons?|gal|gallons?|pints?|quarts?|fl oz|fluid ounces?|"
+         r"°?c|°?f|celsius|fahrenheit|kelvin|hours?|hrs?|h|minutes?|mins?|seconds?|secs?|days?|weeks?|bytes?|kb|mb|gb|tb|"
+         r"acres?|hectares?|sq ft|square (?:feet|met(?:er|re)s))")
+# One conversion of one quantity ("kg to lbs: 68"); no currencies (today's rate), and not a compound
+# quantity ("5 feet 11 in cm": two conversions and a sum, which writers label both ways).
+_ONE_CONVERSION = re.compile(
+    r"(?:convert |what'?s |whats |what is |how much is )?\d+(?:[.,]\d+)? ?(?:" + _UNIT + r")? "
+    r"(?:to|in|into|as) (?:decimal )?" + _UNIT + r"\W*$|"
+    r"(?:convert )?" + _UNIT + r" (?:to|in|into) " + _UNIT + r" ?[:=,]? ?\d+(?:[.,]\d+)?\W*$|"
+    # one plain step: a root of a small number, a decimal as a fraction, a time on the other clock
+    r"(?:what'?s |what is )?(?:the )?(?:square root of \d{1,4}|\d*\.\d+ as a (?:fraction|percent(?:age)?)|"
+    r"\d+/\d+ as a (?:decimal|percent(?:age)?)|(?:convert )?\d{1,2}:\d{2} ?(?:[ap]\.?m\.?)? (?:to|in|into) "
+    r"(?:12|24)[- ]?h(?:our)?(?: time| format| clock)?)\W*$"
+)
 TRANSFORM = AnyOf(Rules(
     r"\b(convert|conversion|in (km|kilometers|miles|meters|feet|inches|cm|celsius|fahrenheit|kelvin|kg|pounds|lbs|grams|"
     r"ounces|liters|gallons|hours|minutes|seconds|days|weeks|binary|hex|roman numerals))\b",
-    r"\bhow many \w+ (are )?(in|is|per) (a|an|one|\d)",
+    r"\bhow many " + _UNIT + r" (are )?(in|is|per) (a|an|one|\d)",  # units, not "calories in 3 slices of pizza"
     r"\b(binary|hex|hexadecimal|octal) \w+ (to|in|into) \w+",
 ), Rules(
     # a quantity to convert: scanned only when the turn has a digit
@@ -697,7 +731,8 @@ def _foreign_lookup(core: str, latin: bool, seen: frozenset[str]) -> bool:
 _DIGIT = re.compile(r"\d")
 # A count or an amount asked of a turn that gives a quantity: worked out from it, not looked up
 # (conversions were taken before).
-_HOW_MANY = frozenset(("how many", "how much"))
+# (and how long, far, big, heavy, often, old: "how long to cook a 5kg turkey")
+_HOW_MANY = frozenset(("how many", "how much", "how long", "how far", "how big", "how heavy", "how often", "how old"))
 _SENTENCES = re.compile(r"[.!?。！？]\s*\S")
 
 
@@ -1027,22 +1062,6 @@ _ARITHMETIC = re.compile(r"^\D*(?:(?:[1-9]|1[0-2])\s*(?:times|multiplied by|divi
                          r"\d{1,2}\s*(?:plus|minus|[-+])\s*\d{1,2}|\d{1,3}\s*% of\s*\d{1,4})\D*$")
 
 
-_UNIT = (r"(?:km/h|kph|mph|km|kilomet(?:er|re)s?|mi|miles?|m|met(?:er|re)s?|cm|centimet(?:er|re)s?|mm|ft|feet|foot|"
-         r"inch(?:es)?|yd|yards?|kg|kilos?|kilograms?|g|grams?|lbs?|pounds?|oz|ounces?|stones?|st|l|lit(?:er|re)s?|ml|"
-         r"millilit(?:er|re)s?|cups?|tbsp|tablespoons?|tsp|teaspoons?|gal|gallons?|pints?|quarts?|fl oz|fluid ounces?|"
-         r"°?c|°?f|celsius|fahrenheit|kelvin|hours?|hrs?|h|minutes?|mins?|seconds?|secs?|days?|weeks?|bytes?|kb|mb|gb|tb|"
-         r"acres?|hectares?|sq ft|square (?:feet|met(?:er|re)s))")
-# One conversion of one quantity ("kg to lbs: 68"); no currencies (today's rate), and not a compound
-# quantity ("5 feet 11 in cm": two conversions and a sum, which writers label both ways).
-_ONE_CONVERSION = re.compile(
-    r"(?:convert |what'?s |whats |what is |how much is )?\d+(?:[.,]\d+)? ?(?:" + _UNIT + r")? "
-    r"(?:to|in|into|as) (?:decimal )?" + _UNIT + r"\W*$|"
-    r"(?:convert )?" + _UNIT + r" (?:to|in|into) " + _UNIT + r" ?[:=,]? ?\d+(?:[.,]\d+)?\W*$|"
-    # one plain step: a root of a small number, a decimal as a fraction, a time on the other clock
-    r"(?:what'?s |what is )?(?:the )?(?:square root of \d{1,4}|\d*\.\d+ as a (?:fraction|percent(?:age)?)|"
-    r"\d+/\d+ as a (?:decimal|percent(?:age)?)|(?:convert )?\d{1,2}:\d{2} ?(?:[ap]\.?m\.?)? (?:to|in|into) "
-    r"(?:12|24)[- ]?h(?:our)?(?: time| format| clock)?)\W*$"
-)
 
 
 _TWO_TARGETS = re.compile(r"\b(?:to|in|into) (" + _UNIT + r"),? (?:and|&|,) (?:to |in |into )?(" + _UNIT + r")\b")
