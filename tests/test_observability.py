@@ -197,7 +197,7 @@ async def test_the_readme_recovery_example(tmp_path: Path, claude: FakeUpstream)
             "edited test_rate_limit.py (tests/auth/test_rate_limit.py): Adding a fixed clock to the test — Fixed the flaky test_login_rate_limit — 30 out of 30 passes; I pushed it as a small separate PR so it can merge right away",
             "opened PR #437 Freeze the clock in test_login_rate_limit — Done: #437 is up",
             "created branch jwt/refresh: sketch the refresh token table first",
-            "created alembic revision refresh tokens table: Generating a migration for a `refresh_tokens` table (hashed token, user, expiry, revoked_at)",
+            "wrote the migration and the model — created alembic revision refresh tokens table: Generating a migration for a `refresh_tokens` table (hashed token, user, expiry, revoked_at)",
             "wrote e4f2b9c1_refresh_tokens_table.py (alembic/versions/e4f2b9c1_refresh_tokens_table.py): Writing the migration",
             "migrated alembic head and downgraded alembic: Applying it to the local test database to check it runs both ways — The migration applies and reverts cleanly",
             "wrote refresh_token.py (models/refresh_token.py): Now the model — Quick test run to make sure nothing imports it wrongly — 83 tests pass"

@@ -846,7 +846,8 @@ def test_edits_to_several_files_for_one_purpose_are_one_step_until_the_agent_mov
         tool_result("t5", "Edit applied to /srv/tools/README.md."),
     ])
     assert signals.completed_steps == [
-        "edited bank.py and model.py (recon/bank.py, recon/model.py): rates = load_fx(period); diff_eur: Decimal",
+        "added a diff_eur column to the bank recon — edited bank.py and model.py (recon/bank.py, recon/model.py): "
+        "rates = load_fx(period); diff_eur: Decimal",
         "edited README.md (tools/README.md): - diff_eur: the diff in EUR: Now the README: document the new column",
     ]
 
@@ -878,7 +879,8 @@ def test_a_claim_right_after_a_call_recorded_a_step_reports_that_step() -> None:
         assistant("Refunded `ch_r2m8_0616` (re_r2m8_01)."),  # its words keep the underscores of the charge it names
     ])
     assert signals.completed_steps == [
-        "edited README.md (lms-tools/README.md): - cohort_completions.py: completions per cohort — Added to the Scripts section",
+        "added the new script to the README — edited README.md (lms-tools/README.md): - cohort_completions.py: "
+        "completions per cohort — Added to the Scripts section",  # what the user asked for names the edit that does it
         "refunded charge ch_r2m8_0616 (re_r2m8_01) — Refunded `ch_r2m8_0616` (re_r2m8_01)",
     ]
 
@@ -1064,7 +1066,7 @@ def test_a_compact_json_result_keeps_all_its_ids_and_a_long_batch_is_named_by_it
         tool_call("t2", "remove_cover", ids="Wednesday"),
         tool_result("t2", '{"removed":["CV-0301","CV-0302","CV-0303","CV-0305"]}'),
     ])
-    assert signals.completed_steps == ["assigned cover MON-P1..P8 (CV-0101, CV-0102 … CV-0108)",
+    assert signals.completed_steps == ["set up Monday's cover — assigned cover MON-P1..P8 (CV-0101, CV-0102 … CV-0108)",
                                        "removed cover Wednesday (CV-0301, CV-0302, CV-0303, CV-0305)"]
 
 
@@ -1273,3 +1275,24 @@ def test_a_sent_message_that_asks_its_recipient_for_something_awaits_their_reply
                tool_call("t1", "draft_email", to="ops@basin.example", body="Could you send the invoice?"),
                tool_result("t1", '{"status": "draft saved"}')]
     assert extract(drafted).open_loops == []  # a draft asks no one yet
+
+
+def test_the_change_made_for_what_the_user_asked_is_named_by_that_ask() -> None:
+    signals = extract([
+        user("ty. last thing, add a usage line for the script to the README under the Scripts section pls"),
+        tool_call("t1", "Edit", file_path="/srv/tools/README.md", old_string="## Scripts\n",
+                  new_string="## Scripts\n- `scripts/export.py --since DATE`\n"),
+        tool_result("t1", "The file /srv/tools/README.md has been updated."),
+        tool_call("t2", "Bash", command="git commit -am 'README: export usage'"),
+        tool_result("t2", "[main 4f2a9c1] README: export usage"),
+    ])
+    assert signals.completed_steps[0].startswith(
+        "added a usage line for the script to the README under the Scripts section — edited README.md")
+    assert not signals.completed_steps[1].startswith("added a usage line")  # the ask names the first change only
+
+
+@pytest.mark.parametrize("said", ["ok, make sure the tests still pass", "fix it please", "leave the old logs alone",
+                                  "don't delete the backups", "change of plan: what does the log say?"])
+def test_what_is_not_an_ask_to_change_something_names_no_work(said: str) -> None:
+    signals = extract([user(said), tool_call("t1", "Bash", command="rm -rf /tmp/cache"), tool_result("t1", "")])
+    assert signals.completed_steps == ["removed /tmp/cache"], signals.completed_steps

@@ -391,6 +391,7 @@ class Observed(msgspec.Struct, frozen=True):
     first: str = ""  # an assistant's first sentences: what it makes of the results before them
     numbered: bool = False  # it reports a plan step by number ("Step 2: …")
     correction: str = ""  # a user's sentence that changes a detail of the task ("its 55 people now not 40")
+    asks: tuple[str, ...] = ()  # a user's asks to change something, as done ("added a usage line to the README")
 
 
 _CACHE: OrderedDict[bytes, Observed] = OrderedDict()
@@ -433,6 +434,7 @@ class _Reading:
         self.goal = False
         self.redirect = False
         self.correction = ""
+        self.asks: tuple[str, ...] = ()
         self.constraints: list[str] = []
         self.events: list[Event] = []
         self.facts: dict[str, None] = {}
@@ -454,6 +456,8 @@ class _Reading:
                 asks = spoken[max(0, spoken.find(" ".join(question.split()))):] if question else ""  # not the "ok thanks" before it
                 if len(asks.split()) >= 3:
                     self.events.append(Event("asks", shown(asks, 200)))
+            if not self.asks:
+                self.asks = _asks_to_change(sentences)
             if not self.intent and len(text.split()) >= 4:
                 self.intent, self.goal = _intent(sentences)
                 self.redirect = bool(_REDIRECT.search(text))
@@ -593,7 +597,7 @@ class _Reading:
         return Observed(self.intent, self.goal, self.redirect, tuple(self.constraints), tuple(self.events), tuple(self.facts),
                         tuple(self.actions), tuple(self.entities), _clean(self.said)[:160] if self.role == "assistant" else "",
                         self.first if self.role == "assistant" else "", any(event.kind == "report" for event in self.events),
-                        self.correction)
+                        self.correction, self.asks)
 
 
 def _observe(message: Message) -> Observed:
@@ -669,6 +673,51 @@ def _announcement(sentence: str) -> str:
     said = re.sub(r"^(?:now,?\s+|next,?\s+|first,?\s+|then,?\s+|ok(?:ay)?,?\s+|great,?\s+)*"
                   r"(?:let me|let's|i'll|i will|i'm going to|going to|i need to|we need to)\s+", "", said, flags=re.I)
     return said[:100] if 3 <= len(said.split()) <= 16 and not said.endswith("?") else ""
+
+
+# What comes before the ask itself in a user's clause: thanks, fillers, "can you".
+_ASK_LEAD = re.compile(r"^(?:(?:ok(?:ay)?|ty|thanks|thank you|great|perfect|cool|good|nice|yes|yep|yeah|sure|oh|also|and|"
+                       r"then|now|last thing|one more thing|one more|next|so|please|pls|plz|actually|btw|right|alright|"
+                       r"fine|ugh|hmm+|can you|could you|would you|will you|you can|go ahead and|just)\b[\s,.!:;-]*)+",
+                       re.IGNORECASE)
+_ASK_TAIL = re.compile(r"(?:[\s,]*\b(?:pls|please|plz|thanks|thx|ty|too|as well|yes|then|for now|now|asap|first))*[\s.!]*$",
+                       re.IGNORECASE)
+# Not an ask to change a thing it names: a negation, "make sure", "leave it", "change of plan", "fix it".
+_NOT_ASKED = re.compile(r"\b(?:not|don't|dont|never|no|without)\b|^(?:make sure|leave|left|keep)\b|^\w+ of\b|"
+                        r"^\w+ (?:it|them|this|that|these|those|him|her|all her|all his|all their)\b")
+_ASK_CLAUSES = re.compile(r"[,;]\s++|\s++[—–]\s++")
+
+
+def _asks_to_change(sentences: list[str]) -> tuple[str, ...]:
+    """What a user's turn asks to have changed, each as it reads once done ("ty. last thing,
+    add a usage line for the script to the README pls" → "added a usage line for the script to
+    the README"; "restart nginx on web-2 and open a PR with the fix" → two): the first clause
+    that opens with a verb that changes something, cut where "and" starts another such ask."""
+    for sentence in sentences[:6]:
+        if sentence.rstrip().endswith("?") and not _INTENT.search(sentence):
+            continue
+        for clause in _ASK_CLAUSES.split(sentence[:300]):
+            parts: list[str] = []
+            for part in _ASK_AND.split(_ASK_LEAD.sub("", clause.strip()).rstrip("?")):
+                verb = part.split(" ", 1)[0].lower()
+                if parts and not (verb in actions.CHANGE_VERBS or verb == "fix"):
+                    parts[-1] = f"{parts[-1]} and {part}"  # "add X and Y": one ask
+                else:
+                    parts.append(part)
+            asks = []
+            for part in parts:
+                asked = _ASK_TAIL.sub("", part)
+                verb = asked.split(" ", 1)[0].lower()
+                if (verb in actions.CHANGE_VERBS or verb == "fix") and len(asked.split()) >= 3 \
+                        and not _NOT_ASKED.search(asked.lower()):
+                    asks.append(_done_wording(asked)[:REQUEST_LENGTH])
+            if asks:
+                return tuple(asks)
+    return ()
+
+
+_ASK_AND = re.compile(r"\s+(?:and then|and|then)\s+")
+REQUEST_LENGTH = 120
 
 
 def _result_text(block: ToolResultBlock) -> str:
@@ -792,6 +841,7 @@ class SignalReader:
         self.steps: list[str] = []
         self.step_words: list[frozenset[str]] = []
         self.step_items: list[int] = []  # the plan step each piece of work belongs to, 0 for none
+        self.step_asks: list[str] = []  # what the user had asked for that the work did ("" for none)
         self.numbers: dict[str, set[int]] = {}
         self.totals: list[int] = []
         self.plan: list[_Step] = []
@@ -819,9 +869,12 @@ class SignalReader:
         self.last_edited = False  # that step changed files
         self.batch: tuple[str, int] = ("", -1)  # the tool and the step of the calls answered since it last spoke
         self.failed: list[_Loop] = []  # failures since the assistant last spoke
+        self.asks: list[str] = []  # what the user last asked to have changed, in order, until changes do it
 
     def read(self, message: Message) -> None:
         seen = observe(message)
+        if message.role == "user" and any(event.kind == "reply" for event in seen.events):
+            self.asks = list(seen.asks)  # the user spoke: what they ask now, or nothing to name work by
         at_work = 0  # the plan step the results the agent now speaks of were work on, before its words tick the list
         if message.role == "assistant":
             self.asking = ""
@@ -997,7 +1050,9 @@ class SignalReader:
         done = {step.number: step for step in self.plan if step.number in finished}
         grouped: dict[int, list[str]] = {}
         order: list[tuple[int, str]] = []
-        for text, item in zip(self.steps, self.step_items):
+        for text, item, asked in zip(self.steps, self.step_items, self.step_asks):
+            if asked and not item:
+                text = f"{asked}{_GLOSS}{text}"
             if item in done:
                 if item not in grouped:
                     grouped[item] = []
@@ -1040,14 +1095,16 @@ class SignalReader:
 
     # --- steps ---
 
-    def _add_step(self, text: str, words: frozenset[str] | None = None, item: int = 0) -> None:
-        """Record a piece of finished work; `item` is the plan step it belongs to (0: none)."""
+    def _add_step(self, text: str, words: frozenset[str] | None = None, item: int = 0, asked: str = "") -> None:
+        """Record a piece of finished work; `item` is the plan step it belongs to (0: none),
+        `asked` what the user asked for that it did."""
         words = _stems(text) if words is None else words
         if not text or text in self.steps:
             return
         self.steps.append(text)
         self.step_words.append(words)
         self.step_items.append(item)
+        self.step_asks.append(asked)
         self._close(words, share=0.5)
 
     def _prose_step(self, event: Event) -> None:
@@ -1398,7 +1455,8 @@ class SignalReader:
                 self.step_words[index] = self.step_words[index] | words
             elif not self._restated_tool(name):
                 recorded = len(self.steps)
-                self._add_step(name[:200], words, number)
+                asked = _asked_for(self.asks.pop(0) if self.asks else "", call, name, words) if not number else ""
+                self._add_step(name[:200], words, number, asked)
                 if len(self.steps) > recorded:
                     self.fresh = recorded
                     if call.key.startswith("edit:") or not self.last_edited:  # a check verifies code changed before all
@@ -1675,6 +1733,7 @@ class SignalReader:
             self.batch = ("", -1)
         # called after every message: compare lengths first, and cut only what is over its bound
         for items, limit in ((self.steps, MAX_STEPS), (self.step_words, MAX_STEPS), (self.step_items, MAX_STEPS),
+                             (self.step_asks, MAX_STEPS),
                              (self.loops, 4 * MAX_ITEMS), (self.resolved, MAX_ITEMS), (self.actions, 5),
                              (self.text_calls, 16)):
             if len(items) > limit:
@@ -1726,6 +1785,17 @@ _WORKSPACE_TOOLS = ("bash", "shell", "sh", "ssh", "run", "read", "grep", "glob",
 # Words too common in agents' work to tie a claim to a failed call or a plan step.
 _GENERIC = frozenset("tool call run ran file new add updat creat make set use check test done fail error "
                      "all now step user".split())
+
+
+def _asked_for(ask: str, call: Call, name: str, words: frozenset[str]) -> str:
+    """The first change after the user asked for one is what they asked for, and a person notes
+    it so: when the ask says more than the call, is not the same act again ("opened a PR with the
+    fix" for "opened PR #1415") and, for an app's tool, is about what the call acted on ("open the
+    claim" names no text message; a workspace's edit or command is named by nothing else)."""
+    asked = _stems(ask)
+    if len(asked - words) < 2 or _stems(ask.split(" ", 1)[0]) == _stems(name.split(" ", 1)[0]):
+        return ""
+    return ask if call.key.startswith(_WORKSPACE_TOOLS) or (asked & words) - _GENERIC else ""
 
 
 def _is_step(low: str) -> bool:
