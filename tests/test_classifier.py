@@ -65,6 +65,7 @@ def ask(text: str, history: bool = False, tools: bool = False) -> str:
         "hardest natural substance", "carpe diem meaning", "how do u spell definately",
         "reply with just yes or no: is a tomato a fruit", "what is 12 divided by 4", "5 days in hours",
         "how many ounces in 2 pounds", "what do you call it when a word sounds like its meaning",
+        "what's 20% of 50",  # one plain operation
         "what does this word mean: ephemeral",
     ],
 )
@@ -158,6 +159,9 @@ def test_simple_turns(text: str) -> None:
         ("which planets could people breathe on", {}), ("what year will it be in 5000 days", {}),
         ("what does a strong dollar do to exports", {}), ("what does the new law mean for renters", {}),  # effects
         ("any good podcasts about history", {}), ("which one doesn't belong: cat, dog, car, cow", {}),
+        ("was brexit the right call", {}), ("who won the election last season", {}), ("who won the last olympics", {}),
+        ("what is the currency of the country with the most islands", {}),  # an attribute of a described thing
+        ("15% tip on 64.50", {}),
     ],
 )
 def test_complex_turns(text: str, kw: dict) -> None:
@@ -167,6 +171,9 @@ def test_complex_turns(text: str, kw: dict) -> None:
 @pytest.mark.parametrize(
     ("text", "kw", "label"),
     [
+        # a follow-up that names a place is not a pointer back: "cela" is in "iceland", "diese" in "diesel"
+        ("by the way, what's the capital of iceland", {"history": True}, "simple"),
+        ("diesel or petrol for mostly city driving", {"history": True}, "complex"),
         # a job on text the turn carries is judged by the ask, however long the text
         ("tldr\n\nThe library closes for refurbishment from 2 May to 30 June. Books on loan are renewed "
          "automatically, fines are paused, and the mobile van visits the square every Tuesday morning.", {}, "simple"),

@@ -111,9 +111,12 @@ REASONING = Rules(
     r"\b(poem|haiku|story|essay|limerick|song|lyrics|speech|cover letter|tweet|blog post|report|proposal) (about|on|for)\b",
     r"\b(step[- ]by[- ]step (guide|plan|instructions)|steps to|walk me through|help me|i need help|can you help)\b",
     r"\bis \d+ (a )?prime\b|\bprime factor|\b(derivative|integral|equation|probability|tip on|split \d|"
-    r"per (month|year|hour) for)\b|(?<![\d.])\d+(\.\d+)? ?(%|percent) (of|tip|off)\b",
+    r"per (month|year|hour) for)\b",
     r"escr[ií]beme|escribe|haz un|[ée]cris|r[ée]dige|schreib|erstelle|escreva|crie",
     r"\b(the|a) (country|city|person|company|team|year|man|woman|author|actor|place|state) (that|who|which|where)\b",
+    # an attribute of something named only by a description: two lookups ("capital of the country with the
+    # largest population")
+    r"\bof the \w+( \w+)? (with the|that has|which has|that had|where)\b",
     scripts=(
         r"为什么|為什麼|怎么|如何|なぜ|どうして|どうやって|почему|зачем|как (сделать|исправить|настроить)|لماذا|كيف|क्यों|कैसे|왜|어떻게",
         r"应该|值得|建议|哪个更|可行|划算|最好|最佳|べき|どちらが|どっち|还是|還是|一番|стоит ли|лучше|лучший|هل يجب|चाहिए|बेहतर|나을까|좋을까",
@@ -142,8 +145,9 @@ REFERS_BACK = Rules(
     r"^(yes|yeah|yep|yup|sure|ok(ay)?|go ahead|do it|please do|continue|go on|proceed|next|and|but|so|no|nope|"
     r"why not|really|how so|such as|like what|which|in|or|what about|how about|for|with|without|only|just)\b",
     r"^(und|et|y|pero|aber|mais|dann|puis|entonces|ma|maar|ale|men|och|og)\b|"  # "danke, und was jetzt"
-    r"el segundo|la segunda|eso|esto|[çc]a |cela|le deuxi[èe]me|das |diese[sn]?|den zweiten|isso|o segundo|"
-    r"kürzer|más corto|plus court",
+    # whole words only: "cela" is in "iceland", "esto" in "restore", "diese" in "diesel"
+    r"\b(el segundo|la segunda|eso|esto|[çc]a|cela|le deuxi[èe]me|das|diese[sn]?|den zweiten|isso|o segundo|"
+    r"kürzer|más corto|plus court)\b",
     scripts=(
         r"第二|第一|这个|那个|它|上面|前面|それ|これ|あれ|上記|二番目|это|этот|второй|первый|выше|ذلك|هذا|الثاني|"
         r"यह|वह|दूसरा|그거|이거|두 번째",
@@ -187,7 +191,7 @@ WORKS_OUT = AnyOf(Rules(
     r"\b(what time is it|time is it|the time (in|at|now)|right now|latest|today|tonight|tomorrow|yesterday|this week|"
     r"next week|this year|weather|forecast|exchange rate|stock price|share price|ago|until|from now|from today|"
     r"next full moon|open now|still open|most recent|recently|newest|so far this (year|season)|next year|last year|"
-    r"next month|last month|rough guess|rough estimate|guesstimate|trending|winning|playing (tonight|now|today))\b",
+    r"next month|last month|(last|this|next|upcoming|coming) (season|election|game|match|tournament|olympics|final)|rough guess|rough estimate|guesstimate|trending|winning|playing (tonight|now|today))\b",
     # a rule or a difference applied to dates: "is 2027 a leap year", "how old was einstein when he died"
     r"\bhow old (was|is|were|would) .{1,40} when\b",
     r"\b(euros?|dollars?|usd|eur|gbp|pounds|yen|yuan|francs?|rupees?|bitcoin|btc) (in|to|into) (euros?|dollars?|usd|eur|"
@@ -220,7 +224,8 @@ WORKS_OUT = AnyOf(Rules(
     r"\b(what|which) (year|day|date|time|month) (will|would) it be\b",  # "… in 10000 days": worked out r"\b(i|we|you) (could|would|might)\b", r"\b(if|whether)\b",
     # a yes-or-no that asks for a judgement ("are eggs healthy", "is coffee bad for you")
     r"^(is|are|was|were|can|do|does) .{0,40}\b(safe|healthy|unhealthy|bad|good|worth|dangerous|harmful|ok|okay|better|"
-    r"worse|legit|overrated|underrated|ethical|wrong|normal|fattening|toxic|effective|necessary|rude|illegal|legal)\b",
+    r"worse|legit|overrated|underrated|ethical|wrong|normal|fattening|toxic|effective|necessary|rude|illegal|legal|"
+    r"right call|right move|right decision|the right|a mistake|justified|a success|a failure|fair|smart|wise)\b",
     r"\b(going on|happening (with|in|to)|these days|nowadays)\b", r"\breasons\b|\bthe reason (why|for)\b",
     # the last or next of a recurring event: which one that is depends on today's date
     r"\b(won|win|wins|winner of|champion of|host|hosts|hosted|hosting) the (last|latest|most recent|next|upcoming)\b",
@@ -609,7 +614,8 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
         return Decision("simple", "conversion or formatting")
     if ACTS.search(ask, latin, asked):
         return Decision("complex", "a request to act")
-    if _computes(ask) or WORKS_OUT.search(ask, latin, asked):
+    if _computes(ask) or WORKS_OUT.search(ask, latin, asked) \
+            or (_PERCENT.search(ask) is not None and _ARITHMETIC.match(ask) is None):  # "15% tip on 64.50"; not "20% of 50"
         return Decision("complex", "an estimate, a computation or several operations")
     if WEIGHS.search(ask, latin, asked) or (material and WEIGHS.search(core, latin, seen)):
         return Decision("complex", "a judgment, advice or a plan")
@@ -1000,6 +1006,7 @@ _OPENING_QUOTE = re.compile(r"(?<!\w)['\"«“‘]")
 _CLOSING_QUOTE = re.compile(r"['\"»”’](?!\w)")
 
 
+_PERCENT = re.compile(r"(?<![\d.])\d+(\.\d+)? ?(%|percent) (of|tip|off)\b")
 _FRACTION = re.compile(r"\d+/\d+\s*[-+*x×÷]|[-+*x×÷]\s*\d+/\d+")
 # An ask that joins a second job: "…and tell me…", "…then convert…" (not "capitalization and punctuation").
 _SEVERAL = frozenset(f"{joint} {verb}" for joint in ("and", "then", "also", "plus") for verb in (
