@@ -1296,3 +1296,17 @@ def test_the_change_made_for_what_the_user_asked_is_named_by_that_ask() -> None:
 def test_what_is_not_an_ask_to_change_something_names_no_work(said: str) -> None:
     signals = extract([user(said), tool_call("t1", "Bash", command="rm -rf /tmp/cache"), tool_result("t1", "")])
     assert signals.completed_steps == ["removed /tmp/cache"], signals.completed_steps
+
+
+@pytest.mark.parametrize(("tool", "arguments", "kind"), [
+    ("job_log", {"job": "load_order_lines"}, "read"),  # the record of a job, read
+    ("employee_pay_history", {"employee_id": "E-0219"}, "read"),
+    ("aging_report", {"days": 60}, "read"),
+    ("LogSearch", "orders-enricher level=ERROR 02:55-03:30", "read"),  # a search of the logs, not a log entry
+    ("Open", "riverton.gov/council/meetings/2025-02-20/transcript", "read"),  # a browsing agent opens a page
+    ("open_ticket", {"subject": "VPN down"}, "change"),
+    ("add_log_entry", {"text": "rotated keys"}, "change"),
+    ("hotel_book", {"hotel": "Amano"}, "change"),
+])
+def test_a_tool_named_for_a_record_reads_it(tool: str, arguments: object, kind: str) -> None:
+    assert actions_module.describe(tool, arguments).kind == kind

@@ -159,6 +159,10 @@ def describe(tool: str, arguments: Any) -> Call:
         if body:
             values.append(_excerpt(body))
     verb_at, kind = _verb(words, values)
+    if kind == "change" and 0 < verb_at and words[-1] in _RECORD_NOUNS:
+        kind = "read"  # job_log, employee_pay_history, aging_report: the record of something, read
+    elif kind == "change" and words == ["open"] and _WEB_ADDRESS.search(text_arg or " ".join(values)):
+        kind = "read"  # a browsing agent's Open[riverton.gov/council/…] opens a page to read it
     verb = words[verb_at] if verb_at >= 0 else ""
     obj = " ".join(_ACRONYMS.get(w, w) for i, w in enumerate(words) if i != verb_at and w not in _OBJECT_FILLER)
     if verb == "send" and obj in ("email", "mail", "emails"):
@@ -185,10 +189,13 @@ _DRY_RUN_FLAG = re.compile(r"\s--dry-run\b|\s--dryrun\b|\s--what-if\b")
 _ACRONYMS = {"pr": "PR", "mr": "MR", "rma": "RMA", "sms": "SMS", "dns": "DNS", "vm": "VM", "api": "API"}
 _OPERATION_KEYS = ("action", "operation", "op", "method", "command_name", "verb")
 # Verbs that are also the nouns tools are named after: `email_search` searches, `order_get` reads.
-_NOUN_VERBS = frozenset("email message order file post comment book return label tag schedule ship mark note release "
+_NOUN_VERBS = frozenset("email message order file post comment book return label tag schedule ship mark note release log "
                         "patch flag pin draft share sign transfer calendar invoice ticket".split())
 
 
+# A tool named for a record ends with what it returns: the verb before it names the record's subject.
+_RECORD_NOUNS = frozenset("history log logs report record records".split())
+_WEB_ADDRESS = re.compile(r"^(?:https?://)?[\w-]+(?:\.[\w-]+)+(?:/\S*)?$|^https?://")
 _NOTE_WORDS = frozenset("note notes comment comments memo reply message post annotation".split())
 _SENDING = frozenset("send notify text message sms broadcast announce".split())
 
