@@ -162,6 +162,11 @@ def test_simple_turns(text: str) -> None:
         ("was brexit the right call", {}), ("who won the election last season", {}), ("who won the last olympics", {}),
         ("what is the currency of the country with the most islands", {}),  # an attribute of a described thing
         ("15% tip on 64.50", {}),
+        ("tallest tower we could climb near vienna", {}), ("who pays more tax if the rate goes up", {}),  # a condition
+        ("what's the safest city in europe", {}), ("is 40 too late to become a nurse", {}),  # judgements
+        ("what's a good salary for a nurse in leeds", {}),
+        ("what was the significance of the battle of hastings", {}), ("relationship between sugar and sleep", {}),
+        ("what do doctors say about cold showers", {}), ("what are the odds of rain in june in paris", {}),
     ],
 )
 def test_complex_turns(text: str, kw: dict) -> None:

@@ -79,7 +79,11 @@ REASONING = Rules(
     # why, asked as a what: what makes or causes it, the mechanism or logic behind it
     r"\bwhat(s| is| are)? (makes?|made|causes?|caused|drives?|determines?|keeps?|lets?|allows?|leads? to|triggers?)\b",
     r"\b(reasons?|logic|science|mechanism|idea|theory|rationale|thinking|physics|math|maths|psychology|story|secret) behind\b",
-    r"\bwhat('?s| is) behind\b", r"\bwhat('?s| is) the (point|purpose) of\b", r"\bexplain (why|how)\b", r"\b(cause|causes|caused|reason) (of|for)\b",
+    r"\bwhat('?s| is) behind\b", r"\bwhat('?s| is) the (point|purpose) of\b",
+    # a role, a significance, a relation, a case for or against, what the evidence or the experts say
+    r"\b(role (of|in|did|does|do)|significance|importance|legacy|(relationship|connection|link|correlation) between|"
+    r"arguments? (for|against)|evidence (that|for|of)|ethics of|morality of|lessons? (from|of|learned|we can|can))\b",
+    r"\bwhat (do|does) (\w+ )?(economists|experts|scientists|studies|research|doctors|historians|critics) (say|think)\b", r"\bexplain (why|how)\b", r"\b(cause|causes|caused|reason) (of|for)\b",
     r"\b(could|would|might) cause\b", r"\bwho (pays|is liable|is responsible|wins|loses|benefits|suffers|gains)\b",
     r"\bam i allowed\b",
     r"\bwho (is |was |are )?(right|wrong|correct|at fault|to blame|in the wrong)\b", r"\bwhos (right|wrong|correct)\b",
@@ -174,8 +178,7 @@ ACTS = Rules(
 )
 WORKS_OUT = AnyOf(Rules(
     # an estimate or an implicit computation
-    r"\b(estimate|estimated|ballpark|about how (many|much|long|far))\b",
-    r"\bhow \w+ (would|will|could|might)\b",  # "how tall would a stack of … be": worked out, not looked up
+    r"\b(estimate|estimated|ballpark|about how (many|much|long|far)|chances|odds|likelihood|likely)\b",
     r"\bhow (many|much|long|far|big|heavy) .{0,60}\b(would|will|could|can|do i|do we|does it take|should|need|fit|"
     r"left|remain|cost|take|last|afford|save|earn|burn|use|weigh|hold)\b",
     r"\b(total|add up|add them|total cost|in total|altogether|combined|"
@@ -205,12 +208,6 @@ WORKS_OUT = AnyOf(Rules(
     r"\bhow many (days|weeks|months|years|decades|centuries|hours) (between|until|since|from|till|before|after)\b",
     # days of a kind counted on a calendar ("how many fridays in february 2026", "working days in april")
     r"\b(working|business|school|week) ?days\b|\bhow many (weekends|(mon|tues|wednes|thurs|fri|satur|sun)days)\b",
-    # two facts put against each other in time ("was lincoln alive when the telephone was invented",
-    # "who was president when …", "did x happen before or after y"); not "what is it called when …"
-    r"\b(when|while|before|after) (?<!^when )(?<!^while )(?<!^before )(?<!^after )(?<!called when )(?<!mean when )"
-    r"(?<!means when )(?<!\bit when )(?<!term when )(?<!word when )"
-    r"(the|a|an|he|she|they|it|his|her|their|\w+ (was|were|is|did|got|became|happened))\b",
-    r"\bbefore or after\b", r"\bwhat (\w+ )?(does|do|did) .{1,40} do to\b",  # what one thing does to another
     r"\b(effects? (of|on)|impacts?|means? for|consequences?|implications?|second order|ripple|knock on|downsides?|upsides?|"
     r"risks?|trade offs?|tradeoffs?|advantages?|disadvantages?|pros|cons)\b",
     r"\b(and|then|also|plus) (what|who|when|where|how|why|which|tell|give|list|explain|convert|compare)\b",
@@ -220,8 +217,8 @@ WORKS_OUT = AnyOf(Rules(
     # a hypothetical or a prediction ("what would a sugar tax do"), a condition ("who loses if …"), or what one
     # thing does to another ("does raising the minimum wage cost jobs"): reasoning about effects
     r"\b(what|who|which|where|when) (would|will|might|could)\b",
-    r"\b(what|who|which|where|how)\b.{1,40}\b(would|could|might)\b",  # "which planets could humans live on"
-    r"\b(what|which) (year|day|date|time|month) (will|would) it be\b",  # "… in 10000 days": worked out r"\b(i|we|you) (could|would|might)\b", r"\b(if|whether)\b",
+    r"\b(what|which) (year|day|date|time|month) (will|would) it be\b",  # "… in 10000 days": worked out
+    r"\b(i|we|you) (could|would|might)\b", r"\b(if|whether)\b",
     # a yes-or-no that asks for a judgement ("are eggs healthy", "is coffee bad for you")
     r"^(is|are|was|were|can|do|does) .{0,40}\b(safe|healthy|unhealthy|bad|good|worth|dangerous|harmful|ok|okay|better|"
     r"worse|legit|overrated|underrated|ethical|wrong|normal|fattening|toxic|effective|necessary|rude|illegal|legal|"
@@ -244,6 +241,17 @@ WORKS_OUT = AnyOf(Rules(
     r"\b(half|double|twice|triple|a third|a quarter) of \d", r"\b\d+(st|nd|rd|th) (prime|letter|digit|term)\b", r"\b(prime|primes)\b.{0,20}\d",
     r"\bhow old\b.{0,40}\b(1[6-9]|20)\d\d\b",
     gate=r"\d",
+), Rules(
+    # the same, for those that need a modal or a word of time: run only when the turn has one
+    r"\b(what|who|which|where|how)\b.{1,40}\b(would|could|might)\b",  # "which planets could humans live on"
+    r"\bhow \w+ (would|will|could|might)\b",  # "how tall would a stack of … be": worked out, not looked up
+    # two facts put against each other in time ("was lincoln alive when the telephone was invented",
+    # "who was president when …", "did x happen before or after y"); not "what is it called when …"
+    r"\b(when|while|before|after) (?<!^when )(?<!^while )(?<!^before )(?<!^after )(?<!called when )(?<!mean when )"
+    r"(?<!means when )(?<!\bit when )(?<!term when )(?<!word when )"
+    r"(the|a|an|he|she|they|it|his|her|their|\w+ (was|were|is|did|got|became|happened))\b",
+    r"\bbefore or after\b", r"\bwhat (\w+ )?(does|do|did) .{1,40} do to\b",  # what one thing does to another
+    gate=r"\b(would|could|might|will|when|while|before|after|do to)\b",
 ))
 WEIGHS = Rules(
     r"\b(which|what) (name|one|option|title|word|phrase|color|colour|logo|approach|plan|city|car|laptop|phone)\b.{0,60}"
@@ -254,10 +262,16 @@ WEIGHS = Rules(
     r"more|less|fewer|worse|tastier|prettier|happier|busier|noisier|sunnier|funnier|wealthier|spicier|saltier|sweeter)\b.{0,80}\bor\b|"
     r"\bor\b.{0,80}\b(better|best|prefer)\b",
     r"\b(best|worst)\b(?![- ](selling|known|picture|actor|actress|director|seller))",
+    # a superlative that judges, unlike one that measures (tallest, deepest): "the healthiest breakfast"
+    r"\b(healthiest|safest|smartest|greatest|wisest|cleverest|coolest|prettiest|funniest|nicest|tastiest|ideal|optimal|"
+    r"most (underrated|overrated|beautiful|important|influential|interesting|useful|effective|efficient|reliable|"
+    r"ethical|romantic|impressive|dangerous|annoying))\b",
+    r"\btoo (old|young|late|early)\b",  # "is 30 too old to learn piano"
     r"\b(mejor|meilleure?|beste[nr]?|migliore|melhor|najlepsz\w*)\b",
     # a recommendation: what is good to read, watch, use or visit
     r"\b(good|great|best|decent|fun|interesting) (books?|novels?|movies?|films?|shows?|series|podcasts?|games?|apps?|"
     r"places?|restaurants?|songs?|albums?|gifts?|resources?|courses?)\b",
+    r"\b(good|reasonable|normal|decent) (salary|age|time|amount|budget|score|weight)\b",  # a judged value
     r"\b(good|bad|great|terrible|smart|wise|dumb|stupid|fair|reasonable|realistic|worth) (name|idea|choice|plan|move|"
     r"option|approach|deal|price|offer)\b", r"\b(is|are|was) .{1,40} (a good|a bad|worth|overrated|underrated|fair)\b",
     r"\bwhich\b.{0,80}\bor\b|\bor\b[^?.]{0,60}\bwhich\b",  # a choice between named options
