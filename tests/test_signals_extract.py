@@ -450,7 +450,8 @@ def test_what_the_user_takes_on_in_other_words_joins_the_loop_the_agent_just_lef
         user("ugh, my token again. i'll sort it after lunch"),
     ])
     assert len(signals.open_loops) == 1, signals.open_loops
-    assert signals.open_loops[0].startswith("`gh pr create` failed: pull request create failed")
+    assert signals.open_loops[0].startswith("The branch is pushed, but I couldn't open the PR")  # the agent's words first
+    assert "`gh pr create` failed: pull request create failed" in signals.open_loops[0]
     assert signals.open_loops[0].endswith("user will sort it after lunch")
 
 
@@ -1310,3 +1311,12 @@ def test_what_is_not_an_ask_to_change_something_names_no_work(said: str) -> None
 ])
 def test_a_tool_named_for_a_record_reads_it(tool: str, arguments: object, kind: str) -> None:
     assert actions_module.describe(tool, arguments).kind == kind
+
+
+def test_a_failed_attempt_told_in_words_is_open_and_a_lookup_that_found_nothing_is_not() -> None:
+    told = extract([user("Push the branch and open the PR."),
+                    assistant("The branch is pushed, but I couldn't open the PR: your gh token lacks that permission.")])
+    assert told.open_loops == ["The branch is pushed, but I couldn't open the PR: your gh token lacks that permission"]
+    looked = extract([user("Check for other bookings under Ferreira."),
+                      assistant("I couldn't find any other booking under Ferreira.")])
+    assert looked.open_loops == []

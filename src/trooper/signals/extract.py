@@ -141,7 +141,8 @@ _NEGATED = re.compile(
     r"\b(?:not|never|no longer|cannot|yet to|still|until|unless|once|if|whether|would|will|should|nobody|no one|none)\b"
     r"|n't\b|'ll\b",
 )
-# "TODO: rotate the DBA password" is one; "there's even a `TODO cap this`" mentions one.
+# "TODO: rotate the DBA password" is one; "there's even a `TODO cap this`" mentions one. "I couldn't open
+# the PR: the token lacks permission" is a failed attempt told in words; "I couldn't find another booking" a lookup.
 _OPEN = re.compile(
     r"^(?:todo|to-do|fixme|tbd)\b|\b(?:(?:todo|to-do|fixme|tbd)(?= *:)|blocked(?= *(?:on|by|until|because|pending|waiting|:))|blocker|(?:is|are|'s) blocking|stuck|on hold|(?<!without )waiting (?:on|for)|still waiting|awaiting|"
     r"hold(?:ing)? (?:\w+ ){0,5}until|held (?:for|until|pending)|under review|in review|(?:needs?|has|have) to be \w+ed|"
@@ -150,7 +151,7 @@ _OPEN = re.compile(
     r"needs? (?:approval|access|sign-?off|a decision|confirmation|review|to be (?:approved|confirmed|signed|reviewed|decided))|"
     r"(?:needs?|requires?|goes to|sent to|waits? for|for) (?:\w+ ){0,4}(?:approval|sign-?off|review)|until (?:she|he|they|someone) approves?|"
     r"need (?:access|approval|sign-?off|to (?:confirm|check|decide|find out|figure out|ask|wait|hear))|"
-    r"open question|unresolved|nobody has|no one has|until (?:\w+ ){0,3}(?:signs?|approves?|confirms?|repl(?:y|ies)|decides?|sends?)|"
+    r"(?:i|we) (?:couldn't|could not|wasn't able to|was unable to|weren't able to|were unable to) (?!find|see|locate|spot|tell|reproduce|help)\w+|open question|unresolved|nobody has|no one has|until (?:\w+ ){0,3}(?:signs?|approves?|confirms?|repl(?:y|ies)|decides?|sends?)|"
     r"by (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|tomorrow|tonight|eod|end of (?:the )?(?:day|week|month)|next week))\b",
 )
 # Someone away until a time: "kwame's out till 11", "she's in a workshop till 3", "he's on a flight
@@ -1632,6 +1633,11 @@ class SignalReader:
                 old.words = old.words | loop.words
                 return
         if dedupe:
+            for old in self.raised:  # the agent telling of a call that just failed ("I couldn't open the PR: …")
+                if old.key and not old.ids and old in self.loops and len(loop.words & old.words - _GENERIC) >= 2:
+                    old.text = _glossed(loop.text, old.text)  # the agent's words first: they name it as people do
+                    old.words = old.words | loop.words
+                    return
             for old in self.loops:
                 if not old.key and not old.ids and not old.asked and \
                         len(loop.words & old.words) >= max(3, 0.4 * min(len(loop.words), len(old.words))):
