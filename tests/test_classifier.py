@@ -176,6 +176,11 @@ def test_complex_turns(text: str, kw: dict) -> None:
 @pytest.mark.parametrize(
     ("text", "kw", "label"),
     [
+        # a closed question about a short text it carries, the answers offered: one label read off it
+        ('is this review positive or negative? "the soup was cold and the bread stale"', {}, "simple"),
+        ('categorise this expense as food, travel or office: "taxi to the station 18.40"', {}, "simple"),
+        ('is this a good opening line or not: "it was a dark and stormy night"', {}, "complex"),  # grades it
+        ('is this contract fair or not: "the tenant pays for all repairs"', {}, "complex"),
         # a follow-up that names a place is not a pointer back: "cela" is in "iceland", "diese" in "diesel"
         ("by the way, what's the capital of iceland", {"history": True}, "simple"),
         ("diesel or petrol for mostly city driving", {"history": True}, "complex"),

@@ -580,7 +580,8 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
     # A job on text the turn carries ("sort these: 42, 7, 19", "tldr\n\n<an email>") is
     # judged by what it asks, not by the material, however long the material is.
     whole_ask, carried = _split_material(lowered)
-    if carried and (_text_job(whole_ask, carried, latin) or _reads_out(whole_ask, carried, latin)):
+    if carried and (_text_job(whole_ask, carried, latin) or _reads_out(whole_ask, carried, latin)
+                    or _picks_a_label(whole_ask, carried, latin)):
         return Decision("simple", "a short job on the text it carries")
     if words > MAX_SIMPLE_WORDS or len(text) > MAX_SIMPLE_CHARS:
         return _after_preamble(lowered, has_history, words, latin)
@@ -959,6 +960,33 @@ def _asks_more_of_text(question: str, latin: bool) -> bool:
     return _JUDGES.search(question) is not None or _TALLIES.search(question) is not None \
         or TEXT_JOB_BLOCKS.search(question, latin, asked) or WEIGHS.search(question, latin, asked) \
         or CODE.search(question, latin, asked)
+
+
+# The answers a closed question about a text offers: "yes or no", "positive, negative or neutral",
+# "urgent or not urgent", "food, travel or office".
+_CLOSED_CHOICE = re.compile(r"\b(yes or no|yes/no|true or false)\b|\b[\w-]+(, [\w-]+)*,? or (not )?[\w-]+\W*$")
+# (the ask names the text it labels: in "reply with yes or no: should i quit my job" the question is after the colon)
+_LABELS_TEXT = re.compile(r"^(is|are|was|does|do) (this|it|the \w+)\b|^(label|classify|categori[sz]e|tag|mark|flag|sort)\b")
+MAX_LABELLED_WORDS = 60
+# A label that grades the text rather than reads it: "is this a good opening line or not".
+_GRADES = re.compile(r"\b(good|bad|well|strong|weak|effective|persuasive|convincing|appropriate|professional|accurate|"
+                     r"correct|true|legal|legit|enough|clear|rude)\b")
+
+
+def _picks_a_label(ask: str, carried: str, latin: bool) -> bool:
+    """A closed question about a short text the turn carries, with the answers offered ("is this review
+    positive or negative? <review>", "label this email as urgent or not urgent: <email>"): one label read
+    off the text, not a judgement of it."""
+    ask = _without_framing(ask.strip())
+    if word_count(ask) > MAX_READ_QUESTION_WORDS or word_count(carried) > MAX_LABELLED_WORDS:
+        return False
+    if _LABELS_TEXT.search(ask) is None or _CLOSED_CHOICE.search(ask.rstrip("?:. ")) is None:
+        return False
+    asked = grams(ask)
+    if _GRADES.search(ask.replace("true or false", "").replace("yes or no", "")) is not None:
+        return False
+    return _WEIGHS_TEXT.search(ask) is None and _JUDGES.search(ask) is None and not CODE.search(ask, latin, asked) \
+        and not CARRIED_CODE.search(carried, latin)
 
 
 def _reads_out(ask: str, carried: str, latin: bool) -> bool:
