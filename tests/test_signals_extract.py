@@ -725,6 +725,30 @@ def test_a_turn_that_pauses_or_trims_part_of_the_task_keeps_the_task(amendment: 
     assert signals.intent.startswith("fix the orders_daily DAG"), signals.intent
 
 
+@pytest.mark.parametrize(("later", "added"), [
+    ("ok thanks. she wants the rebill, and can we waive the late fee", "she wants the rebill"),
+    ("can we waive the late fee too, she's been a customer for years", "can we waive the late fee too"),
+    ("yes refund both. the fees thing is ridiculous", "yes refund both"),
+    ("this is really annoying. I want a refund for this month at least", "I want a refund for this month"),
+    ("one more, she bought a toaster here last week and it's on sale now. can she get the difference",
+     "can she get the difference — one more, she bought a toaster"),
+])
+def test_what_a_later_turn_asks_for_is_added_to_the_task(later: str, added: str) -> None:
+    signals = extract([user("Gloria Mensah's February bill is $612, she normally pays $140. what happened"),
+                       assistant("The January payment failed, so February carries both months."), user(later)])
+    assert signals.intent.startswith("Gloria Mensah's February bill is $612") and added in signals.intent, signals.intent
+
+
+@pytest.mark.parametrize("later", ["it's 3 March 1961, she's a bit upset",
+                                   "can she pay it in two parts? she's asking",
+                                   "she needs the paper bill sent to her new address"])
+def test_a_later_answer_question_or_requirement_adds_nothing(later: str) -> None:
+    # a question is the agent's to answer; what someone else needs is a requirement, not more work asked for
+    signals = extract([user("Gloria Mensah's February bill is $612, she normally pays $140. what happened"),
+                       assistant("Can you confirm her date of birth?"), user(later)])
+    assert "then:" not in signals.intent, signals.intent
+
+
 def test_a_text_agents_observation_that_relays_a_person_is_their_words() -> None:
     signals = extract([
         user("Observation: Customer: Hi, I'm on rental RA-55210, due back Thursday. Can I keep it until Saturday?"),

@@ -393,6 +393,9 @@ class Observed(msgspec.Struct, frozen=True):
     numbered: bool = False  # it reports a plan step by number ("Step 2: …")
     correction: str = ""  # a user's sentence that changes a detail of the task ("its 55 people now not 40")
     asks: tuple[str, ...] = ()  # a user's asks to change something, as done ("added a usage line to the README")
+    # a later turn's request, as people add to a task once it is under way ("yes refund both", "she wants the
+    # rebill", "can we waive the late fee", "I want compensation"): what it asks for and what it says around it
+    request: str = ""
 
 
 _CACHE: OrderedDict[bytes, Observed] = OrderedDict()
@@ -436,6 +439,7 @@ class _Reading:
         self.redirect = False
         self.correction = ""
         self.asks: tuple[str, ...] = ()
+        self.request = ""
         self.constraints: list[str] = []
         self.events: list[Event] = []
         self.facts: dict[str, None] = {}
@@ -464,6 +468,7 @@ class _Reading:
                 self.redirect = bool(_REDIRECT.search(text))
                 if not self.goal:
                     self.correction = next((_clean(s).rstrip(".!") for s in sentences if _CORRECTION.search(s.lower())), "")
+                    self.request = _request(sentences)
         asked: list[str] = []
         last_id = ""
         reports: list[Event] = []
@@ -598,7 +603,7 @@ class _Reading:
         return Observed(self.intent, self.goal, self.redirect, tuple(self.constraints), tuple(self.events), tuple(self.facts),
                         tuple(self.actions), tuple(self.entities), _clean(self.said)[:160] if self.role == "assistant" else "",
                         self.first if self.role == "assistant" else "", any(event.kind == "report" for event in self.events),
-                        self.correction, self.asks)
+                        self.correction, self.asks, self.request)
 
 
 def _observe(message: Message) -> Observed:
@@ -758,6 +763,33 @@ _CHAT = re.compile(r"\b(?:how'?s it going|how are you|how was your|how'?s your|h
                    r"what'?s up|long week|mondays?|lol|haha)\b")
 
 
+# How a later turn asks for more once the task is under way: someone wants a thing or the user needs one (what
+# someone else needs is a requirement of the task, as "she needs the Finnish keyboard layout"), "can we …",
+# or a bare action verb after a yes or an "also".
+_LATER_REQUEST = re.compile(
+    r"\b(?:(?:i|we)(?:'d| would)? (?:want|need|would like|'d like)|(?:she|he|they)(?:'d| would)? (?:wants|would like|'d like)) "
+    r"(?=(?:a|an|the|my|her|his|their|our)\b)|"
+    r"\b(?:can|could) (?:we|she|he|they)(?: please)?\s|"
+    r"^(?:(?:yes|yeah|yep|ok|okay|sure|also|and|then|so|one more(?: thing)?|pls|please)\W+)*"
+    r"(?:refund|cancel|book|rebook|send|email|waive|accept|pay|return|order|remove|delete|schedule|reset|renew|extend|"
+    r"transfer|submit|file|claim|escalate|restore|rotate|revert|roll back|go with|switch|swap|reissue|resend|"
+    r"fix|add|move|update|create|check|draft|get)\b",
+    re.IGNORECASE,
+)
+
+
+def _request(sentences: list[str]) -> str:
+    """A later turn's request and what it says around it ("yes refund both — that's ridiculous
+    about the fees"), or "" when it asks for nothing. A question ("can she pay in two parts?")
+    is the agent's to answer, not more work."""
+    for i, sentence in enumerate(sentences):
+        if _LATER_REQUEST.search(sentence.strip()) and not sentence.rstrip().endswith("?"):
+            rest = [_clean(s).rstrip(".!") for j, s in enumerate(sentences) if j != i]
+            rest = [r for r in rest if r and not _SMALL_TALK.match(r) and not _bare_request(r)]
+            return " — ".join([_clean(sentence).rstrip(".!"), *rest])
+    return ""
+
+
 def _bare_request(sentence: str) -> bool:
     """"Can you dig in?", "Could you help?": a request that names no task."""
     match = _INTENT.search(sentence)
@@ -889,6 +921,8 @@ class SignalReader:
             elif seen.goal and seen.intent.lower() not in self.intent.lower():
                 # a later instruction adds to the task ("also open a PR", "make it 55 people")
                 self.intent = f"{self.intent}; then: {seen.intent[:ADDED_LENGTH]}"[:INTENT_TOTAL]
+            elif seen.request and seen.request.lower() not in self.intent.lower():
+                self.intent = f"{self.intent}; then: {seen.request[:ADDED_LENGTH]}"[:INTENT_TOTAL]
             elif seen.correction and seen.correction.lower() not in self.intent.lower():
                 # a detail of the task changed: "its 55 people now not 40", "they should be in section B"
                 self.intent = f"{self.intent}; then: {seen.correction[:ADDED_LENGTH]}"[:INTENT_TOTAL]
