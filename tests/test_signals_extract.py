@@ -1344,3 +1344,11 @@ def test_a_failed_attempt_told_in_words_is_open_and_a_lookup_that_found_nothing_
     looked = extract([user("Check for other bookings under Ferreira."),
                       assistant("I couldn't find any other booking under Ferreira.")])
     assert looked.open_loops == []
+
+
+def test_a_wait_names_whom_its_answer_is_awaited_from() -> None:
+    signals = extract([user("Raise the PO for the replacement belt."),
+                       tool_call("t1", "create_purchase_order", item="CB-1450", qty=1),
+                       tool_result("t1", '{"status": "pending_approval", "po_id": "PO-4500219", '
+                                         '"approver": "Gail Whitcombe (Plant Manager)"}')])
+    assert signals.open_loops == ["PO-4500219 pending approval (Gail Whitcombe): create purchase order CB-1450, 1"]

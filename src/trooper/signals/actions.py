@@ -796,9 +796,19 @@ def _json_verdict(data: Any) -> tuple[str, str] | None:
             return "failed", str(data.get("message") or data.get("reason") or status)[:160]
         if _PENDING_STATUS.match(low):
             said = str(data.get("message") or data.get("reason") or status.replace("_", " "))[:160]
+            who = next((" ".join(value.split()) for key in _AWAITED_WHO
+                        if isinstance(value := data.get(key), str) and value.strip()), "")
+            who = who.split(" (", 1)[0][:40]  # the name, not its role
+            if who and who.lower() not in said.lower():
+                said = f"{said} ({who})"
             when = awaited_for(data)
             return "pending", f"{said} ({when})" if when else said
     return None
+
+
+# Who a waiting result says the answer is awaited from.
+_AWAITED_WHO = ("approver", "approver_name", "routed_to", "assigned_to", "assignee", "reviewer", "requested_reviewer",
+                "review_required_by", "owner", "awaiting")
 
 
 # How long an answer takes, as a result states it: "sla": "5-7 business days", "decision_eta", "expected_response".
