@@ -167,6 +167,8 @@ def test_simple_turns(text: str) -> None:
         ("what's a good salary for a nurse in leeds", {}),
         ("what was the significance of the battle of hastings", {}), ("relationship between sugar and sleep", {}),
         ("what do doctors say about cold showers", {}), ("what are the odds of rain in june in paris", {}),
+        ("ping the design team about the new logo", {}), ("add a dentist appointment to my calendar for friday", {}),
+        ("cancela mi suscripción", {}), ("envoie un mail à l'équipe", {}), ("lösche die alten logs", {}),  # acts
     ],
 )
 def test_complex_turns(text: str, kw: dict) -> None:

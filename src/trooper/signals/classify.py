@@ -158,6 +158,20 @@ REFERS_BACK = Rules(
     ),
 )
 
+# A request to act, in the languages people write to agents: an imperative opens the turn
+# ("cancela mi suscripción", "envoie un mail à l'équipe", "lösch die alten logs").
+FOREIGN_ACTS = Rules(
+    r"^(por favor |s'il te pla[iî]t |s'il vous pla[iî]t |bitte |per favore |por favor, )?"
+    r"(cancela|cancele|anula|env[ií]a|envie|manda|borra|elimina|apaga|enciende|reinicia|reserva|compra|programa|"
+    r"annule|envoie|supprime|[ée]teins|allume|red[ée]marre|r[ée]serve|ach[eè]te|"
+    r"storniere|k[üu]ndige|schicke?|sende|l[öo]sche?|entferne|starte|buche|kaufe|"
+    r"cancella|invia|manda|elimina|spegni|accendi|riavvia|prenota|compra|"
+    r"cancele|envie|apague|ligue|reinicie|reserve|compre|"
+    r"annuleer|stuur|verwijder|zet|boek|koop|anuluj|wy[śs]lij|usu[ńn]|wy[łl][aą]cz|zarezerwuj|kup)\b",
+    scripts=(r"^(удали|отмени|отправь|выключи|включи|перезапусти|закажи|купи|забронируй)|取消|删除|发送|预订|关掉|打开|"
+             r"(削除|送信|予約|キャンセル|追加)して|を消して|を止めて",),
+)
+
 # What the turn asks for, beyond a lookup: to act, to work something out, to weigh options,
 # advice, or what only earlier turns can tell.
 ACTS = Rules(
@@ -172,7 +186,8 @@ ACTS = Rules(
     r"the)|pull|fetch|grab|provision|scale|bump|upgrade|downgrade|patch|block|unblock|ban|lock|unlock|restore|"
     r"reply|respond|forward|cc|remove|mark|flag|tag|label|pin|print|save|store|export|import|sync|replace)\b",
     r"\b(and|then) (tell|let) me (know )?(what|how|if|whether|when)\b", r"\bwhat'?s left\b|\bleft to do\b",
-    r"\b(for me|on my behalf|in my (calendar|inbox|account|repo))\b",
+    r"\b(for me|on my behalf)\b|\b(on|to|in|from|into|off) (my|our) (calendar|inbox|account|repo|list|cart|drive|phone|"
+    r"desktop|folder|basket|playlist|schedule|board|backlog)\b",  # the asker's own things, changed
     r"\b(my|our) (order|orders|account|booking|package|parcel|flight|subscription|bill|invoice|delivery|refund|"
     r"ticket|reservation|appointment|balance|payment|plan|rights)\b",
 )
@@ -298,7 +313,8 @@ _FOREIGN_HELLO = (r"(hola|gracias|bonjour|salut|merci|hallo|danke|guten (morgen|
                   r"grazie|dank je|bedankt|tack|takk|kiitos|terima kasih|salamat|cảm ơn|cam on|asante|jambo)")
 SMALL_TALK = Rules(
     r"^(hi|hello|hey|yo|hiya|howdy|good (morning|afternoon|evening|night)|thanks?( you)?|thx|ty|cheers|bye|goodbye|"
-    r"see you|ok thanks|great|perfect|cool|nice|awesome|got it|test(ing)?|ping)\b[\w\s,.!?:;)(-]{0,30}$", r"^help[.!?]*$",
+    r"see you|ok thanks|great|perfect|cool|nice|awesome|got it|test(ing)?)\b[\w\s,.!?:;)(-]{0,30}$", r"^help[.!?]*$",
+    r"^ping\W*$",  # a check that the line is up; "ping sarah about the contract" is a request to act
     r"^(what can you (do|help( me)? with)|what do you do|tell me about yourself|"
     r"(can|do|are) you (remember|see|hear|read|browse|speak|learn|understand|access|store)\b|"
     r"who (are|made|built|created) you|what('s| is) your name|are you (a bot|human|an ai|real)|"
@@ -627,7 +643,7 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
         return Decision("complex", "an estimate, a computation or several operations")
     if _ONE_CONVERSION.match(core) is not None:  # "kg to lbs: 68"
         return Decision("simple", "conversion or formatting")
-    if ACTS.search(ask, latin, asked):
+    if ACTS.search(ask, latin, asked) or FOREIGN_ACTS.search(ask, latin, asked):
         return Decision("complex", "a request to act")
     if _computes(ask) or WORKS_OUT.search(ask, latin, asked) \
             or (_PERCENT.search(ask) is not None and _ARITHMETIC.match(ask) is None):  # "15% tip on 64.50"; not "20% of 50"
