@@ -1249,6 +1249,7 @@ def test_a_command_that_did_its_work_and_then_a_hook_failed_is_done_with_the_fai
         assistant("The certificate is renewed, though the deploy hook could not reach web-b."),
     ])
     assert len(signals.completed_steps) == 1 and "certbot" not in signals.completed_steps[0].split(" ")[0]
+    assert "(then: " in signals.completed_steps[0]  # the note says what failed after the work
     assert len(signals.open_loops) == 1 and "failed" in signals.open_loops[0]
     outcome = actions_module.outcome("Error: bad flag\nSuccessfully nothing", False, "change")
     assert outcome.status == "failed"  # the failure came first: nothing was done
@@ -1352,3 +1353,14 @@ def test_a_wait_names_whom_its_answer_is_awaited_from() -> None:
                        tool_result("t1", '{"status": "pending_approval", "po_id": "PO-4500219", '
                                          '"approver": "Gail Whitcombe (Plant Manager)"}')])
     assert signals.open_loops == ["PO-4500219 pending approval (Gail Whitcombe): create purchase order CB-1450, 1"]
+
+
+@pytest.mark.parametrize(("item", "done"), [
+    ("Redline the deviations you want to push back on", "redlined the deviations you want to push back on"),
+    ("Exclude all TixNow-channel orders", "excluded all TixNow-channel orders"),
+    ("Check the balance", "checked the balance"),
+    ("HS code validation vs TARIC snapshot", "HS code validation vs TARIC snapshot"),  # no verb: as written
+    ("Tracking numbers for the three parcels", "Tracking numbers for the three parcels"),
+])
+def test_a_finished_plan_item_reads_in_the_past_when_it_opens_with_a_verb(item: str, done: str) -> None:
+    assert extract_module._done_wording(item) == done

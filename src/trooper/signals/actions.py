@@ -958,6 +958,8 @@ def step_name(call: Call, result: Outcome) -> str:
     if result.tally:
         why = result.failed[0].split(": ", 1)[-1] if result.failed else ""
         shown = f"{shown} ({result.tally}; {len(result.failed)} failed: {why[:60]})"
+    elif result.failed:  # it did its work, then something after it failed: the note says so
+        shown = f"{shown} (then: {result.failed[0][:60]})"
     return (phrase[: max(80, 200 - len(shown))].rstrip() + shown)[:200]  # a long command keeps room for what it returned
 
 

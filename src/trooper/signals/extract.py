@@ -2063,9 +2063,16 @@ def _done_wording(item: str) -> str:
     stays as it is."""
     verb, _, rest = item.partition(" ")
     low = verb.lower()
-    if (low not in PLAN_VERBS and low not in _MORE_PLAN_VERBS) or not verb.isalpha():
+    if not verb.isalpha() or verb.isupper() and len(verb) > 1:
+        return item
+    # a verb the lists know, or any word that a determiner follows ("Redline the deviations", "Exclude all
+    # TixNow orders"): an imperative
+    if low not in PLAN_VERBS and low not in _MORE_PLAN_VERBS and rest.split(" ", 1)[0].lower() not in _DETERMINERS:
         return item
     return f"{actions.past(low)} {rest}".strip()
+
+
+_DETERMINERS = frozenset("the a an all each every any our your their its this that these those both".split())
 
 
 # Verbs plans start with beyond the tools' own ("Break down the 502s", "Correlate with the app logs").
