@@ -66,6 +66,7 @@ def ask(text: str, history: bool = False, tools: bool = False) -> str:
         "reply with just yes or no: is a tomato a fruit", "what is 12 divided by 4", "5 days in hours",
         "how many ounces in 2 pounds", "what do you call it when a word sounds like its meaning",
         "what's 20% of 50",  # one plain operation
+        "what does the 'git clone' command do", "quanto é 1 milha em quilômetros?",  # a quoted term; one conversion
         "what does this word mean: ephemeral",
     ],
 )
@@ -169,6 +170,10 @@ def test_simple_turns(text: str) -> None:
         ("what do doctors say about cold showers", {}), ("what are the odds of rain in june in paris", {}),
         ("ping the design team about the new logo", {}), ("add a dentist appointment to my calendar for friday", {}),
         ("cancela mi suscripción", {}), ("envoie un mail à l'équipe", {}), ("lösche die alten logs", {}),  # acts
+        ("do plants grow faster with music", {}), ("was the 1969 landing staged", {}), ("how much salt is too much", {}),
+        ("what wine goes with lamb", {}), ("any books similar to dune", {}), ("how many times do we blink in a lifetime", {}),
+        ("when is the next full moon", {}), ("what's the area of the largest lake in africa", {}),
+        ("quelle voiture choisir pour la ville", {}), ("combien de calories dans 4 biscuits", {}),
     ],
 )
 def test_complex_turns(text: str, kw: dict) -> None:

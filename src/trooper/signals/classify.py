@@ -194,6 +194,12 @@ ACTS = Rules(
 WORKS_OUT = AnyOf(Rules(
     # an estimate or an implicit computation
     r"\b(estimate|estimated|ballpark|about how (many|much|long|far)|chances|odds|likelihood|likely)\b",
+    # a rate over a span ("how many times does a heart beat in a lifetime"), the next of an event (today's date),
+    # an attribute of the superlative of a kind ("the population of the largest city in canada": two lookups)
+    r"\bhow many times\b|\b(in|over) (a|your|my|their|his|her|one) (lifetime|life)\b",
+    r"\bwhen(s| is| are| will| does)? (the )?next\b|\bnext (\w+ )?(eclipse|election|olympics|world cup|full moon|holiday|"
+    r"launch|release)\b",
+    r"\bof the (largest|biggest|smallest|tallest|longest|oldest|highest|richest|most \w+|\w+est) \w+",
     r"\bhow (many|much|long|far|big|heavy) .{0,60}\b(would|will|could|can|do i|do we|does it take|should|need|fit|"
     r"left|remain|cost|take|last|afford|save|earn|burn|use|weigh|hold)\b",
     r"\b(total|add up|add them|total cost|in total|altogether|combined|"
@@ -281,7 +287,13 @@ WEIGHS = Rules(
     r"\b(healthiest|safest|smartest|greatest|wisest|cleverest|coolest|prettiest|funniest|nicest|tastiest|ideal|optimal|"
     r"most (underrated|overrated|beautiful|important|influential|interesting|useful|effective|efficient|reliable|"
     r"ethical|romantic|impressive|dangerous|annoying))\b",
-    r"\btoo (old|young|late|early)\b",  # "is 30 too old to learn piano"
+    r"\btoo (old|young|late|early)\b|\b(is|are) too (much|many|little|few)\b",  # "how much caffeine is too much"
+    # a yes-or-no that compares, a claim to weigh, what goes with what, something like a named work
+    r"^(is|are|was|were|does|do|did|can|will) .{1,50}\b(faster|slower|better|worse|bigger|smaller|healthier|safer|"
+    r"cheaper|stronger|heavier|longer|shorter|easier|harder|hotter|colder|more|less)\b",
+    r"\b(fake|faked|a hoax|a myth|a lie|a scam|staged|rigged|a conspiracy)\b", r"\b(go|goes|pair|pairs) (well )?with\b",
+    r"\b(movies?|films?|books?|novels?|shows?|series|songs?|games?|anime|apps?|podcasts?|places?|restaurants?|bands?|"
+    r"artists?) (like|similar to)\b",
     r"\b(mejor|meilleure?|beste[nr]?|migliore|melhor|najlepsz\w*)\b",
     # a recommendation: what is good to read, watch, use or visit
     r"\b(good|great|best|decent|fun|interesting) (books?|novels?|movies?|films?|shows?|series|podcasts?|games?|apps?|"
@@ -325,7 +337,7 @@ SMALL_TALK = Rules(
     r"\b(tu t'?appelles|comment (tu t'?appelles|vous appelez)|qui (es-tu|[êe]tes-vous)|c[oó]mo te llamas|"
     r"qui[ée]n eres|wie hei(ß|ss)t du|wer bist du|come ti chiami|chi sei|como (você se chama|te chamas)|"
     r"qu[ée] puedes hacer|que (peux|pouvez)-(tu|vous) faire|was kannst du|o que (você pode fazer|voc[êe] faz)|"
-    r"cosa (sai|puoi) fare|wat kun je|wie ben je|kim(sin| sin)|co umiesz|kim jeste[śs])\b", r"\bthat'?s (perfect|great|all|it|fine)\b", r"^(ok|okay),? (thanks|thank you|bye)",
+    r"cosa (sai|puoi) fare|wat kun je|wie ben je|kim(sin| sin)|co umiesz|kim jeste[śs])\b", r"\bthat'?s (perfect|great|all|it|fine|everything)\b", r"^(ok|okay),? (thanks|thank you|bye)",
     "^" + _FOREIGN_HELLO + r"\b[\s,.!?¡]*([\w'’]+[\s,.!?¿]*){0,5}$",
     r"^how (are|r) (you|u|ya)( doing| going)?( today| tonight)?\W*$",
     r"^(how'?s it going|how is it going|how are things|what'?s up|wh?at'?s good|sup)\W*$",
@@ -674,7 +686,8 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
         if seen.isdisjoint(_ENGLISH) and (FOREIGN_MORE.search(core, latin, seen) or FOREIGN_WEIGHS.search(core, latin, seen)):
             # "qual … e qual compensa mais", "¿qué pasaría si …?", "ile kosztuje remont łazienki 5 m2"
             return Decision("complex", "a question with more than a fact in it, in another language")
-        if _DIGIT.search(core) is not None and not seen.isdisjoint(_HOW_MANY):  # "a 10 gallon tank, how many fish"
+        if _DIGIT.search(core) is not None and (not seen.isdisjoint(_HOW_MANY) or (  # "a 10 gallon tank, how many fish"
+                FOREIGN_HOW_MANY.search(core, latin, seen) and _FOREIGN_CONVERSION.search(core) is None)):
             return Decision("complex", "an estimate, a computation or several operations")
         if material and (_asks_more_of_text(ask, latin) or len(_NUMBER.findall(material)) > 1):
             # "which flight is cheapest\n<a list of flights>", "which of these is a prime: 21, 23, 25"
@@ -731,6 +744,9 @@ FOREIGN_COMPLEX = Rules(
 # holds now (today's rates, prices), a condition or a hypothetical, what follows from something, a
 # recommendation or the best of a kind, a price.
 FOREIGN_WEIGHS = Rules(
+    # which to choose ("какой язык программирования выбрать новичку", "quel vélo choisir")
+    r"\b(elegir|escoger|elijo|choisir|choisis|w[äa]hlen|scegliere|escolher|kiezen|wybra[ćc]|se[çc]meli|"
+    r"w[äa]hle)\b",
     r"\b(raz[oó]n|raison|grund|motivo|reden|pow[oó]d|sebep|ahora|actualmente|maintenant|actuellement|jetzt|aktuell|"
     r"adesso|agora|teraz|hoy|aujourd'hui|heute|oggi|hoje|vandaag|dzisiaj)\b",
     r"\b(si|wenn|falls|jeśli|jeżeli|eğer|pasar[íi]a|passerait|passieren|succederebbe|aconteceria|"
@@ -738,7 +754,8 @@ FOREIGN_WEIGHS = Rules(
     r"recomiendas?|recommandes?|empfiehlst|empfehlen|consigli|consigliate|recomenda|aanraden|polecasz|önerir|"
     r"paras|parhain|bästa|beste|bedste|najlepsz\w*|mejores?|meilleure?s?|migliore?|melhore?s?|en iyi|"
     r"cuesta|cuestan|co[uû]te|kostet|costa|custa|kost|kosztuje|maliyeti|prix|precio|preço|prezzo|preis)\b",
-    scripts=(r"이유|理由|原因|причин|سبب|कारण|סיבה|עדיף|כרגע|现在|目前|今日|지금|오늘|сейчас|сегодня|الآن|اليوم|अभी|आज|"
+    scripts=(r"выбрать|выбери|посоветуй|选哪|选择|選擇|選ぶ|選べ|고르|선택|اختار|चुन|"
+             r"이유|理由|原因|причин|سبب|कारण|סיבה|עדיף|כרגע|现在|目前|今日|지금|오늘|сейчас|сегодня|الآن|اليوم|अभी|आज|"
              r"如果|もし|만약|если|إذا|\bلو\b|अगर|\bאם\b|后果|後果|影響|影响|结果|последстви|عواقب|نتائج|परिणाम|השלכות|"
              r"推荐|推薦|おすすめ|추천|посовету|порекомендуй|أنصح|تنصح|सलाह|ממליץ|最好|一番|가장 좋은|лучш|أفضل|सबसे अच्छा|"
              r"הכי טוב|अच्छा|좋을까|いいですか|好吗|好嗎|多少钱|いくら|얼마예요|сколько стоит|стоимость|كم سعر|कितने का|כמה עולה|"
@@ -751,6 +768,15 @@ FOREIGN_MORE = Rules(
     r"mejor|melhor|meilleur|besser|meglio|lepiej|e qual|y cu[áa]l|et quel(le)?|und welche[rsn]?)\b",
     scripts=(r"为什么|為什麼|应该|應該|还是|還是|なぜ|どうして|べき|どっち|почему|зачем|стоит ли|لماذا|क्यों|चाहिए|왜|해야",),
 )
+# How many or how much in other languages: with a quantity given and no unit to convert it to, worked out
+# ("combien de calories dans 3 croissants"; not "quanto é 1 milha em quilômetros").
+FOREIGN_HOW_MANY = Rules(
+    r"\b(cu[áa]nt[oa]s?|combien|wie viele?|quant[oiae]s?|hoeveel|ile|ilu|ka[çc]|hur (m[åa]nga|mycket)|"
+    r"hvor (mange|meget|mye)|kuinka (monta|paljon)|paljonko|kolik|h[áa]ny|mennyi|berapa|bao nhi[êe]u)\b",
+    scripts=(r"сколько|скільки|多少|几个|幾個|いくつ|何個|何人|몇|얼마나|كم|कितन|กี่|כמה|πόσ",),
+)
+_FOREIGN_CONVERSION = re.compile(r"\d+([.,]\d+)? ?[^\W\d_]+( [^\W\d_]+)? (en|em|in|na|w|à|a|zu|naar|i|ve|in|into|to|до|в|に) "
+                                 r"[^\W\d_]+|\d ?(°|度|градус)")
 MAX_FOREIGN_QUESTION_WORDS = 12
 
 
@@ -1104,6 +1130,16 @@ def _quoted(text: str) -> tuple[int, int] | None:
     return (opening.start(), end) if end >= 0 else None
 
 
+# A quoted word or two of letters names a term ("what does the 'git clone' command do"), not a text to work
+# on; a password or a code ("is my password 'Summer2024!' strong") is one.
+MAX_QUOTED_TERM_WORDS = 2
+_TERM = re.compile(r"[^\W\d_][^\W\d_ .'-]*([ .'-][^\W\d_]+)*\.?")
+
+
+def _names_a_term(quoted: str) -> bool:
+    return len(quoted.split()) <= MAX_QUOTED_TERM_WORDS and _TERM.fullmatch(quoted) is not None
+
+
 def _split_material(text: str) -> tuple[str, str]:
     """The ask, and the text it carries to work on (after a colon, or quoted), if any."""
     labelled = _LABELLED_QUESTION.search(text)  # "context: <a text>\n\nquestion: …" (a retrieval prompt)
@@ -1113,7 +1149,7 @@ def _split_material(text: str) -> tuple[str, str]:
     if start is not None and text[start.end():].strip():
         return text[:start.start()], text[start.end():]
     quoted = _quoted(text)
-    if quoted is not None:
+    if quoted is not None and not _names_a_term(text[quoted[0] + 1:quoted[1] - 1]):
         opens, closes = quoted
         return " ".join((text[:opens] + text[closes:]).split()), text[opens:closes]
     ask, mark, rest = text.partition("? ")
