@@ -174,6 +174,7 @@ def test_simple_turns(text: str) -> None:
         ("what wine goes with lamb", {}), ("any books similar to dune", {}), ("how many times do we blink in a lifetime", {}),
         ("when is the next full moon", {}), ("what's the area of the largest lake in africa", {}),
         ("quelle voiture choisir pour la ville", {}), ("combien de calories dans 4 biscuits", {}),
+        ("how much daylight in tromso on the shortest day of the year", {}),  # a fact narrowed three times
     ],
 )
 def test_complex_turns(text: str, kw: dict) -> None:

@@ -689,6 +689,10 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
         if _DIGIT.search(core) is not None and (not seen.isdisjoint(_HOW_MANY) or (  # "a 10 gallon tank, how many fish"
                 FOREIGN_HOW_MANY.search(core, latin, seen) and _FOREIGN_CONVERSION.search(core) is None)):
             return Decision("complex", "an estimate, a computation or several operations")
+        if len(_QUALIFIER.findall(core)) >= MAX_LOOKUP_QUALIFIERS + 1:
+            # "how many hours of daylight in oslo on the longest day", "the boiling point of water at the top of
+            # everest": a fact narrowed by three qualifiers is worked out from several, not looked up
+            return Decision("complex", "an estimate, a computation or several operations")
         if material and (_asks_more_of_text(ask, latin) or len(_NUMBER.findall(material)) > 1):
             # "which flight is cheapest\n<a list of flights>", "which of these is a prime: 21, 23, 25"
             return Decision("complex", "a judgment or a comparison over the text it carries")
@@ -1180,6 +1184,10 @@ _TIME_UNITS = {"second": 0, "minute": 1, "hour": 2, "day": 3, "week": 4, "month"
 # Units people know by heart (60 seconds a minute, 365 days a year, 86,400 seconds a day); others multiply.
 _KNOWN_STEPS = frozenset({(0, 1), (1, 2), (2, 3), (3, 4), (3, 5), (3, 6), (4, 6), (5, 6), (6, 7), (6, 8),
                           (0, 3), (1, 3), (2, 4)})  # and the day's seconds and minutes, the week's hours
+# The prepositions that qualify what a fact question asks about.
+_QUALIFIER = re.compile(r"\b(of|in|on|at|with|without|from|for|by|during|after|before|between|near|per|than|like|to|into|"
+                        r"over|under)\b")
+MAX_LOOKUP_QUALIFIERS = 2
 _HOW_MANY_IN = re.compile(r"\bhow many (second|minute|hour|day|week|month|year|decade)s? (are )?(there )?(in|per) (a |an |one )?"
                           r"(leap )?(second|minute|hour|day|week|month|year|decade|century)\b")
 
