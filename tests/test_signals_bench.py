@@ -50,8 +50,8 @@ HELDOUT_FLOORS = {
 DEV_FLOORS = {
     "completed_step_recall": 0.58,
     "completed_step_precision": 0.54,
-    "open_loop_recall": 0.26,
-    "open_loop_precision": 0.33,
+    "open_loop_recall": 0.27,
+    "open_loop_precision": 0.35,
     "intent_keyword_hit_rate": 0.83,
     "resume_from_exact_numbered": 0.64,
 }
