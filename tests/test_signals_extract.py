@@ -692,6 +692,25 @@ def test_a_wait_at_a_step_of_a_replaced_plan_holds_no_step_of_the_new_one() -> N
     assert signals.resume_from == 3, signals
 
 
+@pytest.mark.parametrize(("tool", "arguments"), [
+    ("set_plan", {"steps": [{"title": "Add the rate limiter", "status": "done"},
+                            {"title": "Write tests for it", "status": "in_progress"},
+                            {"title": "Update the changelog", "status": "pending"}]}),
+    ("update_todo_list", {"items": [{"text": "Add the rate limiter", "done": True},
+                                    {"text": "Write tests for it", "done": False},
+                                    {"text": "Update the changelog", "done": False}]}),
+])
+def test_a_todo_tool_is_known_by_its_list_of_items_and_states_whatever_its_name(tool: str, arguments: dict[str, object]) -> None:
+    signals = extract([user("Add rate limiting to the API."), tool_call("t1", tool, **arguments),
+                       tool_result("t1", "saved")])
+    assert signals.plan == ["Add the rate limiter", "Write tests for it", "Update the changelog"]
+    assert signals.resume_from == 2
+
+
+def test_a_customers_plan_change_is_no_todo_list() -> None:
+    assert actions_module.describe("change_plan", {"plan_id": "UNL-5G", "msisdn": "+34611402287"}).kind == "change"
+
+
 def test_harness_reminders_are_never_the_intent() -> None:
     signals = extract([
         user("<system-reminder>\nThis is a reminder that your todo list is currently empty.\n</system-reminder>\n"

@@ -113,7 +113,7 @@ def name_words(tool: str) -> list[str]:
 def describe(tool: str, arguments: Any) -> Call:
     """What calling `tool` with `arguments` (a dict, or text for a text agent) is for."""
     low = tool.lower()
-    if low in _PLAN_TOOLS:
+    if low in _PLAN_TOOLS or (("todo" in low or "plan" in low) and _todo_list(arguments)):
         return Call(low, "plan", "", "")
     args = arguments if isinstance(arguments, dict) else {}
     text_arg = arguments if isinstance(arguments, str) else ""
@@ -982,9 +982,19 @@ _TODO_STATES = {"completed": "completed", "complete": "completed", "done": "comp
                 "current": "in_progress"}
 
 
+def _todo_list(arguments: Any) -> bool:
+    """Arguments shaped as a todo list: items each with its words and a state ("set_plan",
+    "update_todo_list" as well as TodoWrite; a customer's "change_plan" carries no such list)."""
+    items = todos(arguments)
+    return len(items) >= 2 and isinstance(arguments, dict) and any(
+        isinstance(item, dict) and any(key in item for key in ("status", "state", "done", "completed", "checked"))
+        for value in arguments.values() if isinstance(value, list) for item in value[:MAX_TODOS])
+
+
 def todos(arguments: Any) -> list[tuple[str, str]]:
     """A todo-list tool's items and their states (`pending`, `in_progress`, `completed`)."""
-    items = arguments.get("todos") or arguments.get("plan") or arguments.get("items") if isinstance(arguments, dict) else None
+    items = arguments.get("todos") or arguments.get("plan") or arguments.get("items") or arguments.get("tasks") \
+        or arguments.get("steps") if isinstance(arguments, dict) else None
     found: list[tuple[str, str]] = []
     for item in items[:MAX_TODOS] if isinstance(items, list) else []:
         if isinstance(item, dict):
