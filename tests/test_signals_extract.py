@@ -1383,3 +1383,11 @@ def test_a_wait_names_whom_its_answer_is_awaited_from() -> None:
 ])
 def test_a_finished_plan_item_reads_in_the_past_when_it_opens_with_a_verb(item: str, done: str) -> None:
     assert extract_module._done_wording(item) == done
+
+
+def test_the_user_checking_with_someone_first_is_what_they_take_on_but_their_task_is_not() -> None:
+    signals = extract([user("Switch the ingress to the new default certificate."),
+                       assistant("The change needs a controller restart, which drops open websockets. Shall I go ahead?"),
+                       user("let me check with Sam first, billing has a batch running till 4")])
+    assert signals.open_loops == ["user will check with Sam first, billing has a batch running till 4"]
+    assert extract([user("I need to file my expenses from the Oslo trip: train 1,240 SEK and hotel 4,650 SEK.")]).open_loops == []

@@ -232,9 +232,10 @@ _LOOKING = re.compile(r"(?:(?:step|phase)\s*\d+\s*[:.)-]\s*)?(?:look|get|check|s
                       r"reproduce|diagnose|evaluate|assess|determine|go through|triage)\b")
 # A claim that says what was done, beyond "Step 2 done".
 _TOLD = re.compile(r"[:—–-]\s*\w+\W+\w+")
-# The user taking an item on: "I'll push and tag it", "I will open the PR myself".
+# The user taking an item on: "I'll push and tag it", "I will open the PR myself", "let me check with Sam first",
+# "I need to ask our plan admin whether …".
 _HANDOFF = re.compile(
-    r"\b(?:i'll|i will|i'm going to|i am going to|i'll be)\s+(?:do the |handle the |take care of the )?"
+    r"\b(?:i'll|i will|i'm going to|i am going to|i'll be|let me(?: first)?|i need to|i have to|i've got to|i gotta)\s+(?:do the |handle the |take care of the )?"
     r"(?=(?:cut|push|tag|open|review|check|handle|book|add|ask|send|merge|deploy|release|write|upload|ping|call|talk|"
     r"chase|sort|update|file|submit|pay|sign|approve|decide|confirm|test|run|look|get|bring|pick|print|email)\b)"
 )
@@ -481,7 +482,8 @@ class _Reading:
                 handoff = _HANDOFF.search(low)
                 if handoff is not None:  # "I'll cut the release tomorrow": the user's own open loop
                     said = "user will " + _clean(sentence[handoff.end():])
-                    self.events.append(Event("open", said[:200], _stems(said), unit="handoff"))
+                    needs = not handoff.group(0).startswith("i'")  # "let me check with Sam", "I need to ask HR"
+                    self.events.append(Event("open", said[:200], _stems(said), unit="handoff", tool="needs" if needs else ""))
             claimed = role == "assistant" and _is_step(low)
             aside = ""
             if role == "assistant" and not claimed and "(" in low and _OPEN.search(low):
@@ -906,6 +908,7 @@ class SignalReader:
 
     def read(self, message: Message) -> None:
         seen = observe(message)
+        tasking = message.role == "user" and not self.intent  # "I need to file my expenses" here is the task itself
         if message.role == "user" and any(event.kind == "reply" for event in seen.events):
             self.asks = list(seen.asks)  # the user spoke: what they ask now, or nothing to name work by
         at_work = 0  # the plan step the results the agent now speaks of were work on, before its words tick the list
@@ -939,7 +942,9 @@ class SignalReader:
             elif kind == "resolved":
                 self._close(event.words, share=0.34, evidence=True, answered=_ANSWERED.search(event.text.lower()) is not None)
             elif kind == "open":
-                if event.unit == "handoff" and self._taken_on(event):
+                if event.unit == "handoff" and event.tool == "needs" and tasking:
+                    pass
+                elif event.unit == "handoff" and self._taken_on(event):
                     pass
                 elif event.unit == "handoff" and (raised := [loop for loop in self.raised if loop in self.loops]):
                     # "ugh, my token again, I'll sort it after lunch": what the user takes on is what
