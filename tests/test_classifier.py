@@ -67,6 +67,7 @@ def ask(text: str, history: bool = False, tools: bool = False) -> str:
         "how many ounces in 2 pounds", "what do you call it when a word sounds like its meaning",
         "what's 20% of 50",  # one plain operation
         "what does the 'git clone' command do", "quanto é 1 milha em quilômetros?",  # a quoted term; one conversion
+        "wich is the longest river in asia", "can u understand german?",  # how people type: "wich", "u"
         "what does this word mean: ephemeral",
     ],
 )
@@ -175,6 +176,8 @@ def test_simple_turns(text: str) -> None:
         ("when is the next full moon", {}), ("what's the area of the largest lake in africa", {}),
         ("quelle voiture choisir pour la ville", {}), ("combien de calories dans 4 biscuits", {}),
         ("how much daylight in tromso on the shortest day of the year", {}),  # a fact narrowed three times
+        ("what are some fun things to do in porto", {}), ("quanto tempo leva para aprender alemão", {}),
+        ("哪个手机最适合老人", {}),
     ],
 )
 def test_complex_turns(text: str, kw: dict) -> None:

@@ -306,6 +306,9 @@ WEIGHS = Rules(
     r"\b(cheap|cheapest|cheaper|easy|easiest|easier|quick|quickest|quicker|fast|fastest|simple|simplest|safe|safest|"
     r"smart|smartest|good|proper|correct|right|ideal|efficient) (way|ways|method|methods) (to|of|for)\b",
     r"\bwhat to (do|pack|bring|wear|buy|get|say|eat|cook|expect|see|visit|order|choose|pick|use|learn|study|write|ask)\b",
+    # a selection to recommend: "some fun things to do in lisbon", "places to eat near the station"
+    r"\b(things|stuff|places|spots) to (do|see|eat|try|buy|visit)\b|\b(some|any) (good|fun|nice|cool|interesting|great|cheap|"
+    r"easy|healthy|quick) \w+",
     r"\b(how (should|would|do|can) (i|we)|what should (i|we)|what (can|do) (i|we) do|my options|structure|organi[sz]e|layout|architect|best practices?|"
     r"tips?|strategy|roadmap|approach|advice|plan (a|my|our|for|the)|ideas? for|what (can|could) (i|we))\b",
 )
@@ -328,7 +331,7 @@ SMALL_TALK = Rules(
     r"see you|ok thanks|great|perfect|cool|nice|awesome|got it|test(ing)?)\b[\w\s,.!?:;)(-]{0,30}$", r"^help[.!?]*$",
     r"^ping\W*$",  # a check that the line is up; "ping sarah about the contract" is a request to act
     r"^(what can you (do|help( me)? with)|what do you do|tell me about yourself|"
-    r"(can|do|are) you (remember|see|hear|read|browse|speak|learn|understand|access|store)\b|"
+    r"(can|do|are) (you|u) (remember|see|hear|read|browse|speak|learn|understand|access|store)\b|"
     r"who (are|made|built|created) you|what('s| is) your name|are you (a bot|human|an ai|real)|"
     r"what model are you|can you (speak|understand) \w+|do you (remember|know|speak)|are you there|you there)\b",
     r"^(just )?testing\b", r"^(wait|so|hmm+|um+|quick question)[,!.]? (are you|who (made|built) you|what are you)\b",
@@ -369,7 +372,7 @@ LOOKUP = AnyOf(Rules(
     r"length|age|birthday|founder|author|inventor|president|ceo|time ?zone|area code|symbol|formula|year|date)\b"
     r" (of|in|for)\b",
     r"\b(capital|population) of\b", r"^(is|are|was|were|did|does) ['\"‘“]?\w",
-    r"\b(boiling|melting|freezing|flash|dew) point\b", r"^(wht|wat|whta|waht|whats|wut) ", r"^(in|on|at|by) (what|which) ",
+    r"\b(boiling|melting|freezing|flash|dew) point\b", r"^(wht|wat|whta|waht|whats|wut|wich|whcih|whihc|wihch) ", r"^(in|on|at|by) (what|which) ",
     r"^(list|name) (the|all|every|\d+|two|three|four|five|ten) (?!.* and )", r"^c'?est quoi\b|^qu'?est[- ]ce qu",
     r"^(ποια|ποιο|ποιος|τι είναι|πόσ)|^(hur många|vad är|vem |var ligger)|^(apa arti|apa itu|berapa|siapa|di mana)|"
     r"^(hvad er|hva er|hvor mange|hvem )|^(ano ang|sino |ilan )|^(kuinka monta|mikä on|kuka |missä )",
@@ -751,6 +754,9 @@ FOREIGN_WEIGHS = Rules(
     # which to choose ("какой язык программирования выбрать новичку", "quel vélo choisir")
     r"\b(elegir|escoger|elijo|choisir|choisis|w[äa]hlen|scegliere|escolher|kiezen|wybra[ćc]|se[çc]meli|"
     r"w[äa]hle)\b",
+    # how long it takes ("quanto tempo leva para aprender inglês"): an estimate
+    r"\b(quanto tempo (leva|demora|ci vuole|serve)|cu[áa]nto (tiempo )?(tarda|se tarda|lleva|demora)|combien de temps (faut|pour|prend)|"
+    r"wie lange (dauert|braucht)|hoe lang (duurt|doe)|ile czasu)\b",
     r"\b(raz[oó]n|raison|grund|motivo|reden|pow[oó]d|sebep|ahora|actualmente|maintenant|actuellement|jetzt|aktuell|"
     r"adesso|agora|teraz|hoy|aujourd'hui|heute|oggi|hoje|vandaag|dzisiaj)\b",
     r"\b(si|wenn|falls|jeśli|jeżeli|eğer|pasar[íi]a|passerait|passieren|succederebbe|aconteceria|"
@@ -758,7 +764,7 @@ FOREIGN_WEIGHS = Rules(
     r"recomiendas?|recommandes?|empfiehlst|empfehlen|consigli|consigliate|recomenda|aanraden|polecasz|önerir|"
     r"paras|parhain|bästa|beste|bedste|najlepsz\w*|mejores?|meilleure?s?|migliore?|melhore?s?|en iyi|"
     r"cuesta|cuestan|co[uû]te|kostet|costa|custa|kost|kosztuje|maliyeti|prix|precio|preço|prezzo|preis)\b",
-    scripts=(r"выбрать|выбери|посоветуй|选哪|选择|選擇|選ぶ|選べ|고르|선택|اختار|चुन|"
+    scripts=(r"最适合|最適合|适合|適合|お(すすめ|勧め)|лучше всего|выбрать|выбери|посоветуй|选哪|选择|選擇|選ぶ|選べ|고르|선택|اختار|चुन|"
              r"이유|理由|原因|причин|سبب|कारण|סיבה|עדיף|כרגע|现在|目前|今日|지금|오늘|сейчас|сегодня|الآن|اليوم|अभी|आज|"
              r"如果|もし|만약|если|إذا|\bلو\b|अगर|\bאם\b|后果|後果|影響|影响|结果|последстви|عواقب|نتائج|परिणाम|השלכות|"
              r"推荐|推薦|おすすめ|추천|посовету|порекомендуй|أنصح|تنصح|सलाह|ממליץ|最好|一番|가장 좋은|лучш|أفضل|सबसे अच्छा|"
