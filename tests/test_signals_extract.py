@@ -711,6 +711,21 @@ def test_a_customers_plan_change_is_no_todo_list() -> None:
     assert actions_module.describe("change_plan", {"plan_id": "UNL-5G", "msisdn": "+34611402287"}).kind == "change"
 
 
+@pytest.mark.parametrize("said", [
+    "Step 1 ✅ logs show OOMKilled at 09:12.\nStep 2 ✅ worker restarted.",
+    "The first two steps are done; verifying the queue next.",
+    "1. [done] Check the worker logs\n2. [done] Restart the ingest worker\n3. [in progress] Verify the queue drains\n"
+    "4. [todo] Post an update in #ops",
+    "1. Check the worker logs: DONE\n2. Restart the ingest worker: DONE\n3. Verify the queue drains: IN PROGRESS\n"
+    "4. Post an update in #ops: TODO",
+])
+def test_progress_on_a_plan_is_read_however_the_agent_marks_it(said: str) -> None:
+    signals = extract([user("the ingest worker is stuck, fix it"),
+                       assistant("Plan:\n1. Check the worker logs\n2. Restart the ingest worker\n3. Verify the queue drains\n"
+                                 "4. Post an update in #ops"), assistant(said)])
+    assert signals.resume_from == 3 and signals.plan[2] == "Verify the queue drains", signals
+
+
 def test_harness_reminders_are_never_the_intent() -> None:
     signals = extract([
         user("<system-reminder>\nThis is a reminder that your todo list is currently empty.\n</system-reminder>\n"

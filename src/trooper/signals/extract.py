@@ -109,10 +109,13 @@ _DONE_VERBS = (
     r"shipped|signed|submitted|tagged|updated|upgraded|uploaded|wrote|written"
 )
 _NUMBERED_DONE = (
-    r"(?:steps?|prs?|pull requests?|tasks?|phases?|parts?|stages?|items?|milestones?)\s*#?\s*\d+"
-    r"(?:\s*(?:-|–|to|and|,)\s*(?:steps?\s*)?\d+){0,6}\s*(?:\([^)]*\)\s*)?(?:is\s+|are\s+|has been\s+|have been\s+|now\s+)?"
-    r"(?:done|complete|completed|finished|merged|deployed|shipped)\b"
+    r"(?:(?:steps?|prs?|pull requests?|tasks?|phases?|parts?|stages?|items?|milestones?)\s*#?\s*\d+"
+    r"(?:\s*(?:-|–|to|and|,)\s*(?:steps?\s*)?\d+){0,6}|(?:the\s+)?first\s+(?:two|three|four|five|six|[2-9])\s+steps)"
+    r"\s*(?:\([^)]*\)\s*)?(?:is\s+|are\s+|has been\s+|have been\s+|now\s+)?"
+    r"(?:(?:done|complete|completed|finished|merged|deployed|shipped)\b|✅|✔|☑)"  # "Step 2 ✅", "the first two steps are done"
 )
+_FIRST_STEPS = re.compile(r"\bfirst\s+(two|three|four|five|six|[2-9])\s+steps\b")
+_COUNTS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
 _MARKER = re.compile(
     r"^(?:✅|☑|✔️?|\[x\]|(?:done|complete|completed|finished|success(?:ful(?:ly)?)?)\b(?!\s+(?:by|when|before|if|once))|"
     + _NUMBERED_DONE + ")",
@@ -1862,7 +1865,11 @@ def _step_numbers(low: str) -> tuple[str, tuple[int, ...], int] | None:
     1–3", "step 4 of 7" in it (later numbers are usually about what comes next)."""
     match = _NUMBERED.search(low)
     if match is None:
-        return None
+        first_steps = _FIRST_STEPS.search(low) if "first" in low else None
+        if first_steps is None:
+            return None
+        count = first_steps.group(1)
+        return "step", tuple(range(1, (_COUNTS.get(count) or int(count)) + 1)), 0  # "the first two steps are done"
     unit = match.group("unit").lower().rstrip("s")
     unit = "pr" if unit.startswith("pull request") else unit
     first = int(match.group("n"))

@@ -22,7 +22,7 @@ _STEP_LINE = re.compile(r"([ \t]*)(?:\*\*|#+\s*)?(?:step|phase|stage)[ \t]*(\d{1
 _LEAD = re.compile(r"^(?:\*\*[^*]{1,80}\*\*\s*[:—–-]?\s*|(?:step|phase|stage)\s*\d{1,2}\s*[:.)—–-]\s*|"
                    r"(?:first|then|next|finally|and|also|lastly|after that),?\s+)+", re.I)
 _DONE_MARK = re.compile(r"✅|✔|✓|☑|\[[xX✓]\]|~~|\((?:already )?(?:done|completed?|finished)\b[^)]{0,60}\)|[—–-]\s*(?:done|completed?)\b|"
-                        r":\s*(?:done|completed?)\b")
+                        r":\s*(?:done|completed?)\b|\[(?:done|completed?|finished)\]", re.IGNORECASE)
 _REMAINING = re.compile(r"\b(?:next steps?|remaining|left to do|still to do|to-?do|follow-?ups?|open items|"
                         r"what'?s left|outstanding|pending)\b", re.I)
 _OPTIONS = re.compile(r"\b(?:options?|alternatives?|either|choices|you could|we could|approaches|which (?:one|would))\b",
@@ -30,7 +30,9 @@ _OPTIONS = re.compile(r"\b(?:options?|alternatives?|either|choices|you could|we 
 _NOT_PLAN_HEAD = re.compile(r"\b(?:summary|recap|what i did|done so far|findings|results?|here'?s what (?:i|we) "
                             r"(?:did|found|changed)|changes made|completed)\b", re.I)
 _FENCE = "```"
-_BOX = re.compile(r"^\s*\[[ xX✓]\]\s*")  # "[x] restart the worker": the box is a mark, not words
+# "[x] restart the worker", "[in progress] verify the queue": the box or tag is a mark, not words
+_BOX = re.compile(r"^\s*\[(?:[ xX✓]|done|completed?|finished|in[ -]progress|todo|to do|pending|wip|blocked|next)\]\s*",
+                  re.IGNORECASE)
 # A head that says the list is a plan: its items count as steps whatever they start with.
 _SAYS_PLAN = re.compile(r"\b(?:plan|steps?|here'?s what (?:i'?ll|we'?ll|i will)|i'?ll|to-?do)\s*:?\s*$|\bplan\b", re.I)
 # An inline plan: "Plan: 1) check visas, 2) hold flights, 3) block rooms".
@@ -162,7 +164,7 @@ def _close(run: list[tuple[str, str]], head: str, found: list[Plan], user: bool 
 
 
 def _is_action(item: str) -> bool:
-    text = _LEAD.sub("", item.replace("**", "").replace("✅", "").replace("~~", "")).lstrip("[]xX ✓:").lower()
+    text = _LEAD.sub("", _BOX.sub("", item.replace("**", "").replace("✅", "").replace("~~", ""))).lstrip("[]xX ✓:").lower()
     word = text.split(" ", 1)[0].strip(",.:;") if text else ""
     if word in PLAN_VERBS:
         return True
