@@ -27,12 +27,13 @@ def test_quality_floors_on_the_dev_turns() -> None:
     rows = load(DATA)
     assert len(rows) >= 400
     dev = evaluate(rows)
-    # 96.3% and 1.4% now on 2,480 dev turns (python bench/classifier.py --split dev). Of the 19
-    # complex turns sent local, 4 are a hello or thanks with tools on offer (issue 5's labels say
-    # complex, the labelling guide and the blind writer say simple) and 6 are labels of issue 5's
-    # 20-word rule on a formatting job or a fact question after a preamble.
-    assert dev["accuracy"] >= 0.960, [(r["id"], d.reason) for r, d in dev["wrong"]]
-    assert dev["complex_to_simple_share"] <= 0.015
+    # 97.2% and 0.8% now on 3,016 dev turns (python bench/classifier.py --split dev; issue 18's fifth
+    # round raised the floors from 96.0% and 1.5%). Of the 14 complex turns sent local, 4 are a hello
+    # or thanks with tools on offer (issue 5's labels say complex, the labelling guide and the blind
+    # writer say simple) and 6 are labels of issue 5's 20-word rule on a formatting job or a fact
+    # question after a preamble.
+    assert dev["accuracy"] >= 0.968, [(r["id"], d.reason) for r, d in dev["wrong"]]
+    assert dev["complex_to_simple_share"] <= 0.010
 
 
 def test_quality_floors_on_the_blind_heldout_turns() -> None:
@@ -178,6 +179,7 @@ def test_simple_turns(text: str) -> None:
         ("how much daylight in tromso on the shortest day of the year", {}),  # a fact narrowed three times
         ("what are some fun things to do in porto", {}), ("quanto tempo leva para aprender alemão", {}),
         ("哪个手机最适合老人", {}),
+        ("what age should kids get a phone", {}),  # advice, whoever it is for
     ],
 )
 def test_complex_turns(text: str, kw: dict) -> None:
