@@ -1406,3 +1406,14 @@ def test_the_user_checking_with_someone_first_is_what_they_take_on_but_their_tas
                        user("let me check with Sam first, billing has a batch running till 4")])
     assert signals.open_loops == ["user will check with Sam first, billing has a batch running till 4"]
     assert extract([user("I need to file my expenses from the Oslo trip: train 1,240 SEK and hotel 4,650 SEK.")]).open_loops == []
+
+
+def test_a_short_batch_says_the_verb_and_the_kind_once() -> None:
+    signals = extract([
+        user("Suspend the three fraud accounts."),
+        Message("assistant", tuple(ToolUseBlock(f"t{n}", "suspend_account", {"customer_id": who, "reason_code": "fraud"})
+                                   for n, who in enumerate(("cus_k7d2", "cus_p19x", "cus_z0q4")))),
+        *[tool_result(f"t{n}", f'{{"customer_id": "{who}", "status": "suspended"}}')
+          for n, who in enumerate(("cus_k7d2", "cus_p19x", "cus_z0q4"))],
+    ])
+    assert signals.completed_steps == ["suspended account cus_k7d2, fraud; cus_p19x; cus_z0q4"]

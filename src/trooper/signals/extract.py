@@ -2055,11 +2055,14 @@ def _batched(step: str, name: str, ids: tuple[str, ...]) -> str:
     """One more call of a batch, after the first: what it acted on and what it made ("WO-30198
     (LOTO-6602)"), once the batch is long; the words every call shares are said once."""
     new = [i for i in ids if i.lower() not in step.lower()]
-    if len(step) + len(name) <= ITEM_LENGTH // 2 or not new:
-        return name
     first, words = step.split(), name.split()
     shared = next((n for n, (a, b) in enumerate(zip(first, words)) if a != b), min(len(first), len(words)))
-    target = " ".join(words[shared:]).split(",", 1)[0].split(":", 1)[0].split(" (", 1)[0][:40]
+    if (len(step) + len(name) <= ITEM_LENGTH // 2 or not new) and shared < 2:
+        return name
+    target = " ".join(words[shared:]).split(", ", 1)[0].split(": ", 1)[0].split(" (", 1)[0][:40]
+    new = [i for i in new if i not in target]
+    if not new:
+        return target or name  # "suspended account cus_k7d2, fraud; cus_p19x": the verb and the kind said once
     return f"{target} ({', '.join(new[:3])})" if target else ", ".join(new[:3])
 
 
