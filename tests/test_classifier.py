@@ -180,6 +180,7 @@ def test_simple_turns(text: str) -> None:
         ("what are some fun things to do in porto", {}), ("quanto tempo leva para aprender alemão", {}),
         ("哪个手机最适合老人", {}),
         ("what age should kids get a phone", {}),  # advice, whoever it is for
+        ("what does this do: SELECT id FROM orders WHERE total > 100", {}),  # code carried, read
     ],
 )
 def test_complex_turns(text: str, kw: dict) -> None:

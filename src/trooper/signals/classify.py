@@ -696,6 +696,8 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
             # "how many hours of daylight in oslo on the longest day", "the boiling point of water at the top of
             # everest": a fact narrowed by three qualifiers is worked out from several, not looked up
             return Decision("complex", "an estimate, a computation or several operations")
+        if material and CARRIED_CODE.search(material, latin):  # "what does this do: SELECT name FROM users …": code read
+            return Decision("complex", "code")
         if material and (_asks_more_of_text(ask, latin) or len(_NUMBER.findall(material)) > 1):
             # "which flight is cheapest\n<a list of flights>", "which of these is a prime: 21, 23, 25"
             return Decision("complex", "a judgment or a comparison over the text it carries")
