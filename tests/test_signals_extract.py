@@ -726,6 +726,16 @@ def test_progress_on_a_plan_is_read_however_the_agent_marks_it(said: str) -> Non
     assert signals.resume_from == 3 and signals.plan[2] == "Verify the queue drains", signals
 
 
+def test_a_step_for_a_role_is_done_by_its_act_whoever_it_went_to() -> None:
+    signals = extract([user("Question: refund order 5512, email the customer and close ticket T-88"),
+                       assistant("Thought: Plan: 1) refund order 5512, 2) email the customer, 3) close ticket T-88.\n"
+                                 "Action: create_refund[order_id=5512]"),
+                       user('Observation: {"status": "ok", "refund_id": "R-1"}'),
+                       assistant("Thought: Refund done. Now the email.\nAction: send_email[to=ana@x.com, subject=Your refund]"),
+                       user('Observation: {"sent": true}')])
+    assert signals.resume_from == 3
+
+
 def test_harness_reminders_are_never_the_intent() -> None:
     signals = extract([
         user("<system-reminder>\nThis is a reminder that your todo list is currently empty.\n</system-reminder>\n"

@@ -1372,7 +1372,8 @@ class SignalReader:
             return None
         # the work covers the step: most of its words, or its verb and its object ("Book a hotel…" by book_hotel)
         covers = (best_score >= (0.4 if strong else 0.6) and len(words & best.words) >= 2) or len(best.words) == 1 \
-            or (best.verb in words and len((words & best.words) - {best.verb}) >= 1)
+            or (best.verb in words and len((words & best.words) - {best.verb}) >= 1) \
+            or (best.verb in words and best.words - {best.verb} <= _ROLES)  # "Email the customer": whoever it went to
         if best.verb in _CHANGING and best.verb not in words:
             covers = False  # a step that changes something is finished by that change ("Send the email", not a draft)
         if strong:  # a lookup or a check finishes a step that is only that; it moves nothing on
@@ -1830,6 +1831,9 @@ class SignalReader:
 _WORKSPACE_TOOLS = ("bash", "shell", "sh", "ssh", "run", "read", "grep", "glob", "ls", "view", "str_replace", "edit", "cat",
                     "find", "webfetch", "websearch", "task", "notebook", "todo", "search_files", "list_files",
                     "open_file", "psql", "sql", "dbt", "warehouse", "query", "execute", "terminal", "python", "kubectl")
+# Who a step's work goes to when the plan names a role, not a person or an address ("Email the customer").
+_ROLES = frozenset("customer user client requester applicant team manager owner them him her recipient guest "
+                   "patient tenant member caller insur candidat vendor supplier everyon".split())  # as _stem leaves them
 # Words too common in agents' work to tie a claim to a failed call or a plan step.
 _GENERIC = frozenset("tool call run ran file new add updat creat make set use check test done fail error "
                      "all now step user".split())
