@@ -1427,3 +1427,13 @@ def test_a_short_batch_says_the_verb_and_the_kind_once() -> None:
           for n, who in enumerate(("cus_k7d2", "cus_p19x", "cus_z0q4"))],
     ])
     assert signals.completed_steps == ["suspended account cus_k7d2, fraud; cus_p19x; cus_z0q4"]
+
+
+def test_a_chained_command_fails_as_the_part_its_error_names_and_that_part_succeeding_closes_it() -> None:
+    failed = [user("Commit and push the incident note."),
+              tool_call("t1", "Bash", command="git commit -qam 'INC-20931 note' && git push origin main"),
+              tool_result("t1", "error: failed to push some refs to 'github.com:acme/voice-ops.git'", error=True)]
+    assert extract(failed).open_loops == ["`git push` failed: error: failed to push some refs to 'github.com:acme/voice-ops.git'"]
+    pushed = [*failed, tool_call("t2", "Bash", command="git push origin main"),
+              tool_result("t2", "To github.com:acme/voice-ops.git\n   4f2a9c1..8e1b2d3  main -> main")]
+    assert extract(pushed).open_loops == []

@@ -1410,6 +1410,7 @@ class SignalReader:
             self._await_reply(awaited)
         if result.status == "failed":
             if call.kind != "read":
+                call = _failing_part(call, result.detail)
                 label = call.label or call.phrase or call.key.split(":", 1)[-1] or "a tool call"
                 text = f"{label} failed: {result.detail}"[:200]
                 self.loops = [loop for loop in self.loops if loop.key != call.key]
@@ -2044,6 +2045,22 @@ def _outbound_ask(tool: str, arguments: dict[str, object]) -> tuple[str, str] | 
     ask = " ".join(ask.split())
     said = f"{subject} — {ask}" if subject and ask and ask.lower() not in subject.lower() else subject or ask
     return recipient[:60], f"waiting for {recipient[:60]} to reply: {said}"[:GLOSSED_LENGTH]
+
+
+def _failing_part(call: Call, detail: str) -> Call:
+    """The part of a chained shell command that failed, when its error names it ("sed: cannot
+    rename …" after `kill … && sed -i …`, "failed to push some refs" after `git commit && git push`):
+    the failure is that part's, and that part succeeding later closes it."""
+    tool, _, command = call.key.partition(":")
+    if not command or "&&" not in call.words and ";" not in call.words:
+        return call
+    said = detail.lower()[:120]
+    for part in _SHELL_JOIN.split(call.words)[1:8]:
+        key = actions.shell(part, tool).key
+        run = key.partition(":")[2]
+        if run and run != command and re.search(rf"(?:^|\b){re.escape(run.split()[-1])}\b", said):
+            return call._replace(key=key, label=f"`{run}`")
+    return call
 
 
 def _asks_someone(call: Call) -> bool:
