@@ -69,6 +69,7 @@ def ask(text: str, history: bool = False, tools: bool = False) -> str:
         "what's 20% of 50",  # one plain operation
         "what does the 'git clone' command do", "quanto é 1 milha em quilômetros?",  # a quoted term; one conversion
         "wich is the longest river in asia", "can u understand german?",  # how people type: "wich", "u"
+        "what's the formula for the volume of a sphere",  # a definition; a spreadsheet's formula is code
         "what does this word mean: ephemeral",
     ],
 )
@@ -181,6 +182,7 @@ def test_simple_turns(text: str) -> None:
         ("哪个手机最适合老人", {}),
         ("what age should kids get a phone", {}),  # advice, whoever it is for
         ("what does this do: SELECT id FROM orders WHERE total > 100", {}),  # code carried, read
+        ("google sheets formula to count the cells that say yes", {}), ("how many working hours in a month", {}),
     ],
 )
 def test_complex_turns(text: str, kw: dict) -> None:

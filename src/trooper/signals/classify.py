@@ -49,10 +49,12 @@ CODE = Rules(
     r"\b(git|kubectl|docker|npm|pip|sudo|cron|crontab|regex|regexp|sql|bash|powershell|terraform|yaml|dockerfile|"
     r"nginx|systemd|shell (command|script))\b(?! (?:stand|mean))",
     r"\b(a|the|this|my|python|js|javascript|go|rust|java|c\+\+|typescript|bash|sql) (function|script|program|snippet|"
-    r"code|query|method|class|regex|command|one-liner|macro|formula|dict|dictionary|list|array|object|struct|enum|"
+    r"code|query|method|class|regex|command|one-liner|macro|dict|dictionary|list|array|object|struct|enum|"
     r"dataframe|type)\b(?! of\b| action\b)",
     r"\b(segmentation fault|core dumped|fatal error|errno|null pointer|nullpointer)\b", r"\bexception in thread\b",
     r"\b(vlookup|xlookup|hlookup|sumif|sumifs|countif|countifs|index match|arrayformula)\b",  # spreadsheet code
+    # a spreadsheet's formula is code; "the formula for the area of a circle" is a definition
+    r"\b(excel|spreadsheet|sheets|sheet|cell|macro) formulas?\b|\bformulas? (in|for) (excel|sheets|google sheets|a cell|a spreadsheet)\b",
     r"\bundefined is not\b", r"\b0x[0-9a-f]{4,}",
     r"\bfunction (that|to|which|for)\b", r"\b(pythonic|idiomatic|code|coding|compile|deploy|refactor|debug|stack trace|stacktrace|"
     r"api key|endpoint)\b",
@@ -228,7 +230,7 @@ WORKS_OUT = AnyOf(Rules(
     r"\bhow many (\w{1,2}'?s|letters|vowels|words|syllables|characters)\b|"
     r"\bhow many (days|weeks|months|years|decades|centuries|hours) (between|until|since|from|till|before|after)\b",
     # days of a kind counted on a calendar ("how many fridays in february 2026", "working days in april")
-    r"\b(working|business|school|week) ?days\b|\bhow many (weekends|(mon|tues|wednes|thurs|fri|satur|sun)days)\b",
+    r"\b(working|business|school|week) ?(days|hours|weeks)\b|\bhow many (weekends|(mon|tues|wednes|thurs|fri|satur|sun)days)\b",
     r"\b(effects? (of|on)|impacts?|means? for|consequences?|implications?|second order|ripple|knock on|downsides?|upsides?|"
     r"risks?|trade offs?|tradeoffs?|advantages?|disadvantages?|pros|cons)\b",
     r"\b(and|then|also|plus) (what|who|when|where|how|why|which|tell|give|list|explain|convert|compare)\b",
