@@ -736,6 +736,19 @@ def test_a_step_for_a_role_is_done_by_its_act_whoever_it_went_to() -> None:
     assert signals.resume_from == 3
 
 
+@pytest.mark.parametrize(("step", "resume"), [("restart the ingest worker", 2), ("request a restart of the worker", 4)])
+def test_work_awaiting_approval_holds_its_step_unless_the_step_is_the_asking(step: str, resume: int) -> None:
+    signals = extract([
+        user(f"The ingest worker is stuck.\n1. check the worker logs\n2. {step}\n3. post an update in #ops"),
+        tool_call("t1", "read_logs", service="ingest-worker"), tool_result("t1", "09:12:01 worker-7 ERROR OOMKilled"),
+        tool_call("t2", "request_restart", service="ingest-worker"),
+        tool_result("t2", '{"status": "pending_approval", "request_id": "CHG-1042"}'),
+        tool_call("t3", "slack_post", channel="#ops", text="CHG-1042 is waiting for approval"),
+        tool_result("t3", '{"ok": true}'),
+    ])
+    assert signals.resume_from == resume, signals
+
+
 def test_harness_reminders_are_never_the_intent() -> None:
     signals = extract([
         user("<system-reminder>\nThis is a reminder that your todo list is currently empty.\n</system-reminder>\n"

@@ -1806,10 +1806,11 @@ class SignalReader:
         # else marked that step done (a todo list ticked, a later commit): the guide's "claimed
         # but contradicted by the tool output" is not completed
         held = {loop.step for loop in self.loops if loop.key and _CLAIMED in loop.text}
-        # an order, a booking, a payment awaiting approval is not made yet; a request sent, a
-        # report submitted, is done though its answer is awaited
+        # work awaiting an answer (an order, a restart, a booking pending approval) is not done yet,
+        # unless the step is itself the asking: a request sent, a report submitted, is done though
+        # its answer is awaited
         held |= {loop.step for loop in self.loops if loop.key.startswith("pending:") and 0 < loop.step <= len(self.plan)
-                 and self.plan[loop.step - 1].verb in _GATED}
+                 and self.plan[loop.step - 1].verb not in _REQUESTING}
         return {step.number for step in self.plan if step.number not in held and (
             step.done or ((step.number <= done or step.number < begun) and (step.touched or step.looks)))}
 
@@ -2145,4 +2146,6 @@ def _add_unique(items: list[str], item: str) -> None:
 # The verbs of plan steps, as stemmed: a step that changes something, and one whose change an
 # approval gates (the order is not placed while it waits).
 _CHANGING = frozenset(_stem(verb) for verb in actions.CHANGE_VERBS)
-_GATED = frozenset(_stem(verb) for verb in "order purchase buy book reserve refund pay transfer approve get obtain secure".split())
+# Steps that are themselves an asking: done once sent, whatever the answer.
+_REQUESTING = frozenset(_stem(verb) for verb in "request submit send email ask file upload notify apply escalate raise "
+                        "forward invite message text tell contact chase remind propose offer".split())
