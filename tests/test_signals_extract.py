@@ -1450,3 +1450,16 @@ def test_a_chained_command_fails_as_the_part_its_error_names_and_that_part_succe
     pushed = [*failed, tool_call("t2", "Bash", command="git push origin main"),
               tool_result("t2", "To github.com:acme/voice-ops.git\n   4f2a9c1..8e1b2d3  main -> main")]
     assert extract(pushed).open_loops == []
+
+
+def test_the_same_command_passing_inside_a_later_chain_closes_its_failure_and_another_form_of_it_does_not() -> None:
+    failed = [user("Plan the change."),
+              tool_call("t1", "Bash", command="terraform plan -out tf.plan"),
+              tool_result("t1", 'Error: Backend initialization required, please run "terraform init"', error=True)]
+    assert len(extract(failed).open_loops) == 1
+    rerun = [*failed, tool_call("t2", "Bash", command="terraform init && terraform plan -out tf.plan"),
+             tool_result("t2", "Plan: 0 to add, 2 to change, 0 to destroy.")]
+    assert extract(rerun).open_loops == []
+    offline = [*failed, tool_call("t2", "Bash", command="terraform init -backend=false && terraform validate"),
+               tool_result("t2", "Success! The configuration is valid.")]
+    assert len(extract(offline).open_loops) == 1  # validating offline says nothing of the plan against the backend

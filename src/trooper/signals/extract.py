@@ -838,7 +838,7 @@ def _facts(text: str) -> list[str]:
 
 
 class _Loop:
-    __slots__ = ("text", "words", "key", "ids", "asked", "step")
+    __slots__ = ("text", "words", "key", "ids", "asked", "step", "command")
 
     def __init__(self, text: str, words: frozenset[str], key: str = "", ids: tuple[str, ...] = (),
                  asked: str = "") -> None:
@@ -848,6 +848,7 @@ class _Loop:
         self.ids = ids  # a waiting call's identifiers: closes when a later result about them is not waiting
         self.asked = asked  # "question" / "approval": the assistant asked the user; closes on their reply
         self.step = 0  # the plan step the work was at when it opened (0: no plan)
+        self.command = ""  # a failed shell command, as run: the same command passing in a later chain closes it
 
 
 class _Step:
@@ -1416,6 +1417,8 @@ class SignalReader:
                 self.loops = [loop for loop in self.loops if loop.key != call.key]
                 self._advance(_stems(f"{call.words} {announced}"))  # a failed try at a later step still moves on
                 failure = _Loop(text, _stems(f"{call.words} {text}"), key=call.key)
+                if ":" in call.key:
+                    failure.command = _ran_part(call)
                 self._open(failure, dedupe=False)
                 self.failed.append(failure)
             return
@@ -1444,6 +1447,8 @@ class SignalReader:
             # "requested approval APR-7731": the request is done, its answer is awaited
         else:
             self._succeeded(call, result)
+            if _SHELL_JOIN.search(call.words):
+                self._chain_passed(call)
             if result.failed and call.kind == "change":  # part of a batch failed: that part is still to do
                 label = actions.without(call.label or call.phrase or call.key.split(":", 1)[-1], result.done)
                 text = f"{label} failed: {'; '.join(result.failed[:3])}"[:200]
@@ -1645,6 +1650,15 @@ class SignalReader:
             self.resolved.append(loop.text)
         if call.kind == "change":
             self._worked_around(call)
+
+    def _chain_passed(self, call: Call) -> None:
+        """A chained command that went through ran each of its parts: `terraform init && terraform plan
+        -out tf.plan` passing is `terraform plan -out tf.plan` passing, so that command's failure is
+        over (the same command only: `terraform init -backend=false` says nothing of the backend)."""
+        ran = {" ".join(part.split()) for part in _SHELL_JOIN.split(call.words)[:8]}
+        for loop in [loop for loop in self.loops if loop.command and loop.command in ran]:
+            self.loops.remove(loop)
+            self.resolved.append(loop.text)
 
     def _worked_around(self, call: Call) -> None:
         """An app's failed change is over once a change to the same kind of thing goes through
@@ -2046,6 +2060,17 @@ def _outbound_ask(tool: str, arguments: dict[str, object]) -> tuple[str, str] | 
     ask = " ".join(ask.split())
     said = f"{subject} — {ask}" if subject and ask and ask.lower() not in subject.lower() else subject or ask
     return recipient[:60], f"waiting for {recipient[:60]} to reply: {said}"[:GLOSSED_LENGTH]
+
+
+def _ran_part(call: Call) -> str:
+    """The part of a shell command a failure is keyed by, as it was run."""
+    tool = call.key.partition(":")[0]
+    parts = _SHELL_JOIN.split(call.words)[:8]
+    if len(parts) > 1:
+        for part in parts:
+            if part.strip() and actions.shell(part, tool).key == call.key:
+                return " ".join(part.split())
+    return " ".join(call.words.split())
 
 
 def _failing_part(call: Call, detail: str) -> Call:
