@@ -1387,6 +1387,7 @@ def test_what_is_not_an_ask_to_change_something_names_no_work(said: str) -> None
     ("aging_report", {"days": 60}, "read"),
     ("LogSearch", "orders-enricher level=ERROR 02:55-03:30", "read"),  # a search of the logs, not a log entry
     ("Open", "riverton.gov/council/meetings/2025-02-20/transcript", "read"),  # a browsing agent opens a page
+    ("Open", "NorthNews: Mayor: bike lanes cost 'triple' the budget", "read"),
     ("open_ticket", {"subject": "VPN down"}, "change"),
     ("add_log_entry", {"text": "rotated keys"}, "change"),
     ("hotel_book", {"hotel": "Amano"}, "change"),

@@ -161,8 +161,8 @@ def describe(tool: str, arguments: Any) -> Call:
     verb_at, kind = _verb(words, values)
     if kind == "change" and 0 < verb_at and words[-1] in _RECORD_NOUNS:
         kind = "read"  # job_log, employee_pay_history, aging_report: the record of something, read
-    elif kind == "change" and words == ["open"] and _WEB_ADDRESS.search(text_arg or " ".join(values)):
-        kind = "read"  # a browsing agent's Open[riverton.gov/council/…] opens a page to read it
+    elif kind == "change" and words == ["open"] and (text_arg or _WEB_ADDRESS.search(" ".join(values))):
+        kind = "read"  # a browsing agent's Open[riverton.gov/council/…], Open[NorthNews: …] opens a page to read it
     verb = words[verb_at] if verb_at >= 0 else ""
     obj = " ".join(_ACRONYMS.get(w, w) for i, w in enumerate(words) if i != verb_at and w not in _OBJECT_FILLER)
     if verb == "send" and obj in ("email", "mail", "emails"):
