@@ -1448,6 +1448,11 @@ def test_a_chained_command_fails_as_the_part_its_error_names_and_that_part_succe
               tool_call("t1", "Bash", command="git commit -qam 'INC-20931 note' && git push origin main"),
               tool_result("t1", "error: failed to push some refs to 'github.com:acme/voice-ops.git'", error=True)]
     assert extract(failed).open_loops == ["`git push` failed: error: failed to push some refs to 'github.com:acme/voice-ops.git'"]
+    refused = extract([user("Branch off and push the fix."),
+                       tool_call("t1", "Bash", command="git checkout -b fix/ws-leak && git push -u origin fix/ws-leak"),
+                       tool_result("t1", "fatal: unable to access 'https://git.acme.internal/n.git/': "
+                                         "The requested URL returned error: 403", error=True)])
+    assert refused.open_loops[0].startswith("`git push` failed: fatal: unable to access")  # the part that talks to the remote
     pushed = [*failed, tool_call("t2", "Bash", command="git push origin main"),
               tool_result("t2", "To github.com:acme/voice-ops.git\n   4f2a9c1..8e1b2d3  main -> main")]
     assert extract(pushed).open_loops == []

@@ -2081,12 +2081,18 @@ def _failing_part(call: Call, detail: str) -> Call:
     if not command or "&&" not in call.words and ";" not in call.words:
         return call
     said = detail.lower()[:120]
+    remote = _GIT_REMOTE.search(said) is not None  # "unable to access 'https://…': 403": the part that talks to the remote
     for part in _SHELL_JOIN.split(call.words)[1:8]:
         key = actions.shell(part, tool).key
         run = key.partition(":")[2]
-        if run and run != command and re.search(rf"(?:^|\b){re.escape(run.split()[-1])}\b", said):
+        if run and run != command and (re.search(rf"(?:^|\b){re.escape(run.split()[-1])}\b", said) or
+                                       (remote and run in ("git push", "git pull", "git fetch", "git clone"))):
             return call._replace(key=key, label=f"`{run}`")
     return call
+
+
+_GIT_REMOTE = re.compile(r"unable to access|could not read from remote|authentication failed|permission to \S+ denied|"
+                         r"\[rejected\]|\[remote rejected\]|returned error: [45]\d\d")
 
 
 def _asks_someone(call: Call) -> bool:
