@@ -749,6 +749,16 @@ def test_work_awaiting_approval_holds_its_step_unless_the_step_is_the_asking(ste
     assert signals.resume_from == resume, signals
 
 
+def test_a_plan_replaces_a_users_list_of_rules_taken_for_one() -> None:
+    signals = extract([
+        user("Day 2 is cancelled, we're refunding everyone. Rules:\n- full refund incl. booking fees\n"
+             "- nothing sold through TixNow\n- anything over £500 per order: hold it for me"),
+        assistant("Here's how I'd approach it:\n1. Count the orders for EV-2207-D2\n2. Dry-run the refunds\n"
+                  "3. Refund the rest in batches\n4. Email the customers"),
+    ])
+    assert signals.plan[0] == "Count the orders for EV-2207-D2" and len(signals.plan) == 4, signals.plan
+
+
 def test_harness_reminders_are_never_the_intent() -> None:
     signals = extract([
         user("<system-reminder>\nThis is a reminder that your todo list is currently empty.\n</system-reminder>\n"

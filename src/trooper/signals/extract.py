@@ -885,6 +885,7 @@ class SignalReader:
         self.totals: list[int] = []
         self.plan: list[_Step] = []
         self.plan_unit = "step"
+        self.plan_reads = True  # the plan reads as steps, not only as a list in the user's words
         self.working_on = 0  # a todo list's item in progress: the work done now is that step
         self.actions: list[str] = []
         self.entities: dict[str, None] = {}
@@ -1282,12 +1283,13 @@ class SignalReader:
             return
         if self.plan and not plan.steps:
             return
-        if self.plan and not by_user and not plan.headed and not self._revises(plan.items):
+        if self.plan and self.plan_reads and not by_user and not plan.headed and not self._revises(plan.items):
             return  # "two things: - don't touch prod-db - keep the old logs": rules or questions, not a new plan
         before = self.plan
         self.plan = [_Step(n, text, marked) for n, (text, marked) in enumerate(zip(plan.items, plan.marked), 1)]
         self._carry(before)
         self.plan_unit = plan.unit
+        self.plan_reads = plan.steps
         for loop in self.loops:  # the steps of the plan replaced are not this plan's
             loop.step = 0
         self.working_on = 0
@@ -1335,6 +1337,7 @@ class SignalReader:
             if step.text in before:
                 step.said, step.looked = before[step.text].said, before[step.text].looked
         self.plan_unit = "step"
+        self.plan_reads = True
         self.working_on = next((n for n, (_, state) in enumerate(items, 1) if state == "in_progress"), 0)
 
     def _moving_on(self, number: int) -> None:
