@@ -10,6 +10,7 @@ succeeded, failed or is waiting (a refund pending approval), and which identifie
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from typing import Any, NamedTuple
@@ -340,6 +341,7 @@ _RANK = {"read": 0, "check": 1, "change": 2}
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 
 
+@functools.lru_cache(maxsize=4096)  # a chained command's parts are read again for each of its results, every turn
 def shell(command: str, tool: str = "bash") -> Call:
     """A shell command: its strongest segment decides the kind (a `cd && git push` pushes)."""
     command = command[:2000]  # a command longer than that is a script pasted in; its start says what it does

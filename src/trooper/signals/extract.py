@@ -1450,7 +1450,7 @@ class SignalReader:
             # "requested approval APR-7731": the request is done, its answer is awaited
         else:
             self._succeeded(call, result)
-            if _SHELL_JOIN.search(call.words):
+            if any(loop.command for loop in self.loops) and _SHELL_JOIN.search(call.words):
                 self._chain_passed(call)
             if result.failed and call.kind == "change":  # part of a batch failed: that part is still to do
                 label = actions.without(call.label or call.phrase or call.key.split(":", 1)[-1], result.done)
