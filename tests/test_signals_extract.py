@@ -796,6 +796,8 @@ def test_a_turn_that_pauses_or_trims_part_of_the_task_keeps_the_task(amendment: 
     ("ok thanks. she wants the rebill, and can we waive the late fee", "she wants the rebill"),
     ("can we waive the late fee too, she's been a customer for years", "can we waive the late fee too"),
     ("yes refund both. the fees thing is ridiculous", "yes refund both"),
+    ("honestly she'd rather accept the new code and pay, so the box gets released", "she'd rather accept the new code"),
+    ("yes hold the autopay until the rebill is approved", "yes hold the autopay"),
     ("this is really annoying. I want a refund for this month at least", "I want a refund for this month"),
     ("one more, she bought a toaster here last week and it's on sale now. can she get the difference",
      "can she get the difference — one more, she bought a toaster"),
@@ -806,7 +808,7 @@ def test_what_a_later_turn_asks_for_is_added_to_the_task(later: str, added: str)
     assert signals.intent.startswith("Gloria Mensah's February bill is $612") and added in signals.intent, signals.intent
 
 
-@pytest.mark.parametrize("later", ["it's 3 March 1961, she's a bit upset",
+@pytest.mark.parametrize("later", ["it's 3 March 1961, she's a bit upset", "hold on, she's looking for her card",
                                    "can she pay it in two parts? she's asking",
                                    "she needs the paper bill sent to her new address"])
 def test_a_later_answer_question_or_requirement_adds_nothing(later: str) -> None:

@@ -774,11 +774,12 @@ _CHAT = re.compile(r"\b(?:how'?s it going|how are you|how was your|how'?s your|h
 _LATER_REQUEST = re.compile(
     r"\b(?:(?:i|we)(?:'d| would)? (?:want|need|would like|'d like)|(?:she|he|they)(?:'d| would)? (?:wants|would like|'d like)) "
     r"(?=(?:a|an|the|my|her|his|their|our)\b)|"
-    r"\b(?:can|could) (?:we|she|he|they)(?: please)?\s|"
+    r"\b(?:can|could) (?:we|she|he|they)(?: please)?\s|\b(?:i|we|she|he|they)(?:'d| would) rather\s|"
     r"^(?:(?:yes|yeah|yep|ok|okay|sure|also|and|then|so|one more(?: thing)?|pls|please)\W+)*"
     r"(?:refund|cancel|book|rebook|send|email|waive|accept|pay|return|order|remove|delete|schedule|reset|renew|extend|"
     r"transfer|submit|file|claim|escalate|restore|rotate|revert|roll back|go with|switch|swap|reissue|resend|"
-    r"fix|add|move|update|create|check|draft|get)\b",
+    r"fix|add|move|update|create|check|draft|get|halt|pause|stop|hold(?! on\b)|approve|release|resubmit|reply|issue|grant|"
+    r"revoke|assign|invite|merge|open|close|publish|ship|upload|post|apply)\b",
     re.IGNORECASE,
 )
 
