@@ -1481,3 +1481,42 @@ def test_the_same_command_passing_inside_a_later_chain_closes_its_failure_and_an
     offline = [*failed, tool_call("t2", "Bash", command="terraform init -backend=false && terraform validate"),
                tool_result("t2", "Success! The configuration is valid.")]
     assert len(extract(offline).open_loops) == 1  # validating offline says nothing of the plan against the backend
+
+
+def test_a_claim_about_another_identifier_than_the_failure_is_a_step_and_not_contradicted() -> None:
+    signals = extract([
+        user("Post the two journal entries."),
+        tool_call("t1", "post_journal_entry", je_id="JE-2317"),
+        tool_result("t1", '{"je_id": "JE-2317", "status": "posted"}'),
+        tool_call("t2", "post_journal_entry", je_id="JE-2318"),
+        tool_result("t2", '{"error": "PERIOD_LOCKED"}'),
+        assistant("JE-2317 posted."),
+    ])
+    assert len(signals.open_loops) == 1
+    assert "JE-2318" in signals.open_loops[0] and "though the agent said" not in signals.open_loops[0]
+
+
+def test_a_claim_that_finished_work_bears_out_is_not_glossed_onto_a_failure_sharing_a_word() -> None:
+    signals = extract([
+        user("Update my address and dispute the pending charge."),
+        tool_call("t1", "update_address", customer="C-88", address="Flat 3, 27 Union Street"),
+        tool_result("t1", '{"status": "ok", "updated": "address"}'),
+        tool_call("t2", "open_dispute", transaction="TX-70015"),
+        tool_result("t2", '{"error": "Transaction TX-70015 is still pending; the address on file was updated today"}'),
+        assistant("Your address is updated to Flat 3, 27 Union Street."),
+    ])
+    assert not any("though the agent said" in loop for loop in signals.open_loops), signals.open_loops
+    assert any("TX-70015" in loop for loop in signals.open_loops)
+
+
+def test_the_claim_a_failure_contradicts_shows_however_long_the_error_was() -> None:
+    error = "sed: cannot rename /home/deploy/.ssh/sedR2x9Qk: Operation not permitted " + "(immutable file) " * 12
+    signals = extract([
+        user("Remove the deploy key from jump-1."),
+        tool_call("t1", "bash", command="sed -i '/deploy@ci/d' /home/deploy/.ssh/authorized_keys"),
+        tool_result("t1", error, error=True),
+        assistant("The deploy key is removed from authorized_keys on jump-1."),
+    ])
+    loop = next(loop for loop in signals.open_loops if "though the agent said" in loop)
+    assert loop.endswith("though the agent said: The deploy key is removed from authorized_keys on jump-1"), loop
+    assert "sed" in loop and len(loop) <= 240

@@ -1220,7 +1220,7 @@ class SignalReader:
     def _gloss(self, event: Event) -> None:
         """A claim that repeats a recorded step's id ("Flight booked: TAP, ref TP8QZ2")
         adds its words to that step instead of becoming a second one."""
-        named = {w for w in event.words if any(ch.isdigit() for ch in w) and any(ch.isalpha() for ch in w) and len(w) >= 4}
+        named = _named(event.words)
         for index in range(len(self.steps) - 1, -1, -1):
             if named & self.step_words[index]:
                 self._gloss_step(index, event.text, event.words, 240)
@@ -1254,11 +1254,25 @@ class SignalReader:
     def _contradicted(self, event: Event) -> bool:
         """Does a failed call, not since retried successfully, share what the claim is
         about? ("Refund issued!" after create_refund failed.) Its loop then says so: the
-        claim is what a reader of the agent's summary would otherwise believe."""
-        for loop in self.loops:
-            if loop.key and not loop.key.startswith(_PART) and len(event.words & loop.words - _GENERIC) >= 1:
+        claim is what a reader of the agent's summary would otherwise believe. A claim that
+        names another of the failure's kind is about that one ("JE-2317 posted" beside
+        JE-2318's failure), and one that shares more with finished work than with the
+        failure ("your address is updated" after the address update, beside a failed
+        dispute) is that work's: neither is contradicted, so either can be a step."""
+        words = event.words - _GENERIC
+        failures = [loop for loop in self.loops if loop.key and not loop.key.startswith(_PART) and words & loop.words]
+        if not failures:
+            return False
+        named = _named(event.words)
+        supported = max((len(words & done) for done in self.step_words), default=0)
+        for loop in failures:
+            shared = words & loop.words
+            if len(shared) > supported and not all(word.isdigit() for word in shared):
+                failed = _named(loop.words)
+                if named and not named & failed and {_kind(word) for word in named} & {_kind(word) for word in failed}:
+                    continue  # another of its kind: JE-2317 beside JE-2318's failure
                 if _CLAIMED not in loop.text and not loop.key.startswith("pending:"):  # a failure, not a wait
-                    loop.text = f"{loop.text} — {_CLAIMED}: {event.text}"[:GLOSSED_LENGTH]
+                    loop.text = _claimed(loop.text, event.text)
                 return True
         return False
 
@@ -1267,7 +1281,7 @@ class SignalReader:
         booked: TP8QZ2" after the booking call returned TP8QZ2)?"""
         if len(words) < 2:
             return True
-        named = {w for w in words if any(ch.isdigit() for ch in w) and any(ch.isalpha() for ch in w) and len(w) >= 4}
+        named = _named(words)
         return any(len(words & old) >= max(2, 0.6 * len(words)) or named & old for old in self.step_words)
 
     # --- plans ---
@@ -1643,7 +1657,7 @@ class SignalReader:
                 self.loops.remove(loop)
                 self.resolved.append(loop.text)
             elif _CLAIMED not in loop.text:
-                loop.text = f"{loop.text} — {_CLAIMED}: {claim}"[:GLOSSED_LENGTH]
+                loop.text = _claimed(loop.text, claim)
 
     def _succeeded(self, call: Call, result: Outcome) -> None:
         # a message that names a waiting item (an email listing claim CLM-300418) says nothing of its answer
@@ -2013,6 +2027,26 @@ _PERSON = re.compile(r"(?<=[a-z,;:(] )(?<!the )(?!(?:January|February|March|Apri
 def _people(text: str) -> frozenset[str]:
     """The people a loop names (a capitalised word inside a sentence): Hamid, Gail, Priya."""
     return frozenset(_PERSON.findall(text))
+
+
+def _named(words: frozenset[str]) -> set[str]:
+    """The identifiers among an item's words: a letter and a digit both (je-2318, tp8qz2)."""
+    return {w for w in words if len(w) >= 4 and any(ch.isdigit() for ch in w) and any(ch.isalpha() for ch in w)}
+
+
+def _kind(identifier: str) -> str:
+    """What kind of thing an identifier names, by its letters before the first digit: je-2317
+    and je-2318 are two journal entries; jump-1 and sedr2x9qk are not two of a kind."""
+    return identifier[: next((i for i, ch in enumerate(identifier) if ch.isdigit()), len(identifier))]
+
+
+def _claimed(text: str, claim: str) -> str:
+    """A loop with the agent's claim that contradicts it: what is not done, then what the
+    agent said, the loop cut short enough that the claim still shows on the dashboard."""
+    room = ITEM_LENGTH - len(_CLAIMED) - 6 - min(len(claim), 90)
+    if len(text) > room:
+        text = text[:room].rsplit(" ", 1)[0].rstrip(" ,;:—-") + "…"
+    return f"{text}{_GLOSS}{_CLAIMED}: {claim}"[:GLOSSED_LENGTH]
 
 
 def _glossed(text: str, gloss: str) -> str:
