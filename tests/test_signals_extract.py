@@ -1520,3 +1520,26 @@ def test_the_claim_a_failure_contradicts_shows_however_long_the_error_was() -> N
     loop = next(loop for loop in signals.open_loops if "though the agent said" in loop)
     assert loop.endswith("though the agent said: The deploy key is removed from authorized_keys on jump-1"), loop
     assert "sed" in loop and len(loop) <= 240
+
+
+def _drafted_then(claim: str, *later: Message) -> list[str]:
+    return extract([
+        user("Raise the PO for the bolts with Brightfast."),
+        tool_call("t1", "create_purchase_order", vendor="V-1180", lines="400 bolts"),
+        tool_result("t1", '{"po_id": "PO-2025-0912", "status": "draft", "total": 168.0}'),
+        *later,
+        assistant(claim),
+    ]).open_loops
+
+
+def test_an_item_a_change_left_a_draft_that_the_agent_calls_sent_is_open_and_says_so() -> None:
+    loops = _drafted_then("PO-2025-0912 (400 bolts, $168.00) has been sent to Brightfast.")
+    assert loops == ["PO-2025-0912 still draft: create purchase order V-1180, 400 bolts"
+                     " — though the agent said: PO-2025-0912 (400 bolts, $168.00) has been sent to Brightfast"]
+
+
+def test_a_draft_claimed_honestly_or_finished_by_a_later_change_is_no_loop() -> None:
+    assert _drafted_then("PO-2025-0912 is drafted; it needs submitting before Brightfast sees it.") == []
+    sent = (tool_call("t2", "send_purchase_order", po_id="PO-2025-0912"),
+            tool_result("t2", '{"po_id": "PO-2025-0912", "status": "sent"}'))
+    assert _drafted_then("PO-2025-0912 has been sent to Brightfast.", *sent) == []

@@ -256,6 +256,15 @@ _ANNOUNCING = re.compile(r"(?:now|next|then|first|let me|let's|i'll|i will|i'm g
 REPORT_LENGTH = 200  # of what the agent says of a plan step's results
 STEP_ENTRY_LENGTH = 480  # a finished plan step, its work and what the agent said of it
 _CLAIMED = "though the agent said"
+_OVERCLAIMED = "unfinished"  # the key of a loop for an item a change left a draft and the agent called done
+# A result's state for what a change made that is short of done: {"status": "draft - needs EHS sign-off"},
+# status=queued, "state": "unsent".
+_UNFINISHED = re.compile(r"\b(?:status|state)\b\W{0,4}((?:draft|queued|unsent|not sent|not submitted)\b[^\"\n,;}]{0,40})",
+                         re.IGNORECASE)
+# What the agent says of an item when it calls it finished: sent, submitted, ready, live, gone out.
+_FINISHED = re.compile(r"\b(?:sent|submitted|issued|ready|live|active|published|posted|released|approved|signed|"
+                       r"gone out|went out|on (?:its|their) way|in place|placed|all set)\b")
+_UNFINISHED_SAID = re.compile(r"\b(?:draft|drafts|queued|unsent|pending|await|awaiting|waiting|needs?|once|until|if|whether|not)\b|n't\b")
 _PART = "part:"  # the key of a loop for the part of a batch that failed
 _STEP_NAMED = re.compile(r"^step (\d{1,2})\b")
 # "Step 2: parcel 044-231-17 is R-1, the rear setback fails": the agent reporting a plan step by its number.
@@ -910,6 +919,8 @@ class SignalReader:
         self.last_edited = False  # that step changed files
         self.batch: tuple[str, int] = ("", -1)  # the tool and the step of the calls answered since it last spoke
         self.failed: list[_Loop] = []  # failures since the assistant last spoke
+        # what a change left short of done ({"status": "draft"}), by identifier: its state and the call's label
+        self.unfinished: dict[str, tuple[str, str]] = {}
         self.asks: list[str] = []  # what the user last asked to have changed, in order, until changes do it
 
     def read(self, message: Message) -> None:
@@ -1236,6 +1247,8 @@ class SignalReader:
                     and len(self.steps[index]) < GLOSSED_LENGTH \
                     and (about is None or int(about.group(1)) == self.step_items[index]):  # "Step 3: …" is step 3's
                 self.steps[index] = f"{self.steps[index]} — {event.text}"[:GLOSSED_LENGTH]
+        if self.unfinished and event.unit != "file":
+            self._overclaimed(event)
         if event.unit in ("claim", "file"):
             return  # a claim of success says nothing of what is still open about the item
         for loop in self.loops:
@@ -1275,6 +1288,37 @@ class SignalReader:
                     loop.text = _claimed(loop.text, event.text)
                 return True
         return False
+
+    def _left_unfinished(self, call: Call, result: actions.Outcome) -> None:
+        """A change that went through but left what it made short of done (a purchase order
+        created as a draft, a permit "draft - needs EHS sign-off", a message queued): a later
+        change that leaves the same identifier otherwise finishes it."""
+        state = _UNFINISHED.search(result.text[:600])
+        ids = [found.lower() for found in result.ids]
+        for found in ids:
+            self.unfinished.pop(found, None)
+        if state is not None:
+            label = call.label or call.phrase or call.key.split(":", 1)[-1]
+            for found in ids:
+                self.unfinished[found] = (" ".join(state.group(1).split()), label)
+        else:
+            self.loops = [loop for loop in self.loops if not (loop.key == _OVERCLAIMED and set(loop.ids) & set(ids))]
+
+    def _overclaimed(self, event: Event) -> None:
+        """The agent saying an item is sent, ready or done ("PO-2025-0912 has been sent to
+        Brightfast") when the change that made it left it a draft: the item is still open, and
+        its loop says what the agent claimed."""
+        named = sorted(found for found in event.words if found in self.unfinished)
+        low = event.text.lower()
+        if not named or not _FINISHED.search(low) or _UNFINISHED_SAID.search(low):
+            return
+        state, label = self.unfinished[named[0]]
+        for loop in self.loops:
+            if loop.key == _OVERCLAIMED and set(loop.ids) & set(named):
+                return
+        ids = tuple(dict.fromkeys(found.upper() for found in named))
+        text = _claimed(f"{', '.join(ids[:3])} still {state}: {label}", event.text)
+        self._open(_Loop(text, _stems(text), key=_OVERCLAIMED, ids=tuple(named)), dedupe=False)
 
     def _restated(self, words: frozenset[str]) -> bool:
         """Is this claim a step already recorded, said again (a closing summary, or "Flight
@@ -1465,6 +1509,8 @@ class SignalReader:
             # "requested approval APR-7731": the request is done, its answer is awaited
         else:
             self._succeeded(call, result)
+            if call.kind == "change" and result.ids:
+                self._left_unfinished(call, result)
             if any(loop.command for loop in self.loops) and _SHELL_JOIN.search(call.words):
                 self._chain_passed(call)
             if result.failed and call.kind == "change":  # part of a batch failed: that part is still to do
