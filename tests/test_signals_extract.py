@@ -1543,3 +1543,28 @@ def test_a_draft_claimed_honestly_or_finished_by_a_later_change_is_no_loop() -> 
     sent = (tool_call("t2", "send_purchase_order", po_id="PO-2025-0912"),
             tool_result("t2", '{"po_id": "PO-2025-0912", "status": "sent"}'))
     assert _drafted_then("PO-2025-0912 has been sent to Brightfast.", *sent) == []
+
+
+_QUARANTINED_44_OF_47 = [
+    user("Quarantine the phishing messages."),
+    tool_call("t1", "quarantine_messages", message_ids=["ML-7741"]),
+    tool_result("t1", '{"requested": 47, "quarantined": 44, "failed": [{"id": "MSG-17", "reason": "mailbox on litigation hold"},'
+                      ' {"id": "MSG-29", "reason": "message not found"}, {"id": "MSG-38", "reason": "mailbox on litigation hold"}]}'),
+]
+
+
+def test_a_claim_of_a_whole_batch_that_partly_failed_is_said_on_the_part_left() -> None:
+    loops = extract([*_QUARANTINED_44_OF_47, assistant("All 47 messages are quarantined. Checking the sign-ins next.")]).open_loops
+    assert len(loops) == 1 and loops[0].startswith("quarantine messages ML-7741 failed for 3 of 47: MSG-17"), loops
+    assert loops[0].endswith("though the agent said: All 47 messages are quarantined"), loops
+    honest = extract([*_QUARANTINED_44_OF_47, assistant("44 of the 47 messages are quarantined; 3 failed.")]).open_loops
+    assert len(honest) == 1 and "though the agent said" not in honest[0]
+
+
+def test_the_part_of_a_batch_that_failed_stays_open_when_the_same_call_does_another_batch() -> None:
+    another = [tool_call("t2", "quarantine_messages", message_ids=["ML-8219"]),
+               tool_result("t2", '{"requested": 6, "quarantined": 6, "failed": []}')]
+    assert len(extract([*_QUARANTINED_44_OF_47, *another]).open_loops) == 1
+    again = [tool_call("t2", "quarantine_messages", message_ids=["ML-7741"]),
+             tool_result("t2", '{"requested": 3, "quarantined": 3, "failed": []}')]
+    assert extract([*_QUARANTINED_44_OF_47, *again]).open_loops == []

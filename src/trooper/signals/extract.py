@@ -256,6 +256,8 @@ _ANNOUNCING = re.compile(r"(?:now|next|then|first|let me|let's|i'll|i will|i'm g
 REPORT_LENGTH = 200  # of what the agent says of a plan step's results
 STEP_ENTRY_LENGTH = 480  # a finished plan step, its work and what the agent said of it
 _CLAIMED = "though the agent said"
+_PART_OF = " for "  # "quarantine messages ML-7741 failed for 3 of 47: …": the part of a batch that failed
+_WHOLE = re.compile(r"\b(?:all|every|each|both|none (?:failed|left))\b")  # a claim of the whole of a batch
 _OVERCLAIMED = "unfinished"  # the key of a loop for an item a change left a draft and the agent called done
 # A result's state for what a change made that is short of done: {"status": "draft - needs EHS sign-off"},
 # status=queued, "state": "unsent".
@@ -1022,8 +1024,10 @@ class SignalReader:
                 self._gloss_step(index, seen.first, _stems(seen.first))
         if message.role == "assistant" and seen.first and len(self.failed) == 1 and self.failed[0] in self.loops:
             failure = self.failed[0]  # "NL-40222 was refused: the carrier wants the pre-notification first"
+            whole = failure.key.startswith(_PART) and _PART_OF in failure.text and _WHOLE.search(seen.first.lower()) \
+                and not _NEGATED.search(seen.first.lower())  # "All 47 messages are quarantined" after 44 of 47 were
             if _CLAIMED not in failure.text:
-                failure.text = _glossed(failure.text, seen.first)
+                failure.text = _claimed(failure.text, _first_clause(seen.first)) if whole else _glossed(failure.text, seen.first)
                 failure.words = failure.words | _stems(seen.first)
         if message.role == "assistant":
             self.reported = 0
@@ -1273,14 +1277,17 @@ class SignalReader:
         failure ("your address is updated" after the address update, beside a failed
         dispute) is that work's: neither is contradicted, so either can be a step."""
         words = event.words - _GENERIC
-        failures = [loop for loop in self.loops if loop.key and not loop.key.startswith(_PART) and words & loop.words]
+        failures = [loop for loop in self.loops if loop.key and words & loop.words]
         if not failures:
             return False
         named = _named(event.words)
         supported = max((len(words & done) for done in self.step_words), default=0)
         for loop in failures:
+            batch = loop.key.startswith(_PART)
+            if batch and (_PART_OF not in loop.text or not _WHOLE.search(event.text.lower())):
+                continue  # the batch's own work is done: only a claim of all of it says otherwise
             shared = words & loop.words
-            if len(shared) > supported and not all(word.isdigit() for word in shared):
+            if (batch or len(shared) > supported) and not all(word.isdigit() for word in shared):
                 failed = _named(loop.words)
                 if named and not named & failed and {_kind(word) for word in named} & {_kind(word) for word in failed}:
                     continue  # another of its kind: JE-2317 beside JE-2318's failure
@@ -1515,7 +1522,9 @@ class SignalReader:
                 self._chain_passed(call)
             if result.failed and call.kind == "change":  # part of a batch failed: that part is still to do
                 label = actions.without(call.label or call.phrase or call.key.split(":", 1)[-1], result.done)
-                text = f"{label} failed: {'; '.join(result.failed[:3])}"[:200]
+                done, _, asked = result.tally.partition(" of ")
+                missed = f"{_PART_OF}{int(asked) - int(done)} of {asked}" if done.isdigit() and asked.isdigit() else ""
+                text = f"{label} failed{missed}: {'; '.join(result.failed[:3])}"[:200]  # "… failed for 3 of 47: …"
                 # keyed apart from a failed call's: the call's own work is done, so a claim of it holds no step
                 failure = _Loop(text, _stems(f"{call.words} {text}"), key=f"{_PART}{call.key}")
                 self._open(failure, dedupe=False)
@@ -1708,12 +1717,22 @@ class SignalReader:
     def _succeeded(self, call: Call, result: Outcome) -> None:
         # a message that names a waiting item (an email listing claim CLM-300418) says nothing of its answer
         about = result.ids if not _MESSAGE_TOOL.search(call.key) else ()
-        for loop in [loop for loop in self.loops if (loop.key and loop.key in (call.key, f"{_PART}{call.key}")) or
-                     (loop.ids and about and set(loop.ids) & set(about))]:
+        part = f"{_PART}{call.key}"
+        for loop in [loop for loop in self.loops if (loop.key and loop.key == call.key) or
+                     (loop.key == part and self._covers(call, loop)) or (loop.ids and about and set(loop.ids) & set(about))]:
             self.loops.remove(loop)
             self.resolved.append(loop.text)
         if call.kind == "change":
             self._worked_around(call)
+
+    @staticmethod
+    def _covers(call: Call, part: _Loop) -> bool:
+        """Does a batch call that went through redo the part of an earlier batch that failed? Not
+        when it names other items of the same kind (quarantining ML-8219's 6 messages says
+        nothing of the 3 of ML-7741's 47 that failed)."""
+        named = _named(_stems(call.words))
+        failed = _named(part.words)
+        return not named or bool(named & failed) or not {_kind(w) for w in named} & {_kind(w) for w in failed}
 
     def _chain_passed(self, call: Call) -> None:
         """A chained command that went through ran each of its parts: `terraform init && terraform plan
