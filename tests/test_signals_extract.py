@@ -1568,3 +1568,14 @@ def test_the_part_of_a_batch_that_failed_stays_open_when_the_same_call_does_anot
     again = [tool_call("t2", "quarantine_messages", message_ids=["ML-7741"]),
              tool_result("t2", '{"requested": 3, "quarantined": 3, "failed": []}')]
     assert extract([*_QUARANTINED_44_OF_47, *again]).open_loops == []
+
+
+def test_a_text_agents_final_answer_that_its_observation_contradicts_is_said_on_the_failure() -> None:
+    loops = extract([
+        user("Refund order A-1001."),
+        assistant("Thought: refund it.\nAction: create_refund[A-1001]"),
+        user("Observation: error: refund window closed for order A-1001"),
+        assistant("Thought: done.\nAction: finish[Refund issued for order A-1001.]"),
+    ]).open_loops
+    assert len(loops) == 1 and loops[0].startswith("create refund A-1001 failed"), loops
+    assert loops[0].endswith("though the agent said: Refund issued for order A-1001"), loops

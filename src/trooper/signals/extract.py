@@ -256,6 +256,7 @@ _ANNOUNCING = re.compile(r"(?:now|next|then|first|let me|let's|i'll|i will|i'm g
 REPORT_LENGTH = 200  # of what the agent says of a plan step's results
 STEP_ENTRY_LENGTH = 480  # a finished plan step, its work and what the agent said of it
 _CLAIMED = "though the agent said"
+_FINAL_ANSWER = "answered: "  # a text agent's final answer, as a step
 _PART_OF = " for "  # "quarantine messages ML-7741 failed for 3 of 47: …": the part of a batch that failed
 _WHOLE = re.compile(r"\b(?:all|every|each|both|none (?:failed|left))\b")  # a claim of the whole of a batch
 _OVERCLAIMED = "unfinished"  # the key of a loop for an item a change left a draft and the agent called done
@@ -585,7 +586,7 @@ class _Reading:
         """A text agent's final answer is the deliverable the user asked for."""
         first = next(iter(_sentences(text)), "")
         if first:
-            self.events.append(Event("step", _clean(f"answered: {first}"), _stems(first)))
+            self.events.append(Event("step", _clean(f"{_FINAL_ANSWER}{first}"), _stems(first)))
 
     def call(self, tool_id: str, name: str, arguments: object) -> None:
         described = actions.describe(name, arguments)
@@ -2108,6 +2109,7 @@ def _kind(identifier: str) -> str:
 def _claimed(text: str, claim: str) -> str:
     """A loop with the agent's claim that contradicts it: what is not done, then what the
     agent said, the loop cut short enough that the claim still shows on the dashboard."""
+    claim = claim.removeprefix(_FINAL_ANSWER)  # what the agent said, not how it was recorded
     room = ITEM_LENGTH - len(_CLAIMED) - 6 - min(len(claim), 90)
     if len(text) > room:
         text = text[:room].rsplit(" ", 1)[0].rstrip(" ,;:—-") + "…"
