@@ -929,7 +929,8 @@ class SignalReader:
     def read(self, message: Message) -> None:
         seen = observe(message)
         tasking = message.role == "user" and not self.intent  # "I need to file my expenses" here is the task itself
-        if message.role == "user" and any(event.kind == "reply" for event in seen.events):
+        spoke = message.role == "user" and any(event.kind == "reply" for event in seen.events)  # the user's own words
+        if spoke:
             self.asks = list(seen.asks)  # the user spoke: what they ask now, or nothing to name work by
         at_work = 0  # the plan step the results the agent now speaks of were work on, before its words tick the list
         if message.role == "assistant":
@@ -1006,7 +1007,7 @@ class SignalReader:
                 self.awaiting[event.tool_id] = event
         if message.role == "assistant" and seen.last:
             self.last_said = seen.last
-        elif message.role == "user" and any(event.kind == "reply" for event in seen.events):
+        elif spoke:
             self.raised = []
         if 0 < at_work <= len(self.plan) and not seen.numbered:
             # what the agent makes of a plan step's results names that step (the one at work, unless a call named
