@@ -15,12 +15,12 @@ sys.path.insert(0, str(Path(__file__).parent.parent / "bench"))
 from classifier import DATA, HELDOUT, evaluate, load  # noqa: E402
 
 # What the rules achieve on the blind held-out split (python bench/classifier.py --split heldout:
-# 1,143 turns, the 543 of round two and the 600 written in round three, h2_t, 40% of them
-# near-misses by their brief), measured once at the end of issue 18's third round: 87.2% accuracy,
-# 3.9% of complex turns sent local. The issue's targets (95%, 2%) are not met; the README says so
-# beside the figures.
+# 1,543 turns, the 543 of round two, the 600 of round three (h2_t) and the 400 written in issue 18's
+# fifth round (h3_t), 40% of the last two batches near-misses by their briefs), measured once at the
+# end of that round: 87.1% accuracy, 3.2% of complex turns sent local. The issue's targets (95%, 2%)
+# are not met; the README says so beside the figures.
 HELDOUT_ACCURACY_FLOOR = 0.87
-HELDOUT_COMPLEX_TO_SIMPLE_CEILING = 0.039
+HELDOUT_COMPLEX_TO_SIMPLE_CEILING = 0.033
 
 
 def test_quality_floors_on_the_dev_turns() -> None:

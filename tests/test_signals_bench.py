@@ -31,18 +31,19 @@ bench = _bench()
 DEV = bench.load(bench.DATA)
 
 # What the extractor achieves on the blind held-out split (python bench/signals.py --split heldout:
-# 99 sessions, the 51 of round two and the 48 written in round three, h2_), measured once at the
-# end of issue 18's third round, asserted as floors. The issue's targets (steps R 90% / P 80%,
-# loops R 85%, intent 90%, resume_from 95%) are far above them: the README says so beside the
-# figures. resume_from fell on held-out this round (0.43 -> 0.40 on the earlier batch) while it
-# rose on dev: the floor records what is, not what was.
+# 171 sessions, the 51 of round two, the 48 of round three (h2_) and the 72 written in issue 18's
+# fifth round (h3_), frozen before any figure on them was printed), measured once at the end of
+# that round, asserted as floors. The issue's targets (steps R 90% / P 80%, loops R 85%, intent 90%,
+# resume_from 95%) are far above them: the README says so beside the figures. The floors record
+# what is: on the whole split steps and intent sit lower than the last round's floors because the
+# new batch is harder (the session's starting rules scored steps R 47% and intent 79% on it).
 HELDOUT_FLOORS = {
-    "completed_step_recall": 0.55,
-    "completed_step_precision": 0.55,
-    "open_loop_recall": 0.19,
-    "open_loop_precision": 0.23,
-    "intent_keyword_hit_rate": 0.84,
-    "resume_from_exact_numbered": 0.37,
+    "completed_step_recall": 0.50,
+    "completed_step_precision": 0.53,
+    "open_loop_recall": 0.20,
+    "open_loop_precision": 0.24,
+    "intent_keyword_hit_rate": 0.83,
+    "resume_from_exact_numbered": 0.50,
 }
 # Regression guards on the dev split (bench/signals.py --split dev), 5 points under what the
 # extractor achieves there: 209 sessions, 96 of them written blind from the guide (bd_…), which
