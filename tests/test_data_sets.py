@@ -29,7 +29,7 @@ COMPLEX_ONLY = {
 }
 MIXED = {"short_summary_given_text", "url", "non_english", "boundary_20_words", "near_miss"}
 CATEGORIES = SIMPLE_ONLY | COMPLEX_ONLY | MIXED
-# tests/data/README.md's list, used by the turns written since (dev `dv_t…` and `bd_t…`, held-out `ho_t…` and `h2_t…`).
+# tests/data/README.md's list, used by the turns written since (dev `dv_t…` and `bd_t…`, held-out `ho_t…`, `h2_t…` and `h3_t…`).
 GUIDE_CATEGORIES = {
     "factual", "definition", "conversion", "formatting", "greeting_meta", "translation", "short_summary_given_text",
     "reasoning", "estimate", "judgment", "advice", "planning", "multi_step", "code_requested", "code_in_message",
@@ -72,7 +72,7 @@ def test_turn_count_and_ids():
     ids = [t["id"] for t in ALL_TURNS + HELD_OUT_TURNS]
     assert len(ids) == len(set(ids))
     assert all(re.fullmatch(r"(c|dv_t|bd_t|pr_t)\d{3,}", t["id"]) for t in ALL_TURNS)
-    assert all(re.fullmatch(r"(ho|h2)_t\d{4}", t["id"]) for t in HELD_OUT_TURNS)
+    assert all(re.fullmatch(r"(ho|h2|h3)_t\d{4}", t["id"]) for t in HELD_OUT_TURNS)
 
 
 def test_corpus_size_and_split():
@@ -403,7 +403,7 @@ def test_session_corpus_spans_domains_styles_and_splits():
     every = ALL_CONVS + HELD_OUT_CONVS
     ids = [c["id"] for c in every]
     assert len(ids) == len(set(ids))
-    assert all(c["id"].startswith(("ho_", "h2_")) for c in HELD_OUT_CONVS) and len(HELD_OUT_CONVS) >= 45
+    assert all(c["id"].startswith(("ho_", "h2_", "h3_")) for c in HELD_OUT_CONVS) and len(HELD_OUT_CONVS) >= 45
     assert len({c["domain"] for c in GUIDE_CONVS}) >= 10
     for split in (ALL_CONVS, HELD_OUT_CONVS):
         assert {c.get("style") for c in split} >= {"claude-code", "function-calling", "react-text"}
@@ -427,11 +427,9 @@ def test_guide_session_is_a_valid_request(conv):
 
 def _anthropic_tool_pairs(conv: dict) -> None:
     names = {t["name"] for t in conv.get("tools") or []}
-    msgs = conv["messages"]
+    msgs = _joined(conv["messages"])
     for i, m in enumerate(msgs):
-        # the API joins consecutive user turns (a user's words after a tool's result); never two assistant turns
         assert m["role"] in {"user", "assistant"} and (i > 0 or m["role"] == "user"), (conv["id"], i)
-        assert m["role"] == "user" or msgs[i - 1]["role"] == "user", (conv["id"], i)
         blocks = m["content"] if isinstance(m["content"], list) else []
         uses = [b for b in blocks if b["type"] == "tool_use"]
         assert all(b["name"] in names for b in uses), (conv["id"], i)
@@ -439,6 +437,19 @@ def _anthropic_tool_pairs(conv: dict) -> None:
             nxt = msgs[i + 1]["content"] if isinstance(msgs[i + 1]["content"], list) else []
             answered = [b["tool_use_id"] for b in nxt if b["type"] == "tool_result"]
             assert sorted(answered) == sorted(b["id"] for b in uses), (conv["id"], i)
+
+
+def _joined(messages: list[dict]) -> list[dict]:
+    """The turns as the Messages API reads them: it combines consecutive turns of one role into
+    one (a user's words after a tool's result; an assistant's text, then its tool call)."""
+    joined: list[dict] = []
+    for m in messages:
+        blocks = m["content"] if isinstance(m["content"], list) else [{"type": "text", "text": m["content"]}]
+        if joined and joined[-1]["role"] == m["role"]:
+            joined[-1]["content"] = [*joined[-1]["content"], *blocks]
+        else:
+            joined.append({"role": m["role"], "content": list(blocks)})
+    return joined
 
 
 def _openai_tool_pairs(conv: dict) -> None:
