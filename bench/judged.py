@@ -56,16 +56,16 @@ def extracted(case: dict[str, Any]) -> dict[str, dict[str, list[str]]]:
     }
 
 
-class Judged:
-    """Recall and precision of one kind of item over many sessions, scored by the verdicts
-    where a judge saw the pair and by the word matcher where none did."""
+class Judged(bench.Tally):
+    """Recall and precision of one kind of item over many sessions (the bench's tally), scored
+    by the verdicts where a judge saw the pair and by the word matcher where none did."""
 
     def __init__(self) -> None:
-        self.labels = self.recalled = self.items = self.correct = 0
+        super().__init__()
         self.pairs = self.unjudged = self.both_judged = self.judges_agreed = 0
 
-    def add(self, session: str, kind: str, labels: list[str], items: list[str],
-            verdicts: dict[Pair, dict[str, bool]], matches: Callable[[str, str], bool]) -> None:
+    def judge(self, session: str, kind: str, labels: list[str], items: list[str],
+              verdicts: dict[Pair, dict[str, bool]], matches: Callable[[str, str], bool]) -> None:
         same_items: set[int] = set()
         for label in labels:
             hit = False
@@ -88,26 +88,21 @@ class Judged:
         self.items += len(items)
         self.correct += len(same_items)
 
-    @property
-    def recall(self) -> float:
-        return self.recalled / self.labels if self.labels else 1.0
 
-    @property
-    def precision(self) -> float:
-        return self.correct / self.items if self.items else 1.0
-
-
-def evaluate(cases: list[dict[str, Any]], verdicts: dict[Pair, dict[str, bool]]) -> dict[str, Judged]:
-    """Per kind: the word matcher alone, and the verdicts (the matcher where none)."""
-    figures = {f"{kind} {how}": Judged() for kind in KINDS for how in ("matcher", "judged")}
+def evaluate(cases: list[dict[str, Any]], verdicts: dict[Pair, dict[str, bool]]) -> dict[str, Any]:
+    """Per kind: the word matcher alone (bench/signals.py's own tally), and the verdicts (the
+    matcher where none)."""
+    figures: dict[str, Any] = {}
+    for kind in KINDS:
+        figures[f"{kind} matcher"], figures[f"{kind} judged"] = bench.Tally(), Judged()
     for case in cases:
         for kind, lists in extracted(case).items():
-            figures[f"{kind} matcher"].add(case["id"], kind, lists["labels"], lists["items"], {}, bench.matches)
-            figures[f"{kind} judged"].add(case["id"], kind, lists["labels"], lists["items"], verdicts, bench.matches)
+            figures[f"{kind} matcher"].add(lists["labels"], lists["items"])
+            figures[f"{kind} judged"].judge(case["id"], kind, lists["labels"], lists["items"], verdicts, bench.matches)
     return figures
 
 
-def report(name: str, figures: dict[str, Judged]) -> list[str]:
+def report(name: str, figures: dict[str, Any]) -> list[str]:
     lines = []
     for kind, title in (("completed_steps", "completed steps"), ("open_loops", "open loops")):
         matcher, judged = figures[f"{kind} matcher"], figures[f"{kind} judged"]

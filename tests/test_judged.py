@@ -37,7 +37,7 @@ def test_a_judges_yes_counts_where_the_words_differ_and_unjudged_pairs_fall_back
         ("s1", "open_loops", labels[0], items[2]): {"j1": False},
     }
     tally = judged.Judged()
-    tally.add("s1", "open_loops", labels, items, verdicts, _never)
+    tally.judge("s1", "open_loops", labels, items, verdicts, _never)
     assert (tally.recalled, tally.labels) == (1, 2)
     assert (tally.correct, tally.items) == (1, 3)
     assert (tally.pairs, tally.unjudged) == (6, 3)
@@ -47,7 +47,7 @@ def test_a_pair_is_the_same_matter_only_if_every_judge_said_so() -> None:
     label, item = "restarted nginx on web-2", "restarted nginx"
     verdicts = {("s1", "completed_steps", label, item): {"j1": True, "j2": False}}
     tally = judged.Judged()
-    tally.add("s1", "completed_steps", [label], [item], verdicts, _never)
+    tally.judge("s1", "completed_steps", [label], [item], verdicts, _never)
     assert tally.recalled == 0
     assert (tally.both_judged, tally.judges_agreed) == (1, 0)
 
