@@ -40,6 +40,15 @@ TOOLS = [{"name": "psql", "description": "Run SQL on the source database.",
           "input_schema": {"type": "object", "properties": {"sql": {"type": "string"}}, "required": ["sql"]}}]
 OPENAI_TOOL = {"type": "function", "function": {"name": "save_note", "description": "Save a note.",
                                                 "parameters": {"type": "object", "properties": {}}}}
+# The second agent's request: a note saved earlier in its session, and what it said of it.
+RESEARCH = [
+    {"role": "user", "content": "I need a briefing on lithium-ion battery recycling for the committee. Keep notes as you go."},
+    {"role": "assistant", "content": None, "tool_calls": [{"id": "call_1", "type": "function", "function": {
+        "name": "save_note", "arguments": '{"title": "Recycling routes", "body": "hydrometallurgy vs pyrometallurgy"}'}}]},
+    {"role": "tool", "tool_call_id": "call_1", "content": '{"ok": true, "id": "N-17"}'},
+    {"role": "assistant", "content": "Saved the outline of the two recycling routes as note N-17."},
+    {"role": "user", "content": "Good, carry on with the costs."},
+]
 XSS = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
 
 
@@ -96,9 +105,8 @@ async def test_the_dashboard_follows_an_agent_live(tmp_path: Path, claude: FakeU
 
             # Another agent, another SDK, meanwhile: a second session.
             researcher = openai.AsyncOpenAI(base_url=trooper.url + "/v1", api_key="client-key", max_retries=0)
-            await researcher.chat.completions.create(model="gpt-4o-mini", tools=[OPENAI_TOOL], messages=[
-                {"role": "user", "content": "I need a briefing on lithium-ion battery recycling for the committee. "
-                                            "Keep notes as you go."}])
+            await researcher.chat.completions.create(model="gpt-4o-mini", tools=[OPENAI_TOOL], messages=RESEARCH,
+                                                     extra_headers={"X-Session-ID": "researcher"})
             await page.locator("#sessions li").nth(1).wait_for(timeout=10_000)
 
             # Turns 2 and 3: a tool call, then Claude is rate-limited and Ollama answers, streamed.
@@ -145,6 +153,17 @@ async def test_the_dashboard_follows_an_agent_live(tmp_path: Path, claude: FakeU
             await page.screenshot(path=str(ARTIFACTS / "dashboard.png"))
             if os.environ.get("TROOPER_UPDATE_SCREENSHOT") == "1":  # tests never write tracked files unasked
                 shutil.copyfile(ARTIFACTS / "dashboard.png", ROOT / "docs" / "dashboard.png")
+
+            # A step is shown as its name, then what the agent said of it, in a quieter voice.
+            await page.locator("#sessions li[data-id='researcher']").click()
+            name = page.locator("#s-done li .name", has_text="saved note Recycling routes")
+            await name.wait_for(timeout=10_000)
+            said = page.locator("#s-done li .said")
+            assert (await said.text_content()).startswith(" — Saved the outline of the two recycling routes as note N-17")
+            weights = [int(await part.evaluate("e => getComputedStyle(e).fontWeight")) for part in (name, said)]
+            assert weights[0] > weights[1]
+            assert "(N-17)" in await name.text_content()
+            await page.screenshot(path=str(ARTIFACTS / "dashboard-step-names.png"))
             await page.close()  # end the event stream before the server stops
         finally:
             await browser.close()

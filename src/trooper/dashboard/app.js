@@ -283,7 +283,17 @@ function fillLoops(id, items, none) {
   const list = $(id);
   clear(list);
   if (!items.length) list.append(el("li", { class: "empty" }, none));
-  for (const item of items) list.append(el("li", {}, item));
+  for (const item of items) list.append(el("li", {}, ...named(item)));
+}
+
+// The extractor joins an item's name and what the agent said of it with " — " ("step 2: created
+// RMA-55120 — RMA issued, label emailed"): the name leads, the agent's words follow in a quieter voice.
+const GLOSS = " — ";
+
+function named(item) {
+  const at = item.indexOf(GLOSS);
+  if (at <= 0) return [item];
+  return [el("span", { class: "name" }, item.slice(0, at)), el("span", { class: "said" }, item.slice(at))];
 }
 
 function renderMore(signals) {
