@@ -4,6 +4,7 @@
     python bench/classifier.py            # dev and held-out figures, and the gap
     python bench/classifier.py --errors   # also list every wrong decision on the dev split
     python bench/classifier.py --split dev --errors   # dev only, by source: what to run while tuning
+    python bench/classifier.py --split dev --batch bd_t1201-bd_t1400 --errors   # one batch apart, its errors
     python bench/classifier_cv.py     # leave-one-batch-out on the dev turns: rules and a learned model
 
 Dev: tests/data/classifier_turns.jsonl (the rules may be tuned on it). Held-out:
@@ -77,11 +78,23 @@ def by_source(rows: list[dict]) -> dict[str, list[dict]]:
     return sources
 
 
+def in_batch(rows: list[dict], batch: str) -> list[dict]:
+    """The turns whose ids run from FIRST to LAST ("bd_t1201-bd_t1400"), same prefix, numbers compared."""
+    first, last = batch.split("-")
+    prefix, low = re.match(r"(.*?)(\d+)$", first).groups()
+    high = int(re.match(r".*?(\d+)$", last).group(1))
+    return [row for row in rows if row["id"].startswith(prefix) and row["id"][len(prefix):].isdigit()
+            and int(low) <= int(row["id"][len(prefix):]) <= high]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--errors", action="store_true", help="list the dev split's wrong decisions")
     parser.add_argument("--split", choices=("dev", "heldout", "both"), default="both",
                         help="which split to measure; tune with dev only, so held-out stays unseen")
+    parser.add_argument("--batch", action="append", default=[], metavar="FIRST-LAST",
+                        help="also a column for the dev turns with ids FIRST..LAST of one prefix (a fresh blind batch, "
+                             "measured before tuning on it); with --errors, list only its wrong decisions")
     args = parser.parse_args()
     figures = {}
     if args.split in ("dev", "both"):
@@ -96,21 +109,25 @@ def main() -> None:
     if args.split == "dev":  # how well the rules carry from one writer's phrasings to another's
         for source, rows in by_source(load(DATA)).items():
             figures[f"dev {source}"] = evaluate(rows)
+        for batch in args.batch:
+            figures[f"dev {batch}"] = evaluate(in_batch(load(DATA), batch))
     names = list(figures)
     both = "held-out" in figures and "dev" in figures
-    print(f"{'measure':<22}" + "".join(f"{name:>14}" for name in names) + ("       gap" if both else ""))
+    width = {name: max(14, len(name) + 2) for name in names}
+    print(f"{'measure':<22}" + "".join(f"{name:>{width[name]}}" for name in names) + ("       gap" if both else ""))
     for title, key, fmt, points in (("turns", "turns", "{:.0f}", False), ("accuracy", "accuracy", "{:.1%}", True),
                                     ("complex→simple", "complex_to_simple", "{:.0f}", False),
                                     ("  of complex turns", "complex_to_simple_share", "{:.1%}", True),
                                     ("µs per decision", "us_per_decision", "{:.1f}", False)):
-        cells = "".join(f"{fmt.format(figures[name][key]):>14}" for name in names)
+        cells = "".join(f"{fmt.format(figures[name][key]):>{width[name]}}" for name in names)
         gap = f"{(figures['held-out'][key] - figures['dev'][key]) * 100:+.1f} pt" if points and both else ""
         print(f"{title:<22}{cells}{gap:>10}")
     if args.split != "dev" and not HELDOUT.is_file():
         print(f"(no held-out split at {HELDOUT.relative_to(ROOT)})")
     print("targets on held-out: accuracy ≥ 95%, complex→simple ≤ 2% of complex turns, ≤ 50 µs per decision")
     if args.errors and "dev" in figures:
-        for row, decision in figures["dev"]["wrong"]:
+        listed = [figures[f"dev {batch}"] for batch in args.batch] or [figures["dev"]]
+        for row, decision in (wrong for batch in listed for wrong in batch["wrong"]):
             text = row["messages"][-1]["content"].replace("\n", " ")[:110]
             print(f"  {row['id']} want {row['label']:<7} got {decision.label:<7} ({decision.reason}) "
                   f"[{row.get('category', '')}] {text}")
