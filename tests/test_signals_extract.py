@@ -455,6 +455,42 @@ def test_what_the_user_takes_on_in_other_words_joins_the_loop_the_agent_just_lef
     assert signals.open_loops[0].endswith("user will sort it after lunch")
 
 
+def test_work_the_user_puts_off_is_theirs_whatever_the_verb() -> None:
+    signals = extract([
+        user("Find out why db-replica-1's root disk filled up."),
+        assistant("Query logging was left on; I truncated the logs and the disk is at 41%."),
+        user("can we get an alert if it goes over 60% again"),
+        assistant("I can add a Prometheus rule for that. Should it page or only post to Slack?"),
+        user("nah leave alerting, I'll do it properly tomorrow with the DBA folks."),
+    ])
+    assert len(signals.open_loops) == 1
+    assert signals.open_loops[0].startswith("nah leave alerting: user will do it properly tomorrow with the DBA folks")
+    once = extract([
+        user("Fix the carrier B outage."),
+        assistant("Carrier B calls connect again through sbc-02."),
+        user("I'll close INC-20931 in pagerduty once carrier B's account team confirms they see our traffic."),
+    ])
+    assert len(once.open_loops) == 1 and "user will close INC-20931 in pagerduty once carrier B" in once.open_loops[0]
+
+
+def test_the_tasks_own_terms_are_not_work_put_off() -> None:
+    signals = extract([user("Tag the staging resources. Ground rules: NEVER run terraform apply, I'll do that myself."),
+                       assistant("Tags added in envs/staging/main.tf; terraform plan shows 14 in-place updates.")])
+    assert signals.open_loops == []
+
+
+def test_what_the_agent_hands_the_user_to_do_is_open() -> None:
+    signals = extract([
+        user("Replace the wrong pickup report on the shared drive."),
+        assistant("The rclone token for `events:` has expired, so the upload did not happen. "
+                  "You'll need to re-authorise it with `rclone config reconnect events:` yourself."),
+    ])
+    assert signals.open_loops == ["user to re-authorise it with `rclone config reconnect events:`"]
+    asked = extract([user("Draft the NDA signatory change."),
+                     assistant("DRF-3390 v2 now names Amara Chukwu as signatory. Please forward DRF-3390 v2 to Amara.")])
+    assert asked.open_loops == ["user to forward DRF-3390 v2 to Amara"]
+
+
 def test_shell_commands_are_named_by_what_they_change() -> None:
     signals = extract([
         user("Restart nginx on web-2 and open a PR with the config fix."),

@@ -242,6 +242,22 @@ _HANDOFF = re.compile(
     r"(?=(?:cut|push|tag|open|review|check|handle|book|add|ask|send|merge|deploy|release|write|upload|ping|call|talk|"
     r"chase|sort|update|file|submit|pay|sign|approve|decide|confirm|test|run|look|get|bring|pick|print|email)\b)"
 )
+# The user putting something off to a later time or taking it on themselves, whatever the verb: "I'll do it
+# properly tomorrow with the DBA folks", "we'll look at the memory thing tomorrow", "I'll close INC-20931 once
+# carrier B confirms", "I'll render on my mac later".
+_DEFERRED = re.compile(
+    r"\b(?:i'll|i will|we'll|we will)\s+(?!be\b|need\b|have\b)"
+    r"(?=[^?]*?\b(?:tomorrow|later|next week|after (?:lunch|the|my|our)|myself|ourselves|tonight|"
+    r"(?:on|by|this|next) (?:mon|tues|wednes|thurs|fri|satur|sun)day|this (?:afternoon|evening)|in the morning|"
+    r"first thing|once|when (?:\w+ )?(?:is|are|gets?|comes?|confirms?|approves?|says?|sends?|repl(?:y|ies))\b)[^?]*$)"
+)
+# The agent handing the user something to do: "You'll need to take it in the incident console", "you'd have
+# to check with Aiko yourself", "Please forward DRF-3390 v2 to Amara".
+_HANDED = re.compile(
+    r"^(?:so |and |but |then |otherwise |for now,? )?(?:you(?:'ll| will|'d| would)? (?:need|have) to|you must|"
+    r"please (?=(?:forward|send|call|email|sign|upload|ask|contact|reply|ring|phone|post|share|pass)\b))\s*"
+)
+_YOURSELF = re.compile(r"\s+yourself\b", re.IGNORECASE)
 # An identifier an agent repeats when it talks about an item: RMA-55120, JE-2318, q_5f21, #612,
 # a hash, an address. A letter and a digit both, so words and plain numbers are not ones.
 _ID = re.compile(r"(?<![\w@.-])(?:[A-Za-z][A-Za-z0-9]{0,11}[-_]?\d[A-Za-z0-9]{0,20}(?:[-_][A-Za-z0-9]{1,20}){0,3}|"
@@ -495,10 +511,16 @@ class _Reading:
                 _add_unique(self.constraints, _clean(sentence))
             if role == "user":
                 handoff = _HANDOFF.search(low)
+                deferred = handoff is None and (handoff := _DEFERRED.search(low)) is not None
                 if handoff is not None:  # "I'll cut the release tomorrow": the user's own open loop
-                    said = "user will " + _clean(sentence[handoff.end():])
+                    rest = _clean(sentence[handoff.end():])
+                    said = f"user will {rest}"
+                    before = _clean(_ASK_LEAD.sub("", sentence[: handoff.start()]))
+                    if deferred and len(before.split()) >= 2 and _POINTING.search(" ".join(rest.split()[:3]).lower()):
+                        said = f"{before}: {said}"  # "nah leave alerting, I'll do it tomorrow": what "it" is
                     needs = not handoff.group(0).startswith("i'")  # "let me check with Sam", "I need to ask HR"
-                    self.events.append(Event("open", said[:200], _stems(said), unit="handoff", tool="needs" if needs else ""))
+                    self.events.append(Event("open", said[:200], _stems(said), unit="handoff",
+                                             tool="deferred" if deferred else "needs" if needs else ""))
             claimed = role == "assistant" and _is_step(low)
             aside = ""
             if role == "assistant" and not claimed and "(" in low and _OPEN.search(low):
@@ -523,10 +545,13 @@ class _Reading:
             else:
                 for clause in _clauses(sentence):
                     said_low = clause.translate(_MARKUP).lower()
-                    if _OPEN.search(said_low) and not _RESTRAINT.search(said_low) and not _GENERAL_RULE.match(said_low) and \
+                    handed = _HANDED.match(clause.lower().replace("’", "'")) if role == "assistant" else None
+                    if (handed or _OPEN.search(said_low)) and not _RESTRAINT.search(said_low) and \
+                            not _GENERAL_RULE.match(said_low) and \
                             not (role == "assistant" and not questions and _NARRATED_WAIT.match(said_low)):
                         # "Claim EXP-7731 is submitted. It goes to Lena for approval": the loop is EXP-7731's
-                        said = _clean(clause) if named or not last_id else f"{_clean(clause)} ({last_id})"
+                        said = _handed_over(clause, handed) if handed else _clean(clause)
+                        said = said if named or not last_id else f"{said} ({last_id})"
                         self.events.append(Event("open", said, _stems(said)))
             for clause in aside.split(", "):
                 if _OPEN.search(clause.lower()):
@@ -542,7 +567,9 @@ class _Reading:
             if role == "assistant":
                 ids = _ids_in(sentence)
                 if ids:  # "A-90111 → tomorrow 10:15, Dr. Levin": what the agent says of an item it named
-                    self.events.append(Event("said", _clean(sentence), ids, unit="claim" if claimed else ""))
+                    handed = _HANDED.match(sentence.lower().replace("’", "'"))  # said as the loop it opens says it
+                    about = _handed_over(sentence, handed) if handed else _clean(sentence)
+                    self.events.append(Event("said", about, ids, unit="claim" if claimed else ""))
                 files = frozenset(_stem(found.lower()) for found in _FILE_NAME.findall(sentence)) if "." in sentence else frozenset()
                 if files:  # "fixed the cite keys in `sections/intro.tex`": what the agent says of a file it changed
                     self.events.append(Event("said", _clean(sentence), files, unit="file"))
@@ -678,6 +705,12 @@ def _read_trace(reading: _Reading, text: str) -> None:
         else:
             prose = part.text if reading.role == "assistant" else _task_text(part.text)
             reading.prose(prose, questions=not has_action)
+
+
+def _handed_over(said: str, handed: re.Match[str]) -> str:
+    """"You'll need to take it in the incident console" as the user's to do: "user to take it in the incident
+    console"."""
+    return f"user to {_clean(_YOURSELF.sub('', said[handed.end():]))}"
 
 
 def _task_text(text: str) -> str:
@@ -963,7 +996,8 @@ class SignalReader:
             elif kind == "resolved":
                 self._close(event.words, share=0.34, evidence=True, answered=_ANSWERED.search(event.text.lower()) is not None)
             elif kind == "open":
-                if event.unit == "handoff" and event.tool == "needs" and tasking:
+                if event.unit == "handoff" and event.tool in ("needs", "deferred") and tasking:
+                    # the task's own terms ("NEVER run terraform apply, I'll do that myself"), not work put off
                     pass
                 elif event.unit == "handoff" and self._taken_on(event):
                     pass
@@ -1793,7 +1827,9 @@ class SignalReader:
         """"I'll ask Birgit to reopen it": the user takes on a loop already open (the failure or
         the wait the agent just reported), which says so, rather than a second loop."""
         own, said = event.words - _GENERIC, _stems(self.last_said) - _GENERIC
-        best, most = None, (1, 1)
+        # work the user puts off names its own thing ("we'll look at the memory thing tomorrow with the payments
+        # team"): one word in common with a failure ("payments-api-config") does not make it that failure's
+        best, most = None, (2 if event.tool == "deferred" else 1, 1)
         for loop in self.loops:  # what the user says first, then what the agent had just said
             shared = (len(own & loop.words), len((own | said) & loop.words))
             if not loop.asked and shared[0] and shared[1] >= 2 and shared > most:
