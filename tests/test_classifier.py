@@ -265,6 +265,20 @@ def test_complex_turns(text: str, kw: dict) -> None:
          "saturday?", {}, "simple"),
         ("Context: Members may bring one guest a month. Guests pay 5 euros.\n\nQuestion: what do I owe, if "
          "anything, for two guests this month? Show your reasoning.", {}, "complex"),
+        # the text pasted first and the question under it, in a paragraph of its own
+        ("[09:14:02] INFO  worker-3 started\n[09:15:40] INFO  worker-3 stopped\n\nwhat time did worker-3 start", {},
+         "simple"),
+        ("Reminder: the design review moved. It's now Wednesday in Room 4B. Bring laptops.\n\nwhat room is it in", {},
+         "simple"),
+        ("BA123 London-Paris 240 GBP\nAF456 London-Paris 199 GBP\n\nwhich flight is cheapest", {}, "complex"),
+        ("Customer says the app crashes on login since the update.\n\nwho should handle this ticket", {}, "complex"),
+        ("is this polite enough?\n\nDear team, the depot closes at noon on Friday.\n\nwhen does the depot close", {},
+         "complex"),  # the text above asks something itself
+        # the asker's own work, not given; a span counted from a date; an increment is code
+        ("whats the time complexity of my solution", {}, "complex"),
+        ("whats 2 weeks from next tuesday", {}, "complex"),
+        ("x = x++ in java, whats x after", {}, "complex"),
+        ("what is c++", {}, "simple"),
         ("what's the main point of this: 'The new rota cut double bookings, but staff say small changes now "
          "take longer.'", {}, "simple"),
         ("my grandma is visiting from poland next week and she doesn't speak any english. i want to put a sign "

@@ -66,6 +66,7 @@ CODE_MARKS = AnyOf(
     Rules(r"\w\(\)|\w\([\w'\"\[]", r"\b\w+\.\w+\(", r"\b(def|func|fn|await) \w+ ?\(", r"\bclass \w+ ?[:({]", gate=r"\("),
     Rules(r"=>|==|!=|\+=", r"\b(const|let|var) \w+ ?=", r"\b[a-z_]\w*=\w", gate="="),
     Rules(r"->|&&|\|\||\*\*|;\s*$", r"\breturn [\w.]+;", gate=r"->|&&|\|\||\*\*|;"),
+    Rules(r"\b(?!c\+\+)[a-z_]\w*(\+\+|--)(?![\w-])|(?<![\w+-])(\+\+|--)[a-z_]", gate=r"\+\+|--"),  # "x = x++"; not "c++"
     Rules(r"\b\w+(error|exception)\b:", r"\bpanic:", r"\b\w+\.\w{1,4}:\d+\b", r"\blambda \w*:", r"\bclass \w+ ?:", gate=":"),
     Rules(r"[{[]\s*[\w'\"]+\s*[:=]", r"\bclass \w+ ?\{", gate=r"[{\[]"),
     Rules(r"\bimport \w+(\.\w+)* as \w+", r"\b(ls|rm|cd|grep|chmod|curl|ssh|cat|find)\s+-\w", gate=r"import |\s-\w"),
@@ -227,6 +228,8 @@ WORKS_OUT = AnyOf(Rules(
     r"\breverse (this|the|a) (string|word|letters)\b",
     # the letters or sounds of words: small models see tokens, not letters (rhymes, anagrams, "starts with q")
     r"\b(rhymes? with|rhyming with|anagrams?|palindromes?)\b|\bwords? (that )?(starts?|ends?|begins?) with\b",
+    r"\b(days?|weeks?|months?|years?) (from|after|before) (next|last|this|today|tomorrow|yesterday|now|"
+    r"(mon|tues|wednes|thurs|fri|satur|sun)day)\b",
     r"\bhow many (\w{1,2}'?s|letters|vowels|words|syllables|characters)\b|"
     r"\bhow many (days|weeks|months|years|decades|centuries|hours) (between|until|since|from|till|before|after)\b",
     # days of a kind counted on a calendar ("how many fridays in february 2026", "working days in april")
@@ -263,6 +266,8 @@ WORKS_OUT = AnyOf(Rules(
     # a part or a multiple of a number, a prime near a number, an age from a year of birth
     r"\b(half|double|twice|triple|a third|a quarter) of \d", r"\b\d+(st|nd|rd|th) (prime|letter|digit|term)\b", r"\b(prime|primes)\b.{0,20}\d",
     r"\bhow old\b.{0,40}\b(1[6-9]|20)\d\d\b",
+    # a span counted from a date ("2 weeks from next tuesday", "90 days after march 3"): date arithmetic
+    r"\b\d+ (days?|weeks?|months?|years?|hours?|minutes?) (from|after|before|since|later|earlier)\b",
     gate=r"\d",
 ), Rules(
     # the same, for those that need a modal or a word of time: run only when the turn has one
@@ -615,6 +620,10 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
     whole_ask, carried = _split_material(lowered)
     if carried and (_text_job(whole_ask, carried, latin) or _reads_out(whole_ask, carried, latin)
                     or _picks_a_label(whole_ask, carried, latin)):
+        return Decision("simple", "a short job on the text it carries")
+    last_ask, before = _asked_last(lowered)  # the text pasted first, the question under it
+    if before and (_text_job(last_ask, before, latin) or _reads_out(last_ask, before, latin)
+                   or _picks_a_label(last_ask, before, latin)):
         return Decision("simple", "a short job on the text it carries")
     if words > MAX_SIMPLE_WORDS or len(text) > MAX_SIMPLE_CHARS:
         return _after_preamble(lowered, has_history, words, latin)
@@ -1045,14 +1054,20 @@ def _picks_a_label(ask: str, carried: str, latin: bool) -> bool:
         and not CARRIED_CODE.search(carried, latin)
 
 
+# Where the text is, said before the question: "from this signature, what's the phone number".
+_POINTER_CLAUSE = re.compile(r"^(from|in|according to|based on|looking at|per|given) (this|the|that|these|those)\b[^,?]{0,30},\s*")
+# A name with a number in it ("worker-3", "q3", "room_12") names a thing; its digit is not a quantity.
+_IDENTIFIER = re.compile(r"\b[^\W\d_]+[-_]?\d[\w-]*")
+
+
 def _reads_out(ask: str, carried: str, latin: bool) -> bool:
     """One plain question whose words are in the text the turn carries ("whats the monthly rent in this"
     over a lease clause, "who asked for the deadline extension" over a chat thread): the answer is read
     out, not worked out, judged or counted."""
-    question = _QUESTION_END.split(_without_framing(ask.strip()), 1)[0]
+    question = _QUESTION_END.split(_POINTER_CLAUSE.sub("", _without_framing(ask.strip()), count=1), 1)[0]
     if _READ_QUESTION.match(question) is None or word_count(question) > MAX_READ_QUESTION_WORDS:
         return False
-    if _DIGIT.search(question) or _asks_more_of_text(question, latin) \
+    if _DIGIT.search(_IDENTIFIER.sub("", question)) or _asks_more_of_text(question, latin) \
             or _WEIGHS_TEXT.search(ask) is not None:  # "what refund, if any, is owed? show your reasoning"
         return False
     return _mostly_in(question, carried, _POINTERS) and not CARRIED_CODE.search(carried, latin)
@@ -1088,9 +1103,12 @@ _REWORKS_TEXT = re.compile(r"^(please |pls |can you |could you )?(rewrite|rephra
                            r"make (this|it|my) \w+|fix (the |my )?(grammar|spelling|typos)|convert (this|it|that|these|them))\b")
 # A text the turn points at ("this poem", "that error") without carrying it: earlier turns or an
 # attachment hold it.
-_POINTS_AT_TEXT = re.compile(r"\b(this|that|these|those) (poem|text|email|message|paragraph|sentence|passage|article|"
+# The asker's own work is such a text too ("the time complexity of my solution", "is my essay too long").
+_POINTS_AT_TEXT = re.compile(r"\b(this|that|these|those|my|our) (poem|text|email|message|paragraph|sentence|passage|article|"
                              r"document|doc|code|error|song|lyrics|quote|letter|essay|story|chart|graph|image|picture|"
-                             r"photo|screenshot|file|pdf|table|spreadsheet|contract|clause|report)s?\b")
+                             r"photo|screenshot|file|pdf|table|spreadsheet|contract|clause|report|solution|answer|script|"
+                             r"program|function|query|algorithm|implementation|draft|homework|assignment|resume|cv|"
+                             r"output|results?|logs?|config|schema|design)s?\b")
 # The asker's own situation in a short question: what applies to them is more than a lookup.
 _ASKERS_CASE = re.compile(r"\b(for|to|on|with|in|into) (my|me)\b|\blike me\b")
 MAX_CASE_WORDS = 12
@@ -1152,6 +1170,24 @@ _TERM = re.compile(r"[^\W\d_][^\W\d_ .'-]*([ .'-][^\W\d_]+)*\.?")
 
 def _names_a_term(quoted: str) -> bool:
     return len(quoted.split()) <= MAX_QUOTED_TERM_WORDS and _TERM.fullmatch(quoted) is not None
+
+
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+
+
+def _asked_last(text: str) -> tuple[str, str]:
+    """The ask in its own last paragraph, under the text it is about ("<a log>\n\nwhat time did worker-3
+    start"), and that text; ("", "") when the turn is not laid out so, or the text above asks
+    something itself (a question, or a heading ending in a colon: "summarise this:").
+    Scans the text once (the last paragraph break is the last match)."""
+    breaks = list(_PARAGRAPH_BREAK.finditer(text))
+    if not breaks:
+        return "", ""
+    ask, before = text[breaks[-1].end():].strip(), text[:breaks[-1].start()].strip()
+    first_line = before.split("\n", 1)[0].rstrip()
+    if not ask or "\n" in ask or word_count(ask) > MAX_JOB_ASK_WORDS or "?" in before or first_line.endswith(":"):
+        return "", ""
+    return ask, before
 
 
 def _split_material(text: str) -> tuple[str, str]:
