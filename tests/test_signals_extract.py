@@ -816,6 +816,26 @@ def test_a_redirect_replaces_the_intent() -> None:
     assert signals.intent.startswith("just cancel order A-1002 instead")
 
 
+def test_a_redirect_is_the_new_task_not_the_news_told_before_it() -> None:
+    signals = extract([user("Work this week's disputes: pull the open ones and submit evidence."), assistant("Pulled six."),
+                       user("good timing, Oskar just came over. he's seen that card before, it's a ring. new plan:\n"
+                            "1. accept DP-1102 and DP-1103\n2. suspend those accounts")])
+    assert signals.intent.startswith("accept DP-1102 and DP-1103, suspend those accounts (was: Work this week's"), signals.intent
+
+
+def test_a_redirect_that_points_back_keeps_what_it_points_at() -> None:
+    signals = extract([user("Move the Pelican deal to Negotiation."), assistant("Moved."),
+                       user("forget it, the Brightwater renewal is more urgent. pull up where that stands")])
+    assert signals.intent.startswith("the Brightwater renewal is more urgent, pull up where that stands (was: "), signals.intent
+
+
+def test_a_question_is_not_a_redirect() -> None:
+    signals = extract([user("I need to change booking RNT-883201: an automatic, and add my wife as a driver."),
+                       assistant("Done, the automatic is on the booking."),
+                       user("hmm. actually wait, if we return it in lisbon instead of porto does that get rid of the fee?")])
+    assert signals.intent == "change booking RNT-883201: an automatic, and add my wife as a driver", signals.intent
+
+
 @pytest.mark.parametrize(
     "amendment",
     ["hold off on the backfill, priya needs to confirm the maintenance window first.",

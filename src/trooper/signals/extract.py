@@ -808,7 +808,8 @@ def _intent(sentences: list[str]) -> tuple[str, bool]:
 
 INTENT_LENGTH = 300
 ADDED_LENGTH = 160  # of a later instruction, added to the task
-INTENT_TOTAL = 480
+MAX_ADDED = 6  # later instructions kept
+WAS_LENGTH = INTENT_LENGTH  # of the task a redirect replaced
 _CHAT = re.compile(r"\b(?:how'?s it going|how are you|how was your|how'?s your|hope you|hope your|is this the|are you (?:a|the)|"
                    r"what'?s up|long week|mondays?|lol|haha)\b")
 
@@ -848,15 +849,48 @@ def _bare_request(sentence: str) -> bool:
 
 
 def _redirected(sentences: list[str]) -> str:
-    """The new task in a redirecting turn, without what it cancels: "Actually, forget
-    the refund, just cancel the order" → "just cancel the order"."""
-    kept: list[str] = []
+    """The new task in a redirecting turn, without what it cancels, the reasons told before it or
+    a question: "QA just told me they're done. Actually, forget the refund, just cancel the order"
+    → "just cancel the order"."""
+    told: list[list[str]] = []
     for sentence in sentences:
+        if sentence.rstrip().endswith("?") and not _INTENT.search(sentence):
+            continue  # "if we return it in Lisbon instead, does that drop the fee?": the agent's to answer
+        kept = []
         for clause in re.split(r"[,;]\s++|(?<!\s)\s++[—–-]\s++", _REDIRECT_DROP.sub("", sentence)):  # as _CLAUSE_BREAK
             clause = _REDIRECT_DROP.sub("", clause.strip())
-            if clause and not _CANCELLED_CLAUSE.match(clause):
+            if clause and not _CANCELLED_CLAUSE.match(_ASK_LEAD.sub("", clause)):
                 kept.append(clause)
-    return _clean(", ".join(kept)).rstrip(".!")
+        if kept:
+            told.append(kept)
+    first = 0
+    while first < len(told) - 1 and _news(told[first][0]):
+        first += 1  # "good timing, Oskar just came over. he's seen fp_9ab3e before": why, not what
+    if first and _POINTS_BACK.search(" ".join(told[first][0].lower().split()[:5])):
+        first -= 1  # "the Brightwater renewal is more urgent. pull up where that stands": what it points at
+    said = ", ".join(clause.rstrip(".!") for clauses in told[first:] for clause in clauses)
+    return shown(" ".join(said.split()), REDIRECT_LENGTH).strip(" -*•:,;")
+
+
+REDIRECT_LENGTH = 240
+_POINTS_BACK = re.compile(r"\b(?:it|them|this|that|these|those)\b(?!')")
+
+
+def _news(clause: str) -> bool:
+    return (_TOLD_NEWS.match(clause) is not None or _TOLD_NEWS.match(_ASK_LEAD.sub("", clause)) is not None) \
+        and _WANTS.search(clause) is None  # "they want 3 bed townhouses now" is the task
+
+
+_WANTS = re.compile(r"\b(?:wants?|needs?|would like|'d like|asks? for|asked for)\b", re.IGNORECASE)
+# A clause that tells news or a reason, before the new task: it opens with its subject ("QA just told
+# me…", "that's a whole project", "I just realised…", "the Brightwater renewal is more urgent") or with
+# the news itself ("just got a call", "good timing", "hold on").
+_TOLD_NEWS = re.compile(
+    r"^(?:(?:i|we|he|she|they|it|that|this|there|you)(?:'\w+)?|the|our|my|his|her|their|its|good (?:timing|question|news|catch)|"
+    r"hold on|yeah no|just (?:got|heard|talked|spoke|came|found|realised|realized|saw|learned)|"
+    r"[A-Z][\w-]*(?: \([^)]{1,40}\))? (?:just|is|was|has|had|says|said|told|wants|thinks))\b",
+    re.IGNORECASE,
+)
 
 
 # A user's question, typed as people type it: often without a question mark ("will the tech team call
@@ -919,7 +953,9 @@ class SignalReader:
     session."""
 
     def __init__(self) -> None:
-        self.intent = ""
+        self.intent = ""  # the task as the user stated it (or as a redirect replaced it)
+        self.added: list[str] = []  # what later turns added to it, in order
+        self.was = ""  # the task a redirect replaced
         self.constraints: list[str] = []
         self.loops: list[_Loop] = []
         self.resolved: list[str] = []
@@ -975,14 +1011,13 @@ class SignalReader:
                 self.intent = seen.intent
             elif seen.redirect:
                 self._redirect(message)
-            elif seen.goal and seen.intent.lower() not in self.intent.lower():
-                # a later instruction adds to the task ("also open a PR", "make it 55 people")
-                self.intent = f"{self.intent}; then: {seen.intent[:ADDED_LENGTH]}"[:INTENT_TOTAL]
-            elif seen.request and seen.request.lower() not in self.intent.lower():
-                self.intent = f"{self.intent}; then: {seen.request[:ADDED_LENGTH]}"[:INTENT_TOTAL]
-            elif seen.correction and seen.correction.lower() not in self.intent.lower():
+            elif seen.goal:
+                self._add_to_task(seen.intent)  # a later instruction adds to the task ("also open a PR")
+            elif seen.request:
+                self._add_to_task(seen.request)
+            elif seen.correction:
                 # a detail of the task changed: "its 55 people now not 40", "they should be in section B"
-                self.intent = f"{self.intent}; then: {seen.correction[:ADDED_LENGTH]}"[:INTENT_TOTAL]
+                self._add_to_task(seen.correction)
         for constraint in seen.constraints:
             _add_unique(self.constraints, constraint)
         for event in seen.events:
@@ -1081,7 +1116,7 @@ class SignalReader:
         resume_from = self._resume_from()
         open_loops = self._open_loops(resume_from) + ([f"the user's question is unanswered: {self.asking}"] if self.asking else [])
         signals = Signals(
-            intent=shown(self.intent, INTENT_LENGTH),
+            intent=shown(self._task(), INTENT_LENGTH),
             constraints=self.constraints[:MAX_ITEMS],
             active_entities=list(self.entities)[-12:],
             facts=list(self.facts)[-MAX_ITEMS * 2 :],
@@ -1174,6 +1209,16 @@ class SignalReader:
 
     # --- intent ---
 
+    def _add_to_task(self, added: str) -> None:
+        if added.lower() not in self._task(whole=True).lower():
+            self.added = [*self.added, added[:ADDED_LENGTH]][-MAX_ADDED:]
+
+    def _task(self, whole: bool = False) -> str:
+        """The task as one line: what the user asked, what the redirect replaced (named short), what
+        later turns added."""
+        was = f" (was: {shown(self.was, WAS_LENGTH)})" if self.was else ""
+        return "".join([self.intent, was, *(f"; then: {added}" for added in self.added)])
+
     def _redirect(self, message: Message) -> None:
         # Through the window as every text is: unbounded, a hostile turn ("actually, " and 100,000
         # spaces) held the interpreter for 54 s in the clause split's backtracking.
@@ -1184,11 +1229,11 @@ class SignalReader:
         if len(new.split()) < 2:
             return
         if _REPLACES.search(text):
-            previous = self.intent.split(" (was: ", 1)[0]
-            self.intent = f"{new} (was: {previous[:INTENT_LENGTH]})"[:INTENT_TOTAL]
-        elif new.lower() not in self.intent.lower():
+            self.was = self._task(whole=True).split(" (was: ", 1)[0]
+            self.intent, self.added = new, []
+        else:
             # "hold off on the backfill", "actually don't delete them, rename them": the task stands, amended
-            self.intent = f"{self.intent}; then: {new[:ADDED_LENGTH]}"[:INTENT_TOTAL]
+            self._add_to_task(new)
 
     # --- steps ---
 
