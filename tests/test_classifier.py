@@ -91,7 +91,7 @@ def test_simple_turns(text: str) -> None:
         ("write a function that reverses a string", {}),
         ("plan a 3-day trip to Rome, then book the hotels", {}),
         ("what is the capital of France? " + "please " * 17, {}),  # over 20 words
-        ("what is the capital of France?", {"tools": True}),
+        ("what is the capital of the country our customers order from most?", {"tools": True}),
         ("and the second one?", {"history": True}),
         ("what is my project called?", {"history": True}),
         ("summarize the meeting", {}),
@@ -279,6 +279,17 @@ def test_complex_turns(text: str, kw: dict) -> None:
         ("whats 2 weeks from next tuesday", {}, "complex"),
         ("x = x++ in java, whats x after", {}, "complex"),
         ("what is c++", {}, "simple"),
+        # a thank-you closing the exchange after a word that it is settled; not when something is still wrong
+        ("nvm found it, i had a typo in the template name. thanks a lot!", {"history": True}, "simple"),
+        ("it still fails after the fix. thanks", {"history": True}, "complex"),
+        ("fixed it, now deploy it. thanks", {"history": True}, "complex"),
+        ("perfecto, gracias!!", {"history": True}, "simple"),
+        ("hi who am i talking to", {}, "simple"),
+        ("what kinds of things can you do for me", {}, "simple"),
+        # a fact about the world needs no tool; one about the deployment's own data does
+        ("what's the tallest mountain in africa", {"tools": True}, "simple"),
+        ("which of my accounts have not been contacted", {"tools": True}, "complex"),
+        ("whats the status of ticket 9912", {"tools": True}, "complex"),
         ("what's the main point of this: 'The new rota cut double bookings, but staff say small changes now "
          "take longer.'", {}, "simple"),
         ("my grandma is visiting from poland next week and she doesn't speak any english. i want to put a sign "

@@ -334,12 +334,14 @@ _FOREIGN_HELLO = (r"(hola|gracias|bonjour|salut|merci|hallo|danke|guten (morgen|
                   r"xin ch[àa]o|merhaba|te[şs]ekk[üu]rler|namaste|shukriya|salam|shalom|ahoj|cze[śs][ćc]|dzi[ęe]kuj[ęe]|"
                   r"grazie|dank je|bedankt|tack|takk|kiitos|terima kasih|salamat|cảm ơn|cam on|asante|jambo)")
 SMALL_TALK = Rules(
-    r"^(hi|hello|hey|yo|hiya|howdy|good (morning|afternoon|evening|night)|thanks?( you)?|thx|ty|cheers|bye|goodbye|"
+    r"^(hi|hello|hey|yo|hiya|howdy|ahoy|greetings|good (morning|afternoon|evening|night)|thanks?( you)?|thx|ty|cheers|bye|goodbye|"
     r"see you|ok thanks|great|perfect|cool|nice|awesome|got it|test(ing)?)\b[\w\s,.!?:;)(-]{0,30}$", r"^help[.!?]*$",
     r"^ping\W*$",  # a check that the line is up; "ping sarah about the contract" is a request to act
     r"^(what can you (do|help( me)? with)|what do you do|tell me about yourself|"
     r"(can|do|are) (you|u) (remember|see|hear|read|browse|speak|learn|understand|access|store)\b|"
     r"who (are|made|built|created) you|what('s| is) your name|are you (a bot|human|an ai|real)|"
+    r"who (am i|are we) (talking|speaking|chatting) (to|with)|"
+    r"what (kinds?|sorts?|types?) of (things|stuff|tasks|questions|requests) (can|do) (you|u) (do|help|answer|handle)|"
     r"what model are you|can you (speak|understand) \w+|do you (remember|know|speak)|are you there|you there)\b",
     r"^(just )?testing\b", r"^(wait|so|hmm+|um+|quick question)[,!.]? (are you|who (made|built) you|what are you)\b",
     r"^(h+e+y+|h+i+|y+o+|t+h+a+n+k+s+|t+y+|b+y+e+|h+e+l+o+)[!.\s]*$",
@@ -479,10 +481,15 @@ _SMALL_TALK_WORDS = frozenset("ok okay k cool thanks thank you ty thx cheers gre
                               "nope nah love that s kinda sad bored not just wanted to say worked the recipe fun "
                               "interesting makes sense anyway again all thats appreciate it this really helped helps have good day "
                               "youve been super helpful youre funny was talking see ya later take care legend "
-                              "lifesaver amazing".split())
+                              "lifesaver amazing "
+                              # a thanks and its praise in the languages people write to agents
+                              "gracias muchas mil perfecto genial merci beaucoup parfait super danke vielen dank "
+                              "grazie mille perfetto obrigado obrigada valeu bedankt tack takk kiitos dziekuje dzięki "
+                              "dziękuję teşekkürler asante".split())
 _SMALL_TALK_CORE = frozenset("thanks thank thx ty cheers bye hi hey hello cool great awesome nice perfect lol haha "
                              "hahaha wow whoa yay omg nope nah love sad bored ok okay k interesting helpful helped funny appreciate "
-                             "lifesaver legend".split())
+                             "lifesaver legend gracias merci danke grazie obrigado obrigada valeu bedankt tack takk "
+                             "kiitos dziekuje dzięki dziękuję teşekkürler asante".split())
 
 
 # After an assistant's turn, "ok", "yes", "sure" say go on with what it offered: that work is complex.
@@ -518,12 +525,20 @@ def classify(conversation: Conversation) -> Decision:
     decision = classify_text(text, has_history)
     if decision.reason in _GROUNDABLE and _answered_by_system(text, conversation.system):
         return Decision("simple", "a question the system prompt answers")
-    if conversation.tools and decision.reason not in _NEEDS_NO_TOOL:
+    if conversation.tools and decision.reason not in _NEEDS_NO_TOOL \
+            and (decision.reason not in _WORLD_FACTS or _OWN_DATA.search(text.lower()) is not None):
         return Decision("complex", "tools defined")
     return decision
 
 
 _NEEDS_NO_TOOL = frozenset(("small talk", "definition"))
+# A fact about the world needs no tool either ("what's the tallest mountain in africa" to a shop's
+# assistant); a fact about the deployment's own data does (an order, "my accounts", ticket 9912,
+# the highest growth in its figures, what is current).
+_WORLD_FACTS = frozenset(("lookup or definition", "a translation, spelling or pronunciation"))
+_OWN_DATA = re.compile(r"\d|\b(my|mine|our|ours|your|yours|we|us|i|me|status|current|currently|now|today|latest|open|"
+                       r"pending|list|show|find|get|check|account|accounts|order|orders|ticket|tickets|customer|customers|"
+                       r"user|users|report|invoice|booking|balance|highest|lowest|most|least|top|best|worst|total)\b")
 # What a short question can be taken for when the request's own system prompt states its answer
 # ("can i send perfume" to a parcel firm's assistant whose prompt lists prohibited items): a lookup,
 # or a how-to or how-many that reads like advice or a computation without the prompt.
@@ -651,6 +666,8 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
             and not (_asks(core, latin, seen) or _asks_beyond_chat(core, latin, seen)
                      or (not latin or seen.isdisjoint(_ENGLISH)) and FOREIGN_QUESTION.search(core, latin, seen)):
         # "thanks, that helps"; not "danke, und was jetzt"
+        return Decision("simple", "small talk")
+    if not code and _signs_off(lowered, latin):
         return Decision("simple", "small talk")
     if code:
         return Decision("complex", "code")
@@ -903,6 +920,28 @@ BEYOND_CHAT = Rules(
     r"\b(do (that|it|this|the|both|all|them)|proceed|go ahead|carry on|continue|use (that|it|this|the))\b",  # go on with it
     r"\b(pourquoi|warum|por ?qu[ée]|perch[ée]|waarom|debo|devo|devrais|sollte|soll ich)\b",
 )
+
+
+# What the user reports before a thank-you that still needs an answer: it did not work yet.
+_STILL_WRONG = re.compile(r"\b(not|n'?t|still|error|errors|fail|fails|failed|failing|broken|broke|wrong|issue|problem|"
+                          r"crash|crashes|crashed|stuck|but)\b")
+_CLAUSE_BREAK = re.compile(r"[.!,;:…]+\s*")
+
+
+def _signs_off(lowered: str, latin: bool) -> bool:
+    """A thank-you that closes the exchange after a word on how it went ("nvm found it, i had a typo in the
+    template name. thanks a lot!"): it asks nothing, and reports nothing still wrong."""
+    clauses = [clause for clause in _CLAUSE_BREAK.split(lowered) if clause.strip()]
+    if len(clauses) < 2 or "?" in lowered or not _only_small_talk(grams(clauses[-1])):
+        return False
+    report = " ".join(clauses[:-1])
+    report_grams = grams(report)
+    return _STILL_WRONG.search(report) is None and not _asks(report, latin, report_grams) \
+        and not _asks_beyond_chat(report, latin, report_grams) and not report_grams.isdisjoint(_DONE)
+
+
+# A report that the matter is settled: found it, fixed it, it works, all good.
+_DONE = frozenset("found fixed solved sorted works worked working done figured resolved good fine".split())
 
 
 def _asks(core: str, latin: bool, seen: frozenset[str]) -> bool:
