@@ -1635,3 +1635,66 @@ def test_a_text_agents_final_answer_that_its_observation_contradicts_is_said_on_
     ]).open_loops
     assert len(loops) == 1 and loops[0].startswith("create refund A-1001 failed"), loops
     assert loops[0].endswith("though the agent said: Refund issued for order A-1001"), loops
+
+
+_PAYROLL_PLAN = ("Plan:\n1. Confirm the raise in the HR record\n2. Work out the back pay for the affected periods\n"
+                 "3. Add the retro pay to the next payroll\n4. Fix the rate in the payroll profile")
+
+
+def _announced_then(said: str, call: str, arguments: dict[str, object], result: str) -> list[Message]:
+    return [
+        user("Luis (EMP-0142) got a raise to $24.50 from June 1 but his checks still say $22. Can you fix it?"),
+        assistant(_PAYROLL_PLAN),
+        Message("assistant", (TextBlock(said), ToolUseBlock("t1", call, arguments))),
+        tool_result("t1", result),
+    ]
+
+
+def test_work_is_the_step_the_agent_names_before_it_wherever_its_sentence_names_it() -> None:
+    # the first step named is the one at work; the one after "then" comes next
+    signals = extract(_announced_then(
+        "Do step 4 first, so the next payroll already uses the right rate, then the retro pay (step 3).",
+        "update_pay_rate", {"employee_id": "EMP-0142", "rate": 24.5},
+        '{"employee_id": "EMP-0142", "rate": 24.5, "applies_from_payroll": "2025-07-11"}'))
+    entry = next(step for step in signals.completed_steps if "EMP-0142" in step)
+    assert entry.startswith("step 4:"), signals.completed_steps
+
+
+@pytest.mark.parametrize(("said", "number"), [
+    ("Step 3: add the retro pay.", 3),
+    ("Now step 4, the payroll profile.", 4),
+    ("**Step 2, DP-1106 Nimbus Studio**: we charged them twice.", 2),
+    ("Do step 5 first, then the retro pay (step 3).", 5),
+    ("Step 2 done: the schema is migrated.", 0),  # a report of work done, not an announcement
+    ("Steps 3 and 4 done: new cert until June.", 0),
+    ("In the meantime I'll prepare the query for step 6 so it's ready.", 0),  # work toward it, not it
+    ("Restarting the worker.", 0),
+])
+def test_the_step_a_sentence_announcing_work_names(said: str, number: int) -> None:
+    assert extract_module._announced_step(said) == number
+
+
+def test_a_named_step_done_by_its_own_act_is_finished_and_a_draft_of_it_is_not() -> None:
+    plan = ("Plan:\n1. Remove the Wednesday covers\n2. Submit the cover sheet for approval\n"
+            "3. Notify staff once it's approved")
+    head = [user("The trip was cut short: drop the Wednesday covers and sort the rest."), assistant(plan),
+            tool_call("t1", "remove_cover", ids=["CV-0301", "CV-0302"]),
+            tool_result("t1", '{"removed": ["CV-0301", "CV-0302"], "errors": []}'),
+            tool_call("t2", "submit_cover_sheet", dates="2025-03-03..2025-03-04"),
+            tool_result("t2", '{"sheet_id": "CS-2025-03-03", "status": "submitted"}'),
+            user("Grant approved it, go ahead")]
+    sent = extract([*head, Message("assistant", (TextBlock("The sheet is approved, so step 3 can go ahead."),
+                                                 ToolUseBlock("t3", "notify_staff", {"sheet": "CS-2025-03-03"}))),
+                    tool_result("t3", '{"sheet_id": "CS-2025-03-03", "sent": 5, "status": "sent"}')])
+    assert sent.resume_from == 4, sent.completed_steps
+    drafted = extract([*head, Message("assistant", (TextBlock("Step 3: the staff email."),
+                                                    ToolUseBlock("t3", "draft_staff_email", {"sheet": "CS-2025-03-03"}))),
+                       tool_result("t3", '{"draft_id": "DR-2291", "status": "draft"}')])
+    assert drafted.resume_from == 3, drafted.completed_steps
+
+
+def test_a_call_the_user_interrupted_did_not_happen() -> None:
+    outcome = actions_module.outcome("Email NOT sent: the user interrupted the action.", False, "change")
+    assert outcome.status == "failed"
+    assert actions_module.outcome("Interrupted by user", False, "change").status == "failed"
+    assert actions_module.outcome("Message sent to Helen (msg-5512).", False, "change").status == "ok"

@@ -649,7 +649,10 @@ _FAIL_HEAD = re.compile(
     r"(?:error|errors|exception|traceback|fatal|failed|failure|fail\b|denied|permission denied|access denied|"
     r"unauthori[sz]ed|forbidden|not found|no such|invalid|cannot|can't|could not|couldn't|unable to|timeout|"
     r"timed out|refused|connection refused|rejected|declined|conflict|bad request|exit code:? *[1-9]|exited with|"
-    r"command not found|npm err|e:|usage:|[45]\d\d\b|http [45]\d\d|status:? *[45]\d\d|.{0,40}: command not found)"
+    r"command not found|npm err|e:|usage:|[45]\d\d\b|http [45]\d\d|status:? *[45]\d\d|.{0,40}: command not found|"
+    # "Email NOT sent: the user interrupted the action", "Interrupted by user", "Aborted": it did not happen
+    r"(?:[\w-]+ ){0,3}(?:was |were )?not (?:sent|submitted|saved|created|applied|executed|run|completed|done|"
+    r"processed|posted|booked|published)\b|interrupted\b|aborted\b)"
 )
 _FAIL_ANYWHERE = re.compile(
     r"\b(?:exit code|exit status|returned non-zero exit status|exited with code|process completed with exit code)"

@@ -621,7 +621,8 @@ class _Reading:
             self.events.append(Event("todo", tool_id=tool_id, todo=tuple(actions.todos(arguments))))
             return
         announced = _announcement(self.said)
-        self.events.append(Event("call", announced, tool_id=tool_id, call=described, tool=name))
+        at = _announced_step(self.said)
+        self.events.append(Event("call", announced, tool_id=tool_id, call=described, tool=name, numbers=(at,) if at else ()))
         if described.kind == "change" and isinstance(arguments, dict) and _OUTBOUND.search(name) and not _DRAFT.search(name):
             awaited = _outbound_ask(name, arguments)
             if awaited is not None:  # a message that asks its recipient for something: their reply is awaited
@@ -972,8 +973,9 @@ class SignalReader:
         self.actions: list[str] = []
         self.entities: dict[str, None] = {}
         self.facts: dict[str, None] = {}
-        self.calls: dict[str, tuple[Call, str]] = {}  # call id -> the call, and what the assistant said of it
-        self.text_calls: list[tuple[Call, str]] = []  # a text agent's calls, answered in order
+        # call id -> the call, what the assistant said of it, and the plan step it named for it (0: none)
+        self.calls: dict[str, tuple[Call, str, int]] = {}
+        self.text_calls: list[tuple[Call, str, int]] = []  # a text agent's calls, answered in order
         self.edited: set[str] = set()  # files changed since the user last spoke
         # the edits made since then that serve one purpose, as one step: its index, its name, its files
         self.edit_run: tuple[int, str, tuple[str, ...], str] = (-1, "", (), "")
@@ -1494,14 +1496,16 @@ class SignalReader:
             for step in self.plan[: number - 1]:
                 step.done = step.done or step.touched
 
-    def _plan_item(self, words: frozenset[str], strong: bool, loose: bool = False) -> _Step | None:
+    def _plan_item(self, words: frozenset[str], strong: bool, loose: bool = False, only: int = 0) -> _Step | None:
         """The plan step a piece of work belongs to: the step not yet done that shares
         the most of its words with the work, if enough. The work finishes the step when
         it covers most of it; else the step is under way, and finished once the work
         moves on to a later step."""
         best, best_score = None, 0.0
         upcoming = next((step for step in self.plan if not step.done and step.words), None)
-        for step in self.plan:
+        if only:  # the step the agent said the work is: is it finished?
+            upcoming = self.plan[only - 1] if upcoming is not None and not self.plan[only - 1].done else None
+        for step in self.plan if not only else [self.plan[only - 1]]:
             if step.done or not step.words or (strong and not step.looks):
                 continue
             shared = len((words & step.words) - _GENERIC)
@@ -1521,12 +1525,7 @@ class SignalReader:
             best, best_score = upcoming, near / len(upcoming.words)  # type: ignore[union-attr]  # near: upcoming set
         if best is None:
             return None
-        # the work covers the step: most of its words, or its verb and its object ("Book a hotel…" by book_hotel)
-        covers = (best_score >= (0.4 if strong else 0.6) and len(words & best.words) >= 2) or len(best.words) == 1 \
-            or (best.verb in words and len((words & best.words) - {best.verb}) >= 1) \
-            or (best.verb in words and best.words - {best.verb} <= _ROLES)  # "Email the customer": whoever it went to
-        if best.verb in _CHANGING and best.verb not in words:
-            covers = False  # a step that changes something is finished by that change ("Send the email", not a draft)
+        covers = _covers(best, words, best_score, strong)
         if strong:  # a lookup or a check finishes a step that is only that; it moves nothing on
             best.done = best.done or covers
             return best if covers else None
@@ -1541,20 +1540,20 @@ class SignalReader:
     def _call(self, event: Event) -> None:
         assert event.call is not None
         if event.tool_id:
-            self.calls[event.tool_id] = (event.call, event.text)
+            self.calls[event.tool_id] = (event.call, event.text, event.numbers[0] if event.numbers else 0)
         else:
-            self.text_calls.append((event.call, event.text))
+            self.text_calls.append((event.call, event.text, event.numbers[0] if event.numbers else 0))
 
     def _result(self, event: Event) -> None:
         assert event.results is not None
         self.answered = True
         if event.tool_id and event.tool_id in self.calls:
-            call, announced = self.calls.pop(event.tool_id)
+            call, announced, told = self.calls.pop(event.tool_id)
         elif not event.tool_id and self.text_calls:
-            call, announced = self.text_calls.pop(0)
+            call, announced, told = self.text_calls.pop(0)
         else:
             name = event.tool or "tool"
-            call, announced = actions.describe(name, {}), ""
+            call, announced, told = actions.describe(name, {}), "", 0
         result = event.results[0] if call.kind == "read" else event.results[1]
         awaited = self.awaiting.pop(event.tool_id, None)
         if awaited is not None and result.status != "failed":
@@ -1634,10 +1633,11 @@ class SignalReader:
             if announced and announced.lower() not in name.lower():
                 name = f"{name}: {announced}"  # what the assistant said it was doing: the step's purpose
             number = self._advance(words) or self.working_on
-            told = _STEP_NAMED.match(announced.lower()) if announced and self.plan else None
-            if told is not None and 0 < int(told.group(1)) <= len(self.plan):  # "Step 3: add the lines"
-                number = int(told.group(1))
+            if 0 < told <= len(self.plan) and self.plan_unit == "step":  # "Step 3: add the lines", "Do step 5 first"
+                number = told
                 self._moving_on(number)
+                if not _DRAFTING.search(call.key):  # a draft or a preview is not yet the step ("Step 5: the email")
+                    self._plan_item(words, strong=False, only=number)  # finished, if the work covers it
                 self.plan[number - 1].touched = True
             if not number and self.plan_unit == "step":  # a plan of numbered PRs or phases is marked by its numbers
                 item = self._plan_item(words, strong=False) if self.plan else None
@@ -2021,6 +2021,16 @@ _GENERIC = frozenset("tool call run ran file new add updat creat make set use ch
                      "all now step user".split())
 
 
+def _covers(step: _Step, words: frozenset[str], score: float, strong: bool = False) -> bool:
+    """Does the work finish the plan step: most of its words, or its verb and its object ("Book a hotel…" by
+    book_hotel)? A step that changes something is finished only by that change ("Send the email", not a draft)."""
+    if step.verb in _CHANGING and step.verb not in words:
+        return False
+    return (score >= (0.4 if strong else 0.6) and len(words & step.words) >= 2) or len(step.words) == 1 \
+        or (step.verb in words and len((words & step.words) - {step.verb}) >= 1) \
+        or (step.verb in words and step.words - {step.verb} <= _ROLES)  # "Email the customer": whoever it went to
+
+
 def _asked_for(ask: str, call: Call, name: str, words: frozenset[str]) -> str:
     """The first change after the user asked for one is what they asked for, and a person notes
     it so: when the ask says more than the call, is not the same act again ("opened a PR with the
@@ -2030,6 +2040,22 @@ def _asked_for(ask: str, call: Call, name: str, words: frozenset[str]) -> str:
     if len(asked - words) < 2 or _stems(ask.split(" ", 1)[0]) == _stems(name.split(" ", 1)[0]):
         return ""
     return ask if call.key.startswith(_WORKSPACE_TOOLS) or (asked & words) - _GENERIC else ""
+
+
+# The plan step a sentence announcing work names: "Step 3: add the lines", "Now step 4, the refund", "Do step 5
+# first, then the retro pay (step 3)" (the first named is the one at work); not "Step 2 done", a report.
+_ANNOUNCED_STEP = re.compile(r"(?<!for )(?<!before )(?<!after )(?<!until )(?<!once )\bstep\s*#?(\d{1,2})\b(?![\s*,:]*(?:is |are |was |has been |now )?(?:done|complete|finished|"
+                             r"fixed|ok|passes|passed|succeeded|verified|✅|✓)\b)", re.IGNORECASE)
+
+
+def _announced_step(sentence: str) -> int:
+    if "tep" not in sentence:
+        return 0
+    low = sentence.translate(_MARKUP).lower()
+    if _is_step(low) or re.search(r"\bsteps\b", low):
+        return 0  # "Steps 3 and 4 done: …", "Reverted step 2's change": a report, or several steps
+    named = _ANNOUNCED_STEP.search(low)
+    return int(named.group(1)) if named is not None else 0
 
 
 def _is_step(low: str) -> bool:
@@ -2219,6 +2245,7 @@ def _things(key: str) -> frozenset[str]:
 
 # A tool that sends a message to someone: send_email, message_vendor, email_party, fax_prescriber.
 _OUTBOUND = re.compile(r"(?:^|[_.\s-])(?:send|email|mail|message|fax|sms|text|contact)(?:$|[_.\s-])|^(?:email|message|fax|sms)", re.I)
+_DRAFTING = re.compile(r"draft|preview|dry.?run", re.I)
 _DRAFT = re.compile(r"draft|preview|template|post|publish|broadcast|announce", re.I)  # a post tells; it asks no one
 _MESSAGE_WORDS = frozenset("send email mail message fax sms text contact notice note letter reply to".split())
 _GREETED = re.compile(r"\s*(?:hi|hello|dear|hey|good (?:morning|afternoon))\s+([^,\n!]{2,40})[,!\n]", re.I)
