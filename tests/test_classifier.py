@@ -286,6 +286,20 @@ def test_complex_turns(text: str, kw: dict) -> None:
         ("perfecto, gracias!!", {"history": True}, "simple"),
         ("hi who am i talking to", {}, "simple"),
         ("what kinds of things can you do for me", {}, "simple"),
+        # what a command or keyword does, named in backticks or with its language; code in backticks is still code
+        ("what does `ls -la` do", {}, "simple"),
+        ("what does DISTINCT do in sql", {}, "simple"),
+        ("what does this do: `for i in range(3): print(i)`", {}, "complex"),
+        ("pretty print this\n{\"name\": \"ana\", \"age\": 31, \"active\": true}", {}, "simple"),
+        # a thank-you closing the ask is not part of it ("ur the best" weighs nothing)
+        ("pls convert 3 tbsp to ml thx so much ur the best", {}, "simple"),
+        ("why is the sky blue thanks", {}, "complex"),
+        # saying a phrase in a language, however it is asked
+        ("japanese for 'nice to meet you'", {}, "simple"),
+        ("Як перекласти 'I miss you' українською?", {}, "simple"),
+        ("'Good morning, everyone' को हिंदी में कैसे कहेंगे", {}, "simple"),
+        ("actually unrelated but how do you spell 'necessary' i always get it wrong", {"history": True}, "simple"),
+        ("Sebutkan ibu kota Indonesia", {}, "simple"),
         # a fact about the world needs no tool; one about the deployment's own data does
         ("what's the tallest mountain in africa", {"tools": True}, "simple"),
         ("which of my accounts have not been contacted", {"tools": True}, "complex"),

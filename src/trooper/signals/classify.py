@@ -382,7 +382,9 @@ LOOKUP = AnyOf(Rules(
     r" (of|in|for)\b",
     r"\b(capital|population) of\b", r"^(is|are|was|were|did|does) ['\"‘“]?\w",
     r"\b(boiling|melting|freezing|flash|dew) point\b", r"^(wht|wat|whta|waht|whats|wut|wich|whcih|whihc|wihch) ", r"^(in|on|at|by) (what|which) ",
-    r"^(list|name) (the|all|every|\d+|two|three|four|five|ten) (?!.* and )", r"^c'?est quoi\b|^qu'?est[- ]ce qu",
+    r"^(list|name) (the|all|every|\d+|two|three|four|five|ten) (?!.* and )",
+    r"^(sebutkan|nenne|nommez|nomme|nombra|menciona|elenca|noem|wymie[ńn]|taja) (?!.* (dan|und|et|y|e|en|i|na) )",
+    r"^c'?est quoi\b|^qu'?est[- ]ce qu",
     r"^(ποια|ποιο|ποιος|τι είναι|πόσ)|^(hur många|vad är|vem |var ligger)|^(apa arti|apa itu|berapa|siapa|di mana)|"
     r"^(hvad er|hva er|hvor mange|hvem )|^(ano ang|sino |ilan )|^(kuinka monta|mikä on|kuka |missä )",
     r"^(chi |qual[ei]? |quant[io] |dove |quando |cosa )|^(hoeveel|wie |wat is|waar |wanneer)|"
@@ -467,14 +469,16 @@ SAY_HOW = Rules(r"^how (do|would|can|to) (you |u |i |we )?" + _SAY_WHAT)
 SAY = Rules(
     r"^how (do|would|can) (you|u|i|we) " + _SAY_WHAT, r"\b" + _LANGUAGES + r" (word|term) for\b",
     r"^(what is|whats|what's|how is) .{1,30} in " + _LANGUAGES + r"\??$", r"^.{1,40} in " + _LANGUAGES + r"\?*$",
+    r"^" + _LANGUAGES + r" for ['\"‘“«][^'\"’”»]{1,50}['\"’”»]\W*$",  # "japanese for 'nice to meet you'"
     r"^translate (?!(my|our|this|these|that|his|her|their) )(?!.*\b(and|then|also)\b).{1,60}$",
     r"^(¿?c[oó]mo se dice|comment (on )?dit|comment dit-on|come si dice|wie sagt man|como se diz|hoe zeg je|jak si[ęe] m[óo]wi|jak powiedzie[ćc]) .{1,50}$",
     r"^(is it|how is it|how do you) spel(led|t)\b|\bspelling of\b",
     r"^¿?(c[óo]mo se escribe|comment s'[ée]crit|wie schreibt man|come si scrive|como se escreve|hoe schrijf je)\b",
     r"\b(en ingl[ée]s|en anglais|auf englisch|em ingl[êe]s|in inglese|po angielsku|in het engels|p[åa] engelsk[a]?|"
     r"ingilizce|angolul|englanniksi)\W*$",
-    scripts=(r"怎么说|怎麼說|英語で何|何と言います|как (сказать|перевести)|अनुवाद|翻译成|翻訳して|英語で|用英语|用英文|"
-             r"по-английски|영어로|بالإنجليزية|अंग्रेज़ी में|अंग्रेजी में",),
+    scripts=(r"怎么说|怎麼說|英語で何|何と言います|как (сказать|перевести)|як (сказати|перекласти)|अनुवाद|翻译成|翻訳して|英語で|"
+             r"用英语|用英文|по-английски|англійською|українською|영어로|بالإنجليزية|अंग्रेज़ी में|अंग्रेजी में|"
+             r"में कैसे (कह|बोल)",),
 )
 _SMALL_TALK_WORDS = frozenset("ok okay k cool thanks thank you ty thx cheers great nice awesome perfect got it bye "
                               "for now lol haha hahaha good night morning hi hey hello so much a lot wow whoa yay omg "
@@ -626,7 +630,7 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
     # Bounds the rules' work (signals/bounded.py): no simple turn has such a word.
     if len(text) > MAX_RUN and _may_have_long_run(text) and has_long_run(text):
         return Decision("complex", f"{len(text)} characters")
-    lowered = text.lower()
+    lowered = _without_courtesy(text.lower())
     latin = _BEYOND_LATIN.search(lowered) is None
     if not latin and lowered.endswith(";"):
         lowered = lowered[:-1] + "?"  # the Greek question mark, not a statement's end in code
@@ -655,7 +659,9 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
             core = rest
     seen = grams(core)
     whole = grams(lowered)
-    code = CODE_MARKS.search(lowered, latin, whole) or (CODE.search(lowered, latin, whole) and _NAMES_A_TOOL.match(core) is None)
+    names_a_tool = _NAMES_A_TOOL.match(core) is not None
+    code = (CODE_MARKS.search(_NAMED_IN_TICKS.sub("x", lowered) if names_a_tool else lowered, latin, whole)
+            or (CODE.search(lowered, latin, whole) and not names_a_tool))
     if (SMALL_TALK.search(core, latin, seen) or _only_small_talk(seen)) and not code \
             and not _asks_beyond_chat(core, latin, seen):
         if has_history and _consents(seen):
@@ -944,6 +950,25 @@ def _signs_off(lowered: str, latin: bool) -> bool:
 _DONE = frozenset("found fixed solved sorted works worked working done figured resolved good fine".split())
 
 
+_THANKS = re.compile(r"\b(thx|thanks|thank (you|u)|ty|tysm|cheers)\b")
+_COURTESY_WORDS = _SMALL_TALK_WORDS | frozenset("ur you're youre u r the best in advance again very".split())
+
+
+def _without_courtesy(lowered: str) -> str:
+    """The turn without a thank-you that closes it ("pls convert 3 tbsp to ml thx so much ur the best"):
+    what is asked is before it. A turn that is only thanks, opens with it, or asks nothing before it (a
+    sign-off: "found it, thanks") is kept whole."""
+    thanks = list(_THANKS.finditer(lowered))
+    if not thanks or word_count(lowered[:thanks[-1].start()]) < 2:
+        return lowered
+    found = thanks[-1]
+    head = lowered[:found.start()].rstrip(" ,.!-–—")
+    if not set(_WORD.findall(lowered[found.start():])) <= _COURTESY_WORDS \
+            or not _asks(head, _BEYOND_LATIN.search(head) is None, grams(head)):
+        return lowered
+    return head
+
+
 def _asks(core: str, latin: bool, seen: frozenset[str]) -> bool:
     """Whether a text after a thank-you asks for anything."""
     return any(rules.search(core, latin, seen) for rules in (ACTS, WORKS_OUT, WEIGHS, REASONING, CONTEXT, LOOKUP,
@@ -952,7 +977,7 @@ def _asks(core: str, latin: bool, seen: frozenset[str]) -> bool:
 
 # What a job on carried text asks for: to reformat, tidy, shorten or summarise it, translate it.
 TEXT_JOB = Rules(
-    r"tl;?dr", r"\b(tldr|summari[sz]e|summary|sum (it |this |that )?up|gist|main point|main idea|"
+    r"tl;?dr", r"\b(tldr|summari[sz]e|summary|sum (it |this |that )?up|gist|main point|main idea|pretty[- ]?print|indent|minify|"
     r"shorten|shorter|condense|trim|less wordy|"
     r"more concise|reword|rephrase|paraphrase|rewrite|proofread|spell ?check|fix (the |any |all |my )?(spelling|grammar|"
     r"typos?|punctuation|capitali[sz]ation|formatting|line breaks)|correct (the )?(spelling|grammar|typos)|"
@@ -1131,7 +1156,7 @@ _GREETING = re.compile(r"^(hi|hello|hey|heya|yo|hiya|howdy|good (morning|afterno
                        r"(just )?testing|" + _FOREIGN_HELLO + r")\b[\s,.!?¡:;-]*(there\b[\s,.!:;-]*)?")
 _AFTER_FRAMING = re.compile(r"^(but|and|so|anyway|by the way|btw),?\s+")
 # "unrelated, but …", "different question:": what follows stands on its own.
-_TOPIC_SHIFT = re.compile(r"^(unrelated|different (topic|question)|new (topic|question)|random( question)?|another question|"
+_TOPIC_SHIFT = re.compile(r"^(actually,? )?(unrelated|different (topic|question)|new (topic|question)|random( question)?|another question|"
                           r"off topic|on another note|changing the subject|also|btw|by the way)\b\s*[,:.!-]*\s*(but\s+)?")
 _SHIFTS_TOPIC = re.compile(r"\b(unrelated|different (topic|question)|new (topic|question)|random question|off topic|"
                            r"on another note|changing the subject)\b|^random,? but\b")
@@ -1154,7 +1179,10 @@ MAX_CASE_WORDS = 12
 # What a named command or tool does or means, with no code in the turn: a definition ("what does
 # the 'g' flag do in a regex", "difference between git fetch and git pull").
 _NAMES_A_TOOL = re.compile(r"(what does|what do|whats the difference between|what's the difference between|"
-                           r"what is the difference between|difference between) [\w' .-]{1,40}( do| mean| stand for| and [\w' .-]{1,30})\W*$")
+                           r"what is the difference between|difference between) [\w' .`-]{1,40}"
+                           r"( do| mean| stand for| and [\w' .`-]{1,30})( in [\w+#-]+)?\W*$")
+# A command or keyword named in backticks, a few words at most: "what does `ls -la` do".
+_NAMED_IN_TICKS = re.compile(r"`[\w .-]{1,20}`")
 # A quote opens where no letter is before it (not the apostrophe in "what's") and closes where
 # none follows; the quoted text runs from the first opening to the last closing after it.
 _OPENING_QUOTE = re.compile(r"(?<!\w)['\"«“‘]")
