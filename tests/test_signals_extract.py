@@ -829,6 +829,26 @@ def test_a_redirect_that_points_back_keeps_what_it_points_at() -> None:
     assert signals.intent.startswith("the Brightwater renewal is more urgent, pull up where that stands (was: "), signals.intent
 
 
+def test_the_work_the_agent_does_most_names_a_task_the_user_never_named() -> None:
+    told = [user("there are payments on my card I didn't make, like 3 of them this morning"),
+            tool_call("t1", "freeze_card", card="5518"), tool_result("t1", '{"status": "frozen"}')]
+    for n in (2, 3):
+        told += [tool_call(f"t{n}", "open_dispute", transaction_id=f"TX-7001{n}"),
+                 tool_result(f"t{n}", f'{{"dispute_id": "DSP-{n}", "status": "open"}}')]
+    assert extract(told).intent == "open dispute: there are payments on my card I didn't make, like 3 of them this morning"
+
+
+@pytest.mark.parametrize(("tool", "arguments"), [
+    ("create_refund", {"order_id": "A-1001"}),  # the user's words name it already
+    ("Edit", {"file_path": "app.py", "old_string": "a", "new_string": "b"}),  # how the agent works, not what
+    ("send_email", {"to": "ops@example.com", "body": "refund queued"}),  # the agent talking
+])
+def test_a_tool_that_names_no_new_work_leaves_the_task_as_the_user_said_it(tool: str, arguments: dict[str, object]) -> None:
+    signals = extract([user("please refund order A-1001, the kettle is broken"), tool_call("t1", tool, **arguments),
+                       tool_result("t1", '{"status": "ok"}')])
+    assert signals.intent == "refund order A-1001, the kettle is broken", signals.intent
+
+
 def test_a_question_is_not_a_redirect() -> None:
     signals = extract([user("I need to change booking RNT-883201: an automatic, and add my wife as a driver."),
                        assistant("Done, the automatic is on the booking."),

@@ -849,6 +849,28 @@ def _bare_request(sentence: str) -> bool:
     return match is not None and _VAGUE.match(_clean(match.group("what"))) is not None
 
 
+MAX_WORK_NAMES = 32
+# Tools whose name says how the agent works or talks, not what the work is: an editor, a shell, a message.
+_TOOLING = frozenset("edit multiedit write file patch str replace notebook bash shell sh run exec execute python terminal "
+                     "computer command script reply respond message messages email mail sms text notify notification "
+                     "note notes comment chat call ask approval todo todos task tasks draft".split())
+
+
+def _work_named(work: dict[str, int], task: str) -> str:
+    """The change the agent made most (the first of those made as often), in its tool's words
+    ("rebook_segment" → "rebook segment"), when its name opens with a verb that changes something and
+    the task does not already name what it changes; else ""."""
+    if not work:
+        return ""
+    tool = max(work, key=work.__getitem__)  # the first of the most made: dicts keep their order
+    named = actions.name_words(tool)
+    if not named or named[0] not in actions.CHANGE_VERBS or _TOOLING.intersection(named) or len(named) > 3:
+        return ""
+    if _stems(" ".join(named[1:] or named)) <= _stems(task.lower()):
+        return ""  # "refund the order" done by create_refund: the task says so already
+    return " ".join(named)
+
+
 def _redirected(sentences: list[str]) -> str:
     """The new task in a redirecting turn, without what it cancels, the reasons told before it or
     a question: "QA just told me they're done. Actually, forget the refund, just cancel the order"
@@ -957,6 +979,7 @@ class SignalReader:
         self.intent = ""  # the task as the user stated it (or as a redirect replaced it)
         self.added: list[str] = []  # what later turns added to it, in order
         self.was = ""  # the task a redirect replaced
+        self.work: dict[str, int] = {}  # the calls that change something, by what their tool's name says they do
         self.constraints: list[str] = []
         self.loops: list[_Loop] = []
         self.resolved: list[str] = []
@@ -1216,10 +1239,13 @@ class SignalReader:
             self.added = [*self.added, added[:ADDED_LENGTH]][-MAX_ADDED:]
 
     def _task(self, whole: bool = False) -> str:
-        """The task as one line: what the user asked, what the redirect replaced (named short), what
-        later turns added."""
+        """The task as one line: what the user asked, what the redirect replaced, what later turns
+        added; headed by the work the agent does most for it when the user's words never name it
+        ("open dispute: there are payments on my card I didn't make…")."""
         was = f" (was: {shown(self.was, WAS_LENGTH)})" if self.was else ""
-        return "".join([self.intent, was, *(f"; then: {added}" for added in self.added)])
+        task = "".join([self.intent, was, *(f"; then: {added}" for added in self.added)])
+        work = _work_named(self.work, task[:INTENT_LENGTH]) if self.intent and not whole else ""
+        return f"{work}: {task}" if work else task
 
     def _redirect(self, message: Message) -> None:
         # Through the window as every text is: unbounded, a hostile turn ("actually, " and 100,000
@@ -1539,6 +1565,8 @@ class SignalReader:
 
     def _call(self, event: Event) -> None:
         assert event.call is not None
+        if event.call.kind == "change" and (len(self.work) < MAX_WORK_NAMES or event.tool in self.work):
+            self.work[event.tool] = self.work.get(event.tool, 0) + 1
         if event.tool_id:
             self.calls[event.tool_id] = (event.call, event.text, event.numbers[0] if event.numbers else 0)
         else:
