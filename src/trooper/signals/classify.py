@@ -932,11 +932,14 @@ BEYOND_CHAT = Rules(
 _STILL_WRONG = re.compile(r"\b(not|n'?t|still|error|errors|fail|fails|failed|failing|broken|broke|wrong|issue|problem|"
                           r"crash|crashes|crashed|stuck|but)\b")
 _CLAUSE_BREAK = re.compile(r"[.!,;:…]+\s*")
+_CLOSING_MARKS = " \t\n.!,;:…)"
 
 
 def _signs_off(lowered: str, latin: bool) -> bool:
     """A thank-you that closes the exchange after a word on how it went ("nvm found it, i had a typo in the
     template name. thanks a lot!"): it asks nothing, and reports nothing still wrong."""
+    if lowered.rstrip(_CLOSING_MARKS).rpartition(" ")[2] not in _SMALL_TALK_WORDS:
+        return False  # a cheap first test: it ends on a thanks or the like
     clauses = [clause for clause in _CLAUSE_BREAK.split(lowered) if clause.strip()]
     if len(clauses) < 2 or "?" in lowered or not _only_small_talk(grams(clauses[-1])):
         return False
@@ -951,6 +954,7 @@ _DONE = frozenset("found fixed solved sorted works worked working done figured r
 
 
 _THANKS = re.compile(r"\b(thx|thanks|thank (you|u)|ty|tysm|cheers)\b")
+_THANKS_WORDS = frozenset(("thx", "thanks", "thank you", "thank u", "ty", "tysm", "cheers"))
 _COURTESY_WORDS = _SMALL_TALK_WORDS | frozenset("ur you're youre u r the best in advance again very".split())
 
 
@@ -958,6 +962,8 @@ def _without_courtesy(lowered: str) -> str:
     """The turn without a thank-you that closes it ("pls convert 3 tbsp to ml thx so much ur the best"):
     what is asked is before it. A turn that is only thanks, opens with it, or asks nothing before it (a
     sign-off: "found it, thanks") is kept whole."""
+    if grams(lowered).isdisjoint(_THANKS_WORDS):
+        return lowered
     thanks = list(_THANKS.finditer(lowered))
     if not thanks or word_count(lowered[:thanks[-1].start()]) < 2:
         return lowered
