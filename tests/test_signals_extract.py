@@ -1718,3 +1718,23 @@ def test_a_call_the_user_interrupted_did_not_happen() -> None:
     assert outcome.status == "failed"
     assert actions_module.outcome("Interrupted by user", False, "change").status == "failed"
     assert actions_module.outcome("Message sent to Helen (msg-5512).", False, "change").status == "ok"
+
+
+def test_the_step_the_agent_reports_done_right_after_its_calls_is_whose_work_they_were() -> None:
+    plan = ("Plan:\n1. Accept DP-1102, DP-1103 and DP-1105\n2. Suspend the fraud accounts\n"
+            "3. Refund every other charge on the card ring")
+    messages = [
+        user("Sort out the disputes DP-1102 to DP-1106 and the card ring fp_9ab3e."), assistant(plan),
+        tool_call("t1", "accept_dispute", ids=["DP-1102", "DP-1103"]),
+        tool_result("t1", '{"accepted": ["DP-1102", "DP-1103"], "status": "accepted"}'),
+        tool_call("t2", "refund_charge", charge="ch_z0q4_0615"),
+        tool_result("t2", '{"refund_id": "re_z0q4_01", "charge": "ch_z0q4_0615", "status": "refunded"}'),
+        # the refund shares "refund" and "charge" with step 3, but the agent says it finished step 1
+        assistant("Step 1 done: DP-1102 and DP-1103 accepted, and DP-1105's charge refunded. Step 2: the accounts."),
+    ]
+    entries = extract(messages).completed_steps
+    refund = [entry for entry in entries if "re_z0q4_01" in entry]
+    assert refund and refund[0].startswith("step 1:"), entries
+    # a recap naming an earlier step as well is not one step's report: the work keeps its place
+    recap = extract([*messages[:-1], assistant("Step 2 is done, and for step 1 the disputes are accepted.")])
+    assert not any(entry.startswith("step 2:") and "re_z0q4_01" in entry for entry in recap.completed_steps)

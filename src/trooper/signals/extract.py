@@ -428,6 +428,7 @@ class Observed(msgspec.Struct, frozen=True):
     # a later turn's request, as people add to a task once it is under way ("yes refund both", "she wants the
     # rebill", "can we waive the late fee", "I want compensation"): what it asks for and what it says around it
     request: str = ""
+    steps_named: tuple[int, ...] = ()  # every plan step number an assistant's prose names ("Step 3 done", "for step 4")
 
 
 _CACHE: OrderedDict[bytes, Observed] = OrderedDict()
@@ -479,11 +480,14 @@ class _Reading:
         self.entities: dict[str, None] = {}
         self.said = ""  # the last prose sentence, announcing the next tool call
         self.first = ""  # the first prose sentences
+        self.steps_named: dict[int, None] = {}
 
     def prose(self, text: str, questions: bool) -> None:
         role = self.role
         text = bounded(text, ANSWER_WINDOW if role == "assistant" else USER_WINDOW)
         sentences = list(_sentences(text))
+        if role == "assistant" and "tep" in text:
+            self.steps_named.update(dict.fromkeys(int(n) for n in _STEP_MENTION.findall(text.lower())))
         if role == "user":
             words = without_harness(text)
             if words:
@@ -648,7 +652,7 @@ class _Reading:
         return Observed(self.intent, self.goal, self.redirect, tuple(self.constraints), tuple(self.events), tuple(self.facts),
                         tuple(self.actions), tuple(self.entities), _clean(self.said)[:160] if self.role == "assistant" else "",
                         self.first if self.role == "assistant" else "", any(event.kind == "report" for event in self.events),
-                        self.correction, self.asks, self.request)
+                        self.correction, self.asks, self.request, tuple(self.steps_named))
 
 
 def _observe(message: Message) -> Observed:
@@ -1012,6 +1016,7 @@ class SignalReader:
         self.unreported: list[int] = []  # steps recorded since the assistant last spoke
         self.answered = False  # a call was answered since the assistant last spoke
         self.fresh = -1  # the last step a tool call recorded since the assistant last spoke, numbered or not
+        self.recorded: list[int] = []  # every step tool calls recorded since the assistant last spoke
         self.last_work = -1  # the last step a tool call recorded since the user last spoke: what a passing check verifies
         self.last_edited = False  # that step changed files
         self.batch: tuple[str, int] = ("", -1)  # the tool and the step of the calls answered since it last spoke
@@ -1125,9 +1130,12 @@ class SignalReader:
             if _CLAIMED not in failure.text:
                 failure.text = _claimed(failure.text, _first_clause(seen.first)) if whole else _glossed(failure.text, seen.first)
                 failure.words = failure.words | _stems(seen.first)
+        if message.role == "assistant" and self.recorded and self.plan and seen.steps_named:
+            self._refile(seen)
         if message.role == "assistant":
             self.reported = 0
             self.unreported = []
+            self.recorded = []
             self.fresh = -1
             self.answered = False
             self.batch = ("", -1)
@@ -1136,6 +1144,21 @@ class SignalReader:
         self.actions.extend(seen.actions)
         self.entities.update(dict.fromkeys(seen.entities))
         self._trim()
+
+    def _refile(self, seen: Observed) -> None:
+        """The agent's first words after its calls saying which plan step is done ("Step 1 done: DP-1102 and
+        DP-1103 accepted", naming no other step) say whose work those calls were: the agent's own account
+        outranks the words the work shares with a plan step."""
+        claimed = {number for event in seen.events if event.kind == "step" and event.unit == "step"
+                   for number in event.numbers}
+        if len(claimed) != 1 or self.plan_unit != "step":
+            return
+        number = claimed.pop()
+        if not 0 < number <= len(self.plan) or any(other < number for other in seen.steps_named):
+            return  # "Step 1 is done … for step 2, it went to …": a recap, not one step's report
+        for index in self.recorded:
+            if index < len(self.step_items):
+                self.step_items[index] = number
 
     def signals(self) -> Signals:
         resume_from = self._resume_from()
@@ -1691,6 +1714,7 @@ class SignalReader:
                 self._add_step(name[:200], words, number, asked)
                 if len(self.steps) > recorded:
                     self.fresh = recorded
+                    self.recorded.append(recorded)
                     if call.key.startswith("edit:") or not self.last_edited:  # a check verifies code changed before all
                         self.last_work, self.last_edited = recorded, call.key.startswith("edit:")
                     self.batch = (call.key, recorded)
@@ -1986,7 +2010,7 @@ class SignalReader:
     def _trim(self) -> None:
         """Keep what is held bounded: old items give way to new ones."""
         if len(self.steps) > MAX_STEPS:
-            self.unreported = []  # their indices are about to move
+            self.unreported = self.recorded = []  # their indices are about to move
             self.fresh = self.last_work = -1
             self.batch = ("", -1)
         # called after every message: compare lengths first, and cut only what is over its bound
@@ -2072,6 +2096,7 @@ def _asked_for(ask: str, call: Call, name: str, words: frozenset[str]) -> str:
 
 # The plan step a sentence announcing work names: "Step 3: add the lines", "Now step 4, the refund", "Do step 5
 # first, then the retro pay (step 3)" (the first named is the one at work); not "Step 2 done", a report.
+_STEP_MENTION = re.compile(r"\bsteps?\s*#?(\d{1,2})\b")
 _ANNOUNCED_STEP = re.compile(r"(?<!for )(?<!before )(?<!after )(?<!until )(?<!once )\bstep\s*#?(\d{1,2})\b(?![\s*,:]*(?:is |are |was |has been |now )?(?:done|complete|finished|"
                              r"fixed|ok|passes|passed|succeeded|verified|✅|✓)\b)", re.IGNORECASE)
 
