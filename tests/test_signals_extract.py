@@ -849,6 +849,25 @@ def test_a_tool_that_names_no_new_work_leaves_the_task_as_the_user_said_it(tool:
     assert signals.intent == "refund order A-1001, the kettle is broken", signals.intent
 
 
+def test_a_redirect_later_in_the_turn_or_after_an_observation_is_read() -> None:
+    first = user("Mark down the winter-knits collection by 30% starting today.")
+    mid_turn = extract([first, assistant("Marked down WK-101."),
+                        user("hold on, don't touch the jumpers. actually just do accessories: beanie, scarf, socks")])
+    assert mid_turn.intent.endswith("; then: just do accessories: beanie, scarf, socks"), mid_turn.intent
+    scrapped = extract([user("Find me 3 papers on sodium-ion cathodes and save a summary of each."),
+                        assistant("Thought: search.\nAction: search[sodium-ion cathodes]"),
+                        Message(role="user", content=[TextBlock(text="Observation: 3 results"),
+                                                      TextBlock(text="actually, scrap the broad overview. give me 3 papers "
+                                                                     "on Prussian blue analogues")])])
+    assert scrapped.intent.startswith("give me 3 papers on Prussian blue analogues (was: "), scrapped.intent
+
+
+def test_dont_forget_is_a_reminder_not_a_redirect() -> None:
+    signals = extract([user("Please refund order A-1001, the kettle is broken."), assistant("Looking it up."),
+                       user("don't forget to email the customer the refund reference")])
+    assert signals.intent.startswith("refund order A-1001, the kettle is broken"), signals.intent
+
+
 def test_a_question_is_not_a_redirect() -> None:
     signals = extract([user("I need to change booking RNT-883201: an automatic, and add my wife as a driver."),
                        assistant("Done, the automatic is on the booking."),

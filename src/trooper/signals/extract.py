@@ -341,7 +341,7 @@ _APPROVAL_WORDS = re.compile(
 _ASKING_APPROVAL = re.compile(r"\b(?:approv|confirm|go-ahead|go ahead|sign-?off|permission|ok to|okay to|proceed)")
 _REDIRECT = re.compile(
     r"^\W*(?:(?:oh|ok|okay|wait|hmm|no|sorry|hey)\W+)?(?:actually|instead)\b|"
-    r"\b(?:change of plans?|scratch that|never ?mind|forget (?:it|that|about|the|my)|new plan|"
+    r"\b(?:change of plans?|scratch that|never ?mind|(?<!n't )(?<!not )forget (?!to\b)\w+|scrap \w+|new plan|"
     r"different (?:task|plan)|let'?s not|on second thought|hold off on|don'?t bother|(?:stop|drop) the)\b|"
     r"^\W*(?:(?:ok|okay|fine|alright|hmm|ugh|meh)\W+)*just \w+.{0,60}\bthen\W*$",
     re.IGNORECASE,
@@ -349,7 +349,7 @@ _REDIRECT = re.compile(
 # A redirect that replaces the task, not one that pauses or trims part of it ("hold off on the
 # backfill", "never mind, she'll wait", "actually don't delete them").
 _REPLACES = re.compile(
-    r"\b(?:change of plans?|new plan|different (?:task|plan)|scratch (?:that|the|it|this)|"
+    r"\b(?:change of plans?|new plan|different (?:task|plan)|scratch (?:that|the|it|this)|scrap (?:that|the|it|this)|"
     r"forget (?:it|that|about|the|my|this)|instead|just \w+.{0,60}\bthen\W*$)",
     re.IGNORECASE,
 )
@@ -359,7 +359,7 @@ _REDIRECT_DROP = re.compile(
     re.IGNORECASE,
 )
 _CANCELLED_CLAUSE = re.compile(
-    r"^(?:forget|never ?mind|scratch|don'?t|do not|no need|skip|drop|leave|hold off|instead of|rather than|"
+    r"^(?:forget|never ?mind|scratch|scrap|don'?t|do not|no need|skip|drop|leave|hold off|instead of|rather than|"
     r"stop)\b", re.IGNORECASE,
 )
 _SMALL_TALK = re.compile(
@@ -501,7 +501,7 @@ class _Reading:
                 self.asks = _asks_to_change(sentences)
             if not self.intent and len(text.split()) >= 4:
                 self.intent, self.goal = _intent(sentences)
-                self.redirect = bool(_REDIRECT.search(text))
+                self.redirect = any(_REDIRECT.search(sentence) for sentence in sentences)  # "… actually just do X"
                 if not self.goal:
                     self.correction = next((_clean(s).rstrip(".!") for s in sentences if _CORRECTION.search(s.lower())), "")
                     self.request = _request(sentences)
@@ -909,13 +909,13 @@ def _news(clause: str) -> bool:
 
 
 _WANTS = re.compile(r"\b(?:wants?|needs?|would like|'d like|asks? for|asked for)\b", re.IGNORECASE)
-# A clause that tells news or a reason, before the new task: it opens with its subject ("QA just told
-# me…", "that's a whole project", "I just realised…", "the Brightwater renewal is more urgent") or with
-# the news itself ("just got a call", "good timing", "hold on").
+# A clause that tells news or a reason, before the new task: it opens with a person or a pronoun as
+# its subject ("QA just told me…", "that's a whole project", "I just realised…") or with the news
+# itself ("just got a call", "good timing", "hold on"). ("my section is only about PBAs" is the task's scope.)
 _TOLD_NEWS = re.compile(
-    r"^(?:(?:i|we|he|she|they|it|that|this|there|you)(?:'\w+)?|the|our|my|his|her|their|its|good (?:timing|question|news|catch)|"
+    r"^(?:(?:i|we|he|she|they|it|that|this|there|you)(?:'\w+)?|good (?:timing|question|news|catch)|"
     r"hold on|yeah no|just (?:got|heard|talked|spoke|came|found|realised|realized|saw|learned)|"
-    r"[A-Z][\w-]*(?: \([^)]{1,40}\))? (?:just|is|was|has|had|says|said|told|wants|thinks))\b",
+    r"[A-Z][\w-]*(?: \([^)]{1,40}\))? (?:just|already|is|was|has|had|says|said|told|wants|thinks))\b",
     re.IGNORECASE,
 )
 
@@ -1273,7 +1273,8 @@ class SignalReader:
     def _redirect(self, message: Message) -> None:
         # Through the window as every text is: unbounded, a hostile turn ("actually, " and 100,000
         # spaces) held the interpreter for 54 s in the clause split's backtracking.
-        text = bounded(" ".join(without_harness(b.text) for b in message.content if type(b) is TextBlock), USER_WINDOW)
+        # (blocks on lines of their own: an observation's block and the user's words after it stay apart)
+        text = bounded("\n\n".join(without_harness(b.text) for b in message.content if type(b) is TextBlock), USER_WINDOW)
         if react.is_trace(text):  # the user's words beside a text agent's observation
             text = " ".join(part.text for part in react.parse(text) if part.kind == "prose")
         new = _redirected(list(_sentences(_task_text(text))))
