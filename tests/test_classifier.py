@@ -302,6 +302,32 @@ def test_complex_turns(text: str, kw: dict) -> None:
         ("'Good morning, everyone' को हिंदी में कैसे कहेंगे", {}, "simple"),
         ("actually unrelated but how do you spell 'necessary' i always get it wrong", {"history": True}, "simple"),
         ("Sebutkan ibu kota Indonesia", {}, "simple"),
+        # a question, then chat that asks nothing; a new question after a word that it is one
+        ("what does http status 418 mean? just curious, not debugging anything", {}, "simple"),
+        ("WHAT DOES DNA STAND FOR??? my teacher asked and i forgot lol", {}, "simple"),
+        ("is it safe? asking for my kid", {}, "complex"),
+        ("ah makes sense thanks. totally unrelated but how many legs does a spider have", {"history": True}, "simple"),
+        ("ok ill check the zero dates. oh by the way how do you spell definately", {"history": True}, "simple"),
+        ("can you fix it? btw how do you spell definately", {"history": True}, "complex"),
+        ("thanks, all working now 🙏", {"history": True}, "simple"),
+        ("this is perfect, thanks so much!!", {"history": True}, "simple"),
+        # figures put in relation in the chat, then a quantity asked of them: worked out
+        ("a bat and a ball cost 1.10 in total. the bat costs 1.00 more than the ball. how much is the ball", {},
+         "complex"),
+        ("three friends split a bill. ana paid 60, ben paid 25, cara paid nothing. total was 85. who owes whom how "
+         "much", {}, "complex"),
+        # a thing named by where it lies against another; an explanation asked for in another language;
+        # whether a given sentence is natural
+        ("capital of the country directly north of chad", {}, "complex"),
+        ("ما الفرق بين الشيعة والسنة تاريخياً؟ اشرح بالتفصيل", {}, "complex"),
+        ("この文は自然ですか？「私は昨日に学校へ行きました」", {}, "complex"),
+        # a paragraph in a script without spaces, then a phrase to say in English
+        ("我下周要去伦敦出差，第一次出国，有点紧张，签证已经办好了，酒店也订了，同事说那边的人都很客气。我想先学几个简单的词。"
+         "“谢谢”用英语怎么说？", {}, "simple"),
+        ("`git` - what is it", {}, "simple"),
+        ("what is `x or y`", {}, "complex"),
+        ("peru capital??", {}, "simple"),
+        ("convert March 5, 2024 to ISO 8601", {}, "simple"),
         # a fact about the world needs no tool; one about the deployment's own data does
         ("what's the tallest mountain in africa", {"tools": True}, "simple"),
         ("which of my accounts have not been contacted", {"tools": True}, "complex"),

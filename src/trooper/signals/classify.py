@@ -91,9 +91,11 @@ REASONING = Rules(
     r"\bam i allowed\b",
     r"\bwho (is |was |are )?(right|wrong|correct|at fault|to blame|in the wrong)\b", r"\bwhos (right|wrong|correct)\b",
     r"\bpor ?qu[ée]\b|\bpourquoi\b|\bcomment (faire|puis)|\bwarum\b|\bwieso\b|\bpor que\b|\bcomo (fa[çc]o|posso)\b",
+    r"\b(in detail|in depth|in-depth|detailed|thoroughly|explica|expl[ií]came|explique|expliquez|erkl[äa]re?|erkl[äa]ren sie|"
+    r"spiega|spiegami|wyja[śs]nij|leg uit|a[çc][ıi]kla|en d[ée]tail|en detalle|im detail|ausf[üu]hrlich|nel dettaglio)\b",
     # judgment and advice
     r"\bshould\b", r"\b(is|are) (it|this|that|my|these|they|those) [\w' ]{0,20}(safe|secure|strong|"
-    r"good|bad|worth|legit|ok|okay|normal|enough|right|correct|wise|better)\b", r"\bworth it\b", r"^is it\b",
+    r"good|bad|worth|legit|ok|okay|normal|enough|right|correct|wise|better|natural|grammatical|idiomatic)\b", r"\bworth it\b", r"^is it\b",
     r"\b(better|worse|healthier|safer|cheaper|faster) than\b", r"\bwould you (pick|choose|recommend|use|go with|buy|do)\b",
     r"\b(then|and then|after that|afterwards)\b", r"\b(what comes next|next number|sequence|puzzle|riddle|odd one out)\b",
     r"\b(does ?n'?t|does not|do ?n'?t|do not) (belong|fit)\b",  # which one does not belong: a puzzle
@@ -124,8 +126,18 @@ REASONING = Rules(
     # an attribute of something named only by a description: two lookups ("capital of the country with the
     # largest population")
     r"\bof the \w+( \w+)? (with the|that has|which has|that had|where)\b",
+    # or by where it lies against another ("the capital of the country directly north of chad"): two lookups
+    r"\bthe (country|countries|city|state|planet|river|ocean|sea|mountain|island|continent|province|town|capital) "
+    r"((directly|just|immediately|right) )?(north|south|east|west|northeast|northwest|southeast|southwest|bordering|"
+    r"next to|closest to|nearest to|adjacent to|across from)\b",
     scripts=(
         r"为什么|為什麼|怎么|如何|なぜ|どうして|どうやって|почему|зачем|как (сделать|исправить|настроить)|لماذا|كيف|क्यों|कैसे|왜|어떻게",
+        # explain it, in detail: an explanation asked for, not a fact
+        r"解释|解釋|详细|詳細|説明して|教えてください.{0,4}詳しく|詳しく|объясни|поясни|подробно|اشرح|بالتفصيل|समझाओ|समझाइए|"
+        r"विस्तार से|설명해|자세히",
+        # whether a given sentence is right or natural: a judgement of the text
+        r"自然ですか|正しいですか|おかしいですか|合っていますか|合ってますか|对吗|對嗎|正确吗|正確嗎|自然吗|通顺吗|"
+        r"правильно ли|естественно ли",
         r"应该|值得|建议|哪个更|可行|划算|最好|最佳|べき|どちらが|どっち|还是|還是|一番|стоит ли|лучше|лучший|هل يجب|चाहिए|बेहतर|나을까|좋을까",
         r"帮我|幫我|写一|寫一|计划|計画|立てて|書いて|作って|напиши|составь|помоги|اكتب|خطة|लिखो|लिखें|योजना|써 ?줘|만들어",
     ),
@@ -381,6 +393,8 @@ LOOKUP = AnyOf(Rules(
     r"length|age|birthday|founder|author|inventor|president|ceo|time ?zone|area code|symbol|formula|year|date)\b"
     r" (of|in|for)\b",
     r"\b(capital|population) of\b", r"^(is|are|was|were|did|does) ['\"‘“]?\w",
+    # a search-style query, the thing then the attribute ("peru capital?", "🇵🇪 capital??")
+    r"^\S+( \S+){0,2} (capital|population|currency|official language|time ?zone|area code|dialling code|calling code)\W*$",
     r"\b(boiling|melting|freezing|flash|dew) point\b", r"^(wht|wat|whta|waht|whats|wut|wich|whcih|whihc|wihch) ", r"^(in|on|at|by) (what|which) ",
     r"^(list|name) (the|all|every|\d+|two|three|four|five|ten) (?!.* and )",
     r"^(sebutkan|nenne|nommez|nomme|nombra|menciona|elenca|noem|wymie[ńn]|taja) (?!.* (dan|und|et|y|e|en|i|na) )",
@@ -539,7 +553,7 @@ _NEEDS_NO_TOOL = frozenset(("small talk", "definition"))
 # A fact about the world needs no tool either ("what's the tallest mountain in africa" to a shop's
 # assistant); a fact about the deployment's own data does (an order, "my accounts", ticket 9912,
 # the highest growth in its figures, what is current).
-_WORLD_FACTS = frozenset(("lookup or definition", "a translation, spelling or pronunciation"))
+_WORLD_FACTS = frozenset(("lookup or definition", "a translation, spelling or pronunciation", "conversion or formatting"))
 _OWN_DATA = re.compile(r"\d|\b(my|mine|our|ours|your|yours|we|us|i|me|status|current|currently|now|today|latest|open|"
                        r"pending|list|show|find|get|check|account|accounts|order|orders|ticket|tickets|customer|customers|"
                        r"user|users|report|invoice|booking|balance|highest|lowest|most|least|top|best|worst|total)\b")
@@ -621,12 +635,35 @@ _HOW_OPENING = re.compile(r"^(how (do|can|would) (i|we|you)|how (many|much)( \w+
 def classify_text(text: str, has_history: bool = False) -> Decision:
     """The decision for one user turn's text; `has_history` when user or assistant turns came
     before it (a system prompt is not history)."""
-    text = text.strip()
+    decision = _decide(text, has_history)
+    if decision.simple or decision.reason in _BEFORE_THE_ASK or decision.reason.endswith((" words", " characters")):
+        return decision
+    # A short turn that asks one thing among chat that asks nothing: looked at only when the whole is complex.
+    lowered = _without_courtesy(_without_trailing_symbols(text.strip()).lower())
+    latin = _BEYOND_LATIN.search(lowered) is None
+    shifted = _after_shift(lowered, latin)  # "ah makes sense thanks. totally unrelated but how many legs does a spider have"
+    if shifted is not None and shifted.simple:
+        return shifted
+    sentences = _SENTENCE_END.split(lowered)
+    if len(sentences) >= 2 and sentences[0].endswith("?") and not grams(lowered).isdisjoint(_ENGLISH) \
+            and _fact_among_chat(sentences[0], lowered[len(sentences[0]):], has_history, latin):
+        return Decision("simple", "a fact question among chat")  # "what does http status 418 mean? just curious"
+    return decision
+
+
+# Decisions taken on the whole turn before what it asks is looked at.
+_BEFORE_THE_ASK = frozenset(("code", "consent to go on with earlier work", "empty turn"))
+
+
+def _decide(text: str, has_history: bool) -> Decision:
+    text = _without_trailing_symbols(text.strip())  # "thanks, all working now 🙏": the emoji says nothing more
     if not text:
         return Decision("complex", "empty turn")
     words = word_count(text)
     if words > MAX_MATERIAL_WORDS or len(text) > MAX_MATERIAL_CHARS:
         return Decision("complex", f"{words} words")
+    if len(text) > MAX_RUN and _DENSE_SCRIPT.search(text) is not None:
+        text = _DENSE_CLAUSE_END.sub("\\g<0> ", text).rstrip()  # Chinese and Japanese write a paragraph as one run
     # Bounds the rules' work (signals/bounded.py): no simple turn has such a word.
     if len(text) > MAX_RUN and _may_have_long_run(text) and has_long_run(text):
         return Decision("complex", f"{len(text)} characters")
@@ -659,7 +696,8 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
             core = rest
     seen = grams(core)
     whole = grams(lowered)
-    names_a_tool = _NAMES_A_TOOL.match(core) is not None
+    asks_term = "`" in core and _ASKS_WHAT_IT_IS.search(_ONE_TERM_IN_TICKS.sub("x", core)) is not None
+    names_a_tool = asks_term or _NAMES_A_TOOL.match(core) is not None
     code = (CODE_MARKS.search(_NAMED_IN_TICKS.sub("x", lowered) if names_a_tool else lowered, latin, whole)
             or (CODE.search(lowered, latin, whole) and not names_a_tool))
     if (SMALL_TALK.search(core, latin, seen) or _only_small_talk(seen)) and not code \
@@ -677,6 +715,8 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
         return Decision("simple", "small talk")
     if code:
         return Decision("complex", "code")
+    if asks_term:
+        return Decision("simple", "definition")
     if has_history and REFERS_BACK.search(core, latin, seen) and _SHIFTS_TOPIC.search(lowered) is None:
         return Decision("complex", "depends on earlier turns")
     if CONTEXT.search(core, latin, seen) or CONTEXT_MARKS.search(core, latin):
@@ -849,7 +889,7 @@ _SENTENCES = re.compile(r"[.!?。！？]\s*\S")
 _FACT_ASKS = frozenset(("lookup or definition", "definition", "a translation, spelling or pronunciation",
                         "conversion or formatting", "a short question for a fact, in another language",
                         "a short job on the text it carries"))
-_SENTENCE_END = re.compile(r"(?<=[.!?:…])\s+")
+_SENTENCE_END = re.compile(r"(?<=[.!?:…。！？])\s+|(?<=[。！？])(?=\S)")  # Chinese and Japanese put no space after
 # The last question of a sentence that starts with chat: "…, but honestly what does X mean".
 _CLAUSE_ASK = re.compile(r"\b(?:but|so|anyway|honestly|basically)\s+(?:honestly\s+|like\s+|just\s+)?"
                          r"(?=(?:what|who|when|where|which|how)\s)")
@@ -887,6 +927,11 @@ def _after_preamble(lowered: str, has_history: bool, words: int, latin: bool) ->
     return Decision("complex", f"{words} words")
 
 
+# Figures the chat puts in relation to each other: operands of a sum, not a claim being settled ("he says 300").
+_RELATES_FIGURES = re.compile(r"\b(total|together|altogether|in all|more than|less than|fewer than|times as|each|per|split|"
+                              r"paid|pays|costs?|sum|difference|left|remain\w*|twice|half|owes?)\b")
+
+
 # Asks that carry what they work on (a phrase to translate, a quoted text), whatever pronouns they use.
 _SELF_CONTAINED = frozenset(("a translation, spelling or pronunciation", "a short job on the text it carries"))
 
@@ -895,11 +940,16 @@ def _fact_among_chat(ask: str, chat: str, has_history: bool, latin: bool) -> boo
     """`ask` is a short fact question that does not point into `chat`, and `chat` asks for nothing."""
     if not 3 <= word_count(ask) <= MAX_SIMPLE_WORDS or _MAY_ASK_A_FACT.search(ask) is None:
         return False
-    if "?" in chat or len(_NUMBER.findall(chat)) > 3:  # a question of its own; figures to weigh or work with
+    figures = len(_NUMBER.findall(chat))
+    if "?" in chat or figures > 3:  # a question of its own; figures to weigh or work with
         return False
+    if figures >= 2 and not grams(ask).isdisjoint(_HOW_MANY) and _RELATES_FIGURES.search(chat) is not None:
+        return False  # "a bat and a ball cost 1.10 in total, the bat costs 1.00 more than the ball. how much is the ball"
     chat_grams = grams(chat)
+    if PREAMBLE_ASKS.search(chat, latin, chat_grams):
+        return False
     asked = classify_text(ask, has_history).reason
-    if PREAMBLE_ASKS.search(chat, latin, chat_grams) or asked not in _FACT_ASKS:
+    if asked not in _FACT_ASKS:
         return False
     # "what's my bmi" points into the chat; "how do i write 'welcome home' in polish" does not
     if asked not in _SELF_CONTAINED and not grams(ask).isdisjoint(_POINTS_BACK):
@@ -932,13 +982,15 @@ BEYOND_CHAT = Rules(
 _STILL_WRONG = re.compile(r"\b(not|n'?t|still|error|errors|fail|fails|failed|failing|broken|broke|wrong|issue|problem|"
                           r"crash|crashes|crashed|stuck|but)\b")
 _CLAUSE_BREAK = re.compile(r"[.!,;:…]+\s*")
-_CLOSING_MARKS = " \t\n.!,;:…)"
 
 
 def _signs_off(lowered: str, latin: bool) -> bool:
     """A thank-you that closes the exchange after a word on how it went ("nvm found it, i had a typo in the
     template name. thanks a lot!"): it asks nothing, and reports nothing still wrong."""
-    if lowered.rstrip(_CLOSING_MARKS).rpartition(" ")[2] not in _SMALL_TALK_WORDS:
+    end = len(lowered)
+    while end and not lowered[end - 1].isalnum():  # past "!!", "🙏"
+        end -= 1
+    if lowered[:end].rpartition(" ")[2] not in _SMALL_TALK_WORDS:
         return False  # a cheap first test: it ends on a thanks or the like
     clauses = [clause for clause in _CLAUSE_BREAK.split(lowered) if clause.strip()]
     if len(clauses) < 2 or "?" in lowered or not _only_small_talk(grams(clauses[-1])):
@@ -950,11 +1002,12 @@ def _signs_off(lowered: str, latin: bool) -> bool:
 
 
 # A report that the matter is settled: found it, fixed it, it works, all good.
-_DONE = frozenset("found fixed solved sorted works worked working done figured resolved good fine".split())
+_DONE = frozenset("found fixed solved sorted works worked working done figured resolved good fine perfect great exactly "
+                  "helpful helped brilliant".split())
 
 
 _THANKS = re.compile(r"\b(thx|thanks|thank (you|u)|ty|tysm|cheers)\b")
-_THANKS_WORDS = frozenset(("thx", "thanks", "thank you", "thank u", "ty", "tysm", "cheers"))
+MAX_COURTESY_CHARS = 60
 _COURTESY_WORDS = _SMALL_TALK_WORDS | frozenset("ur you're youre u r the best in advance again very".split())
 
 
@@ -962,9 +1015,8 @@ def _without_courtesy(lowered: str) -> str:
     """The turn without a thank-you that closes it ("pls convert 3 tbsp to ml thx so much ur the best"):
     what is asked is before it. A turn that is only thanks, opens with it, or asks nothing before it (a
     sign-off: "found it, thanks") is kept whole."""
-    if grams(lowered).isdisjoint(_THANKS_WORDS):
-        return lowered
-    thanks = list(_THANKS.finditer(lowered))
+    tail_at = max(0, len(lowered) - MAX_COURTESY_CHARS)  # looked for in the turn's last characters only
+    thanks = list(_THANKS.finditer(lowered, tail_at))
     if not thanks or word_count(lowered[:thanks[-1].start()]) < 2:
         return lowered
     found = thanks[-1]
@@ -973,6 +1025,26 @@ def _without_courtesy(lowered: str) -> str:
             or not _asks(head, _BEYOND_LATIN.search(head) is None, grams(head)):
         return lowered
     return head
+
+
+# A word that the next question is a new one, anywhere in the turn ("ok ill check the zero dates. oh by the way how
+# do you spell definately").
+_SHIFT = re.compile(r"\b((totally|completely|slightly|kinda|somewhat) )?(unrelated|off[- ]topic|different (topic|question)|"
+                    r"new (topic|question)|random question|on another note|changing the subject|by the way|btw|quick question|"
+                    r"quick one)\b[\s,:.!-]*(but\s+)?")
+
+
+def _after_shift(lowered: str, latin: bool) -> Decision | None:
+    """The decision for the question after a word that it is a new one, when what comes before it asks for
+    nothing (an acknowledgement, a word on how it went); None when there is no such word."""
+    shifts = list(_SHIFT.finditer(lowered))
+    if not shifts or shifts[-1].start() == 0 or shifts[-1].end() >= len(lowered):
+        return None
+    before, after = lowered[:shifts[-1].start()], lowered[shifts[-1].end():]
+    before_grams = grams(before)
+    if "?" in before or _asks(before, latin, before_grams) or _asks_beyond_chat(before, latin, before_grams):
+        return None
+    return classify_text(after)
 
 
 def _asks(core: str, latin: bool, seen: frozenset[str]) -> bool:
@@ -1189,6 +1261,9 @@ _NAMES_A_TOOL = re.compile(r"(what does|what do|whats the difference between|wha
                            r"( do| mean| stand for| and [\w' .`-]{1,30})( in [\w+#-]+)?\W*$")
 # A command or keyword named in backticks, a few words at most: "what does `ls -la` do".
 _NAMED_IN_TICKS = re.compile(r"`[\w .-]{1,20}`")
+# One word in backticks asked about, and nothing else: "`git` - what is it", "what's `kubectl`".
+_ONE_TERM_IN_TICKS = re.compile(r"`[\w.-]{1,20}`")
+_ASKS_WHAT_IT_IS = re.compile(r"^(what('?s| is) x|x\W{0,3}(what('?s| is) (it|that|this)|meaning))\W*$")
 # A quote opens where no letter is before it (not the apostrophe in "what's") and closes where
 # none follows; the quoted text runs from the first opening to the last closing after it.
 _OPENING_QUOTE = re.compile(r"(?<!\w)['\"«“‘]")
@@ -1258,7 +1333,8 @@ def _asked_last(text: str) -> tuple[str, str]:
         return "", ""
     ask, before = text[breaks[-1].end():].strip(), text[:breaks[-1].start()].strip()
     first_line = before.split("\n", 1)[0].rstrip()
-    if not ask or "\n" in ask or word_count(ask) > MAX_JOB_ASK_WORDS or "?" in before or first_line.endswith(":"):
+    if not ask or "\n" in ask or len(ask) >= len(before) or word_count(ask) > MAX_JOB_ASK_WORDS or "?" in before \
+            or first_line.endswith(":"):  # (the question is shorter than the text it is about)
         return "", ""
     return ask, before
 
@@ -1319,11 +1395,15 @@ def _composes_time_units(text: str) -> bool:
     return (_TIME_UNITS[found.group(1)], _TIME_UNITS[found.group(7)]) not in _KNOWN_STEPS
 
 
+# Standards whose names carry a number: "convert March 5, 2024 to ISO 8601".
+_NAMED_FORMAT = re.compile(r"\b(iso|rfc|utf|ieee|en|din) ?-?\d+\b")
+
+
 def _computes(ask: str) -> bool:
     """Numbers that have to be combined: two or more (a four-digit year is not one),
     unless it is one plain operation on two numbers ("what is 7 times 8")."""
     count = 0
-    for match in _NUMBER.finditer(ask):
+    for match in _NUMBER.finditer(_NAMED_FORMAT.sub("", ask)):
         digits = match.group(0)
         if not (len(digits) == 4 and digits[:2] in ("19", "20")):
             count += 1
@@ -1340,6 +1420,16 @@ def word_count(text: str) -> int:
 
 
 _DENSE_SCRIPT = re.compile("[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
+_DENSE_CLAUSE_END = re.compile("[，。！？、；：]")
+
+
+def _without_trailing_symbols(text: str) -> str:
+    """The text without the emoji and pictographs that close it (looked at from the end only)."""
+    end = len(text)
+    while end > 1 and (text[end - 1].isspace() or "\U0001f000" <= text[end - 1] <= "\U0001faff"
+                       or "\u2600" <= text[end - 1] <= "\u27bf" or text[end - 1] in "\ufe0f\u200d"):
+        end -= 1
+    return text[:end]
 
 
 def _last_user(messages: tuple[Message, ...]) -> int:
