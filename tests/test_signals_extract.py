@@ -1757,3 +1757,20 @@ def test_the_step_the_agent_reports_done_right_after_its_calls_is_whose_work_the
     # a recap naming an earlier step as well is not one step's report: the work keeps its place
     recap = extract([*messages[:-1], assistant("Step 2 is done, and for step 1 the disputes are accepted.")])
     assert not any(entry.startswith("step 2:") and "re_z0q4_01" in entry for entry in recap.completed_steps)
+
+
+def test_work_closer_to_a_later_step_is_that_step_not_the_next_one_in_order() -> None:
+    plan = ("Plan:\n1. Check your line's roaming status\n2. Add a roaming data pass\n"
+            "3. Escalate to our technical team")
+    signals = extract([
+        user("My phone has no data in Japan, can you sort it out? Line +34611402287."), assistant(plan),
+        tool_call("t1", "get_line_status", msisdn="+34611402287"),
+        tool_result("t1", '{"msisdn": "+34611402287", "roaming": "World Zone 2 not included", "status": "active"}'),
+        Message("assistant", (TextBlock("Escalating the roaming data problem to the technical team."),
+                              ToolUseBlock("t2", "create_ticket", {"msisdn": "+34611402287"}))),
+        tool_result("t2", '{"ticket_id": "T2-118406", "priority": "P3"}'),
+    ])
+    ticket = [entry for entry in signals.completed_steps if "T2-118406" in entry]
+    # it shares "roaming data" with step 2, next in order, and more with step 3: plans are worked in order
+    # only when the work is as close to the next step as to any other (blind agents do steps out of order)
+    assert ticket and ticket[0].startswith("step 3:"), signals.completed_steps

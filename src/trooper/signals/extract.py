@@ -1570,7 +1570,7 @@ class SignalReader:
                 loose and upcoming.verb not in _CHANGING)):  # a search does not book the flight
             upcoming.done = upcoming.touched = True  # a lookup about the next step, when that step is a lookup
             return upcoming
-        elif not strong and near and (best is None or len((words & best.words) - _GENERIC) <= near + 1):
+        elif not strong and near and (best is None or len((words & best.words) - _GENERIC) <= near):
             # plans are worked in order: work that shares about as much with the next step is that step
             best, best_score = upcoming, near / len(upcoming.words)  # type: ignore[union-attr]  # near: upcoming set
         if best is None:
