@@ -328,6 +328,15 @@ def test_complex_turns(text: str, kw: dict) -> None:
         ("what is `x or y`", {}, "complex"),
         ("peru capital??", {}, "simple"),
         ("convert March 5, 2024 to ISO 8601", {}, "simple"),
+        # judging words inside a quoted text are not the ask's; talk about code is chat; a definition asked first
+        ("who wrote this: 'It was the best of times, it was the worst of times'", {}, "simple"),
+        ("Define idempotent please. I keep hearing it in code reviews at work and everyone nods like they know what "
+         "it means, and I'm way too embarrassed to ask at this point lol", {}, "simple"),
+        ("what's an API", {"history": True}, "simple"),
+        ("what's an alternative", {"history": True}, "complex"),
+        # live data in another language
+        ("何時ですか", {}, "complex"),
+        ("¿Qué tiempo hará mañana en Sevilla?", {}, "complex"),
         # a fact about the world needs no tool; one about the deployment's own data does
         ("what's the tallest mountain in africa", {"tools": True}, "simple"),
         ("which of my accounts have not been contacted", {"tools": True}, "complex"),

@@ -417,6 +417,9 @@ DEFINITION = Rules(
     r"\b(stand for|stands for|meaning of|mean(s)?\b|definition|define|acronym|abbreviation|synonym|antonym|"
     r"opposite of|plural of|past tense|pronounce|difference between)",
     r"^[\w' -]{2,30} (meaning|definition)\W*$",  # "carpe diem meaning"
+    # "what's an API": a thing named with "a", asked about alone (not a stand-in for something said before)
+    r"^(what'?s|whats|what is|what are) an? (?!(alternative|example|option|equivalent|substitute|replacement|synonym|"
+    r"antonym|opposite|good|better|cheaper|similar|other|different)\b)[\w-]+\W*$",
     r"^[\w .'-]{1,30} in (one|1|a single|a) (sentence|line)\W*$",  # "kubernetes in one sentence?"
     r"\b(que significa|qu'est-ce que .{1,30} veut dire|que veut dire|was bedeutet|wat betekent|cosa significa|"
     r"o que significa|co znaczy|ne demek|mit jelent|vad betyder|hvad betyder|hva betyr|mit[äa] tarkoittaa)\b",
@@ -737,7 +740,7 @@ def _decide(text: str, has_history: bool) -> Decision:
     if _computes(ask) or WORKS_OUT.search(ask, latin, asked) \
             or (_PERCENT.search(ask) is not None and _ARITHMETIC.match(ask) is None):  # "15% tip on 64.50"; not "20% of 50"
         return Decision("complex", "an estimate, a computation or several operations")
-    if WEIGHS.search(ask, latin, asked) or (material and WEIGHS.search(core, latin, seen)):
+    if WEIGHS.search(ask, latin, asked) or (material and " or " in material and WEIGHS.search(core, latin, seen)):
         return Decision("complex", "a judgment, advice or a plan")
     if _DIGIT.search(core) is None and word_count(core) <= MAX_CASE_WORDS and _ASKERS_CASE.search(core) is not None:
         return Decision("complex", "a question about the asker's own case")  # "what does a rate hike mean for my mortgage"
@@ -834,7 +837,9 @@ FOREIGN_WEIGHS = Rules(
     r"\b(quanto tempo (leva|demora|ci vuole|serve)|cu[áa]nto (tiempo )?(tarda|se tarda|lleva|demora)|combien de temps (faut|pour|prend)|"
     r"wie lange (dauert|braucht)|hoe lang (duurt|doe)|ile czasu)\b",
     r"\b(raz[oó]n|raison|grund|motivo|reden|pow[oó]d|sebep|ahora|actualmente|maintenant|actuellement|jetzt|aktuell|"
-    r"adesso|agora|teraz|hoy|aujourd'hui|heute|oggi|hoje|vandaag|dzisiaj)\b",
+    r"adesso|agora|teraz|hoy|aujourd'hui|heute|oggi|hoje|vandaag|dzisiaj|"
+    # live data: tomorrow, the weather (the time now, too, in scripts below)
+    r"ma[ñn]ana|demain|domani|amanh[ãa]|jutro|yar[ıi]n|clima|m[ée]t[ée]o|wetter|meteo|pogoda|hava durumu)\b",
     r"\b(si|wenn|falls|jeśli|jeżeli|eğer|pasar[íi]a|passerait|passieren|succederebbe|aconteceria|"
     r"consecuencias|conséquences|folgen|conseguenze|consequências|gevolgen|skutki|sonuçları|"
     r"recomiendas?|recommandes?|empfiehlst|empfehlen|consigli|consigliate|recomenda|aanraden|polecasz|önerir|"
@@ -842,6 +847,7 @@ FOREIGN_WEIGHS = Rules(
     r"cuesta|cuestan|co[uû]te|kostet|costa|custa|kost|kosztuje|maliyeti|prix|precio|preço|prezzo|preis)\b",
     scripts=(r"最适合|最適合|适合|適合|お(すすめ|勧め)|лучше всего|выбрать|выбери|посоветуй|选哪|选择|選擇|選ぶ|選べ|고르|선택|اختار|चुन|"
              r"이유|理由|原因|причин|سبب|कारण|סיבה|עדיף|כרגע|现在|目前|今日|지금|오늘|сейчас|сегодня|الآن|اليوم|अभी|आज|"
+             r"明日|明天|天気|天气|何時ですか|今何時|几点|幾點|погода|который час|завтра|날씨|몇 시|الطقس|غدا|मौसम|कल|"
              r"如果|もし|만약|если|إذا|\bلو\b|अगर|\bאם\b|后果|後果|影響|影响|结果|последстви|عواقب|نتائج|परिणाम|השלכות|"
              r"推荐|推薦|おすすめ|추천|посовету|порекомендуй|أنصح|تنصح|सलाह|ממליץ|最好|一番|가장 좋은|лучш|أفضل|सबसे अच्छा|"
              r"הכי טוב|अच्छा|좋을까|いいですか|好吗|好嗎|多少钱|いくら|얼마예요|сколько стоит|стоимость|كم سعر|कितने का|כמה עולה|"
@@ -922,7 +928,8 @@ def _after_preamble(lowered: str, has_history: bool, words: int, latin: bool) ->
     if len(sentences) >= 2:
         last, first = sentences[-1], sentences[0]
         if _fact_among_chat(last, lowered[: len(lowered) - len(last)], has_history, latin) \
-                or first.endswith("?") and _fact_among_chat(first, lowered[len(first):], has_history, latin):
+                or (first.endswith("?") or _DEFINE.match(first) is not None) \
+                and _fact_among_chat(first, lowered[len(first):], has_history, latin):
             return Decision("simple", "a fact question among chat")
     return Decision("complex", f"{words} words")
 
@@ -930,6 +937,10 @@ def _after_preamble(lowered: str, has_history: bool, words: int, latin: bool) ->
 # Figures the chat puts in relation to each other: operands of a sum, not a claim being settled ("he says 300").
 _RELATES_FIGURES = re.compile(r"\b(total|together|altogether|in all|more than|less than|fewer than|times as|each|per|split|"
                               r"paid|pays|costs?|sum|difference|left|remain\w*|twice|half|owes?)\b")
+
+
+# A first sentence that asks for a definition without a question mark: "Define idempotent please."
+_DEFINE = re.compile(r"(define|definition of|meaning of|what (is|are|does)) ")
 
 
 # Asks that carry what they work on (a phrase to translate, a quoted text), whatever pronouns they use.
@@ -954,7 +965,8 @@ def _fact_among_chat(ask: str, chat: str, has_history: bool, latin: bool) -> boo
     # "what's my bmi" points into the chat; "how do i write 'welcome home' in polish" does not
     if asked not in _SELF_CONTAINED and not grams(ask).isdisjoint(_POINTS_BACK):
         return False
-    return not (CODE.search(chat, latin, chat_grams) or CODE_MARKS.search(chat, latin, chat_grams))
+    # code in the chat, by its syntax: talk about code ("I keep hearing it in code reviews") is chat
+    return not (CARRIED_CODE.search(chat, latin) or CODE_MARKS.search(chat, latin, chat_grams))
 
 
 def _may_have_long_run(text: str) -> bool:
