@@ -341,6 +341,9 @@ def test_complex_turns(text: str, kw: dict) -> None:
         ("what's the tallest mountain in africa", {"tools": True}, "simple"),
         ("which of my accounts have not been contacted", {"tools": True}, "complex"),
         ("whats the status of ticket 9912", {"tools": True}, "complex"),
+        ("what time does the store close", {"tools": True}, "complex"),  # the business's own hours
+        ("what is the price of bitcoin", {}, "complex"),  # a live price
+        ("how many calories in a big mac? i had two today", {}, "complex"),  # the chat gives a quantity to work with
         ("what's the main point of this: 'The new rota cut double bookings, but staff say small changes now "
          "take longer.'", {}, "simple"),
         ("my grandma is visiting from poland next week and she doesn't speak any english. i want to put a sign "

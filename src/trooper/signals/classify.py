@@ -233,6 +233,7 @@ WORKS_OUT = AnyOf(Rules(
     r"next month|last month|(last|this|next|upcoming|coming) (season|election|game|match|tournament|olympics|final)|rough guess|rough estimate|guesstimate|trending|winning|playing (tonight|now|today))\b",
     # a rule or a difference applied to dates: "is 2027 a leap year", "how old was einstein when he died"
     r"\bhow old (was|is|were|would) .{1,40} when\b",
+    r"\b(price|value|cost) of (an? )?(bitcoin|btc|ethereum|eth|gold|silver|oil|crude|petrol|gas|diesel|\w+ (stock|shares?))\b",
     r"\b(euros?|dollars?|usd|eur|gbp|pounds|yen|yuan|francs?|rupees?|bitcoin|btc) (in|to|into) (euros?|dollars?|usd|eur|"
     r"gbp|pounds|yen|yuan|francs?|rupees?|bitcoin|btc)\b",
     r"\b(do|does|can|will) (you|your \w+) (close|open|ship|deliver|accept|have|offer|sell|take|support|charge)\b",
@@ -559,7 +560,10 @@ _NEEDS_NO_TOOL = frozenset(("small talk", "definition"))
 _WORLD_FACTS = frozenset(("lookup or definition", "a translation, spelling or pronunciation", "conversion or formatting"))
 _OWN_DATA = re.compile(r"\d|\b(my|mine|our|ours|your|yours|we|us|i|me|status|current|currently|now|today|latest|open|"
                        r"pending|list|show|find|get|check|account|accounts|order|orders|ticket|tickets|customer|customers|"
-                       r"user|users|report|invoice|booking|balance|highest|lowest|most|least|top|best|worst|total)\b")
+                       r"user|users|report|invoice|booking|balance|highest|lowest|most|least|top|best|worst|total|"
+                       # the business's own terms: its hours, prices, policies
+                       r"store|shop|office|branch|hours|opens?|closes?|closing|price|prices|pricing|cost|costs|fee|fees|"
+                       r"policy|policies|refund|refunds|return|returns|shipping|delivery|plan|plans|subscription)\b")
 # What a short question can be taken for when the request's own system prompt states its answer
 # ("can i send perfume" to a parcel firm's assistant whose prompt lists prohibited items): a lookup,
 # or a how-to or how-many that reads like advice or a computation without the prompt.
@@ -649,9 +653,20 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
         return shifted
     sentences = _SENTENCE_END.split(lowered)
     if len(sentences) >= 2 and sentences[0].endswith("?") and not grams(lowered).isdisjoint(_ENGLISH) \
+            and not _quantity_for_chat(sentences[0], lowered[len(sentences[0]):]) \
             and _fact_among_chat(sentences[0], lowered[len(sentences[0]):], has_history, latin):
         return Decision("simple", "a fact question among chat")  # "what does http status 418 mean? just curious"
     return decision
+
+
+_NUMBER_WORDS = frozenset("one two three four five six seven eight nine ten eleven twelve dozen couple few several half "
+                          "twice".split())
+
+
+def _quantity_for_chat(ask: str, chat: str) -> bool:
+    """A how-many or how-much whose chat after it gives a number: "how many calories in a big mac? i had two"."""
+    return not grams(ask).isdisjoint(_HOW_MANY) and (_DIGIT.search(chat) is not None
+                                                    or not grams(chat).isdisjoint(_NUMBER_WORDS))
 
 
 # Decisions taken on the whole turn before what it asks is looked at.
