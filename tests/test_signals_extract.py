@@ -491,6 +491,33 @@ def test_what_the_agent_hands_the_user_to_do_is_open() -> None:
     assert asked.open_loops == ["user to forward DRF-3390 v2 to Amara"]
 
 
+def test_someone_elses_next_move_is_a_wait_on_them() -> None:
+    signals = extract([
+        user("Review permit PA-4471 and email the applicant with anything missing."),
+        assistant("Emailed the applicant: the structural calcs and a signed site plan are missing."),
+        user("he's going to email the revised site plan this afternoon"),
+    ])
+    assert signals.open_loops == ["he's going to email the revised site plan this afternoon"]
+    told = extract([user("Contain the phishing incident."),
+                    assistant("Incident INC-2026-0318 is open. No all-staff notice from me; Communications will handle it.")])
+    assert told.open_loops == ["No all-staff notice from me; Communications will handle it (INC-2026-0318)"]
+
+
+def test_someone_elses_move_already_awaited_is_one_loop() -> None:
+    signals = extract([
+        user("Pool my points with Cian's and book the flight."),
+        tool_call("t1", "start_pooling", members=["AR-30917744", "AR-30455102"]),
+        tool_result("t1", '{"request_id": "HP-8821", "status": "awaiting_secondary_consent"}'),
+        assistant("Pooling request HP-8821 is started. Cian has to consent by email before the points move."),
+    ])
+    assert len(signals.open_loops) == 1 and "HP-8821" in signals.open_loops[0]
+    beside_a_call = extract([user("Book the showing."),
+                             Message("assistant", (TextBlock("Maria will confirm the slot."),
+                                                   ToolUseBlock("t1", "request_showing", {"listing": "L-3301"}))),
+                             tool_result("t1", '{"status": "requested", "showing_id": "SH-1203"}')])
+    assert beside_a_call.open_loops == ["SH-1203 pending: request showing L-3301"]  # the call's wait, said once
+
+
 def test_shell_commands_are_named_by_what_they_change() -> None:
     signals = extract([
         user("Restart nginx on web-2 and open a PR with the config fix."),
