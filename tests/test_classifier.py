@@ -328,6 +328,12 @@ def test_complex_turns(text: str, kw: dict) -> None:
         ("what is `x or y`", {}, "complex"),
         ("peru capital??", {}, "simple"),
         ("convert March 5, 2024 to ISO 8601", {}, "simple"),
+        # a formatting job worded as make, number, separate; a yes-or-no on the text judges it
+        ("make this passive: the committee approved the budget", {}, "simple"),
+        ("make the first letter of each line capital:\nbuy milk\ncall mum\npay council tax", {}, "simple"),
+        ("can you number them please?\n\nAmira\nBen\nCarlos\nDeepa", {}, "simple"),
+        ("is this email too passive aggressive?\n\nHi Tom, just circling back on my email from last week, as per my "
+         "last three messages.", {}, "complex"),
         # judging words inside a quoted text are not the ask's; talk about code is chat; a definition asked first
         ("who wrote this: 'It was the best of times, it was the worst of times'", {}, "simple"),
         ("Define idempotent please. I keep hearing it in code reviews at work and everyone nods like they know what "

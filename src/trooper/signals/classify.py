@@ -1087,7 +1087,11 @@ TEXT_JOB = Rules(
     r"more concise|reword|rephrase|paraphrase|rewrite|proofread|spell ?check|fix (the |any |all |my )?(spelling|grammar|"
     r"typos?|punctuation|capitali[sz]ation|formatting|line breaks)|correct (the )?(spelling|grammar|typos)|"
     r"tidy|clean (it |this )?up|uppercase|upper case|lowercase|lower case|all caps|capitali[sz]e|title case|"
-    r"sentence case|alphabeti[sz]e|alphabetical|sort|reverse the order|remove|delete|strip|dedupe|deduplicate|"
+    r"sentence case|(make|turn|put|rewrite|change) (it|this|these|them|that) (into (the )?|in(to)? the |to (the )?)?passive|"
+    r"passive voice|active voice|plural|singular|first letter|capital letters?|less wordy|wordy|"
+    r"(separated|separate) (by|with)|(commas?|semicolons?) (between|after)|add (the )?(commas|semicolons|full stops|periods)|"
+    r"(a |one )?single line|one sentence|number (them|these|each|the \w+)|"
+    r"alphabeti[sz]e|alphabetical|sort|reverse the order|remove|delete|strip|dedupe|deduplicate|"
     r"extract|pull out|put (each|every|them|these|it|this|the)|one per line|(its|their) own line|bullets?|"
     r"bullet points|bulleted|numbered|new line|separate lines|line by line|bold|italics?|italici[sz]e|join|unwrap|table|csv|json|markdown|"
     r"past tense|present tense|translate|convert|turn (this|it|these|them|each)|make (this|it) (more |less |a bit )?"
@@ -1117,7 +1121,10 @@ TEXT_JOB_BLOCKS = Rules(
     # acting on it (a verb, not the noun in "from this email")
     r"(^|\b(and|then|please|pls|can you|could you|also|to) )(send|email|forward|post|publish|schedule|book|share|upload|"
     r"submit|flag|mark)\b|\b(send|email|forward|post) (it|this|that|them)\b",
-    r"\b(correct|right)\?", r"^review\b", r", and (?!keep|don'?t|do not|leave|preserve|no |nothing)\w+",
+    r"\b(correct|right)\?", r"^review\b",
+    r", and (?!keep|don'?t|do not|leave|preserve|no |nothing)\w+",
+    # a yes-or-no on the text judges it ("is this email too passive aggressive")
+    r"^(is|are|was|were|does|do|did|would|will) (this|it|these|that|they)\b", r"\btoo\b",
     r"\btranslat\w*\b.*\b(formal|informal|polite|tone|natural|naturally|professional|website|marketing|audience|"
     r"customers|clients|locali[sz]e)\b",
     r"\binto an? ([\w-]+ ){0,3}(message|email|letter|post|reply|response|announcement|speech|bio|essay|"
