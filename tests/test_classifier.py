@@ -334,6 +334,11 @@ def test_complex_turns(text: str, kw: dict) -> None:
         ("can you number them please?\n\nAmira\nBen\nCarlos\nDeepa", {}, "simple"),
         ("is this email too passive aggressive?\n\nHi Tom, just circling back on my email from last week, as per my "
          "last three messages.", {}, "complex"),
+        # a question about the assistant itself, after earlier turns; not when it asks it of the work at hand
+        ("can you speak spanish too?", {"history": True}, "simple"),
+        ("cool, can you also browse the internet", {"history": True}, "simple"),
+        ("can you read it", {"history": True}, "complex"),
+        ("can you speak to my boss", {}, "complex"),
         # judging words inside a quoted text are not the ask's; talk about code is chat; a definition asked first
         ("who wrote this: 'It was the best of times, it was the worst of times'", {}, "simple"),
         ("Define idempotent please. I keep hearing it in code reviews at work and everyone nods like they know what "

@@ -351,11 +351,12 @@ SMALL_TALK = Rules(
     r"see you|ok thanks|great|perfect|cool|nice|awesome|got it|test(ing)?)\b[\w\s,.!?:;)(-]{0,30}$", r"^help[.!?]*$",
     r"^ping\W*$",  # a check that the line is up; "ping sarah about the contract" is a request to act
     r"^(what can you (do|help( me)? with)|what do you do|tell me about yourself|"
-    r"(can|do|are) (you|u) (remember|see|hear|read|browse|speak|learn|understand|access|store)\b|"
+    r"(can|do|are) (you|u) (remember|see|hear|read|browse|speak|learn|understand|access|store)\b"
+    r"(?!.*\b(this|that|it|these|those|them|my|our|to)\b)|"  # not "can you read it", "… speak to my boss"
     r"who (are|made|built|created) you|what('s| is) your name|are you (a bot|human|an ai|real)|"
     r"who (am i|are we) (talking|speaking|chatting) (to|with)|"
     r"what (kinds?|sorts?|types?) of (things|stuff|tasks|questions|requests) (can|do) (you|u) (do|help|answer|handle)|"
-    r"what model are you|can you (speak|understand) \w+|do you (remember|know|speak)|are you there|you there)\b",
+    r"what model are you|can you (speak|understand) (?!to\b)\w+|do you (remember|know|speak)|are you there|you there)\b",
     r"^(just )?testing\b", r"^(wait|so|hmm+|um+|quick question)[,!.]? (are you|who (made|built) you|what are you)\b",
     r"^(h+e+y+|h+i+|y+o+|t+h+a+n+k+s+|t+y+|b+y+e+|h+e+l+o+)[!.\s]*$",
     r"^(just )?(curious,? )?(what|who) (are|r) (you|u)\b", r"^(tell me|know|got) (a|any|another) (good |funny |bad )?(joke|pun)( about \w+)?\W*$",
@@ -735,6 +736,9 @@ def _decide(text: str, has_history: bool) -> Decision:
         return Decision("complex", "code")
     if asks_term:
         return Decision("simple", "definition")
+    if has_history and ABOUT_ASSISTANT.search(core, latin, seen) and word_count(core) <= MAX_ABOUT_ASSISTANT_WORDS \
+            and _POINTS_AT_WORK.search(core) is None and not CONTEXT.search(core, latin, seen):
+        return Decision("simple", "small talk")  # "can you speak spanish too?" after earlier turns: about the assistant
     if has_history and REFERS_BACK.search(core, latin, seen) and _SHIFTS_TOPIC.search(lowered) is None:
         return Decision("complex", "depends on earlier turns")
     if CONTEXT.search(core, latin, seen) or CONTEXT_MARKS.search(core, latin):
@@ -1003,6 +1007,18 @@ BEYOND_CHAT = Rules(
     r"\b(do (that|it|this|the|both|all|them)|proceed|go ahead|carry on|continue|use (that|it|this|the))\b",  # go on with it
     r"\b(pourquoi|warum|por ?qu[ée]|perch[ée]|waarom|debo|devo|devrais|sollte|soll ich)\b",
 )
+
+
+# A question about the assistant itself, what it is or can do, asked in the middle of a conversation.
+ABOUT_ASSISTANT = Rules(
+    r"^(\w+,? )?(can|could|do|are) (you|u) (also |even |still |actually )?(speak|understand|browse|search the (web|internet)|"
+    r"access the (web|internet)|go online|see (images|pictures|photos)|read (images|pdfs)|remember|learn|hear|write in)\b",
+    r"^(\w+,? )?(just )?(curious,? )?(what|who) (are|r) (you|u)\W*$|^(\w+,? )?(just )?(curious,? )?what (you|u) (are|r)\W*$",
+    r"^(\w+,? )?who (made|built|created|trained|programmed) (you|u)\b",
+)
+MAX_ABOUT_ASSISTANT_WORDS = 10
+# ... unless it asks it of the work at hand: "can you remember this", "can you read my file".
+_POINTS_AT_WORK = re.compile(r"\b(this|that|it|these|those|them|my|our|for me|me to)\b")
 
 
 # What the user reports before a thank-you that still needs an answer: it did not work yet.
