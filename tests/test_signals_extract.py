@@ -1801,3 +1801,22 @@ def test_work_closer_to_a_later_step_is_that_step_not_the_next_one_in_order() ->
     # it shares "roaming data" with step 2, next in order, and more with step 3: plans are worked in order
     # only when the work is as close to the next step as to any other (blind agents do steps out of order)
     assert ticket and ticket[0].startswith("step 3:"), signals.completed_steps
+
+
+def test_a_step_the_agents_own_todo_list_leaves_open_is_open_though_later_ones_are_done() -> None:
+    def todos(*states: str) -> list[dict[str, str]]:
+        items = ["Inspect the Certificate and its Challenge", "Fix the IAM policy", "Verify the ingress serves the new cert",
+                 "Write up docs/runbooks/cert-renewal.md"]
+        return [{"content": item, "status": state, "activeForm": item} for item, state in zip(items, states, strict=True)]
+
+    signals = extract([
+        user("The wildcard cert is stuck pending, please fix it and write a runbook."),
+        tool_call("t1", "TodoWrite", todos=todos("completed", "completed", "completed", "in_progress")),
+        tool_result("t1", "Todos have been modified successfully."),
+        tool_call("t2", "Write", file_path="docs/runbooks/cert-renewal.md", content="# Cert renewal\n"),
+        tool_result("t2", "File created successfully at: docs/runbooks/cert-renewal.md"),
+        # the check of step 3 turns out not to hold: the agent sets it back to pending
+        tool_call("t3", "TodoWrite", todos=todos("completed", "completed", "pending", "completed")),
+        tool_result("t3", "Todos have been modified successfully."),
+    ])
+    assert signals.resume_from == 3

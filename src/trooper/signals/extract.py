@@ -1037,6 +1037,7 @@ class SignalReader:
         self.plan_unit = "step"
         self.plan_reads = True  # the plan reads as steps, not only as a list in the user's words
         self.working_on = 0  # a todo list's item in progress: the work done now is that step
+        self.ticked = False  # the plan is a todo list the agent ticks: its own record of what is done
         self.actions: list[str] = []
         self.entities: dict[str, None] = {}
         self.facts: dict[str, None] = {}
@@ -1525,6 +1526,7 @@ class SignalReader:
         if self.plan and self.plan_reads and not by_user and not plan.headed and not self._revises(plan.items):
             return  # "two things: - don't touch prod-db - keep the old logs": rules or questions, not a new plan
         before = self.plan
+        self.ticked = False
         self.plan = [_Step(n, text, marked) for n, (text, marked) in enumerate(zip(plan.items, plan.marked), 1)]
         self._carry(before)
         self.plan_unit = plan.unit
@@ -1577,6 +1579,7 @@ class SignalReader:
                 step.said, step.looked = before[step.text].said, before[step.text].looked
         self.plan_unit = "step"
         self.plan_reads = True
+        self.ticked = True
         self.working_on = next((n for n, (_, state) in enumerate(items, 1) if state == "in_progress"), 0)
 
     def _moving_on(self, number: int) -> None:
@@ -2091,6 +2094,8 @@ class SignalReader:
         # its answer is awaited
         held |= {loop.step for loop in self.loops if loop.key.startswith("pending:") and 0 < loop.step <= len(self.plan)
                  and self.plan[loop.step - 1].verb not in _REQUESTING}
+        if self.ticked:  # the agent's own list says what is done; a step it left open is open
+            return {step.number for step in self.plan if step.number not in held and step.done}
         return {step.number for step in self.plan if step.number not in held and (
             step.done or ((step.number <= done or step.number < begun) and (step.touched or step.looks)))}
 
