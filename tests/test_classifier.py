@@ -27,18 +27,13 @@ def test_quality_floors_on_the_dev_turns() -> None:
     rows = load(DATA)
     assert len(rows) >= 400
     dev = evaluate(rows)
-    # 97.2% and 0.8% now on 3,016 dev turns (python bench/classifier.py --split dev; issue 18's fifth
-    # round raised the floors from 96.0% and 1.5%). Of the 14 complex turns sent local, 4 are a hello
-    # or thanks with tools on offer (issue 5's labels say complex, the labelling guide and the blind
-    # writer say simple) and 6 are labels of issue 5's 20-word rule on a formatting job or a fact
-    # question after a preamble.
-    # Issue 18's sixth round appended a fresh blind batch (bd_t1201-1400) before changing any rule: it reads
-    # 81.5% (python bench/classifier.py --split dev --batch bd_t1201-bd_t1400), so the dev floor falls with
-    # it to 0.960 until rules that carry are found, not fitted.
-    assert dev["accuracy"] >= 0.960, [(r["id"], d.reason) for r, d in dev["wrong"]]
-    # The second fresh batch (bd_t1401-1600), appended and measured before any rule changed for it, sends 6 of
-    # its 110 complex turns local: the ceiling rises with it from 1.0% to 1.2% until rules that carry are found.
-    assert dev["complex_to_simple_share"] <= 0.012
+    # 97.3% and 0.8% now on 3,516 dev turns (python bench/classifier.py --split dev), with issue 18's sixth round's
+    # two fresh blind batches (bd_t1201-1600) appended, each measured before any rule changed for it (81.5% / 2.7%
+    # and 86.0% / 5.5% on the batch alone), then tuned on (95.5% / 0% and 95.0% / 0.9%). Of the 15 complex turns
+    # sent local, 9 are issue 5's labels (a hello or thanks with tools on offer, the 20-word rule on a fact question or
+    # a formatting job), which the labelling guide and the blind writers read otherwise.
+    assert dev["accuracy"] >= 0.969, [(r["id"], d.reason) for r, d in dev["wrong"]]
+    assert dev["complex_to_simple_share"] <= 0.010
 
 
 def test_quality_floors_on_the_blind_heldout_turns() -> None:

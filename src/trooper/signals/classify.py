@@ -647,7 +647,10 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
     if decision.simple or decision.reason in _BEFORE_THE_ASK or decision.reason.endswith((" words", " characters")):
         return decision
     # A short turn that asks one thing among chat that asks nothing: looked at only when the whole is complex.
-    lowered = _without_courtesy(_without_trailing_symbols(text.strip()).lower())
+    lowered = text.strip().lower()
+    if "?" not in lowered.rstrip("?!. ") and _SHIFT.search(lowered) is None:
+        return decision
+    lowered = _without_courtesy(_without_trailing_symbols(lowered))
     latin = _BEYOND_LATIN.search(lowered) is None
     shifted = _after_shift(lowered, latin)  # "ah makes sense thanks. totally unrelated but how many legs does a spider have"
     if shifted is not None and shifted.simple:
@@ -1059,6 +1062,9 @@ def _without_courtesy(lowered: str) -> str:
     what is asked is before it. A turn that is only thanks, opens with it, or asks nothing before it (a
     sign-off: "found it, thanks") is kept whole."""
     tail_at = max(0, len(lowered) - MAX_COURTESY_CHARS)  # looked for in the turn's last characters only
+    tail = lowered[tail_at:]
+    if "th" not in tail and "ty" not in tail and "cheers" not in tail:
+        return lowered
     thanks = list(_THANKS.finditer(lowered, tail_at))
     if not thanks or word_count(lowered[:thanks[-1].start()]) < 2:
         return lowered
@@ -1378,6 +1384,8 @@ def _asked_last(text: str) -> tuple[str, str]:
     start"), and that text; ("", "") when the turn is not laid out so, or the text above asks
     something itself (a question, or a heading ending in a colon: "summarise this:").
     Scans the text once (the last paragraph break is the last match)."""
+    if "\n" not in text:
+        return "", ""
     breaks = list(_PARAGRAPH_BREAK.finditer(text))
     if not breaks:
         return "", ""
@@ -1453,7 +1461,7 @@ def _computes(ask: str) -> bool:
     """Numbers that have to be combined: two or more (a four-digit year is not one),
     unless it is one plain operation on two numbers ("what is 7 times 8")."""
     count = 0
-    for match in _NUMBER.finditer(_NAMED_FORMAT.sub("", ask)):
+    for match in _NUMBER.finditer(_NAMED_FORMAT.sub("", ask) if _DIGIT.search(ask) else ask):
         digits = match.group(0)
         if not (len(digits) == 4 and digits[:2] in ("19", "20")):
             count += 1
