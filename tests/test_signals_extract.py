@@ -895,6 +895,21 @@ def test_dont_forget_is_a_reminder_not_a_redirect() -> None:
     assert signals.intent.startswith("refund order A-1001, the kettle is broken"), signals.intent
 
 
+def test_a_long_goal_is_kept_whole() -> None:
+    goal = ("set up the onsite loop for candidate CND-5512 (senior bioinformatician): a 60-min technical with Grace Kim "
+            "and Amit Shah, and a 45-min culture chat with Lauren Price")
+    assert extract([user(f"Please {goal}. Next week if possible.")]).intent == f"{goal} — Next week if possible"
+
+
+def test_the_work_named_is_the_change_most_made_among_those_that_name_work() -> None:
+    told = [user("I'm on rental RA-55210, due back Thursday. Can I keep it until Saturday?")]
+    for n, (tool, arguments) in enumerate([("Reply", "Checking now."), ("ExtendRental", "RA-55210|2025-08-15 08:00"),
+                                           ("Reply", "Extended to Friday 08:00.")]):
+        told += [assistant(f"Thought: next.\nAction: {tool}[{arguments}]"), user(f"Observation: ok {n}")]
+    signals = extract(told)
+    assert signals.intent.startswith("extend rental: I'm on rental RA-55210"), signals.intent
+
+
 def test_a_question_is_not_a_redirect() -> None:
     signals = extract([user("I need to change booking RNT-883201: an automatic, and add my wife as a driver."),
                        assistant("Done, the automatic is on the booking."),

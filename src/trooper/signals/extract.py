@@ -831,11 +831,11 @@ def _intent(sentences: list[str]) -> tuple[str, bool]:
     sentences that are neither a greeting nor a bare "can you help?"."""
     for i, sentence in enumerate(sentences):
         match = _INTENT.search(sentence)
-        what = _clean(match.group("what")) if match else ""
+        what = _clean(match.group("what"), INTENT_LENGTH) if match else ""
         if not what or _VAGUE.match(what):
-            what = _clean(sentence) if _IMPERATIVE.match(sentence) else ""
+            what = _clean(sentence, INTENT_LENGTH) if _IMPERATIVE.match(sentence) else ""
         elif len(what.split()) <= 5 and _POINTING.search(what.lower()) and len(sentence) > len(what) + 12:
-            what = _clean(sentence)  # "…and the build spits out citation warnings, please make them go away": what they are
+            what = _clean(sentence, INTENT_LENGTH)  # "…and the build spits out citation warnings, please make them go away"
         if what:
             # the goal first, then the rest of what the user said about it, in their words
             rest = [_clean(_GREETING.sub("", s)).rstrip(".!") for j, s in enumerate(sentences) if j != i]
@@ -902,17 +902,20 @@ _TOOLING = frozenset("edit multiedit write file patch str replace notebook bash 
 
 def _work_named(work: dict[str, int], task: str) -> str:
     """The change the agent made most (the first of those made as often), in its tool's words
-    ("rebook_segment" → "rebook segment"), when its name opens with a verb that changes something and
-    the task does not already name what it changes; else ""."""
-    if not work:
+    ("rebook_segment" → "rebook segment"), among tools whose name opens with a verb that changes
+    something; "" when the task already names what it does (create_refund for "refund the order")."""
+    named = {tool: words for tool in work
+             if (words := actions.name_words(tool)) and words[0] in actions.CHANGE_VERBS and len(words) <= 3
+             and not _TOOLING.intersection(words)}
+    if not named:
         return ""
-    tool = max(work, key=work.__getitem__)  # the first of the most made: dicts keep their order
-    named = actions.name_words(tool)
-    if not named or named[0] not in actions.CHANGE_VERBS or _TOOLING.intersection(named) or len(named) > 3:
-        return ""
-    if _stems(" ".join(named[1:] or named)) <= _stems(task.lower()):
-        return ""  # "refund the order" done by create_refund: the task says so already
-    return " ".join(named)
+    tool = max(named, key=work.__getitem__)  # the first of the most made: dicts keep their order
+    said = [word for word in named[tool] if word not in _BARE_VERBS]
+    return "" if _stems(" ".join(said)) <= _stems(task.lower()) else " ".join(named[tool])
+
+
+# Verbs that say only that something changed: what changed names the work.
+_BARE_VERBS = frozenset("create add update set make do put start new".split())
 
 
 def _redirected(sentences: list[str]) -> str:
@@ -2484,9 +2487,9 @@ def _confidence(signals: Signals) -> float:
     return round(found / 5, 2)
 
 
-def _clean(text: str) -> str:
+def _clean(text: str, limit: int = 160) -> str:
     text = text.replace("**", "")  # markdown emphasis is not part of what was said
-    return " ".join(text.split()).strip(" -*•:,;").removesuffix(".")[:160]
+    return " ".join(text.split()).strip(" -*•:,;").removesuffix(".")[:limit]
 
 
 def _add_unique(items: list[str], item: str) -> None:
