@@ -350,6 +350,12 @@ def test_complex_turns(text: str, kw: dict) -> None:
         ("what time does the store close", {"tools": True}, "complex"),  # the business's own hours
         ("what is the price of bitcoin", {}, "complex"),  # a live price
         ("how many calories in a big mac? i had two today", {}, "complex"),  # the chat gives a quantity to work with
+        ("what does ROI mean? we spent 2000 and made 2600", {}, "complex"),
+        ("what year did ww2 end? also how old would my grandpa be, he was born that year", {}, "complex"),
+        ("Flight AB12 departs 09:40, arrives 13:15.\n\nhow long is the flight", {}, "complex"),  # a span worked out
+        ("who won the game last night", {}, "complex"),  # live data
+        ("what is the tracking number", {"tools": True}, "complex"),  # the deployment's data
+        ("how far is it to the airport", {"tools": True}, "complex"),  # where the asker is
         ("what's the main point of this: 'The new rota cut double bookings, but staff say small changes now "
          "take longer.'", {}, "simple"),
         ("my grandma is visiting from poland next week and she doesn't speak any english. i want to put a sign "

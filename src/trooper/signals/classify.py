@@ -228,7 +228,7 @@ WORKS_OUT = AnyOf(Rules(
     r"\b(enough|fit in|fit into|how long until|how long till|how soon|day of the week|what day)\b",
     # what needs today's date or live data a small model does not have
     r"\b(what time is it|time is it|the time (in|at|now)|right now|latest|today|tonight|tomorrow|yesterday|this week|"
-    r"next week|this year|weather|forecast|exchange rate|stock price|share price|ago|until|from now|from today|"
+    r"next week|last week|last night|this morning|this afternoon|this evening|this weekend|last weekend|this year|weather|forecast|exchange rate|stock price|share price|ago|until|from now|from today|"
     r"next full moon|open now|still open|most recent|recently|newest|so far this (year|season)|next year|last year|"
     r"next month|last month|(last|this|next|upcoming|coming) (season|election|game|match|tournament|olympics|final)|rough guess|rough estimate|guesstimate|trending|winning|playing (tonight|now|today))\b",
     # a rule or a difference applied to dates: "is 2027 a leap year", "how old was einstein when he died"
@@ -564,7 +564,10 @@ _OWN_DATA = re.compile(r"\d|\b(my|mine|our|ours|your|yours|we|us|i|me|status|cur
                        r"user|users|report|invoice|booking|balance|highest|lowest|most|least|top|best|worst|total|"
                        # the business's own terms: its hours, prices, policies
                        r"store|shop|office|branch|hours|opens?|closes?|closing|price|prices|pricing|cost|costs|fee|fees|"
-                       r"policy|policies|refund|refunds|return|returns|shipping|delivery|plan|plans|subscription)\b")
+                       r"policy|policies|refund|refunds|return|returns|shipping|delivery|plan|plans|subscription|"
+                       r"tracking|shipment|package|parcel|appointment|reservation|case|claim|stock|inventory|item|items|"
+                       # where the asker is
+                       r"here|near|nearby|nearest|closest|it)\b")
 # What a short question can be taken for when the request's own system prompt states its answer
 # ("can i send perfume" to a parcel firm's assistant whose prompt lists prohibited items): a lookup,
 # or a how-to or how-many that reads like advice or a computation without the prompt.
@@ -657,7 +660,7 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
         return shifted
     sentences = _SENTENCE_END.split(lowered)
     if len(sentences) >= 2 and sentences[0].endswith("?") and not grams(lowered).isdisjoint(_ENGLISH) \
-            and not _quantity_for_chat(sentences[0], lowered[len(sentences[0]):]) \
+            and not _figures_for(sentences[0], lowered[len(sentences[0]):]) \
             and _fact_among_chat(sentences[0], lowered[len(sentences[0]):], has_history, latin):
         return Decision("simple", "a fact question among chat")  # "what does http status 418 mean? just curious"
     return decision
@@ -667,10 +670,11 @@ _NUMBER_WORDS = frozenset("one two three four five six seven eight nine ten elev
                           "twice".split())
 
 
-def _quantity_for_chat(ask: str, chat: str) -> bool:
-    """A how-many or how-much whose chat after it gives a number: "how many calories in a big mac? i had two"."""
-    return not grams(ask).isdisjoint(_HOW_MANY) and (_DIGIT.search(chat) is not None
-                                                    or not grams(chat).isdisjoint(_NUMBER_WORDS))
+def _figures_for(ask: str, chat: str) -> bool:
+    """Chat after a question that gives figures to work it with: "what does ROI mean? we spent 2000 and made
+    2600", "how many calories in a big mac? i had two today"."""
+    return _DIGIT.search(chat) is not None or (not grams(ask).isdisjoint(_HOW_MANY)
+                                               and not grams(chat).isdisjoint(_NUMBER_WORDS))
 
 
 # Decisions taken on the whole turn before what it asks is looked at.
@@ -1252,9 +1256,12 @@ def _picks_a_label(ask: str, carried: str, latin: bool) -> bool:
         and not CARRIED_CODE.search(carried, latin)
 
 
+# A span between two things a text gives (times, dates): a subtraction, where "how much is an adult ticket" reads.
+_SPANS = frozenset(("how long", "how old"))
 # Where the text is, said before the question: "from this signature, what's the phone number".
 _POINTER_CLAUSE = re.compile(r"^(from|in|according to|based on|looking at|per|given) (this|the|that|these|those)\b[^,?]{0,30},\s*")
-# A name with a number in it ("worker-3", "q3", "room_12") names a thing; its digit is not a quantity.
+# A name with a number in it ("worker-3", "q3", "room_12") that the text carries names a thing there; its digit is
+# not a quantity.
 _IDENTIFIER = re.compile(r"\b[^\W\d_]+[-_]?\d[\w-]*")
 
 
@@ -1265,9 +1272,12 @@ def _reads_out(ask: str, carried: str, latin: bool) -> bool:
     question = _QUESTION_END.split(_POINTER_CLAUSE.sub("", _without_framing(ask.strip()), count=1), 1)[0]
     if _READ_QUESTION.match(question) is None or word_count(question) > MAX_READ_QUESTION_WORDS:
         return False
-    if _DIGIT.search(_IDENTIFIER.sub("", question)) or _asks_more_of_text(question, latin) \
+    if _DIGIT.search(_IDENTIFIER.sub(lambda name: "" if name.group(0) in carried else name.group(0), question)) \
+            or _asks_more_of_text(question, latin) \
             or _WEIGHS_TEXT.search(ask) is not None:  # "what refund, if any, is owed? show your reasoning"
         return False
+    if not grams(question).isdisjoint(_SPANS) and len(_NUMBER.findall(carried)) >= 2:
+        return False  # "how long is the flight" over its departure and arrival times: worked out
     return _mostly_in(question, carried, _POINTERS) and not CARRIED_CODE.search(carried, latin)
 
 
