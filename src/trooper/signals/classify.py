@@ -220,6 +220,9 @@ WORKS_OUT = AnyOf(Rules(
     r"\b(total|add up|add them|total cost|in total|altogether|combined|"
     r"per (day|week|month|year|person|head|hour)|sum|ratio|split|"
     r"discount|interest|compound|after tax|tax on|tip|profit|margin|break even|breakeven|payback|runway|budget)\b",
+    # a second operation joined on ("15% of 240 plus vat")
+    r"\b(plus|with|incl|including|excluding|ex|minus|before|less) (the )?(tax|taxes|vat|gst|sales tax|shipping|postage|"
+    r"tip|fees?|commission|deposit)\b",
     # what pay or prices run at: it varies by place and year, and moves ("the average salary for a nurse")
     r"\b(average|typical|median|going rate)\b.{0,20}\b(salary|salaries|wage|wages|pay|income|rent|rents|price|prices|"
     r"cost|costs|fee|fees)\b",
