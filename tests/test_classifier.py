@@ -340,6 +340,15 @@ def test_complex_turns(text: str, kw: dict) -> None:
          "it means, and I'm way too embarrassed to ask at this point lol", {}, "simple"),
         ("what's an API", {"history": True}, "simple"),
         ("what's an alternative", {"history": True}, "complex"),
+        # pros and cons, an opinion, how it works, a choice, a comparison, yesterday: more than a fact in any language
+        ("Quali sono i vantaggi e gli svantaggi del nucleare?", {}, "complex"),
+        ("¿Qué opinas de la inteligencia artificial?", {}, "complex"),
+        ("Wie funktioniert ein Kühlschrank?", {}, "complex"),
+        ("Кто сильнее, лев или тигр?", {}, "complex"),
+        ("中国的人口比美国多多少？", {}, "complex"),
+        ("Wer hat gestern das Spiel gewonnen?", {}, "complex"),
+        ("比利时的首都是哪里？", {}, "simple"),
+        ("Was ist ein Kühlschrank?", {}, "simple"),
         # live data in another language
         ("何時ですか", {}, "complex"),
         ("¿Qué tiempo hará mañana en Sevilla?", {}, "complex"),

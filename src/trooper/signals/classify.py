@@ -859,7 +859,12 @@ FOREIGN_COMPLEX = Rules(
 # holds now (today's rates, prices), a condition or a hypothetical, what follows from something, a
 # recommendation or the best of a kind, a price.
 FOREIGN_WEIGHS = Rules(
-    # which to choose ("какой язык программирования выбрать новичку", "quel vélo choisir")
+    # pros and cons, an opinion, how something works, yesterday's news: more than a fact, in any language
+    r"\b(ventajas|desventajas|avantages|inconv[ée]nients|vorteile|nachteile|vor- und nachteile|vantaggi|svantaggi|"
+    r"vantagens|desvantagens|voordelen|nadelen|voor- en nadelen|zalety|wady|avantajlar\w*|dezavantajlar\w*|"
+    r"art[ıi]lar[ıi]|eksileri|opinas|piensas|penses|pensez|h[äa]ltst du|meinst du|ne pensi|acha|achas|myślisz|"
+    r"vind je|d[üu][şs][üu]n[üu]yorsun|funktioniert|funziona|fonctionne|funciona|werkt|dzia[łl]a|[çc]al[ıi][şs][ıi]r|"
+    r"ayer|ontem|gestern|ieri|wczoraj|d[üu]n|tutar|ka[çc] para|fiyat[ıi])\b",
     r"\b(elegir|escoger|elijo|choisir|choisis|w[äa]hlen|scegliere|escolher|kiezen|wybra[ćc]|se[çc]meli|"
     r"w[äa]hle)\b",
     # how long it takes ("quanto tempo leva para aprender inglês"): an estimate
@@ -880,7 +885,11 @@ FOREIGN_WEIGHS = Rules(
              r"如果|もし|만약|если|إذا|\bلو\b|अगर|\bאם\b|后果|後果|影響|影响|结果|последстви|عواقب|نتائج|परिणाम|השלכות|"
              r"推荐|推薦|おすすめ|추천|посовету|порекомендуй|أنصح|تنصح|सलाह|ממליץ|最好|一番|가장 좋은|лучш|أفضل|सबसे अच्छा|"
              r"הכי טוב|अच्छा|좋을까|いいですか|好吗|好嗎|多少钱|いくら|얼마예요|сколько стоит|стоимость|كم سعر|कितने का|כמה עולה|"
-             r"我的|私の|мой|моя|моё|мне|मेरे|मेरा|שלי|乘",),
+             r"我的|私の|мой|моя|моё|мне|मेरे|मेरा|שלי|乘|"
+             r"优缺点|優缺點|优点|缺点|利弊|メリット|デメリット|长处|преимуществ|недостат|плюсы и минусы|مزايا|عيوب|फायदे|नुकसान|"
+             r"장단점|你觉得|你認為|你认为|どう思い|どう思う|что думаешь|как ты думаешь|ما رأيك|तुम्हें क्या लगता|어떻게 생각|"
+             r"工作原理|仕組み|как работает|كيف يعمل|कैसे काम|比.{1,8}(多|少|大|小|高|低|长|長|短|贵|貴|便宜|快|慢|重|轻|輕)|相差|差多少|"
+             r"\bили\b|\bабо\b|还是|或者|それとも|\bأم\b|昨天|昨日|вчера|вчора|أمس|कल रात|어제",),
 )
 # For a question the lookup signs already took: why, should, worth it, or a second question joined on.
 FOREIGN_MORE = Rules(
