@@ -1835,3 +1835,17 @@ def test_a_step_the_agents_own_todo_list_leaves_open_is_open_though_later_ones_a
         tool_result("t3", "Todos have been modified successfully."),
     ])
     assert signals.resume_from == 3
+
+
+def test_a_lookup_more_about_a_step_done_is_that_steps_work_not_the_next_ones() -> None:
+    plan = ("Here's how I'll handle this:\n1. Look at your bills and the meter reads for the last few months\n"
+            "2. Check the day-by-day usage from your smart meter for March\n3. Run a remote self-test on the meter")
+    signals = extract([
+        user("my march bill is £531 and I normally pay like £90, account KE-40918823"), assistant(plan),
+        tool_call("t1", "get_bills", account_number="KE-40918823", months=6),
+        tool_result("t1", '{"bills": [{"bill_id": "BL-7781021", "kwh": 262}, {"bill_id": "BL-7851644", "kwh": 1860}]}'),
+        tool_call("t2", "get_meter_reads", mpan="1900087652431", months=6),
+        tool_result("t2", '{"mpan": "1900087652431", "reads": [{"month": "2025-02", "register_kwh": 23100}]}'),
+    ])
+    # the reads share "meter" with step 2, next in order, and "meter reads" with step 1: they are step 1's
+    assert signals.resume_from == 2, signals.completed_steps

@@ -1612,6 +1612,8 @@ class SignalReader:
             if enough and score > best_score:
                 best, best_score = step, score
         near = len((words & upcoming.words) - _GENERIC) if upcoming is not None else 0
+        if strong and near and not only:  # a lookup more about a step already done is more of that step's work
+            near = 0 if any(len((words & step.words) - _GENERIC) > near for step in self.plan if step.done) else near
         if strong and best is None and near and upcoming is not None and (upcoming.looks or (
                 loose and upcoming.verb not in _CHANGING)):  # a search does not book the flight
             upcoming.done = upcoming.touched = True  # a lookup about the next step, when that step is a lookup
