@@ -363,6 +363,12 @@ def test_complex_turns(text: str, kw: dict) -> None:
         ("what year did ww2 end? also how old would my grandpa be, he was born that year", {}, "complex"),
         ("Flight AB12 departs 09:40, arrives 13:15.\n\nhow long is the flight", {}, "complex"),  # a span worked out
         ("who won the game last night", {}, "complex"),  # live data
+        # letters and words counted out, a square, an attribute of a thing named by another
+        ("how many r in strawberry", {}, "complex"),
+        ("what is the 10th word of the declaration of independence", {}, "complex"),
+        ("what is 17 squared", {}, "complex"),
+        ("what is the population of the capital of japan", {}, "complex"),
+        ("who is the current CEO of microsoft", {}, "simple"),
         ("what is the tracking number", {"tools": True}, "complex"),  # the deployment's data
         ("how far is it to the airport", {"tools": True}, "complex"),  # where the asker is
         ("what's the main point of this: 'The new rota cut double bookings, but staff say small changes now "

@@ -220,6 +220,10 @@ WORKS_OUT = AnyOf(Rules(
     r"\b(total|add up|add them|total cost|in total|altogether|combined|"
     r"per (day|week|month|year|person|head|hour)|sum|ratio|split|"
     r"discount|interest|compound|after tax|tax on|tip|profit|margin|break even|breakeven|payback|runway|budget)\b",
+    # an attribute of a thing named by another attribute ("the population of the capital of japan"): two lookups
+    r"\b(capital|population|currency|president|language|area|height|ceo|founder|author|birthplace|size|mayor|leader) of "
+    r"the (capital|largest|biggest|smallest|oldest|tallest|longest|richest|most populous|author|founder|president|ceo|"
+    r"winner|inventor|home country|birthplace)\b",
     # a second operation joined on ("15% of 240 plus vat")
     r"\b(plus|with|incl|including|excluding|ex|minus|before|less) (the )?(tax|taxes|vat|gst|sales tax|shipping|postage|"
     r"tip|fees?|commission|deposit)\b",
@@ -246,7 +250,7 @@ WORKS_OUT = AnyOf(Rules(
     r"\b(rhymes? with|rhyming with|anagrams?|palindromes?)\b|\bwords? (that )?(starts?|ends?|begins?) with\b",
     r"\b(days?|weeks?|months?|years?) (from|after|before) (next|last|this|today|tomorrow|yesterday|now|"
     r"(mon|tues|wednes|thurs|fri|satur|sun)day)\b",
-    r"\bhow many (\w{1,2}'?s|letters|vowels|words|syllables|characters)\b|"
+    r"\bhow many (\w{1,2}'?s|letters|vowels|words|syllables|characters)\b|\bhow many ['\"]?[a-z]['\"]?('?s)? (in|are in)\b|"
     r"\bhow many (days|weeks|months|years|decades|centuries|hours) (between|until|since|from|till|before|after)\b",
     # days of a kind counted on a calendar ("how many fridays in february 2026", "working days in april")
     r"\b(working|business|school|week) ?(days|hours|weeks)\b|\bhow many (weekends|(mon|tues|wednes|thurs|fri|satur|sun)days)\b",
@@ -280,7 +284,9 @@ WORKS_OUT = AnyOf(Rules(
     r"\d.{0,20}\bleap year|\bleap year.{0,20}\d",
     r"\bat \d+(\.\d+)? ?(min|km|mph|kmh|per|/)",
     # a part or a multiple of a number, a prime near a number, an age from a year of birth
-    r"\b(half|double|twice|triple|a third|a quarter) of \d", r"\b\d+(st|nd|rd|th) (prime|letter|digit|term)\b", r"\b(prime|primes)\b.{0,20}\d",
+    r"\b(half|double|twice|triple|a third|a quarter) of \d", r"\b(prime|primes)\b.{0,20}\d",
+    r"\b\d+(st|nd|rd|th) (prime|letter|digit|term|word|character|line|sentence|verse|decimal)\b",  # counted out
+    r"\b\d+ (squared|cubed)\b",
     r"\bhow old\b.{0,40}\b(1[6-9]|20)\d\d\b",
     # a span counted from a date ("2 weeks from next tuesday", "90 days after march 3"): date arithmetic
     r"\b\d+ (days?|weeks?|months?|years?|hours?|minutes?) (from|after|before|since|later|earlier)\b",
