@@ -304,6 +304,7 @@ def test_complex_turns(text: str, kw: dict) -> None:
         ("ah makes sense thanks. totally unrelated but how many legs does a spider have", {"history": True}, "simple"),
         ("ok ill check the zero dates. oh by the way how do you spell definately", {"history": True}, "simple"),
         ("can you fix it? btw how do you spell definately", {"history": True}, "complex"),
+        ("btw how much is it", {"history": True}, "complex"),  # the new question still points back
         ("thanks, all working now 🙏", {"history": True}, "simple"),
         ("this is perfect, thanks so much!!", {"history": True}, "simple"),
         # figures put in relation in the chat, then a quantity asked of them: worked out

@@ -664,7 +664,7 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
         return decision
     lowered = _without_courtesy(_without_trailing_symbols(lowered))
     latin = _BEYOND_LATIN.search(lowered) is None
-    shifted = _after_shift(lowered, latin)  # "ah makes sense thanks. totally unrelated but how many legs does a spider have"
+    shifted = _after_shift(lowered, has_history, latin)  # "ah makes sense thanks. totally unrelated but how many legs does a spider have"
     if shifted is not None and shifted.simple:
         return shifted
     sentences = _SENTENCE_END.split(lowered)
@@ -1105,7 +1105,7 @@ _SHIFT = re.compile(r"\b((totally|completely|slightly|kinda|somewhat) )?(unrelat
                     r"quick one)\b[\s,:.!-]*(but\s+)?")
 
 
-def _after_shift(lowered: str, latin: bool) -> Decision | None:
+def _after_shift(lowered: str, has_history: bool, latin: bool) -> Decision | None:
     """The decision for the question after a word that it is a new one, when what comes before it asks for
     nothing (an acknowledgement, a word on how it went); None when there is no such word."""
     shifts = list(_SHIFT.finditer(lowered))
@@ -1115,7 +1115,7 @@ def _after_shift(lowered: str, latin: bool) -> Decision | None:
     before_grams = grams(before)
     if "?" in before or _asks(before, latin, before_grams) or _asks_beyond_chat(before, latin, before_grams):
         return None
-    return classify_text(after)
+    return classify_text(after, has_history)  # "btw how much is it" still points back
 
 
 def _asks(core: str, latin: bool, seen: frozenset[str]) -> bool:
