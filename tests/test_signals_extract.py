@@ -518,6 +518,22 @@ def test_someone_elses_move_already_awaited_is_one_loop() -> None:
     assert beside_a_call.open_loops == ["SH-1203 pending: request showing L-3301"]  # the call's wait, said once
 
 
+def test_work_done_whose_answer_is_due_is_a_step_and_a_wait() -> None:
+    signals = extract([
+        user("File a damage claim for parcel PW448120937."),
+        tool_call("t1", "file_claim", tracking="PW448120937", kind="damage", declared_value=180),
+        tool_result("t1", '{"claim_id": "PWC-2207811", "status": "submitted", "decision_eta": "10 business days"}'),
+    ])
+    assert signals.completed_steps and "PWC-2207811" in signals.completed_steps[0]
+    assert len(signals.open_loops) == 1 and signals.open_loops[0].startswith("PWC-2207811 pending (10 business days)")
+    queued = extract([
+        user("Regenerate the invoice PDF for INV-20931."),
+        tool_call("t1", "regenerate_invoice_pdf", invoice_id="INV-20931"),
+        tool_result("t1", '{"invoice_id": "INV-20931", "status": "queued", "eta_minutes": 10}'),
+    ])
+    assert len(queued.open_loops) == 1 and queued.open_loops[0].startswith("INV-20931 queued")
+
+
 def test_shell_commands_are_named_by_what_they_change() -> None:
     signals = extract([
         user("Restart nginx on web-2 and open a PR with the config fix."),

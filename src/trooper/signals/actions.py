@@ -643,6 +643,8 @@ class Outcome(NamedTuple):
     tally: str = ""
     done: tuple[str, ...] = ()
     failed: tuple[str, ...] = ()
+    # done, and an answer to it is due: {"status": "submitted", "decision_eta": "10 business days"}
+    awaited: str = ""
 
 
 _FAIL_HEAD = re.compile(
@@ -712,7 +714,7 @@ def outcome(text: str, is_error: bool, kind: str) -> Outcome:
         # the line that says so names who it waits on ("PENDING SUPERVISOR APPROVAL (queue: T. Nakamura)")
         line = body[max(body.rfind("\n", 0, pending.start()) + 1, pending.start() - 60): pending.end() + 80]
         return Outcome("pending", " ".join(line.split("\n", 1)[0].split())[:160] or pending.group(0), ids)
-    return Outcome("ok", first, ids, verb, body[:2000] if kind == "change" else "")
+    return Outcome("ok", first, ids, verb, body[:2000] if kind == "change" else "", awaited=_awaited(data))
 
 
 # A line that says the command did what it was for, before anything after it went wrong.
@@ -818,6 +820,18 @@ _AWAITED_WHO = ("approver", "approver_name", "routed_to", "assigned_to", "assign
 
 # How long an answer takes, as a result states it: "sla": "5-7 business days", "decision_eta", "expected_response".
 _AWAITED_KEY = re.compile(r"(?:^|_)(?:sla|decision_eta|expected_(?:response|review|decision)\w*|response_time)$")
+
+
+def _awaited(data: Any) -> str:
+    """What a result that went through still waits on: queued for sending or handling, or an answer due
+    ("pending (10 business days)"); "" when nothing."""
+    if not isinstance(data, dict):
+        return ""
+    when = awaited_for(data)
+    status = data.get("status") or data.get("state")
+    if isinstance(status, str) and status.lower().strip() in ("queued", "in_queue"):
+        return f"queued ({when})" if when else "queued"
+    return f"pending ({when})" if when else ""
 
 
 def awaited_for(data: Any) -> str:

@@ -1711,6 +1711,12 @@ class SignalReader:
                 self.failed.append(failure)
             if call.kind == "change" and _asks_someone(call) and result.ids:
                 self._pending(call, "pending", result.ids, name)
+            elif call.kind == "change" and result.awaited:
+                # a claim filed, a case opened, whose answer is due ("decision_eta": "10 business days"), a message
+                # queued: awaited
+                answer = self._pending(call, result.awaited, result.ids, name)
+                if answer is not None:
+                    answer.step = 0  # the filing is done, its plan step too: only the answer is to come
         if call.kind == "check" and result.status == "ok" and 0 <= self.last_work < len(self.steps):
             self._checked(call, result.text)
         if result.status == "ok" and (call.kind == "check" or (call.kind == "read" and _RUNS_SCRIPT.match(call.words))) \
