@@ -694,8 +694,10 @@ def _decide(text: str, has_history: bool) -> Decision:
     text = _without_trailing_symbols(text.strip())  # "thanks, all working now 🙏": the emoji says nothing more
     if not text:
         return Decision("complex", "empty turn")
+    if len(text) > MAX_MATERIAL_CHARS:  # before counting words: a megabyte turn is turned away in constant time
+        return Decision("complex", f"{len(text)} characters")
     words = word_count(text)
-    if words > MAX_MATERIAL_WORDS or len(text) > MAX_MATERIAL_CHARS:
+    if words > MAX_MATERIAL_WORDS:
         return Decision("complex", f"{words} words")
     if len(text) > MAX_RUN and _DENSE_SCRIPT.search(text) is not None:
         text = _DENSE_CLAUSE_END.sub("\\g<0> ", text).rstrip()  # Chinese and Japanese write a paragraph as one run
