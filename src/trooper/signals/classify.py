@@ -236,7 +236,7 @@ WORKS_OUT = AnyOf(Rules(
     # what needs today's date or live data a small model does not have
     r"\b(what time is it|time is it|the time (in|at|now)|right now|latest|today|tonight|tomorrow|yesterday|this week|"
     r"next week|last week|last night|this morning|this afternoon|this evening|this weekend|last weekend|this year|weather|forecast|exchange rate|stock price|share price|ago|until|from now|from today|"
-    r"next full moon|open now|still open|most recent|recently|newest|so far this (year|season)|next year|last year|"
+    r"next full moon|open now|still open|near me|nearby|around here|in my area|most recent|recently|newest|so far this (year|season)|next year|last year|"
     r"next month|last month|(last|this|next|upcoming|coming) (season|election|game|match|tournament|olympics|final)|rough guess|rough estimate|guesstimate|trending|winning|playing (tonight|now|today))\b",
     # a rule or a difference applied to dates: "is 2027 a leap year", "how old was einstein when he died"
     r"\bhow old (was|is|were|would) .{1,40} when\b",
@@ -824,7 +824,8 @@ def _decide(text: str, has_history: bool) -> Decision:
 # English function words: a turn with none of them is in another language.
 # (Only words no other common language writes: "a", "in", "is", "was", "de", "to" are words in several.)
 _ENGLISH = frozenset("the what how who where when which does and you your this that with from are can should would "
-                     "could there about its".split())
+                     "could there about its think want need know have had been just really some because please thanks "
+                     "get got".split())
 # Question words for a fact (what, who, where, when, how many, how long, which), in the
 # languages people write to agents.
 FOREIGN_QUESTION = Rules(
