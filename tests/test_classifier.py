@@ -365,7 +365,10 @@ def test_complex_turns(text: str, kw: dict) -> None:
         ("Flight AB12 departs 09:40, arrives 13:15.\n\nhow long is the flight", {}, "complex"),  # a span worked out
         ("who won the game last night", {}, "complex"),  # live data
         ("best pizza near me", {}, "complex"),  # where the asker is
-        ("i think my cat is sick", {}, "complex"),  # English with none of the few words that mark it, not Romanian "cât"
+        ("i think my cat is sick", {}, "complex"),
+        ("cat or dog for kids", {}, "complex"),  # a choice, in English
+        ("mi perro comió chocolate", {}, "complex"),  # Spanish "my", not Hungarian "what"
+        ("mi a fővárosa Magyarországnak?", {}, "simple"),  # English with none of the few words that mark it, not Romanian "cât"
         # letters and words counted out, a square, an attribute of a thing named by another
         ("how many r in strawberry", {}, "complex"),
         ("what is the 10th word of the declaration of independence", {}, "complex"),

@@ -825,7 +825,7 @@ def _decide(text: str, has_history: bool) -> Decision:
 # (Only words no other common language writes: "a", "in", "is", "was", "de", "to" are words in several.)
 _ENGLISH = frozenset("the what how who where when which does and you your this that with from are can should would "
                      "could there about its think want need know have had been just really some because please thanks "
-                     "get got".split())
+                     "get got or".split())
 # Question words for a fact (what, who, where, when, how many, how long, which), in the
 # languages people write to agents.
 FOREIGN_QUESTION = Rules(
@@ -835,7 +835,8 @@ FOREIGN_QUESTION = Rules(
     r"\b(o que|quem|onde|quando|quant[oa]s?|qual|quais|che cos|cos'?[èe]|chi|dove|quale?|quanti)\b",
     r"\b(wat|wie|waar|wanneer|hoeveel|welke|co|kto|gdzie|kiedy|ile|jak[iae]e?|kt[óo]r[yae])\b",
     r"\b(ne|kim|nerede|neresi|nereye|ne zaman|ka[çc]|hangi|nedir|kimdir|ne demek|hani)\b",
-    r"\b(mi|ki|hol|mikor|h[áa]ny|mennyi|melyik|vad|vem|var|n[äa]r|hur|vilken|hvad|hvem|hvor|hvorn[åa]r|hva|n[åa]r|"
+    r"^mi (a|az|volt|lesz|van|jelent|t[öo]rt[ée]nt)\b|"  # Hungarian "what ...", not Spanish "my" or Italian "me"
+    r"\b(ki|hol|mikor|h[áa]ny|mennyi|melyik|vad|vem|var|n[äa]r|hur|vilken|hvad|hvem|hvor|hvorn[åa]r|hva|n[åa]r|"
     r"hvilken|mik[äa]|kuka|miss[äa]|milloin|kuinka|paljonko|kdo|kde|kdy|kolik|kter[ýá]|ce|cine|unde|c[âa]nd|c[âa]t|care)\b",
     r"\b(g[ìi]|ai|đ[âa]u|khi n[àa]o|bao nhi[êe]u|m[ấa]y|n[àa]o|apa|siapa|di mana|kapan|berapa|mana|nini|nani|wapi|lini|"
     r"ngapi|gani|ano|sino|saan|kailan|ilan|alin)\b",
