@@ -1865,3 +1865,25 @@ def test_a_lookup_more_about_a_step_done_is_that_steps_work_not_the_next_ones() 
     ])
     # the reads share "meter" with step 2, next in order, and "meter reads" with step 1: they are step 1's
     assert signals.resume_from == 2, signals.completed_steps
+
+
+def test_a_call_made_beside_a_failed_one_is_its_sibling_not_its_retry() -> None:
+    def post(entity: str) -> ToolUseBlock:
+        return ToolUseBlock(f"je-{entity}", "post_journal_entry", {"entity": entity, "reference": "GRNI-2026-11"})
+
+    head = [
+        user("Post the November GRNI accruals for NL01, DE02 and UK03."),
+        Message("assistant", (TextBlock("Posting the accruals."), post("NL01"), post("DE02"), post("UK03"))),
+        Message("user", (
+            ToolResultBlock("je-NL01", (TextBlock('{"ok": true, "je_id": "JE-NL01-118204"}'),)),
+            ToolResultBlock("je-DE02", (TextBlock('{"ok": false, "error": "PERIOD_CLOSED", "detail": "DE02 is soft-closed"}'),)),
+            ToolResultBlock("je-UK03", (TextBlock('{"ok": true, "je_id": "JE-UK03-55731"}'),)),
+        )),
+    ]
+    loops = extract(head).open_loops
+    assert any("DE02" in loop and "PERIOD_CLOSED" in loop for loop in loops), loops
+    # posted again once the period is reopened, in a later turn: that is the retry, and it closes the loop
+    retried = extract([*head, user("Birgit reopened DE02, try again"),
+                       Message("assistant", (post("DE02"),)),
+                       tool_result("je-DE02", '{"ok": true, "je_id": "JE-DE02-7701"}')])
+    assert not any("DE02" in loop for loop in retried.open_loops), retried.open_loops

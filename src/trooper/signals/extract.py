@@ -988,7 +988,7 @@ def _facts(text: str) -> list[str]:
 
 
 class _Loop:
-    __slots__ = ("text", "words", "key", "ids", "asked", "step", "command")
+    __slots__ = ("text", "words", "key", "ids", "asked", "step", "command", "turn")
 
     def __init__(self, text: str, words: frozenset[str], key: str = "", ids: tuple[str, ...] = (),
                  asked: str = "") -> None:
@@ -999,6 +999,7 @@ class _Loop:
         self.asked = asked  # "question" / "approval": the assistant asked the user; closes on their reply
         self.step = 0  # the plan step the work was at when it opened (0: no plan)
         self.command = ""  # a failed shell command, as run: the same command passing in a later chain closes it
+        self.turn = 0  # a failed call's: the assistant turn that made it (calls made together are not retries)
 
 
 class _Step:
@@ -1047,6 +1048,8 @@ class SignalReader:
         # call id -> the call, what the assistant said of it, and the plan step it named for it (0: none)
         self.calls: dict[str, tuple[Call, str, int]] = {}
         self.text_calls: list[tuple[Call, str, int]] = []  # a text agent's calls, answered in order
+        self.turns = 0  # assistant turns read
+        self.call_turns: dict[str, int] = {}  # call id -> the assistant turn that made it
         self.edited: set[str] = set()  # files changed since the user last spoke
         # the edits made since then that serve one purpose, as one step: its index, its name, its files
         self.edit_run: tuple[int, str, tuple[str, ...], str] = (-1, "", (), "")
@@ -1071,6 +1074,8 @@ class SignalReader:
 
     def read(self, message: Message) -> None:
         seen = observe(message)
+        if message.role == "assistant":
+            self.turns += 1
         tasking = message.role == "user" and not self.intent  # "I need to file my expenses" here is the task itself
         spoke = message.role == "user" and any(event.kind == "reply" for event in seen.events)  # the user's own words
         if spoke:
@@ -1641,6 +1646,7 @@ class SignalReader:
             self.work[event.tool] = self.work.get(event.tool, 0) + 1
         if event.tool_id:
             self.calls[event.tool_id] = (event.call, event.text, event.numbers[0] if event.numbers else 0)
+            self.call_turns[event.tool_id] = self.turns
         else:
             self.text_calls.append((event.call, event.text, event.numbers[0] if event.numbers else 0))
 
@@ -1666,6 +1672,7 @@ class SignalReader:
                 self.loops = [loop for loop in self.loops if loop.key != call.key]
                 self._advance(_stems(f"{call.words} {announced}"))  # a failed try at a later step still moves on
                 failure = _Loop(text, _stems(f"{call.words} {text}"), key=call.key)
+                failure.turn = self.call_turns.pop(event.tool_id, 0) if event.tool_id else 0
                 if ":" in call.key:
                     failure.command = _ran_part(call)
                 self._open(failure, dedupe=False)
@@ -1695,7 +1702,7 @@ class SignalReader:
                 return
             # "requested approval APR-7731": the request is done, its answer is awaited
         else:
-            self._succeeded(call, result)
+            self._succeeded(call, result, self.call_turns.pop(event.tool_id, 0) if event.tool_id else 0)
             if call.kind == "change" and result.ids:
                 self._left_unfinished(call, result)
             if any(loop.command for loop in self.loops) and _SHELL_JOIN.search(call.words):
@@ -1902,16 +1909,18 @@ class SignalReader:
             elif _CLAIMED not in loop.text:
                 loop.text = _claimed(loop.text, claim)
 
-    def _succeeded(self, call: Call, result: Outcome) -> None:
+    def _succeeded(self, call: Call, result: Outcome, turn: int = 0) -> None:
         # a message that names a waiting item (an email listing claim CLM-300418) says nothing of its answer
         about = result.ids if not _MESSAGE_TOOL.search(call.key) else ()
         part = f"{_PART}{call.key}"
-        for loop in [loop for loop in self.loops if (loop.key and loop.key == call.key) or
+        # a call made in the same turn as the failed one is its sibling (DE02's entry failed, UK03's went
+        # through), not a retry: a retry is made after the failure was seen
+        for loop in [loop for loop in self.loops if (loop.key and loop.key == call.key and not (turn and loop.turn == turn)) or
                      (loop.key == part and self._covers(call, loop)) or (loop.ids and about and set(loop.ids) & set(about))]:
             self.loops.remove(loop)
             self.resolved.append(loop.text)
         if call.kind == "change":
-            self._worked_around(call)
+            self._worked_around(call, turn)
 
     @staticmethod
     def _covers(call: Call, part: _Loop) -> bool:
@@ -1931,12 +1940,13 @@ class SignalReader:
             self.loops.remove(loop)
             self.resolved.append(loop.text)
 
-    def _worked_around(self, call: Call) -> None:
+    def _worked_around(self, call: Call, turn: int = 0) -> None:
         """An app's failed change is over once a change to the same kind of thing goes through
         (`amend_purchase_order` refused, then `create_purchase_order`; `transfer_deposit` refused,
-        then `apply_deposit_to_final_bill`), or the same call is now only awaited."""
+        then `apply_deposit_to_final_bill`), or the same call is now only awaited; not by a call made
+        beside it in the same turn, before its failure was seen."""
         things = _things(call.key)
-        for loop in [loop for loop in self.loops if loop.key and not loop.ids and (
+        for loop in [loop for loop in self.loops if loop.key and not loop.ids and not (turn and loop.turn == turn) and (
                 loop.key == call.key or things & _things(loop.key))]:
             self.loops.remove(loop)
             self.resolved.append(loop.text)
@@ -2086,7 +2096,7 @@ class SignalReader:
         # the constraints stated first stand
         del self.plan[40:]
         del self.constraints[MAX_ITEMS:]
-        for table, limit in ((self.entities, 12), (self.facts, 2 * MAX_ITEMS), (self.calls, 256)):
+        for table, limit in ((self.entities, 12), (self.facts, 2 * MAX_ITEMS), (self.calls, 256), (self.call_turns, 256)):
             while len(table) > limit:
                 del table[next(iter(table))]
 
