@@ -348,6 +348,12 @@ def test_complex_turns(text: str, kw: dict) -> None:
         ("Кто сильнее, лев или тигр?", {}, "complex"),
         ("中国的人口比美国多多少？", {}, "complex"),
         ("Wer hat gestern das Spiel gewonnen?", {}, "complex"),
+        ("¿Cuánto debo ahorrar para jubilarme?", {}, "complex"),  # what the asker must do
+        ("¿Quién ganará el mundial?", {}, "complex"),  # a prediction
+        ("Wer ist schuld an der Finanzkrise?", {}, "complex"),  # a judgement
+        ("¿Cuántos días faltan para Navidad?", {}, "complex"),  # counted from today
+        ("Кто победит на выборах?", {}, "complex"),
+        ("Quanti abitanti ha Roma?", {}, "simple"),
         ("比利时的首都是哪里？", {}, "simple"),
         ("Was ist ein Kühlschrank?", {}, "simple"),
         # live data in another language

@@ -905,8 +905,13 @@ FOREIGN_WEIGHS = Rules(
 FOREIGN_MORE = Rules(
     r"\b(por ?qu[ée]|pourquoi|warum|wieso|perch[ée]|waarom|dlaczego|neden|mi[ée]rt|varf[öo]r|hvorfor|miksi|de ce|"
     r"t[ạa]i sao|mengapa|bakit|deber[íi]a|conviene|devrais|sollte|soll ich|dovrei|devo|vale a pena|compensa|lohnt|"
-    r"mejor|melhor|meilleur|besser|meglio|lepiej|e qual|y cu[áa]l|et quel(le)?|und welche[rsn]?)\b",
-    scripts=(r"为什么|為什麼|应该|應該|还是|還是|なぜ|どうして|べき|どっち|почему|зачем|стоит ли|لماذا|क्यों|चाहिए|왜|해야",),
+    r"mejor|melhor|meilleur|besser|meglio|lepiej|e qual|y cu[áa]l|et quel(le)?|und welche[rsn]?|"
+    # what the asker must do, who is to blame, who will win, how long is left
+    r"debo|debemos|tengo que|necesito|muss ich|m[üu]ssen wir|dois-je|faut-il|moet ik|powinienem|powinnam|musz[ęe]|"
+    r"schuld|culpa|colpa|la faute|wina|su[çc]lu|ganar[áa]|ganhar[áa]|vai ganhar|gagnera|va gagner|wird gewinnen|"
+    r"vincer[àa]|wygra|kazanacak|faltan|quedan|restent|mancano|faltam|zosta[łl]o|kald[ıi])\b",
+    scripts=(r"为什么|為什麼|应该|應該|还是|還是|なぜ|どうして|べき|どっち|почему|зачем|стоит ли|لماذا|क्यों|चाहिए|왜|해야|"
+             r"победит|выиграет|осталось|谁会赢|誰會贏|还有几天|還有幾天|あと何日|勝つのは",),
 )
 # How many or how much in other languages: with a quantity given and no unit to convert it to, worked out
 # ("combien de calories dans 3 croissants"; not "quanto é 1 milha em quilômetros").
@@ -928,7 +933,8 @@ def _foreign_lookup(core: str, latin: bool, seen: frozenset[str]) -> bool:
     if len(_NUMBER.findall(core)) > 1:
         return False
     return FOREIGN_QUESTION.search(core, latin, seen) and not (FOREIGN_COMPLEX.search(core, latin, seen)
-                                                               or FOREIGN_WEIGHS.search(core, latin, seen))
+                                                               or FOREIGN_WEIGHS.search(core, latin, seen)
+                                                               or FOREIGN_MORE.search(core, latin, seen))
 
 
 _DIGIT = re.compile(r"\d")
