@@ -961,6 +961,23 @@ def test_what_a_later_turn_asks_for_is_added_to_the_task(later: str, added: str)
     assert signals.intent.startswith("Gloria Mensah's February bill is $612") and added in signals.intent, signals.intent
 
 
+def test_a_relayed_instruction_is_added_ask_first() -> None:
+    first = [user("VMC-3 keeps faulting out with alarm 1204. Please find the cause."), assistant("The oil cooler filter.")]
+    relayed = extract([*first, user("hold on, Dana just came by. she says run it at 70% until the saturday PM shift")])
+    assert relayed.intent.endswith("; then: she says run it at 70% until the saturday PM shift — hold on, Dana just came by")
+    rather = extract([*first, user("honestly the client just told me they don't want to fight it, they'd rather accept "
+                                   "the code and pay")])
+    assert rather.intent.endswith("; then: they'd rather accept the code and pay — honestly the client just told me "
+                                  "they don't want to fight it"), rather.intent
+
+
+def test_a_goal_that_points_back_keeps_what_it_points_at_ahead_of_the_rules() -> None:
+    signals = extract([user("before the PR though: Priya says the same bug shows in WeekStrip.tsx. can you fix that too. "
+                            "don't bump any deps")])
+    assert signals.intent == ("fix that too — before the PR though: Priya says the same bug shows in WeekStrip.tsx — "
+                              "don't bump any deps"), signals.intent
+
+
 @pytest.mark.parametrize("later", ["it's 3 March 1961, she's a bit upset", "hold on, she's looking for her card",
                                    "can she pay it in two parts? she's asking",
                                    "she needs the paper bill sent to her new address"])

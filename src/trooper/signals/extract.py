@@ -838,10 +838,13 @@ def _intent(sentences: list[str]) -> tuple[str, bool]:
             what = _clean(sentence, INTENT_LENGTH)  # "…and the build spits out citation warnings, please make them go away"
         if what:
             # the goal first, then the rest of what the user said about it, in their words
-            rest = [_clean(_GREETING.sub("", s)).rstrip(".!") for j, s in enumerate(sentences) if j != i]
-            rest = [r for r in rest if r and not _SMALL_TALK.match(r) and not _bare_request(r)]
-            # what the work is before the rules it must keep to (those are the constraints too)
-            rest = sorted(rest, key=lambda r: _CONSTRAINT.search(r.translate(_MARKUP).lower()) is not None)
+            # what the work is before the rules it must keep to (those are the constraints too), save what a goal
+            # that points back ("can you fix that too") points at: the sentence before it, whatever it says
+            before = i - 1 if _POINTS_BACK.search(" ".join(what.lower().split()[:3])) else -1
+            about = [(j == before or not _CONSTRAINT.search(r.translate(_MARKUP).lower()), r)
+                     for j, r in ((j, _clean(_GREETING.sub("", s)).rstrip(".!")) for j, s in enumerate(sentences) if j != i)
+                     if r and not _SMALL_TALK.match(r) and not _bare_request(r)]
+            rest = [r for work, r in about if work] + [r for work, r in about if not work]
             return " — ".join([what.rstrip(".!"), *rest])[:INTENT_LENGTH], True
     told = [rest for rest in (_GREETING.sub("", s) for s in sentences)
             if rest and not (_SMALL_TALK.match(rest) and len(rest.split()) < 8) and not _bare_request(rest)]
@@ -866,6 +869,9 @@ _LATER_REQUEST = re.compile(
     r"\b(?:(?:i|we)(?:'d| would)? (?:want|need|would like|'d like)|(?:she|he|they)(?:'d| would)? (?:wants|would like|'d like)) "
     r"(?=(?:a|an|the|my|her|his|their|our)\b)|"
     r"\b(?:can|could) (?:we|she|he|they)(?: please)?\s|\b(?:i|we|she|he|they)(?:'d| would) rather\s|"
+    # what someone else asks for, relayed: "she says run it at 70% until saturday", "he said to hold the order"
+    r"\b(?:says|said)(?: to)? (?!(?:it|its|that|this|the|a|an|she|he|they|we|i|you|there|so|no|yes|ok|not|if|hi|hello)\b)"
+    r"[a-z]+ (?:it|them|this|that|these|those|the|a|an|her|his|their|our|my|all|both)\b|"
     r"^(?:(?:yes|yeah|yep|ok|okay|sure|also|and|then|so|one more(?: thing)?|pls|please)\W+)*"
     r"(?:refund|cancel|book|rebook|send|email|waive|accept|pay|return|order|remove|delete|schedule|reset|renew|extend|"
     r"transfer|submit|file|claim|escalate|restore|rotate|revert|roll back|go with|switch|swap|reissue|resend|"
@@ -880,10 +886,16 @@ def _request(sentences: list[str]) -> str:
     about the fees"), or "" when it asks for nothing. A question ("can she pay in two parts?")
     is the agent's to answer, not more work."""
     for i, sentence in enumerate(sentences):
-        if _LATER_REQUEST.search(sentence.strip()) and not sentence.rstrip().endswith("?"):
-            rest = [_clean(s).rstrip(".!") for j, s in enumerate(sentences) if j != i]
+        asked = _LATER_REQUEST.search(sentence.strip())
+        if asked and not sentence.rstrip().endswith("?"):
+            # the ask first, then what the sentence told before it ("honestly the client just told me they
+            # don't want to fight it, they'd rather accept the code" → "they'd rather accept the code — …")
+            said = sentence.strip()
+            cut = max(said.rfind(", ", 0, asked.start()), said.rfind(" — ", 0, asked.start()))
+            lead = _clean(said[:cut]) if cut > 0 else ""
+            rest = [lead, *(_clean(s).rstrip(".!") for j, s in enumerate(sentences) if j != i)]
             rest = [r for r in rest if r and not _SMALL_TALK.match(r) and not _bare_request(r)]
-            return " — ".join([_clean(sentence).rstrip(".!"), *rest])
+            return " — ".join([_clean(said[cut:].lstrip(" ,—") if cut > 0 else said).rstrip(".!"), *rest])
     return ""
 
 
