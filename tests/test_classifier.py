@@ -305,6 +305,12 @@ def test_complex_turns(text: str, kw: dict) -> None:
         ("ok ill check the zero dates. oh by the way how do you spell definately", {"history": True}, "simple"),
         ("can you fix it? btw how do you spell definately", {"history": True}, "complex"),
         ("btw how much is it", {"history": True}, "complex"),  # the new question still points back
+        # a next question joined on with "and": whole on its own, or leaning on what came before
+        ("and what's the capital of norway", {"history": True}, "simple"),
+        ("and what is the population of it", {"history": True}, "complex"),
+        ("and the currency", {"history": True}, "complex"),
+        ("what's the population there", {"history": True}, "complex"),  # a place named before
+        ("how many moons are there", {"history": True}, "simple"),
         ("thanks, all working now 🙏", {"history": True}, "simple"),
         ("this is perfect, thanks so much!!", {"history": True}, "simple"),
         # figures put in relation in the chat, then a quantity asked of them: worked out

@@ -153,6 +153,7 @@ REFERS_BACK = Rules(
     r"\b(that|this|it|those|these|them|they|above|previous|earlier|before|again|same|instead|also|too|another|"
     r"other|rest|more|else|next|after that|after this|what now|now what|what next|last (one|message|answer|time)|first one|second|third|your (answer|reply|last|code|"
     r"list|message|example|suggestion)|the (\w+ )?ones?|(an|another|more|some) examples?(?! of))\b",
+    r"(?<!\bare )(?<!\bis )(?<!\bwas )(?<!\bwere )\bthere\W*$",  # a place named before ("the population there"), not "are there"
     r"\b(my|our|we|us)\b",  # the user's own situation, stated in earlier turns
     r"\b(he|she|him|her|his|hers)\b",  # someone named in earlier turns
     # measured against what came before: a comparative with nothing to compare to, a quantity of nothing named
@@ -660,6 +661,11 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
         return decision
     # A short turn that asks one thing among chat that asks nothing: looked at only when the whole is complex.
     lowered = text.strip().lower()
+    joined = _JOINED.match(lowered) if has_history else None
+    if joined is not None and word_count(lowered) - word_count(joined.group(0)) >= MIN_JOINED_QUESTION_WORDS:
+        rest = classify_text(lowered[joined.end():], has_history)  # "and what's the capital of norway": whole on its own
+        if rest.simple:
+            return rest
     if "?" not in lowered.rstrip("?!. ") and _SHIFT.search(lowered) is None:
         return decision
     lowered = _without_courtesy(_without_trailing_symbols(lowered))
@@ -684,6 +690,12 @@ def _figures_for(ask: str, chat: str) -> bool:
     2600", "how many calories in a big mac? i had two today"."""
     return _DIGIT.search(chat) is not None or (not grams(ask).isdisjoint(_HOW_MANY)
                                                and not grams(chat).isdisjoint(_NUMBER_WORDS))
+
+
+# A next question joined on with "and" after earlier turns; with a few words it may stand on its own
+# ("and what's the speed of light"), with fewer it leans on them ("and in porto?", "and the currency").
+_JOINED = re.compile(r"^(ok(ay)?,? )?(and|also|so)\s+")
+MIN_JOINED_QUESTION_WORDS = 4
 
 
 # Decisions taken on the whole turn before what it asks is looked at.
