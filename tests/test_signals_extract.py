@@ -534,6 +534,18 @@ def test_work_done_whose_answer_is_due_is_a_step_and_a_wait() -> None:
     assert len(queued.open_loops) == 1 and queued.open_loops[0].startswith("INV-20931 queued")
 
 
+def test_a_lookup_is_not_yet_the_answer_to_the_users_question() -> None:
+    looked_up = [
+        user("Count the high-value cage tonight."),
+        assistant("HV count CC-51210 is scheduled for tonight."),
+        user("last thing, what's the total value sitting in HV?"),
+        tool_call("t1", "get_stock_value", zone="HV"),
+        tool_result("t1", '{"zone": "HV", "total_value_eur": 412880.5}'),
+    ]
+    assert extract(looked_up).open_loops == ["the user's question is unanswered: last thing, what's the total value sitting in HV?"]
+    assert extract([*looked_up, assistant("HV holds EUR 412,880.50 in total.")]).open_loops == []
+
+
 def test_shell_commands_are_named_by_what_they_change() -> None:
     signals = extract([
         user("Restart nginx on web-2 and open a PR with the config fix."),

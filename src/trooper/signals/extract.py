@@ -1094,7 +1094,11 @@ class SignalReader:
             self.asks = list(seen.asks)  # the user spoke: what they ask now, or nothing to name work by
         at_work = 0  # the plan step the results the agent now speaks of were work on, before its words tick the list
         if message.role == "assistant":
-            self.asking = ""
+            # its words answer the user's question, or a change does what it asked ("could you also add a gift
+            # message?"); a call that only looks the answer up has not answered it yet
+            if seen.last or any(event.kind == "call" and event.call is not None and event.call.kind != "read"
+                                for event in seen.events):
+                self.asking = ""
             if seen.first and self.plan and (self.reported or self.answered):
                 at_work = self.reported or self._current_step()
         if seen.intent:
