@@ -377,6 +377,9 @@ def test_complex_turns(text: str, kw: dict) -> None:
         ("Flight AB12 departs 09:40, arrives 13:15.\n\nhow long is the flight", {}, "complex"),  # a span worked out
         ("who won the game last night", {}, "complex"),  # live data
         ("best pizza near me", {}, "complex"),  # where the asker is
+        ("is the oven on", {}, "complex"),  # the state of a thing now
+        ("is the bank open on monday", {}, "complex"),
+        ("is the moon a planet", {}, "simple"),
         ("i think my cat is sick", {}, "complex"),
         ("cat or dog for kids", {}, "complex"),  # a choice, in English
         ("mi perro comió chocolate", {}, "complex"),  # Spanish "my", not Hungarian "what"

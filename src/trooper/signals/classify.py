@@ -225,6 +225,9 @@ WORKS_OUT = AnyOf(Rules(
     r"\b(capital|population|currency|president|language|area|height|ceo|founder|author|birthplace|size|mayor|leader) of "
     r"the (capital|largest|biggest|smallest|oldest|tallest|longest|richest|most populous|author|founder|president|ceo|"
     r"winner|inventor|home country|birthplace)\b",
+    # the state of a thing now ("is the oven on", "is the bank open on monday"): live data
+    r"^(is|are) (the|my|our) [\w' -]{1,30} (on|off|open|closed|locked|unlocked|running|up|down|online|offline|working|"
+    r"charged|charging|ready|busy|available)( (on|this|today|tonight|tomorrow|now|right now)\b.*)?\W*$",
     # a second operation joined on ("15% of 240 plus vat")
     r"\b(plus|with|incl|including|excluding|ex|minus|before|less) (the )?(tax|taxes|vat|gst|sales tax|shipping|postage|"
     r"tip|fees?|commission|deposit)\b",
