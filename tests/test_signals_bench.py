@@ -54,7 +54,7 @@ DEV_FLOORS = {
     "open_loop_recall": 0.27,
     "open_loop_precision": 0.35,
     "intent_keyword_hit_rate": 0.84,
-    "resume_from_exact_numbered": 0.66,
+    "resume_from_exact_numbered": 0.69,
 }
 # The same, on the dev sessions written before the blind ones (the other 113), where the
 # extractor's figures were first measured (steps R 58%, loops R 34% before this round).
@@ -63,7 +63,7 @@ DEV_EARLIER_FLOORS = {
     "completed_step_precision": 0.60,
     "open_loop_recall": 0.37,
     "intent_keyword_hit_rate": 0.85,
-    "resume_from_exact_numbered": 0.66,
+    "resume_from_exact_numbered": 0.71,
 }
 
 
