@@ -669,7 +669,8 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
         rest = classify_text(lowered[joined.end():], has_history)  # "and what's the capital of norway": whole on its own
         if rest.simple:
             return rest
-    if "?" not in lowered.rstrip("?!. ") and _SHIFT.search(lowered) is None:
+    if "?" not in lowered.rstrip("?!. ") and not (_SHIFT_WORDS.search(lowered) is not None
+                                                  and _SHIFT.search(lowered) is not None):
         return decision
     lowered = _without_courtesy(_without_trailing_symbols(lowered))
     latin = _BEYOND_LATIN.search(lowered) is None
@@ -714,7 +715,7 @@ def _decide(text: str, has_history: bool) -> Decision:
     words = word_count(text)
     if words > MAX_MATERIAL_WORDS:
         return Decision("complex", f"{words} words")
-    if len(text) > MAX_RUN and _DENSE_SCRIPT.search(text) is not None:
+    if not text.isascii() and _DENSE_SCRIPT.search(text) is not None:
         text = _DENSE_CLAUSE_END.sub("\\g<0> ", text).rstrip()  # Chinese and Japanese write a paragraph as one run
     # Bounds the rules' work (signals/bounded.py): no simple turn has such a word.
     if len(text) > MAX_RUN and _may_have_long_run(text) and has_long_run(text):
@@ -964,7 +965,7 @@ _SENTENCES = re.compile(r"[.!?。！？]\s*\S")
 _FACT_ASKS = frozenset(("lookup or definition", "definition", "a translation, spelling or pronunciation",
                         "conversion or formatting", "a short question for a fact, in another language",
                         "a short job on the text it carries"))
-_SENTENCE_END = re.compile(r"(?<=[.!?:…。！？])\s+|(?<=[。！？])(?=\S)")  # Chinese and Japanese put no space after
+_SENTENCE_END = re.compile(r"(?<=[.!?:…。！？])\s+")  # (Chinese and Japanese clause marks get a space first: _decide)
 # The last question of a sentence that starts with chat: "…, but honestly what does X mean".
 _CLAUSE_ASK = re.compile(r"\b(?:but|so|anyway|honestly|basically)\s+(?:honestly\s+|like\s+|just\s+)?"
                          r"(?=(?:what|who|when|where|which|how)\s)")
@@ -1125,14 +1126,20 @@ def _without_courtesy(lowered: str) -> str:
 
 # A word that the next question is a new one, anywhere in the turn ("ok ill check the zero dates. oh by the way how
 # do you spell definately").
-_SHIFT = re.compile(r"\b((totally|completely|slightly|kinda|somewhat) )?(unrelated|off[- ]topic|different (topic|question)|"
+_SHIFT = re.compile(r"(?:^|[.!?,;:]\s*|\b(?:but|and|oh|ok|okay|also|so|anyway)\s+)"  # where a clause starts, not "unrelated histories"
+                    r"((totally|completely|slightly|kinda|somewhat) )?(unrelated|off[- ]topic|different (topic|question)|"
                     r"new (topic|question)|random question|on another note|changing the subject|by the way|btw|quick question|"
                     r"quick one)\b[\s,:.!-]*(but\s+)?")
+
+
+_SHIFT_WORDS = re.compile("unrelated|topic|question|another note|subject|the way|btw|quick one")  # a cheap first look
 
 
 def _after_shift(lowered: str, has_history: bool, latin: bool) -> Decision | None:
     """The decision for the question after a word that it is a new one, when what comes before it asks for
     nothing (an acknowledgement, a word on how it went); None when there is no such word."""
+    if _SHIFT_WORDS.search(lowered) is None:
+        return None
     shifts = list(_SHIFT.finditer(lowered))
     if not shifts or shifts[-1].start() == 0 or shifts[-1].end() >= len(lowered):
         return None
