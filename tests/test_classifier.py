@@ -392,6 +392,9 @@ def test_complex_turns(text: str, kw: dict) -> None:
         ("who is the current CEO of microsoft", {}, "simple"),
         ("what is the tracking number", {"tools": True}, "complex"),  # the deployment's data
         ("how far is it to the airport", {"tools": True}, "complex"),  # where the asker is
+        ("How big is the table?", {"tools": True}, "complex"),  # a thing at hand: the agent's SQL table
+        ("is the build green", {"tools": True}, "complex"),
+        ("what is the capital of France?", {"tools": True}, "simple"),  # the world's: "of France" says which
         ("what's the main point of this: 'The new rota cut double bookings, but staff say small changes now "
          "take longer.'", {}, "simple"),
         ("my grandma is visiting from poland next week and she doesn't speak any english. i want to put a sign "

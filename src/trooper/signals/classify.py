@@ -562,7 +562,8 @@ def classify(conversation: Conversation) -> Decision:
     if decision.reason in _GROUNDABLE and _answered_by_system(text, conversation.system):
         return Decision("simple", "a question the system prompt answers")
     if conversation.tools and decision.reason not in _NEEDS_NO_TOOL \
-            and (decision.reason not in _WORLD_FACTS or _OWN_DATA.search(text.lower()) is not None):
+            and (decision.reason not in _WORLD_FACTS or _OWN_DATA.search(text.lower()) is not None
+                 or _THING_AT_HAND.search(text.lower()) is not None):
         return Decision("complex", "tools defined")
     return decision
 
@@ -581,6 +582,10 @@ _OWN_DATA = re.compile(r"\d|\b(my|mine|our|ours|your|yours|we|us|i|me|status|cur
                        r"tracking|shipment|package|parcel|appointment|reservation|case|claim|stock|inventory|item|items|"
                        # where the asker is
                        r"here|near|nearby|nearest|closest|it)\b")
+# A thing named as one the asker and the agent both know, with nothing after it saying which
+# ("how big is the table?" to an agent with a SQL tool, "is the build green"): theirs, not the
+# world's ("the tallest mountain in africa", "the capital of france" say which).
+_THING_AT_HAND = re.compile(r"\b(the|that|this|those|these) [a-z][\w-]*( [a-z][\w-]*)?[\s?!.]*$")
 # What a short question can be taken for when the request's own system prompt states its answer
 # ("can i send perfume" to a parcel firm's assistant whose prompt lists prohibited items): a lookup,
 # or a how-to or how-many that reads like advice or a computation without the prompt.
