@@ -546,6 +546,14 @@ def test_a_lookup_is_not_yet_the_answer_to_the_users_question() -> None:
     assert extract([*looked_up, assistant("HV holds EUR 412,880.50 in total.")]).open_loops == []
 
 
+def test_work_held_until_someone_has_reviewed_it_is_open_until_they_have() -> None:
+    held = [user("Write migrations 0041 to 0043 for the invoice currency."),
+            assistant("0041 and 0042 are applied on staging; 0043 is written."),
+            user("don't put 0043 on staging until Lena has reviewed it, I've sent her the diff")]
+    assert extract(held).open_loops == ["don't put 0043 on staging until Lena has reviewed it, I've sent her the diff"]
+    assert extract([*held, user("Lena approved 0043, go ahead")]).open_loops == []
+
+
 def test_shell_commands_are_named_by_what_they_change() -> None:
     signals = extract([
         user("Restart nginx on web-2 and open a PR with the config fix."),

@@ -154,7 +154,7 @@ _OPEN = re.compile(
     r"needs? (?:approval|access|sign-?off|a decision|confirmation|review|to be (?:approved|confirmed|signed|reviewed|decided))|"
     r"(?:needs?|requires?|goes to|sent to|waits? for|for) (?:\w+ ){0,4}(?:approval|sign-?off|review)|until (?:she|he|they|someone) approves?|"
     r"need (?:access|approval|sign-?off|to (?:confirm|check|decide|find out|figure out|ask|wait|hear))|"
-    r"(?:i|we) (?:couldn't|could not|wasn't able to|was unable to|weren't able to|were unable to) (?!find|see|locate|spot|tell|reproduce|help)\w+|open question|unresolved|nobody has|no one has|until (?:\w+ ){0,3}(?:signs?|approves?|confirms?|repl(?:y|ies)|decides?|sends?)|"
+    r"(?:i|we) (?:couldn't|could not|wasn't able to|was unable to|weren't able to|were unable to) (?!find|see|locate|spot|tell|reproduce|help)\w+|open question|unresolved|nobody has|no one has|until (?:\w+ ){0,3}(?:(?:has|have) (?:\w+ed|signed off)|signs?|approves?|confirms?|repl(?:y|ies)|decides?|sends?|reviews?)|"
     r"by (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|tomorrow|tonight|eod|end of (?:the )?(?:day|week|month)|next week))\b",
 )
 # Someone away until a time: "kwame's out till 11", "she's in a workshop till 3", "he's on a flight
