@@ -1057,11 +1057,11 @@ class SignalReader:
         self.actions: list[str] = []
         self.entities: dict[str, None] = {}
         self.facts: dict[str, None] = {}
-        # call id -> the call, what the assistant said of it, and the plan step it named for it (0: none)
-        self.calls: dict[str, tuple[Call, str, int]] = {}
-        self.text_calls: list[tuple[Call, str, int]] = []  # a text agent's calls, answered in order
+        # call id -> the call, what the assistant said of it, the plan step it named for it (0: none), and the
+        # assistant turn that made it (calls made together are siblings, not retries)
+        self.calls: dict[str, tuple[Call, str, int, int]] = {}
+        self.text_calls: list[tuple[Call, str, int, int]] = []  # a text agent's calls, answered in order (turn 0)
         self.turns = 0  # assistant turns read
-        self.call_turns: dict[str, int] = {}  # call id -> the assistant turn that made it
         self.edited: set[str] = set()  # files changed since the user last spoke
         # the edits made since then that serve one purpose, as one step: its index, its name, its files
         self.edit_run: tuple[int, str, tuple[str, ...], str] = (-1, "", (), "")
@@ -1661,21 +1661,20 @@ class SignalReader:
         if event.call.kind == "change" and (len(self.work) < MAX_WORK_NAMES or event.tool in self.work):
             self.work[event.tool] = self.work.get(event.tool, 0) + 1
         if event.tool_id:
-            self.calls[event.tool_id] = (event.call, event.text, event.numbers[0] if event.numbers else 0)
-            self.call_turns[event.tool_id] = self.turns
+            self.calls[event.tool_id] = (event.call, event.text, event.numbers[0] if event.numbers else 0, self.turns)
         else:
-            self.text_calls.append((event.call, event.text, event.numbers[0] if event.numbers else 0))
+            self.text_calls.append((event.call, event.text, event.numbers[0] if event.numbers else 0, 0))
 
     def _result(self, event: Event) -> None:
         assert event.results is not None
         self.answered = True
         if event.tool_id and event.tool_id in self.calls:
-            call, announced, told = self.calls.pop(event.tool_id)
+            call, announced, told, turn = self.calls.pop(event.tool_id)
         elif not event.tool_id and self.text_calls:
-            call, announced, told = self.text_calls.pop(0)
+            call, announced, told, turn = self.text_calls.pop(0)
         else:
             name = event.tool or "tool"
-            call, announced, told = actions.describe(name, {}), "", 0
+            call, announced, told, turn = actions.describe(name, {}), "", 0, 0
         result = event.results[0] if call.kind == "read" else event.results[1]
         awaited = self.awaiting.pop(event.tool_id, None)
         if awaited is not None and result.status != "failed":
@@ -1688,7 +1687,7 @@ class SignalReader:
                 self.loops = [loop for loop in self.loops if loop.key != call.key]
                 self._advance(_stems(f"{call.words} {announced}"))  # a failed try at a later step still moves on
                 failure = _Loop(text, _stems(f"{call.words} {text}"), key=call.key)
-                failure.turn = self.call_turns.pop(event.tool_id, 0) if event.tool_id else 0
+                failure.turn = turn
                 if ":" in call.key:
                     failure.command = _ran_part(call)
                 self._open(failure, dedupe=False)
@@ -1718,7 +1717,7 @@ class SignalReader:
                 return
             # "requested approval APR-7731": the request is done, its answer is awaited
         else:
-            self._succeeded(call, result, self.call_turns.pop(event.tool_id, 0) if event.tool_id else 0)
+            self._succeeded(call, result, turn)
             if call.kind == "change" and result.ids:
                 self._left_unfinished(call, result)
             if any(loop.command for loop in self.loops) and _SHELL_JOIN.search(call.words):
@@ -2112,7 +2111,7 @@ class SignalReader:
         # the constraints stated first stand
         del self.plan[40:]
         del self.constraints[MAX_ITEMS:]
-        for table, limit in ((self.entities, 12), (self.facts, 2 * MAX_ITEMS), (self.calls, 256), (self.call_turns, 256)):
+        for table, limit in ((self.entities, 12), (self.facts, 2 * MAX_ITEMS), (self.calls, 256)):
             while len(table) > limit:
                 del table[next(iter(table))]
 
