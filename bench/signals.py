@@ -6,9 +6,18 @@ side by side, with the gap between them.
     python bench/signals.py            # dev and held-out figures, and the gap
     python bench/signals.py --misses   # also list every miss and false hit on the dev split
     python bench/signals.py --split dev --misses   # dev only (never loads the held-out split), with
-                                                   # its blind-written bd_ sessions apart as well
+                                                   # its blind-written bd_ sessions apart as well, and
+                                                   # the validation split's figures beside
+    python bench/signals.py --split validation     # the validation split alone
 
-Dev: tests/data/agent_conversations/*.json (the rules may be tuned on it). Held-out:
+Dev: tests/data/agent_conversations/*.json (the rules may be tuned on it). Validation:
+tests/data/validation/agent_conversations/*.json, written blind from the labelling guide like
+the held-out split; developers measure it while tuning, to see whether a change carries to
+sessions nobody fitted, but never read it: only its aggregate figures are printed, never its
+items or misses. A round's validation batch joins dev once the round is measured, and a fresh
+one takes its place.
+
+Held-out:
 tests/data/heldout/agent_conversations/*.json, written and labelled blind from the labelling
 guide (tests/data/README.md) and never read while tuning; only its aggregate figures are
 printed, never its items.
@@ -41,6 +50,7 @@ from trooper.signals.extract import Signals, extract  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "agent_conversations"
 HELDOUT = ROOT / "tests" / "data" / "heldout" / "agent_conversations"
+VALIDATION = ROOT / "tests" / "data" / "validation" / "agent_conversations"
 
 # Dev sessions written blind from the labelling guide (as the held-out split is), kept in the
 # dev split: `--split dev` prints them apart as well.
@@ -205,15 +215,16 @@ def heldout_batches(cases: list[dict[str, Any]]) -> dict[str, list[dict[str, Any
 
 
 def table(figures: dict[str, dict[str, Any]]) -> list[str]:
-    """The figures of each split side by side, and held-out minus dev."""
+    """The figures of each split side by side, and held-out (or validation) minus dev."""
     names = list(figures)
-    both = "dev" in figures and "held-out" in figures
+    unseen = "held-out" if "held-out" in figures else "validation"  # the gap: what no rule was fitted to, minus dev
+    both = "dev" in figures and unseen in figures
     lines = [f"{'measure':<27}" + "".join(f"{name:>12}" for name in names) + ("       gap" if both else "")]
     for title, key, fmt in ROWS:
         cells = [fmt.format(figures[name][key]) for name in names]
         gap = ""
         if both and "%" in fmt:
-            gap = f"{(figures['held-out'][key] - figures['dev'][key]) * 100:+.0f} pt"
+            gap = f"{(figures[unseen][key] - figures['dev'][key]) * 100:+.0f} pt"
         lines.append(f"{title:<27}" + "".join(f"{cell:>12}" for cell in cells) + f"{gap:>10}")
     return lines
 
@@ -221,18 +232,21 @@ def table(figures: dict[str, dict[str, Any]]) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--misses", action="store_true", help="list the dev split's misses and false hits")
-    parser.add_argument("--split", choices=("dev", "heldout", "both"), default="both",
-                        help="which split to measure (dev alone never loads the held-out split)")
+    parser.add_argument("--split", choices=("dev", "validation", "heldout", "both"), default="both",
+                        help="which split to measure (dev and validation never load the held-out split)")
     args = parser.parse_args()
     figures: dict[str, dict[str, Any]] = {}
-    dev = load(DATA) if args.split != "heldout" else []
+    dev = load(DATA) if args.split in ("dev", "both") else []
     if dev:
         figures["dev"] = evaluate(dev)
     blind = [case for case in dev if case["id"].startswith(BLIND_PREFIX)]
     if blind and args.split == "dev":  # dev sessions written blind from the guide, beside the rest
         figures["dev bd_"] = evaluate(blind)
         figures["dev other"] = evaluate([case for case in dev if not case["id"].startswith(BLIND_PREFIX)])
-    heldout = load(HELDOUT) if args.split != "dev" and HELDOUT.is_dir() else []
+    validation = load(VALIDATION) if args.split in ("dev", "validation") and VALIDATION.is_dir() else []
+    if validation:  # aggregate figures only: nobody reads these sessions while tuning
+        figures["validation"] = evaluate(validation)
+    heldout = load(HELDOUT) if args.split in ("heldout", "both") and HELDOUT.is_dir() else []
     if heldout:
         figures["held-out"] = evaluate(heldout)
         batches = heldout_batches(heldout)
@@ -241,7 +255,7 @@ def main() -> None:
                 figures[f"held-out {batch}"] = evaluate(cases)
     for line in table(figures):
         print(line)
-    if args.split != "dev" and not heldout:
+    if args.split in ("heldout", "both") and not heldout:
         print(f"(no held-out split at {HELDOUT.relative_to(ROOT)})")
     print("targets on held-out: completed steps R ≥ 90% with P ≥ 80%, open loops R ≥ 85%, intent ≥ 90%, "
           "resume_from exact ≥ 95%")

@@ -206,7 +206,9 @@ ALL_CONVS = load_convs()
 # since follow the labelling guide (14-70 messages, three agent styles, labels in its words).
 CONVS = [c for c in ALL_CONVS if re.fullmatch(r"conv_\d+", c["id"])]
 HELD_OUT_CONVS = load_convs(HELD_OUT / "agent_conversations")
-GUIDE_CONVS = [c for c in ALL_CONVS + HELD_OUT_CONVS if c not in CONVS]
+# written blind like the held-out split; measured while tuning, never read (bench/signals.py)
+VALIDATION_CONVS = load_convs(DATA / "validation" / "agent_conversations")
+GUIDE_CONVS = [c for c in ALL_CONVS + VALIDATION_CONVS + HELD_OUT_CONVS if c not in CONVS]
 
 
 def non_system(conv: dict) -> list[dict]:
@@ -400,9 +402,10 @@ def test_conversation_labels(conv):
 def test_session_corpus_spans_domains_styles_and_splits():
     """Issue 18: sessions across at least 10 domains and the three agent styles, in both
     wire formats, with a held-out split of its own."""
-    every = ALL_CONVS + HELD_OUT_CONVS
+    every = ALL_CONVS + VALIDATION_CONVS + HELD_OUT_CONVS
     ids = [c["id"] for c in every]
     assert len(ids) == len(set(ids))
+    assert all(c["id"].startswith("bd_") for c in VALIDATION_CONVS)
     assert all(c["id"].startswith(("ho_", "h2_", "h3_", "h4_")) for c in HELD_OUT_CONVS) and len(HELD_OUT_CONVS) >= 45
     assert len({c["domain"] for c in GUIDE_CONVS}) >= 10
     for split in (ALL_CONVS, HELD_OUT_CONVS):
