@@ -479,6 +479,34 @@ def test_word_alternatives_are_looked_up_exactly_as_their_patterns_match() -> No
         assert rules.search(text, True, grams(text)) is found, text
 
 
+def test_a_shared_gate_turns_away_only_what_no_part_could_match() -> None:
+    from trooper.signals.classify import CODE_MARKS
+    from trooper.signals.rules import AnyOf, Rules
+
+    marks = AnyOf(Rules(r"\$\w+", gate=r"\$"), Rules(r"`[^`]+`", gate="`"), gate=r"[$`]")
+    assert marks.search("it costs $price", True) and marks.search("run `ls` there", True)
+    assert not marks.search("no marks here", True)
+    with pytest.raises(ValueError):  # a part with no gate of its own could match where the shared one does not
+        AnyOf(Rules(r"\bfoo\b"), Rules(r"\$\w+", gate=r"\$"), gate=r"\$")
+    # The code marks' shared gate lets through every text one of its parts' gates does: each string of one or
+    # two printable characters, and the words the gates name.
+    printable = [chr(code) for code in range(32, 127)]
+    texts = [a + b for a in printable for b in ["", *printable]] + ["import x", "d/dx"]
+    assert CODE_MARKS.gate is not None
+    for text in texts:
+        if any(part.gate is not None and part.gate.search(text) for part in CODE_MARKS.parts):
+            assert CODE_MARKS.gate.search(text), text
+
+
+def test_words_of_a_turn_are_its_runs_of_letters_and_digits_without_apostrophes() -> None:
+    from trooper.signals.rules import grams
+
+    for text, words in (("what's the snake_case of x-ray? 3.5kg", ["whats", "the", "snake", "case", "of", "x", "ray", "3", "5kg"]),
+                        ("tab\tand\x1cseparator, [brackets]", ["tab", "and", "separator", "brackets"]),
+                        ("l'été est là, it’s fine", ["lété", "est", "là", "its", "fine"]), ("", [])):
+        assert grams(text) == frozenset(words) | {f"{a} {b}" for a, b in zip(words, words[1:])}, text
+
+
 def test_a_turn_that_repeats_an_earlier_one_still_has_its_history() -> None:
     """The last turn is found by position: an equal earlier turn ("translate to french", twice)
     is not where the conversation starts, so the repeat depends on what was said between."""

@@ -74,6 +74,7 @@ CODE_MARKS = AnyOf(
     Rules(r"\b\w+\.(py|js|ts|go|rs|java|rb|sh|yaml|yml|json|toml|sql|env|cpp|h)\b", gate=r"\.[a-z]"),
     Rules(r"\b[a-z]+_[a-z_]+\b", gate="_"),
     Rules(r"\bx\s*\^\s*\d|\bd/dx\b", gate=r"\^|d/dx"),
+    gate=r"[`(=&|*;+:{\[$._^/-]|import ",  # a character or word one of the gates above needs
 )
 REASONING = Rules(
     # why and how-things-work questions, in the languages people write to agents
@@ -538,8 +539,10 @@ def _consents(seen: frozenset[str]) -> bool:
 
 
 def _only_small_talk(seen: frozenset[str]) -> bool:
+    if seen.isdisjoint(_SMALL_TALK_CORE):  # a cheap first look: the core words are single words
+        return False
     words = {w for w in seen if " " not in w}
-    return bool(words) and words <= _SMALL_TALK_WORDS and not words.isdisjoint(_SMALL_TALK_CORE)
+    return bool(words) and words <= _SMALL_TALK_WORDS
 
 
 def classify(conversation: Conversation) -> Decision:
@@ -562,10 +565,13 @@ def classify(conversation: Conversation) -> Decision:
     if decision.reason in _GROUNDABLE and _answered_by_system(text, conversation.system):
         return Decision("simple", "a question the system prompt answers")
     if conversation.tools and decision.reason not in _NEEDS_NO_TOOL \
-            and (decision.reason not in _WORLD_FACTS or _OWN_DATA.search(text.lower()) is not None
-                 or _THING_AT_HAND.search(text.lower()) is not None):
+            and (decision.reason not in _WORLD_FACTS or _about_own_data(text.lower())):
         return Decision("complex", "tools defined")
     return decision
+
+
+def _about_own_data(lowered: str) -> bool:
+    return _OWN_DATA.search(lowered) is not None or _THING_AT_HAND.search(lowered) is not None
 
 
 _NEEDS_NO_TOOL = frozenset(("small talk", "definition"))
@@ -787,20 +793,20 @@ def _decide(text: str, has_history: bool) -> Decision:
         return Decision("complex", "a fragment that continues earlier turns")
     if "how" in seen and SAY_HOW.search(core, latin, seen):
         return Decision("simple", "a translation, spelling or pronunciation")
-    ask, material = _split_material(core)
+    ask, material = (whole_ask, carried) if core == lowered else _split_material(core)  # (split once when no framing)
     asked = grams(ask) if material else seen
     if _composes_time_units(core) or (material and _converts_several(ask, material, latin, asked)):
         return Decision("complex", "an estimate, a computation or several operations")
-    if _ONE_CONVERSION.match(core) is not None:  # "kg to lbs: 68"
+    has_digit = _DIGIT.search(core) is not None
+    if has_digit and _ONE_CONVERSION.match(core) is not None:  # "kg to lbs: 68"
         return Decision("simple", "conversion or formatting")
     if ACTS.search(ask, latin, asked) or FOREIGN_ACTS.search(ask, latin, asked):
         return Decision("complex", "a request to act")
-    if _computes(ask) or WORKS_OUT.search(ask, latin, asked) \
-            or (_PERCENT.search(ask) is not None and _ARITHMETIC.match(ask) is None):  # "15% tip on 64.50"; not "20% of 50"
+    if _computes(ask) or WORKS_OUT.search(ask, latin, asked) or _takes_a_percentage(ask):
         return Decision("complex", "an estimate, a computation or several operations")
     if WEIGHS.search(ask, latin, asked) or (material and " or " in material and WEIGHS.search(core, latin, seen)):
         return Decision("complex", "a judgment, advice or a plan")
-    if _DIGIT.search(core) is None and word_count(core) <= MAX_CASE_WORDS and _ASKERS_CASE.search(core) is not None:
+    if not has_digit and word_count(core) <= MAX_CASE_WORDS and _ASKERS_CASE.search(core) is not None:
         return Decision("complex", "a question about the asker's own case")  # "what does a rate hike mean for my mortgage"
     if not material and _POINTS_AT_TEXT.search(core) is not None:  # "what is the meaning of this poem", nothing pasted
         return Decision("complex", "a job on a text not given")
@@ -817,14 +823,14 @@ def _decide(text: str, has_history: bool) -> Decision:
         if material and (TEXT_JOB_BLOCKS.search(ask, latin, asked) or not asked.isdisjoint(_SEVERAL)):
             # what made it more than a job on the carried text: "… and make it sound friendlier: …"
             return Decision("complex", "reasoning, judgment or a task")
-        if material or (_SUMMARY.search(core) is None and (_REWORKS_TEXT.search(core) is None or _DIGIT.search(core))):
+        if material or (_SUMMARY.search(core) is None and (_REWORKS_TEXT.search(core) is None or has_digit)):
             return Decision("simple", "conversion or formatting")
         return Decision("complex", "a job on a text not given")  # "summarize the french revolution", "format my resume"
     if LOOKUP.search(core, latin, seen):
         if seen.isdisjoint(_ENGLISH) and (FOREIGN_MORE.search(core, latin, seen) or FOREIGN_WEIGHS.search(core, latin, seen)):
             # "qual … e qual compensa mais", "¿qué pasaría si …?", "ile kosztuje remont łazienki 5 m2"
             return Decision("complex", "a question with more than a fact in it, in another language")
-        if _DIGIT.search(core) is not None and (not seen.isdisjoint(_HOW_MANY) or (  # "a 10 gallon tank, how many fish"
+        if has_digit and (not seen.isdisjoint(_HOW_MANY) or (  # "a 10 gallon tank, how many fish"
                 FOREIGN_HOW_MANY.search(core, latin, seen) and _FOREIGN_CONVERSION.search(core) is None)):
             return Decision("complex", "an estimate, a computation or several operations")
         if len(_QUALIFIER.findall(core)) >= MAX_LOOKUP_QUALIFIERS + 1:
@@ -1116,7 +1122,7 @@ def _without_courtesy(lowered: str) -> str:
     sign-off: "found it, thanks") is kept whole."""
     tail_at = max(0, len(lowered) - MAX_COURTESY_CHARS)  # looked for in the turn's last characters only
     tail = lowered[tail_at:]
-    if "th" not in tail and "ty" not in tail and "cheers" not in tail:
+    if "thank" not in tail and "thx" not in tail and "ty" not in tail and "cheers" not in tail:
         return lowered
     thanks = list(_THANKS.finditer(lowered, tail_at))
     if not thanks or word_count(lowered[:thanks[-1].start()]) < 2:
@@ -1387,11 +1393,18 @@ _ONE_TERM_IN_TICKS = re.compile(r"`[\w.-]{1,20}`")
 _ASKS_WHAT_IT_IS = re.compile(r"^(what('?s| is) x|x\W{0,3}(what('?s| is) (it|that|this)|meaning))\W*$")
 # A quote opens where no letter is before it (not the apostrophe in "what's") and closes where
 # none follows; the quoted text runs from the first opening to the last closing after it.
-_OPENING_QUOTE = re.compile(r"(?<!\w)['\"«“‘]")
+# (The mark comes first and the letter before it is checked behind it: the engine then skips
+# ahead to a quote mark instead of trying every position.)
+_OPENING_QUOTE = re.compile(r"['\"«“‘](?<!\w['\"«“‘])")
 _CLOSING_QUOTE = re.compile(r"['\"»”’](?!\w)")
 
 
 _PERCENT = re.compile(r"(?<![\d.])\d+(\.\d+)? ?(%|percent) (of|tip|off)\b")
+
+
+def _takes_a_percentage(ask: str) -> bool:
+    """A percentage taken of an amount: "15% tip on 64.50"; not one plain "20% of 50"."""
+    return ("%" in ask or "percent" in ask) and _PERCENT.search(ask) is not None and _ARITHMETIC.match(ask) is None
 _FRACTION = re.compile(r"\d+/\d+\s*[-+*x×÷]|[-+*x×÷]\s*\d+/\d+")
 # An ask that joins a second job: "…and tell me…", "…then convert…" (not "capitalization and punctuation").
 _SEVERAL = frozenset(f"{joint} {verb}" for joint in ("and", "then", "also", "plus") for verb in (
@@ -1512,7 +1525,7 @@ _HOW_MANY_IN = re.compile(r"\bhow many (second|minute|hour|day|week|month|year|d
 
 def _composes_time_units(text: str) -> bool:
     """"how many seconds in a year": units apart by more than one known step, so a multiplication."""
-    found = _HOW_MANY_IN.search(text)
+    found = _HOW_MANY_IN.search(text) if "how many" in text else None
     if found is None:
         return False
     return (_TIME_UNITS[found.group(1)], _TIME_UNITS[found.group(7)]) not in _KNOWN_STEPS
@@ -1525,8 +1538,10 @@ _NAMED_FORMAT = re.compile(r"\b(iso|rfc|utf|ieee|en|din) ?-?\d+\b")
 def _computes(ask: str) -> bool:
     """Numbers that have to be combined: two or more (a four-digit year is not one),
     unless it is one plain operation on two numbers ("what is 7 times 8")."""
+    if _DIGIT.search(ask) is None:
+        return False
     count = 0
-    for match in _NUMBER.finditer(_NAMED_FORMAT.sub("", ask) if _DIGIT.search(ask) else ask):
+    for match in _NUMBER.finditer(_NAMED_FORMAT.sub("", ask)):
         digits = match.group(0)
         if not (len(digits) == 4 and digits[:2] in ("19", "20")):
             count += 1

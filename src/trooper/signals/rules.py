@@ -89,14 +89,21 @@ class Rules:
 
 
 class AnyOf:
-    """Rule tables searched one after another, so each can have its own cheap gate."""
+    """Rule tables searched one after another, so each can have its own cheap gate. `gate`
+    is a cheaper test still, one that each part's gate needs to pass (a character any of
+    them needs): most turns pass none, and are turned away by one search instead of one a part."""
 
-    __slots__ = ("parts",)
+    __slots__ = ("parts", "gate")
 
-    def __init__(self, *parts: Rules) -> None:
+    def __init__(self, *parts: Rules, gate: str = "") -> None:
+        if gate and any(part.gate is None or part.words or part.scripts is not None for part in parts):
+            raise ValueError("a shared gate needs every part gated, with no words or scripts of its own")
         self.parts = parts
+        self.gate = re.compile(gate) if gate else None
 
     def search(self, lowered: str, latin_only: bool, grams: frozenset[str] = frozenset()) -> bool:
+        if self.gate is not None and self.gate.search(lowered) is None:
+            return False
         return any(part.search(lowered, latin_only, grams) for part in self.parts)
 
 
@@ -248,8 +255,20 @@ def _split_top(alternative: str) -> list[str]:
 @functools.lru_cache(maxsize=64)  # the same ask is looked at by more than one rule
 def grams(text: str) -> frozenset[str]:
     """A lower-cased text's words, and its pairs of adjacent words."""
-    words = _GRAM_WORD.findall(text.replace("'", "").replace("’", ""))
+    words = _words(text)
     return frozenset(words).union(map(" ".join, zip(words, words[1:])))
+
+
+# Every ASCII byte that is not a letter or a digit, to a space.
+_NOT_ALNUM_TO_SPACE = bytes(byte if chr(byte).isalnum() else 0x20 for byte in range(128)) + bytes(range(128, 256))
+
+
+def _words(text: str) -> list[str]:
+    """The runs of letters and digits, apostrophes dropped ("what's" is "whats"). An ASCII text (most
+    turns) is split by a byte translation, several times faster than the expression, with the same result."""
+    if text.isascii():
+        return text.encode("ascii").translate(_NOT_ALNUM_TO_SPACE, b"'").decode("ascii").split()
+    return _GRAM_WORD.findall(text.replace("'", "").replace("’", ""))
 
 
 __all__ = ["AnyOf", "Rules", "grams"]
