@@ -5,11 +5,15 @@
     python bench/classifier.py --errors   # also list every wrong decision on the dev split
     python bench/classifier.py --split dev --errors   # dev only, by source: what to run while tuning
     python bench/classifier.py --split dev --batch bd_t1201-bd_t1400 --errors   # one batch apart, its errors
+    python bench/classifier.py --split validation   # the validation split alone
     python bench/classifier_cv.py     # leave-one-batch-out on the dev turns: rules and a learned model
 
 Dev: tests/data/classifier_turns.jsonl (the rules may be tuned on it). Held-out:
 tests/data/heldout/classifier_turns.jsonl, written and labelled blind from the labelling guide
 (tests/data/README.md) and never read while tuning; only its aggregate figures are printed.
+Validation: tests/data/validation/classifier_turns.jsonl, written blind the same way; measured while
+tuning (`--split dev` prints it beside dev) to see whether a change carries, never read: its errors
+are never listed.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from trooper.signals.classify import classify  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "classifier_turns.jsonl"
 HELDOUT = ROOT / "tests" / "data" / "heldout" / "classifier_turns.jsonl"
+VALIDATION = ROOT / "tests" / "data" / "validation" / "classifier_turns.jsonl"
 
 
 def load(path: Path = DATA) -> list[dict]:
@@ -90,7 +95,7 @@ def in_batch(rows: list[dict], batch: str) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--errors", action="store_true", help="list the dev split's wrong decisions")
-    parser.add_argument("--split", choices=("dev", "heldout", "both"), default="both",
+    parser.add_argument("--split", choices=("dev", "validation", "heldout", "both"), default="both",
                         help="which split to measure; tune with dev only, so held-out stays unseen")
     parser.add_argument("--batch", action="append", default=[], metavar="FIRST-LAST",
                         help="also a column for the dev turns with ids FIRST..LAST of one prefix (a fresh blind batch, "
@@ -111,8 +116,11 @@ def main() -> None:
             figures[f"dev {source}"] = evaluate(rows)
         for batch in args.batch:
             figures[f"dev {batch}"] = evaluate(in_batch(load(DATA), batch))
+    if args.split in ("dev", "validation") and VALIDATION.is_file():  # aggregate only: nobody reads it
+        figures["validation"] = evaluate(load(VALIDATION))
     names = list(figures)
-    both = "held-out" in figures and "dev" in figures
+    unseen = "held-out" if "held-out" in figures else "validation"  # the gap: what no rule was fitted to, minus dev
+    both = unseen in figures and "dev" in figures
     width = {name: max(14, len(name) + 2) for name in names}
     print(f"{'measure':<22}" + "".join(f"{name:>{width[name]}}" for name in names) + ("       gap" if both else ""))
     for title, key, fmt, points in (("turns", "turns", "{:.0f}", False), ("accuracy", "accuracy", "{:.1%}", True),
@@ -120,9 +128,9 @@ def main() -> None:
                                     ("  of complex turns", "complex_to_simple_share", "{:.1%}", True),
                                     ("µs per decision", "us_per_decision", "{:.1f}", False)):
         cells = "".join(f"{fmt.format(figures[name][key]):>{width[name]}}" for name in names)
-        gap = f"{(figures['held-out'][key] - figures['dev'][key]) * 100:+.1f} pt" if points and both else ""
+        gap = f"{(figures[unseen][key] - figures['dev'][key]) * 100:+.1f} pt" if points and both else ""
         print(f"{title:<22}{cells}{gap:>10}")
-    if args.split != "dev" and not HELDOUT.is_file():
+    if args.split in ("heldout", "both") and not HELDOUT.is_file():
         print(f"(no held-out split at {HELDOUT.relative_to(ROOT)})")
     print("targets on held-out: accuracy ≥ 95%, complex→simple ≤ 2% of complex turns, ≤ 50 µs per decision")
     if args.errors and "dev" in figures:

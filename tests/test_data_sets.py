@@ -61,6 +61,9 @@ ALL_TURNS = load_turns()
 # guide, where a long turn can be simple (reformat this pasted list) and the rule is gone.
 TURNS = [t for t in ALL_TURNS if re.fullmatch(r"c\d{3,}", t["id"]) and int(t["id"][1:]) <= 409]
 HELD_OUT_TURNS = load_turns(HELD_OUT / "classifier_turns.jsonl") if (HELD_OUT / "classifier_turns.jsonl").exists() else []
+# written blind like the held-out split; measured while tuning, never read (bench/classifier.py)
+VALIDATION_TURNS = load_turns(DATA / "validation" / "classifier_turns.jsonl") \
+    if (DATA / "validation" / "classifier_turns.jsonl").exists() else []
 
 
 def last_user(turn: dict) -> str:
@@ -69,9 +72,10 @@ def last_user(turn: dict) -> str:
 
 def test_turn_count_and_ids():
     assert len(TURNS) >= 300
-    ids = [t["id"] for t in ALL_TURNS + HELD_OUT_TURNS]
+    ids = [t["id"] for t in ALL_TURNS + VALIDATION_TURNS + HELD_OUT_TURNS]
     assert len(ids) == len(set(ids))
     assert all(re.fullmatch(r"(c|dv_t|bd_t|pr_t)\d{3,}", t["id"]) for t in ALL_TURNS)
+    assert all(re.fullmatch(r"bv_t\d{4}", t["id"]) for t in VALIDATION_TURNS)
     assert all(re.fullmatch(r"(ho|h2|h3|h4|h5)_t\d{4}", t["id"]) for t in HELD_OUT_TURNS)
 
 
@@ -85,7 +89,8 @@ def test_corpus_size_and_split():
         assert sum(len(t["messages"]) > 1 for t in split) >= 0.15 * len(split)
 
 
-@pytest.mark.parametrize("turn", [t for t in ALL_TURNS + HELD_OUT_TURNS if t not in TURNS], ids=lambda t: t["id"])
+@pytest.mark.parametrize("turn", [t for t in ALL_TURNS + VALIDATION_TURNS + HELD_OUT_TURNS if t not in TURNS],
+                         ids=lambda t: t["id"])
 def test_guide_turn_shape(turn):
     """A turn written to the labelling guide: its keys, label, category, and a request's shape."""
     assert set(turn) <= {"id", "messages", "label", "category", "note", "tools", "lang"}
