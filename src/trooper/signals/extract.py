@@ -466,7 +466,6 @@ class Observed(msgspec.Struct, frozen=True):
     # a later turn's request, as people add to a task once it is under way ("yes refund both", "she wants the
     # rebill", "can we waive the late fee", "I want compensation"): what it asks for and what it says around it
     request: str = ""
-    steps_named: tuple[int, ...] = ()  # every plan step number an assistant's prose names ("Step 3 done", "for step 4")
 
 
 _CACHE: OrderedDict[bytes, Observed] = OrderedDict()
@@ -518,14 +517,11 @@ class _Reading:
         self.entities: dict[str, None] = {}
         self.said = ""  # the last prose sentence, announcing the next tool call
         self.first = ""  # the first prose sentences
-        self.steps_named: dict[int, None] = {}
 
     def prose(self, text: str, questions: bool) -> None:
         role = self.role
         text = bounded(text, ANSWER_WINDOW if role == "assistant" else USER_WINDOW)
         sentences = list(_sentences(text))
-        if role == "assistant" and "tep" in text:
-            self.steps_named.update(dict.fromkeys(int(n) for n in _STEP_MENTION.findall(text.lower())))
         if role == "user":
             words = without_harness(text)
             if words:
@@ -665,8 +661,7 @@ class _Reading:
             self.events.append(Event("todo", tool_id=tool_id, todo=tuple(actions.todos(arguments))))
             return
         announced = _announcement(self.said)
-        at = _announced_step(self.said)
-        self.events.append(Event("call", announced, tool_id=tool_id, call=described, tool=name, numbers=(at,) if at else ()))
+        self.events.append(Event("call", announced, tool_id=tool_id, call=described, tool=name))
         if described.kind == "change" and isinstance(arguments, dict) and _OUTBOUND.search(name) and not _DRAFT.search(name):
             awaited = _outbound_ask(name, arguments)
             if awaited is not None:  # a message that asks its recipient for something: their reply is awaited
@@ -692,7 +687,7 @@ class _Reading:
         return Observed(self.intent, self.goal, self.redirect, tuple(self.constraints), tuple(self.events), tuple(self.facts),
                         tuple(self.actions), tuple(self.entities), _clean(self.said)[:160] if self.role == "assistant" else "",
                         self.first if self.role == "assistant" else "", any(event.kind == "report" for event in self.events),
-                        self.correction, self.asks, self.request, tuple(self.steps_named))
+                        self.correction, self.asks, self.request)
 
 
 def _observe(message: Message) -> Observed:
@@ -1053,14 +1048,13 @@ class SignalReader:
         self.plan_unit = "step"
         self.plan_reads = True  # the plan reads as steps, not only as a list in the user's words
         self.working_on = 0  # a todo list's item in progress: the work done now is that step
-        self.ticked = False  # the plan is a todo list the agent ticks: its own record of what is done
         self.actions: list[str] = []
         self.entities: dict[str, None] = {}
         self.facts: dict[str, None] = {}
-        # call id -> the call, what the assistant said of it, the plan step it named for it (0: none), and the
-        # assistant turn that made it (calls made together are siblings, not retries)
-        self.calls: dict[str, tuple[Call, str, int, int]] = {}
-        self.text_calls: list[tuple[Call, str, int, int]] = []  # a text agent's calls, answered in order (turn 0)
+        # call id -> the call, what the assistant said of it, and the assistant turn that made it (calls made
+        # together are siblings, not retries)
+        self.calls: dict[str, tuple[Call, str, int]] = {}
+        self.text_calls: list[tuple[Call, str, int]] = []  # a text agent's calls, answered in order (turn 0)
         self.turns = 0  # assistant turns read
         self.edited: set[str] = set()  # files changed since the user last spoke
         # the edits made since then that serve one purpose, as one step: its index, its name, its files
@@ -1075,7 +1069,6 @@ class SignalReader:
         self.unreported: list[int] = []  # steps recorded since the assistant last spoke
         self.answered = False  # a call was answered since the assistant last spoke
         self.fresh = -1  # the last step a tool call recorded since the assistant last spoke, numbered or not
-        self.recorded: list[int] = []  # every step tool calls recorded since the assistant last spoke
         self.last_work = -1  # the last step a tool call recorded since the user last spoke: what a passing check verifies
         self.last_edited = False  # that step changed files
         self.batch: tuple[str, int] = ("", -1)  # the tool and the step of the calls answered since it last spoke
@@ -1195,12 +1188,9 @@ class SignalReader:
             if _CLAIMED not in failure.text:
                 failure.text = _claimed(failure.text, _first_clause(seen.first)) if whole else _glossed(failure.text, seen.first)
                 failure.words = failure.words | _stems(seen.first)
-        if message.role == "assistant" and self.recorded and self.plan and seen.steps_named:
-            self._refile(seen)
         if message.role == "assistant":
             self.reported = 0
             self.unreported = []
-            self.recorded = []
             self.fresh = -1
             self.answered = False
             self.batch = ("", -1)
@@ -1209,21 +1199,6 @@ class SignalReader:
         self.actions.extend(seen.actions)
         self.entities.update(dict.fromkeys(seen.entities))
         self._trim()
-
-    def _refile(self, seen: Observed) -> None:
-        """The agent's first words after its calls saying which plan step is done ("Step 1 done: DP-1102 and
-        DP-1103 accepted", naming no other step) say whose work those calls were: the agent's own account
-        outranks the words the work shares with a plan step."""
-        claimed = {number for event in seen.events if event.kind == "step" and event.unit == "step"
-                   for number in event.numbers}
-        if len(claimed) != 1 or self.plan_unit != "step":
-            return
-        number = claimed.pop()
-        if not 0 < number <= len(self.plan) or any(other < number for other in seen.steps_named):
-            return  # "Step 1 is done … for step 2, it went to …": a recap, not one step's report
-        for index in self.recorded:
-            if index < len(self.step_items):
-                self.step_items[index] = number
 
     def signals(self) -> Signals:
         resume_from = self._resume_from()
@@ -1550,7 +1525,6 @@ class SignalReader:
         if self.plan and self.plan_reads and not by_user and not plan.headed and not self._revises(plan.items):
             return  # "two things: - don't touch prod-db - keep the old logs": rules or questions, not a new plan
         before = self.plan
-        self.ticked = False
         self.plan = [_Step(n, text, marked) for n, (text, marked) in enumerate(zip(plan.items, plan.marked), 1)]
         self._carry(before)
         self.plan_unit = plan.unit
@@ -1603,7 +1577,6 @@ class SignalReader:
                 step.said, step.looked = before[step.text].said, before[step.text].looked
         self.plan_unit = "step"
         self.plan_reads = True
-        self.ticked = True
         self.working_on = next((n for n, (_, state) in enumerate(items, 1) if state == "in_progress"), 0)
 
     def _moving_on(self, number: int) -> None:
@@ -1613,16 +1586,14 @@ class SignalReader:
             for step in self.plan[: number - 1]:
                 step.done = step.done or step.touched
 
-    def _plan_item(self, words: frozenset[str], strong: bool, loose: bool = False, only: int = 0) -> _Step | None:
+    def _plan_item(self, words: frozenset[str], strong: bool, loose: bool = False) -> _Step | None:
         """The plan step a piece of work belongs to: the step not yet done that shares
         the most of its words with the work, if enough. The work finishes the step when
         it covers most of it; else the step is under way, and finished once the work
         moves on to a later step."""
         best, best_score = None, 0.0
         upcoming = next((step for step in self.plan if not step.done and step.words), None)
-        if only:  # the step the agent said the work is: is it finished?
-            upcoming = self.plan[only - 1] if upcoming is not None and not self.plan[only - 1].done else None
-        for step in self.plan if not only else [self.plan[only - 1]]:
+        for step in self.plan:
             if step.done or not step.words or (strong and not step.looks):
                 continue
             shared = len((words & step.words) - _GENERIC)
@@ -1633,18 +1604,21 @@ class SignalReader:
             if enough and score > best_score:
                 best, best_score = step, score
         near = len((words & upcoming.words) - _GENERIC) if upcoming is not None else 0
-        if strong and near and not only:  # a lookup more about a step already done is more of that step's work
-            near = 0 if any(len((words & step.words) - _GENERIC) > near for step in self.plan if step.done) else near
         if strong and best is None and near and upcoming is not None and (upcoming.looks or (
                 loose and upcoming.verb not in _CHANGING)):  # a search does not book the flight
             upcoming.done = upcoming.touched = True  # a lookup about the next step, when that step is a lookup
             return upcoming
-        elif not strong and near and (best is None or len((words & best.words) - _GENERIC) <= near):
+        elif not strong and near and (best is None or len((words & best.words) - _GENERIC) <= near + 1):
             # plans are worked in order: work that shares about as much with the next step is that step
             best, best_score = upcoming, near / len(upcoming.words)  # type: ignore[union-attr]  # near: upcoming set
         if best is None:
             return None
-        covers = _covers(best, words, best_score, strong)
+        # the work covers the step: most of its words, or its verb and its object ("Book a hotel…" by book_hotel)
+        covers = (best_score >= (0.4 if strong else 0.6) and len(words & best.words) >= 2) or len(best.words) == 1 \
+            or (best.verb in words and len((words & best.words) - {best.verb}) >= 1) \
+            or (best.verb in words and best.words - {best.verb} <= _ROLES)  # "Email the customer": whoever it went to
+        if best.verb in _CHANGING and best.verb not in words:
+            covers = False  # a step that changes something is finished by that change ("Send the email", not a draft)
         if strong:  # a lookup or a check finishes a step that is only that; it moves nothing on
             best.done = best.done or covers
             return best if covers else None
@@ -1661,20 +1635,20 @@ class SignalReader:
         if event.call.kind == "change" and (len(self.work) < MAX_WORK_NAMES or event.tool in self.work):
             self.work[event.tool] = self.work.get(event.tool, 0) + 1
         if event.tool_id:
-            self.calls[event.tool_id] = (event.call, event.text, event.numbers[0] if event.numbers else 0, self.turns)
+            self.calls[event.tool_id] = (event.call, event.text, self.turns)
         else:
-            self.text_calls.append((event.call, event.text, event.numbers[0] if event.numbers else 0, 0))
+            self.text_calls.append((event.call, event.text, 0))
 
     def _result(self, event: Event) -> None:
         assert event.results is not None
         self.answered = True
         if event.tool_id and event.tool_id in self.calls:
-            call, announced, told, turn = self.calls.pop(event.tool_id)
+            call, announced, turn = self.calls.pop(event.tool_id)
         elif not event.tool_id and self.text_calls:
-            call, announced, told, turn = self.text_calls.pop(0)
+            call, announced, turn = self.text_calls.pop(0)
         else:
             name = event.tool or "tool"
-            call, announced, told, turn = actions.describe(name, {}), "", 0, 0
+            call, announced, turn = actions.describe(name, {}), "", 0
         result = event.results[0] if call.kind == "read" else event.results[1]
         awaited = self.awaiting.pop(event.tool_id, None)
         if awaited is not None and result.status != "failed":
@@ -1761,11 +1735,10 @@ class SignalReader:
             if announced and announced.lower() not in name.lower():
                 name = f"{name}: {announced}"  # what the assistant said it was doing: the step's purpose
             number = self._advance(words) or self.working_on
-            if 0 < told <= len(self.plan) and self.plan_unit == "step":  # "Step 3: add the lines", "Do step 5 first"
-                number = told
+            told = _STEP_NAMED.match(announced.lower()) if announced and self.plan else None
+            if told is not None and 0 < int(told.group(1)) <= len(self.plan):  # "Step 3: add the lines"
+                number = int(told.group(1))
                 self._moving_on(number)
-                if not _DRAFTING.search(call.key):  # a draft or a preview is not yet the step ("Step 5: the email")
-                    self._plan_item(words, strong=False, only=number)  # finished, if the work covers it
                 self.plan[number - 1].touched = True
             if not number and self.plan_unit == "step":  # a plan of numbered PRs or phases is marked by its numbers
                 item = self._plan_item(words, strong=False) if self.plan else None
@@ -1791,7 +1764,6 @@ class SignalReader:
                 self._add_step(name[:200], words, number, asked)
                 if len(self.steps) > recorded:
                     self.fresh = recorded
-                    self.recorded.append(recorded)
                     if call.key.startswith("edit:") or not self.last_edited:  # a check verifies code changed before all
                         self.last_work, self.last_edited = recorded, call.key.startswith("edit:")
                     self.batch = (call.key, recorded)
@@ -2097,7 +2069,7 @@ class SignalReader:
     def _trim(self) -> None:
         """Keep what is held bounded: old items give way to new ones."""
         if len(self.steps) > MAX_STEPS:
-            self.unreported = self.recorded = []  # their indices are about to move
+            self.unreported = []  # their indices are about to move
             self.fresh = self.last_work = -1
             self.batch = ("", -1)
         # called after every message: compare lengths first, and cut only what is over its bound
@@ -2130,8 +2102,6 @@ class SignalReader:
         # its answer is awaited
         held |= {loop.step for loop in self.loops if loop.key.startswith("pending:") and 0 < loop.step <= len(self.plan)
                  and self.plan[loop.step - 1].verb not in _REQUESTING}
-        if self.ticked:  # the agent's own list says what is done; a step it left open is open
-            return {step.number for step in self.plan if step.number not in held and step.done}
         return {step.number for step in self.plan if step.number not in held and (
             step.done or ((step.number <= done or step.number < begun) and (step.touched or step.looks)))}
 
@@ -2162,16 +2132,6 @@ _GENERIC = frozenset("tool call run ran file new add updat creat make set use ch
                      "all now step user".split())
 
 
-def _covers(step: _Step, words: frozenset[str], score: float, strong: bool = False) -> bool:
-    """Does the work finish the plan step: most of its words, or its verb and its object ("Book a hotel…" by
-    book_hotel)? A step that changes something is finished only by that change ("Send the email", not a draft)."""
-    if step.verb in _CHANGING and step.verb not in words:
-        return False
-    return (score >= (0.4 if strong else 0.6) and len(words & step.words) >= 2) or len(step.words) == 1 \
-        or (step.verb in words and len((words & step.words) - {step.verb}) >= 1) \
-        or (step.verb in words and step.words - {step.verb} <= _ROLES)  # "Email the customer": whoever it went to
-
-
 def _asked_for(ask: str, call: Call, name: str, words: frozenset[str]) -> str:
     """The first change after the user asked for one is what they asked for, and a person notes
     it so: when the ask says more than the call, is not the same act again ("opened a PR with the
@@ -2181,23 +2141,6 @@ def _asked_for(ask: str, call: Call, name: str, words: frozenset[str]) -> str:
     if len(asked - words) < 2 or _stems(ask.split(" ", 1)[0]) == _stems(name.split(" ", 1)[0]):
         return ""
     return ask if call.key.startswith(_WORKSPACE_TOOLS) or (asked & words) - _GENERIC else ""
-
-
-# The plan step a sentence announcing work names: "Step 3: add the lines", "Now step 4, the refund", "Do step 5
-# first, then the retro pay (step 3)" (the first named is the one at work); not "Step 2 done", a report.
-_STEP_MENTION = re.compile(r"\bsteps?\s*#?(\d{1,2})\b")
-_ANNOUNCED_STEP = re.compile(r"(?<!for )(?<!before )(?<!after )(?<!until )(?<!once )\bstep\s*#?(\d{1,2})\b(?![\s*,:]*(?:is |are |was |has been |now )?(?:done|complete|finished|"
-                             r"fixed|ok|passes|passed|succeeded|verified|✅|✓)\b)", re.IGNORECASE)
-
-
-def _announced_step(sentence: str) -> int:
-    if "tep" not in sentence:
-        return 0
-    low = sentence.translate(_MARKUP).lower()
-    if _is_step(low) or re.search(r"\bsteps\b", low):
-        return 0  # "Steps 3 and 4 done: …", "Reverted step 2's change": a report, or several steps
-    named = _ANNOUNCED_STEP.search(low)
-    return int(named.group(1)) if named is not None else 0
 
 
 def _is_step(low: str) -> bool:
@@ -2387,7 +2330,6 @@ def _things(key: str) -> frozenset[str]:
 
 # A tool that sends a message to someone: send_email, message_vendor, email_party, fax_prescriber.
 _OUTBOUND = re.compile(r"(?:^|[_.\s-])(?:send|email|mail|message|fax|sms|text|contact)(?:$|[_.\s-])|^(?:email|message|fax|sms)", re.I)
-_DRAFTING = re.compile(r"draft|preview|dry.?run", re.I)
 _DRAFT = re.compile(r"draft|preview|template|post|publish|broadcast|announce", re.I)  # a post tells; it asks no one
 _MESSAGE_WORDS = frozenset("send email mail message fax sms text contact notice note letter reply to".split())
 _GREETED = re.compile(r"\s*(?:hi|hello|dear|hey|good (?:morning|afternoon))\s+([^,\n!]{2,40})[,!\n]", re.I)
