@@ -925,6 +925,27 @@ def test_a_redirect_later_in_the_turn_or_after_an_observation_is_read() -> None:
     assert scrapped.intent.startswith("give me 3 papers on Prussian blue analogues (was: "), scrapped.intent
 
 
+def test_a_redirect_said_with_only_acknowledgements_around_it_is_read() -> None:
+    signals = extract([user("so my blender arrived with a cracked jug, order BC-88213"), assistant("Sorry! Replace or refund?"),
+                       user("replacement please, I like the blender"), assistant("The replacement is out of stock."),
+                       user("ugh. ok just refund it then")])
+    assert signals.intent.startswith("just refund it then (was: "), signals.intent
+
+
+def test_a_new_plan_reads_as_a_list_not_as_clauses_after_a_colon() -> None:
+    signals = extract([user("Please move invoices off the ccy_code column."), assistant("Plan: add currency, backfill."),
+                       user("new plan, throw the old one away:\n1. keep 0041 as it is\n2. run 0041 on staging")])
+    assert signals.intent.startswith("throw the old one away: keep 0041 as it is, run 0041 on staging (was: "), signals.intent
+
+
+def test_the_intent_leaves_out_links_paths_moods_and_bare_lead_ins() -> None:
+    signals = extract([user("draft the letter to the insured. claim AC-2026-55190, hail storm on nov 28. can you\n"
+                            "- confirm hail is covered\n- work out what we pay lol. the photos are at "
+                            "https://cdn.example.com/claims/2026/ac55190_photos.zip")])
+    assert signals.intent == ("draft the letter to the insured — claim AC-2026-55190, hail storm on nov 28 — confirm hail "
+                              "is covered — work out what we pay — the photos are at ac55190_photos.zip"), signals.intent
+
+
 def test_dont_forget_is_a_reminder_not_a_redirect() -> None:
     signals = extract([user("Please refund order A-1001, the kettle is broken."), assistant("Looking it up."),
                        user("don't forget to email the customer the refund reference")])
@@ -987,8 +1008,8 @@ def test_a_relayed_instruction_is_added_ask_first() -> None:
     assert relayed.intent.endswith("; then: she says run it at 70% until the saturday PM shift — hold on, Dana just came by")
     rather = extract([*first, user("honestly the client just told me they don't want to fight it, they'd rather accept "
                                    "the code and pay")])
-    assert rather.intent.endswith("; then: they'd rather accept the code and pay — honestly the client just told me "
-                                  "they don't want to fight it"), rather.intent
+    assert rather.intent.endswith("; then: they'd rather accept the code and pay — the client just told me "
+                                  "they don't want to fight it"), rather.intent  # "honestly" only says how they feel
 
 
 def test_a_goal_that_points_back_keeps_what_it_points_at_ahead_of_the_rules() -> None:

@@ -840,13 +840,13 @@ def _intent(sentences: list[str]) -> tuple[str, bool]:
                      for j, r in ((j, _clean(_GREETING.sub("", s)).rstrip(".!")) for j, s in enumerate(sentences) if j != i)
                      if r and not _SMALL_TALK.match(r) and not _bare_request(r)]
             rest = [r for work, r in about if work] + [r for work, r in about if not work]
-            return " — ".join([what.rstrip(".!"), *rest])[:INTENT_LENGTH], True
+            return _compact(" — ".join([what.rstrip(".!"), *rest]))[:INTENT_LENGTH], True
     told = [rest for rest in (_GREETING.sub("", s) for s in sentences)
             if rest and not (_SMALL_TALK.match(rest) and len(rest.split()) < 8) and not _bare_request(rest)]
     if not told or (len(" ".join(told).split()) <= 12 and _CHAT.search(" ".join(told).lower())):
         return "", False  # "hey benefitsbot, how's it going": no task yet
-    return " ".join(_clean(s).rstrip(".!") + ("" if s.rstrip().endswith("?") else ".") for s in told
-                    )[:INTENT_LENGTH].rstrip("."), False
+    return _compact(" ".join(_clean(s).rstrip(".!") + ("" if s.rstrip().endswith("?") else ".") for s in told
+                             ))[:INTENT_LENGTH].rstrip("."), False
 
 
 INTENT_LENGTH = 300
@@ -876,6 +876,25 @@ _LATER_REQUEST = re.compile(
 )
 
 
+def _compact(said: str) -> str:
+    """What the user said, as a line about the task keeps it: a link by the last part of its address
+    (the file or page it names), without the words that carry only a mood ("lol", "ugh", "honestly"),
+    and without the bare lead-ins said between the parts ("can you", "here's the list")."""
+    if "://" in said:
+        said = _LINK.sub(r"\1", said)
+    said = _FILLER.sub("", said)
+    if " — " in said:
+        said = " — ".join(part for part in said.split(" — ") if not _LEAD_IN.match(part))
+    return said
+
+
+_LINK = re.compile(r"https?://(?:[^\s/)>\]]+/)*([^\s/)>\]]+)/?")
+_FILLER = re.compile(r"(?<![\w-])(?:lol|lmao|haha|ugh+|tbh|honestly)\b[,.!]*\s*", re.IGNORECASE)
+_LEAD_IN = re.compile(r"^\W*(?:(?:can|could|would|will) (?:you|we)|(?:i|we) (?:need|want)|here'?s (?:the|my) \w+|"
+                      r"let'?s go|(?:the )?rules|(?:the )?steps|what i need|do this in order|(?:a )?(?:few|couple of) things"
+                      r"(?: today)?|wait|perfect|oh (?:no|ok)|ugh wait)\W*$", re.IGNORECASE)
+
+
 def _request(sentences: list[str]) -> str:
     """A later turn's request and what it says around it ("yes refund both — that's ridiculous
     about the fees"), or "" when it asks for nothing. A question ("can she pay in two parts?")
@@ -890,7 +909,7 @@ def _request(sentences: list[str]) -> str:
             lead = _clean(said[:cut]) if cut > 0 else ""
             rest = [lead, *(_clean(s).rstrip(".!") for j, s in enumerate(sentences) if j != i)]
             rest = [r for r in rest if r and not _SMALL_TALK.match(r) and not _bare_request(r)]
-            return " — ".join([_clean(said[cut:].lstrip(" ,—") if cut > 0 else said).rstrip(".!"), *rest])
+            return _compact(" — ".join([_clean(said[cut:].lstrip(" ,—") if cut > 0 else said).rstrip(".!"), *rest]))
     return ""
 
 
@@ -945,8 +964,8 @@ def _redirected(sentences: list[str]) -> str:
         first += 1  # "good timing, Oskar just came over. he's seen fp_9ab3e before": why, not what
     if first and _POINTS_BACK.search(" ".join(told[first][0].lower().split()[:5])):
         first -= 1  # "the Brightwater renewal is more urgent. pull up where that stands": what it points at
-    said = ", ".join(clause.rstrip(".!") for clauses in told[first:] for clause in clauses)
-    return shown(" ".join(said.split()), REDIRECT_LENGTH).strip(" -*•:,;")
+    said = ", ".join(clause.rstrip(".!") for clauses in told[first:] for clause in clauses).replace(":, ", ": ")
+    return shown(_compact(" ".join(said.split())), REDIRECT_LENGTH).strip(" -*•:,;")
 
 
 REDIRECT_LENGTH = 240
@@ -1094,7 +1113,7 @@ class SignalReader:
                 self.asking = ""
             if seen.first and self.plan and (self.reported or self.answered):
                 at_work = self.reported or self._current_step()
-        if seen.intent:
+        if seen.intent or seen.redirect:  # "ugh. ok just refund it then" is all acknowledgement but its redirect
             if not self.intent:
                 self.intent = seen.intent
             elif seen.redirect:
