@@ -1359,7 +1359,7 @@ def test_a_dry_run_flag_quoted_in_a_commit_message_is_no_dry_run() -> None:
     signals = extract([user("Commit the fix."),
                        tool_call("t1", "Bash", command="git commit -m 'Fix --dry-run deleting files (#57)'"),
                        tool_result("t1", "[main a3f9c21] Fix --dry-run deleting files (#57)")])
-    assert signals.completed_steps == ["committed 'Fix --dry-run deleting files (#57)' (a3f9c21)"]
+    assert signals.completed_steps == ["committed 'Fix --dry-run deleting files (#57)' on main (a3f9c21)"]
 
 
 def test_a_compact_json_result_keeps_all_its_ids_and_a_long_batch_is_named_by_its_ends() -> None:
@@ -1819,3 +1819,34 @@ def test_a_call_made_beside_a_failed_one_is_its_sibling_not_its_retry() -> None:
                        Message("assistant", (post("DE02"),)),
                        tool_result("je-DE02", '{"ok": true, "je_id": "JE-DE02-7701"}')])
     assert not any("DE02" in loop for loop in retried.open_loops), retried.open_loops
+
+
+def test_a_push_is_named_by_the_commit_it_moved_the_branch_to() -> None:
+    signals = extract([
+        user("Staging goes straight to main: commit the overlay change and push it."),
+        tool_call("t1", "Bash", command='git add k8s/staging/configmap.yaml && git commit -q -m "staging: add ledger env" '
+                                        "&& git push origin main 2>&1 | tail -2"),
+        tool_result("t1", "To gitlab.corp:platform/infra-gitops.git\n   4e2b91c..b7d30e5  main -> main"),
+    ])
+    assert signals.completed_steps == ["committed 'staging: add ledger env' and pushed main (b7d30e5)"]
+
+
+def test_a_commit_is_named_by_the_branch_its_result_says_it_went_on() -> None:
+    signals = extract([
+        user("Commit the cart fix, don't push."),
+        tool_call("t1", "Bash", command='git add src/store && git commit -m "fix(cart): keep badge count in sync"'),
+        tool_result("t1", "[feat/checkout-polish a4d91e0] fix(cart): keep badge count in sync\n 2 files changed"),
+    ])
+    assert signals.completed_steps == ["committed 'fix(cart): keep badge count in sync' on feat/checkout-polish (a4d91e0)"]
+
+
+def test_a_result_that_names_the_record_it_filed_names_the_step() -> None:
+    signals = extract([
+        user("We need a filter from Spartanburg."),
+        assistant("Action: request_transfer[OCF-220 | 1 | Spartanburg]"),
+        user("Observation: Transfer request TR-4471 submitted. Courier runs at 15:00."),
+        assistant("Action: draft_email[ops@plant.example|Filter|Hi, the filter is on its way]"),
+        user("Observation: Draft D-8841 created."),  # "created" says less than the call's own verb
+    ])
+    assert signals.completed_steps[0] == "submitted transfer request TR-4471: OCF-220 | 1 | Spartanburg"
+    assert signals.completed_steps[1] == "emailed draft ops@plant.example|Filter|Hi, the filter is on its way"

@@ -181,6 +181,16 @@ def describe(tool: str, arguments: Any) -> Call:
     return Call(key, kind, phrase[:200], " ".join((tool, *words, *values)), label[:120])
 
 
+def values_of(call: Call) -> str:
+    """What a domain tool's call was given, as its phrase shows it: the phrase without the verb and the
+    tool's own words ("requested transfer OCF-220 | 1 | Spartanburg" → "OCF-220 | 1 | Spartanburg")."""
+    tool = set(name_words(call.key.split(":", 1)[0]))
+    words = call.phrase.split(" ")[1:]
+    while words and words[0].lower() in tool:
+        words = words[1:]
+    return " ".join(words)
+
+
 _ENUM = re.compile(r"[a-z]+(?:_[a-z]+)+")
 _ASKING_USER = (["ask"], ["ask", "user"], ["ask", "human"], ["ask", "the", "user"], ["clarify"],
                  ["request", "user", "input"])
@@ -335,6 +345,10 @@ _SCRIPT_VERBS = ("deploy", "rotate", "migrate", "backup", "restore", "release", 
 _SQL_CHANGE = re.compile(r"\b(update|insert|delete|alter|create|drop|grant|revoke|truncate|vacuum|reindex)\b", re.I)
 _QUOTED_MESSAGE = re.compile(r"""(?<!\S)-[a-z]*m\s*(?:"([^"]{1,200})"|'([^']{1,200})'|(\S+))""")
 _COMMIT_LINE = re.compile(r"^\[[\w./-]+(?: \(root-commit\))? ([0-9a-f]{7,12})\]|^([0-9a-f]{7,12}) (?=\S)", re.MULTILINE)
+# git push's report of what it moved ("   4e2b91c..b7d30e5  main -> main"): the commit the branch now points at
+_PUSHED_LINE = re.compile(r"^ *\+? *[0-9a-f]{7,12}\.\.\.?([0-9a-f]{7,12}) +\S+ +-> +\S+", re.MULTILINE)
+# the branch a commit went on, from its result ("[feat/checkout-polish a4d91e0] fix(cart): …")
+_COMMITTED_ON = re.compile(r"^\[([\w./-]+)(?: \(root-commit\))? [0-9a-f]{7,12}\]", re.MULTILINE)
 _TITLE = re.compile(r"""--title\s*(?:"([^"]{1,200})"|'([^']{1,200})'|(\S+))""")
 _REDIRECT = re.compile(r"(?<![0-9&>])>{1,2}\s*([\w./~-]+)")
 _RANK = {"read": 0, "check": 1, "change": 2}
@@ -856,6 +870,7 @@ def _ids(body: str, data: Any) -> tuple[str, ...]:
                 elif 0 < len(text) <= 24 and not text.startswith("http"):
                     found[text] = None
     found.update(dict.fromkeys(a or b for a, b in _COMMIT_LINE.findall(body[:4000])))
+    found.update(dict.fromkeys(_PUSHED_LINE.findall(body[:4000])))
     found.update(dict.fromkeys(_text_ids(body[:2000])))
     return tuple(found)[:12]
 
@@ -949,6 +964,7 @@ def _error_line(body: str) -> str:
 
 
 _ID_KIND = re.compile(r"[A-Za-z]+[-_]")
+_COMMIT_PHRASE = re.compile(r"\bcommitted(?: '[^']*')?")
 _BARE_PR = re.compile(r"\bPR\b(?!\s*#)(:?)")
 
 
@@ -958,6 +974,9 @@ def step_name(call: Call, result: Outcome) -> str:
     phrase = glossed(call.phrase, result.text) if call.phrase.startswith("ran ") else call.phrase
     if result.tally:  # a batch that partly went through: what it was done to, not what was asked
         phrase = without(phrase, [failure.split(": ", 1)[0] for failure in result.failed])
+    branch = _COMMITTED_ON.search(result.text[:4000]) if "committed" in phrase else None
+    if branch is not None and branch.group(1).lower() not in phrase.lower():  # where the commit went, as its result says
+        phrase = _COMMIT_PHRASE.sub(lambda m: f"{m.group(0)} on {branch.group(1)}", phrase, count=1)
     low = (phrase if result.tally else call.phrase).lower()
     ids = [i for i in dict.fromkeys((*result.ids, *result.done)) if i.lower() not in low]
     if result.verb and phrase.startswith("created ") and result.verb != "created":

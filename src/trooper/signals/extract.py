@@ -123,6 +123,12 @@ _MARKER = re.compile(
 # Tool output is data, not a report: only an explicit completion counts there.
 _TOOL_MARKER = re.compile(r"^(?:✅|☑|✔️?|\[x\]|(?:done|completed?|finished)\s*:\s*\w|" + _NUMBERED_DONE + ")")
 _PAST_FIRST = re.compile(rf"^(?:(?:i|we)(?:'ve| have)\s+|just\s+)?(?:{_DONE_VERBS})\b")
+# A result that names the record it made and what became of it: "Transfer request TR-4471 submitted.",
+# "Claim CL-90412 opened", "Bug BUG-4412 filed, priority P2".
+_RECORD_DONE = re.compile(
+    rf"^([a-z][a-z]+(?: [a-z][a-z]+){{0,3}}) (#?[a-z][a-z0-9]*-[a-z0-9-]*\d[a-z0-9-]*|#\d+) "
+    rf"(?:has been |have been |was |were |is )?({_DONE_VERBS}|approved|confirmed|logged|placed|processed|queued|recorded)\b"
+)
 # "The build is uploaded", "8 groups added", "ws fixed": a short subject, then a participle
 # that ends the clause or leads into a preposition (so "use removed names" is not one).
 _SUBJECT_START = (
@@ -1692,6 +1698,11 @@ class SignalReader:
                 _PAST_FIRST.match(said.lower()) and (not event.tool_id or len(name.split()) <= 3) \
                 and not call.key.startswith("edit:"):  # "Wrote /home/dev/…/x.py" says less than the call
             name = said  # "Added Aero 14 (L-2231) x1": the result says what was done
+        elif call.kind == "change" and (record := _RECORD_DONE.match(said.lower())) is not None \
+                and record.group(3) != "created":  # "Draft D-8842 created" says less than draft_email's "drafted"
+            start, end = record.span(2)  # the record's id as the result spells it
+            what = actions.values_of(call)  # what the call was given: "OCF-220 | 1 | Spartanburg"
+            name = f"{record.group(3)} {record.group(1)} {said[start:end]}{f': {what}' if what else ''}"[:200]
         waiting = None
         if result.status == "pending":
             self._worked_around(call)  # the call went through this time: what is left is the wait
