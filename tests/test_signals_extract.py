@@ -1850,3 +1850,14 @@ def test_a_result_that_names_the_record_it_filed_names_the_step() -> None:
     ])
     assert signals.completed_steps[0] == "submitted transfer request TR-4471: OCF-220 | 1 | Spartanburg"
     assert signals.completed_steps[1] == "emailed draft ops@plant.example|Filter|Hi, the filter is on its way"
+
+
+def test_a_message_is_named_by_the_records_its_words_are_about() -> None:
+    signals = extract([
+        user("Send the report draft to Ruth for review."),
+        tool_call("t1", "send_email", to=["ruth@youthtable.example"], subject="Final report draft - needs your review",
+                  body="Hi Ruth,\n\nThe draft for KAF-2025-117 is here: https://docs.youthtable.example/d/DRAFT-88\n"),
+        tool_result("t1", '{"status": "sent", "message_id": "<a81c@youthtable.example>"}'),
+    ])
+    assert signals.completed_steps == [
+        "emailed ruth@youthtable.example, Final report draft - needs your review, KAF-2025-117, DRAFT-88"]

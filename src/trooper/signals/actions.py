@@ -159,6 +159,8 @@ def describe(tool: str, arguments: Any) -> Call:
                      if isinstance(args.get(k), str)), "")
         if body:
             values.append(_excerpt(body))
+    if body_ids := _message_ids(words, args, values):  # "the draft is at …/d/DRAFT-88": what the message is about
+        values.append(", ".join(body_ids))
     verb_at, kind = _verb(words, values)
     if kind == "change" and 0 < verb_at and words[-1] in _RECORD_NOUNS:
         kind = "read"  # job_log, employee_pay_history, aging_report: the record of something, read
@@ -209,6 +211,16 @@ _RECORD_NOUNS = frozenset("history log logs report record records".split())
 _WEB_ADDRESS = re.compile(r"^(?:https?://)?[\w-]+(?:\.[\w-]+)+(?:/\S*)?$|^https?://")
 _NOTE_WORDS = frozenset("note notes comment comments memo reply message post annotation".split())
 _SENDING = frozenset("send notify text message sms broadcast announce".split())
+
+
+def _message_ids(words: list[str], args: dict[str, Any], values: list[str]) -> list[str]:
+    """The identifiers a message's words name (a ticket, a draft, an order it is about) and its
+    short values do not: a message is named by what it is about as well as whom it went to."""
+    if not any(w in _SENDING or w in ("email", "mail", "reply") for w in words):
+        return []
+    body = next((args[k] for k in ("body", "text", "message", "content") if isinstance(args.get(k), str)), "")
+    shown = " ".join(values)
+    return list(dict.fromkeys(i for i in _text_ids(body[:4000]) if i not in shown))[:3]
 
 
 def _excerpt(text: str, limit: int = 60) -> str:
