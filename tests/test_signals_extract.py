@@ -1861,3 +1861,37 @@ def test_a_message_is_named_by_the_records_its_words_are_about() -> None:
     ])
     assert signals.completed_steps == [
         "emailed ruth@youthtable.example, Final report draft - needs your review, KAF-2025-117, DRAFT-88"]
+
+
+def _offboarding(jira_result: str, error: bool) -> list[Message]:
+    plan = ("Plan:\n1. Disable Slack, GitHub and Jira\n2. Suspend Google Workspace, no drive transfer\n"
+            "3. Schedule the equipment return to his home address")
+
+    def disable(system: str) -> ToolUseBlock:
+        return ToolUseBlock(f"t-{system}", "disable_account", {"employee": "EMP-0871", "system": system})
+
+    return [
+        user("Derek (EMP-0871) leaves on Friday, please offboard him."), assistant(plan),
+        tool_call("t1", "schedule_equipment_return", employee="EMP-0871", address="7 Quay St, Galway"),
+        tool_result("t1", '{"return_id": "BOX-5519", "status": "scheduled"}'),
+        user("it's friday 6pm, go ahead with the accounts"),
+        Message("assistant", (disable("slack"), disable("github"), disable("jira"), disable("google_suspend"))),
+        Message("user", (
+            ToolResultBlock("t-slack", (TextBlock('{"status": "disabled"}'),)),
+            ToolResultBlock("t-github", (TextBlock('{"status": "disabled"}'),)),
+            ToolResultBlock("t-jira", (TextBlock(jira_result),), is_error=error),
+            ToolResultBlock("t-google_suspend", (TextBlock('{"status": "suspended", "retention": "legal hold"}'),)),
+        )),
+    ]
+
+
+def test_a_step_whose_tool_failed_for_one_of_its_items_is_partly_done() -> None:
+    # Slack and GitHub disabled, Jira refused and never retried: step 1 is partly done, and the work resumes
+    # there though the later steps are finished
+    refused = extract(_offboarding('{"status": "error", "message": "User has 11 open issues assigned"}', True))
+    assert refused.resume_from == 1, refused.completed_steps
+    # the same tool suspended Google Workspace for step 2: the failure is about Jira, and step 2 stays finished
+    assert any(entry.startswith("step 2: suspended Google Workspace") for entry in refused.completed_steps), \
+        refused.completed_steps
+    done = extract(_offboarding('{"status": "disabled"}', False))
+    assert done.resume_from == 4, done.completed_steps

@@ -1035,7 +1035,7 @@ class _Loop:
 
 
 class _Step:
-    __slots__ = ("number", "text", "done", "touched", "words", "looks", "verb", "looked", "said")
+    __slots__ = ("number", "text", "done", "touched", "words", "looks", "verb", "looked", "said", "tools")
 
     def __init__(self, number: int, text: str, done: bool) -> None:
         self.number = number
@@ -1044,6 +1044,7 @@ class _Step:
         self.said: list[str] = []  # what the agent said of its results ("sbc-02 pins the old CA bundle")
         self.done = done
         self.touched = done  # some of its work is done
+        self.tools: set[str] = set()  # the tools whose calls did its work (their keys)
         self.words = _stems(text)
         self.looks = _LOOKING.match(text.lower().lstrip("*`_ ")) is not None  # a lookup or a check finishes it
         head = _stems(text.split(" ", 1)[0]) if text else frozenset()
@@ -1073,6 +1074,7 @@ class SignalReader:
         self.plan_unit = "step"
         self.plan_reads = True  # the plan reads as steps, not only as a list in the user's words
         self.working_on = 0  # a todo list's item in progress: the work done now is that step
+        self.ticked = False  # the plan is a todo list the agent ticks: its own record of what is done
         self.actions: list[str] = []
         self.entities: dict[str, None] = {}
         self.facts: dict[str, None] = {}
@@ -1550,6 +1552,7 @@ class SignalReader:
         if self.plan and self.plan_reads and not by_user and not plan.headed and not self._revises(plan.items):
             return  # "two things: - don't touch prod-db - keep the old logs": rules or questions, not a new plan
         before = self.plan
+        self.ticked = False
         self.plan = [_Step(n, text, marked) for n, (text, marked) in enumerate(zip(plan.items, plan.marked), 1)]
         self._carry(before)
         self.plan_unit = plan.unit
@@ -1602,6 +1605,7 @@ class SignalReader:
                 step.said, step.looked = before[step.text].said, before[step.text].looked
         self.plan_unit = "step"
         self.plan_reads = True
+        self.ticked = True
         self.working_on = next((n for n, (_, state) in enumerate(items, 1) if state == "in_progress"), 0)
 
     def _moving_on(self, number: int) -> None:
@@ -1774,7 +1778,10 @@ class SignalReader:
                 item = self._plan_item(words, strong=False) if self.plan else None
                 number = item.number if item is not None else 0
             if number and number <= len(self.plan):
-                self.plan[number - 1].touched = True
+                at = self.plan[number - 1]
+                at.touched = True
+                if len(at.tools) < 8:
+                    at.tools.add(call.key)
                 self.reported = number
                 if waiting is not None:
                     waiting.step = number
@@ -2132,8 +2139,25 @@ class SignalReader:
         # its answer is awaited
         held |= {loop.step for loop in self.loops if loop.key.startswith("pending:") and 0 < loop.step <= len(self.plan)
                  and self.plan[loop.step - 1].verb not in _REQUESTING}
+        held |= self._partly_done()
+        if self.ticked:  # the agent's own list says what is done; a step it left open is open
+            return {step.number for step in self.plan if step.number not in held and step.done}
         return {step.number for step in self.plan if step.number not in held and (
             step.done or ((step.number <= done or step.number < begun) and (step.touched or step.looks)))}
+
+    def _partly_done(self) -> set[int]:
+        """The plan steps left partly done: a tool that did some of a step's work failed for another of its
+        items, and no later call of it went through ("5 of 6 orders placed"; Jira refused beside Slack and GitHub
+        disabled). Of several steps that tool worked on, the failure holds those it shares the most words with."""
+        held: set[int] = set()
+        for loop in self.loops:
+            if not loop.key or loop.asked or loop.key.startswith(("pending:", _PART)):
+                continue
+            steps = [step for step in self.plan if loop.key in step.tools]
+            if steps:
+                shared = [len((loop.words & step.words) - _GENERIC) for step in steps]
+                held.update(step.number for step, count in zip(steps, shared, strict=True) if count == max(shared))
+        return held
 
     def _resume_from(self) -> int | None:
         """The first step of the newest plan not yet done; without a plan, the first
