@@ -154,7 +154,9 @@ REFERS_BACK = Rules(
     r"\b(that|this|it|those|these|them|they|above|previous|earlier|before|again|same|instead|also|too|another|"
     r"other|rest|more|else|next|after that|after this|what now|now what|what next|last (one|message|answer|time)|first one|second|third|your (answer|reply|last|code|"
     r"list|message|example|suggestion)|the (\w+ )?ones?|(an|another|more|some) examples?(?! of))\b",
-    r"(?<!\bare )(?<!\bis )(?<!\bwas )(?<!\bwere )\bthere\W*$",  # a place named before ("the population there"), not "are there"
+    # a place named before ("the population there"), not "are there" (the word first, what comes before it
+    # checked behind it: the engine skips ahead to "there" instead of trying every position)
+    r"there(?<=\bthere)(?<!\bare there)(?<!\bis there)(?<!\bwas there)(?<!\bwere there)\W*$",
     r"\b(my|our|we|us)\b",  # the user's own situation, stated in earlier turns
     r"\b(he|she|him|her|his|hers)\b",  # someone named in earlier turns
     # measured against what came before: a comparative with nothing to compare to, a quantity of nothing named
