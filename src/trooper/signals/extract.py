@@ -123,12 +123,6 @@ _MARKER = re.compile(
 # Tool output is data, not a report: only an explicit completion counts there.
 _TOOL_MARKER = re.compile(r"^(?:✅|☑|✔️?|\[x\]|(?:done|completed?|finished)\s*:\s*\w|" + _NUMBERED_DONE + ")")
 _PAST_FIRST = re.compile(rf"^(?:(?:i|we)(?:'ve| have)\s+|just\s+)?(?:{_DONE_VERBS})\b")
-# A result that names the record it made and what became of it: "Transfer request TR-4471 submitted.",
-# "Claim CL-90412 opened", "Bug BUG-4412 filed, priority P2".
-_RECORD_DONE = re.compile(
-    rf"^([a-z][a-z]+(?: [a-z][a-z]+){{0,3}}) (#?[a-z][a-z0-9]*-[a-z0-9-]*\d[a-z0-9-]*|#\d+) "
-    rf"(?:has been |have been |was |were |is )?({_DONE_VERBS}|approved|confirmed|logged|placed|processed|queued|recorded)\b"
-)
 # "The build is uploaded", "8 groups added", "ws fixed": a short subject, then a participle
 # that ends the clause or leads into a preposition (so "use removed names" is not one).
 _SUBJECT_START = (
@@ -175,6 +169,12 @@ _WAIT = re.compile(r"\b(?:wait|await|pending|approv|sign|review|until|hold|held|
 # "I haven't touched those", "I haven't emailed AP": what the agent left alone, not something pending
 # (unless it says it is still to come: "I haven't confirmed the date yet").
 # "Waiting for the CI run on that branch" beside the call that waits: the agent's own next step.
+# The user holding work back: "hold off on partman too", "no hold it, dont route until the setback is sorted",
+# "don't email Henrik yet, not until DE02 is in", "let's wait for the signed plan".
+_HOLD = re.compile(r"\bhold (?:off|it|that|this|them|those)\b|\b(?:don'?t|dont|do not) (?:\w+ ){1,5}?(?:yet|until|till)\b|"
+                   r"\bnot (?:until|till)\b|\b(?:let'?s|we'?ll|can|should) wait (?:until|till|for)\b")
+_HOLD_END = re.compile(r"\b(?:until|till|yet|before|since|because|first|for now)\b")  # what is held ends there
+_HELD = "held:"  # the key of a loop for a plan step the user held back
 _NARRATED_WAIT = re.compile(r"^(?:now |still )?(?:waiting (?:for|on)|let me wait|i'll wait|wait(?:ing)? a (?:bit|minute|moment))\b")
 _PARENTHESES = re.compile(r"\(([^()]{3,200})\)")
 # "but anything over 2,000 miles needs supervisor approval", "Policy needs a photo within 24 hours": a
@@ -438,7 +438,7 @@ class Event(msgspec.Struct, frozen=True):
     open loop, a question to the user, a plan, a tool call, or a tool result."""
 
     kind: Literal["step", "resolved", "open", "question", "moving", "plan", "todo", "call", "result", "reply",
-                  "asks", "away", "names", "checks_pass", "said", "report", "all_done", "awaits"]
+                  "asks", "away", "names", "checks_pass", "said", "report", "all_done", "awaits", "hold"]
     text: str = ""
     words: frozenset[str] = frozenset()
     unit: str = ""  # steps: the numbered unit (step, pr, task...) and its numbers
@@ -565,6 +565,16 @@ class _Reading:
                     needs = not handoff.group(0).startswith("i'")  # "let me check with Sam", "I need to ask HR"
                     self.events.append(Event("open", said[:200], _stems(said), unit="handoff",
                                              tool="deferred" if deferred else "needs" if needs else ""))
+                elif "hold" in low or "until" in low or "yet" in low or "wait" in low:  # cheap to rule out
+                    if _HOLD.search(low) and not _OPEN.search(low):  # "don't email Henrik yet, not until DE02 is in"
+                        held = _clean(sentence)
+                        # "don't post in slack yet", "hold it, dont route until …": what is held
+                        what = " ".join(_HOLD_END.split(_ASK_CLAUSES.split(low[found.start():], 1)[0], 1)[0]
+                                        for found in _HOLD.finditer(low))
+                        reason = sentences[index + 1] if index + 1 < len(sentences) else ""
+                        if reason and len(reason) < 140 and not reason.rstrip().endswith("?"):
+                            held = f"{held}; {_clean(reason)}"  # why, said next: "I want Marcus to look at it first"
+                        self.events.append(Event("hold", held, _stems(held.lower()), unit=what))
             claimed = role == "assistant" and _is_step(low)
             aside = ""
             if role == "assistant" and not claimed and "(" in low and _OPEN.search(low):
@@ -846,13 +856,13 @@ def _intent(sentences: list[str]) -> tuple[str, bool]:
                      for j, r in ((j, _clean(_GREETING.sub("", s)).rstrip(".!")) for j, s in enumerate(sentences) if j != i)
                      if r and not _SMALL_TALK.match(r) and not _bare_request(r)]
             rest = [r for work, r in about if work] + [r for work, r in about if not work]
-            return _compact(" — ".join([what.rstrip(".!"), *rest]))[:INTENT_LENGTH], True
+            return " — ".join([what.rstrip(".!"), *rest])[:INTENT_LENGTH], True
     told = [rest for rest in (_GREETING.sub("", s) for s in sentences)
             if rest and not (_SMALL_TALK.match(rest) and len(rest.split()) < 8) and not _bare_request(rest)]
     if not told or (len(" ".join(told).split()) <= 12 and _CHAT.search(" ".join(told).lower())):
         return "", False  # "hey benefitsbot, how's it going": no task yet
-    return _compact(" ".join(_clean(s).rstrip(".!") + ("" if s.rstrip().endswith("?") else ".") for s in told
-                             ))[:INTENT_LENGTH].rstrip("."), False
+    return " ".join(_clean(s).rstrip(".!") + ("" if s.rstrip().endswith("?") else ".") for s in told
+                    )[:INTENT_LENGTH].rstrip("."), False
 
 
 INTENT_LENGTH = 300
@@ -882,25 +892,6 @@ _LATER_REQUEST = re.compile(
 )
 
 
-def _compact(said: str) -> str:
-    """What the user said, as a line about the task keeps it: a link by the last part of its address
-    (the file or page it names), without the words that carry only a mood ("lol", "ugh", "honestly"),
-    and without the bare lead-ins said between the parts ("can you", "here's the list")."""
-    if "://" in said:
-        said = _LINK.sub(r"\1", said)
-    said = _FILLER.sub("", said)
-    if " — " in said:
-        said = " — ".join(part for part in said.split(" — ") if not _LEAD_IN.match(part))
-    return said
-
-
-_LINK = re.compile(r"https?://(?:[^\s/)>\]]+/)*([^\s/)>\]]+)/?")
-_FILLER = re.compile(r"(?<![\w-])(?:lol|lmao|haha|ugh+|tbh|honestly)\b[,.!]*\s*", re.IGNORECASE)
-_LEAD_IN = re.compile(r"^\W*(?:(?:can|could|would|will) (?:you|we)|(?:i|we) (?:need|want)|here'?s (?:the|my) \w+|"
-                      r"let'?s go|(?:the )?rules|(?:the )?steps|what i need|do this in order|(?:a )?(?:few|couple of) things"
-                      r"(?: today)?|wait|perfect|oh (?:no|ok)|ugh wait)\W*$", re.IGNORECASE)
-
-
 def _request(sentences: list[str]) -> str:
     """A later turn's request and what it says around it ("yes refund both — that's ridiculous
     about the fees"), or "" when it asks for nothing. A question ("can she pay in two parts?")
@@ -915,7 +906,7 @@ def _request(sentences: list[str]) -> str:
             lead = _clean(said[:cut]) if cut > 0 else ""
             rest = [lead, *(_clean(s).rstrip(".!") for j, s in enumerate(sentences) if j != i)]
             rest = [r for r in rest if r and not _SMALL_TALK.match(r) and not _bare_request(r)]
-            return _compact(" — ".join([_clean(said[cut:].lstrip(" ,—") if cut > 0 else said).rstrip(".!"), *rest]))
+            return " — ".join([_clean(said[cut:].lstrip(" ,—") if cut > 0 else said).rstrip(".!"), *rest])
     return ""
 
 
@@ -970,8 +961,8 @@ def _redirected(sentences: list[str]) -> str:
         first += 1  # "good timing, Oskar just came over. he's seen fp_9ab3e before": why, not what
     if first and _POINTS_BACK.search(" ".join(told[first][0].lower().split()[:5])):
         first -= 1  # "the Brightwater renewal is more urgent. pull up where that stands": what it points at
-    said = ", ".join(clause.rstrip(".!") for clauses in told[first:] for clause in clauses).replace(":, ", ": ")
-    return shown(_compact(" ".join(said.split())), REDIRECT_LENGTH).strip(" -*•:,;")
+    said = ", ".join(clause.rstrip(".!") for clauses in told[first:] for clause in clauses)
+    return shown(" ".join(said.split()), REDIRECT_LENGTH).strip(" -*•:,;")
 
 
 REDIRECT_LENGTH = 240
@@ -1035,7 +1026,7 @@ class _Loop:
 
 
 class _Step:
-    __slots__ = ("number", "text", "done", "touched", "words", "looks", "verb", "looked", "said", "tools")
+    __slots__ = ("number", "text", "done", "touched", "words", "looks", "verb", "looked", "said")
 
     def __init__(self, number: int, text: str, done: bool) -> None:
         self.number = number
@@ -1044,7 +1035,6 @@ class _Step:
         self.said: list[str] = []  # what the agent said of its results ("sbc-02 pins the old CA bundle")
         self.done = done
         self.touched = done  # some of its work is done
-        self.tools: set[str] = set()  # the tools whose calls did its work (their keys)
         self.words = _stems(text)
         self.looks = _LOOKING.match(text.lower().lstrip("*`_ ")) is not None  # a lookup or a check finishes it
         head = _stems(text.split(" ", 1)[0]) if text else frozenset()
@@ -1074,7 +1064,6 @@ class SignalReader:
         self.plan_unit = "step"
         self.plan_reads = True  # the plan reads as steps, not only as a list in the user's words
         self.working_on = 0  # a todo list's item in progress: the work done now is that step
-        self.ticked = False  # the plan is a todo list the agent ticks: its own record of what is done
         self.actions: list[str] = []
         self.entities: dict[str, None] = {}
         self.facts: dict[str, None] = {}
@@ -1121,7 +1110,7 @@ class SignalReader:
                 self.asking = ""
             if seen.first and self.plan and (self.reported or self.answered):
                 at_work = self.reported or self._current_step()
-        if seen.intent or seen.redirect:  # "ugh. ok just refund it then" is all acknowledgement but its redirect
+        if seen.intent:
             if not self.intent:
                 self.intent = seen.intent
             elif seen.redirect:
@@ -1170,6 +1159,9 @@ class SignalReader:
                 self.asking = self._identified(event.text)
             elif kind == "away":
                 self._away(event)
+            elif kind == "hold":
+                if not tasking:  # the first message's "don't deploy until QA signs off" is the task's terms
+                    self._hold(event)
             elif kind == "names":
                 self.names.update(event.named)
             elif kind == "checks_pass":
@@ -1259,34 +1251,36 @@ class SignalReader:
         up (a failure or a wait met while at that step, else one about the same things); a step
         never begun is only the rest of the plan. A loop about a later step not done is named
         by that step's number ("step 5: the letter is on hold until the teardown")."""
-        texts = [loop.text for loop in self.loops]
         if not self.plan or resume_from is None or not 0 < resume_from <= len(self.plan):
-            return texts
+            return [loop.text for loop in self.loops]
+        done = self._plan_done()
+        # a step the user held back and since done is over
+        loops = [loop for loop in self.loops if not (loop.key.startswith(_HELD) and loop.step in done)]
+        texts = [loop.text for loop in loops]
         step = self.plan[resume_from - 1]
         head = f"step {resume_from}: {step.text.rstrip('.')}"
         best, most = -1, 0
-        for index, loop in enumerate(self.loops):
+        for index, loop in enumerate(loops):
             if loop.step == resume_from and not loop.asked and (loop.key or loop.ids):
                 best, most = index, 99
                 break
-        for index, loop in enumerate(self.loops):
+        for index, loop in enumerate(loops):
             shared = len((loop.words & step.words) - _GENERIC)
-            if shared > most and not loop.text.startswith("still to do"):
+            if shared > most and not loop.text.startswith("still to do") and not loop.key.startswith(_HELD):
                 best, most = index, shared
         if best >= 0:
             if texts[best].lower().startswith(step.text.rstrip(".").lower()):  # the loop is the step's own words
-                texts[best] = f"step {resume_from}: {texts[best]}"[:GLOSSED_LENGTH]
+                texts[best] = _headed(f"step {resume_from}: ", texts[best])
             else:
-                texts[best] = f"{head} — {texts[best]}"[:GLOSSED_LENGTH]
+                texts[best] = _headed(f"{head}{_GLOSS}", texts[best])
         elif step.touched:
             texts.append(head)
-        done = self._plan_done()
-        for index, loop in enumerate(self.loops):  # a loop that holds up a later step is named by that step
+        for index, loop in enumerate(loops):  # a loop that holds up a later step is named by that step
             if index == best or loop.asked or loop.text.startswith(("still to do", "step ")):
                 continue
-            number = self._step_about(loop.words, done)
+            number = loop.step if loop.key.startswith(_HELD) else self._step_about(loop.words, done)
             if number:
-                texts[index] = f"step {number}: {texts[index]}"
+                texts[index] = _headed(f"step {number}: ", texts[index])
         return texts
 
     def _completed(self) -> list[str]:
@@ -1350,6 +1344,8 @@ class SignalReader:
         if _REPLACES.search(text):
             self.was = self._task(whole=True).split(" (was: ", 1)[0]
             self.intent, self.added = new, []
+            # a failure of the work the user just called off is moot: neither open nor resolved
+            self.loops = [loop for loop in self.loops if not loop.key or loop.ids or loop.key.startswith("pending:")]
         else:
             # "hold off on the backfill", "actually don't delete them, rename them": the task stands, amended
             self._add_to_task(new)
@@ -1477,7 +1473,7 @@ class SignalReader:
         failure ("your address is updated" after the address update, beside a failed
         dispute) is that work's: neither is contradicted, so either can be a step."""
         words = event.words - _GENERIC
-        failures = [loop for loop in self.loops if loop.key and words & loop.words]
+        failures = [loop for loop in self.loops if loop.key and not loop.key.startswith(_HELD) and words & loop.words]
         if not failures:
             return False
         named = _named(event.words)
@@ -1552,7 +1548,6 @@ class SignalReader:
         if self.plan and self.plan_reads and not by_user and not plan.headed and not self._revises(plan.items):
             return  # "two things: - don't touch prod-db - keep the old logs": rules or questions, not a new plan
         before = self.plan
-        self.ticked = False
         self.plan = [_Step(n, text, marked) for n, (text, marked) in enumerate(zip(plan.items, plan.marked), 1)]
         self._carry(before)
         self.plan_unit = plan.unit
@@ -1605,7 +1600,6 @@ class SignalReader:
                 step.said, step.looked = before[step.text].said, before[step.text].looked
         self.plan_unit = "step"
         self.plan_reads = True
-        self.ticked = True
         self.working_on = next((n for n, (_, state) in enumerate(items, 1) if state == "in_progress"), 0)
 
     def _moving_on(self, number: int) -> None:
@@ -1702,11 +1696,6 @@ class SignalReader:
                 _PAST_FIRST.match(said.lower()) and (not event.tool_id or len(name.split()) <= 3) \
                 and not call.key.startswith("edit:"):  # "Wrote /home/dev/…/x.py" says less than the call
             name = said  # "Added Aero 14 (L-2231) x1": the result says what was done
-        elif call.kind == "change" and (record := _RECORD_DONE.match(said.lower())) is not None \
-                and record.group(3) != "created":  # "Draft D-8842 created" says less than draft_email's "drafted"
-            start, end = record.span(2)  # the record's id as the result spells it
-            what = actions.values_of(call)  # what the call was given: "OCF-220 | 1 | Spartanburg"
-            name = f"{record.group(3)} {record.group(1)} {said[start:end]}{f': {what}' if what else ''}"[:200]
         waiting = None
         if result.status == "pending":
             self._worked_around(call)  # the call went through this time: what is left is the wait
@@ -1739,8 +1728,10 @@ class SignalReader:
                 failure = _Loop(text, _stems(f"{call.words} {text}"), key=f"{_PART}{call.key}")
                 self._open(failure, dedupe=False)
                 self.failed.append(failure)
-            if call.kind == "change" and _asks_someone(call) and result.ids:
-                self._pending(call, "pending", result.ids, name)
+            if call.kind == "change" and _asks_someone(call) and (
+                    asked_about := result.ids or tuple(dict.fromkeys(_TICKET.findall(call.words)))[:2]):
+                # the answer to a request is awaited: about what it made, else what it named ("ask approval AR-508")
+                self._pending(call, "pending", asked_about, name)
             elif call.kind == "change" and result.awaited:
                 # a claim filed, a case opened, whose answer is due ("decision_eta": "10 business days"), a message
                 # queued: awaited
@@ -1778,10 +1769,7 @@ class SignalReader:
                 item = self._plan_item(words, strong=False) if self.plan else None
                 number = item.number if item is not None else 0
             if number and number <= len(self.plan):
-                at = self.plan[number - 1]
-                at.touched = True
-                if len(at.tools) < 8:
-                    at.tools.add(call.key)
+                self.plan[number - 1].touched = True
                 self.reported = number
                 if waiting is not None:
                     waiting.step = number
@@ -1900,7 +1888,8 @@ class SignalReader:
         loop = _Loop(text, _stems(text), ids=ids or (name,))
         loop.key = key
         named = {word for word in loop.words if _ID.fullmatch(word)} if _asks_someone(call) else set()
-        for failure in [old for old in self.loops if old.key and not old.ids and named & old.words]:
+        for failure in [old for old in self.loops if old.key and not old.ids and named & old.words
+                        and not old.key.startswith(_HELD)]:
             # "issue provisional credit DSP-40217 failed: APPROVAL_REQUIRED", then approval asked for
             # DSP-40217 (someone asked to act on the failed item): the failure is what the wait is for
             self.loops.remove(failure)
@@ -1982,7 +1971,15 @@ class SignalReader:
         newer one (usually the more specific) instead of adding a second loop."""
         if len(loop.words) < 2:
             return
-        loop.step = self._step_about(loop.words, {item.number for item in self.plan if item.done}) or self._current_step()
+        about = self._step_about(loop.words, {item.number for item in self.plan if item.done})
+        loop.step = about or self._current_step()
+        if dedupe:
+            own = loop.words - _GENERIC - _STOP
+            for old in self.loops:  # "The backfill stays on hold until Priya confirms", after the user held it back
+                if old.key.startswith(_HELD) and (old.step == about or (not about and len(own & old.words) >= 2)):
+                    old.text = _glossed(old.text, loop.text)
+                    old.words = old.words | loop.words
+                    return
         named = {word for word in loop.words if _ID.fullmatch(word)} if dedupe else set()
         for old in self.loops:  # one loop per thing: a later word about the same identifier joins it
             if not old.asked and named & old.words:
@@ -2054,6 +2051,35 @@ class SignalReader:
         target = (named or waiting)[-1]
         target.text = _glossed(target.text, event.text)
         target.words = target.words | event.words
+
+    def _hold(self, event: Event) -> None:
+        """The user holds a plan step back ("don't email Henrik yet, not until DE02 is in"): that step, and
+        what holds it, is one loop until the step is done. The step is the one not done that the words
+        name (a held sentence is short: one distinctive word in common will do)."""
+        done = self._plan_done()
+        best, most = None, 0
+        own = _stems(event.unit) - _GENERIC - _STOP  # what is held: "don't email Henrik yet"
+        for step in self.plan:
+            shared = len(own & step.words)
+            if step.number not in done and shared > most:
+                best, most = step, shared
+        if best is None:
+            return
+        for old in self.loops:  # a wait already told about that step ("Holding step 5 until Marta has looked")
+            if not old.asked and not old.key and not old.ids and self._step_about(old.words, done) == best.number:
+                old.text = _glossed(old.text, f"on hold: {event.text}")
+                old.words = old.words | event.words
+                return
+        for old in self.raised:  # the step's call the user just stopped ("Email NOT sent: the user interrupted")
+            if old.key and not old.ids and old.step == best.number and old in self.loops:
+                old.text = _glossed(f"{best.text.rstrip('.')}{_GLOSS}on hold: {event.text}", old.text)  # why it stopped first
+                old.words = old.words | event.words
+                return
+        key = f"{_HELD}{best.number}"
+        self.loops = [loop for loop in self.loops if loop.key != key]  # the newest hold on a step stands for it
+        loop = _Loop(f"{best.text.rstrip('.')}{_GLOSS}on hold: {event.text}", event.words | best.words, key=key)
+        self._open(loop, dedupe=False)
+        loop.step = best.number
 
     def _step_about(self, words: frozenset[str], done: set[int]) -> int:
         """The plan step not done that a loop is about: the one sharing the most of its words (two at least)."""
@@ -2139,25 +2165,8 @@ class SignalReader:
         # its answer is awaited
         held |= {loop.step for loop in self.loops if loop.key.startswith("pending:") and 0 < loop.step <= len(self.plan)
                  and self.plan[loop.step - 1].verb not in _REQUESTING}
-        held |= self._partly_done()
-        if self.ticked:  # the agent's own list says what is done; a step it left open is open
-            return {step.number for step in self.plan if step.number not in held and step.done}
         return {step.number for step in self.plan if step.number not in held and (
             step.done or ((step.number <= done or step.number < begun) and (step.touched or step.looks)))}
-
-    def _partly_done(self) -> set[int]:
-        """The plan steps left partly done: a tool that did some of a step's work failed for another of its
-        items, and no later call of it went through ("5 of 6 orders placed"; Jira refused beside Slack and GitHub
-        disabled). Of several steps that tool worked on, the failure holds those it shares the most words with."""
-        held: set[int] = set()
-        for loop in self.loops:
-            if not loop.key or loop.asked or loop.key.startswith(("pending:", _PART)):
-                continue
-            steps = [step for step in self.plan if loop.key in step.tools]
-            if steps:
-                shared = [len((loop.words & step.words) - _GENERIC) for step in steps]
-                held.update(step.number for step, count in zip(steps, shared, strict=True) if count == max(shared))
-        return held
 
     def _resume_from(self) -> int | None:
         """The first step of the newest plan not yet done; without a plan, the first
@@ -2361,6 +2370,17 @@ def _claimed(text: str, claim: str) -> str:
     if len(text) > room:
         text = text[:room].rsplit(" ", 1)[0].rstrip(" ,;:—-") + "…"
     return f"{text}{_GLOSS}{_CLAIMED}: {claim}"[:GLOSSED_LENGTH]
+
+
+def _headed(head: str, text: str) -> str:
+    """A loop named by its plan step: the step first; a claim the loop contradicts still shows, the
+    failure's detail cut short to make room for both."""
+    joined = f"{head}{text}"
+    marker = f"{_GLOSS}{_CLAIMED}: "
+    if len(joined) <= ITEM_LENGTH or marker not in joined:
+        return joined[:GLOSSED_LENGTH]
+    failed, claim = joined.split(marker, 1)
+    return _claimed(failed.removesuffix("…"), claim)
 
 
 def _glossed(text: str, gloss: str) -> str:
