@@ -9,7 +9,7 @@ bench/JUDGE.md). Their verdicts are kept per pair of texts in tests/data/judged/
 so they stay valid while the extractor changes: a pair nobody judged yet (a new wording) is
 scored by the word matcher, and the figures say how many were.
 
-    python bench/judged.py                       # dev and held-out: matcher and judged P/R
+    python bench/judged.py                       # dev, validation and held-out: matcher and judged P/R
     python bench/judged.py --export DIR          # the sessions with unjudged pairs, for a judge
     python bench/judged.py --take PAIRS VERDICTS --judge NAME   # a judge's verdicts, kept
 
@@ -154,7 +154,7 @@ def take(pairs_path: Path, verdicts_path: Path, judge: str, into: Path = VERDICT
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--split", choices=("dev", "heldout", "both"), default="both")
+    parser.add_argument("--split", choices=("dev", "validation", "heldout", "both"), default="both")
     parser.add_argument("--export", type=Path, help="write the sessions with unjudged pairs here, one file per split")
     parser.add_argument("--take", nargs=2, type=Path, metavar=("PAIRS", "VERDICTS"),
                         help="keep a judge's verdicts on an exported file")
@@ -167,9 +167,11 @@ def main() -> None:
         return
     verdicts = load_verdicts()
     splits = {}
-    if args.split != "heldout":
+    if args.split in ("dev", "both"):
         splits["dev"] = bench.load(bench.DATA)
-    if args.split != "dev" and bench.HELDOUT.is_dir():
+    if args.split in ("validation", "both") and bench.VALIDATION.is_dir():
+        splits["validation"] = bench.load(bench.VALIDATION)
+    if args.split in ("heldout", "both") and bench.HELDOUT.is_dir():
         splits["held-out"] = bench.load(bench.HELDOUT)
     for name, cases in splits.items():
         if args.export:

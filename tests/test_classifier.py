@@ -507,6 +507,25 @@ def test_words_of_a_turn_are_its_runs_of_letters_and_digits_without_apostrophes(
         assert grams(text) == frozenset(words) | {f"{a} {b}" for a, b in zip(words, words[1:])}, text
 
 
+def test_a_tables_patterns_match_however_they_are_grouped() -> None:
+    from trooper.signals.rules import Rules, grams
+
+    # a pattern at a word boundary, literal ones, one anchored, one keyed by its first word
+    rules = Rules(r"\b(foo|bar) baz\b(?! x)", r"debería", r", (y|et) (cuándo|quand)\b", r"^is it\b", r"\bhow (do|does) \w+ work\b")
+    for text, found in (("a foo baz here", True), ("foo baz x", False), ("¿debería ir?", True), ("sí, y cuándo", True),
+                        ("is it so", True), ("so is it", False), ("how does dns work", True), ("how dns works", False)):
+        assert rules.search(text, False, grams(text)) is found, text
+        assert rules.search(text, False) is found, text  # without the turn's words every pattern runs
+
+
+def test_cheap_looks_agree_with_the_expressions() -> None:
+    from trooper.signals.classify import _has_digit, _latin
+
+    for text, digit, latin in (("abc", False, True), ("x9", True, True), ("٣ قطط", True, False), ("café", False, True),
+                               ("кот 2", True, False), ("", False, True)):
+        assert _has_digit(text) is digit and _latin(text) is latin, text
+
+
 def test_a_turn_that_repeats_an_earlier_one_still_has_its_history() -> None:
     """The last turn is found by position: an equal earlier turn ("translate to french", twice)
     is not where the conversation starts, so the repeat depends on what was said between."""

@@ -991,6 +991,27 @@ def test_a_redirect_later_in_the_turn_or_after_an_observation_is_read() -> None:
     assert scrapped.intent.startswith("give me 3 papers on Prussian blue analogues (was: "), scrapped.intent
 
 
+def test_a_redirect_said_with_only_acknowledgements_around_it_is_read() -> None:
+    signals = extract([user("so my blender arrived with a cracked jug, order BC-88213"), assistant("Sorry! Replace or refund?"),
+                       user("replacement please, I like the blender"), assistant("The replacement is out of stock."),
+                       user("ugh. ok just refund it then")])
+    assert signals.intent.startswith("just refund it then (was: "), signals.intent
+
+
+def test_a_new_plan_reads_as_a_list_not_as_clauses_after_a_colon() -> None:
+    signals = extract([user("Please move invoices off the ccy_code column."), assistant("Plan: add currency, backfill."),
+                       user("new plan, throw the old one away:\n1. keep 0041 as it is\n2. run 0041 on staging")])
+    assert signals.intent.startswith("throw the old one away: keep 0041 as it is, run 0041 on staging (was: "), signals.intent
+
+
+def test_the_intent_leaves_out_links_paths_moods_and_bare_lead_ins() -> None:
+    signals = extract([user("draft the letter to the insured. claim AC-2026-55190, hail storm on nov 28. can you\n"
+                            "- confirm hail is covered\n- work out what we pay lol. the photos are at "
+                            "https://cdn.example.com/claims/2026/ac55190_photos.zip")])
+    assert signals.intent == ("draft the letter to the insured — claim AC-2026-55190, hail storm on nov 28 — confirm hail "
+                              "is covered — work out what we pay — the photos are at ac55190_photos.zip"), signals.intent
+
+
 def test_dont_forget_is_a_reminder_not_a_redirect() -> None:
     signals = extract([user("Please refund order A-1001, the kettle is broken."), assistant("Looking it up."),
                        user("don't forget to email the customer the refund reference")])
@@ -1053,8 +1074,8 @@ def test_a_relayed_instruction_is_added_ask_first() -> None:
     assert relayed.intent.endswith("; then: she says run it at 70% until the saturday PM shift — hold on, Dana just came by")
     rather = extract([*first, user("honestly the client just told me they don't want to fight it, they'd rather accept "
                                    "the code and pay")])
-    assert rather.intent.endswith("; then: they'd rather accept the code and pay — honestly the client just told me "
-                                  "they don't want to fight it"), rather.intent
+    assert rather.intent.endswith("; then: they'd rather accept the code and pay — the client just told me "
+                                  "they don't want to fight it"), rather.intent  # "honestly" only says how they feel
 
 
 def test_a_goal_that_points_back_keeps_what_it_points_at_ahead_of_the_rules() -> None:
@@ -1404,7 +1425,7 @@ def test_a_dry_run_flag_quoted_in_a_commit_message_is_no_dry_run() -> None:
     signals = extract([user("Commit the fix."),
                        tool_call("t1", "Bash", command="git commit -m 'Fix --dry-run deleting files (#57)'"),
                        tool_result("t1", "[main a3f9c21] Fix --dry-run deleting files (#57)")])
-    assert signals.completed_steps == ["committed 'Fix --dry-run deleting files (#57)' (a3f9c21)"]
+    assert signals.completed_steps == ["committed 'Fix --dry-run deleting files (#57)' on main (a3f9c21)"]
 
 
 def test_a_compact_json_result_keeps_all_its_ids_and_a_long_batch_is_named_by_its_ends() -> None:
@@ -1864,3 +1885,79 @@ def test_a_call_made_beside_a_failed_one_is_its_sibling_not_its_retry() -> None:
                        Message("assistant", (post("DE02"),)),
                        tool_result("je-DE02", '{"ok": true, "je_id": "JE-DE02-7701"}')])
     assert not any("DE02" in loop for loop in retried.open_loops), retried.open_loops
+
+
+def test_a_push_is_named_by_the_commit_it_moved_the_branch_to() -> None:
+    signals = extract([
+        user("Staging goes straight to main: commit the overlay change and push it."),
+        tool_call("t1", "Bash", command='git add k8s/staging/configmap.yaml && git commit -q -m "staging: add ledger env" '
+                                        "&& git push origin main 2>&1 | tail -2"),
+        tool_result("t1", "To gitlab.corp:platform/infra-gitops.git\n   4e2b91c..b7d30e5  main -> main"),
+    ])
+    assert signals.completed_steps == ["committed 'staging: add ledger env' and pushed main (b7d30e5)"]
+
+
+def test_a_commit_is_named_by_the_branch_its_result_says_it_went_on() -> None:
+    signals = extract([
+        user("Commit the cart fix, don't push."),
+        tool_call("t1", "Bash", command='git add src/store && git commit -m "fix(cart): keep badge count in sync"'),
+        tool_result("t1", "[feat/checkout-polish a4d91e0] fix(cart): keep badge count in sync\n 2 files changed"),
+    ])
+    assert signals.completed_steps == ["committed 'fix(cart): keep badge count in sync' on feat/checkout-polish (a4d91e0)"]
+
+
+def test_a_result_that_names_the_record_it_filed_names_the_step() -> None:
+    signals = extract([
+        user("We need a filter from Spartanburg."),
+        assistant("Action: request_transfer[OCF-220 | 1 | Spartanburg]"),
+        user("Observation: Transfer request TR-4471 submitted. Courier runs at 15:00."),
+        assistant("Action: draft_email[ops@plant.example|Filter|Hi, the filter is on its way]"),
+        user("Observation: Draft D-8841 created."),  # "created" says less than the call's own verb
+    ])
+    assert signals.completed_steps[0] == "submitted transfer request TR-4471: OCF-220 | 1 | Spartanburg"
+    assert signals.completed_steps[1] == "emailed draft ops@plant.example|Filter|Hi, the filter is on its way"
+
+
+def test_a_message_is_named_by_the_records_its_words_are_about() -> None:
+    signals = extract([
+        user("Send the report draft to Ruth for review."),
+        tool_call("t1", "send_email", to=["ruth@youthtable.example"], subject="Final report draft - needs your review",
+                  body="Hi Ruth,\n\nThe draft for KAF-2025-117 is here: https://docs.youthtable.example/d/DRAFT-88\n"),
+        tool_result("t1", '{"status": "sent", "message_id": "<a81c@youthtable.example>"}'),
+    ])
+    assert signals.completed_steps == [
+        "emailed ruth@youthtable.example, Final report draft - needs your review, KAF-2025-117, DRAFT-88"]
+
+
+def _offboarding(jira_result: str, error: bool) -> list[Message]:
+    plan = ("Plan:\n1. Disable Slack, GitHub and Jira\n2. Suspend Google Workspace, no drive transfer\n"
+            "3. Schedule the equipment return to his home address")
+
+    def disable(system: str) -> ToolUseBlock:
+        return ToolUseBlock(f"t-{system}", "disable_account", {"employee": "EMP-0871", "system": system})
+
+    return [
+        user("Derek (EMP-0871) leaves on Friday, please offboard him."), assistant(plan),
+        tool_call("t1", "schedule_equipment_return", employee="EMP-0871", address="7 Quay St, Galway"),
+        tool_result("t1", '{"return_id": "BOX-5519", "status": "scheduled"}'),
+        user("it's friday 6pm, go ahead with the accounts"),
+        Message("assistant", (disable("slack"), disable("github"), disable("jira"), disable("google_suspend"))),
+        Message("user", (
+            ToolResultBlock("t-slack", (TextBlock('{"status": "disabled"}'),)),
+            ToolResultBlock("t-github", (TextBlock('{"status": "disabled"}'),)),
+            ToolResultBlock("t-jira", (TextBlock(jira_result),), is_error=error),
+            ToolResultBlock("t-google_suspend", (TextBlock('{"status": "suspended", "retention": "legal hold"}'),)),
+        )),
+    ]
+
+
+def test_a_step_whose_tool_failed_for_one_of_its_items_is_partly_done() -> None:
+    # Slack and GitHub disabled, Jira refused and never retried: step 1 is partly done, and the work resumes
+    # there though the later steps are finished
+    refused = extract(_offboarding('{"status": "error", "message": "User has 11 open issues assigned"}', True))
+    assert refused.resume_from == 1, refused.completed_steps
+    # the same tool suspended Google Workspace for step 2: the failure is about Jira, and step 2 stays finished
+    assert any(entry.startswith("step 2: suspended Google Workspace") for entry in refused.completed_steps), \
+        refused.completed_steps
+    done = extract(_offboarding('{"status": "disabled"}', False))
+    assert done.resume_from == 4, done.completed_steps

@@ -159,6 +159,8 @@ def describe(tool: str, arguments: Any) -> Call:
                      if isinstance(args.get(k), str)), "")
         if body:
             values.append(_excerpt(body))
+    if body_ids := _message_ids(words, args, values):  # "the draft is at …/d/DRAFT-88": what the message is about
+        values.append(", ".join(body_ids))
     verb_at, kind = _verb(words, values)
     if kind == "change" and 0 < verb_at and words[-1] in _RECORD_NOUNS:
         kind = "read"  # job_log, employee_pay_history, aging_report: the record of something, read
@@ -181,6 +183,16 @@ def describe(tool: str, arguments: Any) -> Call:
     return Call(key, kind, phrase[:200], " ".join((tool, *words, *values)), label[:120])
 
 
+def values_of(call: Call) -> str:
+    """What a domain tool's call was given, as its phrase shows it: the phrase without the verb and the
+    tool's own words ("requested transfer OCF-220 | 1 | Spartanburg" → "OCF-220 | 1 | Spartanburg")."""
+    tool = set(name_words(call.key.split(":", 1)[0]))
+    words = call.phrase.split(" ")[1:]
+    while words and words[0].lower() in tool:
+        words = words[1:]
+    return " ".join(words)
+
+
 _ENUM = re.compile(r"[a-z]+(?:_[a-z]+)+")
 _ASKING_USER = (["ask"], ["ask", "user"], ["ask", "human"], ["ask", "the", "user"], ["clarify"],
                  ["request", "user", "input"])
@@ -199,6 +211,16 @@ _RECORD_NOUNS = frozenset("history log logs report record records".split())
 _WEB_ADDRESS = re.compile(r"^(?:https?://)?[\w-]+(?:\.[\w-]+)+(?:/\S*)?$|^https?://")
 _NOTE_WORDS = frozenset("note notes comment comments memo reply message post annotation".split())
 _SENDING = frozenset("send notify text message sms broadcast announce".split())
+
+
+def _message_ids(words: list[str], args: dict[str, Any], values: list[str]) -> list[str]:
+    """The identifiers a message's words name (a ticket, a draft, an order it is about) and its
+    short values do not: a message is named by what it is about as well as whom it went to."""
+    if not any(w in _SENDING or w in ("email", "mail", "reply") for w in words):
+        return []
+    body = next((args[k] for k in ("body", "text", "message", "content") if isinstance(args.get(k), str)), "")
+    shown = " ".join(values)
+    return list(dict.fromkeys(i for i in _text_ids(body[:4000]) if i not in shown))[:3]
 
 
 def _excerpt(text: str, limit: int = 60) -> str:
@@ -335,6 +357,10 @@ _SCRIPT_VERBS = ("deploy", "rotate", "migrate", "backup", "restore", "release", 
 _SQL_CHANGE = re.compile(r"\b(update|insert|delete|alter|create|drop|grant|revoke|truncate|vacuum|reindex)\b", re.I)
 _QUOTED_MESSAGE = re.compile(r"""(?<!\S)-[a-z]*m\s*(?:"([^"]{1,200})"|'([^']{1,200})'|(\S+))""")
 _COMMIT_LINE = re.compile(r"^\[[\w./-]+(?: \(root-commit\))? ([0-9a-f]{7,12})\]|^([0-9a-f]{7,12}) (?=\S)", re.MULTILINE)
+# git push's report of what it moved ("   4e2b91c..b7d30e5  main -> main"): the commit the branch now points at
+_PUSHED_LINE = re.compile(r"^ *\+? *[0-9a-f]{7,12}\.\.\.?([0-9a-f]{7,12}) +\S+ +-> +\S+", re.MULTILINE)
+# the branch a commit went on, from its result ("[feat/checkout-polish a4d91e0] fix(cart): …")
+_COMMITTED_ON = re.compile(r"^\[([\w./-]+)(?: \(root-commit\))? [0-9a-f]{7,12}\]", re.MULTILINE)
 _TITLE = re.compile(r"""--title\s*(?:"([^"]{1,200})"|'([^']{1,200})'|(\S+))""")
 _REDIRECT = re.compile(r"(?<![0-9&>])>{1,2}\s*([\w./~-]+)")
 _RANK = {"read": 0, "check": 1, "change": 2}
@@ -856,6 +882,7 @@ def _ids(body: str, data: Any) -> tuple[str, ...]:
                 elif 0 < len(text) <= 24 and not text.startswith("http"):
                     found[text] = None
     found.update(dict.fromkeys(a or b for a, b in _COMMIT_LINE.findall(body[:4000])))
+    found.update(dict.fromkeys(_PUSHED_LINE.findall(body[:4000])))
     found.update(dict.fromkeys(_text_ids(body[:2000])))
     return tuple(found)[:12]
 
@@ -949,6 +976,7 @@ def _error_line(body: str) -> str:
 
 
 _ID_KIND = re.compile(r"[A-Za-z]+[-_]")
+_COMMIT_PHRASE = re.compile(r"\bcommitted(?: '[^']*')?")
 _BARE_PR = re.compile(r"\bPR\b(?!\s*#)(:?)")
 
 
@@ -958,6 +986,9 @@ def step_name(call: Call, result: Outcome) -> str:
     phrase = glossed(call.phrase, result.text) if call.phrase.startswith("ran ") else call.phrase
     if result.tally:  # a batch that partly went through: what it was done to, not what was asked
         phrase = without(phrase, [failure.split(": ", 1)[0] for failure in result.failed])
+    branch = _COMMITTED_ON.search(result.text[:4000]) if "committed" in phrase else None
+    if branch is not None and branch.group(1).lower() not in phrase.lower():  # where the commit went, as its result says
+        phrase = _COMMIT_PHRASE.sub(lambda m: f"{m.group(0)} on {branch.group(1)}", phrase, count=1)
     low = (phrase if result.tally else call.phrase).lower()
     ids = [i for i in dict.fromkeys((*result.ids, *result.done)) if i.lower() not in low]
     if result.verb and phrase.startswith("created ") and result.verb != "created":

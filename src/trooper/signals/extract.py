@@ -123,6 +123,12 @@ _MARKER = re.compile(
 # Tool output is data, not a report: only an explicit completion counts there.
 _TOOL_MARKER = re.compile(r"^(?:✅|☑|✔️?|\[x\]|(?:done|completed?|finished)\s*:\s*\w|" + _NUMBERED_DONE + ")")
 _PAST_FIRST = re.compile(rf"^(?:(?:i|we)(?:'ve| have)\s+|just\s+)?(?:{_DONE_VERBS})\b")
+# A result that names the record it made and what became of it: "Transfer request TR-4471 submitted.",
+# "Claim CL-90412 opened", "Bug BUG-4412 filed, priority P2".
+_RECORD_DONE = re.compile(
+    rf"^([a-z][a-z]+(?: [a-z][a-z]+){{0,3}}) (#?[a-z][a-z0-9]*-[a-z0-9-]*\d[a-z0-9-]*|#\d+) "
+    rf"(?:has been |have been |was |were |is )?({_DONE_VERBS}|approved|confirmed|logged|placed|processed|queued|recorded)\b"
+)
 # "The build is uploaded", "8 groups added", "ws fixed": a short subject, then a participle
 # that ends the clause or leads into a preposition (so "use removed names" is not one).
 _SUBJECT_START = (
@@ -856,13 +862,13 @@ def _intent(sentences: list[str]) -> tuple[str, bool]:
                      for j, r in ((j, _clean(_GREETING.sub("", s)).rstrip(".!")) for j, s in enumerate(sentences) if j != i)
                      if r and not _SMALL_TALK.match(r) and not _bare_request(r)]
             rest = [r for work, r in about if work] + [r for work, r in about if not work]
-            return " — ".join([what.rstrip(".!"), *rest])[:INTENT_LENGTH], True
+            return _compact(" — ".join([what.rstrip(".!"), *rest]))[:INTENT_LENGTH], True
     told = [rest for rest in (_GREETING.sub("", s) for s in sentences)
             if rest and not (_SMALL_TALK.match(rest) and len(rest.split()) < 8) and not _bare_request(rest)]
     if not told or (len(" ".join(told).split()) <= 12 and _CHAT.search(" ".join(told).lower())):
         return "", False  # "hey benefitsbot, how's it going": no task yet
-    return " ".join(_clean(s).rstrip(".!") + ("" if s.rstrip().endswith("?") else ".") for s in told
-                    )[:INTENT_LENGTH].rstrip("."), False
+    return _compact(" ".join(_clean(s).rstrip(".!") + ("" if s.rstrip().endswith("?") else ".") for s in told
+                             ))[:INTENT_LENGTH].rstrip("."), False
 
 
 INTENT_LENGTH = 300
@@ -892,6 +898,25 @@ _LATER_REQUEST = re.compile(
 )
 
 
+def _compact(said: str) -> str:
+    """What the user said, as a line about the task keeps it: a link by the last part of its address
+    (the file or page it names), without the words that carry only a mood ("lol", "ugh", "honestly"),
+    and without the bare lead-ins said between the parts ("can you", "here's the list")."""
+    if "://" in said:
+        said = _LINK.sub(r"\1", said)
+    said = _FILLER.sub("", said)
+    if " — " in said:
+        said = " — ".join(part for part in said.split(" — ") if not _LEAD_IN.match(part))
+    return said
+
+
+_LINK = re.compile(r"https?://(?:[^\s/)>\]]+/)*([^\s/)>\]]+)/?")
+_FILLER = re.compile(r"(?<![\w-])(?:lol|lmao|haha|ugh+|tbh|honestly)\b[,.!]*\s*", re.IGNORECASE)
+_LEAD_IN = re.compile(r"^\W*(?:(?:can|could|would|will) (?:you|we)|(?:i|we) (?:need|want)|here'?s (?:the|my) \w+|"
+                      r"let'?s go|(?:the )?rules|(?:the )?steps|what i need|do this in order|(?:a )?(?:few|couple of) things"
+                      r"(?: today)?|wait|perfect|oh (?:no|ok)|ugh wait)\W*$", re.IGNORECASE)
+
+
 def _request(sentences: list[str]) -> str:
     """A later turn's request and what it says around it ("yes refund both — that's ridiculous
     about the fees"), or "" when it asks for nothing. A question ("can she pay in two parts?")
@@ -906,7 +931,7 @@ def _request(sentences: list[str]) -> str:
             lead = _clean(said[:cut]) if cut > 0 else ""
             rest = [lead, *(_clean(s).rstrip(".!") for j, s in enumerate(sentences) if j != i)]
             rest = [r for r in rest if r and not _SMALL_TALK.match(r) and not _bare_request(r)]
-            return " — ".join([_clean(said[cut:].lstrip(" ,—") if cut > 0 else said).rstrip(".!"), *rest])
+            return _compact(" — ".join([_clean(said[cut:].lstrip(" ,—") if cut > 0 else said).rstrip(".!"), *rest]))
     return ""
 
 
@@ -961,8 +986,8 @@ def _redirected(sentences: list[str]) -> str:
         first += 1  # "good timing, Oskar just came over. he's seen fp_9ab3e before": why, not what
     if first and _POINTS_BACK.search(" ".join(told[first][0].lower().split()[:5])):
         first -= 1  # "the Brightwater renewal is more urgent. pull up where that stands": what it points at
-    said = ", ".join(clause.rstrip(".!") for clauses in told[first:] for clause in clauses)
-    return shown(" ".join(said.split()), REDIRECT_LENGTH).strip(" -*•:,;")
+    said = ", ".join(clause.rstrip(".!") for clauses in told[first:] for clause in clauses).replace(":, ", ": ")
+    return shown(_compact(" ".join(said.split())), REDIRECT_LENGTH).strip(" -*•:,;")
 
 
 REDIRECT_LENGTH = 240
@@ -1026,7 +1051,7 @@ class _Loop:
 
 
 class _Step:
-    __slots__ = ("number", "text", "done", "touched", "words", "looks", "verb", "looked", "said")
+    __slots__ = ("number", "text", "done", "touched", "words", "looks", "verb", "looked", "said", "tools")
 
     def __init__(self, number: int, text: str, done: bool) -> None:
         self.number = number
@@ -1035,6 +1060,7 @@ class _Step:
         self.said: list[str] = []  # what the agent said of its results ("sbc-02 pins the old CA bundle")
         self.done = done
         self.touched = done  # some of its work is done
+        self.tools: set[str] = set()  # the tools whose calls did its work (their keys)
         self.words = _stems(text)
         self.looks = _LOOKING.match(text.lower().lstrip("*`_ ")) is not None  # a lookup or a check finishes it
         head = _stems(text.split(" ", 1)[0]) if text else frozenset()
@@ -1064,6 +1090,7 @@ class SignalReader:
         self.plan_unit = "step"
         self.plan_reads = True  # the plan reads as steps, not only as a list in the user's words
         self.working_on = 0  # a todo list's item in progress: the work done now is that step
+        self.ticked = False  # the plan is a todo list the agent ticks: its own record of what is done
         self.actions: list[str] = []
         self.entities: dict[str, None] = {}
         self.facts: dict[str, None] = {}
@@ -1110,7 +1137,7 @@ class SignalReader:
                 self.asking = ""
             if seen.first and self.plan and (self.reported or self.answered):
                 at_work = self.reported or self._current_step()
-        if seen.intent:
+        if seen.intent or seen.redirect:  # "ugh. ok just refund it then" is all acknowledgement but its redirect
             if not self.intent:
                 self.intent = seen.intent
             elif seen.redirect:
@@ -1548,6 +1575,7 @@ class SignalReader:
         if self.plan and self.plan_reads and not by_user and not plan.headed and not self._revises(plan.items):
             return  # "two things: - don't touch prod-db - keep the old logs": rules or questions, not a new plan
         before = self.plan
+        self.ticked = False
         self.plan = [_Step(n, text, marked) for n, (text, marked) in enumerate(zip(plan.items, plan.marked), 1)]
         self._carry(before)
         self.plan_unit = plan.unit
@@ -1600,6 +1628,7 @@ class SignalReader:
                 step.said, step.looked = before[step.text].said, before[step.text].looked
         self.plan_unit = "step"
         self.plan_reads = True
+        self.ticked = True
         self.working_on = next((n for n, (_, state) in enumerate(items, 1) if state == "in_progress"), 0)
 
     def _moving_on(self, number: int) -> None:
@@ -1696,6 +1725,11 @@ class SignalReader:
                 _PAST_FIRST.match(said.lower()) and (not event.tool_id or len(name.split()) <= 3) \
                 and not call.key.startswith("edit:"):  # "Wrote /home/dev/…/x.py" says less than the call
             name = said  # "Added Aero 14 (L-2231) x1": the result says what was done
+        elif call.kind == "change" and (record := _RECORD_DONE.match(said.lower())) is not None \
+                and record.group(3) != "created":  # "Draft D-8842 created" says less than draft_email's "drafted"
+            start, end = record.span(2)  # the record's id as the result spells it
+            what = actions.values_of(call)  # what the call was given: "OCF-220 | 1 | Spartanburg"
+            name = f"{record.group(3)} {record.group(1)} {said[start:end]}{f': {what}' if what else ''}"[:200]
         waiting = None
         if result.status == "pending":
             self._worked_around(call)  # the call went through this time: what is left is the wait
@@ -1769,7 +1803,10 @@ class SignalReader:
                 item = self._plan_item(words, strong=False) if self.plan else None
                 number = item.number if item is not None else 0
             if number and number <= len(self.plan):
-                self.plan[number - 1].touched = True
+                at = self.plan[number - 1]
+                at.touched = True
+                if len(at.tools) < 8:
+                    at.tools.add(call.key)
                 self.reported = number
                 if waiting is not None:
                     waiting.step = number
@@ -2165,8 +2202,25 @@ class SignalReader:
         # its answer is awaited
         held |= {loop.step for loop in self.loops if loop.key.startswith("pending:") and 0 < loop.step <= len(self.plan)
                  and self.plan[loop.step - 1].verb not in _REQUESTING}
+        held |= self._partly_done()
+        if self.ticked:  # the agent's own list says what is done; a step it left open is open
+            return {step.number for step in self.plan if step.number not in held and step.done}
         return {step.number for step in self.plan if step.number not in held and (
             step.done or ((step.number <= done or step.number < begun) and (step.touched or step.looks)))}
+
+    def _partly_done(self) -> set[int]:
+        """The plan steps left partly done: a tool that did some of a step's work failed for another of its
+        items, and no later call of it went through ("5 of 6 orders placed"; Jira refused beside Slack and GitHub
+        disabled). Of several steps that tool worked on, the failure holds those it shares the most words with."""
+        held: set[int] = set()
+        for loop in self.loops:
+            if not loop.key or loop.asked or loop.key.startswith(("pending:", _PART)):
+                continue
+            steps = [step for step in self.plan if loop.key in step.tools]
+            if steps:
+                shared = [len((loop.words & step.words) - _GENERIC) for step in steps]
+                held.update(step.number for step, count in zip(steps, shared, strict=True) if count == max(shared))
+        return held
 
     def _resume_from(self) -> int | None:
         """The first step of the newest plan not yet done; without a plan, the first

@@ -56,8 +56,8 @@ class Rules:
             keyed.setdefault(frozenset((pair,)), []).append(r"\b(?:" + "|".join(map(re.escape, phrases)) + r")\b")
             patterns.append(r"\b(?:" + "|".join(map(re.escape, phrases)) + r")\b")
         self.anchored = re.compile("|".join(anchored)) if anchored else None
-        self.latin = re.compile("|".join(patterns)) if patterns else None
-        self.open = re.compile("|".join(unkeyed)) if unkeyed else None
+        self.latin = _compile_apart(patterns)
+        self.open = _compile_apart(unkeyed)
         # Each word that starts some patterns, to the expressions those patterns make.
         by_word: dict[str, list[re.Pattern[str]]] = {}
         for key, group in keyed.items():
@@ -75,12 +75,10 @@ class Rules:
         if self.gate is None or self.gate.search(lowered) is not None:
             if self.anchored is not None and self.anchored.search(lowered) is not None:
                 return True
-            if not grams:
-                if self.latin is not None and self.latin.search(lowered) is not None:
+            for expression in self.open if grams else self.latin:
+                if expression.search(lowered) is not None:
                     return True
-            else:
-                if self.open is not None and self.open.search(lowered) is not None:
-                    return True
+            if grams:
                 for word in self.key_words.intersection(grams):
                     for expression in self.keyed[word]:
                         if expression.search(lowered) is not None:
@@ -230,6 +228,15 @@ def _expand(pattern: str) -> list[str] | None:
 
     expanded = alternation()
     return expanded if expanded is not None and position == len(pattern) else None
+
+
+def _compile_apart(patterns: list[str]) -> tuple[re.Pattern[str], ...]:
+    """The patterns as at most two expressions: those that start at a word boundary, and the rest.
+    Together in one, every pattern is tried at every position; apart, the engine skips ahead to
+    where the rest's first characters are ("debería", ", y cuándo")."""
+    at_word = [pattern for pattern in patterns if pattern.startswith("\\b")]
+    rest = [pattern for pattern in patterns if not pattern.startswith("\\b")]
+    return tuple(re.compile("|".join(group)) for group in (at_word, rest) if group)
 
 
 def _split_top(alternative: str) -> list[str]:
