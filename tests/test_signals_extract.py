@@ -1012,6 +1012,24 @@ def test_the_intent_leaves_out_links_paths_moods_and_bare_lead_ins() -> None:
                               "is covered — work out what we pay — the photos are at ac55190_photos.zip"), signals.intent
 
 
+@pytest.mark.parametrize(("first", "intent"), [
+    ("time to cut the 4.12.0 android release. plan:\n1. bump version to 4.12.0\n2. run the jest suite",
+     "time to cut the 4.12.0 android release. bump version to 4.12.0. run the jest suite"),
+    ("Three of us are going to the ICML workshop in Vancouver. Plan: 1) check visas, 2) hold flights",
+     "Three of us are going to the ICML workshop in Vancouver. Plan: 1) check visas, 2) hold flights"),
+])
+def test_a_plan_heading_is_not_the_goal_the_turn_reads_in_its_order(first: str, intent: str) -> None:
+    assert extract([user(first)]).intent == intent
+
+
+def test_an_answer_is_added_without_its_acknowledgement_and_a_mood_word_keeps_the_stop() -> None:
+    signals = extract([user("customers on TOU-D got overcharged on march 8 lol. their bill shows 25 hours for that day"),
+                       assistant("Found it: the DST hour is counted twice. Shall I fix the bucketing?"),
+                       user("yes, fix the interval bucketing and run the full test suite")])
+    assert signals.intent == ("customers on TOU-D got overcharged on march 8. their bill shows 25 hours for that day; "
+                              "then: fix the interval bucketing and run the full test suite"), signals.intent
+
+
 def test_dont_forget_is_a_reminder_not_a_redirect() -> None:
     signals = extract([user("Please refund order A-1001, the kettle is broken."), assistant("Looking it up."),
                        user("don't forget to email the customer the refund reference")])
@@ -1055,9 +1073,9 @@ def test_a_turn_that_pauses_or_trims_part_of_the_task_keeps_the_task(amendment: 
 @pytest.mark.parametrize(("later", "added"), [
     ("ok thanks. she wants the rebill, and can we waive the late fee", "she wants the rebill"),
     ("can we waive the late fee too, she's been a customer for years", "can we waive the late fee too"),
-    ("yes refund both. the fees thing is ridiculous", "yes refund both"),
+    ("yes refund both. the fees thing is ridiculous", "; then: refund both"),  # the yes only answers
     ("honestly she'd rather accept the new code and pay, so the box gets released", "she'd rather accept the new code"),
-    ("yes hold the autopay until the rebill is approved", "yes hold the autopay"),
+    ("yes hold the autopay until the rebill is approved", "; then: hold the autopay"),
     ("this is really annoying. I want a refund for this month at least", "I want a refund for this month"),
     ("one more, she bought a toaster here last week and it's on sale now. can she get the difference",
      "can she get the difference — one more, she bought a toaster"),

@@ -853,6 +853,8 @@ def _intent(sentences: list[str]) -> tuple[str, bool]:
             what = _clean(sentence, INTENT_LENGTH) if _IMPERATIVE.match(sentence) else ""
         elif len(what.split()) <= 5 and _POINTING.search(what.lower()) and len(sentence) > len(what) + 12:
             what = _clean(sentence, INTENT_LENGTH)  # "…and the build spits out citation warnings, please make them go away"
+        if what and match is None and _HEADER.match(sentence):
+            break  # "plan:", "Plan: 1) check visas, 2) …" heads a list and names no task: the turn reads in its order
         if what:
             # the goal first, then the rest of what the user said about it, in their words
             # what the work is before the rules it must keep to (those are the constraints too), save what a goal
@@ -867,8 +869,8 @@ def _intent(sentences: list[str]) -> tuple[str, bool]:
             if rest and not (_SMALL_TALK.match(rest) and len(rest.split()) < 8) and not _bare_request(rest)]
     if not told or (len(" ".join(told).split()) <= 12 and _CHAT.search(" ".join(told).lower())):
         return "", False  # "hey benefitsbot, how's it going": no task yet
-    return _compact(" ".join(_clean(s).rstrip(".!") + ("" if s.rstrip().endswith("?") else ".") for s in told
-                             ))[:INTENT_LENGTH].rstrip("."), False
+    said = [(_compact(_clean(s)).rstrip(".!"), s.rstrip().endswith("?")) for s in told]
+    return " ".join(f"{s}{'' if asked else '.'}" for s, asked in said if s)[:INTENT_LENGTH].rstrip("."), False
 
 
 INTENT_LENGTH = 300
@@ -900,20 +902,30 @@ _LATER_REQUEST = re.compile(
 
 def _compact(said: str) -> str:
     """What the user said, as a line about the task keeps it: a link by the last part of its address
-    (the file or page it names), without the words that carry only a mood ("lol", "ugh", "honestly"),
-    and without the bare lead-ins said between the parts ("can you", "here's the list")."""
-    if "://" in said:
-        said = _LINK.sub(r"\1", said)
-    said = _FILLER.sub("", said)
-    if " — " in said:
-        said = " — ".join(part for part in said.split(" — ") if not _LEAD_IN.match(part))
-    return said
+    (the file or page it names), without the words that carry only a mood ("lol", "ugh", "honestly")
+    or only acknowledge ("yes, she says…"), and without the bare lead-ins said between the parts
+    ("can you", "here's the list", "plan:")."""
+    kept = []
+    for part in said.split(" — "):
+        if "://" in part:
+            part = _LINK.sub(r"\1", part)
+        part = _FILLER.sub("", part)
+        part = _ACKNOWLEDGED.sub("", part) or part
+        part = _SPACE_BEFORE_STOP.sub(r"\1", part).strip(" ,;")
+        if part.strip(" .!?:") and not _LEAD_IN.match(part):
+            kept.append(part)
+    return " — ".join(kept)
 
 
+_HEADER = re.compile(r"^\W*\w+\s*:")  # a word and a colon: what heads a list
 _LINK = re.compile(r"https?://(?:[^\s/)>\]]+/)*([^\s/)>\]]+)/?")
-_FILLER = re.compile(r"(?<![\w-])(?:lol|lmao|haha|ugh+|tbh|honestly)\b[,.!]*\s*", re.IGNORECASE)
+_FILLER = re.compile(r"(?<![\w-])(?:lol|lmao|haha|ugh+|tbh|honestly)\b,?\s*", re.IGNORECASE)
+_SPACE_BEFORE_STOP = re.compile(r"\s+([.,;:!?])")
+# An answer's opening that only acknowledges ("yes, she says…", "ok so pick up a day later", "perfect thanks. now…").
+_ACKNOWLEDGED = re.compile(r"^(?:(?:yes|yeah|yep|yup|ok|okay|oh|ah|hmm+|perfect|great|cool|nice|alright|sure|thanks|"
+                           r"thank you|ty|thx|pls|please)\b[\s,.!:]*)+(?=\w+ \w)", re.IGNORECASE)
 _LEAD_IN = re.compile(r"^\W*(?:(?:can|could|would|will) (?:you|we)|(?:i|we) (?:need|want)|here'?s (?:the|my) \w+|"
-                      r"let'?s go|(?:the )?rules|(?:the )?steps|what i need|do this in order|(?:a )?(?:few|couple of) things"
+                      r"let'?s go|(?:the |my |our |new )?(?:rules|steps|plan)|what i need|do this in order|(?:a )?(?:few|couple of) things"
                       r"(?: today)?|wait|perfect|oh (?:no|ok)|ugh wait)\W*$", re.IGNORECASE)
 
 
