@@ -1979,3 +1979,21 @@ def test_a_step_whose_tool_failed_for_one_of_its_items_is_partly_done() -> None:
         refused.completed_steps
     done = extract(_offboarding('{"status": "disabled"}', False))
     assert done.resume_from == 4, done.completed_steps
+
+
+def test_a_step_that_is_the_asking_is_done_though_its_answer_is_awaited() -> None:
+    head = [user("My laptop won't boot. Raise an IT ticket and tell my manager I'm offline today."),
+            assistant("Plan:\n1. Raise the IT ticket\n2. Tell your manager\n3. Book a loaner laptop"),
+            tool_call("t1", "create_ticket", summary="Laptop will not boot", queue="IT"),
+            tool_result("t1", '{"ticket_id": "IT-5581", "status": "awaiting triage"}')]
+    signals = extract(head)
+    # the ticket is raised: step 1 is done, and IT's answer is what is awaited
+    assert signals.resume_from == 2, signals.completed_steps
+    assert any(entry.startswith("step 1:") and "IT-5581" in entry for entry in signals.completed_steps), signals
+    assert any("IT-5581" in loop for loop in signals.open_loops), signals.open_loops
+    # work that is not the asking stays open while its answer is awaited (a purchase pending approval)
+    ordered = extract([user("Order 5 laptops for the new hires."),
+                       assistant("Plan:\n1. Order the laptops\n2. Tell the hires\n3. Book the setup session"),
+                       tool_call("t1", "create_purchase_order", item="laptop", quantity=5),
+                       tool_result("t1", '{"po": "PO-9", "status": "pending approval"}')])
+    assert ordered.resume_from == 1, ordered.completed_steps

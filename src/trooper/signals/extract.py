@@ -1757,6 +1757,10 @@ class SignalReader:
                     if 0 < number <= len(self.plan):
                         self.plan[number - 1].touched = True
                         waiting.step = number
+                        if self.plan[number - 1].verb in _REQUESTING:
+                            # "Raise the IT ticket": the asking was the step, done though its answer is awaited
+                            self.plan[number - 1].done = True
+                            self._add_step(name[:200], words, number)
                 return
             # "requested approval APR-7731": the request is done, its answer is awaited
         else:
