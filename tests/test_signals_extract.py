@@ -430,6 +430,17 @@ def test_a_request_for_approval_with_a_bare_answer_waits_on_what_it_named() -> N
     assert signals.open_loops == ["AR-508 pending: ask approval AR-508, l.okafor"]
 
 
+def test_a_call_that_only_watches_a_waiting_item_does_not_answer_it() -> None:
+    signals = extract([
+        user("Renew my atorvastatin."),
+        tool_call("t1", "request_renewal", rx_id="RX-44121"),
+        tool_result("t1", '{"renewal_id": "RNW-5512", "rx_id": "RX-44121", "status": "sent", "sent_to": "Dr. Okafor"}'),
+        tool_call("t2", "set_notification", target_id="RNW-5512", channel="sms"),
+        tool_result("t2", '{"notification_id": "NT-70312", "target_id": "RNW-5512", "active": true}'),
+    ])
+    assert [loop.split(":")[0] for loop in signals.open_loops] == ["RNW-5512, RX-44121 pending"]
+
+
 def test_a_failed_change_worked_around_by_a_change_to_the_same_kind_of_thing_is_resolved() -> None:
     signals = extract([
         user("Add 400 bolts to PO-0871."),

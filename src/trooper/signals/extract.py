@@ -2395,7 +2395,8 @@ def _stem(word: str) -> str:
     return _IRREGULAR_STEMS.get(word, word)
 
 
-_MESSAGE_TOOL = re.compile(r"(?:^|[_:.\s-])(?:send|email|mail|message|notify|sms|text|reply|comment|note|post|slack|chat)")
+_MESSAGE_TOOL = re.compile(r"(?:^|[_:.\s-])(?:send|email|mail|message|notify|sms|text|reply|comment|note|post|slack|chat|"
+                           r"notification|remind|reminder|watch|subscribe|follow)")
 
 
 # "PR #318", "claim CLM-300418", "the INT-88410 invite": an identifier and the word for its kind.
