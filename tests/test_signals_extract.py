@@ -1041,6 +1041,23 @@ def test_an_answer_is_added_without_its_acknowledgement_and_a_mood_word_keeps_th
                               "then: fix the interval bucketing and run the full test suite"), signals.intent
 
 
+def test_chat_before_the_first_ask_gives_way_to_it() -> None:
+    signals = extract([user("Hey! Hope you had a great weekend, mine was crazy busy with the kids' football tournament"),
+                       assistant("Sounds fun! What can I do for you?"),
+                       user("I need to rotate the staging API keys for the billing service and update the vault entries")])
+    assert signals.intent == "rotate the staging API keys for the billing service and update the vault entries", signals.intent
+
+
+def test_a_goal_that_only_introduces_a_list_is_not_the_goal_and_a_long_turn_is_cut_at_a_word() -> None:
+    signals = extract([user("Good morning team. Context: we are moving payroll from Gusto to Rippling at the end of the "
+                            "quarter. Here is what I need you to do:\n1. validate the export against the HRIS\n"
+                            "2. map the pay codes to Rippling codes\n3. flag anyone with a garnishment\n" + "4. draft the "
+                            "cutover email to all staff, copying payroll, finance and the people team leads " * 3)])
+    assert signals.intent.startswith("we are moving payroll from Gusto to Rippling at the end of the quarter. validate the "
+                                     "export against the HRIS. map the pay codes"), signals.intent
+    assert len(signals.intent) <= 300 and signals.intent.endswith("…") and not signals.intent.endswith("……")
+
+
 def test_dont_forget_is_a_reminder_not_a_redirect() -> None:
     signals = extract([user("Please refund order A-1001, the kettle is broken."), assistant("Looking it up."),
                        user("don't forget to email the customer the refund reference")])

@@ -83,7 +83,7 @@ def shown(text: str, limit: int) -> str:
         text = _GLOSS.join(kept)
     if len(text) <= limit:
         return text
-    return text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:—-") + "…"
+    return text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:—-…") + "…"
 
 # --- sentences and clauses ---
 
@@ -853,8 +853,9 @@ def _intent(sentences: list[str]) -> tuple[str, bool]:
             what = _clean(sentence, INTENT_LENGTH) if _IMPERATIVE.match(sentence) else ""
         elif len(what.split()) <= 5 and _POINTING.search(what.lower()) and len(sentence) > len(what) + 12:
             what = _clean(sentence, INTENT_LENGTH)  # "…and the build spits out citation warnings, please make them go away"
-        if what and match is None and _HEADER.match(sentence):
-            break  # "plan:", "Plan: 1) check visas, 2) …" heads a list and names no task: the turn reads in its order
+        if what and (match is None and _HEADER.match(sentence) or " " not in what and sentence.rstrip().endswith(":")):
+            break  # "plan:", "Plan: 1) check visas, 2) …", "here's what I need you to do:" heads a list and names no
+            # task: the turn reads in its own order
         if what:
             # the goal first, then the rest of what the user said about it, in their words
             # what the work is before the rules it must keep to (those are the constraints too), save what a goal
@@ -864,13 +865,13 @@ def _intent(sentences: list[str]) -> tuple[str, bool]:
                      for j, r in ((j, _clean(_GREETING.sub("", s)).rstrip(".!")) for j, s in enumerate(sentences) if j != i)
                      if r and not _SMALL_TALK.match(r) and not _bare_request(r)]
             rest = [r for work, r in about if work] + [r for work, r in about if not work]
-            return _compact(" — ".join([what.rstrip(".!"), *rest]))[:INTENT_LENGTH], True
+            return shown(_compact(" — ".join([what.rstrip(".!"), *rest])), INTENT_LENGTH), True
     told = [rest for rest in (_GREETING.sub("", s) for s in sentences)
             if rest and not (_SMALL_TALK.match(rest) and len(rest.split()) < 8) and not _bare_request(rest)]
     if not told or (len(" ".join(told).split()) <= 12 and _CHAT.search(" ".join(told).lower())):
         return "", False  # "hey benefitsbot, how's it going": no task yet
     said = [(_compact(_clean(s)).rstrip(".!"), s.rstrip().endswith("?")) for s in told]
-    return " ".join(f"{s}{'' if asked else '.'}" for s, asked in said if s)[:INTENT_LENGTH].rstrip("."), False
+    return shown(" ".join(f"{s}{'' if asked else '.'}" for s, asked in said if s), INTENT_LENGTH).rstrip("."), False
 
 
 INTENT_LENGTH = 300
@@ -909,7 +910,7 @@ def _compact(said: str) -> str:
     for part in said.split(" — "):
         if "://" in part:
             part = _LINK.sub(r"\1", part)
-        part = _FILLER.sub("", part)
+        part = _FILLER.sub("", _LABEL.sub("", part))
         part = _ACKNOWLEDGED.sub("", part) or part
         part = _SPACE_BEFORE_STOP.sub(r"\1", part).strip(" ,;")
         if part.strip(" .!?:") and not _LEAD_IN.match(part):
@@ -920,12 +921,14 @@ def _compact(said: str) -> str:
 _HEADER = re.compile(r"^\W*\w+\s*:")  # a word and a colon: what heads a list
 _LINK = re.compile(r"https?://(?:[^\s/)>\]]+/)*([^\s/)>\]]+)/?")
 _FILLER = re.compile(r"(?<![\w-])(?:lol|lmao|haha|ugh+|tbh|honestly)\b,?\s*", re.IGNORECASE)
+_LABEL = re.compile(r"^(?:context|background|fyi|some context|for context)\s*:\s*", re.IGNORECASE)  # what heads the scene
 _SPACE_BEFORE_STOP = re.compile(r"\s+([.,;:!?])")
 # An answer's opening that only acknowledges ("yes, she says…", "ok so pick up a day later", "perfect thanks. now…").
 _ACKNOWLEDGED = re.compile(r"^(?:(?:yes|yeah|yep|yup|ok|okay|oh|ah|hmm+|perfect|great|cool|nice|alright|sure|thanks|"
                            r"thank you|ty|thx|pls|please)\b[\s,.!:]*)+(?=\w+ \w)", re.IGNORECASE)
 _LEAD_IN = re.compile(r"^\W*(?:(?:can|could|would|will) (?:you|we)|(?:i|we) (?:need|want)|here'?s (?:the|my) \w+|"
-                      r"let'?s go|(?:the |my |our |new )?(?:rules|steps|plan)|what i need|do this in order|(?:a )?(?:few|couple of) things"
+                      r"(?:here'?s |here is |this is )?what (?:i|we) (?:need|want)(?: you)?(?: to do)?(?: from you)?|"
+                      r"let'?s go|(?:the |my |our |new )?(?:rules|steps|plan)|do this in order|(?:a )?(?:few|couple of) things"
                       r"(?: today)?|wait|perfect|oh (?:no|ok)|ugh wait)\W*$", re.IGNORECASE)
 
 
@@ -1087,6 +1090,7 @@ class SignalReader:
     def __init__(self) -> None:
         self.intent = ""  # the task as the user stated it (or as a redirect replaced it)
         self.added: list[str] = []  # what later turns added to it, in order
+        self.chatting = False  # the intent so far is the user's chat, not yet a task
         self.was = ""  # the task a redirect replaced
         self.work: dict[str, int] = {}  # the calls that change something, by what their tool's name says they do
         self.constraints: list[str] = []
@@ -1150,8 +1154,12 @@ class SignalReader:
             if seen.first and self.plan and (self.reported or self.answered):
                 at_work = self.reported or self._current_step()
         if seen.intent or seen.redirect:  # "ugh. ok just refund it then" is all acknowledgement but its redirect
-            if not self.intent:
-                self.intent = seen.intent
+            if not self.intent or (self.chatting and (seen.goal or seen.request)):
+                # the first words that ask for something are the task; chat before them ("hope you had a great
+                # weekend, mine was busy…") is not
+                self.intent, self.added = seen.request if self.intent and not seen.goal else seen.intent, []
+                self.chatting = not seen.goal and _SMALL_TALK.match(seen.intent) is not None and \
+                    _CHAT.search(seen.intent.lower()) is not None
             elif seen.redirect:
                 self._redirect(message)
             elif seen.goal:
