@@ -56,7 +56,7 @@ DEV_FLOORS = {
     "open_loop_recall": 0.27,
     "open_loop_precision": 0.35,
     "intent_keyword_hit_rate": 0.87,
-    "resume_from_exact_numbered": 0.65,
+    "resume_from_exact_numbered": 0.68,
 }
 # The same, on the dev sessions written before the blind ones (the other 113), where the
 # extractor's figures were first measured (steps R 58%, loops R 34% before this round).
@@ -65,7 +65,7 @@ DEV_EARLIER_FLOORS = {
     "completed_step_precision": 0.60,
     "open_loop_recall": 0.37,
     "intent_keyword_hit_rate": 0.88,
-    "resume_from_exact_numbered": 0.66,
+    "resume_from_exact_numbered": 0.69,
 }
 
 
