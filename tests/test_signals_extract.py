@@ -2025,3 +2025,18 @@ def test_a_step_that_is_the_asking_is_done_though_its_answer_is_awaited() -> Non
                        tool_call("t1", "create_purchase_order", item="laptop", quantity=5),
                        tool_result("t1", '{"po": "PO-9", "status": "pending approval"}')])
     assert ordered.resume_from == 1, ordered.completed_steps
+
+
+def test_a_file_changed_again_after_the_user_spoke_is_the_same_piece_of_work() -> None:
+    signals = extract([
+        user("Write the incident note in docs/incidents/gateway-502.md."),
+        tool_call("t1", "Write", file_path="/repo/docs/incidents/gateway-502.md", content="# 502s on web-2\n"),
+        tool_result("t1", "File created successfully at: /repo/docs/incidents/gateway-502.md"),
+        user("web-3 is back too, put that in the note."),
+        Message("assistant", (TextBlock("Adding the web-3 restart to the incident note."), ToolUseBlock(
+            "t2", "Edit", {"file_path": "/repo/docs/incidents/gateway-502.md", "old_string": "# 502s on web-2\n",
+                           "new_string": "# 502s on web-2\n\nweb-3 restarted at 10:40.\n"}))),
+        tool_result("t2", "The file /repo/docs/incidents/gateway-502.md has been updated."),
+    ])
+    assert signals.completed_steps == [
+        "wrote gateway-502.md (docs/incidents/gateway-502.md) — Adding the web-3 restart to the incident note"]

@@ -1116,6 +1116,7 @@ class SignalReader:
         self.text_calls: list[tuple[Call, str, int]] = []  # a text agent's calls, answered in order (turn 0)
         self.turns = 0  # assistant turns read
         self.edited: set[str] = set()  # files changed since the user last spoke
+        self.file_steps: dict[str, int] = {}  # a changed file -> the step that first changed it
         # the edits made since then that serve one purpose, as one step: its index, its name, its files
         self.edit_run: tuple[int, str, tuple[str, ...], str] = (-1, "", (), "")
         self.asking = ""  # the user's question that no answer has followed yet
@@ -1814,6 +1815,8 @@ class SignalReader:
                 if call.key in self.edited:
                     return  # more edits to a file already changed since the user last spoke: one piece of work
                 self.edited.add(call.key)
+                if self._edited_again(call.key, announced):
+                    return
             words = _stems(f"{name} {call.words} {announced}")  # what was done, and what the agent said it was doing
             if announced and announced.lower() not in name.lower():
                 name = f"{name}: {announced}"  # what the assistant said it was doing: the step's purpose
@@ -1850,6 +1853,8 @@ class SignalReader:
                 self._add_step(name[:200], words, number, asked)
                 if len(self.steps) > recorded:
                     self.fresh = recorded
+                    if call.key.startswith("edit:"):
+                        self.file_steps.setdefault(call.key, recorded)
                     if call.key.startswith("edit:") or not self.last_edited:  # a check verifies code changed before all
                         self.last_work, self.last_edited = recorded, call.key.startswith("edit:")
                     self.batch = (call.key, recorded)
@@ -1883,6 +1888,18 @@ class SignalReader:
             return
         if " pass" not in self.steps[self.last_work]:
             self._gloss_step(self.last_work, note, _stems(note))
+
+    def _edited_again(self, key: str, announced: str) -> bool:
+        """A file a recorded step wrote, changed again after the user spoke (the incident note
+        written, then updated as findings come in): more of the same piece of work, which says what
+        the agent was adding, not a second step."""
+        index = self.file_steps.get(key, -1)
+        if not 0 <= index < len(self.steps):
+            return False
+        if announced:
+            self._gloss_step(index, announced, _stems(announced))
+        self.fresh = index
+        return True
 
     def _joined_edit(self, call: Call, announced: str, words: frozenset[str], number: int) -> bool:
         """Edits to several files between two things the user says, with nothing else changed
