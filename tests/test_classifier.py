@@ -71,6 +71,7 @@ def ask(text: str, history: bool = False, tools: bool = False) -> str:
         "wich is the longest river in asia", "can u understand german?",  # how people type: "wich", "u"
         "what's the formula for the volume of a sphere",  # a definition; a spreadsheet's formula is code
         "what does this word mean: ephemeral",
+        "how many ml in a cup", "what is 9:30 pm in 24 hour time",  # one unit to another of the same kind
     ],
 )
 def test_simple_turns(text: str) -> None:
@@ -183,6 +184,10 @@ def test_simple_turns(text: str) -> None:
         ("what age should kids get a phone", {}),  # advice, whoever it is for
         ("what does this do: SELECT id FROM orders WHERE total > 100", {}),  # code carried, read
         ("google sheets formula to count the cells that say yes", {}), ("how many working hours in a month", {}),
+        # a conversion whose factor the numbers do not carry: a density, a zone's offset that day, a calendar
+        ("2 cups of flour in grams", {}), ("200g butter to cups", {}), ("how many grams is a stick of butter", {}),
+        ("what is 3pm EST in london time", {}), ("noon tokyo time in new york", {}),
+        ("convert unix timestamp 1700000000 to a date", {}),
     ],
 )
 def test_complex_turns(text: str, kw: dict) -> None:

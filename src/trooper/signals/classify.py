@@ -797,9 +797,10 @@ def _decide(text: str, has_history: bool) -> Decision:
         return Decision("simple", "a translation, spelling or pronunciation")
     ask, material = (whole_ask, carried) if core == lowered else _split_material(core)  # (split once when no framing)
     asked = grams(ask) if material else seen
-    if _composes_time_units(core) or (material and _converts_several(ask, material, latin, asked)):
-        return Decision("complex", "an estimate, a computation or several operations")
     has_digit = _has_digit(core)
+    if _needs_a_factor(core, seen, has_digit) or _composes_time_units(core) \
+            or (material and _converts_several(ask, material, latin, asked)):
+        return Decision("complex", "an estimate, a computation or several operations")
     if has_digit and _ONE_CONVERSION.match(core) is not None:  # "kg to lbs: 68"
         return Decision("simple", "conversion or formatting")
     if ACTS.search(ask, latin, asked) or FOREIGN_ACTS.search(ask, latin, asked):
@@ -1536,6 +1537,40 @@ _QUALIFIER = re.compile(r"\b(of|in|on|at|with|without|from|for|by|during|after|b
 MAX_LOOKUP_QUALIFIERS = 2
 _HOW_MANY_IN = re.compile(r"\bhow many (second|minute|hour|day|week|month|year|decade)s? (are )?(there )?(in|per) (a |an |one )?"
                           r"(leap )?(second|minute|hour|day|week|month|year|decade|century)\b")
+
+
+# A conversion whose numbers do not carry the factor: an ingredient's density (cups of flour to grams), a
+# zone's offset on that date (daylight saving), a calendar (a Unix timestamp to a date). Currencies: WORKS_OUT.
+_VOLUMES = frozenset("cup cups tbsp tablespoon tablespoons tsp teaspoon teaspoons stick sticks ml milliliter milliliters "
+                     "millilitre millilitres liter liters litre litres pint pints quart quarts gallon gallons".split())
+# (not ounces: "how many ounces in a cup" asks for fluid ounces)
+_MASSES = frozenset("g gram grams kg kilo kilos kilogram kilograms lb lbs pound pounds weigh weighs".split())
+_MASS_AFTER_DIGIT = re.compile(r"\d(g|kg|lbs?)\b")
+_CLOCK = re.compile(r"\b\d{1,2}(:\d\d)? ?[ap]\.?m\b|\b\d{1,2}:\d\d\b|\b(noon|midnight)\b")
+_NAMED_HOURS = frozenset(("noon", "midnight"))
+_ZONES = frozenset("utc gmt est edt cst cdt mst mdt pst pdt bst cet cest eet eest wet ist jst kst sgt hkt aest aedt awst "
+                   "nzst nzdt hst akst pacific eastern central mountain zulu".split())
+# "london time", "tokyo time"; not "24 hour time", "local time"
+_PLACE_TIME = re.compile(r"\b(?!(?:24|12|military|local|hour|the|what|in|a)\b)[a-z]+ time\b")
+_TIMESTAMP_WORDS = frozenset(("unix", "epoch", "timestamp", "posix"))
+_LONG_NUMBER = re.compile(r"\d{9,}")
+
+
+def _needs_a_factor(core: str, seen: frozenset[str], has_digit: bool) -> bool:
+    """A conversion that needs a density, a zone's offset on a date, or a calendar: "2 cups of flour in
+    grams", "3pm EST in london time", "unix time 1700000000 as a date"."""
+    if not seen.isdisjoint(_VOLUMES) and (not seen.isdisjoint(_MASSES)
+                                          or has_digit and _MASS_AFTER_DIGIT.search(core) is not None):
+        return True
+    if not has_digit:
+        return not seen.isdisjoint(_NAMED_HOURS) and _names_a_zone(core, seen)
+    if not seen.isdisjoint(_TIMESTAMP_WORDS) and _LONG_NUMBER.search(core) is not None:
+        return True
+    return _CLOCK.search(core) is not None and _names_a_zone(core, seen)
+
+
+def _names_a_zone(core: str, seen: frozenset[str]) -> bool:
+    return not seen.isdisjoint(_ZONES) or ("time" in seen and _PLACE_TIME.search(core) is not None)
 
 
 def _composes_time_units(text: str) -> bool:
