@@ -1058,6 +1058,15 @@ def test_a_goal_that_only_introduces_a_list_is_not_the_goal_and_a_long_turn_is_c
     assert len(signals.intent) <= 300 and signals.intent.endswith("…") and not signals.intent.endswith("……")
 
 
+def test_a_pasted_trace_comes_after_the_users_words_about_it() -> None:
+    signals = extract([user('getting this error when I run the migration:\n\nTraceback (most recent call last):\n'
+                            '  File "db/migrate.py", line 88, in apply\n    row["tenant_id"]\nKeyError: "tenant_id"\n\n'
+                            'any idea whats wrong? the migration is 0042_add_tenant')])
+    assert signals.intent == ('getting this error when I run the migration. any idea whats wrong? the migration is '
+                              '0042_add_tenant. Traceback (most recent call last). File "db/migrate.py", line 88, in apply. '
+                              'row["tenant_id"]. KeyError: "tenant_id"'), signals.intent
+
+
 def test_dont_forget_is_a_reminder_not_a_redirect() -> None:
     signals = extract([user("Please refund order A-1001, the kettle is broken."), assistant("Looking it up."),
                        user("don't forget to email the customer the refund reference")])

@@ -845,7 +845,11 @@ def _result_text(block: ToolResultBlock) -> str:
 def _intent(sentences: list[str]) -> tuple[str, bool]:
     """The goal a user message states, with the sentence that sets the scene when the
     goal comes later and the one that details it when it follows; else its first two
-    sentences that are neither a greeting nor a bare "can you help?"."""
+    sentences that are neither a greeting nor a bare "can you help?". A log or a trace pasted in the turn
+    comes after the user's own words about it."""
+    pasted = [s for s in sentences if _PASTED.match(s)]
+    if len(pasted) >= 2:
+        sentences = [s for s in sentences if not _PASTED.match(s)] + pasted
     for i, sentence in enumerate(sentences):
         match = _INTENT.search(sentence)
         what = _clean(match.group("what"), INTENT_LENGTH) if match else ""
@@ -875,6 +879,10 @@ def _intent(sentences: list[str]) -> tuple[str, bool]:
 
 
 INTENT_LENGTH = 300
+# A line of a pasted log, trace or shell session: a timestamp, a level, a stack frame, an exception, a prompt.
+_PASTED = re.compile(r"^\s*(?:\d{4}-\d\d-\d\d[ T]\d\d:\d\d|\d\d:\d\d:\d\d|\[[\w :.-]{1,30}\]|(?:INFO|WARN|WARNING|ERROR|DEBUG|"
+                     r"FATAL|CRITICAL|TRACE)\b|at [\w.$<>]+\(|File \"|Traceback|[\w.]*(?:Error|Exception)\b[:(]|[$#>] |>>> |"
+                     r"[{}\[\]]\s*$|\"\w+\":|\S*[(\[]\S*$)")  # a line of code with no space in it: "main()", 'row["id"]'
 ADDED_LENGTH = 160  # of a later instruction, added to the task
 MAX_ADDED = 6  # later instructions kept
 WAS_LENGTH = INTENT_LENGTH  # of the task a redirect replaced
