@@ -90,6 +90,13 @@ REASONING = Rules(
     r"\bwhat (do|does) (\w+ )?(economists|experts|scientists|studies|research|doctors|historians|critics) (say|think)\b", r"\bexplain (why|how)\b", r"\b(cause|causes|caused|reason) (of|for)\b",
     r"\b(could|would|might) cause\b", r"\bwho (pays|is liable|is responsible|wins|loses|benefits|suffers|gains)\b",
     r"\bam i allowed\b",
+    # a yes-or-no on health or the law: a ruling on a case, not a fact ("does ibuprofen interact with lisinopril",
+    # "are we allowed to store passport scans", "is 38.5 a fever")
+    r"^(is|are|am|can|could|may|do|does|did|will|would)\b.{0,80}\b(allowed|permitted|legal|illegal|lawful|unlawful|"
+    r"compliant|gdpr|hipaa|pci|interact|interacts|dose|dosage|overdose|fever|pregnant|breastfeeding|prescription|"
+    r"contagious|symptoms?|side effects)\b",
+    # an origin or a reason asked as a fact: explained ("where does rain come from", "the reason the sky is blue")
+    r"\bwhere (does|do|did) .{1,40} come from\b", r"\bthe reason\b",
     r"\bwho (is |was |are )?(right|wrong|correct|at fault|to blame|in the wrong)\b", r"\bwhos (right|wrong|correct)\b",
     r"\bpor ?qu[ée]\b|\bpourquoi\b|\bcomment (faire|puis)|\bwarum\b|\bwieso\b|\bpor que\b|\bcomo (fa[çc]o|posso)\b",
     r"\b(in detail|in depth|in-depth|detailed|thoroughly|explica|expl[ií]came|explique|expliquez|erkl[äa]re?|erkl[äa]ren sie|"
