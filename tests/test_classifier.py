@@ -191,6 +191,7 @@ def test_simple_turns(text: str) -> None:
         # a yes-or-no on health or the law is a ruling on a case; an origin or a reason is explained
         ("does ibuprofen interact with lisinopril", {}), ("are we allowed to store passport scans", {}),
         ("is 38.5 a fever", {}), ("where does rain come from", {}), ("what's the reason the sky is blue", {}),
+        ("what size generator do i need for a fridge", {}), ("what is the treatment for strep throat", {}),
     ],
 )
 def test_complex_turns(text: str, kw: dict) -> None:

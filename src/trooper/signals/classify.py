@@ -97,6 +97,10 @@ REASONING = Rules(
     r"contagious|symptoms?|side effects)\b",
     # an origin or a reason asked as a fact: explained ("where does rain come from", "the reason the sky is blue")
     r"\bwhere (does|do|did) .{1,40} come from\b", r"\bthe reason\b",
+    # what the asker needs, or how to treat an illness: advice for a case ("what size generator do i need for a
+    # fridge", "what is the treatment for strep throat")
+    r"\b(do|does|would|will|should) (i|we) need\b", r"\b(treatment|treatments|cure|cures|remedy|remedies) (for|of)\b",
+    r"\bhow (to|do i|do you|can i|should i) (treat|cure|get rid of)\b",
     r"\bwho (is |was |are )?(right|wrong|correct|at fault|to blame|in the wrong)\b", r"\bwhos (right|wrong|correct)\b",
     r"\bpor ?qu[ée]\b|\bpourquoi\b|\bcomment (faire|puis)|\bwarum\b|\bwieso\b|\bpor que\b|\bcomo (fa[çc]o|posso)\b",
     r"\b(in detail|in depth|in-depth|detailed|thoroughly|explica|expl[ií]came|explique|expliquez|erkl[äa]re?|erkl[äa]ren sie|"
