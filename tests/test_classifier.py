@@ -432,6 +432,12 @@ def test_complex_turns(text: str, kw: dict) -> None:
          "what does it mean for me", {}, "complex"),
         ("everyone at work keeps saying this word in meetings and I just nod along but honestly what does "
          "synergy mean", {}, "simple"),
+        # a short turn: chat first, then a fact question that names nothing the chat names
+        ("settling a bet with my brother. who was the first man on the moon", {}, "simple"),
+        ("ok weird question but what is the largest organ in the human body", {}, "simple"),
+        ("Ann is taller than Ben, Ben is taller than Cal. Is Cal taller than Ann?", {}, "complex"),  # from the chat
+        ("a riddle: what has keys but can't open locks", {}, "complex"),
+        ("my flight lands at 3pm. what time is that in london", {}, "complex"),
     ],
 )
 def test_what_the_turn_asks_decides(text: str, kw: dict, label: str) -> None:

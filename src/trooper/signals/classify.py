@@ -693,6 +693,12 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
         rest = classify_text(lowered[joined.end():], has_history)  # "and what's the capital of norway": whole on its own
         if rest.simple:
             return rest
+    if not _DIGIT.search(lowered):  # "settling a bet with my brother. who was the first man on the moon"
+        sentences = _sentences(_without_courtesy(_without_trailing_symbols(lowered)))
+        chat = lowered[: -len(sentences[-1])] if len(sentences) >= 2 else ""
+        if chat and _stands_apart(sentences[-1], chat) and _fact_among_chat(sentences[-1], chat, has_history,
+                                                                            _latin(lowered)):
+            return Decision("simple", "a fact question among chat")
     if "?" not in lowered.rstrip("?!. ") and not (_SHIFT_WORDS.search(lowered) is not None
                                                   and _SHIFT.search(lowered) is not None):
         return decision
@@ -1018,16 +1024,30 @@ _POINTS_BACK = frozenset("my our i we me us it its this that these those they th
 MAX_CHAT_WORDS = 100
 
 
+def _stands_apart(ask: str, chat: str) -> bool:
+    """The question names nothing the chat names ("ann is taller than ben, ben is taller than cal. is cal taller
+    than ann" reasons from the chat), and the chat does not say it is more than a fact ("a riddle: …")."""
+    named = {word for word in _WORD.findall(ask) if len(word) > 2 and word not in _FUNCTION_WORDS}
+    return named.isdisjoint(_WORD.findall(chat)) and not REASONING.search(chat, _latin(chat), grams(chat))
+
+
+def _sentences(lowered: str) -> list[str]:
+    """The turn's sentences, the last split where a question opens after chat ("… but honestly what does
+    observability mean")."""
+    sentences = _SENTENCE_END.split(lowered)
+    clauses = _CLAUSE_ASK.split(sentences[-1])
+    if len(clauses) > 1:
+        sentences[-1:] = [sentences[-1][: len(sentences[-1]) - len(clauses[-1])], clauses[-1]]
+    return sentences
+
+
 def _after_preamble(lowered: str, has_history: bool, words: int, latin: bool) -> Decision:
     """A long turn is complex unless it is one short question for a fact that stands alone, with
     scene-setting chat before it (\"…photo book for his 80th. what year did the berlin wall
     fall\") or after it (\"what year did the wall fall? it's for my grandad's photo book\")."""
     if words > MAX_CHAT_WORDS:  # a wall of text is more than scene-setting
         return Decision("complex", f"{words} words")
-    sentences = _SENTENCE_END.split(lowered)
-    clauses = _CLAUSE_ASK.split(sentences[-1])
-    if len(clauses) > 1:  # "… i nod along every time but honestly what does observability mean"
-        sentences[-1:] = [sentences[-1][: len(sentences[-1]) - len(clauses[-1])], clauses[-1]]
+    sentences = _sentences(lowered)
     if len(sentences) >= 2:
         last, first = sentences[-1], sentences[0]
         if _fact_among_chat(last, lowered[: len(lowered) - len(last)], has_history, latin) \
