@@ -441,6 +441,24 @@ def test_a_call_that_only_watches_a_waiting_item_does_not_answer_it() -> None:
     assert [loop.split(":")[0] for loop in signals.open_loops] == ["RNW-5512, RX-44121 pending"]
 
 
+def test_when_someone_is_back_is_said_of_the_wait_on_them() -> None:
+    plan = assistant("Plan:\n1. Contain the intrusion\n2. Remove the deploy key\n3. Rotate the deploy SSH key")
+    held = user("do NOT rotate the key everywhere yet, Sam from platform needs to be on for that.")
+    signals = extract([user("Clean up the intrusion on jump-1."), plan, held, user("sam's on in ~20 min.")])
+    assert signals.open_loops == ["step 3: Rotate the deploy SSH key — on hold: do NOT rotate the key everywhere yet, Sam from "
+                                  "platform needs to be on for that — sam's on in ~20 min"]
+    # with nothing waiting on them, someone being back leaves nothing open
+    assert extract([user("Mark down the winter range."), user("Hanna is back tomorrow.")]).open_loops == []
+
+
+def test_someone_away_said_before_a_hold_in_the_same_message_is_said_of_it() -> None:
+    plan = assistant("Plan:\n1. Write the swap migration\n2. Send Grete a summary\n3. Update the partman config")
+    held = user("Grete's out till Monday, so that'll wait anyway. hold off on partman too. one thing though, what about the FK?")
+    signals = extract([user("Partition the audit_events table."), plan, held])
+    assert "step 3: Update the partman config — on hold: hold off on partman too — Grete's out till Monday, so that'll wait " \
+           "anyway" in signals.open_loops
+
+
 def test_a_failed_change_worked_around_by_a_change_to_the_same_kind_of_thing_is_resolved() -> None:
     signals = extract([
         user("Add 400 bolts to PO-0871."),

@@ -171,6 +171,12 @@ _AWAY = re.compile(
     r"in (?:a |the )?(?:meeting|workshop|training|review|standup|class|surgery)|at (?:the )?[a-z]+(?: site| office)?|"
     r"out of (?:the )?office)\b[^.;!?]{0,30}?\b(?:till|until|til)\b"
 )
+# Someone back at a time, the same fact told from its end: "sam's on in ~20 min", "Hanna is back tomorrow",
+# "he's free friday morning".
+_BACK = re.compile(
+    r"(?:\b(?P<who>[a-z][a-z-]+)(?:'s| is| will be)|\b(?:he|she|they)(?:'s|'re| is| are| will be))\s+(?:back|on|free)\s+"
+    r"(?:in\s+~?\d|at\s+\d|tomorrow|tonight|after\s+\w+|(?:on\s+)?(?:mon|tues|wednes|thurs|fri|satur|sun)day)"
+)
 _WAIT = re.compile(r"\b(?:wait|await|pending|approv|sign|review|until|hold|held|blocked)")
 # "I haven't touched those", "I haven't emailed AP": what the agent left alone, not something pending
 # (unless it says it is still to come: "I haven't confirmed the date yet").
@@ -179,6 +185,7 @@ _WAIT = re.compile(r"\b(?:wait|await|pending|approv|sign|review|until|hold|held|
 # "don't email Henrik yet, not until DE02 is in", "let's wait for the signed plan".
 _HOLD = re.compile(r"\bhold (?:off|it|that|this|them|those)\b|\b(?:don'?t|dont|do not) (?:\w+ ){1,5}?(?:yet|until|till)\b|"
                    r"\bnot (?:until|till)\b|\b(?:let'?s|we'?ll|can|should) wait (?:until|till|for)\b")
+_ASIDE = re.compile(r"\W*(?:also|btw|by the way|one thing|one more|oh|ps|unrelated|separately|anyway|and another)\b")  # not why
 _HOLD_END = re.compile(r"\b(?:until|till|yet|before|since|because|first|for now)\b")  # what is held ends there
 _HELD = "held:"  # the key of a loop for a plan step the user held back
 _NARRATED_WAIT = re.compile(r"^(?:now |still )?(?:waiting (?:for|on)|let me wait|i'll wait|wait(?:ing)? a (?:bit|minute|moment))\b")
@@ -578,7 +585,7 @@ class _Reading:
                         what = " ".join(_HOLD_END.split(_ASK_CLAUSES.split(low[found.start():], 1)[0], 1)[0]
                                         for found in _HOLD.finditer(low))
                         reason = sentences[index + 1] if index + 1 < len(sentences) else ""
-                        if reason and len(reason) < 140 and not reason.rstrip().endswith("?"):
+                        if reason and len(reason) < 140 and not reason.rstrip().endswith("?") and not _ASIDE.match(reason.lower()):
                             held = f"{held}; {_clean(reason)}"  # why, said next: "I want Marcus to look at it first"
                         self.events.append(Event("hold", held, _stems(held.lower()), unit=what))
             claimed = role == "assistant" and _is_step(low)
@@ -594,7 +601,8 @@ class _Reading:
                 unit, numbers, total = _step_numbers(low) or ("", (), 0)
                 named_words = _stems(sentence.translate(_CODE_MARKS).lower()) if "_" in sentence else _stems(low)
                 self.events.append(Event("step", _clean(_first_clause(sentence)), named_words, unit, numbers, total))
-            elif "til" in low and (away := _AWAY.search(low)) is not None:  # till, until, til: cheap to rule out
+            elif ("til" in low and (away := _AWAY.search(low)) is not None) or (  # till, until, til: cheap to rule out
+                    ("back " in low or "on in " in low or "free " in low) and (away := _BACK.search(low)) is not None):
                 # "kwame's out till 11 btw": the wait on him lasts at least that long
                 self.events.append(Event("away", _clean(sentence), _stems(low), unit=_stem(away.group("who") or "")))
             elif _RESOLVED.search(low) and not _NEGATED.search(low) and not _OPEN.search(low):
@@ -1180,6 +1188,7 @@ class SignalReader:
                 self._add_to_task(seen.correction)
         for constraint in seen.constraints:
             _add_unique(self.constraints, constraint)
+        away: list[Event] = []
         for event in seen.events:
             kind = event.kind
             if kind == "result":  # the most frequent two first
@@ -1214,7 +1223,7 @@ class SignalReader:
             elif kind == "asks":
                 self.asking = self._identified(event.text)
             elif kind == "away":
-                self._away(event)
+                away.append(event)  # once the message's own loops are open: "Grete's out till Monday. hold off on partman"
             elif kind == "hold":
                 if not tasking:  # the first message's "don't deploy until QA signs off" is the task's terms
                     self._hold(event)
@@ -1237,6 +1246,8 @@ class SignalReader:
                 self._todo(event.todo)
             elif kind == "awaits":
                 self.awaiting[event.tool_id] = event
+        for event in away:
+            self._away(event)
         if message.role == "assistant" and seen.last:
             self.last_said = seen.last
         elif spoke:
