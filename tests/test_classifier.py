@@ -438,6 +438,10 @@ def test_complex_turns(text: str, kw: dict) -> None:
         ("Ann is taller than Ben, Ben is taller than Cal. Is Cal taller than Ann?", {}, "complex"),  # from the chat
         ("a riddle: what has keys but can't open locks", {}, "complex"),
         ("my flight lands at 3pm. what time is that in london", {}, "complex"),
+        # a search-style query or a word alone, in a first turn; not a pointer, not with tools on offer
+        ("mount everest height", {}, "simple"), ("harry potter author", {}, "simple"), ("my house height", {}, "complex"),
+        ("mitochondria", {}, "simple"), ("serendipity?", {}, "simple"), ("next?", {}, "complex"),
+        ("status?", {"tools": True}, "complex"),
     ],
 )
 def test_what_the_turn_asks_decides(text: str, kw: dict, label: str) -> None:

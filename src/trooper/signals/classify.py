@@ -423,7 +423,9 @@ LOOKUP = AnyOf(Rules(
     r" (of|in|for)\b",
     r"\b(capital|population) of\b", r"^(is|are|was|were|did|does) ['\"‘“]?\w",
     # a search-style query, the thing then the attribute ("peru capital?", "🇵🇪 capital??")
-    r"^\S+( \S+){0,2} (capital|population|currency|official language|time ?zone|area code|dialling code|calling code)\W*$",
+    r"^(?!(my|our|your|this|that|these|those|his|her|their|the) )\S+( \S+){0,2} (capital|population|currency|"
+    r"official language|time ?zone|area code|dialling code|calling code|height|length|depth|elevation|diameter|founder|"
+    r"author|inventor|birthday|birthplace|release date|composer|director)\W*$",
     r"\b(boiling|melting|freezing|flash|dew) point\b", r"^(wht|wat|whta|waht|whats|wut|wich|whcih|whihc|wihch) ", r"^(in|on|at|by) (what|which) ",
     r"^(list|name) (the|all|every|\d+|two|three|four|five|ten) (?!.* and )",
     r"^(sebutkan|nenne|nommez|nomme|nombra|menciona|elenca|noem|wymie[ńn]|taja) (?!.* (dan|und|et|y|e|en|i|na) )",
@@ -865,7 +867,14 @@ def _decide(text: str, has_history: bool) -> Decision:
         return Decision("simple", "lookup or definition")
     if _foreign_lookup(core, latin, seen):
         return Decision("simple", "a short question for a fact, in another language")
+    if not has_history and _TERM_ALONE.fullmatch(core) is not None and not REFERS_BACK.search(core, latin, seen):
+        return Decision("simple", "a term alone")  # "mitochondria", "serendipity?": what it is
     return Decision("complex", "not clearly simple")
+
+
+# One word asked about on its own, in a first turn: what it means (not "next?" or "more", which lean on a turn
+# before; not with tools on offer, where a word alone may name the tools' data: "status?").
+_TERM_ALONE = re.compile(r"[a-z][a-z-]{3,}[?!.]*")
 
 
 # English function words: a turn with none of them is in another language.
