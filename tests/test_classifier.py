@@ -72,6 +72,7 @@ def ask(text: str, history: bool = False, tools: bool = False) -> str:
         "what's the formula for the volume of a sphere",  # a definition; a spreadsheet's formula is code
         "what does this word mean: ephemeral",
         "how many ml in a cup", "what is 9:30 pm in 24 hour time",  # one unit to another of the same kind
+        "what do you call it when a word sounds like its meaning", "when did the titanic sink",
     ],
 )
 def test_simple_turns(text: str) -> None:
@@ -192,6 +193,9 @@ def test_simple_turns(text: str) -> None:
         ("does ibuprofen interact with lisinopril", {}), ("are we allowed to store passport scans", {}),
         ("is 38.5 a fever", {}), ("where does rain come from", {}), ("what's the reason the sky is blue", {}),
         ("what size generator do i need for a fridge", {}), ("what is the treatment for strep throat", {}),
+        # two facts joined in time; letters of words, whatever the words are
+        ("who was president when the titanic sank", {}), ("was shakespeare alive when queen elizabeth i died", {}),
+        ("how many countries start with the letter v", {}),
     ],
 )
 def test_complex_turns(text: str, kw: dict) -> None:

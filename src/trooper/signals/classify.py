@@ -266,6 +266,10 @@ WORKS_OUT = AnyOf(Rules(
     r"\breverse (this|the|a) (string|word|letters)\b",
     # the letters or sounds of words: small models see tokens, not letters (rhymes, anagrams, "starts with q")
     r"\b(rhymes? with|rhyming with|anagrams?|palindromes?)\b|\bwords? (that )?(starts?|ends?|begins?) with\b",
+    r"\b(start|starts|begin|begins|end|ends|starting|beginning|ending) with (the letter |an? )?[a-z]\b",
+    # two facts joined in time: "who was president when the titanic sank", "was bach alive when newton died"
+    r"^(?!when\b)(?!.*\b(called|word for|term for|name for|it|mean|means)\s+when\b).{3,80}\b(when|while|during|"
+    r"at the time of)\b",
     r"\b(days?|weeks?|months?|years?) (from|after|before) (next|last|this|today|tomorrow|yesterday|now|"
     r"(mon|tues|wednes|thurs|fri|satur|sun)day)\b",
     r"\bhow many (\w{1,2}'?s|letters|vowels|words|syllables|characters)\b|\bhow many ['\"]?[a-z]['\"]?('?s)? (in|are in)\b|"
