@@ -189,6 +189,7 @@ def test_simple_turns(text: str) -> None:
         ("2 cups of flour in grams", {}), ("200g butter to cups", {}), ("how many grams is a stick of butter", {}),
         ("what is 3pm EST in london time", {}), ("noon tokyo time in new york", {}),
         ("convert unix timestamp 1700000000 to a date", {}),
+        ("us shoe size 9 in eu", {}), ("gas mark 4 in celsius", {}), ("30 mpg in l/100km", {}),  # read off a table
         # a yes-or-no on health or the law is a ruling on a case; an origin or a reason is explained
         ("does ibuprofen interact with lisinopril", {}), ("are we allowed to store passport scans", {}),
         ("is 38.5 a fever", {}), ("where does rain come from", {}), ("what's the reason the sky is blue", {}),

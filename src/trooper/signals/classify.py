@@ -1597,6 +1597,11 @@ _ZONES = frozenset("utc gmt est edt cst cdt mst mdt pst pdt bst cet cest eet ees
 # "london time", "tokyo time"; not "24 hour time", "local time"
 _PLACE_TIME = re.compile(r"\b(?!(?:24|12|military|local|hour|the|what|in|a)\b)[a-z]+ time\b")
 _TIMESTAMP_WORDS = frozenset(("unix", "epoch", "timestamp", "posix"))
+# Scales read off a table, not multiplied: sizes between countries ("us shoe size 9 in eu"), gas marks,
+# fuel economy (miles per gallon to litres per 100 km is an inverse).
+_TABLE_SCALES = frozenset(("gas mark", "mpg"))
+_SIZES = frozenset(("size", "sizes", "shoe", "shoes", "dress", "bra"))
+_SIZE_SYSTEMS = frozenset(("uk", "us", "eu", "european", "american", "british", "japanese", "italian", "french"))
 _LONG_NUMBER = re.compile(r"\d{9,}")
 
 
@@ -1609,6 +1614,8 @@ def _needs_a_factor(core: str, seen: frozenset[str], has_digit: bool) -> bool:
     if not has_digit:
         return not seen.isdisjoint(_NAMED_HOURS) and _names_a_zone(core, seen)
     if not seen.isdisjoint(_TIMESTAMP_WORDS) and _LONG_NUMBER.search(core) is not None:
+        return True
+    if not seen.isdisjoint(_TABLE_SCALES) or not seen.isdisjoint(_SIZES) and not seen.isdisjoint(_SIZE_SYSTEMS):
         return True
     return _CLOCK.search(core) is not None and _names_a_zone(core, seen)
 
