@@ -542,6 +542,15 @@ def test_a_tables_patterns_match_however_they_are_grouped() -> None:
         assert rules.search(text, False) is found, text  # without the turn's words every pattern runs
 
 
+def test_a_hex_number_is_code_where_it_starts_a_word() -> None:
+    from trooper.signals.classify import CODE
+    from trooper.signals.rules import grams
+
+    for text, found in (("whats at address 0x7fff0000", True), ("(0xdeadbeef)", True), ("the value x0xdead", False),
+                        ("0x1f", False)):
+        assert CODE.search(text, True, grams(text)) is found, text
+
+
 def test_cheap_looks_agree_with_the_expressions() -> None:
     from trooper.signals.classify import _has_digit, _latin
 

@@ -55,7 +55,7 @@ CODE = Rules(
     r"\b(vlookup|xlookup|hlookup|sumif|sumifs|countif|countifs|index match|arrayformula)\b",  # spreadsheet code
     # a spreadsheet's formula is code; "the formula for the area of a circle" is a definition
     r"\b(excel|spreadsheet|sheets|sheet|cell|macro) formulas?\b|\bformulas? (in|for) (excel|sheets|google sheets|a cell|a spreadsheet)\b",
-    r"\bundefined is not\b", r"\b0x[0-9a-f]{4,}",
+    r"\bundefined is not\b", r"0x(?<=\b0x)[0-9a-f]{4,}",  # (literal first: see CARRIED_CODE)
     r"\bfunction (that|to|which|for)\b", r"\b(pythonic|idiomatic|code|coding|compile|deploy|refactor|debug|stack trace|stacktrace|"
     r"api key|endpoint)\b",
 )

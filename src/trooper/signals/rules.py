@@ -78,7 +78,7 @@ class Rules:
             for expression in self.open if grams else self.latin:
                 if expression.search(lowered) is not None:
                     return True
-            if grams:
+            if grams and not self.key_words.isdisjoint(grams):  # (the intersection is a new set: most turns skip it)
                 for word in self.key_words.intersection(grams):
                     for expression in self.keyed[word]:
                         if expression.search(lowered) is not None:
