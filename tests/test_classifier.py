@@ -447,6 +447,11 @@ def test_complex_turns(text: str, kw: dict) -> None:
         ("mount everest height", {}, "simple"), ("harry potter author", {}, "simple"), ("my house height", {}, "complex"),
         ("mitochondria", {}, "simple"), ("serendipity?", {}, "simple"), ("next?", {}, "complex"),
         ("status?", {"tools": True}, "complex"),
+        # a smiley or an emoji between the chat, or the hello, and the question
+        ("hi! i'm new here :) what's the tallest mountain in africa", {}, "simple"),
+        ("hey! 👋 who wrote hamlet?", {}, "simple"), ("hey! 👋 why is the sky blue?", {}, "complex"),
+        # how to do something, asked in another language
+        ("wie kann ich meine steuererklärung machen", {}, "complex"), ("¿cómo puedo bajar mi factura de luz?", {}, "complex"),
     ],
 )
 def test_what_the_turn_asks_decides(text: str, kw: dict, label: str) -> None:

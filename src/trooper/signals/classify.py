@@ -103,6 +103,8 @@ REASONING = Rules(
     r"\bhow (to|do i|do you|can i|should i) (treat|cure|get rid of)\b",
     r"\bwho (is |was |are )?(right|wrong|correct|at fault|to blame|in the wrong)\b", r"\bwhos (right|wrong|correct)\b",
     r"\bpor ?qu[ée]\b|\bpourquoi\b|\bcomment (faire|puis)|\bwarum\b|\bwieso\b|\bpor que\b|\bcomo (fa[çc]o|posso)\b",
+    r"\bwie (kann|soll|mache|könnte) (ich|man)\b|\bc[óo]mo (puedo|hago|se hace|podr[íi]a)\b|\bcome (posso|faccio|si fa)\b|"
+    r"\bhoe (kan|moet|maak) ik\b|\bjak (mog[ęe]|zrobi[ćc])\b",
     r"\b(in detail|in depth|in-depth|detailed|thoroughly|explica|expl[ií]came|explique|expliquez|erkl[äa]re?|erkl[äa]ren sie|"
     r"spiega|spiegami|wyja[śs]nij|leg uit|a[çc][ıi]kla|en d[ée]tail|en detalle|im detail|ausf[üu]hrlich|nel dettaglio)\b",
     # judgment and advice
@@ -1017,7 +1019,8 @@ _SENTENCES = re.compile(r"[.!?。！？]\s*\S")
 _FACT_ASKS = frozenset(("lookup or definition", "definition", "a translation, spelling or pronunciation",
                         "conversion or formatting", "a short question for a fact, in another language",
                         "a short job on the text it carries"))
-_SENTENCE_END = re.compile(r"(?<=[.!?:…。！？])\s+")  # (Chinese and Japanese clause marks get a space first: _decide)
+# (Chinese and Japanese clause marks get a space first: _decide.) A smiley or an emoji ends a sentence too.
+_SENTENCE_END = re.compile(r"(?<=[.!?:…。！？])\s+|(?<=[:;][)(dp])\s+|\s+[\U0001f000-\U0001faff\u2600-\u27bf\ufe0f]+\s+")
 # The last question of a sentence that starts with chat: "…, but honestly what does X mean".
 _CLAUSE_ASK = re.compile(r"\b(?:but|so|anyway|honestly|basically)\s+(?:honestly\s+|like\s+|just\s+)?"
                          r"(?=(?:what|who|when|where|which|how)\s)")
@@ -1413,7 +1416,8 @@ _FRAMING = re.compile(
 # A hello or a thanks that opens a turn, in any language ("hey why is the sky blue", "danke, und was jetzt").
 _GREETING = re.compile(r"^(hi|hello|hey|heya|yo|hiya|howdy|good (morning|afternoon|evening)|thanks?( you)?( so much)?|"
                        r"thx|ty|cheers|great|perfect|cool|nice|awesome|got it|"
-                       r"(just )?testing|" + _FOREIGN_HELLO + r")\b[\s,.!?¡:;-]*(there\b[\s,.!:;-]*)?")
+                       r"(just )?testing|" + _FOREIGN_HELLO + r")\b[\s,.!?¡:;-]*(there\b[\s,.!:;-]*)?"
+                       r"([:;][)(dp]\s*|[\U0001f000-\U0001faff\u2600-\u27bf\ufe0f]+\s*)?")  # "hey! 👋 who wrote …"
 _AFTER_FRAMING = re.compile(r"^(but|and|so|anyway|by the way|btw),?\s+")
 # "unrelated, but …", "different question:": what follows stands on its own.
 _TOPIC_SHIFT = re.compile(r"^(actually,? )?(unrelated|different (topic|question)|new (topic|question)|random( question)?|another question|"
@@ -1476,7 +1480,12 @@ def _without_framing(text: str) -> str:
     if stripped != core:
         stripped = _AFTER_FRAMING.sub("", stripped, count=1)
     stripped = _TOPIC_SHIFT.sub("", stripped, count=1)
+    if not stripped.isascii():
+        stripped = _LEADING_SYMBOLS.sub("", stripped, count=1)  # "hey! 👋 who wrote hamlet"
     return stripped or core
+
+
+_LEADING_SYMBOLS = re.compile(r"^[\U0001f000-\U0001faff\u2600-\u27bf\ufe0f]+\s*")
 
 
 # A text given as context, then the question about it, each under its label.
