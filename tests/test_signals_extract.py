@@ -459,6 +459,15 @@ def test_someone_away_said_before_a_hold_in_the_same_message_is_said_of_it() -> 
            "anyway" in signals.open_loops
 
 
+def test_a_step_left_for_now_is_held_with_why() -> None:
+    plan = assistant("Plan:\n1. Bump the version\n2. Write the changelog\n3. Build the signed release AAB\n4. Upload to Play")
+    held = user("leave the build for now. the keystore is in the team vault and only marco has access, he's on a flight "
+                "until tomorrow morning")
+    signals = extract([user("Cut the 4.12.0 Android release."), plan, held])
+    assert signals.open_loops == ["step 3: Build the signed release AAB — on hold: leave the build for now; the keystore is in "
+                                  "the team vault and only marco has access, he's on a flight until tomorrow morning"]
+
+
 def test_a_failed_change_worked_around_by_a_change_to_the_same_kind_of_thing_is_resolved() -> None:
     signals = extract([
         user("Add 400 bolts to PO-0871."),

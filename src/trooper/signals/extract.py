@@ -184,9 +184,10 @@ _WAIT = re.compile(r"\b(?:wait|await|pending|approv|sign|review|until|hold|held|
 # The user holding work back: "hold off on partman too", "no hold it, dont route until the setback is sorted",
 # "don't email Henrik yet, not until DE02 is in", "let's wait for the signed plan".
 _HOLD = re.compile(r"\bhold (?:off|it|that|this|them|those)\b|\b(?:don'?t|dont|do not) (?:\w+ ){1,5}?(?:yet|until|till)\b|"
-                   r"\bnot (?:until|till)\b|\b(?:let'?s|we'?ll|can|should) wait (?:until|till|for)\b")
+                   r"\bnot (?:until|till)\b|\b(?:let'?s|we'?ll|can|should) wait (?:until|till|for)\b|"
+                   r"\b(?:leave|skip|park|pause) (?:\w+ ){1,3}?(?:for now|alone for now)\b")
 _ASIDE = re.compile(r"\W*(?:also|btw|by the way|one thing|one more|oh|ps|unrelated|separately|anyway|and another)\b")  # not why
-_HOLD_END = re.compile(r"\b(?:until|till|yet|before|since|because|first|for now)\b")  # what is held ends there
+_HOLD_END = re.compile(r"\b(?:until|till|yet|before|since|because|first|for now|alone)\b")  # what is held ends there
 _HELD = "held:"  # the key of a loop for a plan step the user held back
 _NARRATED_WAIT = re.compile(r"^(?:now |still )?(?:waiting (?:for|on)|let me wait|i'll wait|wait(?:ing)? a (?:bit|minute|moment))\b")
 _PARENTHESES = re.compile(r"\(([^()]{3,200})\)")
@@ -578,7 +579,7 @@ class _Reading:
                     needs = not handoff.group(0).startswith("i'")  # "let me check with Sam", "I need to ask HR"
                     self.events.append(Event("open", said[:200], _stems(said), unit="handoff",
                                              tool="deferred" if deferred else "needs" if needs else ""))
-                elif "hold" in low or "until" in low or "yet" in low or "wait" in low:  # cheap to rule out
+                elif "hold" in low or "until" in low or "yet" in low or "wait" in low or "for now" in low:  # cheap to rule out
                     if _HOLD.search(low) and not _OPEN.search(low):  # "don't email Henrik yet, not until DE02 is in"
                         held = _clean(sentence)
                         # "don't post in slack yet", "hold it, dont route until …": what is held
