@@ -452,6 +452,12 @@ def test_complex_turns(text: str, kw: dict) -> None:
         ("hey! 👋 who wrote hamlet?", {}, "simple"), ("hey! 👋 why is the sky blue?", {}, "complex"),
         # how to do something, asked in another language
         ("wie kann ich meine steuererklärung machen", {}, "complex"), ("¿cómo puedo bajar mi factura de luz?", {}, "complex"),
+        # three words can be a whole question after earlier turns; fewer words that lean on them cannot
+        ("who discovered penicillin", {"history": True}, "simple"), ("what about rome", {"history": True}, "complex"),
+        # "this list" is a list of things to tidy; a list in a language, or a list comprehension, is code
+        ("can you put this list on one line separated by commas? monday, tuesday, wednesday", {}, "simple"),
+        ("convert this loop to a list comprehension: result = []", {}, "complex"),
+        ("how do i append to a python list", {}, "complex"),
     ],
 )
 def test_what_the_turn_asks_decides(text: str, kw: dict, label: str) -> None:

@@ -49,8 +49,10 @@ CODE = Rules(
     r"\b(git|kubectl|docker|npm|pip|sudo|cron|crontab|regex|regexp|sql|bash|powershell|terraform|yaml|dockerfile|"
     r"nginx|systemd|shell (command|script))\b(?! (?:stand|mean))",
     r"\b(a|the|this|my|python|js|javascript|go|rust|java|c\+\+|typescript|bash|sql) (function|script|program|snippet|"
-    r"code|query|method|class|regex|command|one-liner|macro|dict|dictionary|list|array|object|struct|enum|"
+    r"code|query|method|class|regex|command|one-liner|macro|dict|dictionary|array|object|struct|enum|"
     r"dataframe|type)\b(?! of\b| action\b)",
+    # a list in a language is code; "this list" is most often a list of things to tidy
+    r"\b(python|js|javascript|go|rust|java|c\+\+|typescript|bash) lists?\b|\blist comprehensions?\b",
     r"\b(segmentation fault|core dumped|fatal error|errno|null pointer|nullpointer)\b", r"\bexception in thread\b",
     r"\b(vlookup|xlookup|hlookup|sumif|sumifs|countif|countifs|index match|arrayformula)\b",  # spreadsheet code
     # a spreadsheet's formula is code; "the formula for the area of a circle" is a definition
@@ -591,6 +593,11 @@ def classify(conversation: Conversation) -> Decision:
     return decision
 
 
+# A question word, a verb and what it asks about: whole in three words ("who discovered penicillin", "where is
+# lima"), unlike "what about rome" or "which one's cheaper".
+_WHOLE_QUESTION = re.compile(r"(who|what|when|where) (is|are|was|were|wrote|won|built|made|sang|[a-z]{3,}ed) [a-z]{3,}\W*$")
+
+
 def _about_own_data(lowered: str) -> bool:
     return _OWN_DATA.search(lowered) is not None or _THING_AT_HAND.search(lowered) is not None
 
@@ -816,7 +823,8 @@ def _decide(text: str, has_history: bool) -> Decision:
     if CONTEXT.search(core, latin, seen) or CONTEXT_MARKS.search(core, latin):
         return Decision("complex", "depends on earlier turns")
     if has_history and core == lowered and words <= 3 and not DEFINITION.search(core, latin, seen) \
-            and not SAY.search(core, latin, seen):  # "in fahrenheit?", "the second one"; not "define empathy"
+            and not SAY.search(core, latin, seen) and _WHOLE_QUESTION.match(core) is None:
+        # "in fahrenheit?", "the second one"; not "define empathy", "who discovered penicillin"
         return Decision("complex", "a fragment that continues earlier turns")
     if "how" in seen and SAY_HOW.search(core, latin, seen):
         return Decision("simple", "a translation, spelling or pronunciation")
