@@ -458,6 +458,9 @@ def test_complex_turns(text: str, kw: dict) -> None:
         ("can you put this list on one line separated by commas? monday, tuesday, wednesday", {}, "simple"),
         ("convert this loop to a list comprehension: result = []", {}, "complex"),
         ("how do i append to a python list", {}, "complex"),
+        # praise, a retraction or an apology that asks nothing, and how the assistant is, are small talk
+        ("good job!", {}, "simple"), ("never mind", {"history": True}, "simple"), ("sorry, wrong chat", {}, "simple"),
+        ("do you have feelings", {}, "simple"), ("never mind, just delete the branch", {"history": True}, "complex"),
     ],
 )
 def test_what_the_turn_asks_decides(text: str, kw: dict, label: str) -> None:

@@ -401,6 +401,10 @@ SMALL_TALK = Rules(
     r"cosa (sai|puoi) fare|wat kun je|wie ben je|kim(sin| sin)|co umiesz|kim jeste[śs])\b", r"\bthat'?s (perfect|great|all|it|fine|everything)\b", r"^(ok|okay),? (thanks|thank you|bye)",
     "^" + _FOREIGN_HELLO + r"\b[\s,.!?¡]*([\w'’]+[\s,.!?¿]*){0,5}$",
     r"^how (are|r) (you|u|ya)( doing| going)?( today| tonight)?\W*$",
+    # praise, a retraction or an apology that asks nothing; how the assistant is
+    r"^(good job|well done|nice one|never ?mind|nvm|my bad|oops|whoops|sorry,? (wrong (chat|window|tab|person)|my (bad|mistake)))"
+    r"\W*$",
+    r"^(do|can) (you|u) (have feelings|have emotions|feel (anything|pain|emotions)|dream|sleep|get (tired|bored|lonely))\W*$",
     r"^(how'?s it going|how is it going|how are things|what'?s up|wh?at'?s good|sup)\W*$",
     # asking for help with no task yet, or a word about the assistant itself
     r"^(can|could) (you|u) help( me)?( with something| out)?\W*$",
