@@ -271,6 +271,12 @@ WORKS_OUT = AnyOf(Rules(
     # the letters or sounds of words: small models see tokens, not letters (rhymes, anagrams, "starts with q")
     r"\b(rhymes? with|rhyming with|anagrams?|palindromes?)\b|\bwords? (that )?(starts?|ends?|begins?) with\b",
     r"\b(start|starts|begin|begins|end|ends|starting|beginning|ending) with (the letter |an? )?[a-z]\b",
+    # a second thing asked of the same subject, the same thing of a second subject, or examples made up: several
+    # operations ("the capital of peru and its population", "…, and of chile?", "define irony with 3 examples")
+    r"\band (its|their)\b|,? and (of|for|in) (?!(the|a|an|my|our|this|that)\b)[a-z]+\W*$|[a-z] \+ [a-z]",
+    r"\bdifference in \w+( \w+)? between\b",
+    r"\b(use it in a sentence|with (an |\d+ |a few |some |two |three )?examples?|and (give|list) (me )?(an |\d+ |some )?"
+    r"examples?)\b",
     # two facts joined in time: "who was president when the titanic sank", "was bach alive when newton died"
     r"^(?!when\b)(?!.*\b(called|word for|term for|name for|it|mean|means)\s+when\b).{3,80}\b(when|while|during|"
     r"at the time of)\b",
