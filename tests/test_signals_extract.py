@@ -468,6 +468,13 @@ def test_a_step_left_for_now_is_held_with_why() -> None:
                                   "the team vault and only marco has access, he's on a flight until tomorrow morning"]
 
 
+def test_a_question_the_user_takes_back_is_not_open() -> None:
+    asked = "can you slack the new file to Dana in sales meanwhile?"
+    assert extract([user("Regenerate the AUR-0526 pickup report."), user(f"{asked} actually no, never mind, she'll wait")]).open_loops == []
+    assert extract([user("Regenerate the AUR-0526 pickup report."), user(f"{asked} she needs it by noon")]).open_loops == [
+        f"the user's question is unanswered: {asked} she needs it by noon"]
+
+
 def test_a_failed_change_worked_around_by_a_change_to_the_same_kind_of_thing_is_resolved() -> None:
     signals = extract([
         user("Add 400 bolts to PO-0871."),

@@ -186,6 +186,8 @@ _WAIT = re.compile(r"\b(?:wait|await|pending|approv|sign|review|until|hold|held|
 _HOLD = re.compile(r"\bhold (?:off|it|that|this|them|those)\b|\b(?:don'?t|dont|do not) (?:\w+ ){1,5}?(?:yet|until|till)\b|"
                    r"\bnot (?:until|till)\b|\b(?:let'?s|we'?ll|can|should) wait (?:until|till|for)\b|"
                    r"\b(?:leave|skip|park|pause) (?:\w+ ){1,3}?(?:for now|alone for now)\b")
+# A question the user takes back in the same breath: "can you slack it to Dana? actually no, never mind, she'll wait".
+_WITHDRAWN = re.compile(r"^\W*(?:(?:actually|wait|hmm|oh|no|nah)\W+)*(?:never ?mind|scratch that|forget (?:it|that)|ignore that)\b")
 _ASIDE = re.compile(r"\W*(?:also|btw|by the way|one thing|one more|oh|ps|unrelated|separately|anyway|and another)\b")  # not why
 _HOLD_END = re.compile(r"\b(?:until|till|yet|before|since|because|first|for now|alone)\b")  # what is held ends there
 _HELD = "held:"  # the key of a loop for a plan step the user held back
@@ -549,7 +551,7 @@ class _Reading:
                 question = next((s for s in sentences if _asks(s)), "")
                 spoken = " ".join(words.split())
                 asks = spoken[max(0, spoken.find(" ".join(question.split()))):] if question else ""  # not the "ok thanks" before it
-                if len(asks.split()) >= 3:
+                if len(asks.split()) >= 3 and not _WITHDRAWN.search(asks.partition("?")[2].lower()):
                     self.events.append(Event("asks", shown(asks, 200)))
             if not self.asks:
                 self.asks = _asks_to_change(sentences)
