@@ -2083,3 +2083,29 @@ def test_a_file_changed_again_after_the_user_spoke_is_the_same_piece_of_work() -
     ])
     assert signals.completed_steps == [
         "wrote gateway-502.md (docs/incidents/gateway-502.md) — Adding the web-3 restart to the incident note"]
+
+
+def test_a_todo_list_ticked_again_keeps_which_tools_did_a_steps_work() -> None:
+    def todos(*states: str) -> list[dict[str, str]]:
+        items = ["Disable Slack, GitHub and Jira", "Suspend Google Workspace", "Schedule the equipment return"]
+        return [{"content": item, "status": state, "activeForm": item} for item, state in zip(items, states, strict=True)]
+
+    def disable(system: str) -> ToolUseBlock:
+        return ToolUseBlock(f"t-{system}", "disable_account", {"employee": "EMP-0871", "system": system})
+
+    signals = extract([
+        user("Derek (EMP-0871) leaves today, please offboard him."),
+        tool_call("t1", "TodoWrite", todos=todos("in_progress", "pending", "pending")),
+        tool_result("t1", "Todos have been modified successfully."),
+        Message("assistant", (disable("slack"), disable("github"), disable("jira"))),
+        Message("user", (
+            ToolResultBlock("t-slack", (TextBlock('{"status": "disabled"}'),)),
+            ToolResultBlock("t-github", (TextBlock('{"status": "disabled"}'),)),
+            ToolResultBlock("t-jira", (TextBlock('{"status": "error", "message": "11 open issues assigned"}'),),
+                            is_error=True),
+        )),
+        # the agent ticks step 1 and moves on: Jira's refusal still leaves it partly done
+        tool_call("t2", "TodoWrite", todos=todos("completed", "in_progress", "pending")),
+        tool_result("t2", "Todos have been modified successfully."),
+    ])
+    assert signals.resume_from == 1, signals.completed_steps

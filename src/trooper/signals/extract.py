@@ -1651,6 +1651,7 @@ class SignalReader:
             renumbered[old.number] = same.number
             if (old.said or old.looked) and not (same.said or same.looked):
                 same.said, same.looked = old.said, old.looked
+            same.tools |= old.tools
         for loop in self.loops:
             loop.step = renumbered.get(loop.step, 0)
 
@@ -1669,6 +1670,7 @@ class SignalReader:
         for step in self.plan:  # the list ticked again: what each item's work found stays with it
             if step.text in before:
                 step.said, step.looked = before[step.text].said, before[step.text].looked
+                step.tools = before[step.text].tools
         self.plan_unit = "step"
         self.plan_reads = True
         self.ticked = True
