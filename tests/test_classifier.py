@@ -568,6 +568,15 @@ def test_a_hex_number_is_code_where_it_starts_a_word() -> None:
         assert CODE.search(text, True, grams(text)) is found, text
 
 
+def test_sentences_break_after_a_mark_a_smiley_or_around_emoji() -> None:
+    from trooper.signals.classify import _SENTENCE_END
+
+    for text, sentences in (("hi there. what is x", ["hi there.", "what is x"]), ("cool :) who won", ["cool :)", "who won"]),
+                            ("thanks 🙏 what is y", ["thanks", "what is y"]), ("pi is 3.14 ok", ["pi is 3.14 ok"]),
+                            ("wait!  really", ["wait!", "really"]), ("a :p b", ["a :p", "b"]), ("x。 y", ["x。", "y"])):
+        assert _SENTENCE_END.split(text) == sentences, text
+
+
 def test_cheap_looks_agree_with_the_expressions() -> None:
     from trooper.signals.classify import _has_digit, _latin
 

@@ -277,9 +277,6 @@ WORKS_OUT = AnyOf(Rules(
     r"\bdifference in \w+( \w+)? between\b",
     r"\b(use it in a sentence|with (an |\d+ |a few |some |two |three )?examples?|and (give|list) (me )?(an |\d+ |some )?"
     r"examples?)\b",
-    # two facts joined in time: "who was president when the titanic sank", "was bach alive when newton died"
-    r"^(?!when\b)(?!.*\b(called|word for|term for|name for|it|mean|means)\s+when\b).{3,80}\b(when|while|during|"
-    r"at the time of)\b",
     r"\b(days?|weeks?|months?|years?) (from|after|before) (next|last|this|today|tomorrow|yesterday|now|"
     r"(mon|tues|wednes|thurs|fri|satur|sun)day)\b",
     r"\bhow many (\w{1,2}'?s|letters|vowels|words|syllables|characters)\b|\bhow many ['\"]?[a-z]['\"]?('?s)? (in|are in)\b|"
@@ -334,6 +331,11 @@ WORKS_OUT = AnyOf(Rules(
     r"(the|a|an|he|she|they|it|his|her|their|\w+ (was|were|is|did|got|became|happened))\b",
     r"\bbefore or after\b", r"\bwhat (\w+ )?(does|do|did) .{1,40} do to\b",  # what one thing does to another
     gate=r"\b(would|could|might|will|when|while|before|after|do to)\b",
+), Rules(
+    # two facts joined in time: "who was president when the titanic sank", "was bach alive when newton died"
+    r"^(?!when\b)(?!.*\b(called|word for|term for|name for|it|mean|means)\s+when\b).{3,80}\b(when|while|during|"
+    r"at the time of)\b",
+    gate="when|while|during|at the time of",  # (its look-aheads scan the whole turn: run only when it could match)
 ))
 WEIGHS = Rules(
     r"\b(which|what) (name|one|option|title|word|phrase|color|colour|logo|approach|plan|city|car|laptop|phone)\b.{0,60}"
@@ -718,8 +720,9 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
         rest = classify_text(lowered[joined.end():], has_history)  # "and what's the capital of norway": whole on its own
         if rest.simple:
             return rest
-    if not _DIGIT.search(lowered):  # "settling a bet with my brother. who was the first man on the moon"
-        sentences = _sentences(_without_courtesy(_without_trailing_symbols(lowered)))
+    plain = _without_courtesy(_without_trailing_symbols(lowered))
+    if not _has_digit(lowered):  # "settling a bet with my brother. who was the first man on the moon"
+        sentences = _sentences(plain)
         chat = lowered[: -len(sentences[-1])] if len(sentences) >= 2 else ""
         if chat and _stands_apart(sentences[-1], chat) and _fact_among_chat(sentences[-1], chat, has_history,
                                                                             _latin(lowered)):
@@ -727,7 +730,7 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
     if "?" not in lowered.rstrip("?!. ") and not (_SHIFT_WORDS.search(lowered) is not None
                                                   and _SHIFT.search(lowered) is not None):
         return decision
-    lowered = _without_courtesy(_without_trailing_symbols(lowered))
+    lowered = plain
     latin = _latin(lowered)
     shifted = _after_shift(lowered, has_history, latin)  # "ah makes sense thanks. totally unrelated but how many legs does a spider have"
     if shifted is not None and shifted.simple:
@@ -1037,8 +1040,10 @@ _SENTENCES = re.compile(r"[.!?。！？]\s*\S")
 _FACT_ASKS = frozenset(("lookup or definition", "definition", "a translation, spelling or pronunciation",
                         "conversion or formatting", "a short question for a fact, in another language",
                         "a short job on the text it carries"))
-# (Chinese and Japanese clause marks get a space first: _decide.) A smiley or an emoji ends a sentence too.
-_SENTENCE_END = re.compile(r"(?<=[.!?:…。！？])\s+|(?<=[:;][)(dp])\s+|\s+[\U0001f000-\U0001faff\u2600-\u27bf\ufe0f]+\s+")
+# A break after a sentence's mark (Chinese and Japanese clause marks get a space first: _decide), after a smiley
+# (":)", ";p") or around emoji. Each starts at a space, written first so that the engine skips ahead to spaces;
+# what comes before the space is checked behind it.
+_SENTENCE_END = re.compile(r"\s(?:(?<=[.!?:…。！？]\s)\s*|(?<=[:;][)(dp]\s)\s*|\s*[\U0001f000-\U0001faff\u2600-\u27bf\ufe0f]+\s+)")
 # The last question of a sentence that starts with chat: "…, but honestly what does X mean".
 _CLAUSE_ASK = re.compile(r"\b(?:but|so|anyway|honestly|basically)\s+(?:honestly\s+|like\s+|just\s+)?"
                          r"(?=(?:what|who|when|where|which|how)\s)")
