@@ -92,11 +92,6 @@ REASONING = Rules(
     r"\bwhat (do|does) (\w+ )?(economists|experts|scientists|studies|research|doctors|historians|critics) (say|think)\b", r"\bexplain (why|how)\b", r"\b(cause|causes|caused|reason) (of|for)\b",
     r"\b(could|would|might) cause\b", r"\bwho (pays|is liable|is responsible|wins|loses|benefits|suffers|gains)\b",
     r"\bam i allowed\b",
-    # a yes-or-no on health or the law: a ruling on a case, not a fact ("does ibuprofen interact with lisinopril",
-    # "are we allowed to store passport scans", "is 38.5 a fever")
-    r"^(is|are|am|can|could|may|do|does|did|will|would)\b.{0,80}\b(allowed|permitted|legal|illegal|lawful|unlawful|"
-    r"compliant|gdpr|hipaa|pci|interact|interacts|dose|dosage|overdose|fever|pregnant|breastfeeding|prescription|"
-    r"contagious|symptoms?|side effects)\b",
     # an origin or a reason asked as a fact: explained ("where does rain come from", "the reason the sky is blue")
     r"\bwhere (does|do|did) .{1,40} come from\b", r"\bthe reason\b",
     # what the asker needs, or how to treat an illness: advice for a case ("what size generator do i need for a
@@ -271,9 +266,9 @@ WORKS_OUT = AnyOf(Rules(
     # the letters or sounds of words: small models see tokens, not letters (rhymes, anagrams, "starts with q")
     r"\b(rhymes? with|rhyming with|anagrams?|palindromes?)\b|\bwords? (that )?(starts?|ends?|begins?) with\b",
     r"\b(start|starts|begin|begins|end|ends|starting|beginning|ending) with (the letter |an? )?[a-z]\b",
-    # a second thing asked of the same subject, the same thing of a second subject, or examples made up: several
-    # operations ("the capital of peru and its population", "…, and of chile?", "define irony with 3 examples")
-    r"\band (its|their)\b|,? and (of|for|in) (?!(the|a|an|my|our|this|that)\b)[a-z]+\W*$|[a-z] \+ [a-z]",
+    # a second thing asked of the same subject, or examples made up: several operations ("the capital of peru and
+    # its population", "define irony with 3 examples")
+    r"\band (its|their)\b",
     r"\bdifference in \w+( \w+)? between\b",
     r"\b(use it in a sentence|with (an |\d+ |a few |some |two |three )?examples?|and (give|list) (me )?(an |\d+ |some )?"
     r"examples?)\b",
@@ -610,6 +605,18 @@ def classify(conversation: Conversation) -> Decision:
 _WHOLE_QUESTION = re.compile(r"(who|what|when|where) (is|are|was|were|wrote|won|built|made|sang|[a-z]{3,}ed) [a-z]{3,}\W*$")
 
 
+# A yes-or-no on health or the law: a ruling on a case, not a fact ("does ibuprofen interact with lisinopril",
+# "are we allowed to store passport scans", "is 38.5 a fever").
+_RULING_WORDS = frozenset("allowed permitted legal illegal lawful unlawful compliant gdpr hipaa pci interact interacts dose "
+                          "dosage overdose fever pregnant breastfeeding prescription contagious symptom symptoms".split()
+                          + ["side effects"])
+_YES_OR_NO = re.compile(r"(is|are|am|can|could|may|do|does|did|will|would)\b")
+
+
+def _asks_a_ruling(core: str, seen: frozenset[str]) -> bool:
+    return not seen.isdisjoint(_RULING_WORDS) and _YES_OR_NO.match(core) is not None
+
+
 def _about_own_data(lowered: str) -> bool:
     return _OWN_DATA.search(lowered) is not None or _THING_AT_HAND.search(lowered) is not None
 
@@ -720,17 +727,19 @@ def classify_text(text: str, has_history: bool = False) -> Decision:
         rest = classify_text(lowered[joined.end():], has_history)  # "and what's the capital of norway": whole on its own
         if rest.simple:
             return rest
-    plain = _without_courtesy(_without_trailing_symbols(lowered))
-    if not _has_digit(lowered):  # "settling a bet with my brother. who was the first man on the moon"
-        sentences = _sentences(plain)
-        chat = lowered[: -len(sentences[-1])] if len(sentences) >= 2 else ""
-        if chat and _stands_apart(sentences[-1], chat) and _fact_among_chat(sentences[-1], chat, has_history,
-                                                                            _latin(lowered)):
+    # "settling a bet with my brother. who was the first man on the moon" (cheap looks first: two sentences, the
+    # last one short and asking, no figures)
+    if (_has_sentence_end(lowered) or _may_open_a_clause(lowered)) and not _has_digit(lowered):
+        sentences = _sentences(lowered)
+        last = sentences[-1]
+        chat = lowered[: -len(last)] if len(sentences) >= 2 else ""
+        if chat and "?" not in chat and 3 <= word_count(last) and _MAY_ASK_A_FACT.search(last) is not None \
+                and _stands_apart(last, chat) and _fact_among_chat(last, chat, has_history, _latin(lowered)):
             return Decision("simple", "a fact question among chat")
     if "?" not in lowered.rstrip("?!. ") and not (_SHIFT_WORDS.search(lowered) is not None
                                                   and _SHIFT.search(lowered) is not None):
         return decision
-    lowered = plain
+    lowered = _without_courtesy(_without_trailing_symbols(lowered))
     latin = _latin(lowered)
     shifted = _after_shift(lowered, has_history, latin)  # "ah makes sense thanks. totally unrelated but how many legs does a spider have"
     if shifted is not None and shifted.simple:
@@ -861,7 +870,7 @@ def _decide(text: str, has_history: bool) -> Decision:
         return Decision("complex", "a job on a text not given")
     if SAY.search(core, latin, seen):
         return Decision("simple", "a translation, spelling or pronunciation")
-    if REASONING.search(core, latin, seen) or REASONING_MARKS.search(core, latin) \
+    if REASONING.search(core, latin, seen) or REASONING_MARKS.search(core, latin) or _asks_a_ruling(core, seen) \
             or (material and REASONING.search(ask, latin, asked)):
         return Decision("complex", "reasoning, judgment or a task")
     if DEFINITION.search(core, latin, seen):
@@ -1044,6 +1053,18 @@ _FACT_ASKS = frozenset(("lookup or definition", "definition", "a translation, sp
 # (":)", ";p") or around emoji. Each starts at a space, written first so that the engine skips ahead to spaces;
 # what comes before the space is checked behind it.
 _SENTENCE_END = re.compile(r"\s(?:(?<=[.!?:…。！？]\s)\s*|(?<=[:;][)(dp]\s)\s*|\s*[\U0001f000-\U0001faff\u2600-\u27bf\ufe0f]+\s+)")
+
+
+def _has_sentence_end(text: str) -> bool:
+    return _SENTENCE_END.search(text) is not None
+
+
+def _may_open_a_clause(text: str) -> bool:
+    """Whether a question may open after chat in one sentence (a look for the words before the expression)."""
+    return any(word in text for word in _CLAUSE_WORDS) and _CLAUSE_ASK.search(text) is not None
+
+
+_CLAUSE_WORDS = ("but ", "so ", "anyway ", "honestly ", "basically ")
 # The last question of a sentence that starts with chat: "…, but honestly what does X mean".
 _CLAUSE_ASK = re.compile(r"\b(?:but|so|anyway|honestly|basically)\s+(?:honestly\s+|like\s+|just\s+)?"
                          r"(?=(?:what|who|when|where|which|how)\s)")
@@ -1637,9 +1658,14 @@ _SIZE_SYSTEMS = frozenset(("uk", "us", "eu", "european", "american", "british", 
 _LONG_NUMBER = re.compile(r"\d{9,}")
 
 
+_FACTOR_WORDS = _VOLUMES | _NAMED_HOURS | _ZONES | _TIMESTAMP_WORDS | _TABLE_SCALES | _SIZES | {"time"}
+
+
 def _needs_a_factor(core: str, seen: frozenset[str], has_digit: bool) -> bool:
     """A conversion that needs a density, a zone's offset on a date, or a calendar: "2 cups of flour in
     grams", "3pm EST in london time", "unix time 1700000000 as a date"."""
+    if seen.isdisjoint(_FACTOR_WORDS):  # most turns: one look
+        return False
     if not seen.isdisjoint(_VOLUMES) and (not seen.isdisjoint(_MASSES)
                                           or has_digit and _MASS_AFTER_DIGIT.search(core) is not None):
         return True
@@ -1649,7 +1675,7 @@ def _needs_a_factor(core: str, seen: frozenset[str], has_digit: bool) -> bool:
         return True
     if not seen.isdisjoint(_TABLE_SCALES) or not seen.isdisjoint(_SIZES) and not seen.isdisjoint(_SIZE_SYSTEMS):
         return True
-    return _CLOCK.search(core) is not None and _names_a_zone(core, seen)
+    return _names_a_zone(core, seen) and _CLOCK.search(core) is not None
 
 
 def _names_a_zone(core: str, seen: frozenset[str]) -> bool:
