@@ -187,6 +187,31 @@ def test_intent_is_the_goal_then_what_the_user_said_about_it(first: str, goal: s
     assert intent.startswith(goal) and scene in intent and "Can you" not in intent, intent
 
 
+def test_a_long_task_line_keeps_the_asks_and_lets_the_scene_give_way() -> None:
+    # Too long for the line: the first turn's asides and clauses of why that name nothing, and a later turn's
+    # scene, give way so that the later ask fits whole; an aside that names a host stays, and the order holds.
+    first = ("Can you migrate the billing service from the old cron box (cron-01.internal) to the scheduler cluster? "
+             "The cron box is a ten year old machine that nobody on the current team set up (it predates all of us), "
+             "so every change there is a small adventure. "
+             "The nightly invoice run is the job that matters most, because finance reads its output every morning.")
+    later = "The finance team has been complaining for weeks about late reports. also add an alert when invoice-run exits non-zero"
+    intent = extract([user(first), assistant("On it."), user(later)]).intent
+    assert intent == ("migrate the billing service from the old cron box (cron-01.internal) to the scheduler cluster — "
+                      "The cron box is a ten year old machine that nobody on the current team set up — "
+                      "The nightly invoice run is the job that matters most; "
+                      "then: also add an alert when invoice-run exits non-zero"), intent
+
+
+def test_courtesy_gives_way_before_the_task_is_cut() -> None:
+    first = ("please rotate the staging API keys for the payments gateway, the ledger service and the refunds worker, "
+             "then update the vault paths in deploy/staging.yaml and restart the three services one at a time. "
+             "Really appreciate your help with all of this, you have been a star this week. "
+             "The old keys were shared in a chat thread last week. After that, tell me what is left to do on PAY-2231.")
+    intent = extract([user(first)]).intent
+    assert "appreciate" not in intent and intent.endswith("tell me what is left to do on PAY-2231"), intent
+    assert len(intent) <= extract_module.INTENT_LENGTH
+
+
 def test_reading_turn_by_turn_equals_reading_whole() -> None:
     messages = [
         user("I want to migrate the users table to Postgres 16. Never touch prod."),

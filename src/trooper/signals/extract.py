@@ -880,16 +880,17 @@ def _intent(sentences: list[str]) -> tuple[str, bool]:
                      for j, r in ((j, _clean(_GREETING.sub("", s)).rstrip(".!")) for j, s in enumerate(sentences) if j != i)
                      if r and not _SMALL_TALK.match(r) and not _bare_request(r)]
             rest = [r for work, r in about if work] + [r for work, r in about if not work]
-            return shown(_compact(" — ".join([what.rstrip(".!"), *rest])), INTENT_LENGTH), True
+            return shown(_compact(" — ".join([what.rstrip(".!"), *rest])), STATED_LENGTH), True
     told = [rest for rest in (_GREETING.sub("", s) for s in sentences)
             if rest and not (_SMALL_TALK.match(rest) and len(rest.split()) < 8) and not _bare_request(rest)]
     if not told or (len(" ".join(told).split()) <= 12 and _CHAT.search(" ".join(told).lower())):
         return "", False  # "hey benefitsbot, how's it going": no task yet
     said = [(_compact(_clean(s)).rstrip(".!"), s.rstrip().endswith("?")) for s in told]
-    return shown(" ".join(f"{s}{'' if asked else '.'}" for s, asked in said if s), INTENT_LENGTH).rstrip("."), False
+    return shown(" ".join(f"{s}{'' if asked else '.'}" for s, asked in said if s), STATED_LENGTH).rstrip("."), False
 
 
-INTENT_LENGTH = 300
+# What a user's turn states of the task, before the line is fitted to INTENT_LENGTH by what each part says.
+STATED_LENGTH = 4 * INTENT_LENGTH
 # A line of a pasted log, trace or shell session: a timestamp, a level, a stack frame, an exception, a prompt.
 _PASTED = re.compile(r"^\s*(?:\d{4}-\d\d-\d\d[ T]\d\d:\d\d|\d\d:\d\d:\d\d|\[[\w :.-]{1,30}\]|(?:INFO|WARN|WARNING|ERROR|DEBUG|"
                      r"FATAL|CRITICAL|TRACE)\b|at [\w.$<>]+\(|File \"|Traceback|[\w.]*(?:Error|Exception)\b[:(]|[$#>] |>>> |"
@@ -949,6 +950,98 @@ _LEAD_IN = re.compile(r"^\W*(?:(?:can|could|would|will) (?:you|we)|(?:i|we) (?:n
                       r"(?:here'?s |here is |this is )?what (?:i|we) (?:need|want)(?: you)?(?: to do)?(?: from you)?|"
                       r"let'?s go|(?:the |my |our |new )?(?:rules|steps|plan)|do this in order|(?:a )?(?:few|couple of) things"
                       r"(?: today)?|wait|perfect|oh (?:no|ok)|ugh wait)\W*$", re.IGNORECASE)
+
+
+# Where a line about the task parts: between the goal and what was said about it, and between sentences.
+_PART_BREAK = re.compile(r" — |(?<=[.!?]) ++(?=\S)")
+# A part that asks for the work: someone wants or needs it, an ask to the agent, a bare order, or a question.
+_ASKING = re.compile(r"\b(?:(?:i|we)(?:'d| would|'m| am|'re| are)? (?:want|need|like|have to|must|trying to|looking to)|please|pls|"
+                     r"let'?s|(?:can|could|would|will) (?:you|we)|help (?:me|us)|make sure|(?:goal|task|aim|job) is)\b")
+# Courtesy said anywhere in a part (lower-cased): thanks, an apology, a wish.
+_COURTESY = re.compile(r"\b(?:thanks|thank you|appreciated?|grateful|sorry (?:for|to|about|if)|no rush|hope (?:you|your|this|that|"
+                       r"all|everything)|have a (?:good|great|nice|lovely)|you'?(?:re| are| have been) (?:a star|the best|amazing))\b")
+# A name a part is about: a word with a digit, an underscore, a dot or capitals inside it.
+_NAMED = re.compile(r"\d|_|\w\.\w|[a-z][A-Z]|[A-Z]{2}")
+
+
+def _parts(line: str) -> list[tuple[str, str]]:
+    """A line about the task as its parts, each with the break that came before it."""
+    parts: list[tuple[str, str]] = []
+    start, before = 0, ""
+    for brk in _PART_BREAK.finditer(line):
+        parts.append((before, line[start:brk.start()]))
+        start, before = brk.end(), brk.group()
+    parts.append((before, line[start:]))
+    return parts
+
+
+def _courtesy(part: str) -> bool:
+    """Thanks, a wish, a greeting or chat: what a line about the task does without first."""
+    said = _ACKNOWLEDGED.sub("", _GREETING.sub("", part)).strip()
+    low = said.lower()
+    return not said or (_SMALL_TALK.match(said) is not None or _CHAT.search(low) is not None and len(said.split()) <= 12
+                        or _COURTESY.search(low) is not None and not _NAMED.search(said)) and not _ASKING.search(low)
+
+
+def _scene(part: str) -> int:
+    """A part of the task's line by its mood: 0 when it asks, orders, sets a rule or asks a question (what the user
+    wants done), else a scene told: 2 when it names a thing or an id, 1 when it names nothing ("we had an outage
+    last night")."""
+    said = _ACKNOWLEDGED.sub("", _GREETING.sub("", part)).strip()
+    low = said.lower()
+    first = _ASK_LEAD.sub("", said).split(" ", 1)[0].lower()
+    if _ASKING.search(low) or _IMPERATIVE.match(said) or first in actions.CHANGE_VERBS or said.endswith("?") \
+            or _USER_QUESTION.match(said) or _CONSTRAINT.search(low):
+        return 0
+    return 2 if _NAMED.search(said) else 1
+
+
+# What a scene told can do without when the line is long: an aside that names nothing, and a clause of why
+# or of what followed ("…, so the box is stuck", "…, which means…") that names nothing either.
+_ASIDE = re.compile(r"\s*\([^()]{0,120}\)")
+_AFTERTHOUGHT = re.compile(r",\s+(?:so|but|which|because|since|though|although|while)\b|\s+(?:because|since|although|though)\s")
+
+
+def _fitted(units: list[tuple[str, list[tuple[str, str]], str]], limit: int) -> str:
+    """The task's line within `limit`, kept by what each part says rather than where it stands: each unit
+    (the first turn's task, what a redirect replaced, each later ask) keeps its first part, the goal or the
+    ask. Courtesy and chat give way first, then a later turn's scene that names nothing, then the scenes are
+    said shorter (without an aside or a clause of why that names nothing); what still does not fit is cut at
+    a word. The parts that ask, order, rule or question stay, and everything stays in its order."""
+    parts = [list(unit[1]) for unit in units]
+    length = sum(len(lead) + len(tail) + sum(len(brk) + len(part) for brk, part in said)
+                 for (lead, _, tail), said in zip(units, parts))
+    # the latest first: a unit's scene comes after its ask
+    order = [(u, p) for u in range(len(units) - 1, -1, -1) for p in range(len(parts[u]) - 1, 0, -1) if parts[u][p][1]]
+    for u, p in order:
+        if length <= limit:
+            break
+        if _courtesy(parts[u][p][1]):
+            length -= sum(map(len, parts[u][p]))
+            parts[u][p] = (parts[u][p][0], "")
+    scenes: dict[tuple[int, int], int] = {}
+    for u, p in order:
+        if length <= limit:
+            break
+        if u > 0 and parts[u][p][1] and scenes.setdefault((u, p), _scene(parts[u][p][1])) == 1:
+            length -= sum(map(len, parts[u][p]))
+            parts[u][p] = (parts[u][p][0], "")
+    for u, p in order:
+        if length <= limit:
+            break
+        said = parts[u][p][1]
+        told = _ASIDE.sub(lambda aside: aside.group() if _NAMED.search(aside.group()) else "", said)
+        head = _AFTERTHOUGHT.split(told, 1)[0]
+        told = head if not _NAMED.search(told[len(head):]) else told
+        if told != said and scenes.setdefault((u, p), _scene(said)):
+            parts[u][p] = (parts[u][p][0], told)
+            length -= len(said) - len(told)
+    line = []
+    for (lead, _, tail), unit in zip(units, parts):
+        kept = [(brk, part) for brk, part in unit if part]
+        if kept:
+            line.append(lead + kept[0][1] + "".join(brk + part for brk, part in kept[1:]) + tail)
+    return shown("".join(line), limit)
 
 
 def _request(sentences: list[str]) -> str:
@@ -1398,7 +1491,13 @@ class SignalReader:
         ("open dispute: there are payments on my card I didn't make…")."""
         was = f" (was: {shown(self.was, WAS_LENGTH)})" if self.was else ""
         task = "".join([self.intent, was, *(f"; then: {added}" for added in self.added)])
-        work = _work_named(self.work, task[:INTENT_LENGTH]) if self.intent and not whole else ""
+        if whole:
+            return task
+        work = _work_named(self.work, task[:INTENT_LENGTH]) if self.intent else ""
+        if len(task) > INTENT_LENGTH - (len(work) + 2 if work else 0):
+            parts = [("", _parts(self.intent), "")] + ([(" (was: ", [("", shown(self.was, WAS_LENGTH))], ")")] if self.was else [])
+            task = _fitted([*parts, *(("; then: ", _parts(added), "") for added in self.added)],
+                           INTENT_LENGTH - (len(work) + 2 if work else 0))
         return f"{work}: {task}" if work else task
 
     def _redirect(self, message: Message) -> None:
