@@ -15,12 +15,13 @@ sys.path.insert(0, str(Path(__file__).parent.parent / "bench"))
 from classifier import DATA, HELDOUT, evaluate, load  # noqa: E402
 
 # What the rules achieve on the blind held-out split (python bench/classifier.py --split heldout:
-# 1,943 turns, the 543 of round two, the 600 of round three (h2_t), the 400 of issue 18's fifth round
-# (h3_t) and the 400 of its sixth (h4_t), 40% of the last three batches near-misses by their
-# briefs), measured once at the end of the sixth round: 88.4% accuracy, 3.2% of complex turns (34)
-# sent local. The issue's targets (95%, 2%) are not met; the README says so beside the figures.
+# 2,343 turns, the 543 of round two, the 600 of round three (h2_t), the 400 of issue 18's fifth round
+# (h3_t), the 400 of its sixth (h4_t) and the 400 of its seventh (h5_t), 40% of the last four batches
+# near-misses by their briefs), measured once at the end of the seventh round: 88.8% accuracy, 2.8% of
+# complex turns (36) sent local; the fresh batch h5_t alone 86.2%, 3.2% (7). The issue's targets (95%,
+# 2%) are not met; the README says so beside the figures.
 HELDOUT_ACCURACY_FLOOR = 0.88
-HELDOUT_COMPLEX_TO_SIMPLE_CEILING = 0.033
+HELDOUT_COMPLEX_TO_SIMPLE_CEILING = 0.029
 
 
 def test_quality_floors_on_the_dev_turns() -> None:
