@@ -68,7 +68,7 @@ def test_a_judges_index_lists_become_one_verdict_per_pair(tmp_path: Path) -> Non
 def test_every_kept_verdict_names_a_label_of_its_session() -> None:
     bench = judged.bench
     labels = {}
-    for directory in (bench.DATA, bench.HELDOUT):
+    for directory in (bench.DATA, bench.VALIDATION, bench.HELDOUT):
         for path in directory.glob("*.json"):
             raw = json.loads(path.read_text(encoding="utf-8"))
             labels[raw.get("id", path.stem)] = raw["labels"]
