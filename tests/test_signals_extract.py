@@ -500,6 +500,13 @@ def test_a_question_the_user_takes_back_is_not_open() -> None:
         f"the user's question is unanswered: {asked} she needs it by noon"]
 
 
+def test_a_held_steps_reason_is_not_an_aside_that_turns_to_something_else() -> None:
+    plan = assistant("Plan:\n1. Contain the intrusion\n2. Remove the deploy key\n3. Rotate the deploy SSH key")
+    held = user("do NOT rotate the key everywhere yet. also kill that kx process on jump-1.")
+    signals = extract([user("Clean up the intrusion on jump-1."), plan, held])
+    assert signals.open_loops == ["step 3: Rotate the deploy SSH key — on hold: do NOT rotate the key everywhere yet"]
+
+
 def test_a_failed_change_worked_around_by_a_change_to_the_same_kind_of_thing_is_resolved() -> None:
     signals = extract([
         user("Add 400 bolts to PO-0871."),

@@ -998,7 +998,7 @@ def _scene(part: str) -> int:
 
 # What a scene told can do without when the line is long: an aside that names nothing, and a clause of why
 # or of what followed ("…, so the box is stuck", "…, which means…") that names nothing either.
-_ASIDE = re.compile(r"\s*\([^()]{0,120}\)")
+_BRACKETED_ASIDE = re.compile(r"\s*\([^()]{0,120}\)")
 _AFTERTHOUGHT = re.compile(r",\s+(?:so|but|which|because|since|though|although|while)\b|\s+(?:because|since|although|though)\s")
 
 
@@ -1030,7 +1030,7 @@ def _fitted(units: list[tuple[str, list[tuple[str, str]], str]], limit: int) -> 
         if length <= limit:
             break
         said = parts[u][p][1]
-        told = _ASIDE.sub(lambda aside: aside.group() if _NAMED.search(aside.group()) else "", said)
+        told = _BRACKETED_ASIDE.sub(lambda aside: aside.group() if _NAMED.search(aside.group()) else "", said)
         head = _AFTERTHOUGHT.split(told, 1)[0]
         told = head if not _NAMED.search(told[len(head):]) else told
         if told != said and scenes.setdefault((u, p), _scene(said)):
