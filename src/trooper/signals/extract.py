@@ -975,9 +975,14 @@ def _parts(line: str) -> list[tuple[str, str]]:
     return parts
 
 
+def _spoken(part: str) -> str:
+    """A part of the task's line without the greeting or acknowledgement it opens with."""
+    return _ACKNOWLEDGED.sub("", _GREETING.sub("", part)).strip()
+
+
 def _courtesy(part: str) -> bool:
     """Thanks, a wish, a greeting or chat: what a line about the task does without first."""
-    said = _ACKNOWLEDGED.sub("", _GREETING.sub("", part)).strip()
+    said = _spoken(part)
     low = said.lower()
     return not said or (_SMALL_TALK.match(said) is not None or _CHAT.search(low) is not None and len(said.split()) <= 12
                         or _COURTESY.search(low) is not None and not _NAMED.search(said)) and not _ASKING.search(low)
@@ -987,7 +992,7 @@ def _scene(part: str) -> int:
     """A part of the task's line by its mood: 0 when it asks, orders, sets a rule or asks a question (what the user
     wants done), else a scene told: 2 when it names a thing or an id, 1 when it names nothing ("we had an outage
     last night")."""
-    said = _ACKNOWLEDGED.sub("", _GREETING.sub("", part)).strip()
+    said = _spoken(part)
     low = said.lower()
     first = _ASK_LEAD.sub("", said).split(" ", 1)[0].lower()
     if _ASKING.search(low) or _IMPERATIVE.match(said) or first in actions.CHANGE_VERBS or said.endswith("?") \
