@@ -33,8 +33,10 @@ def test_quality_floors_on_the_dev_turns() -> None:
     # and 86.0% / 5.5% on the batch alone), then tuned on (95.5% / 0% and 95.0% / 0.9%). Of the 15 complex turns
     # sent local, 9 are issue 5's labels (a hello or thanks with tools on offer, the 20-word rule on a fact question or
     # a formatting job), which the labelling guide and the blind writers read otherwise.
-    assert dev["accuracy"] >= 0.969, [(r["id"], d.reason) for r, d in dev["wrong"]]
-    assert dev["complex_to_simple_share"] <= 0.010
+    # The eighth round moved the seventh round's validation batch (400 `bv_t…` turns, never tuned on: 84.2% / 4.1%)
+    # into dev: 96.0% and 1.1% on 3,916 turns, so the floors fall by that batch's weight, not by any rule change.
+    assert dev["accuracy"] >= 0.958, [(r["id"], d.reason) for r, d in dev["wrong"]]
+    assert dev["complex_to_simple_share"] <= 0.012
 
 
 def test_quality_floors_on_the_blind_heldout_turns() -> None:

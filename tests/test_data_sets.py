@@ -29,7 +29,7 @@ COMPLEX_ONLY = {
 }
 MIXED = {"short_summary_given_text", "url", "non_english", "boundary_20_words", "near_miss"}
 CATEGORIES = SIMPLE_ONLY | COMPLEX_ONLY | MIXED
-# tests/data/README.md's list, used by the turns written since (dev `dv_t…` and `bd_t…`, held-out `ho_t…`, `h2_t…`, `h3_t…`, `h4_t…` and `h5_t…`).
+# tests/data/README.md's list, used by the turns written since (dev `dv_t…` and `bd_t…`, held-out `ho_t…`, `h2_t…`, `h3_t…`, `h4_t…`, `h5_t…` and `h6_t…`).
 GUIDE_CATEGORIES = {
     "factual", "definition", "conversion", "formatting", "greeting_meta", "translation", "short_summary_given_text",
     "reasoning", "estimate", "judgment", "advice", "planning", "multi_step", "code_requested", "code_in_message",
@@ -74,9 +74,9 @@ def test_turn_count_and_ids():
     assert len(TURNS) >= 300
     ids = [t["id"] for t in ALL_TURNS + VALIDATION_TURNS + HELD_OUT_TURNS]
     assert len(ids) == len(set(ids))
-    assert all(re.fullmatch(r"(c|dv_t|bd_t|pr_t)\d{3,}", t["id"]) for t in ALL_TURNS)
-    assert all(re.fullmatch(r"bv_t\d{4}", t["id"]) for t in VALIDATION_TURNS)
-    assert all(re.fullmatch(r"(ho|h2|h3|h4|h5)_t\d{4}", t["id"]) for t in HELD_OUT_TURNS)
+    assert all(re.fullmatch(r"(c|dv_t|bd_t|pr_t|bv_t)\d{3,}", t["id"]) for t in ALL_TURNS)
+    assert all(re.fullmatch(r"bv_u\d{4}", t["id"]) for t in VALIDATION_TURNS)
+    assert all(re.fullmatch(r"(ho|h2|h3|h4|h5|h6)_t\d{4}", t["id"]) for t in HELD_OUT_TURNS)
 
 
 def test_corpus_size_and_split():
@@ -411,7 +411,7 @@ def test_session_corpus_spans_domains_styles_and_splits():
     ids = [c["id"] for c in every]
     assert len(ids) == len(set(ids))
     assert all(c["id"].startswith("bd_") for c in VALIDATION_CONVS)
-    assert all(c["id"].startswith(("ho_", "h2_", "h3_", "h4_", "h5_")) for c in HELD_OUT_CONVS) and len(HELD_OUT_CONVS) >= 45
+    assert all(c["id"].startswith(("ho_", "h2_", "h3_", "h4_", "h5_", "h6_")) for c in HELD_OUT_CONVS) and len(HELD_OUT_CONVS) >= 45
     assert len({c["domain"] for c in GUIDE_CONVS}) >= 10
     for split in (ALL_CONVS, HELD_OUT_CONVS):
         assert {c.get("style") for c in split} >= {"claude-code", "function-calling", "react-text"}
