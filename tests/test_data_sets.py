@@ -485,3 +485,27 @@ def test_guide_session_labels(conv):
         assert labels["total_steps"] is None
     else:
         assert 1 <= labels["resume_from"] <= labels["total_steps"] + 1
+
+
+def test_the_writers_format_checker_names_a_tool_called_but_never_declared(tmp_path: Path) -> None:
+    """A held-out writer called five tools an OpenAI request never declared (h6_c_02), and the checker
+    given to the writers passed it; the suite found it. The checker now says so itself."""
+    import subprocess
+    import sys
+
+    labels = {key: [] for key in ("completed_steps", "open_loops", "resolved_loops", "facts", "constraints")}
+    labels |= {"intent": "refund order 42", "intent_keywords": ["refund", "order"], "resume_from": None, "total_steps": None}
+    call = {"id": "c1", "type": "function", "function": {"name": "refund", "arguments": "{\"order\": 42}"}}
+    messages = [{"role": "user", "content": "refund order 42"}, {"role": "assistant", "content": None, "tool_calls": [call]},
+                {"role": "tool", "tool_call_id": "c1", "content": "refunded"}] * 6
+    session = {"id": "x_01", "format": "openai", "style": "function-calling", "domain": "retail",
+               "messages": messages[:-2], "labels": labels}
+    path = tmp_path / "x_01.json"
+    path.write_text(json.dumps(session))
+    checker = Path(__file__).parent / "data" / "check_format.py"
+    said = subprocess.run([sys.executable, str(checker), str(path)], capture_output=True, text=True, check=True).stdout
+    assert "tools called but not declared in `tools`: refund" in said
+    session["tools"] = [{"type": "function", "function": {"name": "refund", "parameters": {"type": "object", "properties": {}}}}]
+    path.write_text(json.dumps(session))
+    said = subprocess.run([sys.executable, str(checker), str(path)], capture_output=True, text=True, check=True).stdout
+    assert said.strip().endswith(": ok"), said

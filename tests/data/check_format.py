@@ -43,6 +43,9 @@ def session(path: str) -> list[str]:
     for kw in kws:
         if kw.lower() not in (labels.get("intent") or "").lower():
             problems.append(f"intent keyword {kw!r} is not in the intent line")
+    undeclared = sorted(_called(raw["messages"]) - _declared(raw.get("tools") or []))
+    if undeclared:
+        problems.append(f"tools called but not declared in `tools`: {', '.join(undeclared)}")
     body = {"model": "m", "max_tokens": 1024, "messages": raw["messages"]}
     if raw.get("system"):
         body["system"] = raw["system"]
@@ -53,6 +56,20 @@ def session(path: str) -> list[str]:
     except Exception as exc:  # noqa: BLE001
         problems.append(f"does not decode as a {raw['format']} request: {exc}")
     return problems
+
+
+def _declared(tools: list[dict]) -> set[str]:
+    """The tool names a request offers, in either wire format's shape."""
+    return {t.get("name") or (t.get("function") or {}).get("name") for t in tools}
+
+
+def _called(messages: list[dict]) -> set[str]:
+    """The tool names the agent calls: OpenAI `tool_calls`, Anthropic `tool_use` blocks."""
+    names = {call["function"]["name"] for m in messages for call in m.get("tool_calls") or []}
+    for m in messages:
+        if isinstance(m.get("content"), list):
+            names |= {b["name"] for b in m["content"] if isinstance(b, dict) and b.get("type") == "tool_use"}
+    return names
 
 
 def turns(path: str) -> None:
