@@ -3,6 +3,7 @@ rules the issue names, one by one."""
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -536,10 +537,9 @@ def test_a_shared_gate_turns_away_only_what_no_part_could_match() -> None:
     # two printable characters, and the words the gates name.
     printable = [chr(code) for code in range(32, 127)]
     texts = [a + b for a in printable for b in ["", *printable]] + ["import x", "d/dx"]
-    assert CODE_MARKS.gate is not None
     for text in texts:
         if any(part.gate is not None and part.gate.search(text) for part in CODE_MARKS.parts):
-            assert CODE_MARKS.gate.search(text), text
+            assert CODE_MARKS.passes_gate(text), text
 
 
 def test_words_of_a_turn_are_its_runs_of_letters_and_digits_without_apostrophes() -> None:
@@ -560,6 +560,48 @@ def test_a_tables_patterns_match_however_they_are_grouped() -> None:
                         ("is it so", True), ("so is it", False), ("how does dns work", True), ("how dns works", False)):
         assert rules.search(text, False, grams(text)) is found, text
         assert rules.search(text, False) is found, text  # without the turn's words every pattern runs
+
+
+def test_patterns_keyed_by_their_words_match_as_written() -> None:
+    """A pattern runs only on a turn that has one of its words, and matches where its expression
+    does: words a boundary ends ("it", "why") are looked for on a turn with an apostrophe anyway,
+    where the turn's words join ("it's" is "its"); a group of common words is keyed by the words
+    after it ("a function")."""
+    from trooper.signals.rules import Rules, grams
+
+    patterns = (r"\bwhat('?s| is) the point of\b", r"\b(step[- ]by[- ]step|steps to)\b", r"\b(it|this|split \d)\b(?! is)",
+                r"\b(a|the|python|c\+\+) (function|script)\b(?! of\b)", r"^(hi|hello)\b[\w\s,.!?]{0,30}$",
+                r"\b(mejor|najlepsz\w*)\b", r"^(is|are) (it|this) (safe|ok)\b")
+    rules = Rules(*patterns)
+    # every one is keyed by its words but the one whose word runs on ("najlepszy")
+    assert [expression.pattern for expression in rules.open] == [r"\b(?:mejor|najlepsz\w*)\b"]
+    assert rules.open_anchored is None
+    texts = ("what's the point of it", "whats the point of", "what is the point of x", "step-by-step please",
+             "the steps to follow", "it is", "it's broke", "this fails", "split 3 ways", "write a function", "a c++ script",
+             "the function of the liver", "hi there!", "hi's",
+             "la mejor", "najlepszy wybór", "is it safe", "is this ok?", "isn't it safe", "nothing here", "")
+    for text in texts:
+        expected = any(re.search(pattern, text) for pattern in patterns)
+        assert rules.search(text, True, grams(text)) is expected, text
+        assert rules.search(text, True) is expected, text
+
+
+def test_table_expressions_capture_no_groups() -> None:
+    """A table only asks whether a text matches; its groups are compiled non-capturing (each capture
+    costs every search), escaped parentheses and those in a class left alone."""
+    from trooper.signals import classify as module
+    from trooper.signals.rules import AnyOf, Rules, _without_captures
+
+    assert _without_captures(r"\(a(b|c)[(]\)(?:d)(?=e)[^]()](f)") == r"\(a(?:b|c)[(]\)(?:d)(?=e)[^]()](?:f)"
+    with pytest.raises(ValueError):
+        _without_captures(r"(a)\1")
+    tables = [table for table in vars(module).values() if isinstance(table, (Rules, AnyOf))]
+    parts = [part for table in tables for part in (table.parts if isinstance(table, AnyOf) else (table,))]
+    assert len(parts) > 20
+    for part in parts:
+        expressions = [part.gate, part.anchored, part.open_anchored, part.scripts, *part.latin, *part.open,
+                       *(expression for group in part.keyed.values() for expression in group)]
+        assert all(expression.groups == 0 for expression in expressions if expression is not None)
 
 
 def test_a_hex_number_is_code_where_it_starts_a_word() -> None:

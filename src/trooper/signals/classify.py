@@ -76,7 +76,7 @@ CODE_MARKS = AnyOf(
     Rules(r"\b\w+\.(py|js|ts|go|rs|java|rb|sh|yaml|yml|json|toml|sql|env|cpp|h)\b", gate=r"\.[a-z]"),
     Rules(r"\b[a-z]+_[a-z_]+\b", gate="_"),
     Rules(r"\bx\s*\^\s*\d|\bd/dx\b", gate=r"\^|d/dx"),
-    gate=r"[`(=&|*;+:{\[$._^/-]|import ",  # a character or word one of the gates above needs
+    gate=r"[`(=&|*;+:{\[$._^/-]", gate_text="import ",  # a character or word one of the gates above needs
 )
 REASONING = Rules(
     # why and how-things-work questions, in the languages people write to agents
@@ -325,7 +325,9 @@ WORKS_OUT = AnyOf(Rules(
     r"(?<!means when )(?<!\bit when )(?<!term when )(?<!word when )"
     r"(the|a|an|he|she|they|it|his|her|their|\w+ (was|were|is|did|got|became|happened))\b",
     r"\bbefore or after\b", r"\bwhat (\w+ )?(does|do|did) .{1,40} do to\b",  # what one thing does to another
-    gate=r"\b(would|could|might|will|when|while|before|after|do to)\b",
+    # (words first, with no boundary before them: the engine skips ahead to their first letters; a gate
+    # only has to pass wherever a pattern could match)
+    gate=r"(would|could|might|will|when|while|before|after|do to)\b",
 ), Rules(
     # two facts joined in time: "who was president when the titanic sank", "was bach alive when newton died"
     r"^(?!when\b)(?!.*\b(called|word for|term for|name for|it|mean|means)\s+when\b).{3,80}\b(when|while|during|"
@@ -1519,14 +1521,22 @@ _NUMBER = re.compile(r"(?=\d)(?:(?<![\w.])|(?<=[1-9][x×])|(?<=\d\d[x×]))\d+(?:
 
 
 def _without_framing(text: str) -> str:
-    core = _EXPLAIN_DEFINITION.sub("what", text)
-    stripped = _FRAMING.sub("", core, count=1)
+    explained = _EXPLAIN_DEFINITION.match(text)
+    core = text if explained is None else "what" + text[explained.end():]
+    stripped = _without_opening(_FRAMING, core)
     if stripped != core:
-        stripped = _AFTER_FRAMING.sub("", stripped, count=1)
-    stripped = _TOPIC_SHIFT.sub("", stripped, count=1)
+        stripped = _without_opening(_AFTER_FRAMING, stripped)
+    stripped = _without_opening(_TOPIC_SHIFT, stripped)
     if not stripped.isascii():
-        stripped = _LEADING_SYMBOLS.sub("", stripped, count=1)  # "hey! 👋 who wrote hamlet"
+        stripped = _without_opening(_LEADING_SYMBOLS, stripped)  # "hey! 👋 who wrote hamlet"
     return stripped or core
+
+
+def _without_opening(opening: re.Pattern[str], text: str) -> str:
+    """The text without what `opening` (an expression anchored at the start) matches there. One match
+    call: a substitution costs twice as much, and most turns open with no framing at all."""
+    found = opening.match(text)
+    return text if found is None else text[found.end():]
 
 
 _LEADING_SYMBOLS = re.compile(r"^[\U0001f000-\U0001faff\u2600-\u27bf\ufe0f]+\s*")

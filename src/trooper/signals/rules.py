@@ -17,13 +17,14 @@ class Rules:
     regular expression. Those for scripts other than Latin run only on text that has such
     characters, which keeps English turns fast."""
 
-    __slots__ = ("alternatives", "words", "anchored", "latin", "scripts", "gate", "open", "keyed", "key_words")
+    __slots__ = ("alternatives", "words", "anchored", "open_anchored", "latin", "scripts", "gate", "open", "keyed",
+                 "key_words", "apostrophe")
 
     def __init__(self, *alternatives: str, scripts: tuple[str, ...] = (), gate: str = "") -> None:
         self.alternatives = alternatives
         # A cheap test every regular-expression alternative needs to pass (a character
         # they all contain), so most turns skip the expensive scan.
-        self.gate = re.compile(gate) if gate else None
+        self.gate = _compile(gate) if gate else None
         words: set[str] = set()
         patterns: list[str] = []
         longer: dict[str, list[str]] = {}
@@ -46,34 +47,47 @@ class Rules:
         # expression of their own: mixed with others, each would be tried at every position.
         anchored = [pattern for pattern in patterns if pattern.startswith("^")]
         patterns = [pattern for pattern in patterns if not pattern.startswith("^")]
-        for pattern in patterns:
-            first = _first_words(pattern)
-            if first is None:
-                unkeyed.append(pattern)
-            else:
-                keyed.setdefault(first, []).append(pattern)
+        keyed_anchored: dict[frozenset[str], list[str]] = {}
+        unkeyed_anchored: list[str] = []
+        # Keyed patterns whose words may end at a boundary: they run whatever the turn's words on a
+        # turn with an apostrophe.
+        by_boundary: list[str] = []
+        anchored_by_boundary: list[str] = []
+        for pattern in (*patterns, *anchored):
+            start = pattern.startswith("^")
+            key, loose = _keys(pattern)
+            if key is None:
+                (unkeyed_anchored if start else unkeyed).append(pattern)
+                continue
+            (keyed_anchored if start else keyed).setdefault(key, []).append(pattern)
+            if loose:
+                (anchored_by_boundary if start else by_boundary).append(pattern)
         for pair, phrases in longer.items():
             keyed.setdefault(frozenset((pair,)), []).append(r"\b(?:" + "|".join(map(re.escape, phrases)) + r")\b")
             patterns.append(r"\b(?:" + "|".join(map(re.escape, phrases)) + r")\b")
-        self.anchored = re.compile("|".join(anchored)) if anchored else None
+        self.anchored = _compile("|".join(anchored)) if anchored else None
+        self.open_anchored = _compile("|".join(unkeyed_anchored)) if unkeyed_anchored else None
         self.latin = _compile_apart(patterns)
         self.open = _compile_apart(unkeyed)
+        self.apostrophe = _compile_apart(by_boundary) + ((_compile("|".join(anchored_by_boundary)),)
+                                                         if anchored_by_boundary else ())
         # Each word that starts some patterns, to the expressions those patterns make.
         by_word: dict[str, list[re.Pattern[str]]] = {}
-        for key, group in keyed.items():
-            expression = re.compile("|".join(group))
+        for key, group in (*keyed.items(), *keyed_anchored.items()):
+            expression = _compile("|".join(group))
             for word in key:
                 by_word.setdefault(word, []).append(expression)
         self.keyed = {word: tuple(expressions) for word, expressions in by_word.items()}
         self.key_words = frozenset(by_word)
-        self.scripts = re.compile("|".join(scripts)) if scripts else None
+        self.scripts = _compile("|".join(scripts)) if scripts else None
 
     def search(self, lowered: str, latin_only: bool, grams: frozenset[str] = frozenset()) -> bool:
         """`grams` are the words of `lowered` (from `grams()`); without them every pattern runs."""
         if not self.words.isdisjoint(grams):
             return True
         if self.gate is None or self.gate.search(lowered) is not None:
-            if self.anchored is not None and self.anchored.search(lowered) is not None:
+            anchored = self.open_anchored if grams else self.anchored
+            if anchored is not None and anchored.search(lowered) is not None:
                 return True
             for expression in self.open if grams else self.latin:
                 if expression.search(lowered) is not None:
@@ -83,6 +97,10 @@ class Rules:
                     for expression in self.keyed[word]:
                         if expression.search(lowered) is not None:
                             return True
+            if grams and self.apostrophe and ("'" in lowered or "’" in lowered):
+                for expression in self.apostrophe:
+                    if expression.search(lowered) is not None:
+                        return True
         return not latin_only and self.scripts is not None and self.scripts.search(lowered) is not None
 
 
@@ -91,29 +109,68 @@ class AnyOf:
     is a cheaper test still, one that each part's gate needs to pass (a character any of
     them needs): most turns pass none, and are turned away by one search instead of one a part."""
 
-    __slots__ = ("parts", "gate")
+    __slots__ = ("parts", "gate", "gate_text")
 
-    def __init__(self, *parts: Rules, gate: str = "") -> None:
+    def __init__(self, *parts: Rules, gate: str = "", gate_text: str = "") -> None:
         if gate and any(part.gate is None or part.words or part.scripts is not None for part in parts):
             raise ValueError("a shared gate needs every part gated, with no words or scripts of its own")
         self.parts = parts
-        self.gate = re.compile(gate) if gate else None
+        self.gate = _compile(gate) if gate else None
+        # Text that passes the gate too, looked for apart: a class of characters alone is a quick scan,
+        # one joined with a word is tried at every position.
+        self.gate_text = gate_text
+
+    def passes_gate(self, lowered: str) -> bool:
+        """Whether some part could match: the shared gate's characters, or its text, are there."""
+        return self.gate is None or self.gate.search(lowered) is not None \
+            or bool(self.gate_text) and self.gate_text in lowered
 
     def search(self, lowered: str, latin_only: bool, grams: frozenset[str] = frozenset()) -> bool:
-        if self.gate is not None and self.gate.search(lowered) is None:
+        if not self.passes_gate(lowered):
             return False
-        return any(part.search(lowered, latin_only, grams) for part in self.parts)
+        for part in self.parts:  # (a loop, not any() over a generator: this runs several times a turn)
+            if part.search(lowered, latin_only, grams):
+                return True
+        return False
 
 
 _LEADING_WORD = re.compile(r"\\b([a-z]+)(?: |\\b|\\s|$)")
 
 
+def _keys(pattern: str) -> tuple[frozenset[str] | None, bool]:
+    """The words a turn needs for the pattern to match (None: any turn may), and whether the pattern
+    runs anyway on a turn with an apostrophe: when its words may end at a boundary ("\\bwhy\\b"),
+    a word whole in the pattern is not one in the turn's words ("it" in "it's", whose word is "its")."""
+    if pattern.startswith("^"):
+        first = _words_starting(pattern[1:])
+        return (first, False) if first is not None else (_words_starting(pattern[1:], at_boundary=True), True)
+    first, loose = _first_words(pattern), False
+    if first is None and pattern.startswith("\\b"):
+        first, loose = _words_starting(pattern[2:], at_boundary=True), True
+    if first is not None and not first.isdisjoint(_EVERYWHERE):
+        later = _words_after_a_space(pattern)  # "\\b(a|the|my) (function|script)": keyed by the noun
+        if later is not None and later.isdisjoint(_EVERYWHERE):
+            return later, True
+    return first, loose
+
+
 def _first_words(pattern: str) -> frozenset[str] | None:
     """The words a pattern can start with, when it starts with a group of whole words
-    (`\\b(is|are) (it|this) …` → {is, are}); None when it does not."""
+    (`\\b(is|are) (it|this) …` → {is, are}), or with words a space or a mark ends
+    (`\\bwhat('?s| is) the …` → {what, whats}); None when it does not."""
     word = _LEADING_WORD.match(pattern)
     if word is not None:
         return frozenset((word.group(1).replace("'", ""),))
+    if not pattern.startswith("\\b"):
+        return None
+    spelt = _spelt_group(pattern)
+    if spelt is not None:
+        return spelt
+    return _words_starting(pattern[2:]) or None
+
+
+def _spelt_group(pattern: str) -> frozenset[str] | None:
+    """The first words of a pattern that starts with a group whose every alternative can be spelt out."""
     if not pattern.startswith("\\b("):
         return None
     depth, end = 0, -1
@@ -150,6 +207,125 @@ def _first_words(pattern: str) -> frozenset[str] | None:
     return frozenset(first)
 
 
+def _words_starting(sequence: str, at_boundary: bool = False) -> frozenset[str] | None:
+    """The first words of every text a sequence of tokens (no top-level `|`) matches, as the turn's
+    words (`grams`) hold them: up to the first mark that is not a letter, a digit or an apostrophe,
+    apostrophes dropped ("c++ list" → "c", "what's" → "whats"). None when a first word could run on
+    into what the sequence leaves open ("najlepsz\\w*", "j'" before a letter) or cannot be read.
+    `at_boundary`: a word boundary ends a word too (true of a turn with no apostrophe)."""
+    tokens = _tokens(sequence)
+    if not tokens:
+        return None
+    opening = tokens[0]
+    if opening.startswith(("(?:", "(")) and not opening.startswith(("(?=", "(?!", "(?<")) \
+            and opening.endswith(")") and _expand(opening) is None:
+        # a group some of whose alternatives cannot be spelt out: each alternative with what follows it
+        inner = opening[3:-1] if opening.startswith("(?:") else opening[1:-1]
+        rest = "".join(tokens[1:])
+        found: set[str] = set()
+        for alternative in _split_top(inner):
+            words = _words_starting(alternative + rest, at_boundary)
+            if words is None:
+                return None
+            found |= words
+        return frozenset(found)
+    spelt = [_SPACE_OR_HYPHEN.sub(r"(?: |-)", token) for token in tokens]  # "pretty[- ]?print"
+    for count in range(1, len(tokens) + 1):
+        expanded = _expand("".join(spelt[:count]))
+        if expanded is None:
+            return None
+        ended = count < len(tokens) and (_ends_a_word(tokens[count]) or at_boundary and tokens[count] == "\\b")
+        found = set()
+        for text in expanded:
+            if not text:
+                break  # an optional group left out: its word is in what follows
+            if not text[0].isalnum():
+                return None
+            plain = text.replace("'", "")
+            word = _GRAM_WORD.match(plain)
+            if word is None:
+                return None
+            if word.end() == len(plain) and (not ended or text.endswith("'")):
+                break  # the word may go on: read one more token
+            found.add(word.group(0))
+        else:
+            return frozenset(found)
+    return None
+
+
+_SPACE_OR_HYPHEN = re.compile(r"^\[(?:- | -)\](?=\??$)")
+_QUANTIFIER = re.compile(r"[?*+]|\{\d*(,\d*)?\}")
+
+
+def _tokens(sequence: str) -> list[str] | None:
+    """A sequence's tokens: a character, an escape, a class or a group, each with its quantifier."""
+    tokens: list[str] = []
+    index = 0
+    while index < len(sequence):
+        char = sequence[index]
+        if char == "\\":
+            end = index + 2
+        elif char == "[":
+            end = index + 1
+            while end < len(sequence) and (sequence[end] != "]" or end == index + 1):
+                end += 2 if sequence[end] == "\\" else 1
+            end += 1
+        elif char == "(":
+            depth, end = 0, index
+            while end < len(sequence):
+                if sequence[end] == "\\":
+                    end += 2
+                    continue
+                if sequence[end] == "(":
+                    depth += 1
+                elif sequence[end] == ")":
+                    depth -= 1
+                    if depth == 0:
+                        break
+                end += 1
+            end += 1
+        elif char in "|)":
+            return None
+        else:
+            end = index + 1
+        if end > len(sequence):
+            return None
+        quantifier = _QUANTIFIER.match(sequence, end)
+        if quantifier is not None:
+            end = quantifier.end()
+            if sequence.startswith("?", end):
+                end += 1  # lazy
+        tokens.append(sequence[index:end])
+        index = end
+    return tokens
+
+
+# Words most turns have: a pattern keyed by one of them runs on most turns.
+_EVERYWHERE = frozenset("a an the this that these those my our your it i you is are was were what how do does".split())
+
+
+def _words_after_a_space(pattern: str) -> frozenset[str] | None:
+    """The words of the first group after a space that every match of the pattern has (the space
+    starts them, and a boundary may end them); None when there is none."""
+    tokens = _tokens(pattern) or []
+    for index, token in enumerate(tokens):
+        if token == " ":
+            words = _words_starting("".join(tokens[index + 1 :]), at_boundary=True)
+            if words:
+                return words
+    return None
+
+
+# Tokens that match only where a word has ended: a space or a mark, never nothing (not a boundary:
+# "it" is whole in "it's", where the turn's words hold "its").
+_WORD_ENDS = frozenset((" ", "\\s", "\\s+", " +", "$", "-", "\\-", "\\.", "\\?", ",", ":", ";", "!"))
+_MARK_CLASS = re.compile(r"\[[ ,.:;!?/-]+\]\+?")
+
+
+def _ends_a_word(token: str) -> bool:
+    return token in _WORD_ENDS or _MARK_CLASS.fullmatch(token) is not None
+
+
 _GRAM_WORD = re.compile(r"[^\W_]+")
 _MAX_EXPANSIONS = 400
 
@@ -164,6 +340,8 @@ def _literal_words(alternative: str) -> list[str] | None:
         return None
     phrases = []
     for text in expanded:
+        if "+" in text or "*" in text:
+            return None  # "c++", "select *": marks the turn's words do not hold
         words = _GRAM_WORD.findall(text.replace("'", ""))
         if not words or "".join(words) != "".join(ch for ch in text if ch.isalnum()):
             return None
@@ -197,7 +375,7 @@ def _expand(pattern: str) -> list[str] | None:
                     return None
                 options = list(pattern[position + 1 : end])
                 position = end + 1
-            elif char == "\\" and position + 1 < len(pattern) and pattern[position + 1] in ".-'":
+            elif char == "\\" and position + 1 < len(pattern) and pattern[position + 1] in ".-'+*":
                 options = [pattern[position + 1]]
                 position += 2
             elif char.isalnum() or char in " '-":
@@ -236,7 +414,52 @@ def _compile_apart(patterns: list[str]) -> tuple[re.Pattern[str], ...]:
     where the rest's first characters are ("debería", ", y cuándo")."""
     at_word = [pattern for pattern in patterns if pattern.startswith("\\b")]
     rest = [pattern for pattern in patterns if not pattern.startswith("\\b")]
-    return tuple(re.compile("|".join(group)) for group in (at_word, rest) if group)
+    return tuple(_compile("|".join(group)) for group in (at_word, rest) if group)
+
+
+def _compile(pattern: str) -> re.Pattern[str]:
+    """A table's expression, with its groups made non-capturing: a table only asks whether a text
+    matches, and every capturing group costs each search the saving and resetting of its marks
+    (79 groups made SMALL_TALK's anchored expression 1.2 µs a search where 0.5 does)."""
+    expression = re.compile(_without_captures(pattern))
+    if expression.groups:
+        raise ValueError(f"a group still captures in {pattern!r}")
+    return expression
+
+
+_BACKREFERENCE = re.compile(r"\\[1-9]|\(\?P=|\(\?\(")
+
+
+def _without_captures(pattern: str) -> str:
+    """The pattern with each capturing group `(…)` written `(?:…)`; escapes and character classes
+    (`\\(`, `[(]`) are left alone. A pattern that refers back to a group is refused."""
+    if _BACKREFERENCE.search(pattern) is not None:
+        raise ValueError(f"a back reference in {pattern!r}")
+    out: list[str] = []
+    index, in_class = 0, False
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            out.append(pattern[index : index + 2])
+            index += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            # a "]" first in a class ("[]…]", "[^]…]") is a literal, not its end
+            after = index + 2 if pattern.startswith("^", index + 1) else index + 1
+            if pattern.startswith("]", after):
+                out.append(pattern[index : after + 1])
+                index = after + 1
+                continue
+        elif char == "(" and not pattern.startswith("?", index + 1):
+            out.append("(?:")
+            index += 1
+            continue
+        out.append(char)
+        index += 1
+    return "".join(out)
 
 
 def _split_top(alternative: str) -> list[str]:
