@@ -571,15 +571,20 @@ def test_patterns_keyed_by_their_words_match_as_written() -> None:
 
     patterns = (r"\bwhat('?s| is) the point of\b", r"\b(step[- ]by[- ]step|steps to)\b", r"\b(it|this|split \d)\b(?! is)",
                 r"\b(a|the|python|c\+\+) (function|script)\b(?! of\b)", r"^(hi|hello)\b[\w\s,.!?]{0,30}$",
-                r"\b(mejor|najlepsz\w*)\b", r"^(is|are) (it|this) (safe|ok)\b")
+                r"\b(mejor|najlepsz\w*)\b", r"^(is|are) (it|this) (safe|ok)\b", r"^help[.!?]*$", r"^(ok|okay),? (thanks|bye)",
+                r"\b(en ingl[ée]s|in inglese)\W*$", r"\b(summari[sz]e|tl;?dr|(a |one )?single line)\b")
     rules = Rules(*patterns)
-    # every one is keyed by its words but the one whose word runs on ("najlepszy")
+    # every one is keyed by its words but the one whose word runs on ("najlepszy"); "(a |one )?single line" apart
+    # from "summarise", by "line" (not "a", which most turns have)
     assert [expression.pattern for expression in rules.open] == [r"\b(?:mejor|najlepsz\w*)\b"]
+    assert "a" not in rules.key_words and all("summari" not in expression.pattern for expression in rules.keyed["line"])
     assert rules.open_anchored is None
     texts = ("what's the point of it", "whats the point of", "what is the point of x", "step-by-step please",
              "the steps to follow", "it is", "it's broke", "this fails", "split 3 ways", "write a function", "a c++ script",
              "the function of the liver", "hi there!", "hi's",
-             "la mejor", "najlepszy wybór", "is it safe", "is this ok?", "isn't it safe", "nothing here", "")
+             "la mejor", "najlepszy wybór", "is it safe", "is this ok?", "isn't it safe", "help!!", "helpful", "ok, thanks",
+             "okay bye", "¿cómo se dice en inglés?", "in inglese's", "tl;dr this", "tldr pls", "put it on a single line",
+             "single lines", "nothing here", "")
     for text in texts:
         expected = any(re.search(pattern, text) for pattern in patterns)
         assert rules.search(text, True, grams(text)) is expected, text

@@ -22,7 +22,7 @@ import msgspec
 
 from trooper.conversation import Conversation, Message, TextBlock
 from trooper.signals.bounded import MAX_RUN, has_long_run
-from trooper.signals.rules import AnyOf, Rules, grams
+from trooper.signals.rules import AnyOf, Rules, expression, grams
 
 MAX_SIMPLE_WORDS = 20
 # Twenty words never take more: a longer turn carries a blob (a key, a dump, base64).
@@ -479,7 +479,7 @@ _UNIT = (r"(?:km/h|kph|mph|km|kilomet(?:er|re)s?|mi|miles?|m|met(?:er|re)s?|cm|c
          r"acres?|hectares?|sq ft|square (?:feet|met(?:er|re)s))")
 # One conversion of one quantity ("kg to lbs: 68"); no currencies (today's rate), and not a compound
 # quantity ("5 feet 11 in cm": two conversions and a sum, which writers label both ways).
-_ONE_CONVERSION = re.compile(
+_ONE_CONVERSION = expression(
     r"(?:convert |what'?s |whats |what is |how much is )?\d+(?:[.,]\d+)? ?(?:" + _UNIT + r")? "
     r"(?:to|in|into|as) (?:decimal )?" + _UNIT + r"\W*$|"
     r"(?:convert )?" + _UNIT + r" (?:to|in|into) " + _UNIT + r" ?[:=,]? ?\d+(?:[.,]\d+)?\W*$|"
@@ -604,7 +604,7 @@ def classify(conversation: Conversation) -> Decision:
 
 # A question word, a verb and what it asks about: whole in three words ("who discovered penicillin", "where is
 # lima"), unlike "what about rome" or "which one's cheaper".
-_WHOLE_QUESTION = re.compile(r"(who|what|when|where) (is|are|was|were|wrote|won|built|made|sang|[a-z]{3,}ed) [a-z]{3,}\W*$")
+_WHOLE_QUESTION = expression(r"(who|what|when|where) (is|are|was|were|wrote|won|built|made|sang|[a-z]{3,}ed) [a-z]{3,}\W*$")
 
 
 # A yes-or-no on health or the law: a ruling on a case, not a fact ("does ibuprofen interact with lisinopril",
@@ -612,7 +612,7 @@ _WHOLE_QUESTION = re.compile(r"(who|what|when|where) (is|are|was|were|wrote|won|
 _RULING_WORDS = frozenset("allowed permitted legal illegal lawful unlawful compliant gdpr hipaa pci interact interacts dose "
                           "dosage overdose fever pregnant breastfeeding prescription contagious symptom symptoms".split()
                           + ["side effects"])
-_YES_OR_NO = re.compile(r"(is|are|am|can|could|may|do|does|did|will|would)\b")
+_YES_OR_NO = expression(r"(is|are|am|can|could|may|do|does|did|will|would)\b")
 
 
 def _asks_a_ruling(core: str, seen: frozenset[str]) -> bool:
@@ -628,7 +628,7 @@ _NEEDS_NO_TOOL = frozenset(("small talk", "definition"))
 # assistant); a fact about the deployment's own data does (an order, "my accounts", ticket 9912,
 # the highest growth in its figures, what is current).
 _WORLD_FACTS = frozenset(("lookup or definition", "a translation, spelling or pronunciation", "conversion or formatting"))
-_OWN_DATA = re.compile(r"\d|\b(my|mine|our|ours|your|yours|we|us|i|me|status|current|currently|now|today|latest|open|"
+_OWN_DATA = expression(r"\d|\b(my|mine|our|ours|your|yours|we|us|i|me|status|current|currently|now|today|latest|open|"
                        r"pending|list|show|find|get|check|account|accounts|order|orders|ticket|tickets|customer|customers|"
                        r"user|users|report|invoice|booking|balance|highest|lowest|most|least|top|best|worst|total|"
                        # the business's own terms: its hours, prices, policies
@@ -640,7 +640,7 @@ _OWN_DATA = re.compile(r"\d|\b(my|mine|our|ours|your|yours|we|us|i|me|status|cur
 # A thing named as one the asker and the agent both know, with nothing after it saying which
 # ("how big is the table?" to an agent with a SQL tool, "is the build green"): theirs, not the
 # world's ("the tallest mountain in africa", "the capital of france" say which).
-_THING_AT_HAND = re.compile(r"\b(the|that|this|those|these) [a-z][\w-]*( [a-z][\w-]*)?[\s?!.]*$")
+_THING_AT_HAND = expression(r"\b(the|that|this|those|these) [a-z][\w-]*( [a-z][\w-]*)?[\s?!.]*$")
 # What a short question can be taken for when the request's own system prompt states its answer
 # ("can i send perfume" to a parcel firm's assistant whose prompt lists prohibited items): a lookup,
 # or a how-to or how-many that reads like advice or a computation without the prompt.
@@ -653,7 +653,7 @@ MIN_GROUNDING_WORDS = 12
 MAX_GROUNDING_CHARS = 3000
 # What no system prompt settles: a judgement about the asker's case, a why, a condition, what the
 # asker's own case needs or has left.
-_JUDGES = re.compile(r"\b(should|allowed|legal|worth|better|best|recommend|why|if|whether|fair|normal|safe|"
+_JUDGES = expression(r"\b(should|allowed|legal|worth|better|best|recommend|why|if|whether|fair|normal|safe|"
                      r"ok|okay|enough|right|wrong|my|mine|our|need|needed|fit|left|afford)\b")
 _FUNCTION_WORDS = frozenset("the and for you are can was who how why any all its get got has had did not but per via out "
                             "off one use what when where which whats does have your youre there about with from that this they "
@@ -713,7 +713,7 @@ def _mostly_in(question: str, text: str, pointers: frozenset[str] = frozenset())
         return False
     words = _words_of(text)
     return 2 * sum(_has_form_of(w, words) for w in content) >= len(content)
-_HOW_OPENING = re.compile(r"^(how (do|can|would) (i|we|you)|how (many|much)( \w+)? (do|does|can|will) (i|we|you))\b")
+_HOW_OPENING = expression(r"^(how (do|can|would) (i|we|you)|how (many|much)( \w+)? (do|does|can|will) (i|we|you))\b")
 
 
 def classify_text(text: str, has_history: bool = False) -> Decision:
@@ -1014,7 +1014,7 @@ FOREIGN_HOW_MANY = Rules(
     r"hvor (mange|meget|mye)|kuinka (monta|paljon)|paljonko|kolik|h[áa]ny|mennyi|berapa|bao nhi[êe]u)\b",
     scripts=(r"сколько|скільки|多少|几个|幾個|いくつ|何個|何人|몇|얼마나|كم|कितन|กี่|כמה|πόσ",),
 )
-_FOREIGN_CONVERSION = re.compile(r"\d+([.,]\d+)? ?[^\W\d_]+( [^\W\d_]+)? (en|em|in|na|w|à|a|zu|naar|i|ve|in|into|to|до|в|に) "
+_FOREIGN_CONVERSION = expression(r"\d+([.,]\d+)? ?[^\W\d_]+( [^\W\d_]+)? (en|em|in|na|w|à|a|zu|naar|i|ve|in|into|to|до|в|に) "
                                  r"[^\W\d_]+|\d ?(°|度|градус)")
 MAX_FOREIGN_QUESTION_WORDS = 12
 
@@ -1077,7 +1077,7 @@ PREAMBLE_ASKS = Rules(
     r"\?", r"(^|\s)(\d|[a-z])[.)]\s",
 )
 # A cheap first test of a sentence that could be a fact question (in English, or another script).
-_MAY_ASK_A_FACT = re.compile(r"\b(what|whats|who|when|where|which|how|is|are|was|were|does|do|did|define|meaning|"
+_MAY_ASK_A_FACT = expression(r"\b(what|whats|who|when|where|which|how|is|are|was|were|does|do|did|define|meaning|"
                              r"convert|translate|spell|pronounce|in)\b|[^\x00-\x7f]")
 # A last sentence that points back into the preamble ("what's my bmi", "is it legal") depends on it.
 _POINTS_BACK = frozenset("my our i we me us it its this that these those they them he she his her their".split())
@@ -1120,12 +1120,12 @@ def _after_preamble(lowered: str, has_history: bool, words: int, latin: bool) ->
 
 
 # Figures the chat puts in relation to each other: operands of a sum, not a claim being settled ("he says 300").
-_RELATES_FIGURES = re.compile(r"\b(total|together|altogether|in all|more than|less than|fewer than|times as|each|per|split|"
+_RELATES_FIGURES = expression(r"\b(total|together|altogether|in all|more than|less than|fewer than|times as|each|per|split|"
                               r"paid|pays|costs?|sum|difference|left|remain\w*|twice|half|owes?)\b")
 
 
 # A first sentence that asks for a definition without a question mark: "Define idempotent please."
-_DEFINE = re.compile(r"(define|definition of|meaning of|what (is|are|does)) ")
+_DEFINE = expression(r"(define|definition of|meaning of|what (is|are|does)) ")
 
 
 # Asks that carry what they work on (a phrase to translate, a quoted text), whatever pronouns they use.
@@ -1184,11 +1184,11 @@ ABOUT_ASSISTANT = Rules(
 )
 MAX_ABOUT_ASSISTANT_WORDS = 10
 # ... unless it asks it of the work at hand: "can you remember this", "can you read my file".
-_POINTS_AT_WORK = re.compile(r"\b(this|that|it|these|those|them|my|our|for me|me to)\b")
+_POINTS_AT_WORK = expression(r"\b(this|that|it|these|those|them|my|our|for me|me to)\b")
 
 
 # What the user reports before a thank-you that still needs an answer: it did not work yet.
-_STILL_WRONG = re.compile(r"\b(not|n'?t|still|error|errors|fail|fails|failed|failing|broken|broke|wrong|issue|problem|"
+_STILL_WRONG = expression(r"\b(not|n'?t|still|error|errors|fail|fails|failed|failing|broken|broke|wrong|issue|problem|"
                           r"crash|crashes|crashed|stuck|but)\b")
 _CLAUSE_BREAK = re.compile(r"[.!,;:…]+\s*")
 
@@ -1215,7 +1215,7 @@ _DONE = frozenset("found fixed solved sorted works worked working done figured r
                   "helpful helped brilliant".split())
 
 
-_THANKS = re.compile(r"\b(thx|thanks|thank (you|u)|ty|tysm|cheers)\b")
+_THANKS = expression(r"\b(thx|thanks|thank (you|u)|ty|tysm|cheers)\b")
 MAX_COURTESY_CHARS = 60
 _COURTESY_WORDS = _SMALL_TALK_WORDS | frozenset("ur you're youre u r the best in advance again very".split())
 
@@ -1241,7 +1241,7 @@ def _without_courtesy(lowered: str) -> str:
 
 # A word that the next question is a new one, anywhere in the turn ("ok ill check the zero dates. oh by the way how
 # do you spell definately").
-_SHIFT = re.compile(r"(?:^|[.!?,;:]\s*|\b(?:but|and|oh|ok|okay|also|so|anyway)\s+)"  # where a clause starts, not "unrelated histories"
+_SHIFT = expression(r"(?:^|[.!?,;:]\s*|\b(?:but|and|oh|ok|okay|also|so|anyway)\s+)"  # where a clause starts, not "unrelated histories"
                     r"((totally|completely|slightly|kinda|somewhat) )?(unrelated|off[- ]topic|different (topic|question)|"
                     r"new (topic|question)|random question|on another note|changing the subject|by the way|btw|quick question|"
                     r"quick one)\b[\s,:.!-]*(but\s+)?")
@@ -1377,11 +1377,11 @@ _QUESTION_END = re.compile(r"[?,;:.!]|\n")
 _POINTERS = frozenset("this these that here above below text thread notes note message email list document paragraph "
                       "article according attached pasted following clause page policy their there says said".split())
 # A superlative or a count asks to compare or tally the whole text, not to read one thing out of it.
-_TALLIES = re.compile(r"\b(how many|most|least|more|less|fewer|\w+iest|cheapest|fastest|latest|earliest|longest|shortest|"
+_TALLIES = expression(r"\b(how many|most|least|more|less|fewer|\w+iest|cheapest|fastest|latest|earliest|longest|shortest|"
                       r"biggest|largest|smallest|highest|lowest|oldest|newest|closest|nearest|best|worst)\b")
 MAX_READ_QUESTION_WORDS = 15
 # Anywhere in the ask, not only its question: a condition, a judgement, reasoning shown.
-_WEIGHS_TEXT = re.compile(r"\b(if|whether|should|allowed|fair|worth|better|best|cheapest|reasoning|explain|why|"
+_WEIGHS_TEXT = expression(r"\b(if|whether|should|allowed|fair|worth|better|best|cheapest|reasoning|explain|why|"
                           r"show (your|the) (work|working|steps))\b")
 
 
@@ -1396,12 +1396,12 @@ def _asks_more_of_text(question: str, latin: bool) -> bool:
 
 # The answers a closed question about a text offers: "yes or no", "positive, negative or neutral",
 # "urgent or not urgent", "food, travel or office".
-_CLOSED_CHOICE = re.compile(r"\b(yes or no|yes/no|true or false)\b|\b[\w-]+(, [\w-]+)*,? or (not )?[\w-]+\W*$")
+_CLOSED_CHOICE = expression(r"\b(yes or no|yes/no|true or false)\b|\b[\w-]+(, [\w-]+)*,? or (not )?[\w-]+\W*$")
 # (the ask names the text it labels: in "reply with yes or no: should i quit my job" the question is after the colon)
-_LABELS_TEXT = re.compile(r"^(is|are|was|does|do) (this|it|the \w+)\b|^(label|classify|categori[sz]e|tag|mark|flag|sort)\b")
+_LABELS_TEXT = expression(r"^(is|are|was|does|do) (this|it|the \w+)\b|^(label|classify|categori[sz]e|tag|mark|flag|sort)\b")
 MAX_LABELLED_WORDS = 60
 # A label that grades the text rather than reads it: "is this a good opening line or not".
-_GRADES = re.compile(r"\b(good|bad|well|strong|weak|effective|persuasive|convincing|appropriate|professional|accurate|"
+_GRADES = expression(r"\b(good|bad|well|strong|weak|effective|persuasive|convincing|appropriate|professional|accurate|"
                      r"correct|true|legal|legit|enough|clear|rude)\b")
 
 
@@ -1424,7 +1424,7 @@ def _picks_a_label(ask: str, carried: str, latin: bool) -> bool:
 # A span between two things a text gives (times, dates): a subtraction, where "how much is an adult ticket" reads.
 _SPANS = frozenset(("how long", "how old"))
 # Where the text is, said before the question: "from this signature, what's the phone number".
-_POINTER_CLAUSE = re.compile(r"^(from|in|according to|based on|looking at|per|given) (this|the|that|these|those)\b[^,?]{0,30},\s*")
+_POINTER_CLAUSE = expression(r"^(from|in|according to|based on|looking at|per|given) (this|the|that|these|those)\b[^,?]{0,30},\s*")
 # A name with a number in it ("worker-3", "q3", "room_12") that the text carries names a thing there; its digit is
 # not a quantity.
 _IDENTIFIER = re.compile(r"\b[^\W\d_]+[-_]?\d[\w-]*")
@@ -1448,7 +1448,7 @@ def _reads_out(ask: str, carried: str, latin: bool) -> bool:
 
 # Framing that says nothing about the task: "Quick one:", "Step by step,", "URGENT!!!",
 # "Explain:", "unrelated, but", "ok. different topic:". The question after it decides.
-_FRAMING = re.compile(
+_FRAMING = expression(
     r"^((please |quick(ly)? |simple |short |easy |long |dumb |silly |random |"
     r"one more|also|ok(ay)?|so|hey|urgent|important|question|q|reason carefully|think carefully|please think carefully|"
     r"step by step|explain|briefly|in short|tell me|i need a detailed, thorough answer|sorry|thanks|thank you|"
@@ -1460,42 +1460,42 @@ _FRAMING = re.compile(
     r"[\w\s,.!'-]{0,40}?[:,.!]+\s*)+"
 )
 # A hello or a thanks that opens a turn, in any language ("hey why is the sky blue", "danke, und was jetzt").
-_GREETING = re.compile(r"^(hi|hello|hey|heya|yo|hiya|howdy|good (morning|afternoon|evening)|thanks?( you)?( so much)?|"
+_GREETING = expression(r"^(hi|hello|hey|heya|yo|hiya|howdy|good (morning|afternoon|evening)|thanks?( you)?( so much)?|"
                        r"thx|ty|cheers|great|perfect|cool|nice|awesome|got it|"
                        r"(just )?testing|" + _FOREIGN_HELLO + r")\b[\s,.!?¡:;-]*(there\b[\s,.!:;-]*)?"
                        r"([:;][)(dp]\s*|[\U0001f000-\U0001faff\u2600-\u27bf\ufe0f]+\s*)?")  # "hey! 👋 who wrote …"
-_AFTER_FRAMING = re.compile(r"^(but|and|so|anyway|by the way|btw),?\s+")
+_AFTER_FRAMING = expression(r"^(but|and|so|anyway|by the way|btw),?\s+")
 # "unrelated, but …", "different question:": what follows stands on its own.
-_TOPIC_SHIFT = re.compile(r"^(actually,? )?(unrelated|different (topic|question)|new (topic|question)|random( question)?|another question|"
+_TOPIC_SHIFT = expression(r"^(actually,? )?(unrelated|different (topic|question)|new (topic|question)|random( question)?|another question|"
                           r"off topic|on another note|changing the subject|also|btw|by the way)\b\s*[,:.!-]*\s*(but\s+)?")
-_SHIFTS_TOPIC = re.compile(r"\b(unrelated|different (topic|question)|new (topic|question)|random question|off topic|"
+_SHIFTS_TOPIC = expression(r"\b(unrelated|different (topic|question)|new (topic|question)|random question|off topic|"
                            r"on another note|changing the subject)\b|^random,? but\b")
-_EXPLAIN_DEFINITION = re.compile(r"^(can you |could you |please )?explain (what|the (acronym|abbreviation|term|word))\b")
-_SUMMARY = re.compile(r"summar|tl;?dr|gist|sum up|shorten|main (point|idea)|key (point|takeaway)")
+_EXPLAIN_DEFINITION = expression(r"^(can you |could you |please )?explain (what|the (acronym|abbreviation|term|word))\b")
+_SUMMARY = expression(r"summar|tl;?dr|gist|sum up|shorten|main (point|idea)|key (point|takeaway)")
 # A job on a text that has to be given, asked for without it.
-_REWORKS_TEXT = re.compile(r"^(please |pls |can you |could you )?(rewrite|rephrase|reword|reformat|format|proofread|translate|"
+_REWORKS_TEXT = expression(r"^(please |pls |can you |could you )?(rewrite|rephrase|reword|reformat|format|proofread|translate|"
                            r"make (this|it|my) \w+|fix (the |my )?(grammar|spelling|typos)|convert (this|it|that|these|them))\b")
 # A text the turn points at ("this poem", "that error") without carrying it: earlier turns or an
 # attachment hold it.
 # The asker's own work is such a text too ("the time complexity of my solution", "is my essay too long").
-_POINTS_AT_TEXT = re.compile(r"\b(this|that|these|those|my|our) (poem|text|email|message|paragraph|sentence|passage|article|"
+_POINTS_AT_TEXT = expression(r"\b(this|that|these|those|my|our) (poem|text|email|message|paragraph|sentence|passage|article|"
                              r"document|doc|code|error|song|lyrics|quote|letter|essay|story|chart|graph|image|picture|"
                              r"photo|screenshot|file|pdf|table|spreadsheet|contract|clause|report|solution|answer|script|"
                              r"program|function|query|algorithm|implementation|draft|homework|assignment|resume|cv|"
                              r"output|results?|logs?|config|schema|design)s?\b")
 # The asker's own situation in a short question: what applies to them is more than a lookup.
-_ASKERS_CASE = re.compile(r"\b(for|to|on|with|in|into) (my|me)\b|\blike me\b")
+_ASKERS_CASE = expression(r"\b(for|to|on|with|in|into) (my|me)\b|\blike me\b")
 MAX_CASE_WORDS = 12
 # What a named command or tool does or means, with no code in the turn: a definition ("what does
 # the 'g' flag do in a regex", "difference between git fetch and git pull").
-_NAMES_A_TOOL = re.compile(r"(what does|what do|whats the difference between|what's the difference between|"
+_NAMES_A_TOOL = expression(r"(what does|what do|whats the difference between|what's the difference between|"
                            r"what is the difference between|difference between) [\w' .`-]{1,40}"
                            r"( do| mean| stand for| and [\w' .`-]{1,30})( in [\w+#-]+)?\W*$")
 # A command or keyword named in backticks, a few words at most: "what does `ls -la` do".
 _NAMED_IN_TICKS = re.compile(r"`[\w .-]{1,20}`")
 # One word in backticks asked about, and nothing else: "`git` - what is it", "what's `kubectl`".
 _ONE_TERM_IN_TICKS = re.compile(r"`[\w.-]{1,20}`")
-_ASKS_WHAT_IT_IS = re.compile(r"^(what('?s| is) x|x\W{0,3}(what('?s| is) (it|that|this)|meaning))\W*$")
+_ASKS_WHAT_IT_IS = expression(r"^(what('?s| is) x|x\W{0,3}(what('?s| is) (it|that|this)|meaning))\W*$")
 # A quote opens where no letter is before it (not the apostrophe in "what's") and closes where
 # none follows; the quoted text runs from the first opening to the last closing after it.
 # (The mark comes first and the letter before it is checked behind it: the engine then skips
@@ -1504,7 +1504,7 @@ _OPENING_QUOTE = re.compile(r"['\"«“‘](?<!\w['\"«“‘])")
 _CLOSING_QUOTE = re.compile(r"['\"»”’](?!\w)")
 
 
-_PERCENT = re.compile(r"(?<![\d.])\d+(\.\d+)? ?(%|percent) (of|tip|off)\b")
+_PERCENT = expression(r"(?<![\d.])\d+(\.\d+)? ?(%|percent) (of|tip|off)\b")
 
 
 def _takes_a_percentage(ask: str) -> bool:
@@ -1543,8 +1543,8 @@ _LEADING_SYMBOLS = re.compile(r"^[\U0001f000-\U0001faff\u2600-\u27bf\ufe0f]+\s*"
 
 
 # A text given as context, then the question about it, each under its label.
-_LABELLED_CONTEXT = re.compile(r"(context|document|text|source|passage|article)s?\s*:")
-_LABELLED_QUESTION = re.compile(r"\n\s*(question|q)\s*:\s*")
+_LABELLED_CONTEXT = expression(r"(context|document|text|source|passage|article)s?\s*:")
+_LABELLED_QUESTION = expression(r"\n\s*(question|q)\s*:\s*")
 _BEYOND_LATIN = re.compile("[^\x00-\u024f]")  # a character of a script other than Latin
 
 
@@ -1570,7 +1570,7 @@ def _quoted(text: str) -> tuple[int, int] | None:
 # A quoted word or two of letters names a term ("what does the 'git clone' command do"), not a text to work
 # on; a password or a code ("is my password 'Summer2024!' strong") is one.
 MAX_QUOTED_TERM_WORDS = 2
-_TERM = re.compile(r"[^\W\d_][^\W\d_ .'-]*([ .'-][^\W\d_]+)*\.?")
+_TERM = expression(r"[^\W\d_][^\W\d_ .'-]*([ .'-][^\W\d_]+)*\.?")
 
 
 def _names_a_term(quoted: str) -> bool:
@@ -1617,7 +1617,7 @@ def _split_material(text: str) -> tuple[str, str]:
 
 
 # One plain operation a small model gets right: times tables, small sums, a percentage of a number.
-_ARITHMETIC = re.compile(r"^\D*(?:(?:[1-9]|1[0-2])\s*(?:times|multiplied by|divided by|[*x×÷/])\s*(?:[1-9]|1[0-2])|"
+_ARITHMETIC = expression(r"^\D*(?:(?:[1-9]|1[0-2])\s*(?:times|multiplied by|divided by|[*x×÷/])\s*(?:[1-9]|1[0-2])|"
                          r"\d{1,2}\s*(?:plus|minus|[-+])\s*\d{1,2}|\d{1,3}\s*% of\s*\d{1,4})\D*$")
 
 
@@ -1625,7 +1625,7 @@ _ARITHMETIC = re.compile(r"^\D*(?:(?:[1-9]|1[0-2])\s*(?:times|multiplied by|divi
 
 _TWO_TARGETS = re.compile(r"\b(?:to|in|into) (" + _UNIT + r"),? (?:and|&|,) (?:to |in |into )?(" + _UNIT + r")\b")
 # One quantity written in two units ("feet and inches") is one conversion.
-_COMPOUND_UNITS = re.compile(r"(feet|ft|foot)/(inch|in)|(pound|lb)s?/(ounce|oz)|(stone|st)s?/(pound|lb)|(hour|hr|h)s?/(min)|"
+_COMPOUND_UNITS = expression(r"(feet|ft|foot)/(inch|in)|(pound|lb)s?/(ounce|oz)|(stone|st)s?/(pound|lb)|(hour|hr|h)s?/(min)|"
                              r"(min)\w*/(sec|s)|(met|m)\w*/(cent|cm)|(day)s?/(hour)")
 
 
@@ -1639,7 +1639,7 @@ _TIME_UNITS = {"second": 0, "minute": 1, "hour": 2, "day": 3, "week": 4, "month"
 _KNOWN_STEPS = frozenset({(0, 1), (1, 2), (2, 3), (3, 4), (3, 5), (3, 6), (4, 6), (5, 6), (6, 7), (6, 8),
                           (0, 3), (1, 3), (2, 4)})  # and the day's seconds and minutes, the week's hours
 # The prepositions that qualify what a fact question asks about.
-_QUALIFIER = re.compile(r"\b(of|in|on|at|with|without|from|for|by|during|after|before|between|near|per|than|like|to|into|"
+_QUALIFIER = expression(r"\b(of|in|on|at|with|without|from|for|by|during|after|before|between|near|per|than|like|to|into|"
                         r"over|under)\b")
 MAX_LOOKUP_QUALIFIERS = 2
 _HOW_MANY_IN = re.compile(r"\bhow many (second|minute|hour|day|week|month|year|decade)s? (are )?(there )?(in|per) (a |an |one )?"
@@ -1652,13 +1652,13 @@ _VOLUMES = frozenset("cup cups tbsp tablespoon tablespoons tsp teaspoon teaspoon
                      "millilitre millilitres liter liters litre litres pint pints quart quarts gallon gallons".split())
 # (not ounces: "how many ounces in a cup" asks for fluid ounces)
 _MASSES = frozenset("g gram grams kg kilo kilos kilogram kilograms lb lbs pound pounds weigh weighs".split())
-_MASS_AFTER_DIGIT = re.compile(r"\d(g|kg|lbs?)\b")
-_CLOCK = re.compile(r"\b\d{1,2}(:\d\d)? ?[ap]\.?m\b|\b\d{1,2}:\d\d\b|\b(noon|midnight)\b")
+_MASS_AFTER_DIGIT = expression(r"\d(g|kg|lbs?)\b")
+_CLOCK = expression(r"\b\d{1,2}(:\d\d)? ?[ap]\.?m\b|\b\d{1,2}:\d\d\b|\b(noon|midnight)\b")
 _NAMED_HOURS = frozenset(("noon", "midnight"))
 _ZONES = frozenset("utc gmt est edt cst cdt mst mdt pst pdt bst cet cest eet eest wet ist jst kst sgt hkt aest aedt awst "
                    "nzst nzdt hst akst pacific eastern central mountain zulu".split())
 # "london time", "tokyo time"; not "24 hour time", "local time"
-_PLACE_TIME = re.compile(r"\b(?!(?:24|12|military|local|hour|the|what|in|a)\b)[a-z]+ time\b")
+_PLACE_TIME = expression(r"\b(?!(?:24|12|military|local|hour|the|what|in|a)\b)[a-z]+ time\b")
 _TIMESTAMP_WORDS = frozenset(("unix", "epoch", "timestamp", "posix"))
 # Scales read off a table, not multiplied: sizes between countries ("us shoe size 9 in eu"), gas marks,
 # fuel economy (miles per gallon to litres per 100 km is an inverse).
@@ -1701,7 +1701,7 @@ def _composes_time_units(text: str) -> bool:
 
 
 # Standards whose names carry a number: "convert March 5, 2024 to ISO 8601".
-_NAMED_FORMAT = re.compile(r"\b(iso|rfc|utf|ieee|en|din) ?-?\d+\b")
+_NAMED_FORMAT = expression(r"\b(iso|rfc|utf|ieee|en|din) ?-?\d+\b")
 
 
 def _computes(ask: str) -> bool:

@@ -24,7 +24,7 @@ class Rules:
         self.alternatives = alternatives
         # A cheap test every regular-expression alternative needs to pass (a character
         # they all contain), so most turns skip the expensive scan.
-        self.gate = _compile(gate) if gate else None
+        self.gate = expression(gate) if gate else None
         words: set[str] = set()
         patterns: list[str] = []
         longer: dict[str, list[str]] = {}
@@ -53,33 +53,33 @@ class Rules:
         # turn with an apostrophe.
         by_boundary: list[str] = []
         anchored_by_boundary: list[str] = []
-        for pattern in (*patterns, *anchored):
-            start = pattern.startswith("^")
-            key, loose = _keys(pattern)
-            if key is None:
-                (unkeyed_anchored if start else unkeyed).append(pattern)
-                continue
-            (keyed_anchored if start else keyed).setdefault(key, []).append(pattern)
-            if loose:
-                (anchored_by_boundary if start else by_boundary).append(pattern)
+        for whole in (*patterns, *anchored):
+            start = whole.startswith("^")
+            for pattern, (key, loose) in _keyed_apart(whole):
+                if key is None:
+                    (unkeyed_anchored if start else unkeyed).append(pattern)
+                    continue
+                (keyed_anchored if start else keyed).setdefault(key, []).append(pattern)
+                if loose:
+                    (anchored_by_boundary if start else by_boundary).append(pattern)
         for pair, phrases in longer.items():
             keyed.setdefault(frozenset((pair,)), []).append(r"\b(?:" + "|".join(map(re.escape, phrases)) + r")\b")
             patterns.append(r"\b(?:" + "|".join(map(re.escape, phrases)) + r")\b")
-        self.anchored = _compile("|".join(anchored)) if anchored else None
-        self.open_anchored = _compile("|".join(unkeyed_anchored)) if unkeyed_anchored else None
+        self.anchored = expression("|".join(anchored)) if anchored else None
+        self.open_anchored = expression("|".join(unkeyed_anchored)) if unkeyed_anchored else None
         self.latin = _compile_apart(patterns)
         self.open = _compile_apart(unkeyed)
-        self.apostrophe = _compile_apart(by_boundary) + ((_compile("|".join(anchored_by_boundary)),)
+        self.apostrophe = _compile_apart(by_boundary) + ((expression("|".join(anchored_by_boundary)),)
                                                          if anchored_by_boundary else ())
         # Each word that starts some patterns, to the expressions those patterns make.
         by_word: dict[str, list[re.Pattern[str]]] = {}
         for key, group in (*keyed.items(), *keyed_anchored.items()):
-            expression = _compile("|".join(group))
+            compiled = expression("|".join(group))
             for word in key:
-                by_word.setdefault(word, []).append(expression)
+                by_word.setdefault(word, []).append(compiled)
         self.keyed = {word: tuple(expressions) for word, expressions in by_word.items()}
         self.key_words = frozenset(by_word)
-        self.scripts = _compile("|".join(scripts)) if scripts else None
+        self.scripts = expression("|".join(scripts)) if scripts else None
 
     def search(self, lowered: str, latin_only: bool, grams: frozenset[str] = frozenset()) -> bool:
         """`grams` are the words of `lowered` (from `grams()`); without them every pattern runs."""
@@ -115,7 +115,7 @@ class AnyOf:
         if gate and any(part.gate is None or part.words or part.scripts is not None for part in parts):
             raise ValueError("a shared gate needs every part gated, with no words or scripts of its own")
         self.parts = parts
-        self.gate = _compile(gate) if gate else None
+        self.gate = expression(gate) if gate else None
         # Text that passes the gate too, looked for apart: a class of characters alone is a quick scan,
         # one joined with a word is tried at every position.
         self.gate_text = gate_text
@@ -137,14 +137,45 @@ class AnyOf:
 _LEADING_WORD = re.compile(r"\\b([a-z]+)(?: |\\b|\\s|$)")
 
 
-def _keys(pattern: str) -> tuple[frozenset[str] | None, bool]:
+def _keyed_apart(pattern: str) -> list[tuple[str, tuple[frozenset[str] | None, bool]]]:
+    """The pattern with its keys (`_keys`), or, when it opens with a group whose alternatives are
+    each keyed by words of their own, each alternative apart with the rest of the pattern ("\\b(a
+    single line|sort) …" → "\\ba single line …" keyed by "a", "\\bsort …" by "sort"): a word most turns
+    have then runs its own alternative, not all of them."""
+    keys = _keys(pattern)
+    if keys[0] is not None and not keys[1] and _first_words(pattern, strict=True) is None:
+        return [(pattern, keys)]  # keyed as before this module knew boundaries and apostrophes
+    pieces = _alternatives_apart(pattern)
+    if len(pieces) > 1:
+        apart = [(piece, _keys(piece, strict=True)) for piece in pieces]
+        if all(key is not None for _, (key, _) in apart):
+            return apart
+    return [(pattern, keys)]
+
+
+def _alternatives_apart(pattern: str) -> list[str]:
+    """A pattern that opens with a group, one pattern for each of the group's alternatives
+    ("\\b(a|b) c" → "\\ba c", "\\bb c"); the pattern alone when it does not."""
+    lead = "^" if pattern.startswith("^") else "\\b" if pattern.startswith("\\b") else ""
+    tokens = _tokens(pattern[len(lead):]) if lead else None
+    if not tokens or not tokens[0].startswith("(") or tokens[0].startswith(("(?=", "(?!", "(?<")) \
+            or not tokens[0].endswith(")"):
+        return [pattern]
+    inner = tokens[0][3:-1] if tokens[0].startswith("(?:") else tokens[0][1:-1]
+    rest = "".join(tokens[1:])
+    return [lead + alternative + rest for alternative in _split_top(inner)]
+
+
+def _keys(pattern: str, strict: bool = False) -> tuple[frozenset[str] | None, bool]:
     """The words a turn needs for the pattern to match (None: any turn may), and whether the pattern
     runs anyway on a turn with an apostrophe: when its words may end at a boundary ("\\bwhy\\b"),
-    a word whole in the pattern is not one in the turn's words ("it" in "it's", whose word is "its")."""
+    a word whole in the pattern is not one in the turn's words ("it" in "it's", whose word is "its").
+    `strict`: not by the first words a boundary ends without looking at apostrophes (how patterns were
+    keyed first; kept for them, `_keyed_apart`)."""
     if pattern.startswith("^"):
         first = _words_starting(pattern[1:])
         return (first, False) if first is not None else (_words_starting(pattern[1:], at_boundary=True), True)
-    first, loose = _first_words(pattern), False
+    first, loose = _first_words(pattern, strict), False
     if first is None and pattern.startswith("\\b"):
         first, loose = _words_starting(pattern[2:], at_boundary=True), True
     if first is not None and not first.isdisjoint(_EVERYWHERE):
@@ -154,18 +185,19 @@ def _keys(pattern: str) -> tuple[frozenset[str] | None, bool]:
     return first, loose
 
 
-def _first_words(pattern: str) -> frozenset[str] | None:
+def _first_words(pattern: str, strict: bool = False) -> frozenset[str] | None:
     """The words a pattern can start with, when it starts with a group of whole words
     (`\\b(is|are) (it|this) …` → {is, are}), or with words a space or a mark ends
     (`\\bwhat('?s| is) the …` → {what, whats}); None when it does not."""
-    word = _LEADING_WORD.match(pattern)
-    if word is not None:
-        return frozenset((word.group(1).replace("'", ""),))
+    if not strict:
+        word = _LEADING_WORD.match(pattern)
+        if word is not None:
+            return frozenset((word.group(1).replace("'", ""),))
+        spelt = _spelt_group(pattern)
+        if spelt is not None:
+            return spelt
     if not pattern.startswith("\\b"):
         return None
-    spelt = _spelt_group(pattern)
-    if spelt is not None:
-        return spelt
     return _words_starting(pattern[2:]) or None
 
 
@@ -231,10 +263,10 @@ def _words_starting(sequence: str, at_boundary: bool = False) -> frozenset[str] 
         return frozenset(found)
     spelt = [_SPACE_OR_HYPHEN.sub(r"(?: |-)", token) for token in tokens]  # "pretty[- ]?print"
     for count in range(1, len(tokens) + 1):
-        expanded = _expand("".join(spelt[:count]))
+        expanded = _expand("".join(spelt[:count]), _MARKS)
         if expanded is None:
             return None
-        ended = count < len(tokens) and (_ends_a_word(tokens[count]) or at_boundary and tokens[count] == "\\b")
+        ended = _word_ends(tokens[count:], at_boundary)
         found = set()
         for text in expanded:
             if not text:
@@ -253,6 +285,8 @@ def _words_starting(sequence: str, at_boundary: bool = False) -> frozenset[str] 
     return None
 
 
+# Marks a first word may be spelt with: where the turn's words end ("ok,", "tl;dr").
+_MARKS = " '-,;:!"
 _SPACE_OR_HYPHEN = re.compile(r"^\[(?:- | -)\](?=\??$)")
 _QUANTIFIER = re.compile(r"[?*+]|\{\d*(,\d*)?\}")
 
@@ -322,8 +356,23 @@ _WORD_ENDS = frozenset((" ", "\\s", "\\s+", " +", "$", "-", "\\-", "\\.", "\\?",
 _MARK_CLASS = re.compile(r"\[[ ,.:;!?/-]+\]\+?")
 
 
+# Tokens that may match nothing or marks only, never a letter: "[.!?]*", "\\W*", ",?".
+_MAYBE_MARKS = re.compile(r"(?:\[[^\]\\\w']+\]|\\W|\\s|[ ,.;:!?-]|\\[.?!-])(?:[?*]|\{0,\d+\})")
+
+
 def _ends_a_word(token: str) -> bool:
     return token in _WORD_ENDS or _MARK_CLASS.fullmatch(token) is not None
+
+
+def _word_ends(following: list[str], at_boundary: bool) -> bool:
+    """Whether a word followed by these tokens has ended: a space or a mark comes next, or the end of
+    the text, after marks that may be there or not ("help[.!?]*$"); a boundary too, `at_boundary`."""
+    for token in following:
+        if _ends_a_word(token) or at_boundary and token == "\\b":
+            return True
+        if _MAYBE_MARKS.fullmatch(token) is None:
+            return False
+    return False
 
 
 _GRAM_WORD = re.compile(r"[^\W_]+")
@@ -351,7 +400,7 @@ def _literal_words(alternative: str) -> list[str] | None:
     return phrases
 
 
-def _expand(pattern: str) -> list[str] | None:
+def _expand(pattern: str, literals: str = " '-") -> list[str] | None:
     """Every string a pattern of letters, spaces, groups `(a|b)`, classes `[sz]` and
     optional `?` matches; None for anything else (or too many)."""
     position = 0
@@ -378,7 +427,7 @@ def _expand(pattern: str) -> list[str] | None:
             elif char == "\\" and position + 1 < len(pattern) and pattern[position + 1] in ".-'+*":
                 options = [pattern[position + 1]]
                 position += 2
-            elif char.isalnum() or char in " '-":
+            elif char.isalnum() or char in literals:
                 options = [char]
                 position += 1
             else:
@@ -414,17 +463,19 @@ def _compile_apart(patterns: list[str]) -> tuple[re.Pattern[str], ...]:
     where the rest's first characters are ("debería", ", y cuándo")."""
     at_word = [pattern for pattern in patterns if pattern.startswith("\\b")]
     rest = [pattern for pattern in patterns if not pattern.startswith("\\b")]
-    return tuple(_compile("|".join(group)) for group in (at_word, rest) if group)
+    return tuple(expression("|".join(group)) for group in (at_word, rest) if group)
 
 
-def _compile(pattern: str) -> re.Pattern[str]:
-    """A table's expression, with its groups made non-capturing: a table only asks whether a text
-    matches, and every capturing group costs each search the saving and resetting of its marks
-    (79 groups made SMALL_TALK's anchored expression 1.2 µs a search where 0.5 does)."""
-    expression = re.compile(_without_captures(pattern))
-    if expression.groups:
+def expression(pattern: str) -> re.Pattern[str]:
+    """An expression for asking whether (or where) a text matches, its groups made non-capturing:
+    every capturing group costs each search the saving and resetting of its marks (79 groups made
+    SMALL_TALK's anchored expression 1.2 µs a search where 0.5 does). Not for `group(n)` or `split`."""
+    compiled = re.compile(_without_captures(pattern))
+    if compiled.groups:
         raise ValueError(f"a group still captures in {pattern!r}")
-    return expression
+    return compiled
+
+
 
 
 _BACKREFERENCE = re.compile(r"\\[1-9]|\(\?P=|\(\?\(")
@@ -501,4 +552,4 @@ def _words(text: str) -> list[str]:
     return _GRAM_WORD.findall(text.replace("'", "").replace("’", ""))
 
 
-__all__ = ["AnyOf", "Rules", "grams"]
+__all__ = ["AnyOf", "Rules", "expression", "grams"]
