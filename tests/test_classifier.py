@@ -609,6 +609,13 @@ def test_table_expressions_capture_no_groups() -> None:
         assert all(expression.groups == 0 for expression in expressions if expression is not None)
 
 
+def test_select_star_is_code() -> None:
+    """SQL's "select * from …" is code: the code table's "select \\*" had a boundary after the star, which asks
+    for a letter right after it, so it never matched "select * from"."""
+    for text in ("select * from orders", "is select * from a big table bad", "summarize: select * from t"):
+        assert classify_text(text).reason == "code", text
+
+
 def test_a_hex_number_is_code_where_it_starts_a_word() -> None:
     from trooper.signals.classify import CODE
     from trooper.signals.rules import grams

@@ -45,7 +45,8 @@ class Decision(msgspec.Struct, frozen=True):
 
 CODE = Rules(
     r"\btraceback\b", r"\bat line \d", r"\bline \d+, in\b",
-    r"\b(insert into|delete from|select \*)\b", r"\bhello world (in|program|app|example|script)\b", r"\bfrom [\w.]+ import\b", r"\bupdate \w+ set\b",
+    # (no boundary after "*": one there asks for a letter right after it, so "select * from" never matched)
+    r"\b(insert into\b|delete from\b|select \*)", r"\bhello world (in|program|app|example|script)\b", r"\bfrom [\w.]+ import\b", r"\bupdate \w+ set\b",
     r"\b(git|kubectl|docker|npm|pip|sudo|cron|crontab|regex|regexp|sql|bash|powershell|terraform|yaml|dockerfile|"
     r"nginx|systemd|shell (command|script))\b(?! (?:stand|mean))",
     r"\b(a|the|this|my|python|js|javascript|go|rust|java|c\+\+|typescript|bash|sql) (function|script|program|snippet|"
