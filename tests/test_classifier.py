@@ -564,15 +564,16 @@ def test_a_tables_patterns_match_however_they_are_grouped() -> None:
 
 def test_patterns_keyed_by_their_words_match_as_written() -> None:
     """A pattern runs only on a turn that has one of its words, and matches where its expression
-    does: words a boundary ends ("it", "why") are looked for on a turn with an apostrophe anyway,
-    where the turn's words join ("it's" is "its"); a group of common words is keyed by the words
-    after it ("a function")."""
+    does: words a boundary ends ("it", "why") are looked for, on a turn with an apostrophe, among its
+    words apart at apostrophes too, where the turn's words join ("it's" is "its"); a group of words
+    most turns have is keyed by words after it ("a function", "is … safe")."""
     from trooper.signals.rules import Rules, grams
 
     patterns = (r"\bwhat('?s| is) the point of\b", r"\b(step[- ]by[- ]step|steps to)\b", r"\b(it|this|split \d)\b(?! is)",
                 r"\b(a|the|python|c\+\+) (function|script)\b(?! of\b)", r"^(hi|hello)\b[\w\s,.!?]{0,30}$",
                 r"\b(mejor|najlepsz\w*)\b", r"^(is|are) (it|this) (safe|ok)\b", r"^help[.!?]*$", r"^(ok|okay),? (thanks|bye)",
-                r"\b(en ingl[ée]s|in inglese)\W*$", r"\b(summari[sz]e|tl;?dr|(a |one )?single line)\b")
+                r"\b(en ingl[ée]s|in inglese)\W*$", r"\b(summari[sz]e|tl;?dr|(a |one )?single line)\b",
+                r"^(is|are) .{0,40}\b(healthy|legit)\b")
     rules = Rules(*patterns)
     # every one is keyed by its words but the one whose word runs on ("najlepszy"); "(a |one )?single line" apart
     # from "summarise", by "line" (not "a", which most turns have)
@@ -584,11 +585,22 @@ def test_patterns_keyed_by_their_words_match_as_written() -> None:
              "the function of the liver", "hi there!", "hi's",
              "la mejor", "najlepszy wybór", "is it safe", "is this ok?", "isn't it safe", "help!!", "helpful", "ok, thanks",
              "okay bye", "¿cómo se dice en inglés?", "in inglese's", "tl;dr this", "tldr pls", "put it on a single line",
-             "single lines", "nothing here", "")
+             "single lines", "are eggs healthy", "is it legit's", "is x'healthy", "eggs are healthy", "nothing here", "")
     for text in texts:
         expected = any(re.search(pattern, text) for pattern in patterns)
         assert rules.search(text, True, grams(text)) is expected, text
         assert rules.search(text, True) is expected, text
+
+
+def test_a_gate_of_words_is_looked_up_in_the_turns_words() -> None:
+    from trooper.signals.rules import Rules, grams
+
+    pattern = r"\bhow \w+ (would|could)\b"
+    rules = Rules(pattern, gate=r"\b(would|could|do to)\b")
+    assert rules.gate_words == {"would", "could", "do to"}
+    for text in ("how tall would it be", "how tall would've it been", "how long could-be", "how far wouldnt", "", "could"):
+        expected = re.search(pattern, text) is not None
+        assert rules.search(text, True, grams(text)) is expected and rules.search(text, True) is expected, text
 
 
 def test_table_expressions_capture_no_groups() -> None:

@@ -326,14 +326,13 @@ WORKS_OUT = AnyOf(Rules(
     r"(?<!means when )(?<!\bit when )(?<!term when )(?<!word when )"
     r"(the|a|an|he|she|they|it|his|her|their|\w+ (was|were|is|did|got|became|happened))\b",
     r"\bbefore or after\b", r"\bwhat (\w+ )?(does|do|did) .{1,40} do to\b",  # what one thing does to another
-    # (words first, with no boundary before them: the engine skips ahead to their first letters; a gate
-    # only has to pass wherever a pattern could match)
-    gate=r"(would|could|might|will|when|while|before|after|do to)\b",
+    gate=r"\b(would|could|might|will|when|while|before|after|do to)\b",  # (whole words: looked up in the turn's)
 ), Rules(
     # two facts joined in time: "who was president when the titanic sank", "was bach alive when newton died"
     r"^(?!when\b)(?!.*\b(called|word for|term for|name for|it|mean|means)\s+when\b).{3,80}\b(when|while|during|"
     r"at the time of)\b",
-    gate="when|while|during|at the time of",  # (its look-aheads scan the whole turn: run only when it could match)
+    # (its look-aheads scan the whole turn: run only when it could match; whole words, looked up in the turn's)
+    gate=r"\b(when|while|during|at the)\b",
 ))
 WEIGHS = Rules(
     r"\b(which|what) (name|one|option|title|word|phrase|color|colour|logo|approach|plan|city|car|laptop|phone)\b.{0,60}"
@@ -431,7 +430,7 @@ LOOKUP = AnyOf(Rules(
     # a question word opening a clause: scanned only when the turn has one
     r"(^|[,:;.!?]\s*|\b(tell me|know|wondering|ask you) )(what|what's|whats|who|who's|whos|when|where|which|how many|"
     r"how much|how tall|how far|how long|how old|how big|how deep|how high|how fast|how heavy|how hot|how cold|name)\b",
-    gate=r"wh|how|name"), Rules(
+    gate=r"\b(what|whats|who|whos|when|where|which|how|name)\b"), Rules(  # (whole words: looked up in the turn's)
     r"^(the )?(tallest|largest|smallest|longest|biggest|highest|deepest|oldest|fastest|hottest|coldest|hardest|heaviest|"
     r"lightest|brightest|closest|nearest|farthest|furthest|loudest|rarest|most populous|first|last)\b",
     # a search-style query: a thing and the attribute wanted ("lithium atomic number")

@@ -17,14 +17,18 @@ class Rules:
     regular expression. Those for scripts other than Latin run only on text that has such
     characters, which keeps English turns fast."""
 
-    __slots__ = ("alternatives", "words", "anchored", "open_anchored", "latin", "scripts", "gate", "open", "keyed",
-                 "key_words", "apostrophe")
+    __slots__ = ("alternatives", "words", "anchored", "open_anchored", "latin", "scripts", "gate", "gate_words", "open",
+                 "keyed", "key_words", "apostrophe_keys")
 
     def __init__(self, *alternatives: str, scripts: tuple[str, ...] = (), gate: str = "") -> None:
         self.alternatives = alternatives
         # A cheap test every regular-expression alternative needs to pass (a character
         # they all contain), so most turns skip the expensive scan.
         self.gate = expression(gate) if gate else None
+        # A gate of whole words ("\\b(would|could)\\b") is looked up in the turn's words when they are given,
+        # and passes a turn with an apostrophe ("would've" is the word "wouldve").
+        gate_words = _literal_words(gate) if gate else None
+        self.gate_words = frozenset(gate_words or ()) if all(w.count(" ") <= 1 for w in gate_words or ()) else frozenset()
         words: set[str] = set()
         patterns: list[str] = []
         longer: dict[str, list[str]] = {}
@@ -49,10 +53,9 @@ class Rules:
         patterns = [pattern for pattern in patterns if not pattern.startswith("^")]
         keyed_anchored: dict[frozenset[str], list[str]] = {}
         unkeyed_anchored: list[str] = []
-        # Keyed patterns whose words may end at a boundary: they run whatever the turn's words on a
-        # turn with an apostrophe.
-        by_boundary: list[str] = []
-        anchored_by_boundary: list[str] = []
+        # The keys of patterns whose words may end at a boundary: on a turn with an apostrophe they are
+        # looked for among its words apart at apostrophes too ("it's": "it" and "s", not "its").
+        apostrophe_keys: set[str] = set()
         for whole in (*patterns, *anchored):
             start = whole.startswith("^")
             for pattern, (key, loose) in _keyed_apart(whole):
@@ -61,7 +64,7 @@ class Rules:
                     continue
                 (keyed_anchored if start else keyed).setdefault(key, []).append(pattern)
                 if loose:
-                    (anchored_by_boundary if start else by_boundary).append(pattern)
+                    apostrophe_keys |= key
         for pair, phrases in longer.items():
             keyed.setdefault(frozenset((pair,)), []).append(r"\b(?:" + "|".join(map(re.escape, phrases)) + r")\b")
             patterns.append(r"\b(?:" + "|".join(map(re.escape, phrases)) + r")\b")
@@ -69,8 +72,7 @@ class Rules:
         self.open_anchored = expression("|".join(unkeyed_anchored)) if unkeyed_anchored else None
         self.latin = _compile_apart(patterns)
         self.open = _compile_apart(unkeyed)
-        self.apostrophe = _compile_apart(by_boundary) + ((expression("|".join(anchored_by_boundary)),)
-                                                         if anchored_by_boundary else ())
+        self.apostrophe_keys = frozenset(apostrophe_keys)
         # Each word that starts some patterns, to the expressions those patterns make.
         by_word: dict[str, list[re.Pattern[str]]] = {}
         for key, group in (*keyed.items(), *keyed_anchored.items()):
@@ -85,7 +87,7 @@ class Rules:
         """`grams` are the words of `lowered` (from `grams()`); without them every pattern runs."""
         if not self.words.isdisjoint(grams):
             return True
-        if self.gate is None or self.gate.search(lowered) is not None:
+        if self.gate is None or self.passes_gate(lowered, grams):
             anchored = self.open_anchored if grams else self.anchored
             if anchored is not None and anchored.search(lowered) is not None:
                 return True
@@ -97,11 +99,17 @@ class Rules:
                     for expression in self.keyed[word]:
                         if expression.search(lowered) is not None:
                             return True
-            if grams and self.apostrophe and ("'" in lowered or "’" in lowered):
-                for expression in self.apostrophe:
-                    if expression.search(lowered) is not None:
-                        return True
+            if grams and self.apostrophe_keys and ("'" in lowered or "’" in lowered):
+                for word in self.apostrophe_keys.intersection(_words_apart(lowered)):
+                    for expression in self.keyed[word]:
+                        if expression.search(lowered) is not None:
+                            return True
         return not latin_only and self.scripts is not None and self.scripts.search(lowered) is not None
+
+    def passes_gate(self, lowered: str, grams: frozenset[str] = frozenset()) -> bool:
+        if grams and self.gate_words:
+            return not self.gate_words.isdisjoint(grams) or "'" in lowered or "’" in lowered
+        return self.gate is None or self.gate.search(lowered) is not None
 
 
 class AnyOf:
@@ -173,14 +181,16 @@ def _keys(pattern: str, strict: bool = False) -> tuple[frozenset[str] | None, bo
     `strict`: not by the first words a boundary ends without looking at apostrophes (how patterns were
     keyed first; kept for them, `_keyed_apart`)."""
     if pattern.startswith("^"):
-        first = _words_starting(pattern[1:])
-        return (first, False) if first is not None else (_words_starting(pattern[1:], at_boundary=True), True)
-    first, loose = _first_words(pattern, strict), False
-    if first is None and pattern.startswith("\\b"):
-        first, loose = _words_starting(pattern[2:], at_boundary=True), True
+        first, loose = _words_starting(pattern[1:]), False
+        if first is None:
+            first, loose = _words_starting(pattern[1:], at_boundary=True), True
+    else:
+        first, loose = _first_words(pattern, strict), False
+        if first is None and pattern.startswith("\\b"):
+            first, loose = _words_starting(pattern[2:], at_boundary=True), True
     if first is not None and not first.isdisjoint(_EVERYWHERE):
-        later = _words_after_a_space(pattern)  # "\\b(a|the|my) (function|script)": keyed by the noun
-        if later is not None and later.isdisjoint(_EVERYWHERE):
+        later = _later_words(pattern)  # "\\b(a|the|my) (function|script)": keyed by the noun
+        if later is not None:
             return later, True
     return first, loose
 
@@ -335,17 +345,19 @@ def _tokens(sequence: str) -> list[str] | None:
 
 
 # Words most turns have: a pattern keyed by one of them runs on most turns.
-_EVERYWHERE = frozenset("a an the this that these those my our your it i you is are was were what how do does".split())
+_EVERYWHERE = frozenset("a an the this that these those my our your it i you me we is are was were be what whats how "
+                        "who which when where do does can will would of in to for and or on at with".split())
 
 
-def _words_after_a_space(pattern: str) -> frozenset[str] | None:
-    """The words of the first group after a space that every match of the pattern has (the space
-    starts them, and a boundary may end them); None when there is none."""
-    tokens = _tokens(pattern) or []
+def _later_words(pattern: str) -> frozenset[str] | None:
+    """The words of a later group that every match of the pattern has, after a space or a boundary
+    (which starts them; a boundary may end them), none of them one most turns have ("\\b(is|are)
+    .{0,40}\\b(safe|healthy)\\b" → {safe, healthy}); None when there is none."""
+    tokens = _tokens(pattern.removeprefix("^")) or []
     for index, token in enumerate(tokens):
-        if token == " ":
+        if index and token in (" ", "\\b"):
             words = _words_starting("".join(tokens[index + 1 :]), at_boundary=True)
-            if words:
+            if words and words.isdisjoint(_EVERYWHERE):
                 return words
     return None
 
@@ -538,6 +550,12 @@ def grams(text: str) -> frozenset[str]:
     """A lower-cased text's words, and its pairs of adjacent words."""
     words = _words(text)
     return frozenset(words).union(map(" ".join, zip(words, words[1:])))
+
+
+@functools.lru_cache(maxsize=64)
+def _words_apart(text: str) -> frozenset[str]:
+    """A text's words with its apostrophes taken for spaces: "it's" is "it" and "s"."""
+    return frozenset(_words(text.replace("'", " ").replace("’", " ")))
 
 
 # Every ASCII byte that is not a letter or a digit, to a space.
