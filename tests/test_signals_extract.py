@@ -1393,6 +1393,19 @@ def test_what_the_agent_makes_of_results_at_a_plan_step_names_that_step() -> Non
     ]
 
 
+def test_what_the_agent_makes_of_results_before_heading_the_next_step_names_the_step_at_work() -> None:
+    signals = extract([
+        user("The gateway is throwing 502s. Plan:\n1. Find which upstream the 502s come from\n"
+             "2. Restart the app workers on web-2"),
+        tool_call("t1", "Bash", command="awk '$9==502 {print $NF}' /var/log/nginx/access.log | sort | uniq -c"),
+        tool_result("t1", "   1201 10.2.3.17\n     83 10.2.3.18"),
+        assistant("1,284 502s, mostly from 10.2.3.17. Step 2: restart the workers."),
+        tool_call("t2", "Bash", command="ssh web-2 'sudo systemctl restart gunicorn-api'"),
+        tool_result("t2", ""),
+    ])
+    assert signals.completed_steps[0] == "step 1: found which upstream the 502s come from — 1,284 502s, mostly from 10.2.3.17"
+
+
 def test_a_message_without_a_subject_is_named_by_what_it_says_and_a_batch_says_its_purpose_once() -> None:
     notice = "Building B: the boiler is out, a technician arrives at 9pm."
     signals = extract([

@@ -673,7 +673,9 @@ class _Reading:
         if sentences:
             self.said = sentences[-1]
             if not self.first:
-                told = [_clean(x) for x in sentences[:2] if not x.rstrip().endswith("?") and not _ANNOUNCING.match(x)]
+                # (a second sentence heading a step of its own, "Step 2: trace it.", says nothing of these results)
+                told = [_clean(x) for i, x in enumerate(sentences[:2]) if not x.rstrip().endswith("?")
+                        and not _ANNOUNCING.match(x) and not (i and _STEP_REPORT.match(x.translate(_MARKUP).lower().lstrip()))]
                 self.first = "; ".join(t for t in told if t)[:REPORT_LENGTH]
         self.facts.update(dict.fromkeys(_facts(text)))
         if role == "assistant":
@@ -1353,9 +1355,11 @@ class SignalReader:
             self.last_said = seen.last
         elif spoke:
             self.raised = []
-        if 0 < at_work <= len(self.plan) and not seen.numbered:
+        if 0 < at_work <= len(self.plan) and not (seen.numbered and (_STEP_REPORT.match(seen.first.lower()) or any(
+                event.kind == "report" and event.numbers[0] == at_work for event in seen.events))):
             # what the agent makes of a plan step's results names that step (the one at work, unless a call named
-            # it); "Step 2: …" says which step itself
+            # it); "Step 2: …" says which step itself, and heading the next step ("Booking matches. Step 2: trace
+            # it.") leaves the words before it to the step at work
             step = self.plan[at_work - 1]
             if len(step.said) < 2 and seen.first not in step.said:
                 step.said.append(seen.first)
