@@ -1842,6 +1842,11 @@ def test_a_wait_names_whom_its_answer_is_awaited_from() -> None:
     ("Check the balance", "checked the balance"),
     ("HS code validation vs TARIC snapshot", "HS code validation vs TARIC snapshot"),  # no verb: as written
     ("Tracking numbers for the three parcels", "Tracking numbers for the three parcels"),
+    # every verb of the item did its part; a plural after "and" is a noun
+    ("Pull the deadlines and filter to June", "pulled the deadlines and filtered to June"),
+    ("Fix the parser and then test it", "fixed the parser and then tested it"),
+    ("Check the logs and tests", "checked the logs and tests"),
+    ("Re-check the Monday loads", "rechecked the Monday loads"),
 ])
 def test_a_finished_plan_item_reads_in_the_past_when_it_opens_with_a_verb(item: str, done: str) -> None:
     assert extract_module._done_wording(item) == done

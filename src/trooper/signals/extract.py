@@ -2731,13 +2731,26 @@ def _done_wording(item: str) -> str:
     stays as it is."""
     verb, _, rest = item.partition(" ")
     low = verb.lower()
-    if not verb.isalpha() or verb.isupper() and len(verb) > 1:
+    again = low.startswith("re-") and low[3:].isalpha()  # "Re-check the loads": "rechecked the loads"
+    if again:
+        low = low[3:]
+    elif not verb.isalpha() or verb.isupper() and len(verb) > 1:
         return item
     # a verb the lists know, or any word that a determiner follows ("Redline the deviations", "Exclude all
     # TixNow orders"): an imperative
     if low not in PLAN_VERBS and low not in _MORE_PLAN_VERBS and rest.split(" ", 1)[0].lower() not in _DETERMINERS:
         return item
-    return f"{actions.past(low)} {rest}".strip()
+    # and so is a known verb joined to it: "Pull the deadlines and filter to June" did both
+    rest = _JOINED_VERB.sub(lambda found: f"{found.group(1)}{actions.past(found.group(2))}" if _plan_verb(found.group(2)) else
+                            found.group(0), rest)
+    return f"{'re' if again else ''}{actions.past(low)} {rest}".strip()
+
+
+_JOINED_VERB = re.compile(r"(\b(?:and then|and|then)\s+)([a-z]+[^s\W])\b(?![/'-])")  # "and tests": a noun
+
+
+def _plan_verb(word: str) -> bool:
+    return word in PLAN_VERBS or word in _MORE_PLAN_VERBS
 
 
 _DETERMINERS = frozenset("the a an all each every any our your their its this that these those both".split())
