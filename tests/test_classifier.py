@@ -654,6 +654,14 @@ def test_cheap_looks_agree_with_the_expressions() -> None:
         assert _has_digit(text) is digit and _latin(text) is latin, text
 
 
+def test_trailing_emoji_and_spaces_go_but_a_first_character_stays() -> None:
+    from trooper.signals.classify import _without_trailing_symbols
+
+    for text, kept in (("thanks 🙏", "thanks"), ("ok \t\x1f", "ok"), ("done ✅️ ", "done"), ("   ", " "), ("🙏🙏", "🙏"),
+                       ("", ""), ("why?", "why?")):
+        assert _without_trailing_symbols(text) == kept, text
+
+
 def test_a_turn_that_repeats_an_earlier_one_still_has_its_history() -> None:
     """The last turn is found by position: an equal earlier turn ("translate to french", twice)
     is not where the conversation starts, so the repeat depends on what was said between."""

@@ -819,7 +819,8 @@ def _decide(text: str, has_history: bool) -> Decision:
     seen = grams(core)
     whole = grams(lowered)
     asks_term = "`" in core and _ASKS_WHAT_IT_IS.search(_ONE_TERM_IN_TICKS.sub("x", core)) is not None
-    names_a_tool = asks_term or _NAMES_A_TOOL.match(core) is not None
+    # (its alternatives open with "what" or "difference": a prefix look first)
+    names_a_tool = asks_term or core.startswith(("what", "difference")) and _NAMES_A_TOOL.match(core) is not None
     code = (CODE_MARKS.search(_NAMED_IN_TICKS.sub("x", lowered) if names_a_tool else lowered, latin, whole)
             or (CODE.search(lowered, latin, whole) and not names_a_tool))
     if (SMALL_TALK.search(core, latin, seen) or _only_small_talk(seen)) and not code \
@@ -866,7 +867,8 @@ def _decide(text: str, has_history: bool) -> Decision:
         return Decision("complex", "an estimate, a computation or several operations")
     if WEIGHS.search(ask, latin, asked) or (material and " or " in material and WEIGHS.search(core, latin, seen)):
         return Decision("complex", "a judgment, advice or a plan")
-    if not has_digit and word_count(core) <= MAX_CASE_WORDS and _ASKERS_CASE.search(core) is not None:
+    if not has_digit and (" my" in core or " me" in core) and word_count(core) <= MAX_CASE_WORDS \
+            and _ASKERS_CASE.search(core) is not None:  # (each alternative has " my" or " me": looked for first)
         return Decision("complex", "a question about the asker's own case")  # "what does a rate hike mean for my mortgage"
     if not material and _POINTS_AT_TEXT.search(core) is not None:  # "what is the meaning of this poem", nothing pasted
         return Decision("complex", "a job on a text not given")
@@ -1521,7 +1523,7 @@ _NUMBER = re.compile(r"(?=\d)(?:(?<![\w.])|(?<=[1-9][x×])|(?<=\d\d[x×]))\d+(?:
 
 
 def _without_framing(text: str) -> str:
-    explained = _EXPLAIN_DEFINITION.match(text)
+    explained = _EXPLAIN_DEFINITION.match(text) if "explain" in text else None
     core = text if explained is None else "what" + text[explained.end():]
     stripped = _without_opening(_FRAMING, core)
     if stripped != core:
@@ -1732,6 +1734,8 @@ _DENSE_CLAUSE_END = re.compile("[，。！？、；：]")
 
 def _without_trailing_symbols(text: str) -> str:
     """The text without the emoji and pictographs that close it (looked at from the end only)."""
+    if text.isascii():  # (no emoji: only the spaces go, and its first character stays, as below)
+        return text.rstrip() or text[:1]
     end = len(text)
     while end > 1 and (text[end - 1].isspace() or "\U0001f000" <= text[end - 1] <= "\U0001faff"
                        or "\u2600" <= text[end - 1] <= "\u27bf" or text[end - 1] in "\ufe0f\u200d"):
