@@ -575,9 +575,9 @@ def test_patterns_keyed_by_their_words_match_as_written() -> None:
                 r"\b(en ingl[ée]s|in inglese)\W*$", r"\b(summari[sz]e|tl;?dr|(a |one )?single line)\b",
                 r"^(is|are) .{0,40}\b(healthy|legit)\b")
     rules = Rules(*patterns)
-    # every one is keyed by its words but the one whose word runs on ("najlepszy"); "(a |one )?single line" apart
-    # from "summarise", by "line" (not "a", which most turns have)
-    assert [expression.pattern for expression in rules.open] == [r"\b(?:mejor|najlepsz\w*)\b"]
+    # every one is keyed by its words but the one whose word runs on ("najlepszy", searched letters first);
+    # "(a |one )?single line" apart from "summarise", by "line" (not "a", which most turns have)
+    assert [expression.pattern for expression in rules.open] == [r"najlepsz(?<=\bnajlepsz)\w*\b"]
     assert "a" not in rules.key_words and all("summari" not in expression.pattern for expression in rules.keyed["line"])
     assert rules.open_anchored is None
     texts = ("what's the point of it", "whats the point of", "what is the point of x", "step-by-step please",
@@ -590,6 +590,16 @@ def test_patterns_keyed_by_their_words_match_as_written() -> None:
         expected = any(re.search(pattern, text) for pattern in patterns)
         assert rules.search(text, True, grams(text)) is expected, text
         assert rules.search(text, True) is expected, text
+
+
+def test_a_pattern_written_letters_first_matches_the_same() -> None:
+    from trooper.signals.rules import _literal_first
+
+    for pattern, written in ((r"\bnajlepsz\w*\b", r"najlepsz(?<=\bnajlepsz)\w*\b"), (r"\bmeilleure?\b", r"meilleur(?<=\bmeilleur)e?\b"),
+                             (r"\b(foo|bar)", r"\b(foo|bar)"), (r"\bab?c", r"\bab?c")):
+        assert _literal_first(pattern) == written
+        for text in ("najlepszy", "xnajlepsz", "le meilleur", "meilleure", "lemeilleur", "foo", "abc", "ac", "xac", ""):
+            assert (re.search(pattern, text) is None) == (re.search(written, text) is None), (pattern, text)
 
 
 def test_a_gate_of_words_is_looked_up_in_the_turns_words() -> None:

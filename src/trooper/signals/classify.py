@@ -845,7 +845,7 @@ def _decide(text: str, has_history: bool) -> Decision:
         return Decision("simple", "small talk")  # "can you speak spanish too?" after earlier turns: about the assistant
     if has_history and REFERS_BACK.search(core, latin, seen) and _SHIFTS_TOPIC.search(lowered) is None:
         return Decision("complex", "depends on earlier turns")
-    if CONTEXT.search(core, latin, seen) or CONTEXT_MARKS.search(core, latin):
+    if CONTEXT.search(core, latin, seen) or CONTEXT_MARKS.search(core, latin, seen):
         return Decision("complex", "depends on earlier turns")
     if has_history and core == lowered and words <= 3 and not DEFINITION.search(core, latin, seen) \
             and not SAY.search(core, latin, seen) and _WHOLE_QUESTION.match(core) is None:
@@ -874,7 +874,7 @@ def _decide(text: str, has_history: bool) -> Decision:
         return Decision("complex", "a job on a text not given")
     if SAY.search(core, latin, seen):
         return Decision("simple", "a translation, spelling or pronunciation")
-    if REASONING.search(core, latin, seen) or REASONING_MARKS.search(core, latin) or _asks_a_ruling(core, seen) \
+    if REASONING.search(core, latin, seen) or REASONING_MARKS.search(core, latin, seen) or _asks_a_ruling(core, seen) \
             or (material and REASONING.search(ask, latin, asked)):
         return Decision("complex", "reasoning, judgment or a task")
     if DEFINITION.search(core, latin, seen):
@@ -1366,7 +1366,7 @@ def _text_job(ask: str, carried: str, latin: bool) -> bool:
     if UNITS.search(ask, latin, asked) and len(_NUMBER.findall(carried)) > 1:
         return False
     if TEXT_JOB_BLOCKS.search(ask, latin, asked) or not asked.isdisjoint(_SEVERAL) \
-            or CODE.search(ask, latin, asked) or CODE_MARKS.search(ask, latin) or CONTEXT.search(ask, latin, asked):
+            or CODE.search(ask, latin, asked) or CODE_MARKS.search(ask, latin, asked) or CONTEXT.search(ask, latin, asked):
         return False
     if WORKS_OUT.search(ask, latin, asked) or ("which" in asked and " or " in carried):  # "which is catchier: A or B"
         return False

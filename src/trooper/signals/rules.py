@@ -156,8 +156,8 @@ def _keyed_apart(pattern: str) -> list[tuple[str, tuple[frozenset[str] | None, b
     pieces = _alternatives_apart(pattern)
     if len(pieces) > 1:
         apart = [(piece, _keys(piece, strict=True)) for piece in pieces]
-        if all(key is not None for _, (key, _) in apart):
-            return apart
+        if all(key is not None for _, (key, _) in apart) or keys[0] is None and any(key for _, (key, _) in apart):
+            return apart  # (those that stay unkeyed are searched on every turn, as the whole was)
     return [(pattern, keys)]
 
 
@@ -473,9 +473,24 @@ def _compile_apart(patterns: list[str]) -> tuple[re.Pattern[str], ...]:
     """The patterns as at most two expressions: those that start at a word boundary, and the rest.
     Together in one, every pattern is tried at every position; apart, the engine skips ahead to
     where the rest's first characters are ("debería", ", y cuándo")."""
+    patterns = [_literal_first(pattern) for pattern in patterns]
     at_word = [pattern for pattern in patterns if pattern.startswith("\\b")]
     rest = [pattern for pattern in patterns if not pattern.startswith("\\b")]
     return tuple(expression("|".join(group)) for group in (at_word, rest) if group)
+
+
+_OPENING_LETTERS = re.compile(r"\\b([a-z]{2,})(?![?*+{])|\\b([a-z]{3,})(?=[?*+{])")
+
+
+def _literal_first(pattern: str) -> str:
+    """A pattern that opens with a boundary and letters, written letters first with the boundary
+    checked behind them ("\\bnajlepsz\\w*" → "najlepsz(?<=\\bnajlepsz)\\w*": the same matches), so the
+    engine skips ahead to the letters instead of trying every position (CARRIED_CODE's convention)."""
+    opening = _OPENING_LETTERS.match(pattern)
+    if opening is None:
+        return pattern
+    letters = opening.group(1) or opening.group(2)[:-1]  # (a letter a quantifier follows stays behind)
+    return f"{letters}(?<=\\b{letters}){pattern[2 + len(letters):]}"
 
 
 def expression(pattern: str) -> re.Pattern[str]:
