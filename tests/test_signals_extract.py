@@ -4,6 +4,7 @@ session turn by turn gives the same signals as reading it whole."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -2159,3 +2160,37 @@ def test_a_todo_list_ticked_again_keeps_which_tools_did_a_steps_work() -> None:
         tool_result("t2", "Todos have been modified successfully."),
     ])
     assert signals.resume_from == 1, signals.completed_steps
+
+
+def test_a_todo_list_restated_in_a_harness_reminder_is_the_list_as_the_agent_left_it() -> None:
+    items = ("Fix the connection leak", "Add a regression test", "Open a PR")
+    reminder = ("<system-reminder>\nYour todo list has changed. DO NOT mention this explicitly to the user. Here are "
+                "the latest contents of your todo list:\n"
+                + json.dumps(todo_list(items, "completed", "completed", "pending")) + "\n</system-reminder>")
+    signals = extract([
+        user("The export job leaks connections, fix it and open a PR."),
+        tool_call("t1", "TodoWrite", todos=todo_list(items, "in_progress", "pending", "pending")),
+        tool_result("t1", "Todos have been modified successfully."),
+        tool_call("t2", "Edit", file_path="/repo/jobs/export.py", old_string="upload(s)", new_string="s.close(); upload(s)"),
+        tool_result("t2", "The file /repo/jobs/export.py has been updated."),
+        Message("user", (TextBlock("ok, hold the PR until Marco has looked"), TextBlock(reminder))),
+    ])
+    assert signals.resume_from == 3
+    assert "todo list" not in signals.intent
+
+
+def test_a_failed_test_run_does_not_hold_an_item_the_agent_ticked_past_it() -> None:
+    items = ("Reproduce the flaky test", "Fix the root cause", "Add a CHANGELOG entry")
+    signals = extract([
+        user("test_parse_invoice_date is flaky, fix it and note it in the changelog."),
+        tool_call("t1", "TodoWrite", todos=todo_list(items, "completed", "in_progress", "pending")),
+        tool_result("t1", "Todos have been modified successfully."),
+        tool_call("t2", "Edit", file_path="/repo/ledger/dates.py", old_string="date.today()", new_string="utc_today()"),
+        tool_result("t2", "The file /repo/ledger/dates.py has been updated."),
+        tool_call("t3", "Bash", command="python -m pytest -q"),
+        tool_result("t3", "FAILED tests/test_export.py::test_export_csv_header - AssertionError\n1 failed, 211 passed"),
+        assistant("The suite is green apart from an unrelated header assertion in test_export.py."),
+        tool_call("t4", "TodoWrite", todos=todo_list(items, "completed", "completed", "in_progress")),
+        tool_result("t4", "Todos have been modified successfully."),
+    ])
+    assert signals.resume_from == 3

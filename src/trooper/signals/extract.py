@@ -42,7 +42,7 @@ from trooper.conversation import Message, TextBlock, ToolResultBlock, ToolUseBlo
 from trooper.signals import actions, react
 from trooper.signals.actions import Call, Outcome
 from trooper.signals.bounded import bounded, has_long_run
-from trooper.signals.harness import without_harness
+from trooper.signals.harness import reminded_todos, without_harness
 from trooper.signals.plans import PLAN_VERBS, Plan, plans
 
 
@@ -736,6 +736,9 @@ def _observe(message: Message) -> Observed:
         elif type(block) is TextBlock:
             text = block.text
             if message.role == "user":
+                todos = reminded_todos(text)
+                if todos:  # the agent's todo list as the harness restates it: ticked as the agent left it
+                    reading.events.append(Event("todo", todo=tuple(actions.todos({"todos": todos}))))
                 text = without_harness(text)
                 if not text:
                     continue
@@ -1170,7 +1173,7 @@ def _facts(text: str) -> list[str]:
 
 
 class _Loop:
-    __slots__ = ("text", "words", "key", "ids", "asked", "step", "command", "turn")
+    __slots__ = ("text", "words", "key", "ids", "asked", "step", "command", "turn", "checked")
 
     def __init__(self, text: str, words: frozenset[str], key: str = "", ids: tuple[str, ...] = (),
                  asked: str = "") -> None:
@@ -1182,6 +1185,7 @@ class _Loop:
         self.step = 0  # the plan step the work was at when it opened (0: no plan)
         self.command = ""  # a failed shell command, as run: the same command passing in a later chain closes it
         self.turn = 0  # a failed call's: the assistant turn that made it (calls made together are not retries)
+        self.checked = False  # a failed call's: it was a check (a test run), not the work itself
 
 
 class _Step:
@@ -1867,6 +1871,7 @@ class SignalReader:
                 self._advance(_stems(f"{call.words} {announced}"))  # a failed try at a later step still moves on
                 failure = _Loop(text, _stems(f"{call.words} {text}"), key=call.key)
                 failure.turn = turn
+                failure.checked = call.kind == "check"
                 if ":" in call.key:
                     failure.command = _ran_part(call)
                 self._open(failure, dedupe=False)
@@ -2367,9 +2372,12 @@ class SignalReader:
         done = max((step.number for step in self.plan if step.done), default=0)
         begun = max((step.number for step in self.plan if step.touched), default=0)
         # a failed call the agent then claimed as done holds the step it was made at, whatever
-        # else marked that step done (a todo list ticked, a later commit): the guide's "claimed
-        # but contradicted by the tool output" is not completed
-        held = {loop.step for loop in self.loops if loop.key and _CLAIMED in loop.text}
+        # else marked that step done (a later commit): the guide's "claimed
+        # but contradicted by the tool output" is not completed. On a todo list the agent ticks, a failed check
+        # (a test run) is not the item's work: the agent ticked the item past it ("green apart from an unrelated
+        # header assertion")
+        held = {loop.step for loop in self.loops if loop.key and _CLAIMED in loop.text
+                and not (self.ticked and loop.checked)}
         # work awaiting an answer (an order, a restart, a booking pending approval) is not done yet,
         # unless the step is itself the asking: a request sent, a report submitted, is done though
         # its answer is awaited

@@ -8,12 +8,17 @@ in `<env>`, and a billing line at the
 top of its system prompt. None of it is the user's goal, a loop or a fact.
 
 `without_harness(text)` is the text with all of that taken out; linear in the text,
-and free for text that has none (one substring test).
+and free for text that has none (one substring test). `reminded_todos(text)` is the one
+thing a reminder carries that signals read: the agent's own todo list as the harness last
+saw it ("Here are the latest contents of your todo list: […]"), which is how a list ticked
+off-screen reaches the transcript.
 """
 
 from __future__ import annotations
 
 import re
+
+import msgspec
 
 # Tags whose whole element (tags and what they hold) the harness wrote.
 HARNESS_TAGS = ("system-reminder", "env", "local-command-stdout", "local-command-stderr", "local-command-caveat",
@@ -54,6 +59,27 @@ def without_harness(text: str) -> str:
         text = "\n".join(line for line in text.split("\n") if not _harness_line(line.strip()))
     text = text.strip()
     return "" if is_catalogue(text) else text
+
+
+# A reminder that restates the todo list: its JSON array follows the words that say so.
+_TODO_REMINDER = re.compile(r"<system-reminder>[^<\[]{0,400}?\btodo list\b[^<\[]{0,400}?(\[.*?\])\s*</system-reminder>",
+                            re.DOTALL | re.IGNORECASE)
+
+
+def reminded_todos(text: str) -> list[object] | None:
+    """The todo items the newest reminder in `text` lists (its JSON objects as they are), or None
+    when no reminder restates the list."""
+    if "<system-reminder>" not in text:
+        return None
+    found = None
+    for match in _TODO_REMINDER.finditer(text):
+        try:
+            items = msgspec.json.decode(match.group(1))
+        except msgspec.DecodeError:
+            continue
+        if isinstance(items, list) and items and all(isinstance(item, dict) for item in items):
+            found = items
+    return found
 
 
 def _harness_line(line: str) -> bool:
