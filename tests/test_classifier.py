@@ -679,3 +679,34 @@ def test_a_turn_that_repeats_an_earlier_one_still_has_its_history() -> None:
             Message("user", (TextBlock("translate to french"),)))
     assert classify(Conversation(model="m", messages=said)).label == "complex"
     assert classify(Conversation(model="m", messages=said[:1])).label == "simple"
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        # something that fails is a problem to troubleshoot, however short the report
+        ("pivot table won't refresh", "complex"), ("the csv wont open in numbers", "complex"),
+        ("sorted table keeps freezing", "complex"), ("the bullet list won't save", "complex"),
+        # its simple neighbours: a definition, a spelling, a word for a state
+        ("what's a pivot table", "simple"), ("how do you spell doesn't", "simple"), ("what is a power bank", "simple"),
+    ],
+)
+def test_a_report_that_something_fails_is_troubleshooting(text: str, label: str) -> None:
+    assert ask(text) == label
+    if label == "complex":  # (each read as a formatting job before: a table, a csv, a list)
+        assert classify_text(text).reason == "reasoning, judgment or a task", text
+
+
+@pytest.mark.parametrize(
+    ("text", "kw", "label"),
+    [
+        # a pick among options earlier turns named, wherever in the turn it is asked
+        ("mostly families in a small town, cozy vibe. which one", {"history": True}, "complex"),
+        ("all three sound nice. which one", {"history": True}, "complex"),
+        # with nothing before it, a pick among options the turn names stays the turn's own question
+        ("which one is the capital of australia, sydney or canberra", {}, "complex"),
+        ("thanks! what's the capital of peru", {"history": True}, "simple"),
+    ],
+)
+def test_a_pick_among_earlier_options_depends_on_them(text: str, kw: dict, label: str) -> None:
+    assert ask(text, **kw) == label

@@ -93,6 +93,11 @@ REASONING = Rules(
     r"\bwhat (do|does) (\w+ )?(economists|experts|scientists|studies|research|doctors|historians|critics) (say|think)\b", r"\bexplain (why|how)\b", r"\b(cause|causes|caused|reason) (of|for)\b",
     r"\b(could|would|might) cause\b", r"\bwho (pays|is liable|is responsible|wins|loses|benefits|suffers|gains)\b",
     r"\bam i allowed\b",
+    # something that fails: a problem to troubleshoot, however short ("pivot table won't refresh", "wifi keeps dropping")
+    r"\b(won'?t|wont|doesn'?t|doesnt|isn'?t|isnt|can'?t|cant|cannot|stopped|keeps) (work|working|load|loading|open|opening|"
+    r"start|starting|refresh|refreshing|update|updating|connect|connecting|sync|syncing|print|printing|save|saving|boot|"
+    r"booting|charge|charging|install|installing|run|running|respond|responding|turn on|crashing|freezing|failing|"
+    r"dropping|disconnecting)\b",
     # an origin or a reason asked as a fact: explained ("where does rain come from", "the reason the sky is blue")
     r"\bwhere (does|do|did) .{1,40} come from\b", r"\bthe reason\b",
     # what the asker needs, or how to treat an illness: advice for a case ("what size generator do i need for a
@@ -176,6 +181,7 @@ REFERS_BACK = Rules(
     r"^how (long|much|many|far|big|hot) (in|for|on|at)\b|\bper (serving|portion|person|head|unit|piece|slice)\b",
     r"^(translate|summari[sz]e|shorten|rewrite|rephrase|reformat|format)( (to|into|in) \w+)?\W*$",  # with no text: the last
     r"\b(the|these|those) (two|three|four|both)\b|\b(both|either|neither)( of (them|these|those))?\b",
+    r"\bwhich (one|ones|of (them|these|those|the))\b",  # a pick among options named before, wherever it is asked
     r"^(yes|yeah|yep|yup|sure|ok(ay)?|go ahead|do it|please do|continue|go on|proceed|next|and|but|so|no|nope|"
     r"why not|really|how so|such as|like what|which|in|or|what about|how about|for|with|without|only|just)\b",
     r"^(und|et|y|pero|aber|mais|dann|puis|entonces|ma|maar|ale|men|och|og)\b|"  # "danke, und was jetzt"
