@@ -710,3 +710,18 @@ def test_a_report_that_something_fails_is_troubleshooting(text: str, label: str)
 )
 def test_a_pick_among_earlier_options_depends_on_them(text: str, kw: dict, label: str) -> None:
     assert ask(text, **kw) == label
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        # a closing that drops the matter, or says the user takes it up later themselves, asks nothing
+        ("actually nevermind, i'll do it later. good night!", "simple"), ("i'll come back to it tomorrow, thx", "simple"),
+        ("nvm, i'll ask my boss tomorrow. thanks!", "simple"),
+        # its complex neighbours: a request put off, a request after the drop, a doubt left open
+        ("do it tomorrow, thanks", "complex"), ("send it later, thanks", "complex"),
+        ("nevermind, can you do the other one, thanks", "complex"), ("i'll check later if the numbers add up thanks", "complex"),
+    ],
+)
+def test_a_closing_that_sets_the_matter_aside_is_small_talk(text: str, label: str) -> None:
+    assert ask(text, history=True) == label

@@ -561,7 +561,7 @@ _SMALL_TALK_WORDS = frozenset("ok okay k cool thanks thank you ty thx cheers gre
                               "gracias muchas mil perfecto genial merci beaucoup parfait super danke vielen dank "
                               "grazie mille perfetto obrigado obrigada valeu bedankt tack takk kiitos dziekuje dzięki "
                               "dziękuję teşekkürler asante".split())
-_SMALL_TALK_CORE = frozenset("thanks thank thx ty cheers bye hi hey hello cool great awesome nice perfect lol haha "
+_SMALL_TALK_CORE = frozenset("thanks thank thx ty cheers bye night hi hey hello cool great awesome nice perfect lol haha "
                              "hahaha wow whoa yay omg nope nah love sad bored ok okay k interesting helpful helped funny appreciate "
                              "lifesaver legend gracias merci danke grazie obrigado obrigada valeu bedankt tack takk "
                              "kiitos dziekuje dzięki dziękuję teşekkürler asante".split())
@@ -1212,10 +1212,23 @@ def _signs_off(lowered: str, latin: bool) -> bool:
     clauses = [clause for clause in _CLAUSE_BREAK.split(lowered) if clause.strip()]
     if len(clauses) < 2 or "?" in lowered or not _only_small_talk(grams(clauses[-1])):
         return False
+    if _sets_aside(clauses[:-1]):
+        return True  # "actually nevermind, i'll do it later. good night!": the user drops it or takes it up later
     report = " ".join(clauses[:-1])
     report_grams = grams(report)
     return _STILL_WRONG.search(report) is None and not _asks(report, latin, report_grams) \
         and not _asks_beyond_chat(report, latin, report_grams) and not report_grams.isdisjoint(_DONE)
+
+
+# A clause that drops the matter, or says the user will take it up later themselves ("nvm", "i'll come back to it
+# tomorrow"; not "do it tomorrow", "send it later": requests).
+_SETS_ASIDE = expression(r"((actually|ok|okay|oh|ah|hmm|well|anyway) )*(never ?mind|nvm|forget it|"
+                         r"(i'?ll|i will|let me) [\w' ]{0,30}\b(later|tomorrow|tonight|another time|next week))")
+
+
+def _sets_aside(clauses: list[str]) -> bool:
+    said = [clause.strip(" ,.!-–—") for clause in clauses if clause.strip(" ,.!-–—")]
+    return bool(said) and all(_SETS_ASIDE.fullmatch(clause) for clause in said)
 
 
 # A report that the matter is settled: found it, fixed it, it works, all good.
@@ -1242,7 +1255,7 @@ def _without_courtesy(lowered: str) -> str:
     found = thanks[-1]
     head = lowered[:found.start()].rstrip(" ,.!-–—")
     if not set(_WORD.findall(lowered[found.start():])) <= _COURTESY_WORDS \
-            or not _asks(head, _latin(head), grams(head)):
+            or not _asks(head, _latin(head), grams(head)) or _sets_aside(_CLAUSE_BREAK.split(head)):
         return lowered
     return head
 
