@@ -725,3 +725,18 @@ def test_a_pick_among_earlier_options_depends_on_them(text: str, kw: dict, label
 )
 def test_a_closing_that_sets_the_matter_aside_is_small_talk(text: str, label: str) -> None:
     assert ask(text, history=True) == label
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        # how to say a quoted word in a language, in Hebrew; a short text to translate, in scripts the table lacked
+        ("איך אומרים 'סיסמה' באנגלית", "simple"), ("번역해 주세요: 감사합니다", "simple"),
+        ("תרגם לאנגלית: אני לא יכול לבוא מחר", "simple"), ("ترجم إلى الإنجليزية: شكرا جزيلا", "simple"),
+        # their complex neighbours: how to tell someone something, a why, a contract to translate and summarise
+        ("איך אומרים לבוס שאני מתפטר", "complex"), ("למה קשה לדבר באנגלית", "complex"),
+        ("תרגם את החוזה לאנגלית ותסכם אותו", "complex"),
+    ],
+)
+def test_saying_and_translating_in_more_scripts(text: str, label: str) -> None:
+    assert ask(text) == label

@@ -547,7 +547,8 @@ SAY = Rules(
     r"^¿?(c[óo]mo se escribe|comment s'[ée]crit|wie schreibt man|come si scrive|como se escreve|hoe schrijf je)\b",
     r"\b(en ingl[ée]s|en anglais|auf englisch|em ingl[êe]s|in inglese|po angielsku|in het engels|p[åa] engelsk[a]?|"
     r"ingilizce|angolul|englanniksi)\W*$",
-    scripts=(r"怎么说|怎麼說|英語で何|何と言います|как (сказать|перевести)|як (сказати|перекласти)|अनुवाद|翻译成|翻訳して|英語で|"
+    scripts=(r"怎么说|怎麼說|英語で何|何と言います|как (сказать|перевести)|як (сказати|перекласти)|अनुवाद|翻译成|"
+             r"翻訳して|英語で|英文怎|איך (אומרים|כותבים|אומר) .{1,40} ב(אנגלית|עברית|ערבית|צרפתית|ספרדית|גרמנית|רוסית)|"
              r"用英语|用英文|по-английски|англійською|українською|영어로|بالإنجليزية|अंग्रेज़ी में|अंग्रेजी में|"
              r"में कैसे (कह|बोल)",),
 )
@@ -1319,7 +1320,7 @@ TEXT_JOB = Rules(
     r"make (this|it) (a|an|into)|comma separated|fix (the |this )?link)\b",
     r"(convierte|convert[ia]|umrechnen|übersetz|tradu[zcis]|converta|résume|resume|resumen|formatier|tabelle|"
     r"ordena|trier|sortier|reformul)",
-    scripts=(r"翻译|翻訳|要約|总结|總結|перевед|кратко",),
+    scripts=(r"翻译|翻譯|翻成|譯成|翻訳|要約|总结|總結|перевед|кратко|번역|תרגם|תתרגם|ترجم|μετάφρασ|แปล",),
 )
 # What makes such a job more than a job: thinking about the text, writing something new from
 # it, working something out of it, acting on it, or a second task.
