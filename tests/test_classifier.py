@@ -740,3 +740,18 @@ def test_a_closing_that_sets_the_matter_aside_is_small_talk(text: str, label: st
 )
 def test_saying_and_translating_in_more_scripts(text: str, label: str) -> None:
     assert ask(text) == label
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        # whether the assistant speaks a language, asked in that language: a question about the assistant
+        ("hoi, spreek je ook nederlands?", "simple"), ("hablas español?", "simple"), ("sprichst du deutsch", "simple"),
+        ("parlez-vous anglais ?", "simple"),
+        # its complex neighbours: a task after it, someone else to speak with
+        ("hola, hablas inglés? necesito ayuda con mi contrato", "complex"), ("sprichst du deutsch mit deinem chef", "complex"),
+        ("hoi, kun je mijn cv herschrijven", "complex"),
+    ],
+)
+def test_whether_the_assistant_speaks_a_language_in_that_language(text: str, label: str) -> None:
+    assert ask(text) == label

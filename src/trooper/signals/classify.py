@@ -409,7 +409,12 @@ SMALL_TALK = Rules(
     r"\b(tu t'?appelles|comment (tu t'?appelles|vous appelez)|qui (es-tu|[êe]tes-vous)|c[oó]mo te llamas|"
     r"qui[ée]n eres|wie hei(ß|ss)t du|wer bist du|come ti chiami|chi sei|como (você se chama|te chamas)|"
     r"qu[ée] puedes hacer|que (peux|pouvez)-(tu|vous) faire|was kannst du|o que (você pode fazer|voc[êe] faz)|"
-    r"cosa (sai|puoi) fare|wat kun je|wie ben je|kim(sin| sin)|co umiesz|kim jeste[śs])\b", r"\bthat'?s (perfect|great|all|it|fine|everything)\b", r"^(ok|okay),? (thanks|thank you|bye)",
+    r"cosa (sai|puoi) fare|wat kun je|wie ben je|kim(sin| sin)|co umiesz|kim jeste[śs])\b",
+    # whether the assistant speaks a language, asked in one ("hoi, spreek je ook nederlands?")
+    r"\b(hablas|habla usted|parles|parlez|parles-tu|parlez-vous|sprichst du|sprechen sie|spreek je|spreekt u|parli|"
+    r"fala|falas|mówisz|konuşuyor musun)( (tu|vous|você|ook|auch|aussi|también|tambem|também|anche|po))? (español|espanol|"
+    r"inglés|ingles|english|français|francais|anglais|deutsch|englisch|nederlands|engels|italiano|inglese|português|"
+    r"portugues|inglês|polsku|angielsku|türkçe)\W*$", r"\bthat'?s (perfect|great|all|it|fine|everything)\b", r"^(ok|okay),? (thanks|thank you|bye)",
     "^" + _FOREIGN_HELLO + r"\b[\s,.!?¡]*([\w'’]+[\s,.!?¿]*){0,5}$",
     r"^how (are|r) (you|u|ya)( doing| going)?( today| tonight)?\W*$",
     # praise, a retraction or an apology that asks nothing; how the assistant is
