@@ -755,3 +755,18 @@ def test_saying_and_translating_in_more_scripts(text: str, label: str) -> None:
 )
 def test_whether_the_assistant_speaks_a_language_in_that_language(text: str, label: str) -> None:
     assert ask(text) == label
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        # a tool's key or setting asked as a search, without a question word
+        ("keyboard shortcut to undo in word", "simple"), ("default port for postgres", "simple"),
+        ("shortcut to copy on a mac", "simple"),
+        # its complex neighbours: a change to make, a shortcut to make, a shortcut that fails
+        ("change the default port for postgres", "complex"), ("how do i make a keyboard shortcut to open chrome", "complex"),
+        ("shortcut to my desktop keeps disappearing", "complex"),
+    ],
+)
+def test_a_tools_key_or_setting_asked_as_a_search_is_a_lookup(text: str, label: str) -> None:
+    assert ask(text) == label

@@ -450,6 +450,9 @@ LOOKUP = AnyOf(Rules(
     r"length|age|birthday|founder|author|inventor|president|ceo|time ?zone|area code|symbol|formula|year|date)\b"
     r" (of|in|for)\b",
     r"\b(capital|population) of\b", r"^(is|are|was|were|did|does) ['\"‘“]?\w",
+    # a tool's setting or key, asked as a search ("keyboard shortcut to undo in word", "default port for postgres");
+    # not "change the default port for postgres"
+    r"^(the |a )?(default port|port number|keyboard shortcut|shortcut|hotkey) (of|for|to)\b",
     # a search-style query, the thing then the attribute ("peru capital?", "🇵🇪 capital??")
     r"^(?!(my|our|your|this|that|these|those|his|her|their|the) )\S+( \S+){0,2} (capital|population|currency|"
     r"official language|time ?zone|area code|dialling code|calling code|height|length|depth|elevation|diameter|founder|"
