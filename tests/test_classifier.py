@@ -770,3 +770,19 @@ def test_whether_the_assistant_speaks_a_language_in_that_language(text: str, lab
 )
 def test_a_tools_key_or_setting_asked_as_a_search_is_a_lookup(text: str, label: str) -> None:
     assert ask(text) == label
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        # a request after a hello in another language is the request, not small talk
+        ("hola, puedes reescribir mi cv", "complex"), ("ciao, puoi scrivere una lettera", "complex"),
+        ("hola, cancela mi pedido", "complex"), ("bonjour, envoie le rapport à marie", "complex"),
+        ("cześć, możesz napisać list", "complex"),
+        # its simple neighbours: asking for help with no task yet, how are you, a thanks
+        ("hola, puedes ayudarme?", "simple"), ("Bonjour ! Tu peux m'aider ?", "simple"), ("ciao, come stai?", "simple"),
+        ("merci beaucoup, bonne soirée !", "simple"),
+    ],
+)
+def test_a_request_after_a_hello_in_another_language_is_the_request(text: str, label: str) -> None:
+    assert ask(text) == label

@@ -829,7 +829,7 @@ def _decide(text: str, has_history: bool) -> Decision:
         if not _only_small_talk(rest_grams) and (
                 SMALL_TALK.search(rest, latin, rest_grams) or _asks(rest, latin, rest_grams)
                 or _asks_beyond_chat(rest, latin, rest_grams) or FOREIGN_QUESTION.search(rest, latin, rest_grams)
-                or FOREIGN_COMPLEX.search(rest, latin, rest_grams)):
+                or FOREIGN_COMPLEX.search(rest, latin, rest_grams) or _foreign_request(rest, latin, rest_grams)):
             core = rest
     seen = grams(core)
     whole = grams(lowered)
@@ -845,7 +845,7 @@ def _decide(text: str, has_history: bool) -> Decision:
         if not (has_history and "?" in core and not _only_small_talk(seen)):  # "merci ! et celle du canada ?"
             return Decision("simple", "small talk")
     if core != lowered and not code and SMALL_TALK.search(lowered, latin, whole) and word_count(core) <= 8 \
-            and not (_asks(core, latin, seen) or _asks_beyond_chat(core, latin, seen)
+            and not (_asks(core, latin, seen) or _asks_beyond_chat(core, latin, seen) or _foreign_request(core, latin, seen)
                      or (not latin or seen.isdisjoint(_ENGLISH)) and FOREIGN_QUESTION.search(core, latin, seen)):
         # "thanks, that helps"; not "danke, und was jetzt"
         return Decision("simple", "small talk")
@@ -1490,6 +1490,20 @@ _FRAMING = expression(
     r"[\w\s,.!'-]{0,40}?[:,.!]+\s*)+"
 )
 # A hello or a thanks that opens a turn, in any language ("hey why is the sky blue", "danke, und was jetzt").
+# A request after a hello in another language, as a can-you ("hola, puedes reescribir mi cv"); not a bare "can
+# you help me", which is small talk until the task comes.
+_FOREIGN_CAN_YOU = expression(r"(puedes|podr[ií]as|peux-tu|tu peux|pourrais-tu|pouvez-vous|vous pouvez|pourriez-vous|"
+                              r"kannst du|k[öo]nntest du|k[öo]nnen sie|kun je|kunt u|puoi|potresti|pode|podes|poderia|"
+                              r"mo[żz]esz|kan du|kan ni)\b(?! (me |mi )?((ayudar(me)?|m'aider|mir helfen|me helpen|aiutarmi|"
+                              r"aiutare|me ajudar|ajudar|pom[óo]c|hj[äa]lpa( mig)?)\W*$|(hablar|parler|sprechen|spreken|"
+                              r"parlare|falar|m[óo]wi[ćc])\b))")
+
+
+def _foreign_request(rest: str, latin: bool, seen: frozenset[str]) -> bool:
+    """What follows a hello in another language asks for work: "cancela mi pedido", "puoi scrivere una lettera"."""
+    return FOREIGN_ACTS.search(rest, latin, seen) or _FOREIGN_CAN_YOU.match(rest) is not None
+
+
 _GREETING = expression(r"^(hi|hello|hey|heya|yo|hiya|howdy|good (morning|afternoon|evening)|thanks?( you)?( so much)?|"
                        r"thx|ty|cheers|great|perfect|cool|nice|awesome|got it|"
                        r"(just )?testing|" + _FOREIGN_HELLO + r")\b[\s,.!?¡:;-]*(there\b[\s,.!:;-]*)?"
