@@ -786,3 +786,18 @@ def test_a_tools_key_or_setting_asked_as_a_search_is_a_lookup(text: str, label: 
 )
 def test_a_request_after_a_hello_in_another_language_is_the_request(text: str, label: str) -> None:
     assert ask(text) == label
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        # a number or a date written out in another notation is one conversion
+        ("write 1,250 out in words", "simple"), ("write 7 March 2026 in ISO format", "simple"),
+        ("write 14 in roman numerals", "simple"),
+        # its complex neighbours: words to write, two notations, an essay of a length
+        ("write 500 words on climate change", "complex"), ("write 1,250 in words and in roman numerals", "complex"),
+        ("write 300 words in english about my trip", "complex"),
+    ],
+)
+def test_a_number_or_date_written_in_another_notation_is_a_conversion(text: str, label: str) -> None:
+    assert ask(text) == label

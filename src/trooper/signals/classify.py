@@ -500,7 +500,10 @@ _ONE_CONVERSION = expression(
     # one plain step: a root of a small number, a decimal as a fraction, a time on the other clock
     r"(?:what'?s |what is )?(?:the )?(?:square root of \d{1,4}|\d*\.\d+ as a (?:fraction|percent(?:age)?)|"
     r"\d+/\d+ as a (?:decimal|percent(?:age)?)|(?:convert )?\d{1,2}:\d{2} ?(?:[ap]\.?m\.?)? (?:to|in|into) "
-    r"(?:12|24)[- ]?h(?:our)?(?: time| format| clock)?)\W*$"
+    r"(?:12|24)[- ]?h(?:our)?(?: time| format| clock)?)\W*$|"
+    # a number or a date written out in another notation ("write 1,250 out in words", "write 7 March 2026 in ISO format")
+    r"(?:write|spell)(?: out)? (?:the (?:number|date) )?(?:\d[\d,.]*|\d{1,2} [a-z]+ \d{4}|[a-z]+ \d{1,2},? \d{4})(?: out)? "
+    r"(?:in|as) (?:words|iso(?: ?8601)?(?: format)?|roman numerals)\W*$"
 )
 TRANSFORM = AnyOf(Rules(
     r"\b(convert|conversion|in (km|kilometers|miles|meters|feet|inches|cm|celsius|fahrenheit|kelvin|kg|pounds|lbs|grams|"
