@@ -498,7 +498,7 @@ def test_a_question_the_user_takes_back_is_not_open() -> None:
     asked = "can you slack the new file to Dana in sales meanwhile?"
     assert extract([user("Regenerate the AUR-0526 pickup report."), user(f"{asked} actually no, never mind, she'll wait")]).open_loops == []
     assert extract([user("Regenerate the AUR-0526 pickup report."), user(f"{asked} she needs it by noon")]).open_loops == [
-        f"the user's question is unanswered: {asked} she needs it by noon"]
+        f"the user's question is unanswered — asks whether: {asked} she needs it by noon"]
 
 
 def test_a_held_steps_reason_is_not_an_aside_that_turns_to_something_else() -> None:
@@ -686,7 +686,7 @@ def test_a_lookup_is_not_yet_the_answer_to_the_users_question() -> None:
         tool_call("t1", "get_stock_value", zone="HV"),
         tool_result("t1", '{"zone": "HV", "total_value_eur": 412880.5}'),
     ]
-    assert extract(looked_up).open_loops == ["the user's question is unanswered: last thing, what's the total value sitting in HV?"]
+    assert extract(looked_up).open_loops == ["the user's question is unanswered — asks: last thing, what's the total value sitting in HV?"]
     assert extract([*looked_up, assistant("HV holds EUR 412,880.50 in total.")]).open_loops == []
 
 
@@ -1261,14 +1261,23 @@ def test_the_users_last_question_is_open_until_the_agent_answers_it_even_without
     asked = [user("Move my appointment to Friday."), assistant("Moved to Friday 10:00."),
              user("ok thanks. will the tech team call me or text, I'm in meetings all afternoon")]
     assert extract(asked).open_loops == [
-        "the user's question is unanswered: will the tech team call me or text, I'm in meetings all afternoon"]
+        "the user's question is unanswered — asks whether: will the tech team call me or text, I'm in meetings all afternoon"]
     assert extract([*asked, assistant("They'll text you.")]).open_loops == []
+
+
+def test_the_users_question_is_noted_as_asking_whether_when_it_asks_yes_or_no() -> None:
+    start = [user("Add the invoices currency check."), assistant("Added migration 0044 with the CHECK constraint.")]
+    yes_no = extract([*start, user("also did the migration go to prod already? I don't want the schema ahead")])
+    assert yes_no.open_loops == ["the user's question is unanswered — asks whether: also did the migration go to prod already? "
+                                 "I don't want the schema ahead"]
+    open_question = extract([*start, user("which revision does it sit on?")])
+    assert open_question.open_loops == ["the user's question is unanswered — asks: which revision does it sit on?"]
 
 
 def test_the_users_question_carries_the_identifier_of_what_it_names_by_its_kind() -> None:
     signals = extract([user("Fix the lint job."), assistant("Pushed the fix to PR #318; lint passes now."),
                        user("no, fair. what else is left on the PR then?")])
-    assert signals.open_loops == ["the user's question is unanswered: what else is left on the PR then? (PR #318)"]
+    assert signals.open_loops == ["the user's question is unanswered — asks: what else is left on the PR then? (PR #318)"]
 
 
 def test_a_request_the_agent_takes_up_is_not_an_unanswered_question() -> None:

@@ -1397,7 +1397,7 @@ class SignalReader:
 
     def signals(self) -> Signals:
         resume_from = self._resume_from()
-        open_loops = self._open_loops(resume_from) + ([f"the user's question is unanswered: {self.asking}"] if self.asking else [])
+        open_loops = self._open_loops(resume_from) + ([_unanswered(self.asking)] if self.asking else [])
         signals = Signals(
             intent=shown(self._task(), INTENT_LENGTH),
             constraints=self.constraints[:MAX_ITEMS],
@@ -2767,6 +2767,19 @@ _DETERMINERS = frozenset("the a an all each every any our your their its this th
 # Verbs plans start with beyond the tools' own ("Break down the 502s", "Correlate with the app logs").
 _MORE_PLAN_VERBS = frozenset("break correlate recompute recalculate calc determine free map point switch include filter "
                              "work diagnose reconcile trace fill rewrite summarise summarize list tally count".split())
+
+
+def _unanswered(question: str) -> str:
+    """The user's question no answer has followed, worded as people note one ("asks whether
+    the migration reached prod"): a yes-or-no question is asked whether, any other as it is."""
+    asks = "asks whether" if _YES_NO.match(question) else "asks"
+    return f"the user's question is unanswered{_GLOSS}{asks}: {question}"
+
+
+# a yes-or-no question's opening, after any "also", "and", "wait," before it
+_YES_NO = re.compile(r"(?i)(?:(?:also|and|so|but|oh|ok|okay|wait|hmm|btw)\W+)*"
+                     r"(?:did|does|do|will|would|can|could|is|are|was|were|should|has|have|had|shall|may|might"
+                     r"|isn't|aren't|didn't|doesn't|won't|can't)\b")
 
 
 def _stage(signals: Signals, totals: list[int]) -> str:
