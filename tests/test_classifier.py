@@ -706,9 +706,13 @@ def test_a_report_that_something_fails_is_troubleshooting(text: str, label: str)
         # with nothing before it, a pick among options the turn names stays the turn's own question
         ("which one is the capital of australia, sydney or canberra", {}, "complex"),
         ("thanks! what's the capital of peru", {"history": True}, "simple"),
+        # a question after a word that it is a new one stands on its own; a request after it stays one
+        ("separately - what's a p-value", {"history": True}, "simple"),
+        ("on a different note, who wrote hamlet", {"history": True}, "simple"),
+        ("separately, can you also update the doc", {"history": True}, "complex"),
     ],
 )
-def test_a_pick_among_earlier_options_depends_on_them(text: str, kw: dict, label: str) -> None:
+def test_after_earlier_turns_a_pick_depends_on_them_and_a_new_question_does_not(text: str, kw: dict, label: str) -> None:
     assert ask(text, **kw) == label
 
 
@@ -736,45 +740,18 @@ def test_a_closing_that_sets_the_matter_aside_is_small_talk(text: str, label: st
         # their complex neighbours: how to tell someone something, a why, a contract to translate and summarise
         ("איך אומרים לבוס שאני מתפטר", "complex"), ("למה קשה לדבר באנגלית", "complex"),
         ("תרגם את החוזה לאנגלית ותסכם אותו", "complex"),
-    ],
-)
-def test_saying_and_translating_in_more_scripts(text: str, label: str) -> None:
-    assert ask(text) == label
-
-
-@pytest.mark.parametrize(
-    ("text", "label"),
-    [
         # whether the assistant speaks a language, asked in that language: a question about the assistant
         ("hoi, spreek je ook nederlands?", "simple"), ("hablas español?", "simple"), ("sprichst du deutsch", "simple"),
         ("parlez-vous anglais ?", "simple"),
         # its complex neighbours: a task after it, someone else to speak with
         ("hola, hablas inglés? necesito ayuda con mi contrato", "complex"), ("sprichst du deutsch mit deinem chef", "complex"),
         ("hoi, kun je mijn cv herschrijven", "complex"),
-    ],
-)
-def test_whether_the_assistant_speaks_a_language_in_that_language(text: str, label: str) -> None:
-    assert ask(text) == label
-
-
-@pytest.mark.parametrize(
-    ("text", "label"),
-    [
         # a tool's key or setting asked as a search, without a question word
         ("keyboard shortcut to undo in word", "simple"), ("default port for postgres", "simple"),
         ("shortcut to copy on a mac", "simple"),
         # its complex neighbours: a change to make, a shortcut to make, a shortcut that fails
         ("change the default port for postgres", "complex"), ("how do i make a keyboard shortcut to open chrome", "complex"),
         ("shortcut to my desktop keeps disappearing", "complex"),
-    ],
-)
-def test_a_tools_key_or_setting_asked_as_a_search_is_a_lookup(text: str, label: str) -> None:
-    assert ask(text) == label
-
-
-@pytest.mark.parametrize(
-    ("text", "label"),
-    [
         # a request after a hello in another language is the request, not small talk
         ("hola, puedes reescribir mi cv", "complex"), ("ciao, puoi scrivere una lettera", "complex"),
         ("hola, cancela mi pedido", "complex"), ("bonjour, envoie le rapport à marie", "complex"),
@@ -782,15 +759,6 @@ def test_a_tools_key_or_setting_asked_as_a_search_is_a_lookup(text: str, label: 
         # its simple neighbours: asking for help with no task yet, how are you, a thanks
         ("hola, puedes ayudarme?", "simple"), ("Bonjour ! Tu peux m'aider ?", "simple"), ("ciao, come stai?", "simple"),
         ("merci beaucoup, bonne soirée !", "simple"),
-    ],
-)
-def test_a_request_after_a_hello_in_another_language_is_the_request(text: str, label: str) -> None:
-    assert ask(text) == label
-
-
-@pytest.mark.parametrize(
-    ("text", "label"),
-    [
         # a number or a date written out in another notation is one conversion
         ("write 1,250 out in words", "simple"), ("write 7 March 2026 in ISO format", "simple"),
         ("write 14 in roman numerals", "simple"),
@@ -799,5 +767,6 @@ def test_a_request_after_a_hello_in_another_language_is_the_request(text: str, l
         ("write 300 words in english about my trip", "complex"),
     ],
 )
-def test_a_number_or_date_written_in_another_notation_is_a_conversion(text: str, label: str) -> None:
+def test_shapes_blind_writers_use(text: str, label: str) -> None:
+    """Shapes the seventh round's blind batch (bv_t) showed the rules missed, each beside its neighbours."""
     assert ask(text) == label

@@ -1277,10 +1277,10 @@ def _without_courtesy(lowered: str) -> str:
 _SHIFT = expression(r"(?:^|[.!?,;:]\s*|\b(?:but|and|oh|ok|okay|also|so|anyway)\s+)"  # where a clause starts, not "unrelated histories"
                     r"((totally|completely|slightly|kinda|somewhat) )?(unrelated|off[- ]topic|different (topic|question)|"
                     r"new (topic|question)|random question|on another note|changing the subject|by the way|btw|quick question|"
-                    r"quick one)\b[\s,:.!-]*(but\s+)?")
+                    r"quick one|separately|on a (different|separate|side) note|side question|switching gears)\b[\s,:.!-]*(but\s+)?")
 
 
-_SHIFT_WORDS = re.compile("unrelated|topic|question|another note|subject|the way|btw|quick one")  # a cheap first look
+_SHIFT_WORDS = re.compile("unrelated|topic|question|note|subject|the way|btw|quick one|separately|gears")  # a cheap first look
 
 
 def _after_shift(lowered: str, has_history: bool, latin: bool) -> Decision | None:
@@ -1514,9 +1514,11 @@ _GREETING = expression(r"^(hi|hello|hey|heya|yo|hiya|howdy|good (morning|afterno
 _AFTER_FRAMING = expression(r"^(but|and|so|anyway|by the way|btw),?\s+")
 # "unrelated, but …", "different question:": what follows stands on its own.
 _TOPIC_SHIFT = expression(r"^(actually,? )?(unrelated|different (topic|question)|new (topic|question)|random( question)?|another question|"
-                          r"off topic|on another note|changing the subject|also|btw|by the way)\b\s*[,:.!-]*\s*(but\s+)?")
+                          r"off topic|on another note|on a (different|separate|side) note|side question|switching gears|separately|"
+                          r"changing the subject|also|btw|by the way)\b\s*[,:.!-]*\s*(but\s+)?")
 _SHIFTS_TOPIC = expression(r"\b(unrelated|different (topic|question)|new (topic|question)|random question|off topic|"
-                           r"on another note|changing the subject)\b|^random,? but\b")
+                           r"on another note|on a (different|separate|side) note|side question|switching gears|changing the subject)\b|"
+                           r"^random,? but\b|^separately\b")
 _EXPLAIN_DEFINITION = expression(r"^(can you |could you |please )?explain (what|the (acronym|abbreviation|term|word))\b")
 _SUMMARY = expression(r"summar|tl;?dr|gist|sum up|shorten|main (point|idea)|key (point|takeaway)")
 # A job on a text that has to be given, asked for without it.
