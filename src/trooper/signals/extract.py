@@ -2737,21 +2737,29 @@ def _done_wording(item: str) -> str:
     """A finished plan item as people report it: its leading verb in the past tense
     ("Reproduce the bug" → "reproduced the bug"); an item that does not start with a verb
     stays as it is."""
+    lead = _LEAD.match(item)  # "then deal with DP-1106": the step is what follows
+    if lead:
+        item = item[lead.end():]
     verb, _, rest = item.partition(" ")
     low = verb.lower()
-    again = low.startswith("re-") and low[3:].isalpha()  # "Re-check the loads": "rechecked the loads"
-    if again:
-        low = low[3:]
-    elif not verb.isalpha() or verb.isupper() and len(verb) > 1:
+    prefix, dash, last = low.rpartition("-")  # "Re-check the loads", "Dry-run the refunds": the verb is the last part
+    if dash and not (prefix.isalpha() and last.isalpha()):
         return item
-    # a verb the lists know, or any word that a determiner follows ("Redline the deviations", "Exclude all
-    # TixNow orders"): an imperative
-    if low not in PLAN_VERBS and low not in _MORE_PLAN_VERBS and rest.split(" ", 1)[0].lower() not in _DETERMINERS:
+    if not dash and (not verb.isalpha() or verb.isupper() and len(verb) > 1):
+        return item
+    # a verb the lists know, or any word that an object follows (a determiner, a pronoun, an identifier: "Redline the
+    # deviations", "Exclude all TixNow orders", "enrich them", "accept DP-1102"): an imperative
+    following = rest.split(" ", 1)[0]
+    if not _plan_verb(last) and following.lower() not in _DETERMINERS and _ID.fullmatch(following.rstrip(",.;:")) is None:
         return item
     # and so is a known verb joined to it: "Pull the deadlines and filter to June" did both
     rest = _JOINED_VERB.sub(lambda found: f"{found.group(1)}{actions.past(found.group(2))}" if _plan_verb(found.group(2)) else
                             found.group(0), rest)
-    return f"{'re' if again else ''}{actions.past(low)} {rest}".strip()
+    head = f"{prefix}{dash}{actions.past(last)}" if prefix != "re" else f"re{actions.past(last)}"
+    return f"{head} {rest}".strip()
+
+
+_LEAD = re.compile(r"(?:and |then |and then |finally,? |next,? )(?=[a-z])", re.IGNORECASE)
 
 
 _JOINED_VERB = re.compile(r"(\b(?:and then|and|then)\s+)([a-z]+[^s\W])\b(?![/'-])")  # "and tests": a noun
@@ -2761,7 +2769,7 @@ def _plan_verb(word: str) -> bool:
     return word in PLAN_VERBS or word in _MORE_PLAN_VERBS
 
 
-_DETERMINERS = frozenset("the a an all each every any our your their its this that these those both".split())
+_DETERMINERS = frozenset("the a an all each every any our your their its this that these those both it them him her me us you".split())
 
 
 # Verbs plans start with beyond the tools' own ("Break down the 502s", "Correlate with the app logs").
