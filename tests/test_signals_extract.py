@@ -1416,6 +1416,19 @@ def test_what_the_agent_makes_of_results_before_heading_the_next_step_names_the_
     assert signals.completed_steps[0] == "step 1: found which upstream the 502s come from — 1,284 502s, mostly from 10.2.3.17"
 
 
+def test_what_the_agent_says_again_of_a_step_adds_only_what_is_new() -> None:
+    signals = extract([
+        user("Raise the Corvane room block to 48 rooms."),
+        tool_call("t1", "update_room_block", block_id="BLK-6621", rooms=48),
+        tool_result("t1", '{"status": "updated", "block_id": "BLK-6621", "rooms": 48}'),
+        assistant("Done: BLK-6621 is now 48 rooms per night."),
+        user("and the other guests?"),
+        assistant("Done: BLK-6621 is now 48 rooms per night; the other 7 guests book at BAR through the group link."),
+    ])
+    assert signals.completed_steps == ["updated room block BLK-6621, 48 — Done: BLK-6621 is now 48 rooms per night — "
+                                       "the other 7 guests book at BAR through the group link"]
+
+
 def test_a_message_without_a_subject_is_named_by_what_it_says_and_a_batch_says_its_purpose_once() -> None:
     notice = "Building B: the boiler is out, a technician arrives at 9pm."
     signals = extract([

@@ -1625,10 +1625,11 @@ class SignalReader:
         work by what it did to what, and the call alone rarely says both."""
         about = _STEP_NAMED.match(event.text.lower())
         for index, words in enumerate(self.step_words):
-            if event.words & words and event.text.lower() not in self.steps[index].lower() \
-                    and len(self.steps[index]) < GLOSSED_LENGTH \
+            if event.words & words and len(self.steps[index]) < GLOSSED_LENGTH \
                     and (about is None or int(about.group(1)) == self.step_items[index]):  # "Step 3: …" is step 3's
-                self.steps[index] = f"{self.steps[index]} — {event.text}"[:GLOSSED_LENGTH]
+                told = _untold(self.steps[index], event.text)  # each thing said once
+                if told:
+                    self.steps[index] = f"{self.steps[index]} — {told}"[:GLOSSED_LENGTH]
         if self.unfinished and event.unit != "file":
             self._overclaimed(event)
         if event.unit in ("claim", "file"):
