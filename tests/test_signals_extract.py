@@ -63,6 +63,8 @@ def test_completed_steps_in_the_ways_agents_say_them(said: str) -> None:
         "`Image.ANTIALIAS` was removed in Pillow 10.",
         "47 files use removed names.",
         "Fixed the build, but the tests still fail.",
+        "Fixed.",  # a claim that names no work: nothing a person would list
+        "Statistics rebuilt.",
     ],
 )
 def test_not_a_completed_step(said: str) -> None:

@@ -323,6 +323,7 @@ _YOURSELF = re.compile(r"\s+yourself\b", re.IGNORECASE)
 _ID = re.compile(r"(?<![\w@.-])(?:[A-Za-z][A-Za-z0-9]{0,11}[-_]?\d[A-Za-z0-9]{0,20}(?:[-_][A-Za-z0-9]{1,20}){0,3}|"
                  r"#\d{2,7})(?![\w@-])")
 GLOSSED_LENGTH = 320
+_BARE_CLAIM = 2  # words at most of a claim of done that names no work ("Fixed", "Statistics rebuilt"; "8 groups added" does)
 # What starts the next piece of work or acknowledges, not a report of results: "Running the
 # tests", "Now the model", "Will do", "Understood: …".
 _ANNOUNCING = re.compile(r"(?:now|next|then|first|let me|let's|i'll|i will|i'm going|i am going|going to|will do|"
@@ -1578,8 +1579,8 @@ class SignalReader:
                     return
                 self._add_step(event.text, event.words, item.number)
                 return
-        if not self._reported_fresh(event, 0):
-            self._add_step(event.text, event.words)
+        if not self._reported_fresh(event, 0) and len(event.text.split()) > _BARE_CLAIM:
+            self._add_step(event.text, event.words)  # "Fixed.", "Draft saved.": a claim that names nothing is no step
 
     def _reported_fresh(self, event: Event, item: int) -> bool:
         """A claim in the agent's first words after a call recorded a step ("Added to the
