@@ -36,8 +36,9 @@ def test_quality_floors_on_the_dev_turns() -> None:
     # a formatting job), which the labelling guide and the blind writers read otherwise.
     # The eighth round moved the seventh round's validation batch (400 `bv_t…` turns, never tuned on: 84.2% / 4.1%)
     # into dev: 96.0% and 1.1% on 3,916 turns, so the floors fall by that batch's weight, not by any rule change.
-    assert dev["accuracy"] >= 0.958, [(r["id"], d.reason) for r, d in dev["wrong"]]
-    assert dev["complex_to_simple_share"] <= 0.012
+    # Its shapes, fixed one general rule each (bv_t 84.2% / 9 -> 86.8% / 7), bring dev to 96.4% and 1.0% (22).
+    assert dev["accuracy"] >= 0.962, [(r["id"], d.reason) for r, d in dev["wrong"]]
+    assert dev["complex_to_simple_share"] <= 0.011
 
 
 def test_quality_floors_on_the_blind_heldout_turns() -> None:
