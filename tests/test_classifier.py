@@ -766,6 +766,9 @@ def test_a_closing_that_sets_the_matter_aside_is_small_talk(text: str, label: st
         # its complex neighbours: words to write, two notations, an essay of a length
         ("write 500 words on climate change", "complex"), ("write 1,250 in words and in roman numerals", "complex"),
         ("write 300 words in english about my trip", "complex"),
+        # a thanks and how it went, spelt as people type it; not with more asked or something still wrong
+        ("thank u so much that worked perfectly!!", "simple"), ("thank u, now do the next one", "complex"),
+        ("thank u but it still fails", "complex"),
     ],
 )
 def test_shapes_blind_writers_use(text: str, label: str) -> None:

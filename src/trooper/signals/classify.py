@@ -568,7 +568,7 @@ _SMALL_TALK_WORDS = frozenset("ok okay k cool thanks thank you ty thx cheers gre
                               "nope nah love that s kinda sad bored not just wanted to say worked the recipe fun "
                               "interesting makes sense anyway again all thats appreciate it this really helped helps have good day "
                               "youve been super helpful youre funny was talking see ya later take care legend "
-                              "lifesaver amazing "
+                              "lifesaver amazing u perfectly "
                               # a thanks and its praise in the languages people write to agents
                               "gracias muchas mil perfecto genial merci beaucoup parfait super danke vielen dank "
                               "grazie mille perfetto obrigado obrigada valeu bedankt tack takk kiitos dziekuje dzięki "
