@@ -181,7 +181,7 @@ REFERS_BACK = Rules(
     r"^how (long|much|many|far|big|hot) (in|for|on|at)\b|\bper (serving|portion|person|head|unit|piece|slice)\b",
     r"^(translate|summari[sz]e|shorten|rewrite|rephrase|reformat|format)( (to|into|in) \w+)?\W*$",  # with no text: the last
     r"\b(the|these|those) (two|three|four|both)\b|\b(both|either|neither)( of (them|these|those))?\b",
-    r"\bwhich (one|ones|of (them|these|those|the))\b",  # a pick among options named before, wherever it is asked
+    r"\bwhich (one|ones|of them|of these|of those)\b",  # a pick among options named before, wherever it is asked
     r"^(yes|yeah|yep|yup|sure|ok(ay)?|go ahead|do it|please do|continue|go on|proceed|next|and|but|so|no|nope|"
     r"why not|really|how so|such as|like what|which|in|or|what about|how about|for|with|without|only|just)\b",
     r"^(und|et|y|pero|aber|mais|dann|puis|entonces|ma|maar|ale|men|och|og)\b|"  # "danke, und was jetzt"
@@ -452,7 +452,7 @@ LOOKUP = AnyOf(Rules(
     r"\b(capital|population) of\b", r"^(is|are|was|were|did|does) ['\"‘“]?\w",
     # a tool's setting or key, asked as a search ("keyboard shortcut to undo in word", "default port for postgres");
     # not "change the default port for postgres"
-    r"^(the |a )?(default port|port number|keyboard shortcut|shortcut|hotkey) (of|for|to)\b",
+    r"^(default port|port number|keyboard shortcut|shortcut|hotkey) (of|for|to)\b",
     # a search-style query, the thing then the attribute ("peru capital?", "🇵🇪 capital??")
     r"^(?!(my|our|your|this|that|these|those|his|her|their|the) )\S+( \S+){0,2} (capital|population|currency|"
     r"official language|time ?zone|area code|dialling code|calling code|height|length|depth|elevation|diameter|founder|"
