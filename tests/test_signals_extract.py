@@ -1102,6 +1102,22 @@ def test_a_plan_heading_is_not_the_goal_the_turn_reads_in_its_order(first: str, 
     assert extract([user(first)]).intent == intent
 
 
+@pytest.mark.parametrize(("first", "intent"), [
+    # what the sentence says before its ask: the scene, or the ticket the ask is for
+    ("Hi, I have a new analyst joining my team and I want to make sure everything is ready for day one. Can you set that up?",
+     "make sure everything is ready for day one — I have a new analyst joining my team"),
+    ("hey, for REQ-3317 we need to get onsites booked next week for everyone who passed the take-home",
+     "get onsites booked next week for everyone who passed the take-home — for REQ-3317"),
+    # a scene that opens with an acknowledgement is not small talk; a lead-in heading a list names no task
+    ("morning! ok so CI on main has been red since yesterday. can you sort it out? roughly:\n1. find the failing job",
+     "sort it out — so CI on main has been red since yesterday — find the failing job"),
+    ("ok so today: we're adding pt-BR to the site. Here's how I'd like to go about it:\n1. find the missing keys",
+     "so today: we're adding pt-BR to the site. find the missing keys"),
+])
+def test_the_intent_keeps_what_the_ask_is_about_and_drops_what_only_leads_in(first: str, intent: str) -> None:
+    assert extract([user(first)]).intent == intent
+
+
 def test_an_answer_is_added_without_its_acknowledgement_and_a_mood_word_keeps_the_stop() -> None:
     signals = extract([user("customers on TOU-D got overcharged on march 8 lol. their bill shows 25 hours for that day"),
                        assistant("Found it: the DST hour is counted twice. Shall I fix the bucketing?"),

@@ -870,11 +870,13 @@ def _intent(sentences: list[str]) -> tuple[str, bool]:
     for i, sentence in enumerate(sentences):
         match = _INTENT.search(sentence)
         what = _clean(match.group("what"), INTENT_LENGTH) if match else ""
+        asked = match is not None  # the goal is what the ask asks for, after the words before it
         if not what or _VAGUE.match(what):
-            what = _clean(sentence, INTENT_LENGTH) if _IMPERATIVE.match(sentence) else ""
+            what, asked = _clean(sentence, INTENT_LENGTH) if _IMPERATIVE.match(sentence) else "", False
         elif len(what.split()) <= 5 and _POINTING.search(what.lower()) and len(sentence) > len(what) + 12:
-            what = _clean(sentence, INTENT_LENGTH)  # "…and the build spits out citation warnings, please make them go away"
-        if what and (match is None and _HEADER.match(sentence) or " " not in what and sentence.rstrip().endswith(":")):
+            what, asked = _clean(sentence, INTENT_LENGTH), False  # "…and the build spits out citation warnings, please make them go away"
+        if what and (match is None and _HEADER.match(sentence) or sentence.rstrip().endswith(":")
+                     and (" " not in what or _LEAD_IN.match(sentence))):
             break  # "plan:", "Plan: 1) check visas, 2) …", "here's what I need you to do:" heads a list and names no
             # task: the turn reads in its own order
         if what:
@@ -884,8 +886,14 @@ def _intent(sentences: list[str]) -> tuple[str, bool]:
             before = i - 1 if _POINTS_BACK.search(" ".join(what.lower().split()[:3])) else -1
             about = [(j == before or not _CONSTRAINT.search(r.translate(_MARKUP).lower()), r)
                      for j, r in ((j, _clean(_GREETING.sub("", s)).rstrip(".!")) for j, s in enumerate(sentences) if j != i)
-                     if r and not _SMALL_TALK.match(r) and not _bare_request(r)]
+                     if r and not _SMALL_TALK.match(_spoken(r) or r) and not _bare_request(r) and not _asks_again(r)]
             rest = [r for work, r in about if work] + [r for work, r in about if not work]
+            # what the sentence says before its ask: the ticket it is for ("for REQ-3317 (senior backend eng) we need to
+            # get onsites booked") or the scene ("I have a new analyst joining my team and I want to make sure …")
+            lead = _LEAD_JOIN.sub("", _spoken(sentence[:match.start()])).strip(" ,;:—-") if match and asked else ""
+            if _TICKET.search(lead) and not _TICKET.search(what) or len(lead.split()) >= 4 and not _SMALL_TALK.match(lead) \
+                    and not _LEAD_WHEN.match(lead):
+                rest.insert(0, _clean(lead))
             return shown(_compact(" — ".join([what.rstrip(".!"), *rest])), STATED_LENGTH), True
     told = [rest for rest in (_GREETING.sub("", s) for s in sentences)
             if rest and not (_SMALL_TALK.match(rest) and len(rest.split()) < 8) and not _bare_request(rest)]
@@ -895,6 +903,9 @@ def _intent(sentences: list[str]) -> tuple[str, bool]:
     return shown(" ".join(f"{s}{'' if asked else '.'}" for s, asked in said if s), STATED_LENGTH).rstrip("."), False
 
 
+_LEAD_WHEN = re.compile(r"(?:while|if|when|whenever|until|once|before|after|as soon as|in the meantime|meanwhile|"
+                        r"yes|yeah|ok|okay|sure|no|nope|also)\b", re.IGNORECASE)  # a condition or an answer, not a scene
+_LEAD_JOIN = re.compile(r"[\s,;:—-]*\b(?:and|so|but|which is why|because of that)\s*$", re.IGNORECASE)
 # What a user's turn states of the task, before the line is fitted to INTENT_LENGTH by what each part says.
 STATED_LENGTH = 4 * INTENT_LENGTH
 # A line of a pasted log, trace or shell session: a timestamp, a level, a stack frame, an exception, a prompt.
@@ -954,6 +965,7 @@ _ACKNOWLEDGED = re.compile(r"^(?:(?:yes|yeah|yep|yup|ok|okay|oh|ah|hmm+|perfect|
                            r"thank you|ty|thx|pls|please)\b[\s,.!:]*)+(?=\w+ \w)", re.IGNORECASE)
 _LEAD_IN = re.compile(r"^\W*(?:(?:can|could|would|will) (?:you|we)|(?:i|we) (?:need|want)|here'?s (?:the|my) \w+|"
                       r"(?:here'?s |here is |this is )?what (?:i|we) (?:need|want)(?: you)?(?: to do)?(?: from you)?|"
+                      r"here'?s how (?:i|we)(?:'d| would) like to (?:go about|do|approach|tackle) (?:it|this)|roughly|"
                       r"let'?s go|(?:the |my |our |new )?(?:rules|steps|plan)|do this in order|(?:a )?(?:few|couple of) things"
                       r"(?: today)?|wait|perfect|oh (?:no|ok)|ugh wait)\W*$", re.IGNORECASE)
 
@@ -1071,6 +1083,16 @@ def _request(sentences: list[str]) -> str:
             rest = [r for r in rest if r and not _SMALL_TALK.match(r) and not _bare_request(r)]
             return _compact(" — ".join([_clean(said[cut:].lstrip(" ,—") if cut > 0 else said).rstrip(".!"), *rest]))
     return ""
+
+
+def _asks_again(sentence: str) -> bool:
+    """"Can you set that up?", "could you sort it out": an ask that only points back at the goal said beside it."""
+    match = _INTENT.search(sentence)
+    return match is not None and _DO_AGAIN.match(match.group("what").strip(" .!?")) is not None
+
+
+_DO_AGAIN = re.compile(r"(?:set|sort|sort out|do|handle|take care of|deal with|make|get) (?:it|this|that|them|these|those|all "
+                       r"(?:of )?(?:it|this|that))(?: up| out| happen| done| sorted| going)?(?: for (?:me|us))?$", re.IGNORECASE)
 
 
 def _bare_request(sentence: str) -> bool:
