@@ -2240,3 +2240,15 @@ def test_a_failed_test_run_does_not_hold_an_item_the_agent_ticked_past_it() -> N
         tool_result("t4", "Todos have been modified successfully."),
     ])
     assert signals.resume_from == 3
+
+
+def test_work_that_covers_a_later_step_more_than_the_next_one_is_filed_under_the_later_step() -> None:
+    signals = extract([
+        user("Onboard Maria:\n1. Provision Google Workspace\n2. Provision Slack\n3. Provision GitHub"),
+        tool_call("t1", "provision_account", employee="EMP-1187", system="google"),
+        tool_result("t1", '{"status": "provisioned"}'),
+        tool_call("t2", "provision_account", employee="EMP-1187", system="github", username="msantos-lumen"),
+        tool_result("t2", '{"status": "provisioned"}'),
+    ])
+    assert [step.split(":", 1)[0] for step in signals.completed_steps] == ["step 1", "step 3"], signals.completed_steps
+    assert signals.resume_from == 2

@@ -1841,9 +1841,12 @@ class SignalReader:
                 loose and upcoming.verb not in _CHANGING)):  # a search does not book the flight
             upcoming.done = upcoming.touched = True  # a lookup about the next step, when that step is a lookup
             return upcoming
-        elif not strong and near and (best is None or len((words & best.words) - _GENERIC) <= near + 1):
-            # plans are worked in order: work that shares about as much with the next step is that step
-            best, best_score = upcoming, near / len(upcoming.words)  # type: ignore[union-attr]  # near: upcoming set
+        elif not strong and near and upcoming is not None and (best is None or (
+                len((words & best.words) - _GENERIC) <= near + 1 and best_score < 2 * near / len(upcoming.words))):
+            # plans are worked in order: work that shares about as much with the next step is that step, unless it
+            # covers twice as much of a later one ("provisioned github" after Google: "Provision GitHub", not
+            # "Provision Slack"; "saved Comparison.txt": "comparison table", not "collect quotes")
+            best, best_score = upcoming, near / len(upcoming.words)
         if best is None:
             return None
         # the work covers the step: most of its words, or its verb and its object ("Book a hotel…" by book_hotel)
