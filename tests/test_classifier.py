@@ -16,13 +16,14 @@ sys.path.insert(0, str(Path(__file__).parent.parent / "bench"))
 from classifier import DATA, HELDOUT, evaluate, load  # noqa: E402
 
 # What the rules achieve on the blind held-out split (python bench/classifier.py --split heldout:
-# 2,343 turns, the 543 of round two, the 600 of round three (h2_t), the 400 of issue 18's fifth round
-# (h3_t), the 400 of its sixth (h4_t) and the 400 of its seventh (h5_t), 40% of the last four batches
-# near-misses by their briefs), measured once at the end of the seventh round: 88.8% accuracy, 2.8% of
-# complex turns (36) sent local; the fresh batch h5_t alone 86.2%, 3.2% (7). The issue's targets (95%,
-# 2%) are not met; the README says so beside the figures.
-HELDOUT_ACCURACY_FLOOR = 0.88
-HELDOUT_COMPLEX_TO_SIMPLE_CEILING = 0.029
+# 2,743 turns, the 543 of round two, the 600 of round three (h2_t), the 400 of issue 18's fifth round
+# (h3_t), sixth (h4_t), seventh (h5_t) and eighth (h6_t), 40% of the last five batches near-misses by
+# their briefs), measured once at the end of the eighth round: 89.0% accuracy, 3.1% of complex turns (47)
+# sent local; the fresh batch h6_t alone 88.5%, 5.5% (12 of 220, the same with the round's starting rules).
+# The ceiling rises from .029 because h6_t was added, not because a rule changed: the starting rules read
+# 88.8% / 48 (3.2%) on the same 2,743 turns. The issue's targets (95%, 2%) are not met; the README says so.
+HELDOUT_ACCURACY_FLOOR = 0.889
+HELDOUT_COMPLEX_TO_SIMPLE_CEILING = 0.032
 
 
 def test_quality_floors_on_the_dev_turns() -> None:
