@@ -35,6 +35,7 @@ TEXTS: dict[str, Callable[[int], str]] = {
     "sentences": lambda n: "Fixed the build. " * (n // 17),
     "steps listed": lambda n: "Completed steps 1" + (", 1" + " " * 60) * (n // 63),
     "dash clauses": lambda n: "Done: fixed it" + (" " * 60 + "—") * (n // 61),
+    "todo reminders": lambda n: "<system-reminder>todo list [" * (n // 28),
 }
 
 

@@ -2225,6 +2225,21 @@ def test_a_todo_list_restated_in_a_harness_reminder_is_the_list_as_the_agent_lef
     assert "todo list" not in signals.intent
 
 
+def test_the_newest_closed_reminder_that_says_it_holds_the_todo_list_is_the_list() -> None:
+    from trooper.signals.harness import reminded_todos
+
+    first = '<system-reminder>Here are the latest contents of your todo list: [{"content": "a", "status": "completed"}]\n</system-reminder>'
+    newer = '<system-reminder>Your todo list changed: [{"content": "b", "status": "pending"}]</system-reminder>'
+    assert reminded_todos("ok " + first + " then " + newer) == [{"content": "b", "status": "pending"}]
+    assert reminded_todos(first + '<system-reminder>todo list [{"content": "c"}]') == [{"content": "a", "status": "completed"}]
+    assert reminded_todos('<system-reminder>Note: the file list [{"content": "a"}]</system-reminder>') is None
+    assert reminded_todos('<system-reminder>your todo list [{"content": "a"}] and more words</system-reminder>') is None
+    assert reminded_todos('<system-reminder>your todo list [not json]</system-reminder>') is None
+    # Many unclosed look-alikes: read in one forward pass (bench/hostile.py times the shape; the
+    # first version, one expression, took 28 s on 448 kB of it)
+    assert reminded_todos("<system-reminder>todo list [" * 40_000) is None
+
+
 def test_a_failed_test_run_does_not_hold_an_item_the_agent_ticked_past_it() -> None:
     items = ("Reproduce the flaky test", "Fix the root cause", "Add a CHANGELOG entry")
     signals = extract([

@@ -61,25 +61,45 @@ def without_harness(text: str) -> str:
     return "" if is_catalogue(text) else text
 
 
-# A reminder that restates the todo list: its JSON array follows the words that say so.
-_TODO_REMINDER = re.compile(r"<system-reminder>[^<\[]{0,400}?\btodo list\b[^<\[]{0,400}?(\[.*?\])\s*</system-reminder>",
-                            re.DOTALL | re.IGNORECASE)
+_REMINDER_OPEN, _REMINDER_CLOSE = "<system-reminder>", "</system-reminder>"
+_TODO_LIST = re.compile(r"\btodo list\b", re.IGNORECASE)
+_TODO_PREAMBLE_CHARS = 800  # the words before the list that say what it is
 
 
 def reminded_todos(text: str) -> list[object] | None:
     """The todo items the newest reminder in `text` lists (its JSON objects as they are), or None
-    when no reminder restates the list."""
-    if "<system-reminder>" not in text:
-        return None
+    when no reminder restates the list. Reminders are found with plain searches that only move
+    forward, so a text of many unclosed or look-alike reminders costs one pass."""
     found = None
-    for match in _TODO_REMINDER.finditer(text):
-        try:
-            items = msgspec.json.decode(match.group(1))
-        except msgspec.DecodeError:
-            continue
-        if isinstance(items, list) and items and all(isinstance(item, dict) for item in items):
+    start = text.find(_REMINDER_OPEN)
+    while start >= 0:
+        body_at = start + len(_REMINDER_OPEN)
+        close_at = text.find(_REMINDER_CLOSE, body_at)
+        if close_at < 0:
+            break
+        items = _todo_items(text[body_at:close_at])
+        if items is not None:
             found = items
+        start = text.find(_REMINDER_OPEN, close_at + len(_REMINDER_CLOSE))
     return found
+
+
+def _todo_items(body: str) -> list[object] | None:
+    """A reminder's body that says it holds the todo list, then ends with the list as a JSON array."""
+    opening = body.find("[", 0, _TODO_PREAMBLE_CHARS + 1)
+    closing = body.rfind("]")
+    if opening < 0 or closing < opening or body[closing + 1:].strip():
+        return None
+    preamble = body[:opening]
+    if "<" in preamble or not _TODO_LIST.search(preamble):
+        return None
+    try:
+        items = msgspec.json.decode(body[opening:closing + 1])
+    except msgspec.DecodeError:
+        return None
+    if isinstance(items, list) and items and all(isinstance(item, dict) for item in items):
+        return items
+    return None
 
 
 def _harness_line(line: str) -> bool:
