@@ -2777,7 +2777,7 @@ def _done_wording(item: str) -> str:
     # a verb the lists know, or any word that an object follows (a determiner, a pronoun, an identifier: "Redline the
     # deviations", "Exclude all TixNow orders", "enrich them", "accept DP-1102"): an imperative
     following = rest.split(" ", 1)[0]
-    if not _plan_verb(last) and following.lower() not in _DETERMINERS and _ID.fullmatch(following.rstrip(",.;:")) is None:
+    if not _plan_verb(last) and following.lower() not in _OBJECT_OPENERS and _ID.fullmatch(following.rstrip(",.;:")) is None:
         return item
     # and so is a known verb joined to it: "Pull the deadlines and filter to June" did both
     rest = _JOINED_VERB.sub(lambda found: f"{found.group(1)}{actions.past(found.group(2))}" if _plan_verb(found.group(2)) else
@@ -2796,7 +2796,8 @@ def _plan_verb(word: str) -> bool:
     return word in PLAN_VERBS or word in _MORE_PLAN_VERBS
 
 
-_DETERMINERS = frozenset("the a an all each every any our your their its this that these those both it them him her me us you".split())
+# words an object opens with: a determiner or a pronoun ("Redline the deviations", "enrich them")
+_OBJECT_OPENERS = frozenset("the a an all each every any our your their its this that these those both it them him her me us you".split())
 
 
 # Verbs plans start with beyond the tools' own ("Break down the 502s", "Correlate with the app logs").
