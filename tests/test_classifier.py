@@ -775,3 +775,19 @@ def test_a_closing_that_sets_the_matter_aside_is_small_talk(text: str, label: st
 def test_shapes_blind_writers_use(text: str, label: str) -> None:
     """Shapes the seventh round's blind batch (bv_t) showed the rules missed, each beside its neighbours."""
     assert ask(text) == label
+
+
+@pytest.mark.parametrize("turn", [
+    "ok i'll check it later but it still fails, thanks",
+    "so i restarted it and the sync still crashes, thanks anyway",
+    "ok tried that, build failed again. thanks",
+])
+def test_a_report_of_trouble_is_not_swallowed_as_an_opening(turn: str) -> None:
+    """An opening "ok" or "so" takes a few words up to a comma as framing ("ok so, what is the capital of peru");
+    it took a report of something still failing with it, and the thanks left over read as small talk."""
+    assert classify(Conversation("m", (Message("user", (TextBlock(turn),)),))).label == "complex"
+
+
+@pytest.mark.parametrize("turn", ["ok i'll check it later, thanks!", "ok so, what is the capital of peru"])
+def test_an_opening_without_trouble_is_still_framing(turn: str) -> None:
+    assert classify(Conversation("m", (Message("user", (TextBlock(turn),)),))).label == "simple"

@@ -1573,6 +1573,8 @@ def _without_framing(text: str) -> str:
     explained = _EXPLAIN_DEFINITION.match(text) if "explain" in text else None
     core = text if explained is None else "what" + text[explained.end():]
     stripped = _without_opening(_FRAMING, core)
+    if stripped != core and _TROUBLE.search(core, 0, len(core) - len(stripped)) is not None:
+        stripped = core  # "ok i'll check it later but it still fails, thanks": a report the opening swallowed
     if stripped != core:
         stripped = _without_opening(_AFTER_FRAMING, stripped)
     stripped = _without_opening(_TOPIC_SHIFT, stripped)
@@ -1588,6 +1590,8 @@ def _without_opening(opening: re.Pattern[str], text: str) -> str:
     return text if found is None else text[found.end():]
 
 
+# What a framing's few words must not carry: something still going wrong.
+_TROUBLE = re.compile(r"\b(?:fail|fails|failed|failing|broken|broke|error|errors|crash|crashes|crashed|still)\b")
 _LEADING_SYMBOLS = re.compile(r"^[\U0001f000-\U0001faff\u2600-\u27bf\ufe0f]+\s*")
 
 
