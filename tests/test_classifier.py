@@ -791,3 +791,13 @@ def test_a_report_of_trouble_is_not_swallowed_as_an_opening(turn: str) -> None:
 @pytest.mark.parametrize("turn", ["ok i'll check it later, thanks!", "ok so, what is the capital of peru"])
 def test_an_opening_without_trouble_is_still_framing(turn: str) -> None:
     assert classify(Conversation("m", (Message("user", (TextBlock(turn),)),))).label == "simple"
+
+
+@pytest.mark.parametrize("turn, label", [
+    ("请帮我写一封信给老板，翻译成英文", "complex"),  # write my boss a letter, then translate it: two jobs
+    ("メールを書いて、英語に翻訳して", "complex"),
+    ("把这句话翻译成英文：我今天很累", "simple"),  # translate this sentence
+    ("这个字用英文怎么写", "simple"),  # how this word is written in English
+])
+def test_writing_something_and_translating_it_is_two_jobs(turn: str, label: str) -> None:
+    assert classify(Conversation("m", (Message("user", (TextBlock(turn),)),))).label == label

@@ -890,7 +890,7 @@ def _decide(text: str, has_history: bool) -> Decision:
         return Decision("complex", "a question about the asker's own case")  # "what does a rate hike mean for my mortgage"
     if not material and _POINTS_AT_TEXT.search(core) is not None:  # "what is the meaning of this poem", nothing pasted
         return Decision("complex", "a job on a text not given")
-    if SAY.search(core, latin, seen):
+    if SAY.search(core, latin, seen) and (latin or _COMPOSES.search(core) is None):
         return Decision("simple", "a translation, spelling or pronunciation")
     if REASONING.search(core, latin, seen) or REASONING_MARKS.search(core, latin, seen) or _asks_a_ruling(core, seen) \
             or (material and REASONING.search(ask, latin, asked)):
@@ -1590,6 +1590,9 @@ def _without_opening(opening: re.Pattern[str], text: str) -> str:
     return text if found is None else text[found.end():]
 
 
+# Writing something new in Chinese or Japanese ("写一封信", "write a letter"; not "怎么写", how a word is written):
+# with a translation asked too, two jobs, not a translation ("请帮我写一封信给老板，翻译成英文").
+_COMPOSES = re.compile(r"(?<!怎么)(?<!怎麼)[写寫](?:一|个|個|封|篇|份|段)|書いて")
 # What a framing's few words must not carry: something still going wrong.
 _TROUBLE = re.compile(r"\b(?:fail|fails|failed|failing|broken|broke|error|errors|crash|crashes|crashed|still)\b")
 _LEADING_SYMBOLS = re.compile(r"^[\U0001f000-\U0001faff\u2600-\u27bf\ufe0f]+\s*")
